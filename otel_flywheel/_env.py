@@ -1,0 +1,53 @@
+"""Environment variables otel-flywheel reads, each documented once.
+
+Precedence everywhere: explicit argument > environment > config file > default. Standard ``OTEL_*``,
+``PHOENIX_*`` and ``OPENAI_*`` variables are honoured where they apply and listed here too.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+FLYWHEEL_CONFIG: Final = "FLYWHEEL_CONFIG"
+"""Path of the YAML config file. Default: ``flywheel.yaml`` in the working directory, if present."""
+
+FLYWHEEL_PROJECT: Final = "FLYWHEEL_PROJECT"
+"""Phoenix project that traces, annotations and datasets belong to. Falls back to
+``PHOENIX_PROJECT_NAME``, then ``default``."""
+
+FLYWHEEL_STATE_DIR: Final = "FLYWHEEL_STATE_DIR"
+"""Directory for the flywheel's local state (outbox, spool, keys). Default: ``.flywheel``."""
+
+FLYWHEEL_MAX_QUEUE_SIZE: Final = "FLYWHEEL_MAX_QUEUE_SIZE"
+"""Ended spans the capture queue holds before it drops (and counts) new ones. Default 8192."""
+
+FLYWHEEL_MAX_BUFFERED_TRACES: Final = "FLYWHEEL_MAX_BUFFERED_TRACES"
+"""Open traces the assembler holds; past it the oldest is closed early. Default 1000."""
+
+FLYWHEEL_MAX_SPANS_PER_TRACE: Final = "FLYWHEEL_MAX_SPANS_PER_TRACE"
+"""Spans kept per trace; later ones are dropped, counted and the trace marked truncated. Default 2000."""
+
+FLYWHEEL_TRACE_GRACE_MILLIS: Final = "FLYWHEEL_TRACE_GRACE_MILLIS"
+"""How long a trace stays open after its root span ended, for late children. Default 1000."""
+
+FLYWHEEL_TRACE_IDLE_TIMEOUT_MILLIS: Final = "FLYWHEEL_TRACE_IDLE_TIMEOUT_MILLIS"
+"""A trace whose root never arrives is closed after this long without a new span. Default 30000."""
+
+FLYWHEEL_SCHEDULE_DELAY_MILLIS: Final = "FLYWHEEL_SCHEDULE_DELAY_MILLIS"
+"""How often the capture worker wakes when the queue is below its batch threshold. Default 200."""
+
+# --- standard variables, read where they apply ----------------------------------------------------
+PHOENIX_PROJECT_NAME: Final = "PHOENIX_PROJECT_NAME"
+"""Phoenix's own project variable; used when ``FLYWHEEL_PROJECT`` is unset."""
+
+PHOENIX_COLLECTOR_ENDPOINT: Final = "PHOENIX_COLLECTOR_ENDPOINT"
+"""Phoenix base URL (``http://host:6006``) or its OTLP traces URL; where ``register()`` exports."""
+
+PHOENIX_API_KEY: Final = "PHOENIX_API_KEY"
+"""Sent as a bearer token to Phoenix when set."""
+
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+"""Full OTLP/HTTP traces URL; used by ``register()`` when no Phoenix endpoint is given."""
+
+OTEL_EXPORTER_OTLP_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
+"""OTLP/HTTP base URL; ``/v1/traces`` is appended, as the OTel spec says."""

@@ -1,0 +1,147 @@
+"""Settings with one precedence rule: explicit argument > environment > config file > default.
+
+A bad explicit value or a bad config file raises ``ConfigError`` naming the setting and the fix. A bad
+environment value warns and falls back, as the OTel SDK does with its own variables: an environment
+typo must not take down the host application.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from otel_flywheel import _env
+from otel_flywheel.errors import ConfigError
+
+__all__ = ["CaptureSettings", "config_file_section", "resolve_settings"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_FILE = "flywheel.yaml"
+
+_S = TypeVar("_S", bound="_Settings")
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # field name -> environment variables, first set wins; subclasses fill it in.
+    env_vars: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # section of the config file these settings live in.
+    file_section: ClassVar[str] = ""
+
+
+class CaptureSettings(_Settings):
+    """How the span processor buffers and assembles traces. Env names: see ``otel_flywheel._env``."""
+
+    max_queue_size: int = Field(8192, gt=0)
+    max_buffered_traces: int = Field(1000, gt=0)
+    max_spans_per_trace: int = Field(2000, gt=0)
+    trace_grace_millis: int = Field(1000, ge=0)
+    trace_idle_timeout_millis: int = Field(30_000, gt=0)
+    schedule_delay_millis: int = Field(200, gt=0)
+
+    env_vars: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "max_queue_size": (_env.FLYWHEEL_MAX_QUEUE_SIZE,),
+        "max_buffered_traces": (_env.FLYWHEEL_MAX_BUFFERED_TRACES,),
+        "max_spans_per_trace": (_env.FLYWHEEL_MAX_SPANS_PER_TRACE,),
+        "trace_grace_millis": (_env.FLYWHEEL_TRACE_GRACE_MILLIS,),
+        "trace_idle_timeout_millis": (_env.FLYWHEEL_TRACE_IDLE_TIMEOUT_MILLIS,),
+        "schedule_delay_millis": (_env.FLYWHEEL_SCHEDULE_DELAY_MILLIS,),
+    }
+    file_section: ClassVar[str] = "capture"
+
+
+def resolve_settings(
+    settings_type: type[_S],
+    explicit: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    file_values: Mapping[str, Any] | None = None,
+) -> _S:
+    """Build ``settings_type`` from explicit values (``None`` means unset), environment and file.
+
+    ``file_values`` defaults to the type's section of the config file (see ``config_file_section``).
+    """
+    environ = os.environ if environ is None else environ
+    if file_values is None:
+        file_values = config_file_section(settings_type.file_section, environ=environ)
+    values: dict[str, Any] = {}
+    try:
+        values = settings_type(**file_values).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"config file section {settings_type.file_section!r} is invalid: {_summary(exc)}; "
+            f"fix it in {_config_path(environ) or DEFAULT_CONFIG_FILE}"
+        ) from None
+
+    for name, env_names in settings_type.env_vars.items():
+        for env_name in env_names:
+            raw = environ.get(env_name)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                settings_type(**{**values, name: raw})
+            except ValidationError as exc:
+                logger.warning(
+                    "ignoring %s=%r (%s); using the next source instead",
+                    env_name,
+                    raw,
+                    _summary(exc),
+                )
+                continue
+            values[name] = raw
+            break
+
+    for name, value in (explicit or {}).items():
+        if value is None:
+            continue
+        try:
+            settings_type(**{**values, name: value})
+        except ValidationError as exc:
+            raise ConfigError(f"{name}={value!r} is invalid: {_summary(exc)}") from None
+        values[name] = value
+    return settings_type(**values)
+
+
+def config_file_section(section: str, *, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One top-level section of the YAML config file, or ``{}`` when there is no file or section."""
+    environ = os.environ if environ is None else environ
+    path = _config_path(environ)
+    if path is None:
+        return {}
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not {document!r}")
+    if not section:
+        return document
+    value = document.get(section) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"section {section!r} of {path} must be a mapping, not {value!r}")
+    return value
+
+
+def _config_path(environ: Mapping[str, str]) -> Path | None:
+    explicit = environ.get(_env.FLYWHEEL_CONFIG)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{_env.FLYWHEEL_CONFIG}={explicit!r} does not name a readable file")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def _summary(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
+    )
