@@ -110,7 +110,9 @@ def resolve_settings(
     return settings_type(**values)
 
 
-def config_file_section(section: str, *, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def config_file_section(
+    section: str, *, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """One top-level section of the YAML config file, or ``{}`` when there is no file or section."""
     environ = os.environ if environ is None else environ
     path = _config_path(environ)

@@ -13,7 +13,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
@@ -157,10 +157,10 @@ class Step:
 class AgentTrace:
     """One agent run: its steps in tree order (parents before children, siblings by start time).
 
-    ``goal`` is what the user asked (the root's input, else the first user message); ``final_output``
-    is what the agent answered (the root's output, else the last assistant message). ``complete`` is
-    false when the trace was closed without its root span; ``warnings`` says what the normalizer had
-    to repair (re-attached orphans, unreadable attributes, dropped spans).
+    ``goal`` is what the user asked (the root's input, else the first user message);
+    ``final_output`` is what the agent answered (the root's output, else the last assistant
+    message). ``complete`` is false when the trace was closed without its root span; ``warnings``
+    says what the normalizer had to repair (re-attached orphans, unreadable attributes).
     """
 
     trace_id: str
@@ -202,24 +202,22 @@ class AgentTrace:
         return sorted({s.llm.model for s in self.steps if s.llm is not None and s.llm.model})
 
     def to_dict(self) -> dict[str, Any]:
-        return _adapter(AgentTrace).dump_python(self, mode="json")  # type: ignore[no-any-return]
+        data: dict[str, Any] = _trace_adapter().dump_python(self, mode="json")
+        return data
 
     def to_json(self) -> str:
-        return _adapter(AgentTrace).dump_json(self).decode()
+        return _trace_adapter().dump_json(self).decode()
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AgentTrace:
-        return _adapter(cls).validate_python(data)
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> AgentTrace:
+        return _trace_adapter().validate_python(data)
 
-    @classmethod
-    def from_json(cls, text: str | bytes) -> AgentTrace:
-        return _adapter(cls).validate_json(text)
-
-
-_T = TypeVar("_T")
+    @staticmethod
+    def from_json(text: str | bytes) -> AgentTrace:
+        return _trace_adapter().validate_json(text)
 
 
 @cache
-def _adapter(record_type: type[_T]) -> TypeAdapter[_T]:
-    # Built lazily and once: a TypeAdapter compiles a validator, which costs ~ms per record type.
-    return TypeAdapter(record_type)
+def _trace_adapter() -> TypeAdapter[AgentTrace]:
+    # Built on first use: compiling the validator for the nested records takes milliseconds.
+    return TypeAdapter(AgentTrace)

@@ -13,7 +13,9 @@ from openinference.semconv.resource import ResourceAttributes
 from openinference.semconv.trace import (
     DocumentAttributes,
     MessageAttributes,
+    MessageContentAttributes,
     OpenInferenceSpanKindValues,
+    RerankerAttributes,
     SpanAttributes,
     ToolAttributes,
     ToolCallAttributes,
@@ -23,7 +25,9 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ge
 __all__ = [
     "DocumentAttributes",
     "MessageAttributes",
+    "MessageContentAttributes",
     "OpenInferenceSpanKindValues",
+    "RerankerAttributes",
     "ResourceAttributes",
     "SpanAttributes",
     "ToolAttributes",
@@ -36,7 +40,8 @@ OI_INPUT_MESSAGES_PREFIX: Final = SpanAttributes.LLM_INPUT_MESSAGES + "."
 OI_OUTPUT_MESSAGES_PREFIX: Final = SpanAttributes.LLM_OUTPUT_MESSAGES + "."
 OI_TOOLS_PREFIX: Final = SpanAttributes.LLM_TOOLS + "."
 OI_DOCUMENTS_PREFIX: Final = SpanAttributes.RETRIEVAL_DOCUMENTS + "."
-OI_RERANKER_OUTPUT_PREFIX: Final = "reranker.output_documents."
+OI_RERANKER_OUTPUT_PREFIX: Final = RerankerAttributes.RERANKER_OUTPUT_DOCUMENTS + "."
+OI_RERANKER_QUERY: Final = RerankerAttributes.RERANKER_QUERY
 OI_MESSAGE_TOOL_CALLS_PREFIX: Final = MessageAttributes.MESSAGE_TOOL_CALLS + "."
 OI_MESSAGE_CONTENTS_PREFIX: Final = MessageAttributes.MESSAGE_CONTENTS + "."
 
@@ -61,6 +66,6 @@ ERROR_TYPE: Final = "error.type"
 
 # --- otel-flywheel's own keys ---------------------------------------------------------------------
 FLYWHEEL_CONSENT: Final = "flywheel.consent"
-"""Set to false on any span of a trace (usually the root) to keep that trace out of every dataset."""
+"""Set to false on any span of a trace (usually the root) to keep it out of every dataset."""
 FLYWHEEL_REDACTION_COUNT: Final = "flywheel.redaction.count"
 FLYWHEEL_REDACTION_TYPES: Final = "flywheel.redaction.types"

@@ -49,7 +49,7 @@ _SDK_STATUS: dict[StatusCode, StepStatus] = {
 class SpanEvent:
     name: str
     time_unix_nano: int
-    attributes: Mapping[str, Any] = _EMPTY
+    attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +64,9 @@ class SpanView:
     end_time_unix_nano: int = 0
     status_code: StepStatus = "unset"
     status_message: str | None = None
-    attributes: Mapping[str, Any] = _EMPTY
+    attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     events: tuple[SpanEvent, ...] = ()
-    resource: Mapping[str, Any] = field(default=_EMPTY)
+    resource: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     scope_name: str | None = None
 
 

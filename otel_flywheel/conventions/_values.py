@@ -1,0 +1,172 @@
+"""Reading attribute values defensively: whatever an instrumentor wrote, nothing here raises.
+
+Span attributes are untrusted input: JSON that is truncated, numbers sent as strings, lists where a
+string was expected, text with lone surrogates from badly decoded bytes. These helpers turn them into
+the types the model wants or into ``None``; the callers decide what a missing value means.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "as_bool",
+    "as_dict",
+    "as_float",
+    "as_int",
+    "as_text",
+    "clean_text",
+    "parse_arguments",
+    "parse_json",
+    "unflatten_list",
+]
+
+_MISSING = object()
+
+
+def clean_text(text: str) -> str:
+    """Replace lone surrogates (invalid UTF-8 decoded with surrogateescape) so the text serializes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def as_text(value: Any) -> str | None:
+    """A value as display text: strings as they are, structures as compact JSON, ``None`` stays."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, bytes):
+        return clean_text(value.decode("utf-8", "replace"))
+    try:
+        return clean_text(json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":")))
+    except (TypeError, ValueError):
+        return clean_text(str(value))
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def as_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in {"true", "1", "yes"}:
+            return True
+        if lowered in {"false", "0", "no"}:
+            return False
+    if isinstance(value, int):
+        return bool(value)
+    return None
+
+
+def parse_json(value: Any, default: Any = None) -> Any:
+    """Parse a JSON string; structures pass through; anything unparseable gives ``default``."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            return default
+    if value is None:
+        return default
+    return _jsonable(value)
+
+
+def as_dict(value: Any) -> dict[str, Any] | None:
+    """A mapping, or a JSON string holding an object; anything else is ``None``."""
+    parsed = parse_json(value)
+    if isinstance(parsed, Mapping):
+        return dict(parsed)
+    return None
+
+
+def parse_arguments(value: Any) -> tuple[dict[str, Any], bool, str | None]:
+    """Tool-call arguments as ``(arguments, malformed, raw_text)``.
+
+    A JSON object (or a mapping, as OTLP kvlists decode) is the normal case. Anything else - free text,
+    JSON truncated by an attribute length limit, a bare list - is malformed: the dict is empty and the
+    text is returned verbatim so evaluators can still see and judge it.
+    """
+    if value is None:
+        return {}, False, None
+    if isinstance(value, Mapping):
+        return dict(_jsonable(value)), False, None
+    text = as_text(value)
+    if text is None or text.strip() == "":
+        return {}, False, None
+    parsed = parse_json(text, _MISSING)
+    if isinstance(parsed, dict):
+        return parsed, False, None
+    return {}, True, text
+
+
+_INDEXED = re.compile(r"(\d+)\.(.+)")
+
+
+def unflatten_list(attributes: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
+    """OpenInference's flattened lists: ``<prefix><index>.<key> = v`` into ``[{key: v}, ...]``.
+
+    Entries come back in index order; gaps (an instrumentor that skipped an index) are closed up.
+    Keys that do not match ``<index>.<key>`` after the prefix are ignored.
+    """
+    buckets: dict[int, dict[str, Any]] = {}
+    for key, value in attributes.items():
+        if not key.startswith(prefix):
+            continue
+        match = _INDEXED.fullmatch(key[len(prefix) :])
+        if match is None:
+            continue
+        buckets.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    return [buckets[index] for index in sorted(buckets)]
+
+
+def first_present(mapping: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    """The first value among ``keys`` that is set and not empty."""
+    for key in keys:
+        value = mapping.get(key)
+        if value not in (None, "", (), []):
+            return value
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples (SDK attribute sequences) to lists, mappings to dicts, recursively."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str):
+        return clean_text(value)
+    return value
