@@ -25,6 +25,7 @@ from otel_flywheel.conventions._values import (
     as_dict,
     as_text,
     first_present,
+    jsonable,
     parse_json,
 )
 from otel_flywheel.model import AgentTrace, LLMCall, Message, Step, StepKind
@@ -56,7 +57,7 @@ def normalize_span(view: SpanView) -> Step:
         end_time_unix_nano=view.end_time_unix_nano,
         input=as_text(attributes.get(SA.INPUT_VALUE)),
         output=as_text(attributes.get(SA.OUTPUT_VALUE)),
-        attributes=dict(attributes),
+        attributes=jsonable(attributes),
     )
     has_genai_content = any(k.startswith("gen_ai.") for k in attributes) or bool(view.events)
 
@@ -114,7 +115,7 @@ def normalize_trace(
         project=as_text(
             first_present(root_view.resource, (sc.ResourceAttributes.PROJECT_NAME, sc.SERVICE_NAME))
         ),
-        resource=dict(root_view.resource),
+        resource=jsonable(root_view.resource),
         metadata=as_dict(root.attributes.get(SA.METADATA)) or {},
         complete=complete,
         truncated=truncated,
@@ -160,20 +161,20 @@ def _fill_io_from_genai(step: Step, view: SpanView) -> None:
 
 
 def _error(view: SpanView) -> str | None:
+    """``"<type>: <message>"`` from the status, the last exception event and ``error.type``."""
     exception = next((e for e in reversed(view.events) if e.name == sc.EXCEPTION_EVENT), None)
-    exception_text = None
-    if exception is not None:
-        kind = as_text(exception.attributes.get(sc.EXCEPTION_TYPE))
-        message = as_text(exception.attributes.get(sc.EXCEPTION_MESSAGE))
-        exception_text = ": ".join(t for t in (kind, message) if t) or "exception"
-    if view.status_code == "error":
-        return (
-            as_text(view.status_message)
-            or exception_text
-            or as_text(view.attributes.get(sc.ERROR_TYPE))
-            or "error"
-        )
-    return exception_text
+    if view.status_code != "error" and exception is None:
+        return None
+    exception_attributes = exception.attributes if exception is not None else {}
+    error_type = as_text(
+        exception_attributes.get(sc.EXCEPTION_TYPE) or view.attributes.get(sc.ERROR_TYPE)
+    )
+    message = as_text(view.status_message) or as_text(
+        exception_attributes.get(sc.EXCEPTION_MESSAGE)
+    )
+    if error_type and message and not message.startswith(error_type):
+        return f"{error_type}: {message}"
+    return message or error_type or "error"
 
 
 def _choose_root(steps: Mapping[str, Step], warnings: list[str]) -> Step:

@@ -19,12 +19,14 @@ __all__ = [
     "as_int",
     "as_text",
     "clean_text",
+    "jsonable",
     "parse_arguments",
     "parse_json",
     "unflatten_list",
 ]
 
 _MISSING = object()
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
@@ -32,7 +34,7 @@ def clean_text(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
+        return _SURROGATE.sub("\ufffd", text)
     return text
 
 
@@ -45,7 +47,7 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, bytes):
         return clean_text(value.decode("utf-8", "replace"))
     try:
-        return clean_text(json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":")))
+        return clean_text(json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":")))
     except (TypeError, ValueError):
         return clean_text(str(value))
 
@@ -101,7 +103,7 @@ def parse_json(value: Any, default: Any = None) -> Any:
             return default
     if value is None:
         return default
-    return _jsonable(value)
+    return jsonable(value)
 
 
 def as_dict(value: Any) -> dict[str, Any] | None:
@@ -122,7 +124,7 @@ def parse_arguments(value: Any) -> tuple[dict[str, Any], bool, str | None]:
     if value is None:
         return {}, False, None
     if isinstance(value, Mapping):
-        return dict(_jsonable(value)), False, None
+        return dict(jsonable(value)), False, None
     text = as_text(value)
     if text is None or text.strip() == "":
         return {}, False, None
@@ -161,12 +163,13 @@ def first_present(mapping: Mapping[str, Any], keys: Sequence[str]) -> Any:
     return None
 
 
-def _jsonable(value: Any) -> Any:
-    """Tuples (SDK attribute sequences) to lists, mappings to dicts, recursively."""
+def jsonable(value: Any) -> Any:
+    """Tuples (SDK attribute sequences) to lists, mappings to dicts, text cleaned, recursively:
+    the form a value has after a JSON round trip, so records compare equal after one."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, str):
         return clean_text(value)
     return value
