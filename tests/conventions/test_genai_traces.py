@@ -129,9 +129,13 @@ def test_genai_agent_with_chat_tool_and_retrieval(
 def test_failed_genai_tool_keeps_arguments_and_error(
     handler: TelemetryHandler, finished_traces: Callable[[], list[AgentTrace]]
 ) -> None:
-    with pytest.raises(TimeoutError), handler.tool("lookup_order") as tool:
-        tool.arguments = '{"order_id": 12'  # malformed: truncated JSON
-        raise TimeoutError("orders API timed out")
+    def call_tool() -> None:
+        with handler.tool("lookup_order") as tool:
+            tool.arguments = '{"order_id": 12'  # malformed: truncated JSON
+            raise TimeoutError("orders API timed out")
+
+    with pytest.raises(TimeoutError):
+        call_tool()
 
     [trace] = finished_traces()
     step = trace.steps[0]

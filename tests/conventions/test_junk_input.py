@@ -215,13 +215,13 @@ def test_any_attributes_normalize_and_round_trip(
     json_blobs: list[str],
 ) -> None:
     spans = []
-    for index, attrs in enumerate(attributes):
+    for index, extra in enumerate(attributes):
         attrs = {
             "openinference.span.kind": kinds[index],
             "gen_ai.operation.name": operations[index],
             "gen_ai.input.messages": json_blobs[index],
             "input.value": json_blobs[-index - 1],
-            **attrs,
+            **extra,
         }
         parent = None if index == 0 else f"{index - 1:016x}"
         spans.append(span(f"{index:016x}", parent=parent, start=index, **attrs))
