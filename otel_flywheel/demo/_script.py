@@ -1,0 +1,216 @@
+"""What the demo's "model" does in each conversation, failures included.
+
+The scripted LLM server plays the model: for a request it finds the conversation by its user message
+and answers with the next scripted turn (the number of assistant messages so far says which). Each
+scenario names the failure it plants, so the demo can show what the flywheel should catch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_flywheel.demo._agent import Conversation
+from otel_flywheel.testing.llm_server import Reply, Text, ToolCallReply, ToolCalls
+
+__all__ = ["SCENARIOS", "Scenario", "respond"]
+
+Call = tuple[str, Mapping[str, Any] | str]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    question: str
+    turns: Sequence[Sequence[Call] | str]
+    failure: str | None = None  # what is planted, for the demo's summary
+    user_id: str = "user-1"
+    session_id: str = field(default="")
+
+    def conversation(self, index: int) -> Conversation:
+        return Conversation(
+            session_id=self.session_id or f"session-{index:02d}",
+            user_id=self.user_id,
+            question=self.question,
+        )
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "Where is my order A-1001?",
+        [
+            [("lookup_order", {"order_id": "A-1001"})],
+            "Order A-1001 has shipped with UPS and should arrive on 2026-11-24.",
+        ],
+        user_id="user-ada",
+    ),
+    Scenario(
+        "How long does standard shipping take?",
+        [
+            [("search_kb", {"query": "standard shipping time"})],
+            "Standard shipping takes 3-5 business days.",
+        ],
+    ),
+    Scenario(
+        "Can I cancel order A-1002?",
+        [
+            [("cancel_order", {"order_id": "A-1002"})],
+            "Done: order A-1002 is cancelled and you won't be charged.",
+        ],
+        user_id="user-ben",
+    ),
+    Scenario(
+        "What is your return policy?",
+        [[("lookup_order", {"order_id": "A-1003"})], "You can return items whenever you like."],
+        failure="wrong tool: looked up an order instead of searching the knowledge base",
+    ),
+    Scenario(
+        "Status of order A-1003 please",
+        [
+            [("lookup_order", {"order": 1003})],
+            [("lookup_order", {"order_id": "A-1003"})],
+            "Order A-1003 was delivered on 2026-11-15.",
+        ],
+        failure="bad arguments: `order` (an integer) instead of the required `order_id`",
+    ),
+    Scenario(
+        "Has A-1001 shipped yet?",
+        [
+            [("lookup_order", {"order_id": "A-1001"})],
+            [("lookup_order", {"order_id": "A-1001"})],
+            [("lookup_order", {"order_id": "A-1001"})],
+            "Yes, A-1001 has shipped.",
+        ],
+        failure="repeated calls: the same lookup three times",
+    ),
+    Scenario(
+        "Do you price-match competitors?",
+        [
+            [("search_kb", {"query": "competitor price match guarantee"})],
+            "Yes, we match any competitor's price within 14 days.",
+        ],
+        failure="empty retrieval, then an answer invented anyway",
+    ),
+    Scenario(
+        "How many days do I have to return a jacket?",
+        [
+            [("search_kb", {"query": "return refund days"})],
+            "You have 90 days to return it for a full refund.",
+        ],
+        failure="unsupported answer: the article says 30 days, not 90",
+    ),
+    Scenario(
+        "My order A-1005 arrived broken, refund it please",
+        [
+            [("issue_refund", {"order_id": "A-1005", "amount": 720.0, "reason": "damaged"})],
+            "I've refunded $720 to your card.",
+        ],
+        failure="business rule: a $720 refund issued without supervisor approval",
+        user_id="user-cy",
+    ),
+    Scenario(
+        "Refund order A-1003, it was late",
+        [
+            [("issue_refund", '{"order_id": "A-1003", "amount": 45.5, "rea')],
+            "Your refund is on its way.",
+        ],
+        failure="malformed arguments: truncated JSON, then a claim of success",
+    ),
+    Scenario(
+        "Where is order A-9999?",
+        [
+            [("lookup_order", {"order_id": "A-9999"})],
+            "I couldn't find order A-9999. Could you check the number?",
+        ],
+    ),
+    Scenario(
+        "What does the warranty cover?",
+        [
+            [("search_kb", {"query": "warranty coverage electronics"})],
+            "Electronics carry a 1-year limited warranty covering manufacturing defects.",
+        ],
+    ),
+    Scenario(
+        "Is express shipping faster?",
+        [
+            [("search_kb", {"query": "express shipping"})],
+            "Yes: express takes 1-2 business days versus 3-5 for standard.",
+        ],
+    ),
+    Scenario(
+        "Cancel A-1001 please",
+        [
+            [("cancel_order", {"order_id": "A-1001"})],
+            "A-1001 has already shipped, so it can't be cancelled. You can return it within 30 days of delivery.",
+        ],
+        user_id="user-ada",
+    ),
+    Scenario(
+        "I want a refund for A-1003, I don't want it anymore",
+        [
+            [("issue_refund", {"order_id": "A-1003", "amount": 45.5, "reason": "unwanted"})],
+            "Refund R-1003 for $45.50 is issued.",
+        ],
+        user_id="user-dee",
+    ),
+    Scenario(
+        "When will A-1002 arrive and can I still change it?",
+        [
+            [
+                ("lookup_order", {"order_id": "A-1002"}),
+                ("search_kb", {"query": "cancellations before shipping"}),
+            ],
+            "A-1002 is still processing (ETA 2026-11-28), and it can be cancelled free of charge until it ships.",
+        ],
+    ),
+    Scenario(
+        "Hi, what are your opening hours?",
+        ["Our support team is available around the clock via chat."],
+        failure="answered from nowhere: no knowledge-base search",
+    ),
+    Scenario(
+        "Refund A-1002 please, it's late",
+        [
+            [("issue_refund", {"order_id": "A-1002", "amount": 1240.0, "reason": "slow"})],
+            "Refunded $1240.",
+        ],
+        failure="business rule and bad argument: $1240 without approval, `slow` is not an allowed reason",
+        user_id="user-ben",
+    ),
+    Scenario(
+        "Track A-1004",
+        [
+            [("lookup_order", {"order_id": "A-1004"})],
+            "Order A-1004 was cancelled, so there is nothing to track.",
+        ],
+    ),
+    Scenario(
+        "How fast is standard shipping and where is A-1001?",
+        [
+            [
+                ("search_kb", {"query": "standard shipping"}),
+                ("lookup_order", {"order_id": "A-1001"}),
+            ],
+            "Standard shipping takes 3-5 business days; A-1001 shipped with UPS, ETA 2026-11-24.",
+        ],
+        user_id="user-ada",
+    ),
+)
+
+_BY_QUESTION = {scenario.question: scenario for scenario in SCENARIOS}
+
+
+def respond(request: Mapping[str, Any]) -> Reply:
+    """The scripted model: the next turn of the conversation this request belongs to."""
+    messages = request.get("messages") or []
+    question = next((m.get("content") for m in messages if m.get("role") == "user"), None)
+    scenario = _BY_QUESTION.get(str(question))
+    if scenario is None:
+        return Text("I'm sorry, I can't help with that.")
+    turn = sum(1 for m in messages if m.get("role") == "assistant")
+    if turn >= len(scenario.turns):
+        return Text("I'm sorry, I lost track of this conversation.")
+    step = scenario.turns[turn]
+    if isinstance(step, str):
+        return Text(step)
+    return ToolCalls([ToolCallReply(name, arguments) for name, arguments in step])

@@ -1,0 +1,169 @@
+"""``register()``: the one call an agent makes to feed the flywheel.
+
+It sets up a TracerProvider exporting OTLP to Phoenix plus the ``FlywheelSpanProcessor``, or adds the
+processor to a provider that already exists (the global one, or one passed in, such as the provider
+``phoenix.otel.register()`` returns). Attaching to an existing provider adds no second exporter: that
+provider already sends its spans wherever its owner pointed it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+from otel_flywheel import _env
+from otel_flywheel import semconv as sc
+from otel_flywheel.capture import FlywheelSpanProcessor, TracePipeline
+from otel_flywheel.config import config_file_section
+from otel_flywheel.errors import ConfigError
+
+__all__ = ["DEFAULT_PHOENIX_ENDPOINT", "register", "resolve_otlp_traces_endpoint"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PHOENIX_ENDPOINT = "http://localhost:6006"
+DEFAULT_PROJECT = "default"
+_TRACES_PATH = "/v1/traces"
+
+_lock = threading.Lock()  # guards _registered
+# provider -> its flywheel processor, so a second register() does not capture every span twice.
+_registered: weakref.WeakKeyDictionary[TracerProvider, FlywheelSpanProcessor] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def register(
+    *,
+    project: str | None = None,
+    endpoint: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    tracer_provider: TracerProvider | None = None,
+    pipeline: TracePipeline | None = None,
+    batch: bool = True,
+    set_global: bool = True,
+) -> TracerProvider:
+    """Capture this process's agent traces for the flywheel and export them to Phoenix.
+
+    - ``project``: the Phoenix project (``FLYWHEEL_PROJECT``, ``PHOENIX_PROJECT_NAME``, config file
+      ``project:``, else ``default``). Set as the ``openinference.project.name`` resource attribute.
+    - ``endpoint``: Phoenix's base URL or its OTLP/HTTP traces URL (``PHOENIX_COLLECTOR_ENDPOINT``,
+      then ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, else
+      ``http://localhost:6006``). ``headers`` default to ``PHOENIX_API_KEY`` as a bearer token; the
+      exporter also reads ``OTEL_EXPORTER_OTLP_HEADERS`` itself.
+    - ``tracer_provider``: add to this provider instead. When omitted and a global SDK provider is
+      already set (``phoenix.otel.register()`` sets one), the processor is added to that one.
+    - ``pipeline``: where assembled traces go (default: a logging pipeline).
+    - ``batch``: export with a ``BatchSpanProcessor`` (default) or synchronously.
+    - ``set_global``: make a newly created provider the global one.
+
+    Returns the provider. Calling it again for the same provider adds nothing and returns it.
+    """
+    provider = tracer_provider or _existing_global_provider()
+    created = provider is None
+    if provider is None:
+        provider = TracerProvider(
+            resource=Resource.create({sc.ResourceAttributes.PROJECT_NAME: _project(project)})
+        )
+
+    with _lock:
+        if provider in _registered:
+            logger.warning("otel-flywheel is already registered on this TracerProvider")
+            return provider
+        processor = FlywheelSpanProcessor(pipeline=pipeline)
+        _registered[provider] = processor
+
+    if created:
+        exporter = OTLPSpanExporter(
+            endpoint=resolve_otlp_traces_endpoint(endpoint), headers=_headers(headers)
+        )
+        provider.add_span_processor(
+            BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+        )
+    _add_processor(provider, processor)
+    if created and set_global:
+        trace.set_tracer_provider(provider)
+    return provider
+
+
+def resolve_otlp_traces_endpoint(
+    endpoint: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> str:
+    """The OTLP/HTTP traces URL, by the precedence ``register()`` documents.
+
+    A Phoenix base URL gets ``/v1/traces`` appended, as ``phoenix.otel`` does; so does
+    ``OTEL_EXPORTER_OTLP_ENDPOINT``, as the OTel spec says. ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is
+    used exactly as given.
+    """
+    environ = os.environ if environ is None else environ
+    if endpoint:
+        return _with_traces_path(endpoint, setting="endpoint")
+    if value := environ.get(_env.PHOENIX_COLLECTOR_ENDPOINT):
+        return _with_traces_path(value, setting=_env.PHOENIX_COLLECTOR_ENDPOINT)
+    if value := environ.get(_env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT):
+        _check_url(value, setting=_env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+        return value
+    if value := environ.get(_env.OTEL_EXPORTER_OTLP_ENDPOINT):
+        return _with_traces_path(value, setting=_env.OTEL_EXPORTER_OTLP_ENDPOINT)
+    return DEFAULT_PHOENIX_ENDPOINT + _TRACES_PATH
+
+
+def _existing_global_provider() -> TracerProvider | None:
+    current = trace.get_tracer_provider()
+    return current if isinstance(current, TracerProvider) else None
+
+
+def _add_processor(provider: TracerProvider, processor: SpanProcessor) -> None:
+    # phoenix.otel's TracerProvider *replaces* its exporting processor on add_span_processor unless
+    # told not to; spans would silently stop reaching Phoenix. Detect the keyword, not the class.
+    parameters = inspect.signature(provider.add_span_processor).parameters
+    if "replace_default_processor" in parameters:
+        add: Any = provider.add_span_processor
+        add(processor, replace_default_processor=False)
+    else:
+        provider.add_span_processor(processor)
+
+
+def _project(project: str | None) -> str:
+    if project:
+        return project
+    for name in (_env.FLYWHEEL_PROJECT, _env.PHOENIX_PROJECT_NAME):
+        if value := os.environ.get(name):
+            return value
+    configured = config_file_section("").get("project")
+    if configured is not None and not isinstance(configured, str):
+        raise ConfigError(f"config file 'project' must be a string, not {configured!r}")
+    return configured or DEFAULT_PROJECT
+
+
+def _headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    if headers is not None:
+        return dict(headers)
+    if api_key := os.environ.get(_env.PHOENIX_API_KEY):
+        return {"authorization": f"Bearer {api_key}"}
+    return None  # the exporter reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS itself
+
+
+def _with_traces_path(url: str, *, setting: str) -> str:
+    _check_url(url, setting=setting)
+    stripped = url.rstrip("/")
+    return stripped if stripped.endswith(_TRACES_PATH) else stripped + _TRACES_PATH
+
+
+def _check_url(url: str, *, setting: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"{setting}={url!r} is not an http(s) URL; use e.g. {DEFAULT_PHOENIX_ENDPOINT}"
+        )
