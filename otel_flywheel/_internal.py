@@ -1,0 +1,63 @@
+"""The one internal-error guard: otel-flywheel never raises into the host application.
+
+An unexpected exception in our own code is logged with its traceback and swallowed, so that a bug
+in the flywheel cannot break the agent it observes. Under pytest it is re-raised instead, so that
+tests fail loudly rather than pass over a logged traceback (logfire's ``handle_internal_errors``).
+
+Background threads cannot re-raise: that would end the thread and silently stop the feature for
+the rest of the process. They pass ``on_error`` to keep the exception and re-raise it later from a
+call on the caller's thread; see ``FlywheelSpanProcessor``.
+
+Errors a user-supplied component raises (a pipeline, a sink) are not internal errors: the code
+calling it logs and counts them without re-raising, as the OTel SDK treats a failing exporter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from types import TracebackType
+
+__all__ = ["handle_internal_errors", "running_under_pytest"]
+
+logger = logging.getLogger(__name__)
+
+
+def running_under_pytest() -> bool:
+    """True while pytest runs a test (pytest sets ``PYTEST_CURRENT_TEST`` for each test phase)."""
+    return "PYTEST_CURRENT_TEST" in os.environ
+
+
+class handle_internal_errors:
+    """Context manager: log any ``Exception`` from the block and swallow it; under pytest re-raise.
+
+    With ``on_error``, the exception is logged and handed to ``on_error`` instead of being
+    re-raised, even under pytest: for background threads that must survive their own bugs.
+
+    A plain class rather than ``@contextmanager``: entering it creates no generator, and one
+    instance can be kept and re-entered on a hot path, from any thread.
+    """
+
+    __slots__ = ("_on_error",)
+
+    def __init__(self, *, on_error: Callable[[Exception], None] | None = None) -> None:
+        self._on_error = on_error
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if exc is None or not isinstance(exc, Exception):
+            return False  # no error, or KeyboardInterrupt/SystemExit: let it propagate
+        # What logger.exception does, outside an except clause: the traceback comes from exc_info.
+        logger.error("internal error in otel-flywheel; please report it", exc_info=exc)
+        if self._on_error is not None:
+            self._on_error(exc)
+            return True
+        return not running_under_pytest()

@@ -1,0 +1,358 @@
+"""``FlywheelSpanProcessor``: captures ended spans and hands assembled traces to a pipeline.
+
+The span-ending thread (the agent's) only filters and enqueues: ``on_end`` checks the sampled flag,
+appends the span to a bounded deque and, past a batch threshold, wakes the worker. When the queue
+is full the span is dropped and counted. Everything else happens on one daemon worker thread
+("otel-flywheel-capture") that wakes at the threshold or every ``schedule_delay_millis``: it
+converts spans to ``SpanView``s, feeds the ``TraceAssembler``, normalizes each closed trace and
+calls ``pipeline.submit``, all with OTel instrumentation suppressed so that the pipeline's own
+HTTP calls are not traced. The pattern is the OTel SDK's ``BatchProcessor``.
+
+Lifecycle (the OTel contract):
+
+- ``force_flush(timeout_millis)`` hands over everything received so far: the worker drains the
+  queue and closes *every* open trace (``close_reason="flush"``; ``complete=False`` where the root
+  has not ended), then the pipeline's ``force_flush`` gets the time that is left. It returns
+  ``False`` once the deadline passed and never waits past it itself (a pipeline must honor the
+  timeout it is passed). The caller's thread only waits: ``pipeline.submit`` is always called
+  from the worker thread.
+- ``shutdown()`` is idempotent: it flushes like ``force_flush``, stops the worker, then shuts the
+  pipeline down. Spans ending afterwards are dropped and counted as ``shutdown``.
+- After ``os.fork()`` the child gets a fresh queue, assembler and worker (``os.register_at_fork``);
+  spans the parent had buffered stay with the parent, which delivers them.
+
+Errors never reach the agent and never stop the worker. An error in our own code on the worker
+(span conversion, assembly, normalization) is logged with its traceback, the spans it concerned
+are counted as ``internal_error`` and the exception is kept: under pytest the next
+``force_flush`` or ``shutdown`` re-raises it on the caller's thread, so the test fails loudly. A
+pipeline that raises is a failing component, not a bug of ours: it is logged, and for ``submit``
+the trace's spans are counted as ``pipeline_error``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final, Literal
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from otel_flywheel._internal import handle_internal_errors, running_under_pytest
+from otel_flywheel.capture._assembler import ClosedTrace, TraceAssembler
+from otel_flywheel.capture._pipeline import LoggingPipeline, TracePipeline
+from otel_flywheel.config import CaptureSettings, resolve_settings
+from otel_flywheel.conventions import normalize_trace, span_view_from_readable
+from otel_flywheel.model import AgentTrace
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import Span
+
+__all__ = ["DropReason", "FlywheelSpanProcessor"]
+
+logger = logging.getLogger(__name__)
+
+DropReason = Literal[
+    "queue_full",  # on_end found the queue full
+    "shutdown",  # on_end after shutdown()
+    "late_span",  # the span's trace had already been closed and handed over
+    "trace_too_large",  # past max_spans_per_trace
+    "internal_error",  # our own code failed on the span or its trace (logged)
+    "pipeline_error",  # the pipeline's submit raised for the span's trace (logged)
+]
+
+WORKER_THREAD_NAME: Final = "otel-flywheel-capture"
+_MAX_BATCH_THRESHOLD: Final = 512  # wake the worker early once this many spans wait (as the SDK)
+_MAX_KEPT_ERRORS: Final = 10
+
+
+class FlywheelSpanProcessor(SpanProcessor):
+    """Captures sampled spans, assembles them into traces, submits each to a ``TracePipeline``.
+
+    Every option defaults to its environment variable, then the config file's ``capture``
+    section, then the built-in default (see ``otel_flywheel._env``); an explicit bad value raises
+    ``ConfigError``. ``pipeline`` defaults to a ``LoggingPipeline``; ``clock`` (monotonic
+    nanoseconds) drives trace timing and is there for tests.
+
+    ``dropped`` counts lost spans by reason, ``traces_emitted`` the traces the pipeline accepted
+    and ``traces_closed_early`` those closed because too many traces were open.
+    """
+
+    def __init__(
+        self,
+        *,
+        pipeline: TracePipeline | None = None,
+        max_queue_size: int | None = None,
+        max_buffered_traces: int | None = None,
+        max_spans_per_trace: int | None = None,
+        trace_grace_millis: int | None = None,
+        trace_idle_timeout_millis: int | None = None,
+        schedule_delay_millis: int | None = None,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._settings = resolve_settings(
+            CaptureSettings,
+            {
+                "max_queue_size": max_queue_size,
+                "max_buffered_traces": max_buffered_traces,
+                "max_spans_per_trace": max_spans_per_trace,
+                "trace_grace_millis": trace_grace_millis,
+                "trace_idle_timeout_millis": trace_idle_timeout_millis,
+                "schedule_delay_millis": schedule_delay_millis,
+            },
+        )
+        self._pipeline: TracePipeline = pipeline if pipeline is not None else LoggingPipeline()
+        self._pipeline_name = type(self._pipeline).__qualname__
+        self._clock = clock
+        self._max_queue_size = self._settings.max_queue_size
+        self._batch_threshold = min(_MAX_BATCH_THRESHOLD, max(1, self._max_queue_size // 2))
+        self._schedule_delay_seconds = self._settings.schedule_delay_millis / 1000
+        self._hot_path_guard = handle_internal_errors()
+        self._worker_guard = handle_internal_errors(on_error=self._keep_worker_error)
+
+        # Written by app threads in on_end without a lock: a plain int increment under the GIL can
+        # lose a count when two threads race, which a drop metric tolerates and a lock on the hot
+        # path would not be worth. Fixed keys, so readers can copy the dict during increments.
+        self._hot_drops: dict[DropReason, int] = {"queue_full": 0, "shutdown": 0}
+        # Written by the worker thread only.
+        self._worker_drops: dict[DropReason, int] = {"internal_error": 0, "pipeline_error": 0}
+        self._traces_emitted = 0
+        self._shutdown = False  # set once, under _lock; read without it (atomic bool read)
+        self._init_worker_state()
+
+        if hasattr(os, "register_at_fork"):
+            weak_reinit = weakref.WeakMethod(self._at_fork_reinit)
+
+            def _after_in_child() -> None:
+                reinit = weak_reinit()
+                if reinit is not None:
+                    reinit()
+
+            os.register_at_fork(after_in_child=_after_in_child)
+
+    def _init_worker_state(self) -> None:
+        """Fresh queue, assembler, synchronization and worker thread (at start; in a fork child)."""
+        # Guards _flush_requests, _worker_stopped, _worker_errors and the _shutdown transition.
+        # Never held while calling out (pipeline, logging, normalizer) or while waiting.
+        self._lock = threading.Lock()
+        # deque.append/popleft are thread-safe. No maxlen on purpose: on_end checks the length
+        # and drops the *new* span (maxlen would silently evict the oldest). Racing threads can
+        # overshoot max_queue_size by at most one span each.
+        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._wake = threading.Event()  # set by on_end at the threshold, force_flush and shutdown
+        self._flush_requests: list[threading.Event] = []  # set by the worker once flushed
+        self._worker_stopped = False  # no flush request is served once this is set
+        self._worker_errors: list[Exception] = []  # internal errors the worker survived
+        # Used by the worker thread only.
+        self._assembler = TraceAssembler.from_settings(self._settings)
+        self._worker = threading.Thread(name=WORKER_THREAD_NAME, target=self._run, daemon=True)
+        self._worker.start()
+
+    def _at_fork_reinit(self) -> None:
+        # The child has no worker thread and may have copied a lock held mid-operation: start
+        # over. The parent's queued spans and open traces are the parent's to deliver.
+        if self._shutdown:
+            self._lock = threading.Lock()
+        else:
+            self._init_worker_state()
+
+    # --- the agent's thread -----------------------------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None  # traces are assembled from ended spans only
+
+    def on_end(self, span: ReadableSpan) -> None:
+        with self._hot_path_guard:
+            context = span.context
+            if context is None or not context.trace_flags.sampled:
+                return
+            if self._shutdown:
+                self._hot_drops["shutdown"] += 1
+                return
+            queue = self._queue
+            if len(queue) >= self._max_queue_size:
+                self._hot_drops["queue_full"] += 1
+                return
+            queue.append(span)
+            if len(queue) >= self._batch_threshold and not self._wake.is_set():
+                self._wake.set()
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Hand every span received so far to the pipeline as traces, then flush the pipeline.
+
+        Open traces are closed now (``close_reason="flush"``). Returns ``False`` if the deadline
+        passed, the pipeline could not flush, or the processor is shut down.
+        """
+        deadline = time.monotonic() + timeout_millis / 1000
+        flushed = False
+        with self._hot_path_guard:
+            if self._shutdown:
+                return False
+            if self._flush_worker(deadline) and not self._shutdown:
+                remaining_millis = int((deadline - time.monotonic()) * 1000)
+                if remaining_millis > 0:
+                    flushed = self._flush_pipeline(remaining_millis)
+                    flushed = flushed and time.monotonic() <= deadline
+        self._reraise_worker_error_under_pytest()
+        return flushed
+
+    def shutdown(self, timeout_millis: int = 30_000) -> None:
+        """Flush every open trace, stop the worker and shut the pipeline down. Idempotent."""
+        with self._lock:
+            if self._shutdown:
+                return
+            self._shutdown = True
+        deadline = time.monotonic() + timeout_millis / 1000
+        with self._hot_path_guard:
+            self._wake.set()  # the worker sees _shutdown, flushes everything and exits
+            if threading.current_thread() is not self._worker:  # a pipeline may shut us down
+                self._worker.join(max(0.0, deadline - time.monotonic()))
+            if self._worker.is_alive():
+                logger.warning(
+                    "capture worker did not finish within %d ms; traces still open are lost",
+                    timeout_millis,
+                )
+            try:
+                self._pipeline.shutdown()
+            except Exception:
+                logger.exception("pipeline %s failed to shut down", self._pipeline_name)
+        self._reraise_worker_error_under_pytest()
+
+    def _flush_pipeline(self, timeout_millis: int) -> bool:
+        try:
+            return self._pipeline.force_flush(timeout_millis)
+        except Exception:
+            logger.exception("pipeline %s failed to flush", self._pipeline_name)
+            return False
+
+    def _flush_worker(self, deadline: float) -> bool:
+        """Ask the worker to flush; wait for it until ``deadline``. True if it was done in time."""
+        done = threading.Event()
+        with self._lock:
+            if self._worker_stopped:
+                return False
+            self._flush_requests.append(done)
+        self._wake.set()
+        return done.wait(max(0.0, deadline - time.monotonic()))
+
+    # --- counters ---------------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> CaptureSettings:
+        return self._settings
+
+    @property
+    def pipeline(self) -> TracePipeline:
+        return self._pipeline
+
+    @property
+    def dropped(self) -> Mapping[str, int]:
+        """Spans dropped so far, by reason (see ``DropReason``); reasons without drops left out."""
+        counts: dict[str, int] = {}
+        for source in (self._hot_drops, self._worker_drops, self._assembler.counts):
+            for reason, count in dict(source).items():
+                if count and reason != "closed_early_buffer_full":
+                    counts[reason] = counts.get(reason, 0) + count
+        return MappingProxyType(counts)
+
+    @property
+    def traces_emitted(self) -> int:
+        """Traces the pipeline accepted."""
+        return self._traces_emitted
+
+    @property
+    def traces_closed_early(self) -> int:
+        """Traces closed before they were over, because ``max_buffered_traces`` were open."""
+        return self._assembler.counts["closed_early_buffer_full"]
+
+    # --- the worker thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        # Our own work must not be traced: the SDK's exporters do the same around export().
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            while True:
+                self._wake.wait(self._schedule_delay_seconds)
+                self._wake.clear()  # before draining: later spans are seen next time
+                stopping = self._shutdown
+                with self._lock:
+                    requests, self._flush_requests = self._flush_requests, []
+                try:
+                    with self._worker_guard:
+                        self._process(flush=stopping or bool(requests))
+                finally:
+                    for request in requests:
+                        request.set()
+                if stopping:
+                    return
+        finally:
+            detach(token)
+            with self._lock:
+                self._worker_stopped = True
+                late_requests, self._flush_requests = self._flush_requests, []
+            for request in late_requests:  # raced with shutdown; its final flush covered them
+                request.set()
+
+    def _process(self, *, flush: bool) -> None:
+        queue = self._queue
+        now_ns = self._clock()
+        for _ in range(len(queue)):  # the spans there now; later ones wait for the next round
+            span = queue.popleft()
+            added = False
+            with self._worker_guard:
+                parent = span.parent
+                self._assembler.add(
+                    span_view_from_readable(span),
+                    now_ns=now_ns,
+                    is_root=parent is None or parent.is_remote,
+                )
+                added = True
+            if not added:
+                self._worker_drops["internal_error"] += 1
+        closed = self._assembler.pop_all() if flush else self._assembler.pop_due(now_ns=now_ns)
+        for trace in closed:
+            self._emit(trace)
+
+    def _emit(self, closed: ClosedTrace) -> None:
+        trace: AgentTrace | None = None
+        with self._worker_guard:
+            trace = normalize_trace(
+                closed.spans, complete=closed.complete, truncated=closed.truncated
+            )
+        if trace is None:
+            self._worker_drops["internal_error"] += len(closed.spans)
+            return
+        try:
+            self._pipeline.submit(trace)
+        except Exception:
+            logger.exception(
+                "pipeline %s failed to accept trace %s; its %d spans are dropped",
+                self._pipeline_name,
+                closed.trace_id,
+                len(closed.spans),
+            )
+            self._worker_drops["pipeline_error"] += len(closed.spans)
+        else:
+            self._traces_emitted += 1
+
+    def _keep_worker_error(self, error: Exception) -> None:
+        with self._lock:
+            if len(self._worker_errors) < _MAX_KEPT_ERRORS:
+                self._worker_errors.append(error)
+
+    def _reraise_worker_error_under_pytest(self) -> None:
+        if not running_under_pytest():
+            return
+        with self._lock:
+            errors, self._worker_errors = self._worker_errors, []
+        if errors:
+            raise errors[0]
