@@ -62,7 +62,13 @@ def normalize_span(view: SpanView) -> Step:
     has_genai_content = any(k.startswith("gen_ai.") for k in attributes) or bool(view.events)
 
     if kind is StepKind.LLM:
-        step.llm = _llm(view)
+        step.llm = llm = _llm(view)
+        # An LLM span's input.value/output.value is the raw request/response JSON (OpenInference's
+        # OpenAI instrumentor); the conversation is what a reader and a judge want. Raw stays in
+        # attributes. A reply of tool calls only has no text output: its calls are in llm.tool_calls.
+        step.input = _last_text(llm.messages, role="user") or step.input
+        if llm.output_messages:
+            step.output = _last_text(llm.output_messages, role="assistant")
     elif kind is StepKind.TOOL:
         tool = oi_tool(attributes, span_name=step.name)
         if not tool.arguments and not tool.raw_arguments and has_genai_content:
@@ -102,7 +108,8 @@ def normalize_trace(
         warnings.append("spans from other traces were mixed in; they were kept under this trace")
 
     steps = {view.span_id: normalize_span(view) for view in views}
-    root = _choose_root(steps, warnings)
+    remote_children = {v.span_id for v in views if v.parent_is_remote and v.parent_id not in by_id}
+    root = _choose_root(steps, remote_children, warnings)
     ordered = _tree_order(steps, root, warnings)
     root_view = by_id[root.span_id]
 
@@ -177,11 +184,15 @@ def _error(view: SpanView) -> str | None:
     return message or error_type or "error"
 
 
-def _choose_root(steps: Mapping[str, Step], warnings: list[str]) -> Step:
+def _choose_root(steps: Mapping[str, Step], remote_children: set[str], warnings: list[str]) -> Step:
     by_start = sorted(steps.values(), key=lambda s: (s.start_time_unix_nano, s.span_id))
     parentless = [s for s in by_start if s.parent_id is None]
     if parentless:
         return parentless[0]
+    # A service handling a traced request: its entry span's parent is the caller's, elsewhere.
+    continued = [s for s in by_start if s.span_id in remote_children]
+    if continued:
+        return continued[0]
     orphans = [s for s in by_start if s.parent_id not in steps]
     root = orphans[0] if orphans else by_start[0]
     warnings.append(f"root span missing; using span {root.span_id} ({root.name!r}) as the root")

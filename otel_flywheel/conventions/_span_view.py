@@ -38,6 +38,8 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 # OTLP Status.code: 0 unset, 1 ok, 2 error.
 _OTLP_STATUS: dict[int, StepStatus] = {0: "unset", 1: "ok", 2: "error"}
+# OTLP Span.flags bits 8 and 9: "has is_remote" and "is_remote" (SpanFlags in trace.proto).
+_REMOTE_MASK = 0x100 | 0x200
 _SDK_STATUS: dict[StatusCode, StepStatus] = {
     StatusCode.UNSET: "unset",
     StatusCode.OK: "ok",
@@ -60,6 +62,9 @@ class SpanView:
     span_id: str
     parent_id: str | None
     name: str
+    # True when the parent lives in another process (an incoming `traceparent`): this span is then
+    # the root of what this process saw, not an orphan.
+    parent_is_remote: bool = False
     start_time_unix_nano: int = 0
     end_time_unix_nano: int = 0
     status_code: StepStatus = "unset"
@@ -81,6 +86,7 @@ def span_view_from_readable(span: ReadableSpan) -> SpanView:
         trace_id=f"{context.trace_id:032x}",
         span_id=f"{context.span_id:016x}",
         parent_id=f"{parent.span_id:016x}" if parent is not None and parent.span_id else None,
+        parent_is_remote=bool(parent is not None and parent.is_remote),
         name=span.name,
         start_time_unix_nano=span.start_time or 0,
         end_time_unix_nano=span.end_time or 0,
@@ -108,6 +114,7 @@ def span_view_from_otlp(
         trace_id=span.trace_id.hex(),
         span_id=span.span_id.hex(),
         parent_id=span.parent_span_id.hex() if span.parent_span_id else None,
+        parent_is_remote=span.flags & _REMOTE_MASK == _REMOTE_MASK,
         name=span.name,
         start_time_unix_nano=span.start_time_unix_nano,
         end_time_unix_nano=span.end_time_unix_nano,

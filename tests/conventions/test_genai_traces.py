@@ -13,7 +13,6 @@ from opentelemetry.util.genai.types import (
     FunctionToolDefinition,
     InputMessage,
     OutputMessage,
-    RetrievalDocument,
     Text,
     ToolCallRequest,
     ToolCallResponse,
@@ -33,13 +32,14 @@ def test_genai_agent_with_chat_tool_and_retrieval(
     handler: TelemetryHandler, finished_traces: Callable[[], list[AgentTrace]]
 ) -> None:
     question = "Cancel order B-77 please"
-    with handler.invoke_local_agent(
-        agent_name="support", conversation_id="conv-9", request_model="gpt-4o"
-    ) as agent:
+    with handler.invoke_local_agent(agent_name="support", request_model="gpt-4o") as agent:
+        agent.conversation_id = "conv-9"
         agent.input_messages = [InputMessage(role="user", parts=[Text(content=question)])]
         with handler.retrieval(data_source_id="kb") as retrieval:
             retrieval.query_text = "cancellation policy"
-            retrieval.documents = [RetrievalDocument(id="doc-3", score=0.77)]
+            retrieval.documents = [
+                {"id": "doc-3", "score": 0.77, "content": "Cancel free until shipped."}
+            ]
         with handler.inference("openai", request_model="gpt-4o") as chat:
             chat.input_messages = [InputMessage(role="user", parts=[Text(content=question)])]
             chat.tool_definitions = [
@@ -100,7 +100,9 @@ def test_genai_agent_with_chat_tool_and_retrieval(
     _, retriever, first_chat, tool_step, last_chat = trace.steps
     assert retriever.retrieval is not None
     assert retriever.retrieval.query == "cancellation policy"
-    assert [(d.id, d.score) for d in retriever.retrieval.documents] == [("doc-3", 0.77)]
+    assert [(d.id, d.score, d.content) for d in retriever.retrieval.documents] == [
+        ("doc-3", 0.77, "Cancel free until shipped.")
+    ]
 
     assert first_chat.llm is not None
     assert first_chat.llm.model == "gpt-4o-2024-08-06"

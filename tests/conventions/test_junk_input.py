@@ -230,3 +230,39 @@ def test_any_attributes_normalize_and_round_trip(
 
     assert len(trace.steps) == len(spans)
     assert AgentTrace.from_json(trace.to_json()) == trace
+
+
+def test_span_continuing_a_remote_trace_is_the_root_without_a_warning() -> None:
+    entry = SpanView(
+        trace_id=TRACE,
+        span_id="1" * 16,
+        parent_id="e" * 16,
+        parent_is_remote=True,
+        name="POST /chat",
+        attributes={"openinference.span.kind": "AGENT", "input.value": "hi"},
+    )
+    child = span("2" * 16, parent="1" * 16, start=1)
+
+    trace = normalize_trace([child, entry])
+
+    assert trace.root is entry_step(trace)
+    assert trace.warnings == []
+    assert trace.goal == "hi"
+
+
+def entry_step(trace: AgentTrace) -> object:
+    return trace.step("1" * 16)
+
+
+def test_otlp_span_flags_mark_a_remote_parent() -> None:
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+
+    from otel_flywheel.conventions import span_view_from_otlp
+
+    remote = ProtoSpan(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, parent_span_id=b"\x03" * 8)
+    remote.flags = 0x300
+    local = ProtoSpan(trace_id=b"\x01" * 16, span_id=b"\x04" * 8, parent_span_id=b"\x03" * 8)
+    local.flags = 0x100
+
+    assert span_view_from_otlp(remote).parent_is_remote
+    assert not span_view_from_otlp(local).parent_is_remote
