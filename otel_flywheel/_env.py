@@ -36,6 +36,11 @@ FLYWHEEL_TRACE_IDLE_TIMEOUT_MILLIS: Final = "FLYWHEEL_TRACE_IDLE_TIMEOUT_MILLIS"
 FLYWHEEL_SCHEDULE_DELAY_MILLIS: Final = "FLYWHEEL_SCHEDULE_DELAY_MILLIS"
 """How often the capture worker wakes when the queue is below its batch threshold. Default 200."""
 
+FLYWHEEL_PHOENIX_BIN: Final = "FLYWHEEL_PHOENIX_BIN"
+"""Path of the ``phoenix`` executable (or of the python of an environment that has ``arize-phoenix``)
+that the demo and the test fixtures start. Default: ``.venv-phoenix/bin/phoenix`` in the working
+directory or the repository around it, then ``phoenix`` on ``PATH``."""
+
 # --- standard variables, read where they apply ----------------------------------------------------
 PHOENIX_PROJECT_NAME: Final = "PHOENIX_PROJECT_NAME"
 """Phoenix's own project variable; used when ``FLYWHEEL_PROJECT`` is unset."""

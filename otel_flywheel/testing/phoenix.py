@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
+from otel_flywheel import _env
 from otel_flywheel.errors import FlywheelError
 
 if TYPE_CHECKING:
@@ -44,10 +45,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FLYWHEEL_PHOENIX_BIN: Final = "FLYWHEEL_PHOENIX_BIN"
-"""Path of the ``phoenix`` executable (or of the python of an environment that has ``arize-phoenix``)
-that the demo and the test fixtures start. Default: ``.venv-phoenix/bin/phoenix`` in the working
-directory or the repository around it, then ``phoenix`` on ``PATH``."""
+FLYWHEEL_PHOENIX_BIN: Final = _env.FLYWHEEL_PHOENIX_BIN
 
 _PHOENIX_VENV_BIN: Final = Path(".venv-phoenix", "bin", "phoenix")
 _INSTALL_HINT: Final = (

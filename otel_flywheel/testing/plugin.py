@@ -11,6 +11,8 @@ Fixtures:
   is found: a suite that asked for a real server must not pass without one.
 - ``phoenix_server_client`` (function): a ``phoenix.client.Client`` bound to that server, closed after
   the test.
+- ``llm_server`` (function): a ``ScriptedLLMServer``, the OpenAI-compatible stand-in for a model;
+  ``llm_server.enqueue(...)`` scripts its replies, ``llm_server.base_url`` goes to the ``openai`` client.
 
 The phoenix-client package ships its own pytest plugin (``@pytest.mark.phoenix`` records tests as
 experiment runs, plus an autouse ``__phoenix_repetition__`` fixture); these names do not collide with
@@ -27,9 +29,10 @@ import pytest
 if TYPE_CHECKING:
     from phoenix.client import Client
 
+    from otel_flywheel.testing.llm_server import ScriptedLLMServer
     from otel_flywheel.testing.phoenix import LocalPhoenix
 
-__all__ = ["phoenix_server", "phoenix_server_client"]
+__all__ = ["llm_server", "phoenix_server", "phoenix_server_client"]
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +70,12 @@ def phoenix_server_client(phoenix_server: LocalPhoenix) -> Iterator[Client]:
     timeout = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=10.0)
     with httpx.Client(base_url=phoenix_server.base_url, timeout=timeout) as http_client:
         yield Client(http_client=http_client)
+
+
+@pytest.fixture
+def llm_server() -> Iterator[ScriptedLLMServer]:
+    """A scripted OpenAI-compatible server on a free port, closed after the test."""
+    from otel_flywheel.testing.llm_server import ScriptedLLMServer
+
+    with ScriptedLLMServer() as server:
+        yield server

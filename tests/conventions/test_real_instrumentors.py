@@ -33,9 +33,8 @@ QUESTION = "What's the weather in Paris, in celsius?"
 
 
 @pytest.fixture
-def llm() -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as server:
-        yield server
+def llm(llm_server: ScriptedLLMServer) -> ScriptedLLMServer:
+    return llm_server
 
 
 @pytest.fixture
