@@ -25,8 +25,8 @@ from otel_flywheel.model import (
 )
 
 if TYPE_CHECKING:
+    from otel_flywheel._register import register
     from otel_flywheel.capture import FlywheelSpanProcessor
-    from otel_flywheel.register import register
 
 __version__ = "0.1.0"
 
@@ -48,7 +48,7 @@ __all__ = [
 
 _LAZY = {
     "FlywheelSpanProcessor": "otel_flywheel.capture",
-    "register": "otel_flywheel.register",
+    "register": "otel_flywheel._register",
 }
 
 

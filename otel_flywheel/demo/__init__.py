@@ -13,11 +13,11 @@ from openai import OpenAI
 from openinference.instrumentation import OITracer, TraceConfig
 from openinference.instrumentation.openai import OpenAIInstrumentor
 
+from otel_flywheel._register import register
 from otel_flywheel.capture import InMemoryPipeline
 from otel_flywheel.demo._agent import SupportAgent
 from otel_flywheel.demo._script import SCENARIOS, Scenario, respond
 from otel_flywheel.model import AgentTrace
-from otel_flywheel.register import register
 from otel_flywheel.testing.llm_server import ScriptedLLMServer
 
 __all__ = ["SCENARIOS", "DemoResult", "Scenario", "run_demo"]

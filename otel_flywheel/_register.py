@@ -72,7 +72,10 @@ def register(
     """
     provider = tracer_provider or _existing_global_provider()
     created = provider is None
+    traces_endpoint: str | None = None
     if provider is None:
+        # Checked before the processor starts its worker thread: a bad URL must leave nothing running.
+        traces_endpoint = resolve_otlp_traces_endpoint(endpoint)
         provider = TracerProvider(
             resource=Resource.create({sc.ResourceAttributes.PROJECT_NAME: _project(project)})
         )
@@ -84,10 +87,8 @@ def register(
         processor = FlywheelSpanProcessor(pipeline=pipeline)
         _registered[provider] = processor
 
-    if created:
-        exporter = OTLPSpanExporter(
-            endpoint=resolve_otlp_traces_endpoint(endpoint), headers=_headers(headers)
-        )
+    if traces_endpoint is not None:
+        exporter = OTLPSpanExporter(endpoint=traces_endpoint, headers=_headers(headers))
         provider.add_span_processor(
             BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
         )

@@ -1,0 +1,241 @@
+"""The bundled demo: the scripted support agent's 20 conversations reach the flywheel and Phoenix."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from phoenix.client import Client
+
+from otel_flywheel.cli import main
+from otel_flywheel.demo import SCENARIOS, DemoResult, run_demo
+from otel_flywheel.model import AgentTrace, StepKind
+from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
+
+
+@pytest.fixture(scope="module")
+def demo(phoenix_server: LocalPhoenix) -> DemoResult:
+    return run_demo(
+        phoenix_url=phoenix_server.base_url, project=f"test-demo-{uuid.uuid4().hex[:10]}"
+    )
+
+
+def trace_for(demo: DemoResult, question: str) -> AgentTrace:
+    (run,) = [run for run in demo.runs if run.scenario.question == question]
+    return run.trace
+
+
+def executed(trace: AgentTrace) -> list[tuple[str, dict[str, object], str]]:
+    return [(call.name, call.arguments, step.status) for step, call in trace.tool_calls()]
+
+
+def test_every_scenario_yields_one_trace_whose_goal_and_answer_are_the_conversations(
+    demo: DemoResult,
+) -> None:
+    assert len(demo.runs) == len(SCENARIOS) == 20
+    assert [run.scenario for run in demo.runs] == list(SCENARIOS)
+    assert len({run.trace.trace_id for run in demo.runs}) == 20
+    for index, run in enumerate(demo.runs, start=1):
+        trace = run.trace
+        assert trace.goal == run.scenario.question
+        assert trace.final_output == run.answer
+        assert trace.session_id == f"session-{index:02d}"
+        assert trace.user_id == run.scenario.user_id
+        assert trace.project == demo.project
+        assert trace.complete
+        assert trace.warnings == []
+        assert trace.root is not None
+        assert (trace.root.kind, trace.root.name, trace.root.status) == (
+            StepKind.AGENT,
+            "support-agent",
+            "ok",
+        )
+        # One LLM call per scripted turn, all answered by the scripted model.
+        assert len(trace.steps_of_kind(StepKind.LLM)) == len(run.scenario.turns)
+        assert trace.models == ["acme-support-1"]
+
+
+def test_the_scripted_answers_are_what_the_agent_returned(demo: DemoResult) -> None:
+    by_question = {run.scenario.question: run.answer for run in demo.runs}
+    assert by_question["Where is my order A-1001?"] == (
+        "Order A-1001 has shipped with UPS and should arrive on 2026-11-24."
+    )
+    assert by_question["Hi, what are your opening hours?"] == (
+        "Our support team is available around the clock via chat."
+    )
+
+
+def test_a_clean_lookup_calls_lookup_order_and_records_its_result(demo: DemoResult) -> None:
+    trace = trace_for(demo, "Where is my order A-1001?")
+
+    assert executed(trace) == [("lookup_order", {"order_id": "A-1001"}, "ok")]
+    ((_, call),) = trace.tool_calls()
+    assert call.result is not None
+    assert '"status": "shipped"' in call.result
+    assert call.error is None
+    (asking, _) = trace.steps_of_kind(StepKind.LLM)
+    assert asking.llm is not None
+    assert [(c.name, c.arguments) for c in asking.llm.tool_calls] == [
+        ("lookup_order", {"order_id": "A-1001"})
+    ]
+
+
+def test_the_wrong_tool_scenario_looks_up_an_order_for_a_policy_question(
+    demo: DemoResult,
+) -> None:
+    trace = trace_for(demo, "What is your return policy?")
+
+    assert executed(trace) == [("lookup_order", {"order_id": "A-1003"}, "ok")]
+    assert trace.steps_of_kind(StepKind.RETRIEVER) == []
+
+
+def test_the_malformed_arguments_scenario_keeps_the_truncated_json_and_the_tool_error(
+    demo: DemoResult,
+) -> None:
+    trace = trace_for(demo, "Refund order A-1003, it was late")
+
+    ((step, call),) = trace.tool_calls()
+    assert call.name == "issue_refund"
+    assert call.arguments_malformed
+    assert call.arguments == {}
+    assert call.raw_arguments == '{"order_id": "A-1003", "amount": 45.5, "rea'
+    assert step.status == "error"
+    assert call.error is not None
+    assert "JSONDecodeError" in call.error
+    assert trace.final_output == "Your refund is on its way."
+
+
+def test_the_empty_retrieval_scenario_has_a_retriever_step_with_no_documents(
+    demo: DemoResult,
+) -> None:
+    trace = trace_for(demo, "Do you price-match competitors?")
+
+    assert executed(trace) == [("search_kb", {"query": "competitor price match guarantee"}, "ok")]
+    ((tool_step, _),) = trace.tool_calls()
+    (retriever,) = trace.steps_of_kind(StepKind.RETRIEVER)
+    assert retriever.parent_id == tool_step.span_id
+    assert retriever.retrieval is not None
+    assert retriever.retrieval.query == "competitor price match guarantee"
+    assert retriever.retrieval.documents == []
+
+
+def test_a_successful_search_retrieves_scored_knowledge_base_articles(demo: DemoResult) -> None:
+    trace = trace_for(demo, "How many days do I have to return a jacket?")
+
+    (retriever,) = trace.steps_of_kind(StepKind.RETRIEVER)
+    assert retriever.retrieval is not None
+    documents = retriever.retrieval.documents
+    assert documents[0].id == "kb-returns"
+    assert all(d.content and d.score is not None and d.score > 0 for d in documents)
+
+
+@pytest.mark.parametrize(
+    ("question", "calls"),
+    [
+        pytest.param(
+            "Status of order A-1003 please",
+            [
+                ("lookup_order", {"order": 1003}, "error"),
+                ("lookup_order", {"order_id": "A-1003"}, "ok"),
+            ],
+            id="bad-arguments-then-retry",
+        ),
+        pytest.param(
+            "Has A-1001 shipped yet?",
+            [("lookup_order", {"order_id": "A-1001"}, "ok")] * 3,
+            id="repeated-calls",
+        ),
+        pytest.param(
+            "Where is order A-9999?",
+            [("lookup_order", {"order_id": "A-9999"}, "error")],
+            id="unknown-order",
+        ),
+        pytest.param(
+            "Cancel A-1001 please",
+            [("cancel_order", {"order_id": "A-1001"}, "error")],
+            id="cannot-cancel-shipped",
+        ),
+        pytest.param(
+            "My order A-1005 arrived broken, refund it please",
+            [
+                (
+                    "issue_refund",
+                    {"order_id": "A-1005", "amount": 720.0, "reason": "damaged"},
+                    "ok",
+                )
+            ],
+            id="refund-over-the-approval-limit",
+        ),
+        pytest.param(
+            "When will A-1002 arrive and can I still change it?",
+            [
+                ("lookup_order", {"order_id": "A-1002"}, "ok"),
+                ("search_kb", {"query": "cancellations before shipping"}, "ok"),
+            ],
+            id="two-tools-in-one-turn",
+        ),
+        pytest.param("Hi, what are your opening hours?", [], id="no-tools"),
+    ],
+)
+def test_planted_failures_show_in_the_captured_tool_calls(
+    demo: DemoResult, question: str, calls: list[tuple[str, dict[str, object], str]]
+) -> None:
+    trace = trace_for(demo, question)
+
+    assert executed(trace) == calls
+    for step, call in trace.tool_calls():
+        assert (call.error is not None) == (step.status == "error")
+
+
+def test_phoenix_holds_every_span_of_every_demo_trace(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    total_steps = sum(len(run.trace.steps) for run in demo.runs)
+
+    spans = wait_for_spans(
+        phoenix_server_client,
+        project=demo.project,
+        min_count=total_steps,
+        limit=total_steps + 50,
+        timeout_seconds=60,
+    )
+
+    assert len(spans) == total_steps
+    assert {s["context"]["trace_id"] for s in spans} == {r.trace.trace_id for r in demo.runs}
+    assert {s["context"]["span_id"] for s in spans} == {
+        step.span_id for run in demo.runs for step in run.trace.steps
+    }
+    kinds = {s["span_kind"] for s in spans}
+    assert kinds == {"AGENT", "LLM", "TOOL", "RETRIEVER"}
+
+
+def test_demo_command_against_a_running_phoenix_prints_the_captured_traces_and_exits_0(
+    demo: DemoResult, phoenix_server: LocalPhoenix, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Writes the command's own project (support-agent-demo), which no other test uses, so the
+    # span count it waits for is exactly this run's.
+    code = main(["demo", "--phoenix-url", phoenix_server.base_url + "/", "--exit"])
+
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert "[20/20] How fast is standard shipping and where is A-1001?" in out
+    assert "the flywheel captured 20 traces:" in out
+    assert "goal:   Refund order A-1003, it was late" in out
+    assert "seen:   tool error; malformed arguments" in out
+    assert "seen:   empty retrieval" in out
+    assert "9 of 20 conversations carry a planted failure" in out
+    total_steps = sum(len(run.trace.steps) for run in demo.runs)
+    assert (
+        f"Phoenix holds {total_steps} spans in project 'support-agent-demo': "
+        f"{phoenix_server.base_url}\n" in out
+    )
+
+
+def test_demo_command_with_a_bad_phoenix_url_exits_2_naming_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["demo", "--phoenix-url", "localhost:6006", "--exit"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("otel-flywheel demo: endpoint='localhost:6006' is not an http(s) URL")
