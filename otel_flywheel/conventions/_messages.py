@@ -112,8 +112,7 @@ def tool_call_from_json(obj: Any) -> ToolCall | None:
     """``{"id", "name", "arguments"}`` or ``{"id", "function": {"name", "arguments"}}``."""
     if not isinstance(obj, Mapping):
         return None
-    function = obj.get("function")
-    source = function if isinstance(function, Mapping) else obj
+    source = _function_fields(obj)
     name = as_text(source.get("name"))
     if not name:
         return None
@@ -143,8 +142,7 @@ def tool_definition_from_json(value: Any) -> ToolDefinition | None:
     obj = as_dict(value)
     if obj is None:
         return None
-    function = obj.get("function")
-    source = function if isinstance(function, Mapping) else obj
+    source = _function_fields(obj)
     name = as_text(source.get("name"))
     if not name:
         return None
@@ -154,6 +152,12 @@ def tool_definition_from_json(value: Any) -> ToolDefinition | None:
         description=as_text(source.get("description")),
         parameters=as_dict(parameters),
     )
+
+
+def _function_fields(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """OpenAI nests a call's or a tool's fields under ``function``; other shapes keep them flat."""
+    function = obj.get("function")
+    return function if isinstance(function, Mapping) else obj
 
 
 def _append(texts: list[str], value: Any) -> None:
