@@ -41,6 +41,10 @@ FLYWHEEL_PHOENIX_BIN: Final = "FLYWHEEL_PHOENIX_BIN"
 that the demo and the test fixtures start. Default: ``.venv-phoenix/bin/phoenix`` in the working
 directory or the repository around it, then ``phoenix`` on ``PATH``."""
 
+FLYWHEEL_SAMPLE_RATIO: Final = "FLYWHEEL_SAMPLE_RATIO"
+"""Share of traces the flywheel captures, 0.0-1.0, decided per trace id (as ``TraceIdRatioBased``).
+Export to Phoenix is unaffected. Default 1.0; CPU-bound agents lower it (see docs/benchmarks.md)."""
+
 # --- standard variables, read where they apply ----------------------------------------------------
 PHOENIX_PROJECT_NAME: Final = "PHOENIX_PROJECT_NAME"
 """Phoenix's own project variable; used when ``FLYWHEEL_PROJECT`` is unset."""

@@ -46,6 +46,7 @@ class CaptureSettings(_Settings):
     trace_grace_millis: int = Field(1000, ge=0)
     trace_idle_timeout_millis: int = Field(30_000, gt=0)
     schedule_delay_millis: int = Field(200, gt=0)
+    sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
 
     env_vars: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "max_queue_size": (_env.FLYWHEEL_MAX_QUEUE_SIZE,),
@@ -54,6 +55,7 @@ class CaptureSettings(_Settings):
         "trace_grace_millis": (_env.FLYWHEEL_TRACE_GRACE_MILLIS,),
         "trace_idle_timeout_millis": (_env.FLYWHEEL_TRACE_IDLE_TIMEOUT_MILLIS,),
         "schedule_delay_millis": (_env.FLYWHEEL_SCHEDULE_DELAY_MILLIS,),
+        "sample_ratio": (_env.FLYWHEEL_SAMPLE_RATIO,),
     }
     file_section: ClassVar[str] = "capture"
 

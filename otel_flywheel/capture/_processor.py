@@ -69,6 +69,11 @@ DropReason = Literal[
 ]
 
 WORKER_THREAD_NAME: Final = "otel-flywheel-capture"
+_TRACE_ID_LOW_BITS_MASK: Final = 0xFFFF_FFFF_FFFF_FFFF
+_TRACE_ID_LOW_BITS_RANGE: Final = 1 << 64
+# The worker gives the GIL back this often: under the GIL its CPU is the agent's, and a long burst
+# makes an agent thread returning from I/O wait up to a switch interval (5 ms) per request.
+_YIELD_EVERY_SPANS: Final = 32
 _MAX_BATCH_THRESHOLD: Final = 512  # wake the worker early once this many spans wait (as the SDK)
 _MAX_KEPT_ERRORS: Final = 10
 
@@ -95,6 +100,7 @@ class FlywheelSpanProcessor(SpanProcessor):
         trace_grace_millis: int | None = None,
         trace_idle_timeout_millis: int | None = None,
         schedule_delay_millis: int | None = None,
+        sample_ratio: float | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self._settings = resolve_settings(
@@ -106,12 +112,16 @@ class FlywheelSpanProcessor(SpanProcessor):
                 "trace_grace_millis": trace_grace_millis,
                 "trace_idle_timeout_millis": trace_idle_timeout_millis,
                 "schedule_delay_millis": schedule_delay_millis,
+                "sample_ratio": sample_ratio,
             },
         )
         self._pipeline: TracePipeline = pipeline if pipeline is not None else LoggingPipeline()
         self._pipeline_name = type(self._pipeline).__qualname__
         self._clock = clock
         self._max_queue_size = self._settings.max_queue_size
+        # TraceIdRatioBased's rule: keep a trace when the low 64 bits of its id fall under the
+        # bound, so every span of a trace gets the same answer with no shared state. 1.0 keeps all.
+        self._sample_bound = round(self._settings.sample_ratio * _TRACE_ID_LOW_BITS_RANGE)
         self._batch_threshold = min(_MAX_BATCH_THRESHOLD, max(1, self._max_queue_size // 2))
         self._schedule_delay_seconds = self._settings.schedule_delay_millis / 1000
         self._hot_path_guard = handle_internal_errors()
@@ -172,6 +182,8 @@ class FlywheelSpanProcessor(SpanProcessor):
         with self._hot_path_guard:
             context = span.context
             if context is None or not context.trace_flags.sampled:
+                return
+            if context.trace_id & _TRACE_ID_LOW_BITS_MASK >= self._sample_bound:
                 return
             if self._shutdown:
                 self._hot_drops["shutdown"] += 1
@@ -305,7 +317,9 @@ class FlywheelSpanProcessor(SpanProcessor):
     def _process(self, *, flush: bool) -> None:
         queue = self._queue
         now_ns = self._clock()
-        for _ in range(len(queue)):  # the spans there now; later ones wait for the next round
+        for index in range(len(queue)):  # the spans there now; later ones wait for the next round
+            if index % _YIELD_EVERY_SPANS == _YIELD_EVERY_SPANS - 1:
+                time.sleep(0)
             span = queue.popleft()
             added = False
             with self._worker_guard:
@@ -321,6 +335,7 @@ class FlywheelSpanProcessor(SpanProcessor):
         closed = self._assembler.pop_all() if flush else self._assembler.pop_due(now_ns=now_ns)
         for trace in closed:
             self._emit(trace)
+            time.sleep(0)  # one trace's normalization at a time, then the agent's turn
 
     def _emit(self, closed: ClosedTrace) -> None:
         trace: AgentTrace | None = None

@@ -8,6 +8,7 @@ raises on bad input: junk becomes ``other`` steps, flags and trace warnings.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from otel_flywheel import semconv as sc
 from otel_flywheel.conventions._genai import (
@@ -19,7 +20,7 @@ from otel_flywheel.conventions._genai import (
 )
 from otel_flywheel.conventions._messages import messages_from_json
 from otel_flywheel.conventions._openinference import oi_llm, oi_retrieval, oi_span_kind, oi_tool
-from otel_flywheel.conventions._span_view import SpanView
+from otel_flywheel.conventions._span_view import SpanEvent, SpanView
 from otel_flywheel.conventions._values import (
     as_bool,
     as_dict,
@@ -43,7 +44,9 @@ _ANSWER_KEYS = ("output", "answer", "response", "result", "final_output", "conte
 
 
 def normalize_span(view: SpanView) -> Step:
-    attributes = view.attributes
+    # The one copy a Step keeps, made first: every read below is then a plain dict lookup, not a
+    # trip through the SDK's Python-level attribute mapping.
+    attributes: dict[str, Any] = jsonable(view.attributes)
     kind = oi_span_kind(attributes) or genai_span_kind(attributes) or StepKind.OTHER
     step = Step(
         trace_id=view.trace_id,
@@ -52,17 +55,15 @@ def normalize_span(view: SpanView) -> Step:
         kind=kind,
         name=as_text(view.name) or "",
         status=view.status_code,
-        error=_error(view),
+        error=_error(view, attributes),
         start_time_unix_nano=view.start_time_unix_nano,
         end_time_unix_nano=view.end_time_unix_nano,
         input=as_text(attributes.get(SA.INPUT_VALUE)),
         output=as_text(attributes.get(SA.OUTPUT_VALUE)),
-        attributes=jsonable(attributes),
+        attributes=attributes,
     )
-    has_genai_content = any(k.startswith("gen_ai.") for k in attributes) or bool(view.events)
-
     if kind is StepKind.LLM:
-        step.llm = llm = _llm(view)
+        step.llm = llm = _llm(attributes, view.events)
         # An LLM span's input.value/output.value is the raw request/response JSON (OpenInference's
         # OpenAI instrumentor); the conversation is what a reader and a judge want. Raw stays in
         # attributes. A reply of tool calls only has no text output: its calls are in llm.tool_calls.
@@ -71,7 +72,7 @@ def normalize_span(view: SpanView) -> Step:
             step.output = _last_text(llm.output_messages, role="assistant")
     elif kind is StepKind.TOOL:
         tool = oi_tool(attributes, span_name=step.name)
-        if not tool.arguments and not tool.raw_arguments and has_genai_content:
+        if not tool.arguments and not tool.raw_arguments and _has_genai(attributes):
             tool = genai_tool(attributes, span_name=step.name)
         tool.error = step.error
         step.tool = tool
@@ -83,7 +84,7 @@ def normalize_span(view: SpanView) -> Step:
 
     # GenAI spans carry no input.value/output.value: derive them so every step reads the same way.
     if step.input is None or step.output is None:
-        _fill_io_from_genai(step, view)
+        _fill_io_from_genai(step, attributes, view.events)
     return step
 
 
@@ -134,11 +135,15 @@ def normalize_trace(
     return trace
 
 
-def _llm(view: SpanView) -> LLMCall:
-    call = oi_llm(view.attributes)
+def _has_genai(attributes: Mapping[str, Any]) -> bool:
+    return any(key.startswith("gen_ai.") for key in attributes)
+
+
+def _llm(attributes: Mapping[str, Any], events: Sequence[SpanEvent]) -> LLMCall:
+    call = oi_llm(attributes)
     if call.messages or call.output_messages:
         return call
-    genai = genai_llm(view.attributes, view.events)
+    genai = genai_llm(attributes, events)
     # Keep whatever OpenInference did provide (model, usage) when GenAI supplies the messages.
     genai.model = call.model or genai.model
     genai.provider = call.provider or genai.provider
@@ -148,8 +153,9 @@ def _llm(view: SpanView) -> LLMCall:
     return genai
 
 
-def _fill_io_from_genai(step: Step, view: SpanView) -> None:
-    attributes = view.attributes
+def _fill_io_from_genai(
+    step: Step, attributes: Mapping[str, Any], events: Sequence[SpanEvent]
+) -> None:
     if step.tool is not None:
         step.input = step.input or as_text(attributes.get(G.GEN_AI_TOOL_CALL_ARGUMENTS))
         step.output = step.output or step.tool.result
@@ -160,21 +166,21 @@ def _fill_io_from_genai(step: Step, view: SpanView) -> None:
     if step.llm is not None:
         inputs, outputs = step.llm.messages, step.llm.output_messages
     elif step.kind in (StepKind.AGENT, StepKind.CHAIN, StepKind.OTHER):
-        inputs, outputs = genai_messages(attributes, view.events)
+        inputs, outputs = genai_messages(attributes, events)
     else:
         return
     step.input = step.input or _last_text(inputs, role="user")
     step.output = step.output or _last_text(outputs, role="assistant")
 
 
-def _error(view: SpanView) -> str | None:
+def _error(view: SpanView, attributes: Mapping[str, Any]) -> str | None:
     """``"<type>: <message>"`` from the status, the last exception event and ``error.type``."""
     exception = next((e for e in reversed(view.events) if e.name == sc.EXCEPTION_EVENT), None)
     if view.status_code != "error" and exception is None:
         return None
     exception_attributes = exception.attributes if exception is not None else {}
     error_type = as_text(
-        exception_attributes.get(sc.EXCEPTION_TYPE) or view.attributes.get(sc.ERROR_TYPE)
+        exception_attributes.get(sc.EXCEPTION_TYPE) or attributes.get(sc.ERROR_TYPE)
     )
     message = as_text(view.status_message) or as_text(
         exception_attributes.get(sc.EXCEPTION_MESSAGE)

@@ -17,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import Decision, StaticSampler
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
@@ -465,3 +466,51 @@ def test_forked_child_captures_traces_with_its_own_worker(capture: Callable[...,
     assert report["flushed"]
     assert report["traces"] == [report["expected"]]
     assert [t.trace_id for t in cap.pipeline.traces] == [parent_trace]
+
+
+class LowBitsIdGenerator(RandomIdGenerator):
+    """Trace ids whose low 64 bits alternate between the bottom and the top of the range."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def generate_trace_id(self) -> int:
+        self._count += 1
+        low = 0 if self._count % 2 else (1 << 64) - 1
+        return (self._count << 64) | low
+
+
+def test_sample_ratio_keeps_or_skips_whole_traces_by_trace_id() -> None:
+    pipeline = InMemoryPipeline()
+    processor = FlywheelSpanProcessor(pipeline=pipeline, sample_ratio=0.5, schedule_delay_millis=10)
+    provider = TracerProvider(id_generator=LowBitsIdGenerator(), shutdown_on_exit=False)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    kept, skipped = [], []
+    for index in range(6):
+        with tracer.start_as_current_span("agent") as root, tracer.start_as_current_span("tool"):
+            pass
+        (kept if index % 2 == 0 else skipped).append(f"{root.get_span_context().trace_id:032x}")
+
+    assert processor.force_flush(5_000)
+    traces = pipeline.traces
+    assert sorted(t.trace_id for t in traces) == sorted(kept)
+    assert all(len(t.steps) == 2 and t.complete for t in traces)
+    assert processor.dropped == {}  # sampled out is a choice, not a loss
+    provider.shutdown()
+
+
+@pytest.mark.parametrize(("ratio", "expected"), [(0.0, 0), (1.0, 4)])
+def test_sample_ratio_bounds_capture_nothing_or_everything(ratio: float, expected: int) -> None:
+    capture = Capture(sample_ratio=ratio)
+    for _ in range(4):
+        capture.run_trace()
+
+    assert capture.processor.force_flush(5_000)
+    assert len(capture.pipeline.traces) == expected
+    capture.provider.shutdown()
+
+
+def test_sample_ratio_out_of_range_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="sample_ratio"):
+        FlywheelSpanProcessor(sample_ratio=1.5)
