@@ -1,0 +1,526 @@
+"""What ``FlywheelSpanProcessor`` costs the agent's thread, per span.
+
+Two set-ups are compared in one process, run after run (ABAB...), each run on fresh providers:
+
+- baseline: ``TracerProvider`` + ``BatchSpanProcessor`` around an exporter that does nothing;
+- candidate: the same plus ``FlywheelSpanProcessor``, whose worker thread assembles every trace
+  and normalizes it into an ``AgentTrace`` while the agent's thread keeps creating spans.
+
+The agent runs traces of ``--trace-size`` spans: an OpenInference AGENT root around TOOL children
+with realistic ``input.value``/``output.value`` JSON. Three measurements:
+
+1. tight loop: the agent never waits on I/O. The worst case for any in-process worker: every CPU
+   microsecond the worker spends is taken from the agent through the GIL. Per span: wall time on
+   the agent's thread (what the agent feels), that thread's own CPU time, and the CPU time of all
+   other threads meanwhile (the BatchSpanProcessor's and the flywheel's workers).
+2. paced: the agent waits ``--io-wait-millis`` (``time.sleep``, which releases the GIL, as a
+   socket read does) before each TOOL span, as an agent waits on its LLM and tools. Per trace:
+   wall time, mean and tail.
+3. ``on_end`` alone on pre-ended spans with the worker asleep: the processor's own share.
+
+No assertions on time. Every run checks that every span reached the exporter and every trace the
+flywheel's pipeline; if not, the script says so loudly and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from otel_flywheel.capture import FlywheelSpanProcessor
+from otel_flywheel.semconv import OpenInferenceSpanKindValues, SpanAttributes
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import Span
+    from opentelemetry.trace import Tracer
+
+    from otel_flywheel.model import AgentTrace
+
+SA = SpanAttributes
+_ON_END_BLOCK = 500  # below both processors' wake-up threshold (512 spans): the worker sleeps
+_ON_END_SPANS = 8000
+_WARM_UP_SPANS = 4000
+_PACED_TRACES = 300
+_FLUSH_TIMEOUT_MILLIS = 60_000
+
+# --- the agent --------------------------------------------------------------------------------
+
+_TOOL_INPUT = json.dumps(  # ~200 bytes
+    {
+        "order_id": "A-1029384756",
+        "customer_email": "jane.doe@example.com",
+        "fields": ["status", "items", "shipping_address", "refund_eligibility"],
+        "include_history": True,
+        "locale": "en-GB",
+    }
+)
+_TOOL_OUTPUT = json.dumps(  # ~550 bytes
+    {
+        "order_id": "A-1029384756",
+        "status": "delivered",
+        "delivered_at": "2025-03-14T10:22:31Z",
+        "items": [
+            {"sku": "KB-7731", "name": "Mechanical keyboard", "qty": 1, "price": "89.90"},
+            {"sku": "MS-2210", "name": "Wireless mouse", "qty": 2, "price": "24.50"},
+        ],
+        "shipping_address": {"city": "Leeds", "postcode": "LS1 4AP", "country": "GB"},
+        "refund_eligibility": {"eligible": True, "until": "2025-04-13", "reason": None},
+        "history": ["created", "paid", "packed", "shipped", "out_for_delivery", "delivered"],
+    }
+)
+_AGENT_INPUT = json.dumps({"input": "My keyboard arrived broken, can I get a refund for it?"})
+_AGENT_OUTPUT = json.dumps(
+    {"output": "Yes: order A-1029384756 is refundable until 13 April; I started the refund."}
+)
+_AGENT_ATTRIBUTES = {
+    SA.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.AGENT.value,
+    SA.INPUT_VALUE: _AGENT_INPUT,
+}
+_TOOL_ATTRIBUTES = [
+    {
+        SA.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.TOOL.value,
+        SA.TOOL_NAME: name,
+        SA.INPUT_VALUE: _TOOL_INPUT,
+    }
+    for name in ("lookup_order", "check_refund_policy", "create_refund", "send_email")
+]
+
+
+def run_trace(tracer: Tracer, trace_size: int, io_wait_seconds: float) -> None:
+    """One agent run: an AGENT root span around ``trace_size - 1`` TOOL spans."""
+    with tracer.start_as_current_span("support_agent", attributes=_AGENT_ATTRIBUTES) as root:
+        for i in range(trace_size - 1):
+            attributes = _TOOL_ATTRIBUTES[i % len(_TOOL_ATTRIBUTES)]
+            if io_wait_seconds:
+                time.sleep(io_wait_seconds)  # the LLM or tool call the span would wrap
+            name = str(attributes[SA.TOOL_NAME])
+            with tracer.start_as_current_span(name, attributes=attributes) as tool:
+                tool.set_attribute(SA.OUTPUT_VALUE, _TOOL_OUTPUT)
+        root.set_attribute(SA.OUTPUT_VALUE, _AGENT_OUTPUT)
+
+
+# --- stand-ins that only count ----------------------------------------------------------------
+
+
+class CountingExporter(SpanExporter):
+    """Exports nowhere and counts spans (called from the BatchSpanProcessor's worker only)."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+class CountingPipeline:
+    """A ``TracePipeline`` that counts traces and steps (called from the capture worker only)."""
+
+    def __init__(self) -> None:
+        self.traces = 0
+        self.steps = 0
+
+    def submit(self, trace: AgentTrace) -> None:
+        self.traces += 1
+        self.steps += len(trace.steps)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True  # nothing is buffered
+
+    def shutdown(self) -> None:
+        return None  # nothing to release
+
+
+class OneTraceIn(SpanProcessor):
+    """Passes the spans of one trace in ``k`` (by trace id) on to ``inner``: what a sampling option
+    on ``FlywheelSpanProcessor`` would do (``--sample-one-in``). Counts what it passed on."""
+
+    def __init__(self, inner: SpanProcessor, k: int) -> None:
+        self._inner = inner
+        self._k = k
+        self.spans = 0
+        self.traces = 0
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None  # the flywheel reads ended spans only
+
+    def on_end(self, span: ReadableSpan) -> None:
+        context = span.context
+        if context is not None and context.trace_id % self._k == 0:
+            self.spans += 1
+            self.traces += span.parent is None
+            self._inner.on_end(span)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+
+# --- set-ups and runs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    traces: int
+    trace_size: int
+    repeats: int
+    io_wait_seconds: float
+    schedule_delay_millis: int | None
+    sample_one_in: int
+
+    @property
+    def spans(self) -> int:
+        return self.traces * self.trace_size
+
+    def flywheel(self, pipeline: CountingPipeline | None = None) -> FlywheelSpanProcessor:
+        # trace_grace_millis=0: a trace closes on the worker round after its root ended, so the
+        # worker normalizes during the timed loop. The default grace (1 s) only delays that work
+        # by a constant; in a loop of a few hundred ms it would push most of it past the timer.
+        return FlywheelSpanProcessor(
+            pipeline=pipeline if pipeline is not None else CountingPipeline(),
+            trace_grace_millis=0,
+            schedule_delay_millis=self.schedule_delay_millis,
+        )
+
+
+@dataclass
+class Setup:
+    provider: TracerProvider
+    exporter: CountingExporter
+    flywheel: FlywheelSpanProcessor | None = None
+    pipeline: CountingPipeline | None = None
+    sampler: OneTraceIn | None = None
+
+    @classmethod
+    def build(cls, options: Options, *, with_flywheel: bool) -> Setup:
+        provider = TracerProvider(resource=Resource.create({"service.name": "hot-path-benchmark"}))
+        setup = cls(provider, CountingExporter())
+        provider.add_span_processor(BatchSpanProcessor(setup.exporter))
+        if with_flywheel:
+            setup.pipeline = CountingPipeline()
+            setup.flywheel = options.flywheel(setup.pipeline)
+            if options.sample_one_in > 1:
+                setup.sampler = OneTraceIn(setup.flywheel, options.sample_one_in)
+                provider.add_span_processor(setup.sampler)
+            else:
+                provider.add_span_processor(setup.flywheel)
+        return setup
+
+    def finish(self, traces: int, spans: int) -> tuple[list[str], int, dict[str, int]]:
+        """Flush, check that everything arrived, shut down: (problems, traces delivered, drops)."""
+        problems = [] if self.provider.force_flush(_FLUSH_TIMEOUT_MILLIS) else ["flush timed out"]
+        if self.exporter.spans != spans:
+            problems.append(f"BatchSpanProcessor exported {self.exporter.spans} of {spans} spans")
+        delivered, dropped = 0, {}
+        if self.flywheel is not None and self.pipeline is not None:
+            pipeline = self.pipeline
+            if self.sampler is not None:
+                traces, spans = self.sampler.traces, self.sampler.spans
+            delivered, dropped = pipeline.traces, dict(self.flywheel.dropped)
+            if delivered != traces or pipeline.steps != spans:
+                problems.append(
+                    f"flywheel delivered {delivered} of {traces} traces"
+                    f" ({pipeline.steps} of {spans} spans)"
+                )
+            if dropped:
+                problems.append(f"flywheel dropped spans: {dropped}")
+        self.provider.shutdown()
+        return problems, delivered, dropped
+
+
+@dataclass
+class Run:
+    problems: list[str]
+    delivered: int
+    dropped: dict[str, int]
+    wall_us: float = 0.0  # per span, the agent's thread
+    agent_cpu_us: float = 0.0  # per span, the agent thread's own CPU time
+    others_cpu_us: float = 0.0  # per span, all other threads' CPU time during the loop
+    others_after_us: float = 0.0  # per span, other threads' CPU time while flushing afterwards
+    trace_wall_us: list[float] = field(default_factory=list)  # paced: one per trace
+
+
+def tight_run(options: Options, *, with_flywheel: bool, traces: int) -> Run:
+    setup = Setup.build(options, with_flywheel=with_flywheel)
+    tracer = setup.provider.get_tracer("hot-path-benchmark")
+    trace_size = options.trace_size
+    gc.collect()
+    wall0, agent0, all0 = time.perf_counter_ns(), time.thread_time_ns(), time.process_time_ns()
+    for _ in range(traces):
+        run_trace(tracer, trace_size, 0.0)
+    wall1, agent1, all1 = time.perf_counter_ns(), time.thread_time_ns(), time.process_time_ns()
+    setup.provider.force_flush(_FLUSH_TIMEOUT_MILLIS)
+    agent2, all2 = time.thread_time_ns(), time.process_time_ns()
+    spans = traces * trace_size
+    run = Run(*setup.finish(traces, spans))
+    run.wall_us = (wall1 - wall0) / spans / 1000
+    run.agent_cpu_us = (agent1 - agent0) / spans / 1000
+    run.others_cpu_us = ((all1 - all0) - (agent1 - agent0)) / spans / 1000
+    run.others_after_us = ((all2 - all1) - (agent2 - agent1)) / spans / 1000
+    return run
+
+
+def paced_run(options: Options, *, with_flywheel: bool) -> Run:
+    setup = Setup.build(options, with_flywheel=with_flywheel)
+    tracer = setup.provider.get_tracer("hot-path-benchmark")
+    durations: list[float] = []
+    gc.collect()
+    for _ in range(_PACED_TRACES):
+        start = time.perf_counter_ns()
+        run_trace(tracer, options.trace_size, options.io_wait_seconds)
+        durations.append((time.perf_counter_ns() - start) / 1000)
+    run = Run(*setup.finish(_PACED_TRACES, _PACED_TRACES * options.trace_size))
+    run.trace_wall_us = durations
+    return run
+
+
+def ended_spans(options: Options) -> list[ReadableSpan]:
+    """Real ended SDK spans of the benchmark's shape, kept by a processor that only collects."""
+    kept: list[ReadableSpan] = []
+
+    class Keep(SpanProcessor):
+        def on_end(self, span: ReadableSpan) -> None:
+            kept.append(span)
+
+    provider = TracerProvider()
+    provider.add_span_processor(Keep())
+    tracer = provider.get_tracer("hot-path-benchmark")
+    for _ in range(max(1, _ON_END_SPANS // options.trace_size)):
+        run_trace(tracer, options.trace_size, 0.0)
+    provider.shutdown()
+    return kept
+
+
+def on_end_us(make: Callable[[], SpanProcessor], spans: Sequence[ReadableSpan]) -> float:
+    """``on_end`` alone, per span, worker asleep: blocks below the wake-up threshold, each followed
+    by an untimed flush. A fresh processor sees each span once."""
+    processor = make()
+    gc.collect()
+    elapsed_ns = 0
+    on_end = processor.on_end
+    for start in range(0, len(spans), _ON_END_BLOCK):
+        block = spans[start : start + _ON_END_BLOCK]
+        t0 = time.perf_counter_ns()
+        for span in block:
+            on_end(span)
+        elapsed_ns += time.perf_counter_ns() - t0
+        processor.force_flush(_FLUSH_TIMEOUT_MILLIS)
+    processor.shutdown()
+    return elapsed_ns / len(spans) / 1000
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def median(runs: Sequence[Run], name: str) -> float:
+    return statistics.median(float(getattr(run, name)) for run in runs)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def flywheel_summary(runs: Sequence[Run], expected: int | None) -> str:
+    delivered = sum(run.delivered for run in runs)
+    dropped: dict[str, int] = {}
+    for run in runs:
+        for reason, count in run.dropped.items():
+            dropped[reason] = dropped.get(reason, 0) + count
+    of = "" if expected is None else f" of {expected}"
+    return f"flywheel delivered {delivered}{of} traces; dropped spans: {dropped or 'none'}"
+
+
+def report_tight(options: Options, baseline: Sequence[Run], candidate: Sequence[Run]) -> None:
+    print(
+        f"\n1. tight loop: {options.repeats} x {options.spans} spans per variant, interleaved"
+        f" (per span, median of runs)"
+    )
+    header = (
+        f"{'':<16}{'wall us':>9}{'min-max':>13}{'agent CPU us':>14}{'other threads CPU us':>22}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, runs in (("BSP", baseline), ("BSP + flywheel", candidate)):
+        walls = [run.wall_us for run in runs]
+        print(
+            f"{name:<16}{median(runs, 'wall_us'):>9.1f}"
+            f"{f'{min(walls):.1f}-{max(walls):.1f}':>13}"
+            f"{median(runs, 'agent_cpu_us'):>14.1f}{median(runs, 'others_cpu_us'):>22.1f}"
+        )
+    paired = sorted(c.wall_us / b.wall_us for b, c in zip(baseline, candidate, strict=True))
+    ratio = median(candidate, "wall_us") / median(baseline, "wall_us")
+    cpu_ratio = median(candidate, "agent_cpu_us") / median(baseline, "agent_cpu_us")
+    print(
+        f"ratio candidate/baseline: wall {ratio:.2f} (paired runs {paired[0]:.2f}-{paired[-1]:.2f};"
+        f" target <= 1.15), agent CPU {cpu_ratio:.2f}"
+    )
+    after = median(candidate, "others_after_us") - median(baseline, "others_after_us")
+    expected = None if options.sample_one_in > 1 else options.traces * options.repeats
+    print(f"{flywheel_summary(candidate, expected)}; worker CPU after the loop {after:.1f} us/span")
+
+
+def report_paced(options: Options, baseline: Sequence[Run], candidate: Sequence[Run]) -> None:
+    print(
+        f"\n2. paced: {options.io_wait_seconds * 1000:g} ms of I/O wait before each TOOL span,"
+        f" {options.repeats} x {_PACED_TRACES} traces per variant, interleaved (per trace)"
+    )
+    header = f"{'':<16}{'mean us':>9}{'p50 us':>9}{'p99 us':>9}{'max us':>9}"
+    print(header)
+    print("-" * len(header))
+    means: list[float] = []
+    p99s: list[float] = []
+    for name, runs in (("BSP", baseline), ("BSP + flywheel", candidate)):
+        durations = [d for run in runs for d in run.trace_wall_us]
+        means.append(statistics.fmean(durations))
+        p99s.append(percentile(durations, 0.99))
+        print(
+            f"{name:<16}{means[-1]:>9.0f}{percentile(durations, 0.5):>9.0f}{p99s[-1]:>9.0f}"
+            f"{max(durations):>9.0f}"
+        )
+    added = means[1] - means[0]
+    print(
+        f"flywheel adds {added:.0f} us per trace ({added / options.trace_size:.1f} us per span,"
+        f" {means[1] / means[0]:.3f}x) on average, {p99s[1] - p99s[0]:.0f} us at p99"
+    )
+    expected = None if options.sample_one_in > 1 else _PACED_TRACES * options.repeats
+    print(flywheel_summary(candidate, expected))
+
+
+def label(runs: Sequence[Run], variant: str) -> None:
+    for number, run in enumerate(runs, start=1):
+        run.problems = [f"{variant}, run {number}: {problem}" for problem in run.problems]
+
+
+def parse_options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        description="Per-span cost of FlywheelSpanProcessor on the agent's thread.",
+        epilog="example: .venv/bin/python benchmarks/hot_path.py --spans 40000 --repeats 7",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--spans", type=int, default=40_000, help="spans per tight-loop run")
+    parser.add_argument("--repeats", type=int, default=7, help="runs per variant and section")
+    parser.add_argument(
+        "--trace-size", type=int, default=8, help="spans per trace: 1 AGENT + TOOLs"
+    )
+    parser.add_argument(
+        "--io-wait-millis",
+        type=float,
+        default=0.5,
+        help="paced section: I/O wait before each TOOL span; 0 skips the section",
+    )
+    parser.add_argument(
+        "--schedule-delay-millis",
+        type=int,
+        default=None,
+        help="passed to FlywheelSpanProcessor; None: its own default",
+    )
+    parser.add_argument(
+        "--sample-one-in",
+        type=int,
+        default=1,
+        help="hand only 1 trace in K to the flywheel (by trace id), as sampling would",
+    )
+    args = parser.parse_args(argv)
+    if args.trace_size < 2 or args.spans < args.trace_size or args.repeats < 1:
+        parser.error("need --trace-size >= 2, --spans >= --trace-size and --repeats >= 1")
+    if args.io_wait_millis < 0 or args.sample_one_in < 1:
+        parser.error("need --io-wait-millis >= 0 and --sample-one-in >= 1")
+    return Options(
+        traces=args.spans // args.trace_size,
+        trace_size=args.trace_size,
+        repeats=args.repeats,
+        io_wait_seconds=args.io_wait_millis / 1000,
+        schedule_delay_millis=args.schedule_delay_millis,
+        sample_one_in=args.sample_one_in,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    print("otel-flywheel hot-path benchmark")
+    print(f"command: {shlex.join([os.path.relpath(sys.executable), *sys.argv])}")
+    print(
+        f"python {platform.python_version()} ({platform.python_implementation()}),"
+        f" opentelemetry-sdk {version('opentelemetry-sdk')}, otel-flywheel {version('otel-flywheel')},"
+        f" {platform.system()} {platform.machine()}, os.cpu_count()={os.cpu_count()},"
+        f" switch interval {sys.getswitchinterval() * 1000:g} ms,"
+        f" load average {os.getloadavg()[0]:.2f} at start"
+    )
+    probe = options.flywheel()
+    print(
+        f"traces of {options.trace_size} spans (1 AGENT + {options.trace_size - 1} TOOL);"
+        f" flywheel: schedule_delay_millis={probe.settings.schedule_delay_millis},"
+        f" trace_grace_millis=0, max_queue_size={probe.settings.max_queue_size},"
+        f" {f'1 trace in {options.sample_one_in}' if options.sample_one_in > 1 else 'every trace'}"
+    )
+    probe.shutdown()
+
+    runs: list[Run] = []
+    warm_up_traces = max(1, min(options.traces, _WARM_UP_SPANS // options.trace_size))
+    for with_flywheel in (False, True):
+        tight_run(options, with_flywheel=with_flywheel, traces=warm_up_traces)
+    baseline: list[Run] = []
+    candidate: list[Run] = []
+    for _ in range(options.repeats):
+        baseline.append(tight_run(options, with_flywheel=False, traces=options.traces))
+        candidate.append(tight_run(options, with_flywheel=True, traces=options.traces))
+    report_tight(options, baseline, candidate)
+    label(baseline, "tight loop, BSP")
+    label(candidate, "tight loop, BSP + flywheel")
+    runs += baseline + candidate
+
+    if options.io_wait_seconds:
+        baseline, candidate = [], []
+        for _ in range(options.repeats):
+            baseline.append(paced_run(options, with_flywheel=False))
+            candidate.append(paced_run(options, with_flywheel=True))
+        report_paced(options, baseline, candidate)
+        label(baseline, "paced, BSP")
+        label(candidate, "paced, BSP + flywheel")
+        runs += baseline + candidate
+
+    spans = ended_spans(options)
+    flywheel_us: list[float] = []
+    bsp_us: list[float] = []
+    for _ in range(options.repeats):
+        bsp_us.append(on_end_us(lambda: BatchSpanProcessor(CountingExporter()), spans))
+        flywheel_us.append(on_end_us(options.flywheel, spans))
+    print(
+        f"\n3. on_end alone, worker asleep ({len(spans)} pre-ended spans, median of"
+        f" {options.repeats}): FlywheelSpanProcessor {statistics.median(flywheel_us):.2f} us,"
+        f" BatchSpanProcessor {statistics.median(bsp_us):.2f} us"
+    )
+    print(f"load average {os.getloadavg()[0]:.2f} at end")
+
+    problems = [problem for run in runs for problem in run.problems]
+    if problems:
+        print("\n" + "!" * 78)
+        print("!!! NOT EVERY SPAN OR TRACE ARRIVED: the figures above are suspect")
+        for problem in problems:
+            print(f"!!!   {problem}")
+        print("!" * 78)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
