@@ -7,7 +7,7 @@ Two set-ups are compared in one process, run after run (ABAB...), each run on fr
   and normalizes it into an ``AgentTrace`` while the agent's thread keeps creating spans.
 
 The agent runs traces of ``--trace-size`` spans: an OpenInference AGENT root around TOOL children
-with realistic ``input.value``/``output.value`` JSON. Three measurements:
+with realistic ``input.value``/``output.value`` JSON. Four measurements:
 
 1. tight loop: the agent never waits on I/O. The worst case for any in-process worker: every CPU
    microsecond the worker spends is taken from the agent through the GIL. Per span: wall time on
@@ -17,9 +17,15 @@ with realistic ``input.value``/``output.value`` JSON. Three measurements:
    socket read does) before each TOOL span, as an agent waits on its LLM and tools. Per trace:
    wall time, mean and tail.
 3. ``on_end`` alone on pre-ended spans with the worker asleep: the processor's own share.
+4. the capture worker alone: CPU per captured span, pre-ended spans handed over and flushed while
+   the calling thread waits; the figure the agent pays for, whenever it is CPU-bound.
+
+``--sample-ratio`` is passed to ``FlywheelSpanProcessor(sample_ratio=...)``, which keeps a trace
+when the low 64 bits of its id fall under ``round(ratio * 2**64)`` (``TraceIdRatioBased``'s rule).
 
 No assertions on time. Every run checks that every span reached the exporter and every trace the
-flywheel's pipeline; if not, the script says so loudly and exits with status 1.
+flywheel kept reached its pipeline (the exporter applies the same rule to know which); if not, the
+script says so loudly and exits with status 1.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
@@ -43,11 +50,10 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from otel_flywheel.capture import FlywheelSpanProcessor
+from otel_flywheel.config import CaptureSettings
 from otel_flywheel.semconv import OpenInferenceSpanKindValues, SpanAttributes
 
 if TYPE_CHECKING:
-    from opentelemetry.context import Context
-    from opentelemetry.sdk.trace import Span
     from opentelemetry.trace import Tracer
 
     from otel_flywheel.model import AgentTrace
@@ -58,6 +64,8 @@ _ON_END_SPANS = 8000
 _WARM_UP_SPANS = 4000
 _PACED_TRACES = 300
 _FLUSH_TIMEOUT_MILLIS = 60_000
+_TRACE_ID_LOW_BITS_MASK = 2**64 - 1
+_TRACE_ID_LOW_BITS_RANGE = 2**64
 
 # --- the agent --------------------------------------------------------------------------------
 
@@ -119,14 +127,33 @@ def run_trace(tracer: Tracer, trace_size: int, io_wait_seconds: float) -> None:
 
 
 class CountingExporter(SpanExporter):
-    """Exports nowhere and counts spans (called from the BatchSpanProcessor's worker only)."""
+    """Exports nowhere and counts spans (called from the BatchSpanProcessor's worker only).
 
-    def __init__(self) -> None:
+    With ``sample_bound`` below 2**64 it also counts the spans and traces whose trace id passes
+    the flywheel's sampling rule: what the flywheel should deliver. Baseline and candidate both
+    pay for that count, on BSP's worker; with no sampling it is skipped.
+    """
+
+    def __init__(self, sample_bound: int = _TRACE_ID_LOW_BITS_RANGE) -> None:
+        self._sample_bound = sample_bound
         self.spans = 0
+        self.kept_spans = 0
+        self.kept_traces = 0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self.spans += len(spans)
+        bound = self._sample_bound
+        if bound < _TRACE_ID_LOW_BITS_RANGE:
+            for span in spans:
+                context = span.context
+                if context is not None and context.trace_id & _TRACE_ID_LOW_BITS_MASK < bound:
+                    self.kept_spans += 1
+                    self.kept_traces += span.parent is None
         return SpanExportResult.SUCCESS
+
+    @property
+    def sampling(self) -> bool:
+        return self._sample_bound < _TRACE_ID_LOW_BITS_RANGE
 
 
 class CountingPipeline:
@@ -147,33 +174,6 @@ class CountingPipeline:
         return None  # nothing to release
 
 
-class OneTraceIn(SpanProcessor):
-    """Passes the spans of one trace in ``k`` (by trace id) on to ``inner``: what a sampling option
-    on ``FlywheelSpanProcessor`` would do (``--sample-one-in``). Counts what it passed on."""
-
-    def __init__(self, inner: SpanProcessor, k: int) -> None:
-        self._inner = inner
-        self._k = k
-        self.spans = 0
-        self.traces = 0
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None  # the flywheel reads ended spans only
-
-    def on_end(self, span: ReadableSpan) -> None:
-        context = span.context
-        if context is not None and context.trace_id % self._k == 0:
-            self.spans += 1
-            self.traces += span.parent is None
-            self._inner.on_end(span)
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self._inner.force_flush(timeout_millis)
-
-    def shutdown(self) -> None:
-        self._inner.shutdown()
-
-
 # --- set-ups and runs -------------------------------------------------------------------------
 
 
@@ -184,11 +184,22 @@ class Options:
     repeats: int
     io_wait_seconds: float
     schedule_delay_millis: int | None
-    sample_one_in: int
+    sample_ratio: float | None
 
     @property
     def spans(self) -> int:
         return self.traces * self.trace_size
+
+    @cached_property
+    def settings(self) -> CaptureSettings:
+        """The flywheel's settings as resolved (arguments, then environment, file, defaults)."""
+        probe = self.flywheel()
+        probe.shutdown()
+        return probe.settings
+
+    @property
+    def sample_bound(self) -> int:
+        return round(self.settings.sample_ratio * _TRACE_ID_LOW_BITS_RANGE)
 
     def flywheel(self, pipeline: CountingPipeline | None = None) -> FlywheelSpanProcessor:
         # trace_grace_millis=0: a trace closes on the worker round after its root ended, so the
@@ -198,6 +209,7 @@ class Options:
             pipeline=pipeline if pipeline is not None else CountingPipeline(),
             trace_grace_millis=0,
             schedule_delay_millis=self.schedule_delay_millis,
+            sample_ratio=self.sample_ratio,
         )
 
 
@@ -207,50 +219,47 @@ class Setup:
     exporter: CountingExporter
     flywheel: FlywheelSpanProcessor | None = None
     pipeline: CountingPipeline | None = None
-    sampler: OneTraceIn | None = None
 
     @classmethod
     def build(cls, options: Options, *, with_flywheel: bool) -> Setup:
         provider = TracerProvider(resource=Resource.create({"service.name": "hot-path-benchmark"}))
-        setup = cls(provider, CountingExporter())
+        setup = cls(provider, CountingExporter(options.sample_bound))
         provider.add_span_processor(BatchSpanProcessor(setup.exporter))
         if with_flywheel:
             setup.pipeline = CountingPipeline()
             setup.flywheel = options.flywheel(setup.pipeline)
-            if options.sample_one_in > 1:
-                setup.sampler = OneTraceIn(setup.flywheel, options.sample_one_in)
-                provider.add_span_processor(setup.sampler)
-            else:
-                provider.add_span_processor(setup.flywheel)
+            provider.add_span_processor(setup.flywheel)
         return setup
 
-    def finish(self, traces: int, spans: int) -> tuple[list[str], int, dict[str, int]]:
-        """Flush, check that everything arrived, shut down: (problems, traces delivered, drops)."""
+    def finish(self, traces: int, spans: int) -> Run:
+        """Flush, check that everything arrived, shut down."""
         problems = [] if self.provider.force_flush(_FLUSH_TIMEOUT_MILLIS) else ["flush timed out"]
         if self.exporter.spans != spans:
             problems.append(f"BatchSpanProcessor exported {self.exporter.spans} of {spans} spans")
-        delivered, dropped = 0, {}
+        run = Run(problems)
         if self.flywheel is not None and self.pipeline is not None:
+            if self.exporter.sampling:
+                traces, spans = self.exporter.kept_traces, self.exporter.kept_spans
             pipeline = self.pipeline
-            if self.sampler is not None:
-                traces, spans = self.sampler.traces, self.sampler.spans
-            delivered, dropped = pipeline.traces, dict(self.flywheel.dropped)
-            if delivered != traces or pipeline.steps != spans:
+            run.expected, run.delivered = traces, pipeline.traces
+            run.dropped = dict(self.flywheel.dropped)
+            if pipeline.traces != traces or pipeline.steps != spans:
                 problems.append(
-                    f"flywheel delivered {delivered} of {traces} traces"
+                    f"flywheel delivered {pipeline.traces} of {traces} traces"
                     f" ({pipeline.steps} of {spans} spans)"
                 )
-            if dropped:
-                problems.append(f"flywheel dropped spans: {dropped}")
+            if run.dropped:
+                problems.append(f"flywheel dropped spans: {run.dropped}")
         self.provider.shutdown()
-        return problems, delivered, dropped
+        return run
 
 
 @dataclass
 class Run:
     problems: list[str]
-    delivered: int
-    dropped: dict[str, int]
+    expected: int = 0  # traces the flywheel should deliver (those its sampling rule keeps)
+    delivered: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
     wall_us: float = 0.0  # per span, the agent's thread
     agent_cpu_us: float = 0.0  # per span, the agent thread's own CPU time
     others_cpu_us: float = 0.0  # per span, all other threads' CPU time during the loop
@@ -270,7 +279,7 @@ def tight_run(options: Options, *, with_flywheel: bool, traces: int) -> Run:
     setup.provider.force_flush(_FLUSH_TIMEOUT_MILLIS)
     agent2, all2 = time.thread_time_ns(), time.process_time_ns()
     spans = traces * trace_size
-    run = Run(*setup.finish(traces, spans))
+    run = setup.finish(traces, spans)
     run.wall_us = (wall1 - wall0) / spans / 1000
     run.agent_cpu_us = (agent1 - agent0) / spans / 1000
     run.others_cpu_us = ((all1 - all0) - (agent1 - agent0)) / spans / 1000
@@ -287,7 +296,7 @@ def paced_run(options: Options, *, with_flywheel: bool) -> Run:
         start = time.perf_counter_ns()
         run_trace(tracer, options.trace_size, options.io_wait_seconds)
         durations.append((time.perf_counter_ns() - start) / 1000)
-    run = Run(*setup.finish(_PACED_TRACES, _PACED_TRACES * options.trace_size))
+    run = setup.finish(_PACED_TRACES, _PACED_TRACES * options.trace_size)
     run.trace_wall_us = durations
     return run
 
@@ -327,6 +336,33 @@ def on_end_us(make: Callable[[], SpanProcessor], spans: Sequence[ReadableSpan]) 
     return elapsed_ns / len(spans) / 1000
 
 
+def worker_cpu_us(options: Options, spans: Sequence[ReadableSpan]) -> tuple[float, Run]:
+    """CPU time of every thread but this one (the capture worker's: there is no BSP here) while
+    ``spans`` are handed to a fresh processor and flushed, per span the pipeline received."""
+    bound = options.sample_bound
+    kept = [
+        span
+        for span in spans
+        if span.context is not None and span.context.trace_id & _TRACE_ID_LOW_BITS_MASK < bound
+    ]
+    pipeline = CountingPipeline()
+    processor = options.flywheel(pipeline)
+    gc.collect()
+    caller0, all0 = time.thread_time_ns(), time.process_time_ns()
+    for span in spans:
+        processor.on_end(span)
+    flushed = processor.force_flush(_FLUSH_TIMEOUT_MILLIS)
+    caller1, all1 = time.thread_time_ns(), time.process_time_ns()
+    run = Run([] if flushed else ["flush timed out"], delivered=pipeline.traces)
+    if pipeline.steps != len(kept):
+        run.problems.append(f"flywheel delivered {pipeline.steps} of {len(kept)} spans")
+    run.dropped = dict(processor.dropped)
+    if run.dropped:
+        run.problems.append(f"flywheel dropped spans: {run.dropped}")
+    processor.shutdown()
+    return ((all1 - all0) - (caller1 - caller0)) / max(1, pipeline.steps) / 1000, run
+
+
 # --- report -----------------------------------------------------------------------------------
 
 
@@ -339,14 +375,16 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def flywheel_summary(runs: Sequence[Run], expected: int | None) -> str:
+def flywheel_summary(runs: Sequence[Run]) -> str:
     delivered = sum(run.delivered for run in runs)
+    expected = sum(run.expected for run in runs)
     dropped: dict[str, int] = {}
     for run in runs:
         for reason, count in run.dropped.items():
             dropped[reason] = dropped.get(reason, 0) + count
-    of = "" if expected is None else f" of {expected}"
-    return f"flywheel delivered {delivered}{of} traces; dropped spans: {dropped or 'none'}"
+    return (
+        f"flywheel delivered {delivered} of {expected} traces; dropped spans: {dropped or 'none'}"
+    )
 
 
 def report_tight(options: Options, baseline: Sequence[Run], candidate: Sequence[Run]) -> None:
@@ -374,8 +412,7 @@ def report_tight(options: Options, baseline: Sequence[Run], candidate: Sequence[
         f" target <= 1.15), agent CPU {cpu_ratio:.2f}"
     )
     after = median(candidate, "others_after_us") - median(baseline, "others_after_us")
-    expected = None if options.sample_one_in > 1 else options.traces * options.repeats
-    print(f"{flywheel_summary(candidate, expected)}; worker CPU after the loop {after:.1f} us/span")
+    print(f"{flywheel_summary(candidate)}; worker CPU after the loop {after:.1f} us/span")
 
 
 def report_paced(options: Options, baseline: Sequence[Run], candidate: Sequence[Run]) -> None:
@@ -401,8 +438,7 @@ def report_paced(options: Options, baseline: Sequence[Run], candidate: Sequence[
         f"flywheel adds {added:.0f} us per trace ({added / options.trace_size:.1f} us per span,"
         f" {means[1] / means[0]:.3f}x) on average, {p99s[1] - p99s[0]:.0f} us at p99"
     )
-    expected = None if options.sample_one_in > 1 else _PACED_TRACES * options.repeats
-    print(flywheel_summary(candidate, expected))
+    print(flywheel_summary(candidate))
 
 
 def label(runs: Sequence[Run], variant: str) -> None:
@@ -434,23 +470,23 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="passed to FlywheelSpanProcessor; None: its own default",
     )
     parser.add_argument(
-        "--sample-one-in",
-        type=int,
-        default=1,
-        help="hand only 1 trace in K to the flywheel (by trace id), as sampling would",
+        "--sample-ratio",
+        type=float,
+        default=None,
+        help="passed to FlywheelSpanProcessor: share of traces it captures, 0-1; None: its default",
     )
     args = parser.parse_args(argv)
     if args.trace_size < 2 or args.spans < args.trace_size or args.repeats < 1:
         parser.error("need --trace-size >= 2, --spans >= --trace-size and --repeats >= 1")
-    if args.io_wait_millis < 0 or args.sample_one_in < 1:
-        parser.error("need --io-wait-millis >= 0 and --sample-one-in >= 1")
+    if args.io_wait_millis < 0 or not (args.sample_ratio is None or 0 <= args.sample_ratio <= 1):
+        parser.error("need --io-wait-millis >= 0 and 0 <= --sample-ratio <= 1")
     return Options(
         traces=args.spans // args.trace_size,
         trace_size=args.trace_size,
         repeats=args.repeats,
         io_wait_seconds=args.io_wait_millis / 1000,
         schedule_delay_millis=args.schedule_delay_millis,
-        sample_one_in=args.sample_one_in,
+        sample_ratio=args.sample_ratio,
     )
 
 
@@ -465,14 +501,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" switch interval {sys.getswitchinterval() * 1000:g} ms,"
         f" load average {os.getloadavg()[0]:.2f} at start"
     )
-    probe = options.flywheel()
+    settings = options.settings
     print(
         f"traces of {options.trace_size} spans (1 AGENT + {options.trace_size - 1} TOOL);"
-        f" flywheel: schedule_delay_millis={probe.settings.schedule_delay_millis},"
-        f" trace_grace_millis=0, max_queue_size={probe.settings.max_queue_size},"
-        f" {f'1 trace in {options.sample_one_in}' if options.sample_one_in > 1 else 'every trace'}"
+        f" flywheel: schedule_delay_millis={settings.schedule_delay_millis},"
+        f" trace_grace_millis=0, max_queue_size={settings.max_queue_size},"
+        f" sample_ratio={settings.sample_ratio:g}"
     )
-    probe.shutdown()
 
     runs: list[Run] = []
     warm_up_traces = max(1, min(options.traces, _WARM_UP_SPANS // options.trace_size))
@@ -508,6 +543,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\n3. on_end alone, worker asleep ({len(spans)} pre-ended spans, median of"
         f" {options.repeats}): FlywheelSpanProcessor {statistics.median(flywheel_us):.2f} us,"
         f" BatchSpanProcessor {statistics.median(bsp_us):.2f} us"
+    )
+    worker_us: list[float] = []
+    worker_runs: list[Run] = []
+    for _ in range(options.repeats):
+        cpu_us, run = worker_cpu_us(options, spans)
+        worker_us.append(cpu_us)
+        worker_runs.append(run)
+    label(worker_runs, "worker alone")
+    runs += worker_runs
+    print(
+        f"4. capture worker alone ({len(spans)} pre-ended spans handed over and flushed, median of"
+        f" {options.repeats}): {statistics.median(worker_us):.1f} us CPU per captured span"
     )
     print(f"load average {os.getloadavg()[0]:.2f} at end")
 

@@ -71,9 +71,15 @@ DropReason = Literal[
 WORKER_THREAD_NAME: Final = "otel-flywheel-capture"
 _TRACE_ID_LOW_BITS_MASK: Final = 0xFFFF_FFFF_FFFF_FFFF
 _TRACE_ID_LOW_BITS_RANGE: Final = 1 << 64
-# The worker gives the GIL back this often: under the GIL its CPU is the agent's, and a long burst
-# makes an agent thread returning from I/O wait up to a switch interval (5 ms) per request.
+# While its backlog is small the worker gives the GIL back this often: under the GIL its CPU is the
+# agent's, and a long burst makes an agent thread returning from I/O wait up to a switch interval
+# (5 ms). Once the queue is a quarter full it stops yielding: a CPU-bound agent would otherwise keep
+# the GIL between yields, the worker would fall behind and spans would be dropped. Catching up comes
+# first; latency second (docs/benchmarks.md has the measurements behind both numbers).
 _YIELD_EVERY_SPANS: Final = 32
+_YIELD_WHILE_QUEUE_BELOW: Final = 0.25  # of max_queue_size
+# Drops are counted always; a warning saying how to avoid them is logged at most this often.
+_DROP_WARNING_INTERVAL_SECONDS: Final = 60.0
 _MAX_BATCH_THRESHOLD: Final = 512  # wake the worker early once this many spans wait (as the SDK)
 _MAX_KEPT_ERRORS: Final = 10
 
@@ -122,6 +128,9 @@ class FlywheelSpanProcessor(SpanProcessor):
         # TraceIdRatioBased's rule: keep a trace when the low 64 bits of its id fall under the
         # bound, so every span of a trace gets the same answer with no shared state. 1.0 keeps all.
         self._sample_bound = round(self._settings.sample_ratio * _TRACE_ID_LOW_BITS_RANGE)
+        self._yield_below = max(1, int(self._max_queue_size * _YIELD_WHILE_QUEUE_BELOW))
+        self._drops_warned = 0  # worker thread only
+        self._next_drop_warning = 0.0
         self._batch_threshold = min(_MAX_BATCH_THRESHOLD, max(1, self._max_queue_size // 2))
         self._schedule_delay_seconds = self._settings.schedule_delay_millis / 1000
         self._hot_path_guard = handle_internal_errors()
@@ -301,6 +310,7 @@ class FlywheelSpanProcessor(SpanProcessor):
                 try:
                     with self._worker_guard:
                         self._process(flush=stopping or bool(requests))
+                        self._warn_about_new_drops()
                 finally:
                     for request in requests:
                         request.set()
@@ -319,7 +329,7 @@ class FlywheelSpanProcessor(SpanProcessor):
         now_ns = self._clock()
         for index in range(len(queue)):  # the spans there now; later ones wait for the next round
             if index % _YIELD_EVERY_SPANS == _YIELD_EVERY_SPANS - 1:
-                time.sleep(0)
+                self._yield_unless_behind()
             span = queue.popleft()
             added = False
             with self._worker_guard:
@@ -335,7 +345,25 @@ class FlywheelSpanProcessor(SpanProcessor):
         closed = self._assembler.pop_all() if flush else self._assembler.pop_due(now_ns=now_ns)
         for trace in closed:
             self._emit(trace)
-            time.sleep(0)  # one trace's normalization at a time, then the agent's turn
+            self._yield_unless_behind()  # one trace's normalization, then the agent's turn
+
+    def _yield_unless_behind(self) -> None:
+        if len(self._queue) < self._yield_below:
+            time.sleep(0)
+
+    def _warn_about_new_drops(self) -> None:
+        """Log (rate-limited) when spans were lost since the last warning, with the fix."""
+        lost = sum(self._hot_drops.values()) + sum(self._worker_drops.values())
+        if lost == self._drops_warned or time.monotonic() < self._next_drop_warning:
+            return
+        logger.warning(
+            "otel-flywheel dropped %d spans so far (%s): the capture worker cannot keep up with "
+            "this agent; lower FLYWHEEL_SAMPLE_RATIO or raise FLYWHEEL_MAX_QUEUE_SIZE",
+            lost,
+            ", ".join(f"{reason}={count}" for reason, count in self.dropped.items()),
+        )
+        self._drops_warned = lost
+        self._next_drop_warning = time.monotonic() + _DROP_WARNING_INTERVAL_SECONDS
 
     def _emit(self, closed: ClosedTrace) -> None:
         trace: AgentTrace | None = None

@@ -281,7 +281,9 @@ def test_on_end_after_shutdown_drops_and_counts_shutdown(capture: Callable[..., 
 # --- bounded queue -----------------------------------------------------------------------------
 
 
-def test_queue_full_drops_and_counts(capture: Callable[..., Capture]) -> None:
+def test_queue_full_drops_and_counts(
+    capture: Callable[..., Capture], caplog: pytest.LogCaptureFixture
+) -> None:
     pipeline = BlockingPipeline()
     cap = capture(pipeline=pipeline, max_queue_size=2, trace_grace_millis=0)
     cap.run_trace("first", children=0)
@@ -295,6 +297,10 @@ def test_queue_full_drops_and_counts(capture: Callable[..., Capture]) -> None:
     second = next(t for t in pipeline.traces if t.trace_id != pipeline.traces[0].trace_id)
     assert [s.name for s in second.steps] == ["second-step-0", "second-step-1"]
     assert not second.complete  # its root was the span dropped
+    # The loss is also said once, with the fix, not only counted.
+    [warning] = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert "queue_full=1" in warning.getMessage()
+    assert "FLYWHEEL_SAMPLE_RATIO" in warning.getMessage()
 
 
 # --- configuration -----------------------------------------------------------------------------
