@@ -185,7 +185,9 @@ def _error(view: SpanView, attributes: Mapping[str, Any]) -> str | None:
     message = as_text(view.status_message) or as_text(
         exception_attributes.get(sc.EXCEPTION_MESSAGE)
     )
-    if error_type and message and not message.startswith(error_type):
+    # The SDK records the qualified type (json.decoder.JSONDecodeError); status messages often
+    # already start with the short one. Say the type once.
+    if error_type and message and not message.startswith(error_type.rsplit(".", 1)[-1]):
         return f"{error_type}: {message}"
     return message or error_type or "error"
 

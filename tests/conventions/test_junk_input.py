@@ -266,3 +266,23 @@ def test_otlp_span_flags_mark_a_remote_parent() -> None:
 
     assert span_view_from_otlp(remote).parent_is_remote
     assert not span_view_from_otlp(local).parent_is_remote
+
+
+def test_error_names_its_type_once_when_the_message_already_starts_with_it() -> None:
+    view = SpanView(
+        trace_id=TRACE,
+        span_id="1" * 16,
+        parent_id=None,
+        name="tool",
+        status_code="error",
+        status_message="TimeoutError: upstream slow",
+        attributes={"openinference.span.kind": "TOOL", "tool.name": "t"},
+        events=(
+            SpanEvent(
+                name="exception",
+                time_unix_nano=1,
+                attributes={"exception.type": "asyncio.exceptions.TimeoutError"},
+            ),
+        ),
+    )
+    assert normalize_trace([view]).steps[0].error == "TimeoutError: upstream slow"
