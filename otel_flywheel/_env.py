@@ -45,6 +45,13 @@ FLYWHEEL_SAMPLE_RATIO: Final = "FLYWHEEL_SAMPLE_RATIO"
 """Share of traces the flywheel captures, 0.0-1.0, decided per trace id (as ``TraceIdRatioBased``).
 Export to Phoenix is unaffected. Default 1.0; CPU-bound agents lower it (see docs/benchmarks.md)."""
 
+FLYWHEEL_REDACTION: Final = "FLYWHEEL_REDACTION"
+"""``off`` disables PII and secret redaction (for local debugging only). Default: on."""
+
+FLYWHEEL_REDACTION_KEY: Final = "FLYWHEEL_REDACTION_KEY"
+"""Secret for pseudonyms (HMAC key, >= 16 characters). Share it across agents, receivers and CI so
+the same value gets the same token everywhere. Default: generated into the state directory."""
+
 # --- standard variables, read where they apply ----------------------------------------------------
 PHOENIX_PROJECT_NAME: Final = "PHOENIX_PROJECT_NAME"
 """Phoenix's own project variable; used when ``FLYWHEEL_PROJECT`` is unset."""

@@ -21,13 +21,14 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from otel_flywheel import _env
 from otel_flywheel import semconv as sc
 from otel_flywheel.capture import FlywheelSpanProcessor, TracePipeline
-from otel_flywheel.config import config_file_section
+from otel_flywheel.config import PrivacySettings, config_file_section
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.privacy import RedactingSpanExporter, Redactor, build_redactor
 
 __all__ = ["DEFAULT_PHOENIX_ENDPOINT", "register", "resolve_otlp_traces_endpoint"]
 
@@ -51,6 +52,8 @@ def register(
     headers: Mapping[str, str] | None = None,
     tracer_provider: TracerProvider | None = None,
     pipeline: TracePipeline | None = None,
+    privacy: PrivacySettings | Mapping[str, Any] | None = None,
+    redactor: Redactor | None = None,
     batch: bool = True,
     set_global: bool = True,
 ) -> TracerProvider:
@@ -65,6 +68,9 @@ def register(
     - ``tracer_provider``: add to this provider instead. When omitted and a global SDK provider is
       already set (``phoenix.otel.register()`` sets one), the processor is added to that one.
     - ``pipeline``: where assembled traces go (default: a logging pipeline).
+    - ``privacy`` / ``redactor``: PII and secret redaction, on by default (config section
+      ``privacy``, ``FLYWHEEL_REDACTION_KEY``; see docs/privacy.md). One redactor serves both
+      paths: the OTLP exporter gets redacted copies, and the pipeline sees only redacted traces.
     - ``batch``: export with a ``BatchSpanProcessor`` (default) or synchronously.
     - ``set_global``: make a newly created provider the global one.
 
@@ -80,17 +86,30 @@ def register(
             resource=Resource.create({sc.ResourceAttributes.PROJECT_NAME: _project(project)})
         )
 
+    # Resolved before anything starts: a bad setting must not leave a worker thread behind.
+    active_redactor = redactor if redactor is not None else build_redactor(privacy)
     with _lock:
         if provider in _registered:
             logger.warning("otel-flywheel is already registered on this TracerProvider")
             return provider
-        processor = FlywheelSpanProcessor(pipeline=pipeline)
+        processor = FlywheelSpanProcessor(pipeline=pipeline, redactor=active_redactor or False)
         _registered[provider] = processor
 
-    if traces_endpoint is not None:
-        exporter = OTLPSpanExporter(endpoint=traces_endpoint, headers=_headers(headers))
+    if created:
+        exporter: SpanExporter = OTLPSpanExporter(
+            endpoint=traces_endpoint, headers=_headers(headers)
+        )
+        if active_redactor is not None:
+            exporter = RedactingSpanExporter(exporter, active_redactor)
         provider.add_span_processor(
             BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+        )
+    elif active_redactor is not None:
+        logger.warning(
+            "otel-flywheel added to an existing TracerProvider: the flywheel sees redacted spans, "
+            "but that provider's own exporters send them unredacted. Let otel_flywheel.register() "
+            "create the provider, or wrap your exporter in "
+            "otel_flywheel.privacy.RedactingSpanExporter."
         )
     _add_processor(provider, processor)
     if created and set_global:

@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from otel_flywheel import _env
 from otel_flywheel.errors import ConfigError
 
-__all__ = ["CaptureSettings", "config_file_section", "resolve_settings"]
+__all__ = [
+    "CaptureSettings",
+    "PrivacySettings",
+    "RedactionMode",
+    "RegexRule",
+    "config_file_section",
+    "resolve_settings",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,37 @@ class CaptureSettings(_Settings):
         "sample_ratio": (_env.FLYWHEEL_SAMPLE_RATIO,),
     }
     file_section: ClassVar[str] = "capture"
+
+
+RedactionMode = Literal["mask", "pseudonymize", "drop"]
+
+
+class RegexRule(BaseModel):
+    """A user-defined detector: ``name`` is the kind in tokens (``<ACCOUNT:1a2b3c4d>``); a named
+    group ``value`` in ``pattern``, if present, limits what is replaced."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    pattern: str
+
+
+class PrivacySettings(_Settings):
+    """What is redacted and how (config file section ``privacy``; see docs/privacy.md)."""
+
+    enabled: bool = True
+    default_mode: RedactionMode = "pseudonymize"
+    modes: dict[str, RedactionMode] = Field(default_factory=dict)
+    patterns: list[RegexRule] = Field(default_factory=list)
+    terms: dict[str, list[str]] = Field(default_factory=dict)
+    allow_keys: list[str] = Field(default_factory=list)
+    phone_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    presidio: bool = False
+
+    env_vars: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "enabled": (_env.FLYWHEEL_REDACTION,),
+    }
+    file_section: ClassVar[str] = "privacy"
 
 
 def resolve_settings(

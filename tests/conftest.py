@@ -14,6 +14,16 @@ from otel_flywheel.conventions import normalize_trace, span_view_from_readable
 from otel_flywheel.model import AgentTrace
 
 TEST_PROJECT = "flywheel-tests"
+TEST_REDACTION_KEY = "test-redaction-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_flywheel_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test writes state (keys, outboxes) into the checkout, and pseudonyms are reproducible."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("FLYWHEEL_STATE_DIR", str(tmp_path_factory.mktemp("flywheel-state")))
+        monkeypatch.setenv("FLYWHEEL_REDACTION_KEY", TEST_REDACTION_KEY)
+        yield
 
 
 @pytest.fixture

@@ -50,6 +50,12 @@ from otel_flywheel.capture._pipeline import LoggingPipeline, TracePipeline
 from otel_flywheel.config import CaptureSettings, resolve_settings
 from otel_flywheel.conventions import normalize_trace, span_view_from_readable
 from otel_flywheel.model import AgentTrace
+from otel_flywheel.privacy import (
+    RedactedResourceCache,
+    Redactor,
+    build_redactor,
+    redact_span_view,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -107,6 +113,7 @@ class FlywheelSpanProcessor(SpanProcessor):
         trace_idle_timeout_millis: int | None = None,
         schedule_delay_millis: int | None = None,
         sample_ratio: float | None = None,
+        redactor: Redactor | bool = True,
         clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self._settings = resolve_settings(
@@ -122,6 +129,14 @@ class FlywheelSpanProcessor(SpanProcessor):
             },
         )
         self._pipeline: TracePipeline = pipeline if pipeline is not None else LoggingPipeline()
+        # Privacy first: the pipeline (judge, datasets, exports) only ever sees redacted spans.
+        # True builds the redactor the settings describe (FLYWHEEL_REDACTION=off turns it off).
+        self._redactor: Redactor | None = (
+            build_redactor() if redactor is True else (redactor or None)
+        )
+        self._redacted_resources = (
+            RedactedResourceCache(self._redactor) if self._redactor is not None else None
+        )
         self._pipeline_name = type(self._pipeline).__qualname__
         self._clock = clock
         self._max_queue_size = self._settings.max_queue_size
@@ -272,6 +287,11 @@ class FlywheelSpanProcessor(SpanProcessor):
         return self._settings
 
     @property
+    def redactor(self) -> Redactor | None:
+        """What redacts spans before the pipeline sees them; ``None`` when redaction is off."""
+        return self._redactor
+
+    @property
     def pipeline(self) -> TracePipeline:
         return self._pipeline
 
@@ -334,8 +354,13 @@ class FlywheelSpanProcessor(SpanProcessor):
             added = False
             with self._worker_guard:
                 parent = span.parent
+                view = span_view_from_readable(span)
+                if self._redactor is not None:
+                    view = redact_span_view(
+                        view, self._redactor, resources=self._redacted_resources
+                    )
                 self._assembler.add(
-                    span_view_from_readable(span),
+                    view,
                     now_ns=now_ns,
                     is_root=parent is None or parent.is_remote,
                 )

@@ -62,11 +62,15 @@ def add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 def run_demo_command(args: argparse.Namespace) -> int:
     from otel_flywheel.demo import run_demo
     from otel_flywheel.errors import FlywheelError
+    from otel_flywheel.privacy import load_redaction_key
     from otel_flywheel.testing.phoenix import LocalPhoenix, find_phoenix_binary
 
     keep_running = sys.stdin.isatty() if args.keep_running is None else args.keep_running
     phoenix: LocalPhoenix | None = None
     try:
+        # Before any progress output: on a first run this generates the pseudonymization key and
+        # warns about it, which belongs at the top, not between the agent's conversations.
+        load_redaction_key()
         if args.phoenix_url:
             phoenix_url = args.phoenix_url.rstrip("/")
         else:

@@ -67,9 +67,10 @@ def run_demo(
     finally:
         instrumentor.uninstrument()
         provider.shutdown()
-    by_goal = {trace.goal: trace for trace in traces}
+    # Joined on the session id: goals that held an email or a card number arrive redacted.
+    by_session = {trace.session_id: trace for trace in traces}
     runs = [
-        DemoRun(scenario=s, answer=a, trace=by_goal[s.question])
-        for s, a in zip(SCENARIOS, answers, strict=True)
+        DemoRun(scenario=s, answer=a, trace=by_session[s.conversation(index).session_id])
+        for index, (s, a) in enumerate(zip(SCENARIOS, answers, strict=True), start=1)
     ]
     return DemoResult(project=project, runs=runs)

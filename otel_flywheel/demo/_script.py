@@ -3,6 +3,10 @@
 The scripted LLM server plays the model: for a request it finds the conversation by its user message
 and answers with the next scripted turn (the number of assistant messages so far says which). Each
 scenario names the failure it plants, so the demo can show what the flywheel should catch.
+
+Some customers give an email address, a phone number or a card number. The agent's own model sees
+them (it has to: that is the conversation); Phoenix and the flywheel see only pseudonyms such as
+``<EMAIL:1a2b3c4d>``, because ``register()`` redacts every span before it leaves the process.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ class Scenario:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
-        "Where is my order A-1001?",
+        "My order A-1001 hasn't arrived. Email me at ada.lovelace@example.com or call "
+        "+44 20 7946 0958",
         [
             [("lookup_order", {"order_id": "A-1001"})],
             "Order A-1001 has shipped with UPS and should arrive on 2026-11-24.",
@@ -52,10 +57,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         ],
     ),
     Scenario(
-        "Can I cancel order A-1002?",
+        "Can I cancel order A-1002? Send the confirmation to ben.okafor@example.org",
         [
             [("cancel_order", {"order_id": "A-1002"})],
-            "Done: order A-1002 is cancelled and you won't be charged.",
+            "Done: order A-1002 is cancelled and you won't be charged. The confirmation is on its "
+            "way to ben.okafor@example.org.",
         ],
         user_id="user-ben",
     ),
@@ -100,10 +106,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         failure="unsupported answer: the article says 30 days, not 90",
     ),
     Scenario(
-        "My order A-1005 arrived broken, refund it please",
+        "My order A-1005 arrived broken, refund it to my card 4111 1111 1111 1111 please",
         [
             [("issue_refund", {"order_id": "A-1005", "amount": 720.0, "reason": "damaged"})],
-            "I've refunded $720 to your card.",
+            "I've refunded $720 to your card 4111 1111 1111 1111.",
         ],
         failure="business rule: a $720 refund issued without supervisor approval",
         user_id="user-cy",
@@ -138,7 +144,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ],
     ),
     Scenario(
-        "Cancel A-1001 please",
+        "Cancel A-1001 please, and text me on +1 415-555-0132 when it's done",
         [
             [("cancel_order", {"order_id": "A-1001"})],
             "A-1001 has already shipped, so it can't be cancelled. You can return it within 30 days of delivery.",

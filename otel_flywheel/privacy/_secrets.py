@@ -1,0 +1,311 @@
+"""Secret patterns for the built-in detector: API keys, tokens, private keys, passwords.
+
+Each pattern is one alternative of the detector's single compiled regex, so each is written to fail
+fast: it starts with a literal prefix (``sk-``, ``ghp_``, ``eyJ``) or a short keyword, and carries a
+left-boundary lookbehind so a scan never restarts inside a token it has already walked past (that
+keeps the whole pass linear even on megabytes of base64). Shapes follow the published token formats
+and gitleaks' rules; where a vendor's format is versioned or undocumented (key lengths, suffixes) the
+pattern is deliberately looser than gitleaks: a redactor that misses a key leaks it, while one that
+redacts an odd ``sk-...`` string costs nothing.
+
+Kinds are separate so modes can differ per kind and the audit names what was found.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "KIND_ANTHROPIC_KEY",
+    "KIND_AWS_KEY_ID",
+    "KIND_BEARER_TOKEN",
+    "KIND_GITHUB_TOKEN",
+    "KIND_GITLAB_TOKEN",
+    "KIND_JWT",
+    "KIND_OPENAI_KEY",
+    "KIND_PASSWORD",
+    "KIND_PRIVATE_KEY",
+    "KIND_SLACK_TOKEN",
+    "SECRET_ALTERNATIVES",
+    "SECRET_KINDS",
+    "Alternative",
+    "Validator",
+]
+
+KIND_OPENAI_KEY: Final = "OPENAI_KEY"
+KIND_ANTHROPIC_KEY: Final = "ANTHROPIC_KEY"
+KIND_AWS_KEY_ID: Final = "AWS_ACCESS_KEY_ID"
+KIND_GITHUB_TOKEN: Final = "GITHUB_TOKEN"
+KIND_GITLAB_TOKEN: Final = "GITLAB_TOKEN"
+KIND_SLACK_TOKEN: Final = "SLACK_TOKEN"
+KIND_JWT: Final = "JWT"
+KIND_BEARER_TOKEN: Final = "BEARER_TOKEN"
+KIND_PRIVATE_KEY: Final = "PRIVATE_KEY"
+KIND_PASSWORD: Final = "PASSWORD"
+
+SECRET_KINDS: Final = frozenset(
+    {
+        KIND_OPENAI_KEY,
+        KIND_ANTHROPIC_KEY,
+        KIND_AWS_KEY_ID,
+        KIND_GITHUB_TOKEN,
+        KIND_GITLAB_TOKEN,
+        KIND_SLACK_TOKEN,
+        KIND_JWT,
+        KIND_BEARER_TOKEN,
+        KIND_PRIVATE_KEY,
+        KIND_PASSWORD,
+    }
+)
+
+Validator = Callable[[str, int, int], tuple[int, int] | None]
+"""``(text, start, end)`` of a candidate value -> the span to redact, or None to reject it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    r"""One named branch of the built-in detector's alternation.
+
+    ``pattern`` must begin with a literal character or a character class, with any left-boundary
+    lookbehind placed *after* that first character (``s(?<![\w-].)k-``). CPython's matcher skips
+    a branch whose first op is a literal or a class with a single comparison, but enters every
+    branch that starts with anything else (a group, a lookbehind) at every position: with twenty
+    branches that is the difference between ~2 and ~20 MB/s. For the same reason the branch's name
+    is an empty group at its end (``m.lastgroup`` is the last group closed), not a group around it.
+
+    When the pattern has groups listed in ``value_groups``, the first that took part in the match
+    is the sensitive value (the token after ``Bearer``, the password in a URL); otherwise the whole
+    match is. ``validate`` confirms or adjusts a candidate in Python, where checks are cheaper and
+    clearer than in the regex. ``word_start`` says the pattern starts with an ASCII letter, digit
+    or "_" that must not follow another: the detector tests that once, as an ASCII ``\b``, for all
+    such branches (most positions are inside words, and one failed test there beats twenty).
+    """
+
+    name: str
+    kind: str
+    pattern: str
+    value_groups: tuple[str, ...] = ()
+    validate: Validator | None = None
+    word_start: bool = True
+
+
+# --- validators ------------------------------------------------------------------------------
+
+# Values that are placeholders, templates or already-redacted tokens, not secrets: redacting them
+# again would only add noise (and `<PASSWORD>` tokens must survive a second pass unchanged).
+_PLACEHOLDER = re.compile(
+    r"\*+|x+|X+|•+|\.{3}|<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|\{[^{}]*\}|%s|%\([a-z_]+\)s"
+    r"|(?i:true|false|null|none|nil|undefined|required|optional|changeme|redacted"
+    r"|(?:your|my)?_?(?:password|passwd|pass|pwd|secret))"
+)
+
+
+def _not_placeholder(text: str, start: int, end: int) -> tuple[int, int] | None:
+    return None if _PLACEHOLDER.fullmatch(text, start, end) else (start, end)
+
+
+def _looks_like_token(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Bearer values: a token has a digit, token punctuation or mixed case; prose ("bearer tokens",
+    "Bearer authentication") and identifiers ("Bearer access_token") have none of these."""
+    while end > start and text[end - 1] == ".":
+        end -= 1  # the sentence's full stop, not the token's
+    value = text[start:end]
+    if len(value) < 8 or _PLACEHOLDER.fullmatch(value):
+        return None
+    if any(c.isdigit() or c in ".~+/=-" for c in value):
+        return start, end
+    if sum(c.isupper() for c in value) >= 2 and any(c.islower() for c in value):
+        return start, end
+    return None
+
+
+# What follows "password:" in code and docs rather than in configs: type annotations
+# (`password: str`, `password: Optional[str]`).
+_TYPE_NAMES = frozenset(
+    ("str", "bytes", "int", "bool", "float", "object", "None", "Any", "Optional", "Union",
+     "SecretStr", "SecretBytes", "string", "String", "number", "boolean", "text", "varchar", "char")
+)  # fmt: skip
+# Code, not a secret: a call or subscript (`str(password)`, `kwargs["pwd"]`), an attribute of a
+# usual receiver (`self.password`, `args.pwd`) or one named for a credential
+# (`settings.DB_PASSWORD`), an environment reference (`$DB_PASSWORD`, `%PGPASS%`), or a digit-free
+# variable named for what it holds (`db_password`). Digits keep "Passw0rd" and "Password1", weak
+# passwords that are common, on the redacted side.
+_CODE_VALUE = re.compile(
+    r"[A-Za-z_][\w.]*[(\[].*"
+    r"|(?:self|cls|this|args|opts|options|config|cfg|conf|settings|params|kwargs|env|request)"
+    r"(?:\.\w+)+"
+    r"|[A-Za-z_]\w*(?:\.\w+)*\.(?i:\w*(?:pass|pwd|secret)\w*)"
+    r"|\$[A-Za-z_]\w*|%[A-Za-z_]\w*%"
+    r"|(?i:[a-z_]*(?:pass|pwd|secret)[a-z_]*)"
+)
+
+
+# A lowercase name without digits after " = " is a variable (`password = auth`); "hunter2" is not.
+_VARIABLE = re.compile(r"[a-z_]+")
+
+
+def _config_password(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """key=value passwords, minus what the same shape means in code and prose."""
+    if start > 0 and text[start - 1] in "\"'":
+        return None if _PLACEHOLDER.fullmatch(text, start, end) else (start, end)
+    value = text[start:end]
+    core = value.strip("()[]{},")  # `copy_with(password=None)`, `password: (bool, optional)`
+    if len(core) < 4 or any(
+        _PLACEHOLDER.fullmatch(v) or _CODE_VALUE.fullmatch(v) for v in (value, core)
+    ):
+        return None  # nobody's password is "pw"; `password=un, pw` is code
+    separator = text[:start].rstrip(" \t")
+    if separator.endswith(":"):
+        # YAML/log style: a value is the rest of the line or of the field. "password: The password
+        # for ..." continues as prose, and `password: str` is an annotation.
+        if core in _TYPE_NAMES:
+            return None
+        rest = text[end : end + 2]
+        if rest[:1] == " " and rest[1:2].isalnum():
+            return None
+    elif text[start - 1] == " " and _VARIABLE.fullmatch(core):
+        return None  # `password = auth`, `user_password = index_info`: an assignment in code
+    return start, end
+
+
+def _basic_credentials(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """``Basic`` values must decode to ``user:password``, or the word was just prose."""
+    try:
+        decoded = base64.b64decode(text[start:end] + "==", validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    return (start, end) if b":" in decoded else None
+
+
+def _slack_token(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Real Slack tokens are long and carry numeric team/user ids; ``xoxo-indieweb-1`` does not."""
+    if end - start < 20 or not any(c.isdigit() for c in text[start:end]):
+        return None
+    return start, end
+
+
+# --- patterns ------------------------------------------------------------------------------------
+
+# "Not right after a character that continues a token", written to follow a pattern's first
+# character (see Alternative): the lookbehind spans that character too.
+_B = r"(?<![A-Za-z0-9_\-].)"
+_B64URL = r"[A-Za-z0-9_\-]"
+
+SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
+    # The whole PEM block, multi-line. The body may not contain "-----", so the search for the END
+    # line stops at the next dashes (another BEGIN, a truncation) instead of running on: linear
+    # even on text full of BEGIN lines. The second branch catches a block cut off before its END
+    # line (span attributes are length-limited, so truncated keys are common); it takes the base64
+    # body and the RFC 1421 headers (Proc-Type, DEK-Info), escaped newlines included.
+    Alternative(
+        "pem",
+        KIND_PRIVATE_KEY,
+        r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+        r"(?:(?:[^-]|-(?!----)){0,32768}?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+        r"|[A-Za-z0-9+/=\s:,\\\-]*)",
+        word_start=False,
+    ),
+    # Anthropic before OpenAI: both start with `sk-`. gitleaks pins api03/admin01 at 93 chars +
+    # "AA"; the version digits and length are not a published contract, so any sk-ant-<word><nn>-.
+    Alternative(
+        "anthropic",
+        KIND_ANTHROPIC_KEY,
+        r"s" + _B + r"k-ant-[a-z]{2,10}[0-9]{2}-" + _B64URL + r"{20,}",
+    ),
+    # OpenAI: legacy `sk-` + 48 alphanumerics, and the current `sk-proj-`, `sk-svcacct-`,
+    # `sk-admin-` (and the short-lived `sk-None-`) keys with `_`/`-` in the body. Other
+    # OpenAI-compatible providers (DeepSeek, OpenRouter `sk-or-v1-`...) reuse the `sk-` prefix with
+    # 32+ characters; they are keys all the same, so the floor is 32, not 48.
+    Alternative("openai", KIND_OPENAI_KEY, r"s" + _B + r"k-[A-Za-z0-9]" + _B64URL + r"{31,}"),
+    # AWS unique-id prefixes: AKIA (long-term access key), ASIA (STS temporary key) and the
+    # user/group/role/policy ids; 16 more base32-ish characters, nothing alphanumeric after.
+    Alternative(
+        "aws",
+        KIND_AWS_KEY_ID,
+        r"A(?<![A-Za-z0-9].)(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|NPA|NVA|IPA)[A-Z0-9]{16}"
+        r"(?![A-Za-z0-9])",
+    ),
+    # GitHub: ghp_ (classic PAT), gho_ (OAuth), ghu_/ghs_ (app user/server), ghr_ (refresh): 36
+    # characters today; GitHub reserves the right to grow them, hence no upper bound. Fine-grained
+    # PATs are github_pat_ + 22 + "_" + 59.
+    Alternative(
+        "github",
+        KIND_GITHUB_TOKEN,
+        r"g" + _B + r"(?:h[pousr]_[A-Za-z0-9]{36,}|ithub_pat_[A-Za-z0-9_]{40,})",
+    ),
+    # GitLab's documented prefixes (PAT, deploy, runner, trigger, feed, SCIM, OAuth secret, agent,
+    # feature-flag, CI job); routable tokens end in `.<2><7>`, kept as an optional tail so a
+    # sentence's full stop is not swallowed.
+    Alternative(
+        "gitlab",
+        KIND_GITLAB_TOKEN,
+        r"g" + _B + r"l(?:pat|dt|rt|ptt|ft|soat|oas|imt|agent|ffct|cbt)-"
+        r"[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9]{2,})?",
+    ),
+    # Slack: xoxb/xoxp/xoxa/xoxr/xoxs/xoxo/xoxe tokens, configuration tokens (xoxe.xoxp-), app-level
+    # tokens (xapp-); the validator wants length and a digit (team ids) to skip "xoxo-" words.
+    Alternative(
+        "slack",
+        KIND_SLACK_TOKEN,
+        r"x" + _B + r"(?:ox[abposre](?:\.xox[bp])?|app)-[A-Za-z0-9\-]{8,}[A-Za-z0-9]",
+        validate=_slack_token,
+    ),
+    # JWT (JWS compact): base64url JSON header (`{"` encodes to `eyJ`), payload, signature (empty
+    # for alg=none). An optional JWE tail takes the two extra segments of an encrypted token.
+    Alternative(
+        "jwt",
+        KIND_JWT,
+        r"e" + _B + r"yJ" + _B64URL + r"{5,}\." + _B64URL + r"{5,}\." + _B64URL + r"*"
+        r"(?:\." + _B64URL + r"+\." + _B64URL + r"+)?",
+    ),
+    # `Authorization: Bearer <token>` or any `bearer <token>`: only the token is the value.
+    Alternative(
+        "bearer",
+        KIND_BEARER_TOKEN,
+        r"[Bb](?<![A-Za-z0-9_].)(?i:earer)[ \t]+(?P<bearer_v>[A-Za-z0-9._~+/\-]{8,}=*)",
+        value_groups=("bearer_v",),
+        validate=_looks_like_token,
+    ),
+    # HTTP Basic credentials are base64("user:password"): a password. The validator decodes them,
+    # so "basic questions" in prose never matches.
+    Alternative(
+        "basic",
+        KIND_PASSWORD,
+        r"[Bb](?<![A-Za-z0-9_].)(?i:asic)[ \t]+(?P<basic_v>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])",
+        value_groups=("basic_v",),
+        validate=_basic_credentials,
+    ),
+    # scheme://user:PASSWORD@host: the userinfo ends at the last "@" before the path, so the value
+    # is greedy and backtracks to it (unencoded "@" in passwords happens). Angle brackets and `${`
+    # never occur in a real password here: they are placeholders or our own tokens. The branch
+    # starts at "://" (the scheme adds nothing to the evidence and a letter-led branch would be
+    # entered at every letter).
+    Alternative(
+        "url_password",
+        KIND_PASSWORD,
+        r"://[^\s:/?#@<>\"'`]{0,256}:(?P<url_password_v>[^\s/?#<>\"'`]{1,256})@",
+        value_groups=("url_password_v",),
+        validate=_not_placeholder,
+        word_start=False,
+    ),
+    # key=value passwords: connection strings (`Password=...;`, `pwd=...`), env (`PGPASSWORD=`,
+    # `MYSQL_PWD=`), config (`db.password: ...`, `"password": "..."`). "password"/"passwd" may end
+    # a longer identifier (PGPASSWORD, DB_PASSWORD); "pwd" must start a word. A bare "pass" is not a
+    # key: test logs say "PASS: test_x". Quoted values run to the closing quote; bare ones stop at
+    # ; , & or whitespace.
+    Alternative(
+        "kv_password",
+        KIND_PASSWORD,
+        r"[Pp](?:(?i:ass(?:word|wd|phrase))|(?<![A-Za-z].)(?i:wd))[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
+        r"(?:\"(?P<kv_password_q>[^\"\r\n]{1,256})\"|'(?P<kv_password_s>[^'\r\n]{1,256})'"
+        r"|(?P<kv_password_v>[^\s;,&\"'<>]{1,256}))",
+        value_groups=("kv_password_q", "kv_password_s", "kv_password_v"),
+        validate=_config_password,
+        word_start=False,  # PGPASSWORD, DB_PASSWORD
+    ),
+)

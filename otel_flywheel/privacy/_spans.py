@@ -1,0 +1,185 @@
+"""Redaction applied to whole spans: every place a span can carry text, not just its attributes.
+
+The OTel Collector's redaction processor leaked through span events and non-string attributes;
+here the attributes, event attributes (exception messages and stack traces), the status
+description, link attributes and resource attributes all go through the same ``Redactor``.
+
+Two adapters share it:
+- ``RedactingSpanExporter`` wraps any ``SpanExporter`` and hands it redacted copies, on the export
+  thread (the span-ending thread does no redaction work);
+- ``redact_span_view`` redacts what the capture worker hands to the flywheel pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Link, Status
+
+from otel_flywheel._internal import handle_internal_errors
+from otel_flywheel.conventions import SpanEvent, SpanView
+from otel_flywheel.privacy._redactor import RedactionAudit, Redactor
+
+__all__ = [
+    "RedactedResourceCache",
+    "RedactingSpanExporter",
+    "redact_readable_span",
+    "redact_span_view",
+]
+
+_RESOURCE_CACHE_SIZE = 16
+
+
+class RedactedResourceCache:
+    """A provider's spans share one Resource: redact its attributes once, not once per span."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._lock = threading.Lock()  # guards _entries; export may run on several threads
+        self._entries: dict[int, tuple[object, Any]] = {}
+
+    def redacted(self, resource: Resource) -> Resource:
+        with self._lock:
+            entry = self._entries.get(id(resource))
+        if entry is not None and entry[0] is resource:
+            cached: Resource = entry[1]
+            return cached
+        audit = RedactionAudit()
+        redacted = Resource(
+            self._redactor.redact_attributes(resource.attributes, audit), resource.schema_url
+        )
+        with self._lock:
+            if len(self._entries) >= _RESOURCE_CACHE_SIZE:
+                self._entries.clear()
+            self._entries[id(resource)] = (resource, redacted)
+        return redacted
+
+    def redacted_mapping(self, resource: Mapping[str, Any]) -> Mapping[str, Any]:
+        with self._lock:
+            entry = self._entries.get(id(resource))
+        if entry is not None and entry[0] is resource:
+            cached: Mapping[str, Any] = entry[1]
+            return cached
+        redacted = self._redactor.redact_attributes(resource, RedactionAudit())
+        with self._lock:
+            if len(self._entries) >= _RESOURCE_CACHE_SIZE:
+                self._entries.clear()
+            self._entries[id(resource)] = (resource, redacted)
+        return redacted
+
+
+def redact_readable_span(
+    span: ReadableSpan, redactor: Redactor, *, resources: RedactedResourceCache | None = None
+) -> ReadableSpan:
+    """A redacted copy of an ended span, carrying ``flywheel.redaction.*`` when anything changed."""
+    audit = RedactionAudit()
+    attributes = redactor.redact_attributes(span.attributes or {}, audit)
+    events = [
+        Event(
+            event.name,
+            redactor.redact_attributes(event.attributes or {}, audit),
+            event.timestamp,
+        )
+        for event in span.events
+    ]
+    links = [
+        Link(link.context, redactor.redact_attributes(link.attributes or {}, audit))
+        for link in span.links
+    ]
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, redactor.redact_message(status.description, audit))
+    # Names are meant to be low-cardinality, but "GET /users/jane@example.com" happens.
+    name = redactor.redact_message(span.name, audit) if span.name else span.name
+    attributes.update(audit.attributes())
+    resource = span.resource
+    if resource is not None:
+        resource = (resources or RedactedResourceCache(redactor)).redacted(resource)
+    return ReadableSpan(
+        name=name,
+        context=span.context,
+        parent=span.parent,
+        resource=resource,
+        attributes=attributes,
+        events=events,
+        links=links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def redact_span_view(
+    view: SpanView, redactor: Redactor, *, resources: RedactedResourceCache | None = None
+) -> SpanView:
+    """The same redaction for the flywheel's own path (capture worker, OTLP receiver)."""
+    audit = RedactionAudit()
+    attributes = redactor.redact_attributes(view.attributes, audit)
+    events = tuple(
+        SpanEvent(
+            name=event.name,
+            time_unix_nano=event.time_unix_nano,
+            attributes=redactor.redact_attributes(event.attributes, audit),
+        )
+        for event in view.events
+    )
+    status_message = view.status_message
+    if status_message:
+        status_message = redactor.redact_message(status_message, audit)
+    name = redactor.redact_message(view.name, audit) if view.name else view.name
+    attributes.update(audit.attributes())
+    return SpanView(
+        trace_id=view.trace_id,
+        span_id=view.span_id,
+        parent_id=view.parent_id,
+        name=name,
+        parent_is_remote=view.parent_is_remote,
+        start_time_unix_nano=view.start_time_unix_nano,
+        end_time_unix_nano=view.end_time_unix_nano,
+        status_code=view.status_code,
+        status_message=status_message,
+        attributes=attributes,
+        events=events,
+        resource=(resources or RedactedResourceCache(redactor)).redacted_mapping(view.resource),
+        scope_name=view.scope_name,
+    )
+
+
+class RedactingSpanExporter(SpanExporter):
+    """Hands the wrapped exporter redacted copies of every span; nothing raw goes downstream.
+
+    If redacting a span fails (a bug of ours), that span is not exported: a leak is worse than a
+    gap. The failure is logged by the caller's internal-error guard.
+    """
+
+    def __init__(self, exporter: SpanExporter, redactor: Redactor) -> None:
+        self._exporter = exporter
+        self._redactor = redactor
+        self._resources = RedactedResourceCache(redactor)
+        self._guard = handle_internal_errors()
+
+    @property
+    def exporter(self) -> SpanExporter:
+        return self._exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        redacted = []
+        for span in spans:
+            with self._guard:  # logs; re-raises under pytest
+                redacted.append(
+                    redact_readable_span(span, self._redactor, resources=self._resources)
+                )
+        return self._exporter.export(redacted)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()

@@ -1,0 +1,708 @@
+"""The detectors: every kind found with its exact span, look-alikes left alone, never a crash."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import random
+import re
+import string
+from collections.abc import Callable, Iterator
+
+import phonenumbers
+import pytest
+from benign_corpus import FAMILIES, benign_values
+from faker import Faker
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otel_flywheel.errors import ConfigError
+from otel_flywheel.privacy._detectors import (
+    BUILTIN_KINDS,
+    KIND_ANTHROPIC_KEY,
+    KIND_AWS_KEY_ID,
+    KIND_BEARER_TOKEN,
+    KIND_CARD,
+    KIND_EMAIL,
+    KIND_GITHUB_TOKEN,
+    KIND_GITLAB_TOKEN,
+    KIND_IBAN,
+    KIND_IP,
+    KIND_JWT,
+    KIND_OPENAI_KEY,
+    KIND_PASSWORD,
+    KIND_PHONE,
+    KIND_PRIVATE_KEY,
+    KIND_SLACK_TOKEN,
+    KIND_SSN,
+    SECRET_KINDS,
+    BuiltinDetector,
+    Detector,
+    Match,
+    RegexDetector,
+    TermDetector,
+    find_all,
+)
+
+BUILTIN = BuiltinDetector()
+LOCALES = ["en_US", "de_DE", "fr_FR", "en_GB", "ja_JP", "pt_BR", "es_ES", "it_IT"]
+REGION_OF = {locale: locale.split("_")[1] for locale in LOCALES}
+B64URL = string.ascii_letters + string.digits + "_-"
+ALNUM = string.ascii_letters + string.digits
+
+
+def found(text: str, detector: Detector = BUILTIN) -> list[tuple[str, str]]:
+    return [(m.kind, text[m.start : m.end]) for m in find_all(text, [detector])]
+
+
+def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
+    body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
+    for check in string.digits:
+        digits = body + check
+        total = sum(int(c) for c in digits[-1::-2])
+        total += sum(sum(divmod(2 * int(c), 10)) for c in digits[-2::-2])
+        if total % 10 == 0:
+            return digits
+    raise AssertionError("unreachable: one check digit always completes a Luhn number")
+
+
+# --- every kind, several formats -----------------------------------------------------------------
+
+POSITIVES = [
+    # emails
+    ("write to jane.doe@example.com today", "jane.doe@example.com", KIND_EMAIL),
+    ("<o'brien+tag@mail.example.co.uk>", "brien+tag@mail.example.co.uk", KIND_EMAIL),
+    ("mailto:Ops_Team-1@sub.example-corp.io.", "Ops_Team-1@sub.example-corp.io", KIND_EMAIL),
+    ("連絡先はbob@example.comです", "bob@example.com", KIND_EMAIL),
+    # phones: international formats only without a default region
+    ("call +1 (415) 555-2671 now", "+1 (415) 555-2671", KIND_PHONE),
+    ("tel +44 20 7946 0958, ext", "+44 20 7946 0958", KIND_PHONE),
+    ("+49 (0) 30 901820 is Berlin", "+49 (0) 30 901820", KIND_PHONE),
+    ("fax: +33.1.42.68.53.00", "+33.1.42.68.53.00", KIND_PHONE),
+    ("E.164 +14155552671", "+14155552671", KIND_PHONE),
+    ("tel:+81-3-1234-5678", "+81-3-1234-5678", KIND_PHONE),
+    ("+44 20 7946 0958 12 items", "+44 20 7946 0958", KIND_PHONE),
+    # cards
+    ("card 4111 1111 1111 1111.", "4111 1111 1111 1111", KIND_CARD),
+    ("card=4111-1111-1111-1111;", "4111-1111-1111-1111", KIND_CARD),
+    ("amex 378282246310005", "378282246310005", KIND_CARD),
+    ("mc 5555555555554444 exp 12/29", "5555555555554444", KIND_CARD),
+    ("visa, 19 digits: 4222222222222222224", "4222222222222222224", KIND_CARD),
+    # IBANs
+    ("iban DE89370400440532013000", "DE89370400440532013000", KIND_IBAN),
+    ("IBAN: DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX", "DE89 3704 0044 0532 0130 00", KIND_IBAN),
+    ("GB82 WEST 1234 5698 7654 32", "GB82 WEST 1234 5698 7654 32", KIND_IBAN),
+    ("pay FR1420041010050500013M02606 now", "FR1420041010050500013M02606", KIND_IBAN),
+    # SSNs
+    ("ssn 123-45-6789", "123-45-6789", KIND_SSN),
+    ("SSN:078-05-1120.", "078-05-1120", KIND_SSN),
+    # IPs
+    ("client 203.0.113.7 connected", "203.0.113.7", KIND_IP),
+    ("upstream=10.0.0.1:8080", "10.0.0.1", KIND_IP),
+    ("server 192.168.1.20 is down", "192.168.1.20", KIND_IP),
+    ("from 2001:db8::8a2e:370:7334", "2001:db8::8a2e:370:7334", KIND_IP),
+    ("[fe80::1ff:fe23:4567:890a]:443", "fe80::1ff:fe23:4567:890a", KIND_IP),
+    ("mapped ::ffff:192.0.2.128 here", "::ffff:192.0.2.128", KIND_IP),
+    ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", "2001:0db8:85a3:0000:0000:8a2e:0370:7334", KIND_IP),
+    # secrets
+    ("OPENAI_API_KEY=sk-" + "A1b2" * 12, "sk-" + "A1b2" * 12, KIND_OPENAI_KEY),
+    ("key sk-proj-" + "x_Y-1" * 20 + " end", "sk-proj-" + "x_Y-1" * 20, KIND_OPENAI_KEY),
+    ("sk-ant-api03-" + "q" * 93 + "AA", "sk-ant-api03-" + "q" * 93 + "AA", KIND_ANTHROPIC_KEY),
+    ("aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", KIND_AWS_KEY_ID),
+    ("ASIAY34FZKBOKMUTVV7A temp", "ASIAY34FZKBOKMUTVV7A", KIND_AWS_KEY_ID),
+    ("token ghp_" + "a1B2" * 9, "ghp_" + "a1B2" * 9, KIND_GITHUB_TOKEN),
+    ("github_pat_" + "A" * 22 + "_" + "b" * 59, "github_pat_" + "A" * 22 + "_" + "b" * 59, KIND_GITHUB_TOKEN),
+    ("GITLAB_TOKEN=glpat-abcdEFGH1234ijklMNOP", "glpat-abcdEFGH1234ijklMNOP", KIND_GITLAB_TOKEN),
+    ("xoxb-781236542736-2364535789652-GkwFDQoHqzXDVsC6GzqYUypD",
+     "xoxb-781236542736-2364535789652-GkwFDQoHqzXDVsC6GzqYUypD", KIND_SLACK_TOKEN),
+    ("Authorization: Bearer abc123.def-456_ghi", "abc123.def-456_ghi", KIND_BEARER_TOKEN),
+    ("curl -H 'authorization: bearer 9f8e7d6c5b4a'", "9f8e7d6c5b4a", KIND_BEARER_TOKEN),
+    ("Authorization: Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy", KIND_PASSWORD),
+    ("postgres://app:s3cr3t!@db.internal:5432/orders", "s3cr3t!", KIND_PASSWORD),
+    ("redis://:hunter2@cache:6379/0", "hunter2", KIND_PASSWORD),
+    ("https://alice:p4ss@example.com/x", "p4ss", KIND_PASSWORD),
+    ("Server=db;User Id=app;Password=Tr0ub4dor&3;", "Tr0ub4dor", KIND_PASSWORD),
+    ("PGPASSWORD=hunter2 psql -h db", "hunter2", KIND_PASSWORD),
+    ("mysql --password='pa ss word'", "pa ss word", KIND_PASSWORD),
+    ('{"db_password": "correct horse"}', "correct horse", KIND_PASSWORD),
+    ("MYSQL_PWD=letmein", "letmein", KIND_PASSWORD),
+    ("password=Passw0rd, user=admin", "Passw0rd", KIND_PASSWORD),  # weak, but a password
+    ("db.password: correct.horse.battery", "correct.horse.battery", KIND_PASSWORD),
+]  # fmt: skip
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0"
+    ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nq2Yh+/x==\n-----END RSA PRIVATE KEY-----"
+POSITIVES += [
+    (f"id_token={JWT}&state=1", JWT, KIND_JWT),
+    (f"Authorization: Bearer {JWT}", JWT, KIND_JWT),  # a bearer JWT is reported as a JWT
+    (f"key:\n{PEM}\nthanks", PEM, KIND_PRIVATE_KEY),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA",  # truncated attribute
+     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA", KIND_PRIVATE_KEY),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "value", "kind"), POSITIVES)
+def test_each_kind_is_found_with_its_exact_span(text: str, value: str, kind: str) -> None:
+    start = text.index(value)
+    assert find_all(text, [BUILTIN]) == [Match(start, start + len(value), kind)]
+
+
+# --- near misses ---------------------------------------------------------------------------------
+
+NEAR_MISSES = [
+    "4111 1111 1111 1112",  # bad Luhn
+    "4111111111111112",
+    "order 79927398713",  # Luhn-valid but 11 digits
+    "1234 5678 9012 3456 7890",  # a 20-digit run: no 16-digit window inside it
+    "DE89 3704 0044 0532 0130 01",  # bad IBAN checksum
+    "GB82WEST12345698765433",
+    "XX89370400440532013000",  # no such country
+    "DE8937040044053201300",  # one character short for DE
+    "000-12-3456",  # SSA never issues area 000, 666, 9xx, group 00, serial 0000
+    "666-12-3456",
+    "900-12-3456",
+    "123-00-4567",
+    "123-45-0000",
+    "123-45-67890",
+    "+1 (123) 456-7890",  # NANP area codes never start with 1
+    "+44 20 1234",  # too short
+    "+999 1234 5678",  # no such country code
+    "+1 555 0100",
+    "999.999.999.999",
+    "256.1.1.1",
+    "10.0.0.1.5",  # five parts: an OID or version, not an address
+    "1.2.3",
+    "version 1.2.3.4",
+    "numpy==1.2.3.4",
+    "Chrome/120.0.0.0",
+    "release 4.0.0.1-beta",
+    "127.0.0.1 and ::1 and 0.0.0.0",  # loopback/unspecified identify nobody
+    "10:15:30",
+    "00:1a:2b:3c:4d:5e",  # a MAC address: bytes, not an IPv6
+    "xs[1::2] and std::vector and Foo::Bar",
+    "user@localhost",
+    "bob@example.c",
+    "@types/node@20.1.0",
+    "icon@2x.png",
+    "git@github.com:org/repo.git",
+    "sk-short",
+    "AKIA1234",
+    "ghp_tooShort",
+    "https://indieweb.org/images/2018-250-xoxo-indieweb-1.jpg",
+    "eyJhbGciOiJIUzI1NiJ9",  # one segment: a base64 JSON blob, not a token
+    "the bearer of this letter; Bearer authentication is required",
+    "basic questions about Basic auth",
+    "password=<PASSWORD> pwd=*** password: ${DB_PASSWORD} password=",
+    "bypass=true, PASS: test_checkout (12ms)",
+    "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq\n-----END PUBLIC KEY-----",
+    "https://example.com:8443/path?x=1",
+    "https://username:password@example.com/ and https://REDACTED:REDACTED@example.com/",
+    # credentials-shaped code: annotations, variables, comparisons, format strings
+    "def login(username: str, password: str) -> None:",
+    "password: (bool, optional): Hide typed text. Defaults to False.",
+    "url.copy_with(password=None); password = str(password); password=self.password",
+    'if self.password == other.password: print(f"password={password!r}")',
+    "pwd=$DB_PASSWORD pwd=%PGPASS% password = auth",
+    "Buffer the body before sending or use bearer authentication.",
+    "Bearer access_token",
+    "x + 14285714.286",
+    "date 20080830 172159",  # Luhn-valid by chance, but not grouped like a card
+    '__version__ = "3.5.0.1" and RFC 5891 §4.2.3.1 and section 2.7.2.2',
+    "aBcD:ef01:2345:6789:aBcD:ef01:127.0.0.1.1",
+]
+
+
+@pytest.mark.parametrize("text", NEAR_MISSES)
+def test_near_misses_are_left_alone(text: str) -> None:
+    assert found(text) == []
+
+
+def test_issuer_ranges_reject_luhn_valid_numbers_outside_the_card_networks() -> None:
+    rng = random.Random(7)
+    for first in "1789":  # airlines, petroleum, telecom, national: and every epoch millis
+        number = luhn_complete(first + "3", 16, rng)
+        assert found(f"id {number}") == [], number
+
+
+# --- Faker across locales ------------------------------------------------------------------------
+
+TEMPLATES = [
+    "{}",
+    "Please note {} for the record.",
+    "Details ({}) attached",
+    '{{"field": "{}"}}',
+    "- {}\n",
+    "値は{}です",
+]
+
+
+def faker_phones(fake: Faker, region: str, rng: random.Random) -> Iterator[str]:
+    """International spellings of valid numbers for ``region``.
+
+    ``fake.phone_number()`` mixes national and international formats and is often not a valid
+    number at all (made-up area codes), so each one is parsed for its locale's region and only
+    valid ones are kept, re-spelled in international format (and kept as-is when Faker already
+    wrote them with "+"). Faker's ``msisdn()`` has no country code, so it is not used. Numbers are
+    also built from phonenumbers' example numbers per region and type with random subscriber
+    digits, kept when valid, in INTERNATIONAL, E.164, RFC 3966 and dotted spellings.
+    """
+    for _ in range(20):
+        raw = fake.phone_number()
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            yield phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+            if raw.startswith("+"):
+                yield raw
+    fmt = phonenumbers.PhoneNumberFormat
+    for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+        example = phonenumbers.example_number_for_type(region, kind)
+        assert example is not None
+        national = str(example.national_number)
+        for _ in range(8):
+            digits = national[:-4] + "".join(rng.choice(string.digits) for _ in range(4))
+            number = phonenumbers.parse(f"+{example.country_code}{digits}", None)
+            if not phonenumbers.is_valid_number(number):
+                continue
+            international = phonenumbers.format_number(number, fmt.INTERNATIONAL)
+            yield rng.choice(
+                [
+                    international,
+                    phonenumbers.format_number(number, fmt.E164),
+                    phonenumbers.format_number(number, fmt.RFC3966).removeprefix("tel:"),
+                    international.replace(" ", "."),
+                ]
+            )
+
+
+def faker_values() -> list[tuple[str, str]]:
+    """(kind, value) pairs from Faker in eight locales, seeded."""
+    Faker.seed(20261124)
+    fake = Faker(LOCALES)
+    rng = random.Random(20261124)
+    values: list[tuple[str, str]] = []
+    for locale in LOCALES:
+        local = fake[locale]
+        for _ in range(50):
+            values.append(
+                (KIND_EMAIL, rng.choice([local.email, local.free_email, local.company_email])())
+            )
+            card = local.credit_card_number()
+            if rng.random() < 0.3 and len(card) == 16:
+                card = rng.choice(" -").join(card[i : i + 4] for i in range(0, 16, 4))
+            values.append((KIND_CARD, card))
+            iban = local.iban()
+            if rng.random() < 0.3:
+                iban = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+            values.append((KIND_IBAN, iban))
+        for _ in range(25):
+            values.append((KIND_IP, local.ipv4()))
+            values.append((KIND_IP, local.ipv6()))
+        values += [(KIND_PHONE, p) for p in faker_phones(local, REGION_OF[locale], rng)]
+    values += [(KIND_SSN, fake["en_US"].ssn()) for _ in range(200)]
+    # Loopback and unspecified addresses are deliberately not redacted: they identify nobody.
+    return [
+        (kind, value)
+        for kind, value in values
+        if kind != KIND_IP
+        or not (ipaddress.ip_address(value).is_loopback or ipaddress.ip_address(value).is_unspecified)
+    ]  # fmt: skip
+
+
+def random_token(rng: random.Random, alphabet: str, length: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def generated_secrets(rng: random.Random, per_kind: int = 30) -> list[tuple[str, str, str]]:
+    """(text, secret value, kind): each secret in a context it really shows up in."""
+    out: list[tuple[str, str, str]] = []
+
+    def add(make: Callable[[], tuple[str, str]], kind: str) -> None:
+        for _ in range(per_kind):
+            context, value = make()
+            out.append((context, value, kind))
+
+    def openai() -> tuple[str, str]:
+        value = rng.choice(
+            [
+                "sk-" + random_token(rng, ALNUM, 48),
+                "sk-proj-"
+                + random_token(rng, B64URL, 74)
+                + "T3BlbkFJ"
+                + random_token(rng, B64URL, 74),
+                "sk-svcacct-"
+                + random_token(rng, B64URL, 74)
+                + "T3BlbkFJ"
+                + random_token(rng, B64URL, 74),
+                "sk-admin-"
+                + random_token(rng, B64URL, 58)
+                + "T3BlbkFJ"
+                + random_token(rng, B64URL, 58),
+            ]
+        )
+        return f"OPENAI_API_KEY={value}", value
+
+    def anthropic() -> tuple[str, str]:
+        version = rng.choice(["api03", "admin01"])
+        value = f"sk-ant-{version}-" + random_token(rng, B64URL, 93) + "AA"
+        return f"x-api-key: {value}", value
+
+    def aws() -> tuple[str, str]:
+        prefix = rng.choice(["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"])
+        value = prefix + random_token(rng, string.ascii_uppercase + "234567", 16)
+        return f"aws_access_key_id = {value}", value
+
+    def github() -> tuple[str, str]:
+        if rng.random() < 0.3:
+            value = (
+                "github_pat_" + random_token(rng, ALNUM, 22) + "_" + random_token(rng, ALNUM, 59)
+            )
+        else:
+            value = rng.choice(["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]) + random_token(
+                rng, ALNUM, 36
+            )
+        return f"GH_TOKEN={value}", value
+
+    def gitlab() -> tuple[str, str]:
+        value = "glpat-" + random_token(rng, ALNUM, 4) + random_token(rng, B64URL, 16)
+        return f"PRIVATE-TOKEN: {value}", value
+
+    def slack() -> tuple[str, str]:
+        value = rng.choice(
+            [
+                f"xoxb-{random_token(rng, string.digits, 12)}-{random_token(rng, string.digits, 13)}-"
+                + random_token(rng, ALNUM, 24),
+                "xoxp-"
+                + "-".join(random_token(rng, string.digits, 12) for _ in range(3))
+                + "-"
+                + random_token(rng, string.hexdigits.lower()[:16], 32),
+                f"xapp-1-A{random_token(rng, string.ascii_uppercase + string.digits, 10)}-"
+                f"{random_token(rng, string.digits, 13)}-{random_token(rng, '0123456789abcdef', 64)}",
+            ]
+        )
+        return f"SLACK_TOKEN={value}", value
+
+    def jwt() -> tuple[str, str]:
+        header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        payload = b64url(json.dumps({"sub": str(rng.randrange(10**9)), "iat": 1764000000}).encode())
+        signature = b64url(
+            hmac.new(rng.randbytes(32), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        )
+        value = f"{header}.{payload}.{signature}"
+        return f"Cookie: session={value}; Path=/", value
+
+    def bearer() -> tuple[str, str]:
+        value = (
+            random_token(rng, ALNUM, 30)
+            + rng.choice(string.digits)
+            + random_token(rng, ALNUM + "._-", 9)
+        )
+        return f"Authorization: Bearer {value}", value
+
+    def private_key() -> tuple[str, str]:
+        label = rng.choice(
+            [
+                "RSA PRIVATE KEY",
+                "EC PRIVATE KEY",
+                "PRIVATE KEY",
+                "OPENSSH PRIVATE KEY",
+                "ENCRYPTED PRIVATE KEY",
+            ]
+        )
+        body = "\n".join(
+            base64.b64encode(rng.randbytes(48)).decode() for _ in range(rng.randrange(3, 12))
+        )
+        value = f"-----BEGIN {label}-----\n{body}\n-----END {label}-----"
+        return f"key file:\n{value}\n", value
+
+    def url_password() -> tuple[str, str]:
+        value = random_token(rng, ALNUM + "!$%^*_-~", rng.randrange(8, 24))
+        scheme = rng.choice(["postgres", "mysql", "mongodb+srv", "redis", "amqp", "https"])
+        return f"{scheme}://svc_user:{value}@db-{rng.randrange(9)}.internal:5432/app", value
+
+    def connection_password() -> tuple[str, str]:
+        value = random_token(rng, ALNUM + "!$%^*_-~", rng.randrange(8, 24))
+        template = rng.choice(
+            [
+                "Server=db;Database=orders;User Id=app;Password={};",
+                "PGPASSWORD={} psql -h db",
+                "pwd={}&user=app",
+                "db.password: {}",
+            ]
+        )
+        return template.format(value), value
+
+    add(openai, KIND_OPENAI_KEY)
+    add(anthropic, KIND_ANTHROPIC_KEY)
+    add(aws, KIND_AWS_KEY_ID)
+    add(github, KIND_GITHUB_TOKEN)
+    add(gitlab, KIND_GITLAB_TOKEN)
+    add(slack, KIND_SLACK_TOKEN)
+    add(jwt, KIND_JWT)
+    add(bearer, KIND_BEARER_TOKEN)
+    add(private_key, KIND_PRIVATE_KEY)
+    add(url_password, KIND_PASSWORD)
+    add(connection_password, KIND_PASSWORD)
+    return out
+
+
+def test_generated_pii_and_secrets_in_sentences_are_found_with_kind_and_exact_span() -> None:
+    rng = random.Random(3)
+    cases = [
+        (template.format(value), value, kind)
+        for kind, value in faker_values()
+        for template in [rng.choice(TEMPLATES)]
+    ]
+    cases += [
+        (f"Debug: {context} (do not share)", value, kind)
+        for context, value, kind in generated_secrets(rng)
+    ]
+    kinds = {kind for _, _, kind in cases}
+
+    misses = []
+    for text, value, kind in cases:
+        start = text.index(value)
+        if find_all(text, [BUILTIN]) != [Match(start, start + len(value), kind)]:
+            misses.append((kind, value, found(text)))
+
+    assert len(cases) >= 2000
+    assert kinds == BUILTIN_KINDS
+    assert misses == [], f"{len(misses)} of {len(cases)} missed, first: {misses[:5]}"
+
+
+def digit_groups(text: str) -> list[int]:
+    return [len(run) for run in re.findall(r"[0-9]+", text)]
+
+
+def test_national_phone_formats_are_found_only_with_a_default_region() -> None:
+    Faker.seed(11)
+    fake = Faker(LOCALES)
+    checked = 0
+    for locale in LOCALES:
+        region = REGION_OF[locale]
+        detector = BuiltinDetector(default_phone_region=region)
+        for _ in range(50):
+            raw = fake[locale].phone_number()
+            if raw.startswith("+") or (
+                not any(c in " .-()" for c in raw) and not raw.startswith("0")
+            ):
+                continue  # international (covered above), or a bare digit run (an id, not found)
+            number = phonenumbers.parse(raw, region)
+            if not phonenumbers.is_valid_number(number):
+                continue
+            # Written nationally means with the trunk prefix or grouped as the country groups it.
+            # Faker writes some Japanese mobiles without their trunk 0 ("90-6953-9804"), which
+            # nobody in Japan does: like card-shaped digit groups, those are not taken for phones.
+            national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+            if not raw.lstrip("(").startswith("0") and digit_groups(raw) != digit_groups(national):
+                continue
+            checked += 1
+            text = f"Call me at {raw} tomorrow"
+            assert [kind for kind, _ in found(text, detector)] == [KIND_PHONE], (locale, raw)
+            assert found(text) == [], raw  # no region: a national number is not guessed at
+    assert checked > 100
+
+
+# --- false positives -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("region", [None, "US", "DE", "GB", "FR", "JP", "BR", "IT", "ES"])
+def test_benign_technical_values_are_left_alone(region: str | None) -> None:
+    corpus = benign_values()
+    detector = BuiltinDetector(default_phone_region=region)
+    altered = [(family, value) for family, value in corpus if detector.find(value)]
+    rate = len(altered) / len(corpus)
+
+    assert len(corpus) >= 2000
+    assert {family for family, _ in corpus} == set(FAMILIES)
+    assert rate <= 0.01, (
+        f"false-positive rate {rate:.2%} ({len(altered)}/{len(corpus)}), e.g. {altered[:5]}"
+    )
+
+
+# --- merging -------------------------------------------------------------------------------------
+
+
+class Fixed:
+    """A detector that reports the matches it was given (a third-party detector stand-in)."""
+
+    def __init__(self, *matches: Match) -> None:
+        self.kinds = frozenset(m.kind for m in matches)
+        self._matches = list(matches)
+
+    def find(self, text: str) -> list[Match]:
+        return list(self._matches)
+
+
+def test_find_all_secret_beats_the_pii_it_overlaps() -> None:
+    text = "https://alice:p4ss@example.com/"
+    email_like = RegexDetector("EMAILISH", r"[\w.]+@[\w.]+")
+
+    assert found(text, email_like) == [("EMAILISH", "p4ss@example.com")]
+    assert [(m.kind, text[m.start : m.end]) for m in find_all(text, [email_like, BUILTIN])] == [
+        (KIND_PASSWORD, "p4ss")
+    ]
+
+
+def test_find_all_earlier_start_wins_then_longer_and_output_is_sorted() -> None:
+    text = "abc def ghi jkl"
+    result = find_all(
+        text,
+        [
+            Fixed(Match(12, 15, "D"), Match(4, 11, "B")),  # "def ghi"
+            Fixed(Match(0, 7, "A")),  # "abc def" starts earlier than "def ghi": wins
+            Fixed(Match(12, 13, "E")),  # same start as "jkl", shorter: loses
+        ],
+    )
+    assert result == [Match(0, 7, "A"), Match(12, 15, "D")]
+
+
+def test_find_all_ignores_empty_and_out_of_bounds_matches() -> None:
+    text = "hello"
+    bad = Fixed(Match(3, 3, "X"), Match(4, 99, "X"), Match(-1, 2, "X"), Match(1, 2, "OK"))
+    assert find_all(text, [bad]) == [Match(1, 2, "OK")]
+
+
+def test_secret_kinds_are_builtin_kinds() -> None:
+    assert SECRET_KINDS < BUILTIN_KINDS
+    assert len(BUILTIN_KINDS) == 16
+
+
+def test_kinds_selects_what_the_builtin_detector_looks_for() -> None:
+    text = "mail jane@example.com card 4111 1111 1111 1111 key AKIAIOSFODNN7EXAMPLE"
+    only_cards = BuiltinDetector(kinds=[KIND_CARD])
+    assert found(text, only_cards) == [(KIND_CARD, "4111 1111 1111 1111")]
+    assert found(text, BuiltinDetector(kinds=[])) == []
+    with pytest.raises(ConfigError, match="NOPE"):
+        BuiltinDetector(kinds=["NOPE"])
+    with pytest.raises(ConfigError, match="ISO 3166"):
+        BuiltinDetector(default_phone_region="Atlantis")
+
+
+# --- user-configured detectors -------------------------------------------------------------------
+
+
+def test_regex_detector_without_a_value_group_replaces_the_whole_match() -> None:
+    detector = RegexDetector("TICKET", r"TCK-\d{6}")
+    assert found("see TCK-123456 and TCK-12", detector) == [("TICKET", "TCK-123456")]
+    assert detector.kinds == frozenset({"TICKET"})
+
+
+def test_regex_detector_with_a_value_group_replaces_only_the_value() -> None:
+    detector = RegexDetector("ACCOUNT", r"ACC-(?:(?P<value>\d{8})|X+)")
+    assert found("ACC-12345678 and ACC-XXXX", detector) == [("ACCOUNT", "12345678")]
+
+
+def test_regex_detector_honours_flags() -> None:
+    detector = RegexDetector("PROJECT", r"project (?P<value>\w+)", flags=re.IGNORECASE)
+    assert found("PROJECT Falcon", detector) == [("PROJECT", "Falcon")]
+
+
+def test_regex_detector_skips_empty_matches() -> None:
+    assert RegexDetector("MAYBE", r"x*").find("abc") == []
+
+
+def test_a_bad_pattern_is_a_config_error_naming_the_pattern_and_the_regex_error() -> None:
+    with pytest.raises(ConfigError) as error:
+        RegexDetector("ACCOUNT", r"ACC-(\d{8}")
+    message = str(error.value)
+    assert "ACC-(\\\\d{8}" in message or r"ACC-(\d{8}" in message
+    assert "missing )" in message
+    assert "ACCOUNT" in message
+
+
+@pytest.mark.parametrize("name", ["", "has space", "a<b>"])
+def test_a_bad_detector_name_is_a_config_error(name: str) -> None:
+    with pytest.raises(ConfigError, match="detector name"):
+        TermDetector(name, ["x"])
+
+
+def test_term_detector_is_case_insensitive_whole_word_and_longest_first() -> None:
+    detector = TermDetector("CUSTOMER", ["Acme", "Acme Corp", "A.B. (Holdings)", "  Globex   Inc "])
+    text = "acme corp, ACME, Acmes, xAcme, a.b. (holdings) and Globex\n inc"
+    assert found(text, detector) == [
+        ("CUSTOMER", "acme corp"),
+        ("CUSTOMER", "ACME"),
+        ("CUSTOMER", "a.b. (holdings)"),
+        ("CUSTOMER", "Globex\n inc"),
+    ]
+    assert TermDetector("EMPTY", ["", "  "]).find("anything") == []
+
+
+def test_term_detector_finds_each_of_5000_terms() -> None:
+    Faker.seed(5)
+    fake = Faker("en_US")
+    terms = sorted({fake.company() for _ in range(3000)} | {f"ACCT-{n:07d}" for n in range(2500)})
+    terms = terms[:5000]
+    detector = TermDetector("CUSTOMER", terms)
+    rng = random.Random(5)
+    sample = rng.sample(terms, 300)
+    text = " ; ".join(
+        f"note about {term.upper() if i % 2 else term.lower()} today"
+        for i, term in enumerate(sample)
+    )
+
+    matches = detector.find(text)
+
+    assert len(terms) == 5000
+    assert detector.term_count == 5000
+    assert [text[m.start : m.end].lower() for m in matches] == [t.lower() for t in sample]
+    assert detector.find("ACCT-00000001") == []  # not a whole-word term (one digit too many)
+
+
+# --- robustness ----------------------------------------------------------------------------------
+
+FRAGMENTS = st.sampled_from(
+    [
+        "@", "@example.com", "a.b@c.de", "+", "+44 ", "+1 (415) 555-2671", "4111", " 1111", "-",
+        "DE89", " 3704", "123-45-6789", "10.0.0.1", ".", ":", "::", "fe80", "sk-", "sk-ant-api03-",
+        "AKIA", "ghp_", "github_pat_", "glpat-", "xoxb-", "eyJ", ".eyJ", "Bearer ", "Basic ",
+        "password=", "pwd=", "://u:", "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----",
+        "\n", "\\n", "０", "٣", "é", "\ud800", "\udfff", "连", "(", ")", "=", ";", "'", '"', "x",
+    ]
+)  # fmt: skip
+TEXTS = st.one_of(
+    st.text(),
+    st.text(st.characters(categories=["Cs", "Nd", "Po", "Ll"])),  # lone surrogates included
+    st.lists(st.one_of(FRAGMENTS, st.text(max_size=4)), max_size=60).map("".join),
+    st.builds(
+        lambda piece, repeat: piece * repeat,
+        st.one_of(FRAGMENTS, st.lists(FRAGMENTS, min_size=1, max_size=6).map("".join)),
+        st.integers(200, 4000),
+    ),
+)
+DETECTORS: list[Detector] = [
+    BUILTIN,
+    BuiltinDetector(default_phone_region="DE"),
+    RegexDetector("ACCOUNT", r"ACC-(?P<value>\d*)"),
+    TermDetector("CUSTOMER", ["Acme", "é", "Bearer"]),
+]
+
+
+def assert_well_formed(matches: list[Match], text: str) -> None:
+    previous_end = 0
+    for m in matches:
+        assert 0 <= m.start < m.end <= len(text)
+        assert m.start >= previous_end  # sorted, no overlaps
+        previous_end = m.end
+
+
+@given(TEXTS)
+@settings(max_examples=250, deadline=None)
+def test_find_never_raises_and_matches_are_in_bounds(text: str) -> None:
+    for detector in DETECTORS:
+        assert_well_formed(detector.find(text), text)
+    merged = find_all(text, DETECTORS)
+    assert_well_formed(merged, text)
+    assert all(m.kind in BUILTIN_KINDS | {"ACCOUNT", "CUSTOMER"} for m in merged)

@@ -1,0 +1,192 @@
+"""The Redactor and the span adapters: modes, stable pseudonyms, JSON kept valid, every surface."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, Status, StatusCode
+
+from otel_flywheel.conventions import normalize_trace, span_view_from_readable
+from otel_flywheel.privacy import (
+    DROP,
+    BuiltinDetector,
+    RedactingSpanExporter,
+    RedactionAudit,
+    Redactor,
+    RegexDetector,
+    TermDetector,
+    redact_span_view,
+)
+
+KEY = b"k" * 32
+EMAIL = "jane.doe@example.com"
+CARD = "4111 1111 1111 1111"
+TOKEN = re.compile(r"<[A-Z_]+(:[0-9a-f]{8})?>")
+
+
+def redactor(key: bytes = KEY, **options: object) -> Redactor:
+    return Redactor(key=key, detectors=[BuiltinDetector()], **options)  # type: ignore[arg-type]
+
+
+def test_pseudonyms_are_stable_for_a_key_and_differ_across_keys() -> None:
+    audit = RedactionAudit()
+    first = redactor().redact_text(f"mail {EMAIL}", audit)
+    again = redactor().redact_text(f"write to {EMAIL} today", audit)
+    other_key = redactor(key=b"z" * 32).redact_text(f"mail {EMAIL}", audit)
+
+    token = str(first).removeprefix("mail ")
+    assert re.fullmatch(r"<EMAIL:[0-9a-f]{8}>", token)
+    assert token in str(again)
+    assert token not in str(other_key)
+    assert EMAIL not in f"{first}{again}{other_key}"
+    assert audit.counts["EMAIL"] == 3
+
+
+def test_mask_mode_and_secrets_masked_by_default() -> None:
+    text = f"card {CARD}, key sk-proj-{'a' * 48}"
+    audit = RedactionAudit()
+
+    result = redactor(modes={"CARD": "mask"}).redact_text(text, audit)
+
+    assert result == "card <CARD>, key <OPENAI_KEY>"
+    assert audit.kinds == ("CARD", "OPENAI_KEY")
+
+
+def test_drop_mode_drops_the_whole_attribute() -> None:
+    audit = RedactionAudit()
+    attributes = {"input.value": f"contact {EMAIL}", "other": "fine"}
+
+    redacted = redactor(modes={"EMAIL": "drop"}).redact_attributes(attributes, audit)
+
+    assert redacted == {"other": "fine"}
+    assert audit.counts["EMAIL"] == 1
+
+
+def test_json_values_stay_valid_json_with_only_leaves_replaced() -> None:
+    arguments = json.dumps({"email": EMAIL, "amount": 12.5, "nested": [{"card": CARD}]})
+    audit = RedactionAudit()
+
+    result = redactor().redact_text(arguments, audit)
+
+    parsed = json.loads(str(result))
+    assert parsed["amount"] == 12.5
+    assert TOKEN.fullmatch(parsed["email"])
+    assert TOKEN.fullmatch(parsed["nested"][0]["card"])
+    assert EMAIL not in str(result)
+
+
+def test_untouched_json_keeps_its_exact_bytes() -> None:
+    text = '{"order_id":  "A-1001",\n "qty": 2}'
+    assert redactor().redact_text(text, RedactionAudit()) == text
+
+
+def test_card_number_as_an_integer_is_redacted() -> None:
+    audit = RedactionAudit()
+    redacted = redactor().redact_attributes(
+        {"payment.card": 4111111111111111, "order.qty": 3}, audit
+    )
+    assert TOKEN.fullmatch(redacted["payment.card"])
+    assert redacted["order.qty"] == 3
+
+
+def test_string_arrays_are_redacted_element_wise() -> None:
+    redacted = redactor().redact_attributes({"recipients": (EMAIL, "nobody")}, RedactionAudit())
+    assert redacted["recipients"][1] == "nobody"
+    assert TOKEN.fullmatch(redacted["recipients"][0])
+
+
+def test_allow_listed_keys_are_never_touched() -> None:
+    value = "jane.doe@example.com-model"
+    redacted = redactor().redact_attributes(
+        {"llm.model_name": value, "llm.token_count.prompt": 4111111111111111}, RedactionAudit()
+    )
+    assert redacted == {"llm.model_name": value, "llm.token_count.prompt": 4111111111111111}
+
+
+def test_user_id_is_always_pseudonymized_and_joinable() -> None:
+    r = redactor()
+    one = r.redact_attributes({"user.id": "customer-42"}, RedactionAudit())
+    two = r.redact_attributes({"user.id": "customer-42"}, RedactionAudit())
+    assert one == two
+    assert re.fullmatch(r"<USER:[0-9a-f]{8}>", one["user.id"])
+
+
+def test_custom_regex_and_terms_are_detectors_like_the_builtins() -> None:
+    custom = Redactor(
+        key=KEY,
+        detectors=[
+            BuiltinDetector(),
+            RegexDetector("ACCOUNT", r"ACC-(?P<value>\d{8})"),
+            TermDetector("CUSTOMER", ["Globex Corporation"]),
+        ],
+    )
+    result = custom.redact_text("ACC-12345678 belongs to globex corporation", RedactionAudit())
+    assert "12345678" not in str(result)
+    assert "globex" not in str(result).lower()
+    assert str(result).startswith("ACC-<ACCOUNT:")
+
+
+def test_every_span_surface_is_redacted_and_audited() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "agent", "deployment.owner": EMAIL})
+    )
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exporter, redactor())))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("first") as first:
+        pass
+    with tracer.start_as_current_span(
+        "tool",
+        attributes={"input.value": json.dumps({"to": EMAIL}), "openinference.span.kind": "TOOL"},
+        links=[Link(first.get_span_context(), {"note": f"card {CARD}"})],
+    ) as span:
+        span.add_event("exception", {"exception.message": f"declined {CARD} for {EMAIL}"})
+        span.set_status(Status(StatusCode.ERROR, f"could not charge {CARD}"))
+    provider.shutdown()
+
+    spans = exporter.get_finished_spans()
+    everything = json.dumps([json.loads(s.to_json()) for s in spans])
+    assert EMAIL not in everything
+    assert CARD not in everything
+    tool = next(s for s in spans if s.name == "tool")
+    assert tool.attributes is not None
+    assert tool.attributes["flywheel.redaction.count"] == 5
+    assert tool.attributes["flywheel.redaction.types"] == ("CARD", "EMAIL")
+    assert tool.status.description is not None
+    assert "<CARD" in tool.status.description
+    assert tool.resource.attributes["deployment.owner"].startswith("<EMAIL")
+    json.loads(str(tool.attributes["input.value"]))  # still valid JSON
+
+
+def test_span_views_for_the_pipeline_are_redacted_too() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span(
+        "agent", attributes={"openinference.span.kind": "AGENT", "input.value": f"I am {EMAIL}"}
+    ):
+        pass
+    provider.shutdown()
+
+    view = redact_span_view(span_view_from_readable(exporter.get_finished_spans()[0]), redactor())
+    trace = normalize_trace([view])
+
+    assert trace.goal is not None
+    assert EMAIL not in trace.to_json()
+    assert trace.goal.startswith("I am <EMAIL:")
+
+
+def test_drop_is_a_sentinel_not_a_value() -> None:
+    assert repr(DROP) == "DROP"
+
+
+@pytest.mark.parametrize("bad_key", [b"", b"short"])
+def test_short_keys_are_refused(bad_key: bytes) -> None:
+    with pytest.raises(ValueError, match="16 bytes"):
+        Redactor(key=bad_key, detectors=[])
