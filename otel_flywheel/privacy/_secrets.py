@@ -63,8 +63,10 @@ SECRET_KINDS: Final = frozenset(
     }
 )
 
-Validator = Callable[[str, int, int], tuple[int, int] | None]
-"""``(text, start, end)`` of a candidate value -> the span to redact, or None to reject it."""
+Validator = Callable[[str, int, int, int], tuple[int, int] | None]
+"""``(text, start, end, floor)`` of a candidate value -> the span to redact, or None to reject it.
+``floor`` is where the previous finding in ``text`` ends (0 if none): what lies before it is taken,
+so a value starting right after it is not a continuation of what precedes it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +107,11 @@ _PLACEHOLDER = re.compile(
 )
 
 
-def _not_placeholder(text: str, start: int, end: int) -> tuple[int, int] | None:
+def _not_placeholder(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     return None if _PLACEHOLDER.fullmatch(text, start, end) else (start, end)
 
 
-def _looks_like_token(text: str, start: int, end: int) -> tuple[int, int] | None:
+def _looks_like_token(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """Bearer values: a token has a digit, token punctuation or mixed case; prose ("bearer tokens",
     "Bearer authentication") and identifiers ("Bearer access_token") have none of these."""
     while end > start and text[end - 1] == ".":
@@ -149,7 +151,7 @@ _CODE_VALUE = re.compile(
 _VARIABLE = re.compile(r"[a-z_]+")
 
 
-def _config_password(text: str, start: int, end: int) -> tuple[int, int] | None:
+def _config_password(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """key=value passwords, minus what the same shape means in code and prose."""
     if start > 0 and text[start - 1] in "\"'":
         return None if _PLACEHOLDER.fullmatch(text, start, end) else (start, end)
@@ -173,7 +175,7 @@ def _config_password(text: str, start: int, end: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _basic_credentials(text: str, start: int, end: int) -> tuple[int, int] | None:
+def _basic_credentials(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """``Basic`` values must decode to ``user:password``, or the word was just prose."""
     try:
         decoded = base64.b64decode(text[start:end] + "==", validate=False)
@@ -182,7 +184,7 @@ def _basic_credentials(text: str, start: int, end: int) -> tuple[int, int] | Non
     return (start, end) if b":" in decoded else None
 
 
-def _slack_token(text: str, start: int, end: int) -> tuple[int, int] | None:
+def _slack_token(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """Real Slack tokens are long and carry numeric team/user ids; ``xoxo-indieweb-1`` does not."""
     if end - start < 20 or not any(c.isdigit() for c in text[start:end]):
         return None

@@ -320,6 +320,35 @@ def _log_line(rng: random.Random) -> str:
     )
 
 
+def _fours(digits: str) -> str:
+    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+def _long_number(rng: random.Random) -> str:
+    """Numbers longer than any card (a 16-digit window of one may well pass Luhn), printed whole or
+    in fours, and order numbers with other numbers next to them."""
+    usps = rng.choice(["9400", "9205", "9407", "9270", "9303"]) + "".join(
+        rng.choice(string.digits) for _ in range(18)
+    )
+    iccid = "8944" + "".join(rng.choice(string.digits) for _ in range(rng.randrange(15, 17)))
+    reference = rng.choice("123456789") + "".join(
+        rng.choice(string.digits) for _ in range(rng.randrange(19, 26))
+    )
+    order = _failing_luhn(rng, 16, first=rng.choice("23456"))
+    return rng.choice(
+        [
+            f"USPS tracking {_fours(usps)}",
+            f"tracking_number={usps}",
+            f"SIM ICCID {_fours(iccid)}",
+            f"payment reference {reference}",
+            f"qty {rng.randrange(1, 10)} order {order}",
+            f"order {order} placed {rng.randrange(1, 13):02d}/{rng.randrange(25, 32)}",
+            f"line {rng.randrange(1, 100)} {_fours(order)}, {rng.randrange(2, 10)} items",
+            f"voucher {_fours(order)} valid to {rng.randrange(1, 13):02d}/{rng.randrange(25, 32)}",
+        ]
+    )
+
+
 FAMILIES: dict[str, Callable[[random.Random], str]] = {
     "uuid": _uuid,
     "trace_id": _trace_id,
@@ -341,6 +370,7 @@ FAMILIES: dict[str, Callable[[random.Random], str]] = {
     "code": _code,
     "measurement": _measurement,
     "log_line": _log_line,
+    "long_number": _long_number,
 }
 
 

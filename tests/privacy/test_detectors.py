@@ -229,6 +229,175 @@ def test_issuer_ranges_reject_luhn_valid_numbers_outside_the_card_networks() -> 
         assert found(f"id {number}") == [], number
 
 
+# --- cards next to other numbers -----------------------------------------------------------------
+
+CARD_PASTES = [
+    # card, expiry, CVC: how people paste a card
+    ("4111111111111111 12/28 123", [(KIND_CARD, "4111111111111111")]),
+    ("4111 1111 1111 1111 12/28 123", [(KIND_CARD, "4111 1111 1111 1111")]),
+    ("4111-1111-1111-1111 12/28 123", [(KIND_CARD, "4111-1111-1111-1111")]),
+    ("card: 4111 1111 1111 1111, exp 12/28, cvc 123", [(KIND_CARD, "4111 1111 1111 1111")]),
+    ("5555 5555 5555 4444 1228 123", [(KIND_CARD, "5555 5555 5555 4444")]),  # MMYY
+    ("5555555555554444 12 28 123", [(KIND_CARD, "5555555555554444")]),
+    ("4111 1111 1111 1111 12 28 123", [(KIND_CARD, "4111 1111 1111 1111")]),
+    ("4111 1111 1111 1111 123", [(KIND_CARD, "4111 1111 1111 1111")]),
+    ("3782 822463 10005 04/27 1234", [(KIND_CARD, "3782 822463 10005")]),  # Amex: 4-digit CID
+    ("378282246310005 0427 1234", [(KIND_CARD, "378282246310005")]),
+    ("12/28 4111 1111 1111 1111", [(KIND_CARD, "4111 1111 1111 1111")]),
+    ("12/2028 4111 1111 1111 1111", [(KIND_CARD, "4111 1111 1111 1111")]),
+    # numbers before it
+    ("qty 2 4111111111111111", [(KIND_CARD, "4111111111111111")]),
+    ("line 17 4111 1111 1111 1111", [(KIND_CARD, "4111 1111 1111 1111")]),
+    ("+44 20 7946 0958 4111 1111 1111 1111",
+     [(KIND_PHONE, "+44 20 7946 0958"), (KIND_CARD, "4111 1111 1111 1111")]),
+    # "+49 30 901820 4111" is a valid German number too: the phone does not take the card's 4111
+    ("+49 30 901820 4111 1111 1111 1111",
+     [(KIND_PHONE, "+49 30 901820"), (KIND_CARD, "4111 1111 1111 1111")]),
+    ("123-45-6789 4111-1111-1111-1111",
+     [(KIND_SSN, "123-45-6789"), (KIND_CARD, "4111-1111-1111-1111")]),
+    ("123-45-6789 4111 1111 1111 1111",
+     [(KIND_SSN, "123-45-6789"), (KIND_CARD, "4111 1111 1111 1111")]),
+    # two cards in a row
+    ("4111 1111 1111 1111 5555 5555 5555 4444",
+     [(KIND_CARD, "4111 1111 1111 1111"), (KIND_CARD, "5555 5555 5555 4444")]),
+    ("4111111111111111 5555555555554444",
+     [(KIND_CARD, "4111111111111111"), (KIND_CARD, "5555555555554444")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), CARD_PASTES)
+def test_a_card_next_to_other_numbers_is_found_and_nothing_else_with_it(
+    text: str, expected: list[tuple[str, str]]
+) -> None:
+    assert found(text) == expected
+
+
+def test_a_national_phone_number_does_not_take_the_first_four_of_a_card_after_it() -> None:
+    text = "030 901820 4111 1111 1111 1111"
+    assert phonenumbers.is_valid_number(phonenumbers.parse("030 901820 4111", "DE"))
+
+    assert found(text, BuiltinDetector(default_phone_region="DE")) == [
+        (KIND_PHONE, "030 901820"),
+        (KIND_CARD, "4111 1111 1111 1111"),
+    ]
+
+
+CARD_NEAR_MISSES = [
+    "4111 1111 1111 1111.5",  # a decimal
+    "4111111111111111-12",  # a dashed id
+    "4111 1111 1111 1111-12",
+    "4111 1111 1111 1111 12",  # 4-4-4-4-2 is one 18-digit number, and it fails Luhn
+    "4111 1111 1111 1112 1234",  # the leading 16 digits fail Luhn
+    "4111 1111 1111 12/28",  # 12 digits, and not a Maestro range
+    "1234 4111 1111 1111 1111",  # inside a longer number printed in fours
+    "ref 12345678901234567890",
+]
+
+
+@pytest.mark.parametrize("text", CARD_NEAR_MISSES)
+def test_card_near_misses_are_left_alone(text: str) -> None:
+    assert found(text) == []
+
+
+def fours(digits: str, separator: str = " ") -> str:
+    return separator.join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+def test_a_number_longer_than_any_card_is_not_cut_into_one() -> None:
+    """A 20-digit reference holds a Luhn-valid 16-digit window one time in ten. Redacting that
+    window would mangle the number and hide nothing, so a run longer than 19 digits is never a
+    card, and a card never starts inside a number printed in fours. The exception is a card's
+    leading window (see the next test)."""
+    rng = random.Random(11)
+    for _ in range(50):
+        card = luhn_complete(rng.choice("3456"), 16, rng)
+        head = "9" + "".join(rng.choice(string.digits) for _ in range(rng.randrange(3, 8)))
+        tail = "".join(rng.choice(string.digits) for _ in range(4))
+        texts = [f"ref {card}{tail}", f"ref {head}{card}", f"ref {head[:4]}{card}"]
+        texts += [f"ref {fours(head[:4] + card, separator)}" for separator in " -"]
+        for text in texts:
+            assert found(text) == [], text
+
+
+def test_a_grouped_card_followed_by_another_group_is_found_by_luhn_and_issuer() -> None:
+    """A card followed by a PIN or an expiry written "1228" looks like a 20-digit number printed
+    in fours. Which it is cannot be told from the shape; the leading 16 digits are taken when they
+    pass Luhn and fall in an issuer range (one number in twenty by chance), so cards do not leak."""
+    rng = random.Random(13)
+    for _ in range(50):
+        card = luhn_complete(rng.choice("3456"), 16, rng)
+        group = "".join(rng.choice(string.digits) for _ in range(4))
+        for separator in " -":
+            text = f"{fours(card, separator)} {group}"
+            assert found(text) == [(KIND_CARD, fours(card, separator))], text
+            text = fours(card + group, separator)
+            assert found(text) == [(KIND_CARD, fours(card, separator))], text
+
+
+PASTE_TEMPLATES = [
+    "{card} {mm}/{yy} {cvc}",
+    "{card}, {mm}/{yy}, {cvc}",
+    "{mm}/{yy} {card} {cvc}",
+    "{card} {mm}{yy} {cvc}",
+    "{card} {cvc}",
+    "qty {n} {card}",
+    "{phone} {card}",
+    "{ssn} {card}",
+]
+PHONES = ["+1 415 555 2671", "+44 20 7946 0958", "+49 30 901820", "+33 1 42 68 53 00"]
+
+
+def spelled_card(number: str, rng: random.Random) -> str:
+    """As printed on the card: 16 digits in fours, Amex 4-6-5, Diners 4-6-4; or unbroken."""
+    if rng.random() < 0.5:
+        return number
+    separator = rng.choice(" -")
+    if len(number) == 16:
+        return fours(number, separator)
+    if len(number) in (14, 15):
+        return separator.join((number[:4], number[4:10], number[10:]))
+    return number
+
+
+def test_generated_cards_pasted_with_other_numbers_are_found() -> None:
+    Faker.seed(29)
+    fake = Faker(LOCALES)
+    rng = random.Random(29)
+    misses = []
+    for locale in LOCALES:
+        for template in PASTE_TEMPLATES:
+            for _ in range(6):
+                card = spelled_card(fake[locale].credit_card_number(), rng)
+                values = {
+                    "card": card,
+                    "mm": f"{rng.randrange(1, 13):02d}",
+                    "yy": str(rng.randrange(25, 35)),
+                    "cvc": f"{rng.randrange(1000):03d}",
+                    "n": str(rng.randrange(1, 10)),
+                    "phone": rng.choice(PHONES),
+                    "ssn": fake["en_US"].ssn(),
+                }
+                text = template.format(**values)
+                start = text.index(card)
+                expected = [KIND_CARD]
+                if "{phone}" in template:
+                    expected = [KIND_PHONE, KIND_CARD]
+                elif "{ssn}" in template:
+                    expected = [KIND_SSN, KIND_CARD]
+                matches = find_all(text, [BUILTIN])
+                ends = [m.end for m in matches if m.kind == KIND_CARD and m.start == start]
+                # The card, or the card and the group after it when both pass as one longer card
+                # (4-4-4-4 and a CVC are 4-4-4-4-3, a 19-digit card one time in ten).
+                if (
+                    [m.kind for m in matches] != expected
+                    or not ends
+                    or (text[start + len(card) : ends[0]] not in ("", f" {values['cvc']}"))
+                ):
+                    misses.append((text, found(text)))
+
+    assert misses == [], f"{len(misses)} missed, first: {misses[:5]}"
+
+
 # --- Faker across locales ------------------------------------------------------------------------
 
 TEMPLATES = [
