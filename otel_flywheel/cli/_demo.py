@@ -87,7 +87,10 @@ def run_demo_command(args: argparse.Namespace) -> int:
         return 2
 
     try:
-        print("\nrunning the sample support agent:")
+        print(
+            "\nrunning the sample support agent (customers' messages as they type them; "
+            "what leaves the process is redacted):"
+        )
         result = run_demo(phoenix_url=phoenix_url, progress=lambda m: print("  " + m, flush=True))
         _print_captured(result)
         stored = _wait_for_phoenix(phoenix_url, result)
