@@ -15,7 +15,7 @@ export PHOENIX_DISCOVER_CONFIG := false
 help:
 	@echo "make demo   start Phoenix, run the sample support agent through the flywheel, print where to look"
 	@echo "make test   install dev extras, then lint, type-check and run the whole suite"
-	@echo "make bench  run benchmarks/ and print the figures"
+	@echo "make bench  run benchmarks/ (hot path, redaction) and print the figures"
 
 $(VENV)/.installed-dev: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,7 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.installed-dev
 	$(VENV)/bin/python benchmarks/hot_path.py
+	$(VENV)/bin/python benchmarks/redaction.py
 
 clean:
 	rm -rf $(VENV) $(PHOENIX_VENV) .flywheel build *.egg-info .mypy_cache .ruff_cache
