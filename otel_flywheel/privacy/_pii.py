@@ -10,9 +10,9 @@ false positives are what make teams turn redaction off.
 Deliberate limits: ASCII email addresses only (non-ASCII local parts are rare, and ASCII classes
 keep "連絡先はbob@example.comです" from swallowing the Japanese around it); ASCII digits only; national
 phone formats only with a default region; loopback and unspecified IPs (127.0.0.1, ::1, 0.0.0.0)
-identify nobody and are left alone; a dotted quad after "version", "v", "==", "@" or "Product/" is a
-version, not an address, and ``10.0.0.1.5`` (five parts, an OID or a version) is neither. Cards:
-see ``_card``.
+identify nobody and are left alone; a dotted quad after "version", "v", "rv:", "==", "@" or
+"Product/" is a version, not an address, and ``10.0.0.1.5`` (five parts, an OID or a version) is
+neither. Cards: see ``_card``.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def _ssn(text: str, start: int, end: int, floor: int) -> _Span | None:
 # --- payment cards -------------------------------------------------------------------------------
 
 _DIGITS = frozenset(string.digits)
+_HEX_DIGITS = frozenset(string.hexdigits)
 _WORD = frozenset(string.ascii_letters + string.digits + "_")
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 # 12-digit cards are Maestro only; anything else that short is an id (AWS account ids are 12).
@@ -142,7 +143,9 @@ def _card(text: str, start: int, end: int, floor: int) -> _Span | None:
 
     An unbroken run is a card whatever tokens stand around it ("qty 2 4111111111111111 12/28 123"),
     unless a dash joins it to more digits (a part of a dashed id). A run longer than 19 digits is
-    never cut into a card: redacting part of a longer number would mangle it and hide nothing.
+    never cut into a card: redacting part of a longer number would mangle it and hide nothing. Nor
+    is a run or a dashed chain that a dash joins to a hex group (see ``_in_hex_id``): the middle
+    groups of a UUID pass Luhn one time in ten.
 
     A grouped card is the leading part of the chain of groups that starts here. A group that runs on
     into another token is not part of the chain: the "12" of "12/28", the "1111" of "1111-12". The
@@ -164,6 +167,8 @@ def _card(text: str, start: int, end: int, floor: int) -> _Span | None:
             return None
         if start > 1 and text[start - 1] == "-" and text[start - 2] in _DIGITS:
             return None
+        if _in_hex_id(text, start, start + run):
+            return None
         return (start, start + run) if _issued(text[start : start + run]) else None
     separator = text[start + 4 : start + 5]
     chain = _CHAINS[separator].match(text, start) if run == 4 and separator in _CHAINS else None
@@ -171,6 +176,8 @@ def _card(text: str, start: int, end: int, floor: int) -> _Span | None:
         return None  # "2028 ..." of "12/2028 ...": not the start of a number
     if _after_a_four(text, start, separator, floor):
         return None
+    if separator == "-" and _in_hex_id(text, start, chain.end()):
+        return None  # "5731-4609-9375" of "3f2a9c1e-5731-4609-9375-0a1b2c3d4e5f"
     lengths = tuple(map(len, chain.group().split(separator)))
     for count in range(min(len(lengths), 5), 2, -1):  # longest first
         window = lengths[:count]
@@ -197,6 +204,34 @@ def _after_a_four(text: str, start: int, separator: str, floor: int) -> bool:
     while i > 0 and text[i - 1] in _WORD:
         i -= 1
     return start - 1 - i == 4 and floor <= i and not _ends_a_token(text, i, separator)
+
+
+def _in_hex_id(text: str, start: int, end: int) -> bool:
+    """A dash joins ``text[start:end]`` to a hex group: four or more hex digits, letters and digits
+    mixed ("9aec56a8", "0a1b2c3d4e5f"). The digits are then part of a UUID, a trace id or another
+    hex id, not a card. A word ("card-4111-...") or a number is not a hex group, nor a short label
+    ("A1-4111-...")."""
+    if start > 1 and text[start - 1] == "-":
+        i = start - 1
+        while i > 0 and text[i - 1] in _WORD:
+            i -= 1
+        if _is_hex_group(text[i : start - 1]):
+            return True
+    if text.startswith("-", end):
+        i = end + 1
+        while i < len(text) and text[i] in _WORD:
+            i += 1
+        return _is_hex_group(text[end + 1 : i])
+    return False
+
+
+def _is_hex_group(group: str) -> bool:
+    return (
+        len(group) >= 4
+        and _HEX_DIGITS.issuperset(group)
+        and not _DIGITS.issuperset(group)
+        and not _DIGITS.isdisjoint(group)
+    )
 
 
 def _ends_a_token(text: str, start: int, separator: str) -> bool:
@@ -269,12 +304,12 @@ def _iban(text: str, start: int, end: int, floor: int) -> _Span | None:
 
 
 # Text right before a dotted quad that makes it a version: "version 1.2.3.4", "pkg==1.2.3.4",
-# "pkg@1.2.3.4", "Chrome/120.0.0.0" (user agents are full of these).
+# "pkg@1.2.3.4", "Chrome/120.0.0.0" and Gecko's "rv:1.9.5.20" (user agents are full of these).
 # The keyword must be a whole word ("server 10.0.0.1" and "dev 10.0.0.1" are addresses); what may
 # sit between it and the number covers `__version__ = "3.5.0.1"` and `version="1.0.0.0"`. "§" is
 # a section number ("RFC 5891 §4.2.3.1").
 _VERSION_CONTEXT = re.compile(
-    r"(?:(?<![A-Za-z])(?i:version|ver|v|release|build|rev)_*[\s:=\"'(]*|==|@|[A-Za-z]/|§\s?)$"
+    r"(?:(?<![A-Za-z])(?i:version|ver|v|release|build|rev|rv)_*[\s:=\"'(]*|==|@|[A-Za-z]/|§\s?)$"
 )
 
 
@@ -324,7 +359,8 @@ _DATE_LIKE = re.compile(r"[0-9]{1,4}[./\-][0-9]{1,2}[./\-][0-9]{1,4}|[0-9]{1,3}(
 
 
 def _parse_phone(candidate: str, region: str | None) -> phonenumbers.PhoneNumber | None:
-    digits = sum(c.isdigit() for c in candidate)
+    # The number's digits, not its extension's: "x204", "ext. 12" and ";ext=12" all start at an "x".
+    digits = sum(c.isdigit() for c in candidate.partition("x")[0])
     if not 7 <= digits <= 15:  # E.164 allows at most 15; nothing real is shorter than 7
         return None
     try:
@@ -390,8 +426,9 @@ def _phone_national(region: str) -> Validator:
 
 # --- PII candidate shapes ----------------------------------------------------------------------
 
-# A phone extension ("x066", "ext. 12") belongs to the number: phonenumbers parses it.
-_EXTENSION = r"(?:[ ]?(?:x|ext\.?)[ ]?[0-9]{1,6})?"
+# A phone extension ("x066", "ext. 12", RFC 3966's ";ext=12") belongs to the number: phonenumbers
+# parses it, and redacting it with the number is simpler than cutting it off.
+_EXTENSION = r"(?:(?:[ ]?(?:x|ext\.?)[ ]?|;ext=)[0-9]{1,6})?"
 
 PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     # Pragmatic RFC 5322: dot-atom local part, hostname labels, a 2+ letter TLD. Not the full

@@ -4,7 +4,7 @@ The false-positive test redacts each and counts how many came out altered. Deter
 seed gives the same corpus, so a regression shows up as a changed rate, not as noise. The families
 are the look-alikes that trip regex redactors: hex ids with long digit runs, epoch numbers of card
 length, dotted versions of IP shape, dates and times, order numbers that fail Luhn, base64 that
-starts like a JWT, colon-separated code.
+starts like a JWT, colon-separated code, UUIDs whose middle groups pass Luhn, user agents.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import string
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import cache
 
-__all__ = ["FAMILIES", "benign_values"]
+__all__ = ["FAMILIES", "benign_values", "luhn_uuids"]
 
 _EPOCH = datetime(2026, 11, 24, 10, 15, 30, tzinfo=timezone.utc)
 _ALNUM = string.ascii_letters + string.digits
@@ -349,6 +350,98 @@ def _long_number(rng: random.Random) -> str:
     )
 
 
+def _luhn_run(groups: list[str]) -> bool:
+    """Some groups in a row are all digits, 12-16 of them, and pass Luhn: a card to a regex."""
+    for first in range(len(groups)):
+        digits = ""
+        for group in groups[first:]:
+            if not group.isdigit():
+                break
+            digits += group
+            if 12 <= len(digits) <= 16 and _luhn_ok(digits):
+                return True
+    return False
+
+
+@cache
+def luhn_uuids(count: int = 240, seed: int = 5731) -> tuple[uuid.UUID, ...]:
+    """Random version-4 UUIDs whose digit-only groups in a row pass Luhn, like the "5731-4609-9375"
+    of 3f2a9c1e-5731-4609-9375-0a1b2c3d4e5f: one UUID in a couple of thousand, so the search is done
+    once (about a second) and the family picks from it."""
+    rng = random.Random(seed)
+    found: list[uuid.UUID] = []
+    while len(found) < count:
+        value = uuid.UUID(int=rng.getrandbits(128), version=4)
+        if _luhn_run(str(value).split("-")):
+            found.append(value)
+    return tuple(found)
+
+
+def _luhn_uuid(rng: random.Random) -> str:
+    value = rng.choice(luhn_uuids())
+    text = str(value)
+    return rng.choice(
+        [
+            text,
+            text.upper(),
+            f"urn:uuid:{value}",
+            f"{{{text.upper()}}}",
+            f"request_id={value}",
+            f'{{"document_id": "{value}", "score": 0.{rng.randrange(10**4):04d}}}',
+            f"s3://datasets/docs/{value}.pdf",
+            f"run-{value}",
+            text[: rng.randrange(30, 36)],  # cut short by an attribute length limit
+        ]
+    )
+
+
+def _user_agent(rng: random.Random) -> str:
+    """Browser, bot and SDK user agents. Gecko's "rv:1.9.5.20" and Chrome's "120.0.6099.130" are
+    versions in an address's shape."""
+    platform = rng.choice(
+        [
+            "Windows NT 6.1",
+            "Windows NT 10.0; Win64; x64",
+            f"Windows NT 5.{rng.randrange(3)}; {rng.choice(['sq-AL', 'oc-FR', 'lzh-TW', 'en-US'])}",
+            "Windows 98; sc-IT",
+            "X11; Linux x86_64",
+            "X11; Ubuntu; Linux i686",
+            "Macintosh; Intel Mac OS X 10_15_7",
+            f"Macintosh; U; PPC Mac OS X 10_{rng.randrange(4, 12)}_{rng.randrange(10)}",
+        ]
+    )
+    date = f"20{rng.randrange(8, 25):02d}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}"
+    gecko = (
+        f"rv:1.{rng.randrange(8, 10)}.{rng.randrange(7)}.{rng.choice([20, rng.randrange(1, 30)])}"
+    )
+    major = rng.randrange(90, 131)
+    chrome = f"{major}.0.{rng.randrange(4000, 7000)}.{rng.randrange(10, 250)}"
+    webkit = "AppleWebKit/537.36 (KHTML, like Gecko)"
+    ios = f"{rng.randrange(12, 18)}_{rng.randrange(7)}"
+    android = f"Android {rng.randrange(8, 15)}; SM-G973F Build/QP1A.190711.0{rng.randrange(10, 99)}"
+    return rng.choice(
+        [
+            f"Mozilla/5.0 ({platform}; {gecko}) Gecko/{date} Firefox/3.{rng.randrange(9)}",
+            f"Mozilla/5.0 ({platform}; {gecko}) Gecko/{date} SeaMonkey/2.0.{rng.randrange(15)}",
+            f"Mozilla/5.0 ({platform}; rv:{major}.0) Gecko/20100101 Firefox/{major}.0",
+            f"Mozilla/5.0 ({platform}) {webkit} Chrome/{chrome} Safari/537.36",
+            f"Mozilla/5.0 ({platform}) {webkit} Chrome/{major}.0.0.0 Safari/537.36 Edg/{chrome}",
+            f"Mozilla/5.0 (Linux; {android}) {webkit} Chrome/{chrome} Mobile Safari/537.36",
+            f"Mozilla/5.0 (iPhone; CPU iPhone OS {ios} like Mac OS X) AppleWebKit/605.1.15"
+            f" (KHTML, like Gecko) Version/{ios.replace('_', '.')} Mobile/15E148 Safari/604.1",
+            f"Mozilla/5.0 ({platform}; Trident/7.0; rv:11.0) like Gecko",
+            f"Opera/9.80 ({platform}; U) Presto/2.{rng.randrange(13)}.{rng.randrange(100, 400)}"
+            f" Version/12.{rng.randrange(20)}",
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            f"python-requests/2.{rng.randrange(20, 33)}.{rng.randrange(4)}",
+            f"curl/8.{rng.randrange(12)}.{rng.randrange(2)}",
+            f"OTel-OTLP-Exporter-Python/1.{rng.randrange(20, 40)}.0",
+            f"OpenAI/Python 1.{rng.randrange(60)}.{rng.randrange(10)}",
+            f"http.user_agent: {platform}; {gecko}",
+        ]
+    )
+
+
 FAMILIES: dict[str, Callable[[random.Random], str]] = {
     "uuid": _uuid,
     "trace_id": _trace_id,
@@ -371,6 +464,9 @@ FAMILIES: dict[str, Callable[[random.Random], str]] = {
     "measurement": _measurement,
     "log_line": _log_line,
     "long_number": _long_number,
+    # Last, so that adding them left the values of the families above unchanged.
+    "luhn_uuid": _luhn_uuid,
+    "user_agent": _user_agent,
 }
 
 

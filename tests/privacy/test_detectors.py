@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import phonenumbers
 import pytest
-from benign_corpus import FAMILIES, benign_values
+from benign_corpus import FAMILIES, benign_values, luhn_uuids
 from faker import Faker
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -85,6 +85,13 @@ POSITIVES = [
     ("E.164 +14155552671", "+14155552671", KIND_PHONE),
     ("tel:+81-3-1234-5678", "+81-3-1234-5678", KIND_PHONE),
     ("+44 20 7946 0958 12 items", "+44 20 7946 0958", KIND_PHONE),
+    # an extension is redacted with its number; its digits do not count towards E.164's 15
+    ("call +1 415-555-0132 x204 today", "+1 415-555-0132 x204", KIND_PHONE),
+    ("+1 (415) 555-0132 ext. 12, desk", "+1 (415) 555-0132 ext. 12", KIND_PHONE),
+    ("tel:+14155550132;ext=12", "+14155550132;ext=12", KIND_PHONE),
+    ("phone: +1-801-943-7483x09309", "+1-801-943-7483x09309", KIND_PHONE),
+    ("+1 939-446-0742 ext. 99074.", "+1 939-446-0742 ext. 99074", KIND_PHONE),
+    ("+44 20 7946 0958 x123456", "+44 20 7946 0958 x123456", KIND_PHONE),
     # cards
     ("card 4111 1111 1111 1111.", "4111 1111 1111 1111", KIND_CARD),
     ("card=4111-1111-1111-1111;", "4111-1111-1111-1111", KIND_CARD),
@@ -103,6 +110,7 @@ POSITIVES = [
     ("client 203.0.113.7 connected", "203.0.113.7", KIND_IP),
     ("upstream=10.0.0.1:8080", "10.0.0.1", KIND_IP),
     ("server 192.168.1.20 is down", "192.168.1.20", KIND_IP),
+    ("srv 192.168.1.20 is down", "192.168.1.20", KIND_IP),  # "rv" of a user agent: a whole word
     ("from 2001:db8::8a2e:370:7334", "2001:db8::8a2e:370:7334", KIND_IP),
     ("[fe80::1ff:fe23:4567:890a]:443", "fe80::1ff:fe23:4567:890a", KIND_IP),
     ("mapped ::ffff:192.0.2.128 here", "::ffff:192.0.2.128", KIND_IP),
@@ -180,6 +188,8 @@ NEAR_MISSES = [
     "version 1.2.3.4",
     "numpy==1.2.3.4",
     "Chrome/120.0.0.0",
+    "Mozilla/5.0 (Windows NT 6.1; rv:1.9.5.20) Gecko/20100101 Firefox/3.5",
+    "Mozilla/5.0 (X11; Linux i686; RV:1.9.0.20) Gecko/2009",
     "release 4.0.0.1-beta",
     "127.0.0.1 and ::1 and 0.0.0.0",  # loopback/unspecified identify nobody
     "10:15:30",
@@ -301,6 +311,50 @@ def test_card_near_misses_are_left_alone(text: str) -> None:
 
 def fours(digits: str, separator: str = " ") -> str:
     return separator.join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+# (id, digits in it that are a card on their own): UUIDs and other hex ids whose digit-only groups
+# pass Luhn and fall in an issuer range.
+HEX_IDS = [
+    ("3f2a9c1e-5731-4609-9375-0a1b2c3d4e5f", "5731-4609-9375"),
+    ("3F2A9C1E-5731-4609-9375-0A1B2C3D4E5F", "5731-4609-9375"),
+    ("urn:uuid:3f2a9c1e-5731-4609-9375-0a1b2c3d4e5f", "5731-4609-9375"),
+    ("9aec56a8-5731-4609-9375-ee90d6b36", "5731-4609-9375"),  # cut short
+    ("12345678-5731-4609-9375-0a1b2c3d4e5f", "5731-4609-9375"),  # all-digit first group
+    ("3f2a9c1e-5731-4609-9375-123456789012", "5731-4609-9375"),  # all-digit last group
+    ("eaf7c250-c571-47a1-a73d-675958906264", "675958906264"),
+    ("a1b2c3d4-4111-1111-1111-1111-e5f6a7b8", "4111-1111-1111-1111"),
+    ("a1b2c3d4-4111111111111111", "4111111111111111"),
+    ("4111111111111111-a1b2c3d4", "4111111111111111"),
+]
+
+
+@pytest.mark.parametrize(("text", "digits"), HEX_IDS)
+def test_card_digits_dash_joined_to_a_hex_group_are_part_of_an_id(text: str, digits: str) -> None:
+    assert found(digits) == [(KIND_CARD, digits)]
+    assert found(text) == []
+    assert found(f"request {text} failed") == []
+
+
+def test_uuids_whose_digit_groups_pass_luhn_are_not_cards() -> None:
+    uuids = luhn_uuids()
+    # The middle groups ("5731-4609-9375") or the last one: some are cards on their own.
+    parts = [part for value in uuids for part in (str(value)[9:23], str(value)[24:])]
+    cards = [part for part in parts if found(part) == [(KIND_CARD, part)]]
+    assert len(uuids) >= 200
+    assert len(cards) >= 3, cards
+    for value in uuids:
+        for text in (str(value), str(value).upper(), f"doc {value}.pdf", str(value)[:33]):
+            assert found(text) == [], text
+
+
+def test_a_card_after_a_word_or_a_short_label_is_still_found() -> None:
+    """A hex group has letters and digits and four characters at least: a word made of hex
+    letters ("card", "face") or a label ("A1") is not one."""
+    assert found("card-4111-1111-1111-1111") == [(KIND_CARD, "4111-1111-1111-1111")]
+    assert found("face-4111111111111111") == [(KIND_CARD, "4111111111111111")]
+    assert found("A1-4111-1111-1111-1111") == [(KIND_CARD, "4111-1111-1111-1111")]
+    assert found("4111-1111-1111-1111-cafe") == [(KIND_CARD, "4111-1111-1111-1111")]
 
 
 def test_a_number_longer_than_any_card_is_not_cut_into_one() -> None:
@@ -648,6 +702,52 @@ def test_generated_pii_and_secrets_in_sentences_are_found_with_kind_and_exact_sp
     assert len(cases) >= 2000
     assert kinds == BUILTIN_KINDS
     assert misses == [], f"{len(misses)} of {len(cases)} missed, first: {misses[:5]}"
+
+
+def test_phone_numbers_with_an_extension_are_found_with_it() -> None:
+    """Spelled as phonenumbers formats an extension (" ext. 12", RFC 3966's ";ext=12") and as
+    people and Faker write it ("x204"): internationally, and nationally with a default region."""
+    rng = random.Random(37)
+    fmt = phonenumbers.PhoneNumberFormat
+    checked = 0
+    for region in sorted(set(REGION_OF.values())):
+        national_detector = BuiltinDetector(default_phone_region=region)
+        example = phonenumbers.example_number_for_type(
+            region, phonenumbers.PhoneNumberType.FIXED_LINE
+        )
+        assert example is not None
+        for _ in range(10):
+            digits = str(example.national_number)[:-4] + f"{rng.randrange(10**4):04d}"
+            number = phonenumbers.parse(f"+{example.country_code}{digits}", None)
+            if not phonenumbers.is_valid_number(number):
+                continue
+            bare = phonenumbers.format_number(number, fmt.INTERNATIONAL)
+            extension = str(rng.randrange(1, 10 ** rng.randrange(1, 7)))
+            number.extension = extension
+            spellings = [
+                phonenumbers.format_number(number, fmt.INTERNATIONAL),
+                phonenumbers.format_number(number, fmt.RFC3966).removeprefix("tel:"),
+                f"{bare} x{extension}",
+                f"{phonenumbers.format_number(number, fmt.E164)}x{extension}",
+            ]
+            for value in spellings:
+                assert found(f"call {value} today") == [(KIND_PHONE, value)], value
+            national = phonenumbers.format_number(number, fmt.NATIONAL)
+            text = f"call {national} today"
+            assert found(text, national_detector) == [(KIND_PHONE, national)], (region, national)
+            checked += 1
+    assert checked >= 40
+
+
+def test_user_agents_are_left_alone() -> None:
+    """Gecko's "rv:1.9.5.20" and Chrome's "120.0.6099.130" are versions shaped like addresses."""
+    Faker.seed(31)
+    fake = Faker("en_US")
+    rng = random.Random(31)
+    agents = [fake.user_agent() for _ in range(500)]
+    agents += [FAMILIES["user_agent"](rng) for _ in range(500)]
+    for detector in (BUILTIN, BuiltinDetector(default_phone_region="US")):
+        assert [(agent, found(agent, detector)) for agent in agents if detector.find(agent)] == []
 
 
 def digit_groups(text: str) -> list[int]:
