@@ -13,7 +13,7 @@ Two adapters share it:
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
@@ -44,32 +44,34 @@ class RedactedResourceCache:
         self._entries: dict[int, tuple[object, Any]] = {}
 
     def redacted(self, resource: Resource) -> Resource:
-        with self._lock:
-            entry = self._entries.get(id(resource))
-        if entry is not None and entry[0] is resource:
-            cached: Resource = entry[1]
-            return cached
-        audit = RedactionAudit()
-        redacted = Resource(
-            self._redactor.redact_attributes(resource.attributes, audit), resource.schema_url
+        """An SDK ``Resource`` with redacted attributes."""
+        cached: Resource = self._cached(
+            resource,
+            lambda: Resource(
+                self._redactor.redact_attributes(resource.attributes, RedactionAudit()),
+                resource.schema_url,
+            ),
         )
-        with self._lock:
-            if len(self._entries) >= _RESOURCE_CACHE_SIZE:
-                self._entries.clear()
-            self._entries[id(resource)] = (resource, redacted)
-        return redacted
+        return cached
 
     def redacted_mapping(self, resource: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A span view's resource attributes, redacted."""
+        cached: Mapping[str, Any] = self._cached(
+            resource, lambda: self._redactor.redact_attributes(resource, RedactionAudit())
+        )
+        return cached
+
+    def _cached(self, source: object, build: Callable[[], Any]) -> Any:
+        # Keyed by identity and holding the source itself, so a recycled id() can never alias.
         with self._lock:
-            entry = self._entries.get(id(resource))
-        if entry is not None and entry[0] is resource:
-            cached: Mapping[str, Any] = entry[1]
-            return cached
-        redacted = self._redactor.redact_attributes(resource, RedactionAudit())
+            entry = self._entries.get(id(source))
+        if entry is not None and entry[0] is source:
+            return entry[1]
+        redacted = build()  # outside the lock: redaction may take a while
         with self._lock:
             if len(self._entries) >= _RESOURCE_CACHE_SIZE:
-                self._entries.clear()
-            self._entries[id(resource)] = (resource, redacted)
+                self._entries.clear()  # providers are few; many just means converting again
+            self._entries[id(source)] = (source, redacted)
         return redacted
 
 
