@@ -20,6 +20,7 @@ from pydantic import TypeAdapter
 __all__ = [
     "AgentTrace",
     "Document",
+    "Evaluation",
     "LLMCall",
     "Message",
     "Retrieval",
@@ -29,6 +30,7 @@ __all__ = [
     "TokenUsage",
     "ToolCall",
     "ToolDefinition",
+    "Verdict",
 ]
 
 StepStatus = Literal["unset", "ok", "error"]
@@ -215,6 +217,52 @@ class AgentTrace:
     @staticmethod
     def from_json(text: str | bytes) -> AgentTrace:
         return _trace_adapter().validate_json(text)
+
+
+@dataclass(kw_only=True)
+class Evaluation:
+    """One evaluator's judgment of one trace (or of one step in it).
+
+    ``passed`` is ``None`` when the evaluation is *unscored* (a judge reply that could not be
+    parsed, an evaluator error): never counted as a pass. ``raw`` then keeps what came back.
+    ``category``/``subcategory`` come from the badcase taxonomy (rubrics/taxonomy.yaml) and are set
+    when the evaluation failed; ``culprit_span_id`` names the step that caused it.
+    """
+
+    evaluator: str
+    label: str
+    passed: bool | None
+    score: float | None = None
+    category: str | None = None
+    subcategory: str | None = None
+    culprit_span_id: str | None = None
+    explanation: str = ""
+    rubric_id: str | None = None
+    rubric_version: str | None = None
+    confidence: float | None = None
+    judge_model: str | None = None
+    references: list[str] = field(default_factory=list)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    latency_millis: float | None = None
+    raw: str | None = None
+
+    @property
+    def unscored(self) -> bool:
+        return self.passed is None
+
+
+@dataclass(kw_only=True)
+class Verdict:
+    """The roll-up per trace: did it pass, and if not, what kind of badcase and where."""
+
+    trace_id: str
+    passed: bool | None
+    category: str | None = None
+    subcategory: str | None = None
+    culprit_span_id: str | None = None
+    severity: str | None = None
+    root_cause_owner: str | None = None
+    evaluations: list[Evaluation] = field(default_factory=list)
 
 
 @cache
