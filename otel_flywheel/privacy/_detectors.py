@@ -378,11 +378,13 @@ def _node_pattern(node: _Trie) -> str:
 
 
 def find_all(text: str, detectors: Sequence[Detector]) -> list[Match]:
-    """Every detector's matches, sorted by start and without overlaps.
+    """Every detector's matches, sorted by start, merged where they overlap.
 
-    Secrets are placed first, so a secret beats any PII it overlaps (the password in
-    "https://u:p4ss@example.com" is not swallowed by the email-shaped "p4ss@example.com"). Within
-    each tier the earlier start wins, and at equal starts the longer match.
+    Overlapping matches are redacted as their *union*: when two detectors disagree about where a
+    sensitive value ends, neither may leave part of it behind (a user regex covering half a card
+    must not let the other half out). The merged match keeps the kind of the match that ranks
+    first: secrets before PII (the password in "https://u:p4ss@example.com" stays a PASSWORD even
+    where an email-shaped pattern claims more), then the earlier start, then the longer match.
     """
     candidates: list[Match] = []
     for detector in detectors:
@@ -391,13 +393,26 @@ def find_all(text: str, detectors: Sequence[Detector]) -> list[Match]:
         return candidates
     candidates.sort(key=lambda m: (m.kind not in SECRET_KINDS, m.start, m.start - m.end))
     starts: list[int] = []
-    kept: list[Match] = []
+    kept: list[
+        Match
+    ] = []  # sorted by start, never overlapping; ranks earlier than later candidates
     for m in candidates:
         i = bisect_left(starts, m.start)
-        if i > 0 and kept[i - 1].end > m.start:
+        low = i - 1 if i > 0 and kept[i - 1].end > m.start else i
+        high = i
+        while high < len(kept) and kept[high].start < m.end:
+            high += 1
+        if low == high:
+            starts.insert(i, m.start)
+            kept.insert(i, m)
             continue
-        if i < len(kept) and kept[i].start < m.end:
-            continue
-        starts.insert(i, m.start)
-        kept.insert(i, m)
+        overlapped = kept[low:high]
+        winner = min(
+            overlapped, key=lambda k: (k.kind not in SECRET_KINDS, k.start, k.start - k.end)
+        )
+        merged = Match(
+            min(m.start, overlapped[0].start), max(m.end, overlapped[-1].end), winner.kind
+        )
+        kept[low:high] = [merged]
+        starts[low:high] = [merged.start]
     return kept

@@ -819,22 +819,24 @@ def test_find_all_secret_beats_the_pii_it_overlaps() -> None:
     email_like = RegexDetector("EMAILISH", r"[\w.]+@[\w.]+")
 
     assert found(text, email_like) == [("EMAILISH", "p4ss@example.com")]
+    # The secret's kind wins; the span is the union, so nothing either detector flagged survives.
     assert [(m.kind, text[m.start : m.end]) for m in find_all(text, [email_like, BUILTIN])] == [
-        (KIND_PASSWORD, "p4ss")
+        (KIND_PASSWORD, "p4ss@example.com")
     ]
 
 
-def test_find_all_earlier_start_wins_then_longer_and_output_is_sorted() -> None:
+def test_find_all_merges_overlaps_under_the_earlier_then_longer_match() -> None:
     text = "abc def ghi jkl"
     result = find_all(
         text,
         [
             Fixed(Match(12, 15, "D"), Match(4, 11, "B")),  # "def ghi"
-            Fixed(Match(0, 7, "A")),  # "abc def" starts earlier than "def ghi": wins
-            Fixed(Match(12, 13, "E")),  # same start as "jkl", shorter: loses
+            Fixed(Match(0, 7, "A")),  # "abc def" starts earlier than "def ghi": its kind wins
+            Fixed(Match(12, 13, "E")),  # same start as "jkl", shorter: folded into it
         ],
     )
-    assert result == [Match(0, 7, "A"), Match(12, 15, "D")]
+    # Overlaps are merged into their union, so " ghi" (flagged by B) is not left behind.
+    assert result == [Match(0, 11, "A"), Match(12, 15, "D")]
 
 
 def test_find_all_ignores_empty_and_out_of_bounds_matches() -> None:
@@ -975,3 +977,21 @@ def test_find_never_raises_and_matches_are_in_bounds(text: str) -> None:
     merged = find_all(text, DETECTORS)
     assert_well_formed(merged, text)
     assert all(m.kind in BUILTIN_KINDS | {"ACCOUNT", "CUSTOMER"} for m in merged)
+
+
+def test_find_all_leaves_nothing_of_a_card_a_partial_custom_match_overlaps() -> None:
+    text = "card 4111 1111 1111 1111 ok"
+    half = Fixed(Match(5, 14, "CUSTOM"))  # "4111 1111": a user pattern that stops halfway
+
+    [match] = find_all(text, [half, BUILTIN])
+
+    assert text[match.start : match.end] == "4111 1111 1111 1111"
+    assert match.kind == KIND_CARD  # same start, longer match ranks first
+
+
+def test_find_all_merges_a_match_that_bridges_two_kept_ones() -> None:
+    result = find_all(
+        "aaaa bbbb cccc",
+        [Fixed(Match(0, 4, "A"), Match(10, 14, "C")), Fixed(Match(2, 12, "BRIDGE"))],
+    )
+    assert result == [Match(0, 14, "A")]
