@@ -1,0 +1,81 @@
+"""The verdict roll-up: many evaluations of one trace become one answer a reviewer can act on.
+
+- ``passed`` is False when any evaluation failed, None when none failed but some were unscored (an
+  unscored judgment is never a pass), True otherwise.
+- The *primary* failure is the one whose culprit step comes first in the trace: the earliest thing
+  that went wrong is usually the root cause, and later failures (a wrong answer after a failed tool
+  call) tend to follow from it. Ties go to the category order of ``CATEGORY_PRECEDENCE``, which
+  puts causes (choosing and calling tools) before effects (the final answer).
+- ``severity`` is ``high`` for business-rule violations and hallucinations (what harms users or
+  the business), ``medium`` for other failures, ``low`` when only unscored evaluations stand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from otel_flywheel.model import AgentTrace, Evaluation, Verdict
+
+__all__ = ["CATEGORY_PRECEDENCE", "roll_up"]
+
+CATEGORY_PRECEDENCE: Final = (
+    "tool_selection",
+    "parameter",
+    "task_decomposition",
+    "knowledge_context",
+    "business_rule",
+    "output_quality",
+)
+_HIGH_SEVERITY: Final = frozenset({("business_rule", None), ("output_quality", "hallucination")})
+
+
+def roll_up(
+    trace: AgentTrace,
+    evaluations: Sequence[Evaluation],
+    *,
+    root_cause_owners: Mapping[str, str] | None = None,
+) -> Verdict:
+    """The trace's verdict. ``root_cause_owners`` maps a category to who fixes it (taxonomy)."""
+    failed = [e for e in evaluations if e.passed is False]
+    unscored = [e for e in evaluations if e.passed is None]
+    if not failed:
+        return Verdict(
+            trace_id=trace.trace_id,
+            passed=None if unscored else True,
+            severity="low" if unscored else None,
+            evaluations=list(evaluations),
+        )
+    order = {step.span_id: index for index, step in enumerate(trace.steps)}
+    primary = min(failed, key=lambda e: _rank(e, order))
+    return Verdict(
+        trace_id=trace.trace_id,
+        passed=False,
+        category=primary.category,
+        subcategory=primary.subcategory,
+        culprit_span_id=primary.culprit_span_id,
+        severity=_severity(failed),
+        root_cause_owner=(root_cause_owners or {}).get(primary.category or ""),
+        evaluations=list(evaluations),
+    )
+
+
+def _rank(evaluation: Evaluation, order: Mapping[str, int]) -> tuple[int, int]:
+    step = order.get(evaluation.culprit_span_id or "", len(order))
+    category = evaluation.category or ""
+    precedence = (
+        CATEGORY_PRECEDENCE.index(category)
+        if category in CATEGORY_PRECEDENCE
+        else len(CATEGORY_PRECEDENCE)
+    )
+    return step, precedence
+
+
+def _severity(failed: Sequence[Evaluation]) -> str:
+    for evaluation in failed:
+        if (evaluation.category, None) in _HIGH_SEVERITY or (
+            evaluation.category,
+            evaluation.subcategory,
+        ) in _HIGH_SEVERITY:
+            return "high"
+    return "medium"

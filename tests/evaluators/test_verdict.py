@@ -1,0 +1,90 @@
+"""The verdict roll-up: pass only when nothing failed or went unscored; the earliest culprit leads."""
+
+from __future__ import annotations
+
+from otel_flywheel.evaluators.verdict import roll_up
+from otel_flywheel.model import AgentTrace, Evaluation, Step, StepKind
+
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+def trace_of(*span_ids: str) -> AgentTrace:
+    steps = [
+        Step(
+            trace_id=TRACE,
+            span_id=span_id,
+            parent_id=None if index == 0 else span_ids[0],
+            kind=StepKind.AGENT if index == 0 else StepKind.TOOL,
+            name=f"step-{index}",
+        )
+        for index, span_id in enumerate(span_ids)
+    ]
+    return AgentTrace(trace_id=TRACE, steps=steps)
+
+
+def failure(category: str, subcategory: str, culprit: str) -> Evaluation:
+    return Evaluation(
+        evaluator="check",
+        label="fail",
+        passed=False,
+        score=0.0,
+        category=category,
+        subcategory=subcategory,
+        culprit_span_id=culprit,
+    )
+
+
+PASS = Evaluation(evaluator="check", label="pass", passed=True, score=1.0)
+UNSCORED = Evaluation(evaluator="judge", label="unscored", passed=None, raw="<html>")
+TRACE_3 = trace_of("a" * 16, "b" * 16, "c" * 16)
+
+
+def test_all_passing_evaluations_pass() -> None:
+    verdict = roll_up(TRACE_3, [PASS, PASS])
+    assert (verdict.passed, verdict.category, verdict.severity) == (True, None, None)
+
+
+def test_an_unscored_evaluation_is_never_a_pass() -> None:
+    verdict = roll_up(TRACE_3, [PASS, UNSCORED])
+    assert verdict.passed is None
+    assert verdict.severity == "low"
+
+
+def test_the_earliest_culprit_is_the_primary_failure() -> None:
+    late = failure("output_quality", "hallucination", "c" * 16)
+    early = failure("parameter", "missing_required", "b" * 16)
+
+    verdict = roll_up(
+        TRACE_3, [late, PASS, early], root_cause_owners={"parameter": "generation / tool schema"}
+    )
+
+    assert verdict.passed is False
+    assert (verdict.category, verdict.subcategory, verdict.culprit_span_id) == (
+        "parameter",
+        "missing_required",
+        "b" * 16,
+    )
+    assert verdict.root_cause_owner == "generation / tool schema"
+    assert verdict.severity == "high"  # a hallucination anywhere makes it high
+    assert len(verdict.evaluations) == 3
+
+
+def test_same_culprit_ties_go_to_the_cause_before_the_effect() -> None:
+    answer = failure("output_quality", "format_error", "b" * 16)
+    tool = failure("tool_selection", "wrong_tool", "b" * 16)
+
+    verdict = roll_up(TRACE_3, [answer, tool])
+
+    assert verdict.category == "tool_selection"
+    assert verdict.severity == "medium"
+
+
+def test_business_rule_violations_are_high_severity() -> None:
+    verdict = roll_up(TRACE_3, [failure("business_rule", "approval", "b" * 16)])
+    assert verdict.severity == "high"
+
+
+def test_a_failure_without_a_culprit_ranks_after_located_ones() -> None:
+    unlocated = failure("knowledge_context", "missing_retrieval", "")
+    located = failure("output_quality", "format_error", "c" * 16)
+    assert roll_up(TRACE_3, [unlocated, located]).category == "output_quality"
