@@ -2,10 +2,12 @@
 
 - ``passed`` is False when any evaluation failed, None when none failed but some were unscored (an
   unscored judgment is never a pass), True otherwise.
-- The *primary* failure is the one whose culprit step comes first in the trace: the earliest thing
-  that went wrong is usually the root cause, and later failures (a wrong answer after a failed tool
-  call) tend to follow from it. Ties go to the category order of ``CATEGORY_PRECEDENCE``, which
-  puts causes (choosing and calling tools) before effects (the final answer).
+- The *primary* failure is a categorized one when there is any: failures without a badcase
+  category (a tool's own 404, an over-budget run) are facts about the run, not diagnoses. Among
+  them, the one whose culprit step comes first in the trace wins: the earliest thing that went
+  wrong is usually the root cause, and later failures (a wrong answer after a failed tool call)
+  tend to follow from it. Ties go to the category order of ``CATEGORY_PRECEDENCE``, which puts
+  causes (choosing and calling tools) before effects (the final answer).
 - ``severity`` is ``high`` for business-rule violations and hallucinations (what harms users or
   the business), ``medium`` for other failures, ``low`` when only unscored evaluations stand.
 """
@@ -60,7 +62,7 @@ def roll_up(
     )
 
 
-def _rank(evaluation: Evaluation, order: Mapping[str, int]) -> tuple[int, int]:
+def _rank(evaluation: Evaluation, order: Mapping[str, int]) -> tuple[bool, int, int]:
     step = order.get(evaluation.culprit_span_id or "", len(order))
     category = evaluation.category or ""
     precedence = (
@@ -68,7 +70,7 @@ def _rank(evaluation: Evaluation, order: Mapping[str, int]) -> tuple[int, int]:
         if category in CATEGORY_PRECEDENCE
         else len(CATEGORY_PRECEDENCE)
     )
-    return step, precedence
+    return evaluation.category is None, step, precedence
 
 
 def _severity(failed: Sequence[Evaluation]) -> str:

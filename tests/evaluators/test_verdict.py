@@ -88,3 +88,22 @@ def test_a_failure_without_a_culprit_ranks_after_located_ones() -> None:
     unlocated = failure("knowledge_context", "missing_retrieval", "")
     located = failure("output_quality", "format_error", "c" * 16)
     assert roll_up(TRACE_3, [unlocated, located]).category == "output_quality"
+
+
+def test_a_categorized_failure_outranks_an_earlier_uncategorized_one() -> None:
+    tool_404 = failure("", "", "b" * 16)
+    tool_404.category = tool_404.subcategory = None  # a tool's own error: a fact, not a diagnosis
+    hallucination = failure("output_quality", "hallucination", "c" * 16)
+
+    verdict = roll_up(TRACE_3, [tool_404, hallucination])
+
+    assert (verdict.category, verdict.culprit_span_id) == ("output_quality", "c" * 16)
+
+
+def test_only_uncategorized_failures_still_fail_without_a_category() -> None:
+    over_budget = failure("", "", "a" * 16)
+    over_budget.category = over_budget.subcategory = None
+
+    verdict = roll_up(TRACE_3, [PASS, over_budget])
+
+    assert (verdict.passed, verdict.category, verdict.culprit_span_id) == (False, None, "a" * 16)
