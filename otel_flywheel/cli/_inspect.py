@@ -7,11 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from otel_flywheel.conventions import SpanView, normalize_trace, span_views_from_request
-from otel_flywheel.errors import OTLPDecodeError
-from otel_flywheel.otlp import read_otlp_file
+from otel_flywheel.errors import ConfigError, OTLPDecodeError
 
 from ._render import render_tree, trace_summary_dict
+from ._traces import read_trace_file
 
 __all__ = ["add_inspect_parser"]
 
@@ -48,34 +47,33 @@ def add_inspect_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         action="store_true",
         help="with --format json, include every step's raw span attributes",
     )
+    parser.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="show the file's values as they are (by default, PII is redacted as the flywheel sees it)",
+    )
     parser.set_defaults(handler=run_inspect)
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    bad: list[OTLPDecodeError] = []
-    spans_by_trace: dict[str, list[SpanView]] = {}
     try:
-        for request in read_otlp_file(args.file, on_error=bad.append):
-            for view in span_views_from_request(request):
-                spans_by_trace.setdefault(view.trace_id, []).append(view)
+        read = read_trace_file(args.file, redact=not args.no_redact)
     except FileNotFoundError:
         print(f"otel-flywheel inspect: no such file: {args.file}", file=sys.stderr)
         return 2
-    except (OTLPDecodeError, OSError) as exc:
+    except (OTLPDecodeError, OSError, ConfigError) as exc:
         print(f"otel-flywheel inspect: {exc}", file=sys.stderr)
         return 2
 
-    for error in bad:
+    for error in read.unreadable:
         print(f"otel-flywheel inspect: skipped: {error}", file=sys.stderr)
-    # Spans of one trace may sit in several requests (lines); a trace is shown once, assembled.
-    for index, views in enumerate(spans_by_trace.values()):
-        trace = normalize_trace(views)
+    for index, trace in enumerate(read.traces):
         if args.format == "json":
             print(json.dumps(trace_summary_dict(trace, attributes=args.attributes)))
         else:
             if index:
                 print()
             print(render_tree(trace))
-    if not spans_by_trace and not bad:
+    if not read.traces and not read.unreadable:
         print(f"otel-flywheel inspect: {args.file} holds no spans", file=sys.stderr)
-    return 1 if bad else 0
+    return 1 if read.unreadable else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -217,7 +218,8 @@ def test_json_output_has_one_assembled_trace_per_line_with_typed_steps(
 
     order = traces[recording.order_trace_id]
     assert order["session_id"] == "session-7"
-    assert order["user_id"] == "user-ada"
+    # As the flywheel sees it: user ids are always pseudonymized (see --no-redact below).
+    assert re.fullmatch(r"<USER:[0-9a-f]{8}>", order["user_id"])
     assert order["goal"] == ORDER_QUESTION
     assert order["final_output"] == ORDER_ANSWER
     assert order["project"] == "inspect-tests"
@@ -259,7 +261,8 @@ def test_json_output_keeps_malformed_arguments_empty_retrieval_and_tool_errors(
 
     assert code == 0
     refund = json_traces(out)[recording.refund_trace_id]
-    assert (refund["session_id"], refund["user_id"]) == ("session-8", "user-ben")
+    assert refund["session_id"] == "session-8"
+    assert re.fullmatch(r"<USER:[0-9a-f]{8}>", refund["user_id"])
     assert (refund["goal"], refund["final_output"]) == (REFUND_QUESTION, REFUND_ANSWER)
     assert [(s["kind"], s["name"], s["status"]) for s in refund["steps"]] == [
         ("agent", "support-agent", "ok"),
@@ -311,7 +314,7 @@ def test_tree_output_shows_goal_answer_tool_calls_and_indents_children(
     order_block, refund_block = out.split("\n\n")
     lines = order_block.splitlines()
     assert lines[0].startswith(f"trace {recording.order_trace_id}  project=inspect-tests")
-    assert "session=session-7  user=user-ada" in lines[0]
+    assert re.search(r"session=session-7  user=<USER:[0-9a-f]{8}>", lines[0])
     assert f"  goal:   {ORDER_QUESTION}" in lines
     assert f"  output: {ORDER_ANSWER}" in lines
     assert lines[3].startswith("  agent support-agent  ")
@@ -331,6 +334,15 @@ def test_tree_output_shows_goal_answer_tool_calls_and_indents_children(
 
 
 # --- damaged and missing files ---------------------------------------------------------------------
+
+
+def test_no_redact_shows_the_files_values_as_they_are(
+    jsonl_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_inspect(capsys, str(jsonl_file), "--format", "json", "--no-redact")
+
+    assert code == 0
+    assert {json.loads(line)["user_id"] for line in out.splitlines()} == {"user-ada", "user-ben"}
 
 
 def test_a_bad_line_is_reported_on_stderr_the_good_trace_printed_and_exit_code_is_1(
