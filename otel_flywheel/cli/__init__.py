@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from otel_flywheel import __version__
 
 from ._demo import add_demo_parser
+from ._evaluate import add_evaluate_parser
 from ._inspect import add_inspect_parser
 
 __all__ = ["main"]
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     add_inspect_parser(subparsers)
+    add_evaluate_parser(subparsers)
     add_demo_parser(subparsers)
     return parser
 

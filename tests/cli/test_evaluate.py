@@ -1,0 +1,144 @@
+"""`otel-flywheel evaluate --no-judge` on the demo agent's real traces, read from an OTLP file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from openai import OpenAI
+from openinference.instrumentation import OITracer, TraceConfig
+from openinference.instrumentation.openai import OpenAIInstrumentor
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_flywheel.cli import main
+from otel_flywheel.demo._agent import SupportAgent
+from otel_flywheel.demo._script import SCENARIOS, respond
+from otel_flywheel.otlp import encode_otlp_json
+from otel_flywheel.testing.llm_server import ScriptedLLMServer
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The demo's 20 conversations as OTLP/JSON lines, and trace id -> question."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        with (
+            ScriptedLLMServer(responder=respond) as llm,
+            OpenAI(base_url=llm.base_url, api_key="test", max_retries=0) as client,
+        ):
+            agent = SupportAgent(
+                client=client, tracer=OITracer(provider.get_tracer("demo"), config=TraceConfig())
+            )
+            for index, scenario in enumerate(SCENARIOS, start=1):
+                agent.run(scenario.conversation(index))
+    finally:
+        instrumentor.uninstrument()
+    spans = exporter.get_finished_spans()
+    questions = {
+        f"{span.context.trace_id:032x}": str((span.attributes or {}).get("input.value"))
+        for span in spans
+        if span.parent is None
+    }
+    path = tmp_path_factory.mktemp("evaluate") / "demo.jsonl"
+    path.write_text(encode_otlp_json(encode_spans(spans)) + "\n", encoding="utf-8")
+    provider.shutdown()
+    return path, questions
+
+
+def verdicts_by_question(
+    demo_file: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture[str], *args: str
+) -> dict[str, dict[str, object]]:
+    path, questions = demo_file
+    assert main(["evaluate", "--traces", str(path), "--no-judge", *args]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    verdicts = [json.loads(line) for line in lines]
+    return {questions[v["trace_id"]]: v for v in verdicts}
+
+
+def subcategories(verdict: dict[str, object]) -> set[object]:
+    evaluations = verdict["evaluations"]
+    assert isinstance(evaluations, list)
+    return {e["subcategory"] for e in evaluations if e["passed"] is False}
+
+
+def test_no_judge_catches_the_demos_tool_parameter_repeat_and_retrieval_failures(
+    demo_file: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    verdicts = verdicts_by_question(demo_file, capsys)
+    assert len(verdicts) == len(SCENARIOS)
+
+    bad_arguments = verdicts["Status of order A-1003 please"]
+    assert (bad_arguments["passed"], bad_arguments["category"]) == (False, "parameter")
+    assert {"missing_required", "wrong_field_mapping"} <= subcategories(bad_arguments)
+
+    repeated = verdicts["Has A-1001 shipped yet?"]
+    assert (repeated["category"], repeated["subcategory"]) == ("tool_selection", "repeated_call")
+
+    empty = verdicts["Do you price-match competitors?"]
+    assert (empty["category"], empty["subcategory"]) == ("knowledge_context", "empty_retrieval")
+
+    malformed = verdicts["Refund order A-1003, it was late"]
+    assert (malformed["category"], malformed["subcategory"]) == (
+        "parameter",
+        "invalid_type_or_value",
+    )
+    for verdict in (bad_arguments, repeated, empty, malformed):
+        assert isinstance(verdict["culprit_span_id"], str)
+        assert len(verdict["culprit_span_id"]) == 16
+        assert verdict["root_cause_owner"]
+
+    clean = verdicts["How long does standard shipping take?"]
+    assert clean["passed"] is True
+    assert all(
+        {"name", "label", "score", "passed", "category", "explanation"} <= set(e)
+        for e in clean["evaluations"]  # type: ignore[union-attr]
+    )
+
+
+def test_expected_tool_calls_from_references_are_checked(
+    demo_file: tuple[Path, dict[str, str]],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    _, questions = demo_file
+    trace_id = next(t for t, q in questions.items() if q == "What is your return policy?")
+    references = tmp_path / "refs.jsonl"
+    references.write_text(
+        json.dumps(
+            {
+                "trace_id": trace_id,
+                "expected_tool_calls": [
+                    {"name": "search_kb", "arguments": {"query": {"$any": True}}}
+                ],
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+    verdict = verdicts_by_question(demo_file, capsys, "--references", str(references))[
+        "What is your return policy?"
+    ]
+
+    assert verdict["passed"] is False
+    assert {"missing_tool_call", "unnecessary_call"} <= subcategories(verdict)
+
+
+def test_without_no_judge_it_says_the_judge_is_not_available(
+    demo_file: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", "--traces", str(demo_file[0])]) == 2
+    assert "--no-judge" in capsys.readouterr().err
+
+
+def test_a_missing_traces_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["evaluate", "--traces", str(tmp_path / "nope.jsonl"), "--no-judge"]) == 2
+    assert "nope.jsonl" in capsys.readouterr().err
