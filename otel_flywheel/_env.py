@@ -52,6 +52,37 @@ FLYWHEEL_REDACTION_KEY: Final = "FLYWHEEL_REDACTION_KEY"
 """Secret for pseudonyms (HMAC key, >= 16 characters). Share it across agents, receivers and CI so
 the same value gets the same token everywhere. Default: generated into the state directory."""
 
+FLYWHEEL_JUDGE_MODEL: Final = "FLYWHEEL_JUDGE_MODEL"
+"""The judge's model name on its endpoint. Required to judge; there is no default."""
+
+FLYWHEEL_JUDGE_BASE_URL: Final = "FLYWHEEL_JUDGE_BASE_URL"
+"""OpenAI-compatible endpoint of the judge (OpenAI, Azure, vLLM, Ollama, llama.cpp). Falls back to
+``OPENAI_BASE_URL``."""
+
+FLYWHEEL_JUDGE_API_KEY: Final = "FLYWHEEL_JUDGE_API_KEY"
+"""API key for the judge's endpoint. Falls back to ``OPENAI_API_KEY``."""
+
+FLYWHEEL_JUDGE_CONCURRENCY: Final = "FLYWHEEL_JUDGE_CONCURRENCY"
+"""Judge requests in flight at once. Default 8."""
+
+FLYWHEEL_JUDGE_MAX_RETRIES: Final = "FLYWHEEL_JUDGE_MAX_RETRIES"
+"""Retries of a rate-limited, failed or timed-out judge request (Retry-After honoured). Default 5."""
+
+FLYWHEEL_JUDGE_TIMEOUT_SECONDS: Final = "FLYWHEEL_JUDGE_TIMEOUT_SECONDS"
+"""Timeout of one judge request. Default 60."""
+
+FLYWHEEL_JUDGE_REQUESTS_PER_SECOND: Final = "FLYWHEEL_JUDGE_REQUESTS_PER_SECOND"
+"""Optional ceiling on the judge's request rate. Default: none."""
+
+FLYWHEEL_JUDGE_SAMPLES: Final = "FLYWHEEL_JUDGE_SAMPLES"
+"""Self-consistency: judge each input this many times; confidence is the agreement. Default 1."""
+
+FLYWHEEL_JUDGE_CACHE: Final = "FLYWHEEL_JUDGE_CACHE"
+"""SQLite file caching scored judgments, or ``off``. Default: ``<state dir>/judge-cache.sqlite3``."""
+
+FLYWHEEL_JUDGE_MAX_INPUT_TOKENS: Final = "FLYWHEEL_JUDGE_MAX_INPUT_TOKENS"
+"""Budget for one judge prompt (estimated as characters / 4). Default 6000."""
+
 # --- standard variables, read where they apply ----------------------------------------------------
 PHOENIX_PROJECT_NAME: Final = "PHOENIX_PROJECT_NAME"
 """Phoenix's own project variable; used when ``FLYWHEEL_PROJECT`` is unset."""
