@@ -18,7 +18,11 @@ from ._traces import read_trace_file
 __all__ = ["add_evaluate_parser"]
 
 EXAMPLES = """\
+judge: any OpenAI-compatible endpoint. FLYWHEEL_JUDGE_MODEL (required), FLYWHEEL_JUDGE_BASE_URL or
+OPENAI_BASE_URL, FLYWHEEL_JUDGE_API_KEY or OPENAI_API_KEY; scored judgments are cached.
+
 examples:
+  FLYWHEEL_JUDGE_MODEL=gpt-4o-mini otel-flywheel evaluate --traces traces.jsonl
   otel-flywheel evaluate --traces traces.jsonl --no-judge
   otel-flywheel evaluate --traces traces.pb --references refs.jsonl --no-judge --output verdicts.jsonl
 
@@ -46,6 +50,9 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction[argparse.Argument
     )
     parser.add_argument("--traces", type=Path, required=True, help="OTLP traces file")
     parser.add_argument("--references", type=Path, help="references, JSON lines by trace_id")
+    parser.add_argument(
+        "--rubrics", type=Path, help="a directory of rubric YAML files (default: the shipped ones)"
+    )
     parser.add_argument("--no-judge", action="store_true", help="run only the deterministic checks")
     parser.add_argument("--output", type=Path, help="write verdicts here (default: stdout)")
     parser.set_defaults(handler=run_evaluate)
@@ -59,22 +66,23 @@ def run_evaluate(args: argparse.Namespace) -> int:
     rubric = importlib.import_module("otel_flywheel.evaluators.rubric")
     references_module = importlib.import_module("otel_flywheel.evaluators.references")
 
-    if not args.no_judge:
-        print(
-            "otel-flywheel evaluate: the rubric LLM judge is not available in this version; "
-            "run with --no-judge for the deterministic checks",
-            file=sys.stderr,
-        )
-        return 2
     try:
         read = read_trace_file(args.traces)
         references = references_module.load_references(args.references) if args.references else {}
-        owners = _root_cause_owners(rubric.load_taxonomy())
+        taxonomy = rubric.load_taxonomy()
+        owners = _root_cause_owners(taxonomy)
+        rubrics = (
+            []
+            if args.no_judge
+            else list(rubric.load_rubrics(args.rubrics, taxonomy=taxonomy).values())
+        )
+        judge = None if args.no_judge else _judge_module().LLMJudge(taxonomy=taxonomy)
     except FileNotFoundError as exc:
         print(f"otel-flywheel evaluate: no such file: {exc.filename}", file=sys.stderr)
         return 2
     except (OTLPDecodeError, OSError, ConfigError) as exc:
-        print(f"otel-flywheel evaluate: {exc}", file=sys.stderr)
+        hint = "" if args.no_judge else " (or run only the deterministic checks: --no-judge)"
+        print(f"otel-flywheel evaluate: {exc}{hint}", file=sys.stderr)
         return 2
     for error in read.unreadable:
         print(f"otel-flywheel evaluate: skipped: {error}", file=sys.stderr)
@@ -85,11 +93,44 @@ def run_evaluate(args: argparse.Namespace) -> int:
             if args.output
             else sys.stdout
         )
+        judged = _judge(judge, read.traces, rubrics, references) if judge is not None else {}
         for trace in read.traces:
             evaluations = _check(trace, checks, references.get(trace.trace_id))
+            evaluations += judged.get(trace.trace_id, [])
             verdict = verdicts.roll_up(trace, evaluations, root_cause_owners=owners)
             out.write(json.dumps(verdict_dict(verdict)) + "\n")
     return 1 if read.unreadable else 0
+
+
+def _judge_module() -> Any:
+    return importlib.import_module("otel_flywheel.evaluators.judge")
+
+
+# References a trace carries itself; the others must come from the references file.
+_TRACE_REFERENCES = frozenset(
+    {"retrieved_documents", "tool_schemas", "tool_results", "conversation"}
+)
+
+
+def _judge(
+    judge: Any, traces: list[AgentTrace], rubrics: list[Any], references: dict[str, Any]
+) -> dict[str, list[Evaluation]]:
+    """Every trace against every rubric whose required references it has, concurrently."""
+    items = []
+    for trace in traces:
+        supplied = references.get(trace.trace_id)
+        available = _TRACE_REFERENCES | set(supplied.names if supplied is not None else ())
+        for candidate in rubrics:
+            if set(candidate.required_references) <= available:
+                items.append((trace, candidate, supplied) if supplied else (trace, candidate))
+    try:
+        results = judge.judge_many_sync(items)
+    finally:
+        judge.close()
+    judged: dict[str, list[Evaluation]] = {}
+    for item, evaluation in zip(items, results, strict=True):
+        judged.setdefault(item[0].trace_id, []).append(evaluation)
+    return judged
 
 
 def _check(trace: AgentTrace, checks: Any, references: Any) -> list[Evaluation]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openai import OpenAI
@@ -18,7 +19,7 @@ from otel_flywheel.cli import main
 from otel_flywheel.demo._agent import SupportAgent
 from otel_flywheel.demo._script import SCENARIOS, respond
 from otel_flywheel.otlp import encode_otlp_json
-from otel_flywheel.testing.llm_server import ScriptedLLMServer
+from otel_flywheel.testing.llm_server import Reply, ScriptedLLMServer, StructuredJSON
 
 
 @pytest.fixture(scope="module")
@@ -132,11 +133,62 @@ def test_expected_tool_calls_from_references_are_checked(
     assert {"missing_tool_call", "unnecessary_call"} <= subcategories(verdict)
 
 
-def test_without_no_judge_it_says_the_judge_is_not_available(
-    demo_file: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture[str]
+def test_without_a_judge_model_it_names_the_variable_and_no_judge(
+    demo_file: tuple[Path, dict[str, str]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("FLYWHEEL_JUDGE_MODEL", raising=False)
     assert main(["evaluate", "--traces", str(demo_file[0])]) == 2
-    assert "--no-judge" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "FLYWHEEL_JUDGE_MODEL" in err
+    assert "--no-judge" in err
+
+
+def first_label_verdict(request: dict[str, Any]) -> Reply:
+    """A judge that answers every rubric with its first label, whatever the trace says."""
+    schema = request["response_format"]["json_schema"]["schema"]
+    return StructuredJSON(
+        {
+            "explanation": "scripted",
+            "label": schema["properties"]["label"]["enum"][0],
+            "category": None,
+            "subcategory": None,
+            "culprit_step": None,
+            "confidence": 0.9,
+        }
+    )
+
+
+def test_with_a_judge_every_trace_gets_the_rubrics_it_has_references_for(
+    demo_file: tuple[Path, dict[str, str]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with ScriptedLLMServer(responder=first_label_verdict) as judge_server:
+        monkeypatch.setenv("FLYWHEEL_JUDGE_MODEL", "judge-model")
+        monkeypatch.setenv("FLYWHEEL_JUDGE_BASE_URL", judge_server.base_url)
+        monkeypatch.setenv("FLYWHEEL_JUDGE_API_KEY", "test")
+        monkeypatch.setenv("FLYWHEEL_JUDGE_CACHE", "off")
+        path, _ = demo_file
+        assert main(["evaluate", "--traces", str(path)]) == 0
+        requests = len(judge_server.requests)
+
+    verdicts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(verdicts) == len(SCENARIOS)
+    for verdict in verdicts:
+        judged = {e["rubric_id"] for e in verdict["evaluations"] if e["judge_model"]}
+        # answer_correctness and business_rules need a reference answer and a policy: skipped.
+        assert judged == {
+            "tool_selection",
+            "parameters",
+            "task_decomposition",
+            "grounding",
+            "output_quality",
+        }
+    assert requests == 5 * len(SCENARIOS)
+    # The judge only ever saw redacted traces: no raw email from the demo's conversations.
+    assert all("ada.lovelace@example.com" not in json.dumps(v) for v in verdicts)
 
 
 def test_a_missing_traces_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
