@@ -1,13 +1,15 @@
 """The verdict roll-up: many evaluations of one trace become one answer a reviewer can act on.
 
-- ``passed`` is False when any evaluation failed, None when none failed but some were unscored (an
-  unscored judgment is never a pass), True otherwise.
-- The *primary* failure is a categorized one when there is any: failures without a badcase
-  category (a tool's own 404, an over-budget run) are facts about the run, not diagnoses. Among
-  them, the one whose culprit step comes first in the trace wins: the earliest thing that went
-  wrong is usually the root cause, and later failures (a wrong answer after a failed tool call)
-  tend to follow from it. Ties go to the category order of ``CATEGORY_PRECEDENCE``, which puts
-  causes (choosing and calling tools) before effects (the final answer).
+- Only *categorized* failures fail a trace. A failed evaluation without a badcase category (a
+  tool's own 404, an over-budget run) is an observation about the run, not a diagnosis: an agent
+  that tells the user "order A-9999 does not exist" after a 404 did its job. Observations stay in
+  ``evaluations`` for reviewers and for the judge, which decides whether the agent recovered.
+- ``passed`` is False when a categorized evaluation failed, None when none did but some were
+  unscored (an unscored judgment is never a pass), True otherwise.
+- The *primary* failure is the one whose culprit step comes first in the trace: the earliest thing
+  that went wrong is usually the root cause, and later failures (a wrong answer after a failed tool
+  call) tend to follow from it. Ties go to the category order of ``CATEGORY_PRECEDENCE``, which
+  puts causes (choosing and calling tools) before effects (the final answer).
 - ``severity`` is ``high`` for business-rule violations and hallucinations (what harms users or
   the business), ``medium`` for other failures, ``low`` when only unscored evaluations stand.
 """
@@ -39,7 +41,7 @@ def roll_up(
     root_cause_owners: Mapping[str, str] | None = None,
 ) -> Verdict:
     """The trace's verdict. ``root_cause_owners`` maps a category to who fixes it (taxonomy)."""
-    failed = [e for e in evaluations if e.passed is False]
+    failed = [e for e in evaluations if e.passed is False and e.category is not None]
     unscored = [e for e in evaluations if e.passed is None]
     if not failed:
         return Verdict(
@@ -62,7 +64,7 @@ def roll_up(
     )
 
 
-def _rank(evaluation: Evaluation, order: Mapping[str, int]) -> tuple[bool, int, int]:
+def _rank(evaluation: Evaluation, order: Mapping[str, int]) -> tuple[int, int]:
     step = order.get(evaluation.culprit_span_id or "", len(order))
     category = evaluation.category or ""
     precedence = (
@@ -70,7 +72,7 @@ def _rank(evaluation: Evaluation, order: Mapping[str, int]) -> tuple[bool, int, 
         if category in CATEGORY_PRECEDENCE
         else len(CATEGORY_PRECEDENCE)
     )
-    return evaluation.category is None, step, precedence
+    return step, precedence
 
 
 def _severity(failed: Sequence[Evaluation]) -> str:

@@ -350,3 +350,25 @@ def test_demo_command_with_a_bad_phoenix_url_exits_2_naming_it(
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("otel-flywheel demo: endpoint='localhost:6006' is not an http(s) URL")
+
+
+def test_planted_deterministic_failures_get_verdicts_with_the_right_categories(
+    demo: DemoResult,
+) -> None:
+    by_question = {run.scenario.question: run for run in demo.runs}
+
+    def verdict_of(question_start: str) -> tuple[object, object, str | None]:
+        [run] = [r for q, r in by_question.items() if q.startswith(question_start)]
+        verdict = run.verdict
+        culprit = run.trace.step(verdict.culprit_span_id or "")
+        return verdict.category, verdict.subcategory, culprit.kind.value if culprit else None
+
+    assert verdict_of("Status of order A-1003") == ("parameter", "missing_required", "llm")
+    assert verdict_of("Has A-1001 shipped") == ("tool_selection", "repeated_call", "tool")
+    assert verdict_of("Do you price-match") == ("knowledge_context", "empty_retrieval", "retriever")
+    assert verdict_of("Refund order A-1003") == ("parameter", "invalid_type_or_value", "llm")
+    # A 404 the agent reported honestly is an observation, not a badcase.
+    [not_found] = [r for q, r in by_question.items() if q.startswith("Where is order A-9999")]
+    assert not_found.verdict.passed is True
+    assert any(e.label == "tool_error" for e in not_found.verdict.evaluations)
+    assert demo.judged is False  # no judge endpoint configured in tests

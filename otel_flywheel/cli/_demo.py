@@ -91,7 +91,12 @@ def run_demo_command(args: argparse.Namespace) -> int:
             "\nrunning the sample support agent (customers' messages as they type them; "
             "what leaves the process is redacted):"
         )
-        result = run_demo(phoenix_url=phoenix_url, progress=lambda m: print("  " + m, flush=True))
+        judge = _judge_if_configured()
+        result = run_demo(
+            phoenix_url=phoenix_url,
+            progress=lambda m: print("  " + m, flush=True),
+            judge=judge,
+        )
         _print_captured(result)
         stored = _wait_for_phoenix(phoenix_url, result)
         print(f"\nPhoenix holds {stored} spans in project {result.project!r}: {phoenix_url}")
@@ -133,13 +138,47 @@ def _print_captured(result: object) -> None:
         print(f"            answer: {trace.final_output}")
         if flags:
             print(f"            seen:   {'; '.join(flags)}")
+        verdict = run.verdict
+        if verdict.passed is False:
+            culprit = trace.step(verdict.culprit_span_id or "")
+            where = f" at {culprit.kind.value} {culprit.name!r}" if culprit else ""
+            print(f"            verdict: FAIL {verdict.category}/{verdict.subcategory}{where}")
+        else:
+            print(f"            verdict: {'pass' if verdict.passed else 'unscored'}")
+        observations = [
+            e.label for e in verdict.evaluations if e.passed is False and e.category is None
+        ]
+        if observations:
+            print(
+                f"            observed: {', '.join(sorted(set(observations)))} (not a badcase by itself)"
+            )
         if run.scenario.failure:
             print(f"            planted failure: {run.scenario.failure}")
     planted = sum(1 for run in result.runs if run.scenario.failure)
-    print(
-        f"\n{planted} of {len(result.runs)} conversations carry a planted failure; the evaluators "
-        "(coming next) will judge and route them."
+    failed = sum(1 for run in result.runs if run.verdict.passed is False)
+    judged_by = (
+        "the deterministic checks and the rubric LLM judge"
+        if result.judged
+        else "the deterministic checks (set FLYWHEEL_JUDGE_MODEL and FLYWHEEL_JUDGE_BASE_URL to "
+        "add the rubric LLM judge)"
     )
+    print(
+        f"\n{planted} of {len(result.runs)} conversations carry a planted failure; "
+        f"{failed} traces failed, judged by {judged_by}."
+    )
+
+
+def _judge_if_configured() -> object | None:
+    """The rubric judge when an endpoint is configured; the demo says which it used."""
+    import importlib
+    import os
+
+    from otel_flywheel import _env
+
+    if not os.environ.get(_env.FLYWHEEL_JUDGE_MODEL):
+        return None
+    judge: object = importlib.import_module("otel_flywheel.evaluators.judge").LLMJudge()
+    return judge
 
 
 def _wait_for_phoenix(phoenix_url: str, result: object) -> int:

@@ -100,10 +100,11 @@ def test_a_categorized_failure_outranks_an_earlier_uncategorized_one() -> None:
     assert (verdict.category, verdict.culprit_span_id) == ("output_quality", "c" * 16)
 
 
-def test_only_uncategorized_failures_still_fail_without_a_category() -> None:
-    over_budget = failure("", "", "a" * 16)
-    over_budget.category = over_budget.subcategory = None
+def test_uncategorized_failures_alone_do_not_fail_the_trace_but_stay_visible() -> None:
+    tool_404 = failure("", "", "b" * 16)
+    tool_404.category = tool_404.subcategory = None
 
-    verdict = roll_up(TRACE_3, [PASS, over_budget])
+    verdict = roll_up(TRACE_3, [PASS, tool_404])
 
-    assert (verdict.passed, verdict.category, verdict.culprit_span_id) == (False, None, "a" * 16)
+    assert (verdict.passed, verdict.category) == (True, None)
+    assert tool_404 in verdict.evaluations
