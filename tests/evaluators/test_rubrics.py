@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -130,7 +131,6 @@ def test_schema_file_equals_the_model_schema() -> None:
 
 
 def test_schema_validates_rubric_files_as_editors_do() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft202012Validator(rubric_json_schema())
     for path in RUBRIC_FILES:
         validator.validate(yaml.safe_load(path.read_text(encoding="utf-8")))
