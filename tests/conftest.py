@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_flywheel.conventions import normalize_trace, span_view_from_readable
+from otel_flywheel.conventions import SpanView, normalize_trace, span_view_from_readable
 from otel_flywheel.model import AgentTrace
 
 TEST_PROJECT = "flywheel-tests"
@@ -55,3 +55,51 @@ def finished_traces(span_exporter: InMemorySpanExporter) -> Callable[[], list[Ag
         return [normalize_trace(views) for views in grouped.values()]
 
     return collect
+
+
+@pytest.fixture(scope="session")
+def demo_spans() -> list[ReadableSpan]:
+    """The demo agent's 20 conversations run once per session: real `openai` client, OpenInference
+    instrumentation, the scripted model. Raw spans, as an exporter would receive them."""
+    from openai import OpenAI
+    from openinference.instrumentation import OITracer, TraceConfig
+    from openinference.instrumentation.openai import OpenAIInstrumentor
+
+    from otel_flywheel.demo._agent import SupportAgent
+    from otel_flywheel.demo._script import SCENARIOS, respond
+    from otel_flywheel.testing.llm_server import ScriptedLLMServer
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        with (
+            ScriptedLLMServer(responder=respond) as llm,
+            OpenAI(base_url=llm.base_url, api_key="test", max_retries=0) as client,
+        ):
+            tracer = OITracer(provider.get_tracer("tests.demo"), config=TraceConfig())
+            agent = SupportAgent(client=client, tracer=tracer)
+            for index, scenario in enumerate(SCENARIOS, start=1):
+                agent.run(scenario.conversation(index))
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+    return list(exporter.get_finished_spans())
+
+
+@pytest.fixture(scope="session")
+def demo_traces(demo_spans: list[ReadableSpan]) -> dict[str, AgentTrace]:
+    """The demo's traces, normalized (not redacted), keyed by the question the agent was asked."""
+    from otel_flywheel.demo._script import SCENARIOS
+
+    grouped: dict[str, list[SpanView]] = {}
+    for span in demo_spans:
+        view = span_view_from_readable(span)
+        grouped.setdefault(view.trace_id, []).append(view)
+    by_session = {trace.session_id: trace for trace in map(normalize_trace, grouped.values())}
+    return {
+        scenario.question: by_session[scenario.conversation(index).session_id]
+        for index, scenario in enumerate(SCENARIOS, start=1)
+    }

@@ -7,50 +7,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai import OpenAI
-from openinference.instrumentation import OITracer, TraceConfig
-from openinference.instrumentation.openai import OpenAIInstrumentor
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_flywheel.cli import main
-from otel_flywheel.demo._agent import SupportAgent
-from otel_flywheel.demo._script import SCENARIOS, respond
+from otel_flywheel.demo._script import SCENARIOS
 from otel_flywheel.otlp import encode_otlp_json
 from otel_flywheel.testing.llm_server import Reply, ScriptedLLMServer, StructuredJSON
 
 
 @pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+def demo_file(
+    demo_spans: list[ReadableSpan], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, str]]:
     """The demo's 20 conversations as OTLP/JSON lines, and trace id -> question."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        with (
-            ScriptedLLMServer(responder=respond) as llm,
-            OpenAI(base_url=llm.base_url, api_key="test", max_retries=0) as client,
-        ):
-            agent = SupportAgent(
-                client=client, tracer=OITracer(provider.get_tracer("demo"), config=TraceConfig())
-            )
-            for index, scenario in enumerate(SCENARIOS, start=1):
-                agent.run(scenario.conversation(index))
-    finally:
-        instrumentor.uninstrument()
-    spans = exporter.get_finished_spans()
     questions = {
         f"{span.context.trace_id:032x}": str((span.attributes or {}).get("input.value"))
-        for span in spans
-        if span.parent is None
+        for span in demo_spans
+        if span.parent is None and span.context is not None
     }
     path = tmp_path_factory.mktemp("evaluate") / "demo.jsonl"
-    path.write_text(encode_otlp_json(encode_spans(spans)) + "\n", encoding="utf-8")
-    provider.shutdown()
+    path.write_text(encode_otlp_json(encode_spans(demo_spans)) + "\n", encoding="utf-8")
     return path, questions
 
 

@@ -6,20 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from openai import OpenAI
-from openinference.instrumentation import OITracer, TraceConfig
-from openinference.instrumentation.openai import OpenAIInstrumentor
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_flywheel.conventions import normalize_trace, span_view_from_readable
-from otel_flywheel.demo._agent import SupportAgent
-from otel_flywheel.demo._script import SCENARIOS, respond
 from otel_flywheel.evaluators.checks import ExpectedCall
 from otel_flywheel.evaluators.judge import (
     CHARS_PER_TOKEN,
@@ -43,7 +33,6 @@ from otel_flywheel.model import (
     ToolCall,
     ToolDefinition,
 )
-from otel_flywheel.testing.llm_server import ScriptedLLMServer
 
 # --- fixtures ------------------------------------------------------------------------------------
 
@@ -56,38 +45,6 @@ def rubrics() -> dict[str, Rubric]:
 @pytest.fixture(scope="module")
 def taxonomy() -> Taxonomy:
     return load_taxonomy()
-
-
-@pytest.fixture(scope="module")
-def demo_traces() -> Iterator[dict[str, AgentTrace]]:
-    """Every demo scenario run once, keyed by its question (as in test_checks.py)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        with (
-            ScriptedLLMServer(responder=respond) as llm,
-            OpenAI(base_url=llm.base_url, api_key="test", max_retries=0) as client,
-        ):
-            tracer = OITracer(provider.get_tracer("tests.judge"), config=TraceConfig())
-            agent = SupportAgent(client=client, tracer=tracer)
-            for index, scenario in enumerate(SCENARIOS, start=1):
-                agent.run(scenario.conversation(index))
-    finally:
-        instrumentor.uninstrument()
-    grouped: dict[str, list[Any]] = {}
-    for span in exporter.get_finished_spans():
-        view = span_view_from_readable(span)
-        grouped.setdefault(view.trace_id, []).append(view)
-    traces = [normalize_trace(views) for views in grouped.values()]
-    by_session = {trace.session_id: trace for trace in traces}
-    yield {
-        scenario.question: by_session[scenario.conversation(index).session_id]
-        for index, scenario in enumerate(SCENARIOS, start=1)
-    }
-    provider.shutdown()
 
 
 def trace_asking(traces: dict[str, AgentTrace], fragment: str) -> AgentTrace:
