@@ -270,6 +270,38 @@ class Verdict:
     root_cause_owner: str | None = None
     evaluations: list[Evaluation] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict's JSON line (``evaluate``, ``judge``, verdict files); evaluations name
+        their evaluator ``name``."""
+        return {
+            "trace_id": self.trace_id,
+            "passed": self.passed,
+            "category": self.category,
+            "subcategory": self.subcategory,
+            "culprit_span_id": self.culprit_span_id,
+            "severity": self.severity,
+            "root_cause_owner": self.root_cause_owner,
+            "evaluations": [_evaluation_line(e) for e in self.evaluations],
+        }
+
+
+def _evaluation_line(evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "name": evaluation.evaluator,
+        "label": evaluation.label,
+        "score": evaluation.score,
+        "passed": evaluation.passed,
+        "category": evaluation.category,
+        "subcategory": evaluation.subcategory,
+        "culprit_span_id": evaluation.culprit_span_id,
+        "explanation": evaluation.explanation,
+        "rubric_id": evaluation.rubric_id,
+        "rubric_version": evaluation.rubric_version,
+        "judge_model": evaluation.judge_model,
+        "confidence": evaluation.confidence,
+        "references": evaluation.references,
+    }
+
 
 @dataclass(kw_only=True)
 class Feedback:

@@ -7,6 +7,10 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from otel_flywheel.evaluation import TraceEvaluator
 
 __all__ = ["add_demo_parser"]
 
@@ -91,11 +95,11 @@ def run_demo_command(args: argparse.Namespace) -> int:
             "\nrunning the sample support agent (customers' messages as they type them; "
             "what leaves the process is redacted):"
         )
-        judge = _judge_if_configured()
+        evaluator = _evaluator()
         result = run_demo(
             phoenix_url=phoenix_url,
             progress=lambda m: print("  " + m, flush=True),
-            judge=judge,
+            evaluator=evaluator,
         )
         _print_captured(result)
         stored = _wait_for_phoenix(phoenix_url, result)
@@ -168,17 +172,14 @@ def _print_captured(result: object) -> None:
     )
 
 
-def _judge_if_configured() -> object | None:
-    """The rubric judge when an endpoint is configured; the demo says which it used."""
-    import importlib
+def _evaluator() -> TraceEvaluator:
+    """The rubric judge too when an endpoint is configured; the demo says which it used."""
     import os
 
     from otel_flywheel import _env
+    from otel_flywheel.evaluation import load_trace_evaluator
 
-    if not os.environ.get(_env.FLYWHEEL_JUDGE_MODEL):
-        return None
-    judge: object = importlib.import_module("otel_flywheel.evaluators.judge").LLMJudge()
-    return judge
+    return load_trace_evaluator(judge=bool(os.environ.get(_env.FLYWHEEL_JUDGE_MODEL)))
 
 
 def _wait_for_phoenix(phoenix_url: str, result: object) -> int:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+import asyncio
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TextIO
 
 from otel_flywheel.errors import ConfigError, OTLPDecodeError
-from otel_flywheel.model import AgentTrace, Evaluation, Verdict
+from otel_flywheel.evaluation import TraceEvaluator, load_references, load_trace_evaluator
+from otel_flywheel.model import AgentTrace, Verdict
 
 from ._traces import read_trace_file
 
-__all__ = ["add_evaluate_parser"]
+__all__ = ["add_evaluate_parser", "evaluate_all"]
 
 EXAMPLES = """\
 judge: any OpenAI-compatible endpoint. FLYWHEEL_JUDGE_MODEL (required), FLYWHEEL_JUDGE_BASE_URL or
@@ -59,24 +61,10 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction[argparse.Argument
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    # Evaluators ship in evaluators/ (package-dir mapping): reached at run time, not imported
-    # statically (see docs/decisions.md).
-    checks = importlib.import_module("otel_flywheel.evaluators.checks")
-    verdicts = importlib.import_module("otel_flywheel.evaluators.verdict")
-    rubric = importlib.import_module("otel_flywheel.evaluators.rubric")
-    references_module = importlib.import_module("otel_flywheel.evaluators.references")
-
     try:
         read = read_trace_file(args.traces)
-        references = references_module.load_references(args.references) if args.references else {}
-        taxonomy = rubric.load_taxonomy()
-        owners = _root_cause_owners(taxonomy)
-        rubrics = (
-            []
-            if args.no_judge
-            else list(rubric.load_rubrics(args.rubrics, taxonomy=taxonomy).values())
-        )
-        judge = None if args.no_judge else _judge_module().LLMJudge(taxonomy=taxonomy)
+        references = load_references(args.references) if args.references else {}
+        evaluator = load_trace_evaluator(judge=not args.no_judge, rubrics_dir=args.rubrics)
     except FileNotFoundError as exc:
         print(f"otel-flywheel evaluate: no such file: {exc.filename}", file=sys.stderr)
         return 2
@@ -87,93 +75,33 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for error in read.unreadable:
         print(f"otel-flywheel evaluate: skipped: {error}", file=sys.stderr)
 
+    verdicts = asyncio.run(evaluate_all(evaluator, read.traces, references))
     with ExitStack() as stack:
         out: TextIO = (
             stack.enter_context(args.output.open("w", encoding="utf-8"))
             if args.output
             else sys.stdout
         )
-        judged = _judge(judge, read.traces, rubrics, references) if judge is not None else {}
-        for trace in read.traces:
-            evaluations = _check(trace, checks, references.get(trace.trace_id))
-            evaluations += judged.get(trace.trace_id, [])
-            verdict = verdicts.roll_up(trace, evaluations, root_cause_owners=owners)
-            out.write(json.dumps(verdict_dict(verdict)) + "\n")
+        for verdict in verdicts:
+            out.write(json.dumps(verdict.to_dict()) + "\n")
     return 1 if read.unreadable else 0
 
 
-def _judge_module() -> Any:
-    return importlib.import_module("otel_flywheel.evaluators.judge")
+async def evaluate_all(
+    evaluator: TraceEvaluator,
+    traces: Sequence[AgentTrace],
+    references: Mapping[str, Any] | None = None,
+) -> list[Verdict]:
+    """Verdicts for ``traces`` in order; judge requests of all traces run concurrently."""
+    references = references or {}
 
-
-# References a trace carries itself; the others must come from the references file.
-_TRACE_REFERENCES = frozenset(
-    {"retrieved_documents", "tool_schemas", "tool_results", "conversation"}
-)
-
-
-def _judge(
-    judge: Any, traces: list[AgentTrace], rubrics: list[Any], references: dict[str, Any]
-) -> dict[str, list[Evaluation]]:
-    """Every trace against every rubric whose required references it has, concurrently."""
-    items = []
-    for trace in traces:
+    async def one(trace: AgentTrace) -> Verdict:
         supplied = references.get(trace.trace_id)
-        available = _TRACE_REFERENCES | set(supplied.names if supplied is not None else ())
-        for candidate in rubrics:
-            if set(candidate.required_references) <= available:
-                items.append((trace, candidate, supplied) if supplied else (trace, candidate))
+        evaluations = evaluator.check(trace, supplied)
+        judged = await evaluator.judge(trace, supplied)
+        return evaluator.roll_up(trace, evaluations + judged.evaluations)
+
     try:
-        results = judge.judge_many_sync(items)
+        return list(await asyncio.gather(*(one(trace) for trace in traces)))
     finally:
-        judge.close()
-    judged: dict[str, list[Evaluation]] = {}
-    for item, evaluation in zip(items, results, strict=True):
-        judged.setdefault(item[0].trace_id, []).append(evaluation)
-    return judged
-
-
-def _check(trace: AgentTrace, checks: Any, references: Any) -> list[Evaluation]:
-    active = list(checks.default_checks())
-    if references is not None and references.expected_tool_calls is not None:
-        active.append(checks.ExpectedToolCallsCheck(references.expected_tool_calls))
-    return [evaluation for check in active for evaluation in check.evaluate(trace)]
-
-
-def _root_cause_owners(taxonomy: Any) -> dict[str, str]:
-    return {
-        category_id: category.root_cause_owner
-        for category_id, category in taxonomy.categories.items()
-    }
-
-
-def verdict_dict(verdict: Verdict) -> dict[str, Any]:
-    """The JSON line for one verdict; evaluations carry ``name`` (the evaluator) first."""
-    return {
-        "trace_id": verdict.trace_id,
-        "passed": verdict.passed,
-        "category": verdict.category,
-        "subcategory": verdict.subcategory,
-        "culprit_span_id": verdict.culprit_span_id,
-        "severity": verdict.severity,
-        "root_cause_owner": verdict.root_cause_owner,
-        "evaluations": [_evaluation_dict(e) for e in verdict.evaluations],
-    }
-
-
-def _evaluation_dict(evaluation: Evaluation) -> dict[str, Any]:
-    return {
-        "name": evaluation.evaluator,
-        "label": evaluation.label,
-        "score": evaluation.score,
-        "passed": evaluation.passed,
-        "category": evaluation.category,
-        "subcategory": evaluation.subcategory,
-        "culprit_span_id": evaluation.culprit_span_id,
-        "explanation": evaluation.explanation,
-        "rubric_id": evaluation.rubric_id,
-        "rubric_version": evaluation.rubric_version,
-        "judge_model": evaluation.judge_model,
-        "confidence": evaluation.confidence,
-        "references": evaluation.references,
-    }
+        await evaluator.aclose()

@@ -1,0 +1,126 @@
+"""`EvaluatorSuite`: the checks, the rubric judge and the roll-up, assembled once.
+
+The library reaches it through ``otel_flywheel.evaluation.load_trace_evaluator`` (a typed
+Protocol); the pipeline, ``evaluate``, ``judge``, the demo and replay all evaluate through it, so a
+trace gets the same verdict whichever way it came in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from otel_flywheel.errors import ConfigError
+from otel_flywheel.evaluation import JudgeResult
+from otel_flywheel.model import AgentTrace, Evaluation, Verdict
+
+from .checks import Check, ExpectedToolCallsCheck, default_checks
+from .judge import LLMJudge
+from .references import References
+from .rubric import Rubric, Taxonomy, load_rubrics, load_taxonomy
+from .verdict import roll_up
+
+__all__ = ["TRACE_REFERENCES", "EvaluatorSuite"]
+
+# References every trace carries itself; the others come from a references file or an example.
+TRACE_REFERENCES = frozenset(
+    {"retrieved_documents", "tool_schemas", "tool_results", "conversation"}
+)
+
+
+class EvaluatorSuite:
+    """Evaluates one trace at a time; safe to share across concurrent ``judge`` calls."""
+
+    def __init__(
+        self,
+        *,
+        taxonomy: Taxonomy,
+        checks: Sequence[Check] | None = None,
+        rubrics: Sequence[Rubric] = (),
+        judge: LLMJudge | None = None,
+    ) -> None:
+        if rubrics and judge is None:
+            raise ConfigError("rubrics were given without a judge to apply them: pass judge=")
+        self.taxonomy = taxonomy
+        self.checks = list(checks) if checks is not None else default_checks()
+        self.rubrics = list(rubrics)
+        self._judge = judge
+        self._owners = {cid: c.root_cause_owner for cid, c in taxonomy.categories.items()}
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        judge: bool = True,
+        rubrics_dir: str | os.PathLike[str] | None = None,
+        rubric_ids: Collection[str] | None = None,
+        judge_options: Mapping[str, Any] | None = None,
+    ) -> EvaluatorSuite:
+        """The shipped checks and rubrics (or ``rubrics_dir``), with an ``LLMJudge`` if asked."""
+        if rubrics_dir is not None:
+            own = os.path.join(rubrics_dir, "taxonomy.yaml")
+            taxonomy = load_taxonomy(extra=own if os.path.isfile(own) else None)
+        else:
+            taxonomy = load_taxonomy()
+        if not judge:
+            return cls(taxonomy=taxonomy)
+        rubrics = load_rubrics(rubrics_dir, taxonomy=taxonomy)
+        if rubric_ids is not None:
+            unknown = sorted(set(rubric_ids) - set(rubrics))
+            if unknown:
+                raise ConfigError(
+                    f"unknown rubric ids {unknown}. Fix: choose among {sorted(rubrics)}"
+                )
+            rubrics = {rid: rubrics[rid] for rid in rubric_ids}
+        llm_judge = LLMJudge(taxonomy=taxonomy, **dict(judge_options or {}))
+        return cls(taxonomy=taxonomy, rubrics=list(rubrics.values()), judge=llm_judge)
+
+    @property
+    def judge_model(self) -> str | None:
+        return self._judge.model if self._judge is not None else None
+
+    def check(self, trace: AgentTrace, references: References | None = None) -> list[Evaluation]:
+        """Every deterministic check's evaluations, plus expected calls when references have them."""
+        active = list(self.checks)
+        if references is not None and references.expected_tool_calls is not None:
+            active.append(ExpectedToolCallsCheck(references.expected_tool_calls))
+        return [evaluation for check in active for evaluation in check.evaluate(trace)]
+
+    def applicable_rubrics(self, references: References | None = None) -> list[Rubric]:
+        """The rubrics whose required references are available for a trace with ``references``."""
+        available = TRACE_REFERENCES | set(references.names if references is not None else ())
+        return [r for r in self.rubrics if set(r.required_references) <= available]
+
+    async def judge(
+        self,
+        trace: AgentTrace,
+        references: References | None = None,
+        *,
+        rubric_ids: Collection[str] | None = None,
+    ) -> JudgeResult:
+        """The judge's evaluations of ``trace`` for every applicable rubric (or ``rubric_ids``)."""
+        if self._judge is None:
+            return JudgeResult()
+        rubrics = [
+            r
+            for r in self.applicable_rubrics(references)
+            if rubric_ids is None or r.id in rubric_ids
+        ]
+        items = [(trace, r, references) if references else (trace, r) for r in rubrics]
+        runs = await self._judge.run_many(items)
+        return JudgeResult(
+            evaluations=[run.evaluation for run in runs],
+            failed_rubrics=frozenset(
+                rubric.id
+                for rubric, run in zip(rubrics, runs, strict=True)
+                if run.status == "failed"
+            ),
+        )
+
+    def roll_up(self, trace: AgentTrace, evaluations: Sequence[Evaluation]) -> Verdict:
+        return roll_up(trace, evaluations, root_cause_owners=self._owners)
+
+    async def aclose(self) -> None:
+        if self._judge is not None:
+            await self._judge.aclose()

@@ -1,0 +1,91 @@
+"""The evaluators as the rest of the library sees them: one typed interface, loaded at run time.
+
+The checks, the rubric judge and the verdict roll-up ship in ``evaluators/`` as
+``otel_flywheel.evaluators`` (a package-dir mapping mypy cannot follow, see docs/decisions.md). The
+pipeline, the CLI, the demo and replay reach them through `TraceEvaluator` and
+`load_trace_evaluator`, the one place that imports them, so everything above stays typed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast, runtime_checkable
+
+from otel_flywheel.model import AgentTrace, Evaluation, Verdict
+
+__all__ = ["JudgeResult", "TraceEvaluator", "load_references", "load_trace_evaluator"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JudgeResult:
+    """The rubric judge's evaluations of one trace.
+
+    ``failed_rubrics`` names the rubrics whose requests got no usable reply (retries ran out, the
+    endpoint was down or refused): their evaluations are unscored, and judging them again later may
+    succeed. A reply that came back but did not parse is unscored too, but not retried: the same
+    input would get the same reply.
+    """
+
+    evaluations: list[Evaluation] = field(default_factory=list)
+    failed_rubrics: frozenset[str] = frozenset()
+
+
+@runtime_checkable
+class TraceEvaluator(Protocol):
+    """Deterministic checks, the rubric judge and the roll-up for one trace at a time.
+
+    ``references`` is whatever `load_references` returns for a trace (expected output, expected
+    tool calls, a policy document), or ``None``: the trace's own documents, tool schemas and results
+    are always used.
+    """
+
+    @property
+    def judge_model(self) -> str | None:
+        """The judge's model, or ``None`` when only the deterministic checks run."""
+        ...
+
+    def check(self, trace: AgentTrace, references: Any = None) -> list[Evaluation]: ...
+
+    async def judge(
+        self,
+        trace: AgentTrace,
+        references: Any = None,
+        *,
+        rubric_ids: Collection[str] | None = None,
+    ) -> JudgeResult: ...
+
+    def roll_up(self, trace: AgentTrace, evaluations: Sequence[Evaluation]) -> Verdict: ...
+
+    async def aclose(self) -> None: ...
+
+
+def load_trace_evaluator(
+    *,
+    judge: bool = True,
+    rubrics_dir: str | os.PathLike[str] | None = None,
+    rubric_ids: Collection[str] | None = None,
+    judge_options: Mapping[str, Any] | None = None,
+) -> TraceEvaluator:
+    """The shipped evaluators: default checks, plus the rubric judge unless ``judge=False``.
+
+    ``rubrics_dir`` replaces the shipped rubrics; ``rubric_ids`` keeps only those; ``judge_options``
+    go to ``LLMJudge`` (model, base_url, concurrency, ...; the rest comes from ``FLYWHEEL_JUDGE_*``).
+    Raises ``ConfigError`` naming the fix when the judge is asked for but not configured.
+    """
+    suite = importlib.import_module("otel_flywheel.evaluators.suite")
+    evaluator = suite.EvaluatorSuite.load(
+        judge=judge,
+        rubrics_dir=rubrics_dir,
+        rubric_ids=rubric_ids,
+        judge_options=dict(judge_options or {}),
+    )
+    return cast(TraceEvaluator, evaluator)
+
+
+def load_references(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``trace_id -> references`` from a JSON-lines file (see ``otel-flywheel evaluate --help``)."""
+    module = importlib.import_module("otel_flywheel.evaluators.references")
+    return cast(dict[str, Any], module.load_references(path))
