@@ -83,6 +83,19 @@ FLYWHEEL_JUDGE_CACHE: Final = "FLYWHEEL_JUDGE_CACHE"
 FLYWHEEL_JUDGE_MAX_INPUT_TOKENS: Final = "FLYWHEEL_JUDGE_MAX_INPUT_TOKENS"
 """Budget for one judge prompt (estimated as characters / 4). Default 6000."""
 
+FLYWHEEL_JUDGE_SAMPLE_RATIO: Final = "FLYWHEEL_JUDGE_SAMPLE_RATIO"
+"""Share of *passing* traces the pipeline sends to the LLM judge, 0.0-1.0, decided per trace id.
+Traces a deterministic check failed, and traces with negative feedback, are always judged.
+Default 1.0."""
+
+FLYWHEEL_PIPELINE_MAX_QUEUE_SIZE: Final = "FLYWHEEL_PIPELINE_MAX_QUEUE_SIZE"
+"""Traces waiting for evaluation (queued, being judged or waiting to retry the judge) before the
+pipeline drops new ones and counts them. Default 1000."""
+
+FLYWHEEL_PIPELINE_CONCURRENCY: Final = "FLYWHEEL_PIPELINE_CONCURRENCY"
+"""Traces evaluated at once. Requests to the judge are bounded separately by
+``FLYWHEEL_JUDGE_CONCURRENCY``. Default 16."""
+
 # --- standard variables, read where they apply ----------------------------------------------------
 PHOENIX_PROJECT_NAME: Final = "PHOENIX_PROJECT_NAME"
 """Phoenix's own project variable; used when ``FLYWHEEL_PROJECT`` is unset."""
@@ -98,3 +111,30 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 
 OTEL_EXPORTER_OTLP_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
 """OTLP/HTTP base URL; ``/v1/traces`` is appended, as the OTel spec says."""
+
+# --- otel-flywheel serve --------------------------------------------------------------------------
+FLYWHEEL_SERVER_HOST: Final = "FLYWHEEL_SERVER_HOST"
+"""Address ``otel-flywheel serve`` binds. Default ``127.0.0.1``; ``0.0.0.0`` only with a token."""
+
+FLYWHEEL_SERVER_PORT: Final = "FLYWHEEL_SERVER_PORT"
+"""Port of ``otel-flywheel serve`` (``POST /v1/traces``, ``/v1/feedback``, probes, metrics).
+Default 4319, next to the Collector's OTLP ports 4317/4318."""
+
+FLYWHEEL_SERVER_TOKEN: Final = "FLYWHEEL_SERVER_TOKEN"
+"""When set, every POST to ``otel-flywheel serve`` needs ``Authorization: Bearer <token>`` (401
+otherwise); GET probes and ``/metrics`` stay open. Default: unset, no auth."""
+
+FLYWHEEL_SERVER_SPOOL: Final = "FLYWHEEL_SERVER_SPOOL"
+"""SQLite file where ``otel-flywheel serve`` keeps accepted spans and feedback until they are
+delivered. One per instance. Default: ``<state dir>/spool.sqlite``."""
+
+FLYWHEEL_SERVER_MAX_SPOOL_SPANS: Final = "FLYWHEEL_SERVER_MAX_SPOOL_SPANS"
+"""Spans the spool holds before ``otel-flywheel serve`` answers 503 with ``Retry-After``.
+Default 200000."""
+
+FLYWHEEL_SERVER_MAX_BODY_BYTES: Final = "FLYWHEEL_SERVER_MAX_BODY_BYTES"
+"""Largest request body ``otel-flywheel serve`` takes, on the wire and after decompression (413
+past it). Default 16777216 (16 MiB)."""
+
+FLYWHEEL_SERVER_MAX_CONCURRENT_REQUESTS: Final = "FLYWHEEL_SERVER_MAX_CONCURRENT_REQUESTS"
+"""POSTs ``otel-flywheel serve`` handles at once; more get 429 with ``Retry-After``. Default 64."""

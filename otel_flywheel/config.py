@@ -21,6 +21,7 @@ from otel_flywheel.errors import ConfigError
 
 __all__ = [
     "CaptureSettings",
+    "PipelineSettings",
     "PrivacySettings",
     "RedactionMode",
     "RegexRule",
@@ -65,6 +66,25 @@ class CaptureSettings(_Settings):
         "sample_ratio": (_env.FLYWHEEL_SAMPLE_RATIO,),
     }
     file_section: ClassVar[str] = "capture"
+
+
+class PipelineSettings(_Settings):
+    """How the evaluation pipeline queues, samples and retries. Env names: see ``_env``."""
+
+    judge_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+    max_queue_size: int = Field(1000, gt=0)
+    concurrency: int = Field(16, gt=0)
+    # Waits before judging a trace again after the judge endpoint gave no usable reply; after the
+    # last one the verdict goes out with those evaluations unscored (never as a pass).
+    judge_retry_delays_seconds: tuple[float, ...] = (30.0, 120.0, 600.0)
+    max_recent_traces: int = Field(1000, ge=0)
+
+    env_vars: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "judge_sample_ratio": (_env.FLYWHEEL_JUDGE_SAMPLE_RATIO,),
+        "max_queue_size": (_env.FLYWHEEL_PIPELINE_MAX_QUEUE_SIZE,),
+        "concurrency": (_env.FLYWHEEL_PIPELINE_CONCURRENCY,),
+    }
+    file_section: ClassVar[str] = "pipeline"
 
 
 RedactionMode = Literal["mask", "pseudonymize", "drop"]

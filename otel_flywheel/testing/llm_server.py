@@ -248,6 +248,15 @@ class ScriptedLLMServer:
             self._replies.extend(replies)
 
     @property
+    def responder(self) -> Responder | None:
+        """Answers requests when the queue is empty; settable while the server runs."""
+        return self._responder
+
+    @responder.setter
+    def responder(self, responder: Responder | None) -> None:
+        self._responder = responder  # one reference swap: requests see the old or the new one
+
+    @property
     def pending_replies(self) -> int:
         """Queued replies not yet sent: 0 at the end of a test that used its whole script."""
         with self._lock:

@@ -1,0 +1,22 @@
+"""The evaluation pipeline: assembled traces in, verdicts out to sinks, on a background worker.
+
+``EvaluationPipeline`` is the ``TracePipeline`` that ``register()`` and ``otel-flywheel serve`` hand
+traces to once evaluators are configured; ``JudgeSamplingPolicy`` decides which traces the LLM
+judge sees; ``VerdictSink`` is what routing (and ``VerdictFile``) implement.
+"""
+
+from __future__ import annotations
+
+from otel_flywheel.pipeline._files import VerdictFile
+from otel_flywheel.pipeline._pipeline import EvaluationPipeline, PipelineStats, VerdictSink
+from otel_flywheel.pipeline._policy import JudgeDecision, JudgeReason, JudgeSamplingPolicy
+
+__all__ = [
+    "EvaluationPipeline",
+    "JudgeDecision",
+    "JudgeReason",
+    "JudgeSamplingPolicy",
+    "PipelineStats",
+    "VerdictFile",
+    "VerdictSink",
+]

@@ -1,0 +1,461 @@
+"""`EvaluationPipeline`: traces in, verdicts out, on a background asyncio worker.
+
+It plugs into the span processor as its ``TracePipeline`` (or into ``otel-flywheel serve``).
+``submit`` is called on the capture worker thread and only hands the trace to the event loop; the
+evaluation happens there:
+
+1. the deterministic checks, on every trace;
+2. the judge-sampling policy: traces a check failed, or with negative feedback, always go to the
+   LLM judge, a configurable share of the others too (`JudgeSamplingPolicy`);
+3. the rubric judge, with its own request concurrency, retries and cache;
+4. the roll-up into a `Verdict`, handed to every `VerdictSink` (routing into Phoenix, a file).
+
+Bounded: at most ``max_queue_size`` traces are in the pipeline at once (queued, evaluating or
+waiting to retry the judge); beyond that new traces are dropped and counted, never blocking the
+capture worker. ``concurrency`` traces are evaluated at once.
+
+The judge being down delays work, it does not drop it: when a rubric's requests get no usable reply
+(``JudgeResult.failed_rubrics``), the trace waits and is judged again for those rubrics after each of
+``judge_retry_delays_seconds``; after the last, or at shutdown, its verdict goes out with those
+evaluations unscored, which is never a pass.
+
+Feedback arriving after a trace was evaluated without the judge (``notify_feedback``) sends the
+trace, if it is among the ``max_recent_traces`` last ones, back to be judged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+
+from otel_flywheel._internal import handle_internal_errors, running_under_pytest
+from otel_flywheel.config import PipelineSettings, resolve_settings
+from otel_flywheel.evaluation import TraceEvaluator
+from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
+from otel_flywheel.pipeline._policy import JudgeReason, JudgeSamplingPolicy
+
+__all__ = ["EvaluationPipeline", "PipelineStats", "VerdictSink"]
+
+logger = logging.getLogger(__name__)
+
+_DROP_WARNING_INTERVAL_SECONDS = 60.0
+_MAX_KEPT_ERRORS = 10
+
+
+@runtime_checkable
+class VerdictSink(Protocol):
+    """Receives each verdict with its trace, on a worker thread of the pipeline (it may block)."""
+
+    def submit_verdict(self, trace: AgentTrace, verdict: Verdict) -> None: ...
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool: ...
+
+    def shutdown(self) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineStats:
+    """Counters since start. ``pending``: traces in the pipeline now (queued, judging, retrying)."""
+
+    received: int
+    evaluated: int
+    judged: int
+    judge_decisions: Mapping[str, int]
+    judge_retries: int
+    failed: int
+    unscored: int
+    pending: int
+    dropped: Mapping[str, int]
+    sink_errors: int
+
+
+@dataclass(kw_only=True, eq=False)  # identity: jobs live in a set while they wait
+class _Job:
+    """One trace on its way through the pipeline; kept across judge retries."""
+
+    trace: AgentTrace
+    force_judge: bool = False
+    references: Any = None
+    checks: list[Evaluation] | None = None
+    judged: list[Evaluation] = field(default_factory=list)
+    unanswered: list[Evaluation] = field(default_factory=list)  # the last failed rubrics' results
+    retry_rubrics: frozenset[str] | None = None
+    attempt: int = 0
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass(kw_only=True)
+class _Recent:
+    trace: AgentTrace
+    judged: bool
+
+
+class EvaluationPipeline:
+    """A ``TracePipeline`` that evaluates traces and hands verdicts to sinks.
+
+    ``references`` (optional) returns the references for a trace (expected output, expected tool
+    calls, policy), as ``otel_flywheel.evaluation.load_references`` builds them. Keyword options
+    override ``FLYWHEEL_*`` variables and the config file's ``pipeline`` section.
+    """
+
+    def __init__(
+        self,
+        evaluator: TraceEvaluator,
+        *,
+        sinks: Sequence[VerdictSink] = (),
+        references: Callable[[AgentTrace], Any] | None = None,
+        judge_sample_ratio: float | None = None,
+        max_queue_size: int | None = None,
+        concurrency: int | None = None,
+        judge_retry_delays_seconds: Sequence[float] | None = None,
+        max_recent_traces: int | None = None,
+    ) -> None:
+        self._settings = resolve_settings(
+            PipelineSettings,
+            {
+                "judge_sample_ratio": judge_sample_ratio,
+                "max_queue_size": max_queue_size,
+                "concurrency": concurrency,
+                "judge_retry_delays_seconds": (
+                    tuple(judge_retry_delays_seconds)
+                    if judge_retry_delays_seconds is not None
+                    else None
+                ),
+                "max_recent_traces": max_recent_traces,
+            },
+        )
+        self._evaluator = evaluator
+        self._sinks = list(sinks)
+        self._references = references
+        self._policy = JudgeSamplingPolicy(self._settings.judge_sample_ratio)
+        self._init_state()
+        if hasattr(os, "register_at_fork"):
+            weak_reinit = weakref.WeakMethod(self._init_state)
+
+            def _after_in_child() -> None:
+                reinit = weak_reinit()
+                if reinit is not None:
+                    reinit()
+
+            os.register_at_fork(after_in_child=_after_in_child)
+
+    def _init_state(self) -> None:
+        """Fresh counters, synchronization and no worker yet (at start; in a fork child)."""
+        # Guards every field below; never held while calling out (evaluator, sinks, the loop).
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when _pending reaches 0
+        self._pending = 0
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._counts: Counter[str] = Counter()
+        self._decisions: Counter[str] = Counter()
+        self._drops: Counter[str] = Counter()
+        self._drops_warned = 0
+        self._next_drop_warning = 0.0
+        self._negative: OrderedDict[str, None] = OrderedDict()  # trace ids with negative feedback
+        self._recent: OrderedDict[str, _Recent] = OrderedDict()
+        self._span_traces: OrderedDict[str, str] = OrderedDict()  # span id -> trace id (recent)
+        self._errors: list[Exception] = []
+        # Loop-side state: touched only on the loop thread.
+        self._semaphore: asyncio.Semaphore | None = None
+        self._waiting: set[_Job] = set()  # jobs waiting to retry the judge
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._guard = handle_internal_errors(on_error=self._keep_error)
+
+    # ------------------------------------------------------------------ thread-safe public API
+
+    def submit(self, trace: AgentTrace) -> None:
+        """Queue ``trace`` for evaluation; never blocks. Dropped (and counted) when full or closed."""
+        self._enqueue(_Job(trace=trace))
+
+    def notify_feedback(self, feedback: Feedback) -> None:
+        """Remember negative feedback; a recent trace evaluated without the judge is judged now."""
+        if not feedback.negative:
+            return
+        with self._lock:
+            trace_id = feedback.trace_id or self._span_traces.get(feedback.span_id or "")
+            if trace_id is None:
+                return
+            self._negative[trace_id] = None
+            self._negative.move_to_end(trace_id)
+            while len(self._negative) > max(self._settings.max_recent_traces, 1):
+                self._negative.popitem(last=False)
+            recent = self._recent.get(trace_id)
+            if recent is None or recent.judged or self._evaluator.judge_model is None:
+                return
+            recent.judged = True  # one re-evaluation per trace, however much feedback comes in
+        self._enqueue(_Job(trace=recent.trace, force_judge=True))
+
+    def stats(self) -> PipelineStats:
+        with self._lock:
+            return PipelineStats(
+                received=self._counts["received"],
+                evaluated=self._counts["evaluated"],
+                judged=self._counts["judged"],
+                judge_decisions=dict(self._decisions),
+                judge_retries=self._counts["judge_retries"],
+                failed=self._counts["failed"],
+                unscored=self._counts["unscored"],
+                pending=self._pending,
+                dropped=dict(self._drops),
+                sink_errors=self._counts["sink_errors"],
+            )
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Wait until every submitted trace has its verdict in the sinks, then flush the sinks.
+
+        Traces waiting to retry the judge count as not done: with the judge down this returns
+        ``False`` at the deadline rather than emit verdicts early.
+        """
+        deadline = time.monotonic() + timeout_millis / 1000
+        with self._idle:
+            done = self._idle.wait_for(lambda: self._pending == 0, _remaining(deadline))
+        for sink in self._sinks:
+            done = self._call_sink(sink.force_flush, _remaining_millis(deadline)) is True and done
+        self._reraise_error_under_pytest()
+        return done
+
+    def shutdown(self, timeout_millis: int = 30_000) -> None:
+        """Evaluate what was submitted (judge retries end now), close the judge and the sinks.
+
+        Idempotent. Traces still waiting to retry the judge get their verdicts with those
+        evaluations unscored.
+        """
+        deadline = time.monotonic() + timeout_millis / 1000
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(self._release_waiting)
+            with self._idle:
+                if not self._idle.wait_for(lambda: self._pending == 0, _remaining(deadline)):
+                    logger.warning(
+                        "otel-flywheel pipeline shut down with %d traces still being evaluated",
+                        self._pending,
+                    )
+            closing = asyncio.run_coroutine_threadsafe(self._evaluator.aclose(), loop)
+            try:
+                closing.result(_remaining(deadline))
+            except Exception:
+                logger.exception("closing the evaluator failed")
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(_remaining(deadline))
+            if not thread.is_alive():
+                loop.close()
+        for sink in self._sinks:
+            self._call_sink(sink.force_flush, _remaining_millis(deadline))
+            self._call_sink(sink.shutdown)
+        self._reraise_error_under_pytest()
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _enqueue(self, job: _Job) -> None:
+        with self._lock:
+            if job.force_judge is False:
+                self._counts["received"] += 1
+            if self._closed:
+                self._drops["shutdown"] += 1
+                return
+            if self._pending >= self._settings.max_queue_size:
+                self._drops["queue_full"] += 1
+                self._warn_about_drops()
+                return
+            self._pending += 1
+            loop = self._loop if self._loop is not None else self._start_locked()
+        loop.call_soon_threadsafe(self._spawn, job)
+
+    def _start_locked(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=self._run_loop, args=(loop,), name="otel-flywheel-pipeline", daemon=True
+        )
+        self._loop, self._thread = loop, thread
+        thread.start()
+        return loop
+
+    def _run_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_forever()
+
+    def _spawn(self, job: _Job) -> None:
+        task = asyncio.get_running_loop().create_task(self._process(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, job: _Job) -> None:
+        # Our judge's HTTP calls must not be traced back into the flywheel (or to Phoenix).
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        finished = True
+        try:
+            if self._semaphore is None:
+                self._semaphore = asyncio.Semaphore(self._settings.concurrency)
+            async with self._semaphore:
+                with self._guard:
+                    finished = await self._evaluate(job)
+        finally:
+            detach(token)
+            if finished:
+                self._finish()
+
+    async def _evaluate(self, job: _Job) -> bool:
+        """Evaluate ``job``; ``False`` when it now waits to retry the judge."""
+        trace = job.trace
+        if job.checks is None:
+            job.references = self._references_for(trace)
+            job.checks = self._evaluator.check(trace, job.references)
+            reason = self._judge_reason(job)
+            with self._lock:
+                self._decisions[reason] += 1
+            if reason in ("not_sampled", "no_judge"):
+                await self._emit(job, [*job.checks], judged=False)
+                return True
+        result = await self._evaluator.judge(trace, job.references, rubric_ids=job.retry_rubrics)
+        job.judged += [e for e in result.evaluations if e.rubric_id not in result.failed_rubrics]
+        job.unanswered = [e for e in result.evaluations if e.rubric_id in result.failed_rubrics]
+        delays = self._settings.judge_retry_delays_seconds
+        if job.unanswered and job.attempt < len(delays) and not self._closed:
+            job.retry_rubrics = result.failed_rubrics
+            job.timer = asyncio.get_running_loop().call_later(delays[job.attempt], self._retry, job)
+            job.attempt += 1
+            self._waiting.add(job)
+            with self._lock:
+                self._counts["judge_retries"] += 1
+            logger.info(
+                "judge gave no usable reply for trace %s (%s); judging it again in %.0fs",
+                trace.trace_id,
+                ", ".join(sorted(result.failed_rubrics)),
+                delays[job.attempt - 1],
+            )
+            return False
+        await self._emit(job, [*job.checks, *job.judged, *job.unanswered], judged=True)
+        return True
+
+    def _judge_reason(self, job: _Job) -> JudgeReason:
+        if self._evaluator.judge_model is None:
+            return "no_judge"
+        if job.force_judge:
+            return "negative_feedback"
+        with self._lock:
+            negative = job.trace.trace_id in self._negative
+        assert job.checks is not None
+        return self._policy.decide(job.trace, job.checks, negative_feedback=negative).reason
+
+    def _retry(self, job: _Job) -> None:
+        self._waiting.discard(job)
+        job.timer = None
+        self._spawn(job)
+
+    def _release_waiting(self) -> None:
+        """At shutdown: judge retries end; their traces go out with what they have."""
+        for job in list(self._waiting):
+            if job.timer is not None:
+                job.timer.cancel()
+            job.attempt = len(self._settings.judge_retry_delays_seconds)  # no more retries
+            self._retry(job)
+
+    def _references_for(self, trace: AgentTrace) -> Any:
+        if self._references is None:
+            return None
+        try:
+            return self._references(trace)
+        except Exception:
+            logger.exception("references callable failed for trace %s", trace.trace_id)
+            return None
+
+    async def _emit(self, job: _Job, evaluations: list[Evaluation], *, judged: bool) -> None:
+        trace = job.trace
+        verdict = self._evaluator.roll_up(trace, evaluations)
+        self._remember(trace, judged=judged)
+        with self._lock:
+            self._counts["evaluated"] += 1
+            self._counts["judged"] += judged
+            self._counts["failed"] += verdict.passed is False
+            self._counts["unscored"] += verdict.passed is None
+        for sink in self._sinks:
+            try:
+                await asyncio.to_thread(sink.submit_verdict, trace, verdict)
+            except Exception:
+                logger.exception(
+                    "verdict sink %s failed for trace %s", type(sink).__name__, trace.trace_id
+                )
+                with self._lock:
+                    self._counts["sink_errors"] += 1
+
+    def _remember(self, trace: AgentTrace, *, judged: bool) -> None:
+        limit = self._settings.max_recent_traces
+        if limit == 0:
+            return
+        with self._lock:
+            self._recent[trace.trace_id] = _Recent(trace=trace, judged=judged)
+            self._recent.move_to_end(trace.trace_id)
+            for step in trace.steps:
+                self._span_traces[step.span_id] = trace.trace_id
+            while len(self._recent) > limit:
+                evicted, _ = self._recent.popitem(last=False)
+                self._negative.pop(evicted, None)
+            # A few spans per trace: keep the span index proportionate.
+            while len(self._span_traces) > limit * 64:
+                self._span_traces.popitem(last=False)
+
+    def _finish(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    def _call_sink(self, method: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return method(*args)
+        except Exception:
+            logger.exception("verdict sink call %s failed", getattr(method, "__qualname__", method))
+            return None
+
+    def _warn_about_drops(self) -> None:
+        """Called under _lock: rate-limited warning with the fix."""
+        lost = sum(self._drops.values())
+        if lost == self._drops_warned or time.monotonic() < self._next_drop_warning:
+            return
+        logger.warning(
+            "otel-flywheel's pipeline dropped %d traces so far (%s): evaluation cannot keep up; "
+            "raise FLYWHEEL_PIPELINE_MAX_QUEUE_SIZE or FLYWHEEL_JUDGE_CONCURRENCY, or lower "
+            "FLYWHEEL_JUDGE_SAMPLE_RATIO",
+            lost,
+            ", ".join(f"{reason}={count}" for reason, count in self._drops.items()),
+        )
+        self._drops_warned = lost
+        self._next_drop_warning = time.monotonic() + _DROP_WARNING_INTERVAL_SECONDS
+
+    def _keep_error(self, error: Exception) -> None:
+        with self._lock:
+            self._drops["internal_error"] += 1
+            if len(self._errors) < _MAX_KEPT_ERRORS:
+                self._errors.append(error)
+
+    def _reraise_error_under_pytest(self) -> None:
+        if not running_under_pytest():
+            return
+        with self._lock:
+            errors, self._errors = self._errors, []
+        if errors:
+            raise errors[0]
+
+
+def _remaining(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _remaining_millis(deadline: float) -> int:
+    return int(_remaining(deadline) * 1000)
