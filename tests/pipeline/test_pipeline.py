@@ -93,7 +93,8 @@ def failing_and_passing(
     for trace in demo_traces.values():
         evaluations = checks.check(trace)
         (failing if any(e.passed is False for e in evaluations) else passing).append(trace)
-    assert failing and passing
+    assert failing
+    assert passing
     return failing, passing
 
 
@@ -116,7 +117,8 @@ def test_every_submitted_trace_gets_one_verdict_in_the_sinks(
     )
     stats = pipeline.stats()
     assert stats.received == stats.evaluated == len(demo_traces)
-    assert stats.pending == 0 and stats.dropped == {}
+    assert stats.pending == 0
+    assert stats.dropped == {}
     assert stats.judge_decisions == {"no_judge": len(demo_traces)}
     failed = [v for v in verdicts if v["passed"] is False]
     assert stats.failed == len(failed) > 0
@@ -180,7 +182,8 @@ def test_negative_feedback_sends_a_trace_evaluated_without_the_judge_to_the_judg
     first, second = read_verdicts(verdict_file.path)
     assert first["passed"] is True
     assert second["trace_id"] == trace.trace_id
-    assert second["passed"] is False and second["category"] == "tool_selection"
+    assert second["passed"] is False
+    assert second["category"] == "tool_selection"
     assert len(llm_server.requests) == 1  # judged once, however much feedback came in
     assert pipeline.stats().judge_decisions["negative_feedback"] == 1
 
@@ -242,7 +245,8 @@ def test_shutdown_during_a_judge_outage_emits_unscored_never_a_pass(
     (verdict,) = read_verdicts(verdict_file.path)
     assert verdict["passed"] is None  # unscored: neither pass nor fail
     (judged,) = [e for e in verdict["evaluations"] if e["rubric_id"] == "tool_selection"]
-    assert judged["passed"] is None and "503" in judged["explanation"]
+    assert judged["passed"] is None
+    assert "503" in judged["explanation"]
 
 
 # --- bounds and lifecycle ---------------------------------------------------------------------
