@@ -20,7 +20,9 @@ Memory is bounded: at most ``max_buffered_traces`` open traces of at most
 the final output, and marks the trace complete), and at most ``max_closed_trace_ids`` remembered
 closed trace ids.
 
-A span that arrives for a trace already closed is dropped and counted as ``late_span``, rather
+A span whose id the open trace already holds (an exporter's retry delivered it twice) is dropped
+and counted as ``duplicate_span``. A span that arrives for a trace already closed is dropped and
+counted as ``late_span``, rather
 than opening a second, fragmentary trace with the same id that evaluators would judge as a
 separate run. Closed ids are remembered in a bounded LRU; a span later than that memory reaches
 opens a new trace, which closes as incomplete on its idle timeout.
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -67,6 +69,7 @@ class ClosedTrace:
 class _OpenTrace:
     spans: list[SpanView]
     last_span_ns: int
+    span_ids: set[str] = field(default_factory=set)
     root_ended_ns: int | None = None
     truncated: bool = False
 
@@ -108,6 +111,7 @@ class TraceAssembler:
         # Fixed keys: a reader on another thread may copy it while the owner increments.
         self._counts: dict[str, int] = {
             "late_span": 0,
+            "duplicate_span": 0,
             "trace_too_large": 0,
             "closed_early_buffer_full": 0,
         }
@@ -151,12 +155,17 @@ class TraceAssembler:
                 self._counts["closed_early_buffer_full"] += 1
             trace = self._open[trace_id] = _OpenTrace(spans=[], last_span_ns=now_ns)
         trace.last_span_ns = now_ns
+        if view.span_id in trace.span_ids:
+            # A retried export delivered it again (an OTLP client retries what a receiver took).
+            self._counts["duplicate_span"] += 1
+            return
         root = view.parent_id is None if is_root is None else is_root
         if not root and len(trace.spans) >= self._max_spans_per_trace:
             trace.truncated = True
             self._counts["trace_too_large"] += 1
             return
         trace.spans.append(view)
+        trace.span_ids.add(view.span_id)
         if root and trace.root_ended_ns is None:
             trace.root_ended_ns = now_ns
 

@@ -69,6 +69,7 @@ DropReason = Literal[
     "queue_full",  # on_end found the queue full
     "shutdown",  # on_end after shutdown()
     "late_span",  # the span's trace had already been closed and handed over
+    "duplicate_span",  # the same span id again in an open trace (a retried export)
     "trace_too_large",  # past max_spans_per_trace
     "internal_error",  # our own code failed on the span or its trace (logged)
     "pipeline_error",  # the pipeline's submit raised for the span's trace (logged)

@@ -147,6 +147,18 @@ def test_late_span_after_close_is_dropped_and_counted(clock: StepClock) -> None:
     assert assembler.counts["late_span"] == 1
 
 
+def test_a_span_delivered_twice_while_its_trace_is_open_is_kept_once(clock: StepClock) -> None:
+    assembler = make()
+    assembler.add(span(1, 2, parent=1), now_ns=clock.now_ns)
+    assembler.add(span(1, 2, parent=1), now_ns=clock.advance(1))  # an exporter's retry
+    assembler.add(span(1, 1), now_ns=clock.advance(1))
+
+    (closed,) = assembler.pop_due(now_ns=clock.advance(100))
+
+    assert span_ids(closed) == [2, 1]
+    assert assembler.counts["duplicate_span"] == 1
+
+
 def test_closed_trace_memory_is_bounded_and_forgets_the_oldest(clock: StepClock) -> None:
     assembler = make(trace_grace_millis=0, max_closed_trace_ids=2)
     for trace in (1, 2, 3):
