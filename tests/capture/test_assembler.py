@@ -192,7 +192,12 @@ def test_pop_all_closes_every_open_trace_with_reason_flush(clock: StepClock) -> 
 def test_counts_start_at_zero_and_are_read_only() -> None:
     counts = make().counts
 
-    assert dict(counts) == {"late_span": 0, "trace_too_large": 0, "closed_early_buffer_full": 0}
+    assert dict(counts) == {
+        "late_span": 0,
+        "duplicate_span": 0,
+        "trace_too_large": 0,
+        "closed_early_buffer_full": 0,
+    }
     with pytest.raises(TypeError):
         counts["late_span"] = 1  # type: ignore[index]
 
