@@ -1,0 +1,422 @@
+"""``OutboxWorker``: a background thread that delivers an ``Outbox`` into a ``Sink``.
+
+Every ``interval_millis`` the worker ("otel-flywheel-outbox") claims the writes that are due, in
+batches of ``batch_size`` leased for ``lease_seconds`` (so that another worker on the same file,
+say in a forked child, does not send them too), hands each batch to the sink and records the
+outcomes in one transaction: ``done``; ``retry`` after exponential backoff with jitter (never sooner than the
+sink's ``retry_after_seconds``, e.g. a ``Retry-After``); ``dead`` with the sink's reason. When a
+whole batch comes back ``retry`` (Phoenix is down), the worker stops calling the sink until the
+shortest of those delays has passed, instead of sending every other due batch into the same wall.
+
+Lifecycle (the OTel contract):
+
+- ``force_flush(timeout_millis)`` delivers everything put so far: each pending write is tried at
+  once whatever its backoff, and writes told to retry are tried again when due, until none of them
+  is pending or the deadline comes. Returns whether none is left pending. The caller only waits;
+  the worker thread does the work (inline on the caller's thread if ``start()`` was not called).
+- ``shutdown(timeout_millis)`` makes one last pass over the pending writes, then stops the thread.
+  Idempotent. Whatever is still pending stays in the outbox for the next worker: nothing is lost.
+- After ``os.fork()`` a started worker starts afresh in the child (``os.register_at_fork``).
+
+The worker never raises into the host: a sink that raises is logged and its batch retried; an
+error in our own code is logged, kept, and re-raised under pytest by the next ``force_flush`` or
+``shutdown``, as ``FlywheelSpanProcessor`` does. Instrumentation is suppressed on the worker's
+thread, so the sink's HTTP calls are not traced.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final, Literal
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+
+from otel_flywheel._internal import handle_internal_errors, running_under_pytest
+from otel_flywheel.errors import ConfigError
+from otel_flywheel.outbox._store import Outbox, OutboxClosedError, OutboxEntry
+from otel_flywheel.sinks import Sink, WriteOutcome
+
+__all__ = ["DeliveryCount", "OutboxWorker"]
+
+logger = logging.getLogger(__name__)
+
+DeliveryCount = Literal["done", "retry", "dead", "sink_error"]
+
+WORKER_THREAD_NAME: Final = "otel-flywheel-outbox"
+_PRUNE_INTERVAL_SECONDS: Final = 3600.0
+_MAX_KEPT_ERRORS: Final = 10
+_MAX_BACKOFF_EXPONENT: Final = 62  # 2**62 * any sane initial delay is past every cap
+
+
+@dataclass(eq=False)
+class _FlushRequest:
+    deadline: float  # time.monotonic()
+    done: threading.Event = field(default_factory=threading.Event)
+    flushed: bool = False
+
+
+class OutboxWorker:
+    """Delivers ``outbox`` into ``sink`` on a background thread; call ``start()``.
+
+    Args:
+        batch_size: writes per ``sink.write`` call.
+        interval_millis: how often the worker looks for due writes.
+        initial_backoff_seconds: the delay after a first failure; it doubles with each further
+            failure of the same write, up to ``max_backoff_seconds``. The actual delay is drawn
+            from the upper half of that (jitter), so that writes that failed together spread out.
+        max_backoff_seconds: the longest delay the worker chooses (a sink's Retry-After may ask
+            for more, and gets it).
+        lease_seconds: how long a claimed batch is reserved for this worker; longer than a sink
+            call may take. A worker that dies mid-batch delays those writes by this much.
+        rng: the jitter's random source (tests pass a seeded one).
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        sink: Sink,
+        *,
+        batch_size: int = 100,
+        interval_millis: int = 1000,
+        initial_backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 300.0,
+        lease_seconds: float = 300.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        for name, value in (
+            ("batch_size", batch_size),
+            ("interval_millis", interval_millis),
+            ("initial_backoff_seconds", initial_backoff_seconds),
+            ("max_backoff_seconds", max_backoff_seconds),
+            ("lease_seconds", lease_seconds),
+        ):
+            if not value > 0:
+                raise ConfigError(f"{name} must be > 0, got {value!r}")
+        if max_backoff_seconds < initial_backoff_seconds:
+            raise ConfigError(
+                f"max_backoff_seconds ({max_backoff_seconds}) must be >= "
+                f"initial_backoff_seconds ({initial_backoff_seconds})"
+            )
+        self._outbox = outbox
+        self._sink = sink
+        self._sink_name = type(sink).__qualname__
+        self._batch_size = batch_size
+        self._interval_seconds = interval_millis / 1000
+        self._initial_backoff = initial_backoff_seconds
+        self._max_backoff = max_backoff_seconds
+        self._lease_seconds = lease_seconds
+        self._rng = rng if rng is not None else random.Random()
+        self._worker_guard = handle_internal_errors(on_error=self._keep_error)
+        # Written by whichever thread delivers (the worker, or a caller flushing inline under
+        # _inline_lock); read by anyone. Fixed keys, so readers can copy it during increments.
+        self._counts: dict[DeliveryCount, int] = {"done": 0, "retry": 0, "dead": 0, "sink_error": 0}
+        self._inline_lock = threading.Lock()  # one inline flush at a time when not started
+        self._init_state()
+
+        if hasattr(os, "register_at_fork"):
+            weak_reinit = weakref.WeakMethod(self._at_fork_reinit)
+
+            def _after_in_child() -> None:
+                reinit = weak_reinit()
+                if reinit is not None:
+                    reinit()
+
+            os.register_at_fork(after_in_child=_after_in_child)
+
+    def _init_state(self) -> None:
+        # Guards _started, _shutdown, _stopped, _flush_requests, _errors, _shutdown_deadline.
+        # Never held while calling the sink or the outbox, or while waiting.
+        self._lock = threading.Lock()
+        self._wake = threading.Event()  # force_flush and shutdown cut the interval short
+        self._stopping = threading.Event()  # set by shutdown: waits for retries end early
+        self._flush_requests: list[_FlushRequest] = []
+        self._errors: list[Exception] = []
+        self._started = False
+        self._shutdown = False
+        self._stopped = False  # the thread has exited; no flush request is served any more
+        self._shutdown_deadline = math.inf
+        self._paused_until = 0.0  # monotonic; worker thread only
+        self._next_prune = 0.0  # monotonic; worker thread only
+        self._warned_closed = False
+        self._thread = threading.Thread(name=WORKER_THREAD_NAME, target=self._run, daemon=True)
+
+    def _at_fork_reinit(self) -> None:
+        # The child has no worker thread and may have copied a lock held mid-operation.
+        started, shutdown = self._started, self._shutdown
+        self._inline_lock = threading.Lock()
+        self._init_state()
+        self._shutdown = shutdown
+        if started and not shutdown:
+            self.start()
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker thread. Idempotent; a no-op after ``shutdown()``."""
+        with self._lock:
+            if self._started or self._shutdown:
+                return
+            self._started = True
+        self._thread.start()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Deliver every write put so far, retrying as they come due, until ``timeout_millis``.
+
+        True when none of them is pending any more (each is done or dead).
+        """
+        deadline = time.monotonic() + timeout_millis / 1000
+        with self._lock:
+            if self._shutdown:
+                return False
+            if self._stopped:
+                return False
+            started = self._started
+            request = _FlushRequest(deadline=deadline)
+            if started:
+                self._flush_requests.append(request)
+        if started:
+            self._wake.set()
+            finished = request.done.wait(max(0.0, deadline - time.monotonic()))
+            flushed = finished and request.flushed
+        else:
+            flushed = self._flush_inline(deadline, wait_for_retries=True)
+        self._reraise_error_under_pytest()
+        return flushed
+
+    def shutdown(self, timeout_millis: int = 30_000) -> None:
+        """Try the pending writes once more, then stop. Idempotent. Pending writes stay queued."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        with self._lock:
+            if self._shutdown:
+                return
+            self._shutdown = True
+            self._shutdown_deadline = deadline
+            started = self._started
+        self._stopping.set()
+        if started:
+            self._wake.set()
+            if threading.current_thread() is not self._thread:
+                self._thread.join(max(0.0, deadline - time.monotonic()))
+            if self._thread.is_alive():
+                logger.warning(
+                    "outbox worker did not stop within %d ms (the sink %s is slow); its writes "
+                    "stay in %s for the next start",
+                    timeout_millis,
+                    self._sink_name,
+                    self._outbox.path,
+                )
+        self._reraise_error_under_pytest()
+
+    @property
+    def counts(self) -> Mapping[DeliveryCount, int]:
+        """Writes delivered (``done``), rescheduled (``retry``), given up on (``dead``) so far, and
+        how often the sink raised (``sink_error``)."""
+        return MappingProxyType(dict(self._counts))
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._outbox
+
+    # --- the worker thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        # Our own calls must not be traced: the SDK's exporters do the same around export().
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            while True:
+                self._wake.wait(self._interval_seconds)
+                self._wake.clear()  # before looking: a later request wakes us again
+                with self._lock:
+                    stopping = self._shutdown
+                    requests, self._flush_requests = self._flush_requests, []
+                try:
+                    with self._worker_guard:
+                        self._serve(stopping=stopping, requests=requests)
+                finally:
+                    for request in requests:
+                        request.done.set()
+                if stopping:
+                    return
+        finally:
+            detach(token)
+            with self._lock:
+                self._stopped = True
+                late, self._flush_requests = self._flush_requests, []
+            for request in late:  # raced with shutdown; their answer is "not flushed"
+                request.done.set()
+
+    def _serve(self, *, stopping: bool, requests: list[_FlushRequest]) -> None:
+        try:
+            if stopping:
+                self._flush(self._shutdown_deadline, wait_for_retries=False)
+            elif requests:
+                deadline = max(request.deadline for request in requests)
+                flushed = self._flush(deadline, wait_for_retries=True)
+                for request in requests:
+                    request.flushed = flushed
+            else:
+                self._deliver_due()
+                self._prune_now_and_then()
+        except OutboxClosedError:
+            self._warn_outbox_closed()
+
+    def _warn_outbox_closed(self) -> None:
+        # Closing the outbox before its worker is the caller's mistake, not our bug: say so once.
+        if not self._warned_closed:
+            self._warned_closed = True
+            logger.warning(
+                "outbox %s was closed before its worker was shut down; shut the worker down "
+                "first. Its writes wait in the file for the next worker.",
+                self._outbox.path,
+            )
+
+    def _flush_inline(self, deadline: float, *, wait_for_retries: bool) -> bool:
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            with self._inline_lock, self._worker_guard:
+                try:
+                    return self._flush(deadline, wait_for_retries=wait_for_retries)
+                except OutboxClosedError:
+                    self._warn_outbox_closed()
+            return False  # the outbox was closed, or our own error (logged, kept)
+        finally:
+            detach(token)
+
+    def _deliver_due(self) -> None:
+        """Deliver due writes, batch after batch, unless the sink is paused or we are stopping."""
+        while not self._stopping.is_set() and time.monotonic() >= self._paused_until:
+            entries = self._claim()
+            if not entries:
+                return
+            self._deliver(entries)
+            if len(entries) < self._batch_size or self._flush_requests:
+                return  # all caught up, or a caller waits for a flush: serve it first
+
+    def _flush(self, deadline: float, *, wait_for_retries: bool) -> bool:
+        """Try every write pending now; then, if asked, retry them as they come due. True when
+        none of them is pending any more."""
+        last_seq = self._outbox.last_seq()
+        after_seq = 0
+        while time.monotonic() < deadline:  # first pass: each pending write once, backoff or not
+            entries = self._claim(now=math.inf, max_seq=last_seq, after_seq=after_seq)
+            if not entries:
+                break
+            after_seq = entries[-1].seq
+            if self._deliver(entries) is not None:
+                break  # the sink is down: the other writes would only fail the same way
+        while wait_for_retries and not self._stopping.is_set():
+            earliest = self._outbox.earliest_claimable(max_seq=last_seq)
+            if earliest is None:
+                return True
+            wait_seconds = max(
+                0.0,
+                earliest - self._outbox.clock(),  # a backoff, or another worker's lease
+                self._paused_until - time.monotonic(),  # the sink said it is down: let it be
+            )
+            remaining = deadline - time.monotonic()
+            # A backoff that ends after the deadline will not end sooner; another worker's lease
+            # ends as soon as that worker records its outcome, so keep looking until the deadline.
+            if wait_seconds >= remaining and not self._outbox.leased(max_seq=last_seq):
+                return False
+            if self._stopping.wait(max(0.0, min(wait_seconds, remaining, self._interval_seconds))):
+                break
+            if time.monotonic() >= deadline:
+                break
+            entries = self._claim(max_seq=last_seq)
+            if entries:
+                self._deliver(entries)
+        return self._outbox.earliest_claimable(max_seq=last_seq) is None
+
+    def _claim(
+        self, *, now: float | None = None, max_seq: int | None = None, after_seq: int | None = None
+    ) -> list[OutboxEntry]:
+        return self._outbox.claim(
+            limit=self._batch_size,
+            lease_seconds=self._lease_seconds,
+            now=now,
+            max_seq=max_seq,
+            after_seq=after_seq,
+        )
+
+    def _deliver(self, entries: list[OutboxEntry]) -> float | None:
+        """Hand ``entries`` to the sink and record the outcomes. Returns the pause, in seconds,
+        when the sink asked to retry every one of them (it is down); else ``None``."""
+        try:
+            outcomes = self._sink.write([entry.write for entry in entries])
+        except Exception as error:
+            # A failing sink is a failing component, not our bug: log, count, retry the batch.
+            logger.exception("sink %s failed on %d writes", self._sink_name, len(entries))
+            self._counts["sink_error"] += 1
+            outcomes = {}
+            failure = WriteOutcome.retry(f"sink {self._sink_name} raised {type(error).__name__}")
+        else:
+            failure = WriteOutcome.retry(f"sink {self._sink_name} returned no outcome for it")
+        done: list[OutboxEntry] = []
+        retry: list[tuple[OutboxEntry, str, float]] = []
+        dead: list[tuple[OutboxEntry, str]] = []
+        for entry in entries:
+            outcome = outcomes.get(entry.key, failure)
+            if outcome.kind == "done":
+                done.append(entry)
+            elif outcome.kind == "dead":
+                dead.append((entry, outcome.reason))
+            else:
+                delay = self._backoff(entry.attempts + 1, outcome.retry_after_seconds)
+                retry.append((entry, outcome.reason, delay))
+        self._outbox.mark_many(done=done, retry=retry, dead=dead)
+        self._counts["done"] += len(done)
+        self._counts["retry"] += len(retry)
+        self._counts["dead"] += len(dead)
+        for entry, reason in dead:
+            logger.warning("outbox write %s is dead: %s", entry.key, reason)
+        if done or dead:
+            return None
+        pause = min(delay for _, _, delay in retry)
+        self._paused_until = time.monotonic() + pause
+        logger.info(
+            "sink %s asked to retry all %d writes (%s); pausing deliveries for %.1f s",
+            self._sink_name,
+            len(retry),
+            retry[0][1],
+            pause,
+        )
+        return pause
+
+    def _backoff(self, attempts: int, retry_after_seconds: float | None) -> float:
+        """Exponential in ``attempts``, capped, from the upper half (equal jitter): it grows with
+        every failure and spreads writes that failed together. Never below ``retry_after``."""
+        exponent = min(attempts - 1, _MAX_BACKOFF_EXPONENT)
+        ceiling = min(self._max_backoff, self._initial_backoff * 2.0**exponent)
+        delay = ceiling / 2 + self._rng.uniform(0.0, ceiling / 2)
+        return max(delay, retry_after_seconds or 0.0)
+
+    def _prune_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + _PRUNE_INTERVAL_SECONDS
+        pruned = self._outbox.prune_done()
+        if pruned:
+            logger.debug("outbox %s: pruned %d delivered writes", self._outbox.path, pruned)
+
+    def _keep_error(self, error: Exception) -> None:
+        with self._lock:
+            if len(self._errors) < _MAX_KEPT_ERRORS:
+                self._errors.append(error)
+
+    def _reraise_error_under_pytest(self) -> None:
+        if not running_under_pytest():
+            return
+        with self._lock:
+            errors, self._errors = self._errors, []
+        if errors:
+            raise errors[0]

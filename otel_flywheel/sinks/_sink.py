@@ -1,0 +1,85 @@
+"""The ``Sink`` extension point: where the outbox delivers writes, and what it hears back.
+
+A sink reports one ``WriteOutcome`` per write, keyed by ``write.key``: ``done`` (delivered, or
+already there), ``retry`` (not now; the outbox backs off, honouring ``retry_after_seconds``) or
+``dead`` (can never succeed; kept with the reason, counted, never silently dropped). A sink must
+be idempotent: the outbox may deliver a write again after a crash between a sink accepting it and
+the outbox recording that.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from otel_flywheel.sinks._writes import Write
+
+__all__ = ["InMemorySink", "OutcomeKind", "Sink", "WriteOutcome"]
+
+OutcomeKind = Literal["done", "retry", "dead"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteOutcome:
+    """What became of one write. ``reason`` says why for ``retry`` and ``dead``."""
+
+    kind: OutcomeKind
+    reason: str = ""
+    retry_after_seconds: float | None = None
+
+    @classmethod
+    def done(cls) -> WriteOutcome:
+        return _DONE
+
+    @classmethod
+    def retry(cls, reason: str, *, retry_after_seconds: float | None = None) -> WriteOutcome:
+        return cls(kind="retry", reason=reason, retry_after_seconds=retry_after_seconds)
+
+    @classmethod
+    def dead(cls, reason: str) -> WriteOutcome:
+        return cls(kind="dead", reason=reason)
+
+
+_DONE = WriteOutcome(kind="done")
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Delivers writes; called from the outbox worker's thread, one batch at a time.
+
+    Returns an outcome for every write, keyed by ``write.key``; a missing key counts as ``retry``.
+    Raising is allowed (the whole batch is retried and the error logged) but reporting ``retry``
+    with a reason is kinder to the logs.
+    """
+
+    def write(self, writes: Sequence[Write]) -> dict[str, WriteOutcome]: ...
+
+
+class InMemorySink:
+    """Accepts every write and keeps the latest per key, for tests, the demo and dry runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # guards _writes and _deliveries
+        self._writes: dict[str, Write] = {}
+        self._deliveries = 0
+
+    def write(self, writes: Sequence[Write]) -> dict[str, WriteOutcome]:
+        with self._lock:
+            for write in writes:
+                self._writes[write.key] = write
+            self._deliveries += len(writes)
+        return {write.key: _DONE for write in writes}
+
+    @property
+    def writes(self) -> dict[str, Write]:
+        """The latest write per key."""
+        with self._lock:
+            return dict(self._writes)
+
+    @property
+    def deliveries(self) -> int:
+        """Writes received, counting a key delivered twice twice."""
+        with self._lock:
+            return self._deliveries
