@@ -1,7 +1,7 @@
 """otel-flywheel: an OpenTelemetry-native data flywheel for AI agents.
 
-``register()`` is the one call an agent needs; ``FlywheelSpanProcessor`` is for those who build their
-own TracerProvider. The records in ``otel_flywheel.model`` are the vocabulary every stage shares.
+``register()`` is the one call an agent needs; ``feedback()`` records what users say about a run;
+``FlywheelSpanProcessor`` is for those who build their own TracerProvider. The records in ``otel_flywheel.model`` are the vocabulary every stage shares.
 
 Importing this package is cheap: the SDK-facing pieces load on first use.
 """
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from otel_flywheel.model import (
     AgentTrace,
     Document,
+    Feedback,
     LLMCall,
     Message,
     Retrieval,
@@ -27,12 +28,14 @@ from otel_flywheel.model import (
 if TYPE_CHECKING:
     from otel_flywheel._register import register
     from otel_flywheel.capture import FlywheelSpanProcessor
+    from otel_flywheel.feedback import feedback
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AgentTrace",
     "Document",
+    "Feedback",
     "FlywheelSpanProcessor",
     "LLMCall",
     "Message",
@@ -43,11 +46,13 @@ __all__ = [
     "ToolCall",
     "ToolDefinition",
     "__version__",
+    "feedback",
     "register",
 ]
 
 _LAZY = {
     "FlywheelSpanProcessor": "otel_flywheel.capture",
+    "feedback": "otel_flywheel.feedback",
     "register": "otel_flywheel._register",
 }
 

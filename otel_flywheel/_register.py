@@ -25,9 +25,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 
 from otel_flywheel import _env
 from otel_flywheel import semconv as sc
+from otel_flywheel._flywheel import build_flywheel
 from otel_flywheel.capture import FlywheelSpanProcessor, TracePipeline
 from otel_flywheel.config import PrivacySettings, config_file_section
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.feedback import set_feedback_sink
 from otel_flywheel.privacy import RedactingSpanExporter, Redactor, build_redactor
 
 __all__ = ["DEFAULT_PHOENIX_ENDPOINT", "register", "resolve_otlp_traces_endpoint"]
@@ -52,6 +54,9 @@ def register(
     headers: Mapping[str, str] | None = None,
     tracer_provider: TracerProvider | None = None,
     pipeline: TracePipeline | None = None,
+    evaluate: bool = True,
+    judge: bool | None = None,
+    rubrics: str | os.PathLike[str] | None = None,
     privacy: PrivacySettings | Mapping[str, Any] | None = None,
     redactor: Redactor | None = None,
     batch: bool = True,
@@ -67,7 +72,11 @@ def register(
       exporter also reads ``OTEL_EXPORTER_OTLP_HEADERS`` itself.
     - ``tracer_provider``: add to this provider instead. When omitted and a global SDK provider is
       already set (``phoenix.otel.register()`` sets one), the processor is added to that one.
-    - ``pipeline``: where assembled traces go (default: a logging pipeline).
+    - ``pipeline``: where assembled traces go. Default: the flywheel (``evaluate=True``):
+      deterministic checks, the rubric judge (``judge``: default on when ``FLYWHEEL_JUDGE_MODEL``
+      is set; ``rubrics``: a directory replacing the shipped rubrics), routing into the same
+      Phoenix as annotations and datasets through the durable outbox in ``FLYWHEEL_STATE_DIR``,
+      and ``otel_flywheel.feedback(...)``. ``evaluate=False`` only logs the captured traces.
     - ``privacy`` / ``redactor``: PII and secret redaction, on by default (config section
       ``privacy``, ``FLYWHEEL_REDACTION_KEY``; see docs/privacy.md). One redactor serves both
       paths: the OTLP exporter gets redacted copies, and the pipeline sees only redacted traces.
@@ -92,6 +101,19 @@ def register(
         if provider in _registered:
             logger.warning("otel-flywheel is already registered on this TracerProvider")
             return provider
+        if pipeline is None and evaluate:
+            flywheel = build_flywheel(
+                project=_project(project),
+                phoenix_url=phoenix_base_url(
+                    traces_endpoint or resolve_otlp_traces_endpoint(endpoint)
+                ),
+                phoenix_api_key=os.environ.get(_env.PHOENIX_API_KEY),
+                judge=judge,
+                rubrics_dir=rubrics,
+                redactor=active_redactor,
+            )
+            set_feedback_sink(flywheel)
+            pipeline = flywheel
         processor = FlywheelSpanProcessor(pipeline=pipeline, redactor=active_redactor or False)
         _registered[provider] = processor
 
@@ -137,6 +159,12 @@ def resolve_otlp_traces_endpoint(
     if value := environ.get(_env.OTEL_EXPORTER_OTLP_ENDPOINT):
         return _with_traces_path(value, setting=_env.OTEL_EXPORTER_OTLP_ENDPOINT)
     return DEFAULT_PHOENIX_ENDPOINT + _TRACES_PATH
+
+
+def phoenix_base_url(traces_endpoint: str) -> str:
+    """Phoenix's base URL (REST, UI) from its OTLP/HTTP traces URL."""
+    stripped = traces_endpoint.rstrip("/")
+    return stripped[: -len(_TRACES_PATH)] if stripped.endswith(_TRACES_PATH) else stripped
 
 
 def _existing_global_provider() -> TracerProvider | None:

@@ -25,13 +25,16 @@ __all__ = [
     "PrivacySettings",
     "RedactionMode",
     "RegexRule",
+    "RoutingSettings",
     "config_file_section",
     "resolve_settings",
+    "state_path",
 ]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "flywheel.yaml"
+DEFAULT_STATE_DIR = ".flywheel"
 
 _S = TypeVar("_S", bound="_Settings")
 
@@ -85,6 +88,35 @@ class PipelineSettings(_Settings):
         "concurrency": (_env.FLYWHEEL_PIPELINE_CONCURRENCY,),
     }
     file_section: ClassVar[str] = "pipeline"
+
+
+class RoutingSettings(_Settings):
+    """Which verdicts and feedback become which Phoenix datasets. Config file section ``routing``.
+
+    Dataset names are templates over ``{project}``. A judged failure is *confident* when its
+    confidence is at least ``min_confidence``; below that it goes to review, ranked. At most
+    ``max_examples_per_category`` examples of one category enter one dataset per
+    ``category_window_seconds``, so one common failure cannot swamp the rest.
+    """
+
+    project: str = "default"
+    golden_dataset: str = "{project}/golden"
+    regression_dataset: str = "{project}/regression"
+    review_dataset: str = "{project}/review"
+    preference_dataset: str = "{project}/preference"
+    min_confidence: float = Field(0.7, ge=0.0, le=1.0)
+    max_examples_per_category: int = Field(50, gt=0)
+    category_window_seconds: float = Field(86_400.0, gt=0)
+    annotate_passing_checks: bool = False
+
+    env_vars: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "project": (_env.FLYWHEEL_PROJECT, _env.PHOENIX_PROJECT_NAME),
+    }
+    file_section: ClassVar[str] = "routing"
+
+    def dataset(self, route: str) -> str:
+        template: str = getattr(self, f"{route}_dataset")
+        return template.format(project=self.project)
 
 
 RedactionMode = Literal["mask", "pseudonymize", "drop"]
@@ -207,3 +239,9 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
     )
+
+
+def state_path(name: str, *, environ: Mapping[str, str] | None = None) -> Path:
+    """``name`` inside the state directory (``FLYWHEEL_STATE_DIR``, default ``.flywheel``)."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get(_env.FLYWHEEL_STATE_DIR) or DEFAULT_STATE_DIR) / name

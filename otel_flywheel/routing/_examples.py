@@ -1,0 +1,90 @@
+"""How a trace becomes a dataset example: its input, the outputs on record, the ids that link back.
+
+An example's ``input`` is what replay hands the agent again: the user's goal (the root span's
+input) and the session it belonged to. Outputs depend on the route (the answer given, a
+correction, a preference pair); ``expected_tool_calls`` carries the tool calls of a trace judged
+good, so replay can check a new version calls the same tools with the same arguments.
+
+Example ids are stable: a digest of the dataset and the *normalized* input (Unicode NFKC, case
+folded, whitespace collapsed), so the same question routed twice, on two instances or after a
+restart, is one example: the dedupe the routing rules ask for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from typing import Any
+
+from otel_flywheel import __version__
+from otel_flywheel.model import AgentTrace, Verdict
+
+__all__ = [
+    "example_id",
+    "example_input",
+    "expected_tool_calls",
+    "normalized_input",
+    "source_metadata",
+]
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalized_input(trace: AgentTrace) -> str:
+    text = trace.goal or ""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def example_id(dataset: str, trace: AgentTrace) -> str:
+    """Stable per (dataset, normalized input); a trace without a goal is keyed by its id."""
+    basis = normalized_input(trace) or f"trace:{trace.trace_id}"
+    return hashlib.sha256(f"{dataset}\n{basis}".encode()).hexdigest()[:32]
+
+
+def example_input(trace: AgentTrace) -> dict[str, Any]:
+    data: dict[str, Any] = {"input": trace.goal}
+    if trace.session_id is not None:
+        data["session_id"] = trace.session_id
+    return data
+
+
+def expected_tool_calls(trace: AgentTrace) -> list[dict[str, Any]]:
+    """The trace's executed tool calls as reference calls (name + arguments), in order."""
+    return [
+        {"name": call.name, "arguments": call.arguments}
+        for _, call in trace.tool_calls()
+        if not call.arguments_malformed
+    ]
+
+
+def source_metadata(trace: AgentTrace, verdict: Verdict | None) -> dict[str, Any]:
+    """Lineage every example carries: source trace and span, rubric versions, judge model."""
+    root = trace.root
+    data: dict[str, Any] = {
+        "source_trace_id": trace.trace_id,
+        "source_span_id": root.span_id if root is not None else None,
+        "session_id": trace.session_id,
+        "user_id": trace.user_id,
+        "consent": trace.consent,
+        "project": trace.project,
+        "models": trace.models,
+        "flywheel_version": __version__,
+    }
+    if verdict is not None:
+        rubrics = {
+            e.rubric_id: e.rubric_version for e in verdict.evaluations if e.rubric_id is not None
+        }
+        judges = sorted({e.judge_model for e in verdict.evaluations if e.judge_model is not None})
+        data.update(
+            {
+                "verdict_passed": verdict.passed,
+                "category": verdict.category,
+                "subcategory": verdict.subcategory,
+                "culprit_span_id": verdict.culprit_span_id,
+                "severity": verdict.severity,
+                "rubric_versions": rubrics,
+                "judge_models": judges,
+            }
+        )
+    return data

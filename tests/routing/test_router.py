@@ -1,0 +1,201 @@
+"""The routing rules of issue 5: which verdicts and feedback become which annotations and examples."""
+
+from __future__ import annotations
+
+import pytest
+from trace_builders import build_trace, check_failure, judged, verdict_of
+
+from otel_flywheel.config import RoutingSettings, resolve_settings
+from otel_flywheel.model import Feedback
+from otel_flywheel.routing import VERDICT_ANNOTATION, Router
+from otel_flywheel.routing._examples import example_id
+
+
+@pytest.fixture
+def router() -> Router:
+    return Router(resolve_settings(RoutingSettings, {"project": "support"}, environ={}))
+
+
+def routes(router: Router, examples: list) -> list[tuple[str, str]]:
+    return [(e.route, e.reason) for e in examples]
+
+
+# --- verdicts --------------------------------------------------------------------------------
+
+
+def test_a_failed_check_routes_regression_and_review_with_lineage(router: Router) -> None:
+    trace = build_trace()
+    verdict = verdict_of(trace, check_failure(trace))
+    examples = router.verdict_examples(trace, verdict)
+    assert routes(router, examples) == [
+        ("regression", "confident_failure"),
+        ("review", "failure_without_expected_output"),
+    ]
+    write = router.example_write(examples[0], verdict)
+    assert write.dataset == "support/regression"
+    assert write.span_id == trace.steps[0].span_id  # linked to the source trace's root span
+    assert write.input == {"input": trace.goal, "session_id": "session-1"}
+    assert write.metadata["source_trace_id"] == trace.trace_id
+    assert write.metadata["category"] == "parameter"
+    assert write.metadata["culprit_span_id"] == trace.steps[1].span_id
+    assert write.metadata["failing_checks"] == ["argument_schema"]
+    assert write.metadata["user_id"] == trace.user_id
+    assert write.splits == ["regression"]
+
+
+def test_a_confident_judged_failure_carries_its_failing_rubric_for_replay(router: Router) -> None:
+    trace = build_trace()
+    verdict = verdict_of(trace, judged(trace, passed=False, confidence=0.95))
+    regression, _review = router.verdict_examples(trace, verdict)
+    write = router.example_write(regression, verdict)
+    assert write.metadata["failing_rubrics"] == ["tool_selection"]
+    assert write.metadata["rubric_versions"] == {"tool_selection": "abc123"}
+    assert write.metadata["judge_models"] == ["judge-model"]
+
+
+def test_an_uncertain_judgment_goes_to_review_ranked_by_uncertainty_and_rarity() -> None:
+    counts = {"tool_selection": 3}
+    router = Router(
+        resolve_settings(RoutingSettings, {"project": "support"}, environ={}),
+        category_counts=lambda: counts,
+    )
+    trace = build_trace()
+    verdict = verdict_of(trace, judged(trace, passed=False, confidence=0.4))
+    (review,) = router.verdict_examples(trace, verdict)
+    assert (review.route, review.reason) == ("review", "uncertain_judgment")
+    assert review.metadata["priority"] == pytest.approx(0.6 / 4)
+    counts["tool_selection"] = 0  # a rarer category ranks higher for the same uncertainty
+    (rarer,) = router.verdict_examples(trace, verdict)
+    assert rarer.metadata["priority"] > review.metadata["priority"]
+
+
+def test_an_unscored_judgment_goes_to_review_as_most_uncertain(router: Router) -> None:
+    trace = build_trace()
+    verdict = verdict_of(trace, judged(trace, passed=None, confidence=None))
+    (review,) = router.verdict_examples(trace, verdict)
+    assert review.metadata["priority"] == 1.0
+
+
+def test_a_passing_trace_routes_no_example_and_annotates_only_the_verdict(router: Router) -> None:
+    trace = build_trace()
+    verdict = verdict_of(trace, judged(trace, passed=True))
+    assert router.verdict_examples(trace, verdict) == []
+    writes = router.verdict_annotations(trace, verdict)
+    assert [(w.target, w.name, w.annotator_kind, w.label) for w in writes] == [
+        ("span", "tool_selection", "LLM", "correct"),
+        ("trace", VERDICT_ANNOTATION, "LLM", "pass"),
+        ("span", VERDICT_ANNOTATION, "LLM", "pass"),
+    ]
+
+
+def test_annotations_go_on_the_culprit_span_with_category_and_rubric_metadata(
+    router: Router,
+) -> None:
+    trace = build_trace()
+    second = check_failure(trace)
+    verdict = verdict_of(trace, check_failure(trace), second, judged(trace, passed=False))
+    writes = router.verdict_annotations(trace, verdict)
+    check_writes = [w for w in writes if w.name == "argument_schema"]
+    assert [w.target_id for w in check_writes] == [trace.steps[1].span_id] * 2
+    assert [w.identifier for w in check_writes] == ["otel-flywheel", "otel-flywheel:1"]
+    assert {w.annotator_kind for w in check_writes} == {"CODE"}
+    (judge_write,) = [w for w in writes if w.name == "tool_selection"]
+    assert judge_write.annotator_kind == "LLM"
+    assert judge_write.metadata["rubric_version"] == "abc123"
+    assert judge_write.metadata["category"] == "tool_selection"
+    (verdict_write,) = [w for w in writes if w.target == "trace"]
+    assert verdict_write.label == "parameter"
+    assert verdict_write.score == 0.0
+    assert verdict_write.metadata["culprit_span_id"] == trace.steps[1].span_id
+    assert len({w.key for w in writes}) == len(writes)  # no two writes upsert each other
+
+
+def test_consent_false_gives_annotations_only(router: Router) -> None:
+    trace = build_trace(consent=False)
+    verdict = verdict_of(trace, check_failure(trace))
+    assert router.verdict_examples(trace, verdict) == []
+    assert router.verdict_annotations(trace, verdict)
+    for feedback in (
+        Feedback(trace_id=trace.trace_id, thumbs="up"),
+        Feedback(trace_id=trace.trace_id, thumbs="down", correction="It ships today."),
+    ):
+        assert router.feedback_examples(trace, feedback) == []
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+
+def test_thumbs_up_becomes_golden_with_the_output_and_tool_calls_as_expected(
+    router: Router,
+) -> None:
+    trace = build_trace()
+    (golden,) = router.feedback_examples(trace, Feedback(trace_id=trace.trace_id, thumbs="up"))
+    assert (golden.route, golden.reason) == ("golden", "thumbs_up")
+    assert golden.output == {
+        "output": "It shipped yesterday.",
+        "expected_tool_calls": [{"name": "lookup_order", "arguments": {"order_id": "A-1001"}}],
+    }
+
+
+def test_thumbs_down_with_a_correction_becomes_regression_and_preference(router: Router) -> None:
+    trace = build_trace()
+    feedback = Feedback(trace_id=trace.trace_id, thumbs="down", correction="It ships today.")
+    regression, preference = router.feedback_examples(trace, feedback)
+    assert (regression.route, regression.output) == ("regression", {"output": "It ships today."})
+    assert regression.metadata["original_output"] == "It shipped yesterday."
+    assert (preference.route, preference.output) == (
+        "preference",
+        {"chosen": "It ships today.", "rejected": "It shipped yesterday."},
+    )
+
+
+def test_thumbs_down_without_a_correction_goes_to_review_first(router: Router) -> None:
+    trace = build_trace()
+    (review,) = router.feedback_examples(trace, Feedback(trace_id=trace.trace_id, thumbs="down"))
+    assert (review.route, review.reason, review.metadata["priority"]) == (
+        "review",
+        "thumbs_down",
+        1.0,
+    )
+
+
+def test_pairwise_preference_becomes_a_preference_example(router: Router) -> None:
+    trace = build_trace()
+    feedback = Feedback(trace_id=trace.trace_id, chosen="B", rejected="A")
+    (preference,) = router.feedback_examples(trace, feedback)
+    assert preference.output == {"chosen": "B", "rejected": "A"}
+
+
+def test_implicit_signals_go_to_review_below_explicit_feedback(router: Router) -> None:
+    trace = build_trace()
+    signal = Feedback(trace_id=trace.trace_id, signal="rephrase", evidence="...", weight=0.5)
+    (review,) = router.feedback_examples(trace, signal)
+    assert review.reason == "implicit_rephrase"
+    assert review.metadata["priority"] == 0.25
+    annotation = router.feedback_annotation(trace, signal)
+    assert (annotation.name, annotation.annotator_kind) == ("implicit_feedback.rephrase", "CODE")
+
+
+def test_feedback_annotations_are_human_on_the_named_span(router: Router) -> None:
+    trace = build_trace()
+    feedback = Feedback(
+        span_id=trace.steps[1].span_id, thumbs="down", reason="wrong order", annotator="ops"
+    )
+    annotation = router.feedback_annotation(trace, feedback)
+    assert (annotation.target, annotation.target_id) == ("span", trace.steps[1].span_id)
+    assert (annotation.name, annotation.annotator_kind, annotation.label) == (
+        "user_feedback",
+        "HUMAN",
+        "down",
+    )
+    assert annotation.score == 0.0
+    assert annotation.identifier == "ops"
+
+
+def test_example_ids_dedupe_the_normalized_input_per_dataset() -> None:
+    a = build_trace("Where is  order A-1001?", seed="a")
+    b = build_trace("where is order a-1001?", seed="b")
+    c = build_trace("Where is order A-1002?", seed="c")
+    assert example_id("p/golden", a) == example_id("p/golden", b)
+    assert example_id("p/golden", a) != example_id("p/golden", c)
+    assert example_id("p/golden", a) != example_id("p/review", a)
