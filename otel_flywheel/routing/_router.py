@@ -327,9 +327,11 @@ class Router:
         if routed.category is not None:
             metadata["category"] = routed.category
         root = trace.root
+        identifier = example_id(dataset, trace)
+        metadata["example_id"] = identifier  # survives any id scheme Phoenix applies
         return ExampleWrite(
             dataset=dataset,
-            example_id=example_id(dataset, trace),
+            example_id=identifier,
             input=example_input(trace),
             output=routed.output,
             metadata=metadata,
