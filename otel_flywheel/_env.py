@@ -138,3 +138,11 @@ past it). Default 16777216 (16 MiB)."""
 
 FLYWHEEL_SERVER_MAX_CONCURRENT_REQUESTS: Final = "FLYWHEEL_SERVER_MAX_CONCURRENT_REQUESTS"
 """POSTs ``otel-flywheel serve`` handles at once; more get 429 with ``Retry-After``. Default 64."""
+
+# --- otel-flywheel judge: read through phoenix.client, named in its errors --------------------------
+PHOENIX_ENDPOINT: Final = "PHOENIX_ENDPOINT"
+"""Phoenix's base URL for API clients; phoenix.client reads it before ``PHOENIX_COLLECTOR_ENDPOINT``.
+``otel-flywheel judge`` finds Phoenix through it unless ``--phoenix-url`` is given."""
+
+PHOENIX_BASE_URL: Final = "PHOENIX_BASE_URL"
+"""Older Phoenix base URL variable; phoenix.client reads it after the collector variables."""

@@ -18,7 +18,7 @@ from otel_flywheel.config import RoutingSettings, resolve_settings, state_path
 from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
 from otel_flywheel.feedback import ImplicitSignalDetector
 from otel_flywheel.model import AgentTrace, Feedback
-from otel_flywheel.outbox import Outbox, OutboxWorker
+from otel_flywheel.outbox import Outbox, OutboxWorker, default_outbox_path
 from otel_flywheel.pipeline import EvaluationPipeline, VerdictSink
 from otel_flywheel.privacy import Redactor
 from otel_flywheel.routing import RoutingSink, RoutingStore
@@ -94,7 +94,7 @@ def build_flywheel(
             judge = bool(environ.get(_env.FLYWHEEL_JUDGE_MODEL))
         evaluator = load_trace_evaluator(judge=judge, rubrics_dir=rubrics_dir)
     settings = resolve_settings(RoutingSettings, {"project": project}, environ=environ)
-    outbox = Outbox()
+    outbox = Outbox(default_outbox_path(environ=environ))  # the same state dir as the store
     phoenix = PhoenixSink(base_url=phoenix_url, api_key=phoenix_api_key)
     worker = OutboxWorker(outbox, phoenix)
     routing = RoutingSink(

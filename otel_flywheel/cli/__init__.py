@@ -12,6 +12,8 @@ from otel_flywheel import __version__
 from ._demo import add_demo_parser
 from ._evaluate import add_evaluate_parser
 from ._inspect import add_inspect_parser
+from ._judge import add_judge_parser
+from ._sync_feedback import add_sync_feedback_parser
 
 __all__ = ["main"]
 
@@ -29,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     add_inspect_parser(subparsers)
     add_evaluate_parser(subparsers)
+    add_judge_parser(subparsers)
     add_demo_parser(subparsers)
+    add_sync_feedback_parser(subparsers)
     return parser
 
 
