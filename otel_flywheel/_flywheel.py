@@ -13,13 +13,15 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from prometheus_client.registry import Collector
+
 from otel_flywheel import _env
 from otel_flywheel.config import RoutingSettings, resolve_settings, state_path
 from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
 from otel_flywheel.feedback import ImplicitSignalDetector
 from otel_flywheel.model import AgentTrace, Feedback
-from otel_flywheel.outbox import Outbox, OutboxWorker, default_outbox_path
-from otel_flywheel.pipeline import EvaluationPipeline, VerdictSink
+from otel_flywheel.outbox import Outbox, OutboxCollector, OutboxWorker, default_outbox_path
+from otel_flywheel.pipeline import EvaluationPipeline, PipelineCollector, VerdictSink
 from otel_flywheel.privacy import Redactor
 from otel_flywheel.routing import RoutingSink, RoutingStore
 from otel_flywheel.sinks import PhoenixSink
@@ -52,6 +54,10 @@ class Flywheel:
 
     def submit(self, trace: AgentTrace) -> None:
         self.pipeline.submit(trace)
+
+    def collectors(self) -> list[Collector]:
+        """Prometheus collectors for the pipeline and the outbox (``serve`` exposes them)."""
+        return [PipelineCollector(self.pipeline), OutboxCollector(self.outbox, worker=self.worker)]
 
     def submit_feedback(self, feedback: Feedback) -> Feedback:
         return self.routing.submit_feedback(feedback)

@@ -11,8 +11,11 @@ from otel_flywheel import __version__
 
 from ._demo import add_demo_parser
 from ._evaluate import add_evaluate_parser
+from ._export import add_export_parser
 from ._inspect import add_inspect_parser
 from ._judge import add_judge_parser
+from ._purge import add_purge_parser
+from ._serve import add_serve_parser
 from ._sync_feedback import add_sync_feedback_parser
 
 __all__ = ["main"]
@@ -33,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(subparsers)
     add_judge_parser(subparsers)
     add_demo_parser(subparsers)
+    add_serve_parser(subparsers)
+    add_export_parser(subparsers)
+    add_purge_parser(subparsers)
     add_sync_feedback_parser(subparsers)
     return parser
 

@@ -26,9 +26,13 @@ __all__ = [
 
 @runtime_checkable
 class FeedbackSink(Protocol):
-    """Takes feedback durably (or raises); returns the feedback as stored (e.g. redacted)."""
+    """Takes feedback durably, or raises; may return the feedback as stored (e.g. redacted).
 
-    def submit_feedback(self, feedback: Feedback) -> Feedback: ...
+    The same feedback (same ``feedback_id``) may come again after a failure (``serve`` offers a
+    spooled record until a sink takes it): a sink must tolerate repeats.
+    """
+
+    def submit_feedback(self, feedback: Feedback) -> Feedback | None: ...
 
 
 _lock = threading.Lock()  # guards _sink
@@ -83,4 +87,5 @@ def feedback(
             "no feedback sink in this process. Fix: call otel_flywheel.register(...) with "
             "routing on, or pass sink= (or POST it to `otel-flywheel serve` at /v1/feedback)"
         )
-    return target.submit_feedback(record)
+    stored = target.submit_feedback(record)
+    return stored if stored is not None else record

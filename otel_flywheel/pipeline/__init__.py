@@ -8,6 +8,7 @@ judge sees; ``VerdictSink`` is what routing (and ``VerdictFile``) implement.
 from __future__ import annotations
 
 from otel_flywheel.pipeline._files import VerdictFile
+from otel_flywheel.pipeline._metrics import PipelineCollector
 from otel_flywheel.pipeline._pipeline import EvaluationPipeline, PipelineStats, VerdictSink
 from otel_flywheel.pipeline._policy import JudgeDecision, JudgeReason, JudgeSamplingPolicy
 
@@ -16,6 +17,7 @@ __all__ = [
     "JudgeDecision",
     "JudgeReason",
     "JudgeSamplingPolicy",
+    "PipelineCollector",
     "PipelineStats",
     "VerdictFile",
     "VerdictSink",

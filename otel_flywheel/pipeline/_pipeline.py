@@ -77,6 +77,10 @@ class PipelineStats:
     pending: int
     dropped: Mapping[str, int]
     sink_errors: int
+    judge_evaluations: int = 0
+    judge_latency_millis: float = 0.0
+    judge_input_tokens: int = 0
+    judge_output_tokens: int = 0
 
 
 @dataclass(kw_only=True, eq=False)  # identity: jobs live in a set while they wait
@@ -159,6 +163,7 @@ class EvaluationPipeline:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._counts: Counter[str] = Counter()
+        self._judge_latency_millis = 0.0
         self._decisions: Counter[str] = Counter()
         self._drops: Counter[str] = Counter()
         self._drops_warned = 0
@@ -210,6 +215,10 @@ class EvaluationPipeline:
                 pending=self._pending,
                 dropped=dict(self._drops),
                 sink_errors=self._counts["sink_errors"],
+                judge_evaluations=self._counts["judge_evaluations"],
+                judge_latency_millis=self._judge_latency_millis,
+                judge_input_tokens=self._counts["judge_input_tokens"],
+                judge_output_tokens=self._counts["judge_output_tokens"],
             )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -379,7 +388,13 @@ class EvaluationPipeline:
         trace = job.trace
         verdict = self._evaluator.roll_up(trace, evaluations)
         self._remember(trace, judged=judged)
+        judge_runs = [e for e in evaluations if e.judge_model is not None]
         with self._lock:
+            for evaluation in judge_runs:
+                self._counts["judge_evaluations"] += 1
+                self._judge_latency_millis += evaluation.latency_millis or 0.0
+                self._counts["judge_input_tokens"] += evaluation.usage.input_tokens or 0
+                self._counts["judge_output_tokens"] += evaluation.usage.output_tokens or 0
             self._counts["evaluated"] += 1
             self._counts["judged"] += judged
             self._counts["failed"] += verdict.passed is False

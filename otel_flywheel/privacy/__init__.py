@@ -17,6 +17,7 @@ from otel_flywheel.privacy._detectors import (
     TermDetector,
     find_all,
 )
+from otel_flywheel.privacy._feedback import redact_feedback
 from otel_flywheel.privacy._keys import load_redaction_key
 from otel_flywheel.privacy._redactor import DROP, RedactionAudit, Redactor
 from otel_flywheel.privacy._spans import (
@@ -42,6 +43,7 @@ __all__ = [
     "build_redactor",
     "find_all",
     "load_redaction_key",
+    "redact_feedback",
     "redact_readable_span",
     "redact_span_view",
 ]

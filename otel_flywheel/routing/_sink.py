@@ -14,13 +14,12 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.feedback import ImplicitSignalDetector
 from otel_flywheel.model import AgentTrace, Feedback, Verdict
 from otel_flywheel.outbox import Outbox, OutboxWorker
-from otel_flywheel.privacy import RedactionAudit, Redactor
+from otel_flywheel.privacy import Redactor, redact_feedback
 from otel_flywheel.routing._router import RoutedExample, Router
 from otel_flywheel.routing._store import RoutingStore
 from otel_flywheel.sinks import Write
@@ -160,23 +159,7 @@ class RoutingSink:
             self._count("writes", len(writes))
 
     def _redacted(self, feedback: Feedback) -> Feedback:
-        redactor = self._redactor
-        if redactor is None:
-            return feedback
-        audit = RedactionAudit()
-
-        def clean(text: str | None) -> str | None:
-            return None if text is None else redactor.redact_message(text, audit)
-
-        return replace(
-            feedback,
-            correction=clean(feedback.correction),
-            chosen=clean(feedback.chosen),
-            rejected=clean(feedback.rejected),
-            reason=clean(feedback.reason),
-            evidence=clean(feedback.evidence),
-            annotator=clean(feedback.annotator),
-        )
+        return feedback if self._redactor is None else redact_feedback(feedback, self._redactor)
 
     def _count(self, name: str, value: int = 1) -> None:
         with self._lock:

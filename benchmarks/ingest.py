@@ -1,0 +1,503 @@
+"""How fast ``otel-flywheel serve`` accepts spans durably, beside a raw decode and Phoenix's own
+end-to-end ingest of the same payload, in one run.
+
+The payload: OTLP/HTTP protobuf requests of 512 spans (``BatchSpanProcessor``'s batch), encoded
+from real SDK spans of a support agent. Each trace has 7 spans: an OpenInference AGENT root, two
+LLM calls (flattened messages, token counts, raw request JSON), a RETRIEVER (three documents) and
+three TOOL calls (JSON arguments and results), with an email and a phone number to redact. Every
+run sends traces of its own (fresh ids): a trace id seen before would be dropped as a late span.
+
+1. ``decode_otlp_protobuf`` alone over every request: the floor under any receiver in Python.
+2. ``otel-flywheel serve`` as a subprocess (fresh spool, the default logging pipeline, redaction
+   on, ``FLYWHEEL_TRACE_GRACE_MILLIS`` from ``--trace-grace-millis``), fed by ``--senders``
+   threads over keep-alive connections, ``--repeats`` times:
+   - *accepted*: spans / seconds from the first request to the last 200. A 200 means the
+     request's spans were committed to the SQLite spool (WAL, ``synchronous=FULL``).
+   - *delivered*: spans / seconds from the first request until ``/metrics`` shows every trace
+     submitted to the pipeline and the spool empty: decoded again, assembled, redacted,
+     normalized and handed over.
+3. Phoenix (``LocalPhoenix``, SQLite) fed the first ``--phoenix-spans`` spans by the same
+   senders: *accepted* (its 200s), and *queryable* (until ``wait_for_spans`` sees them all).
+
+The ratio compares serve's accepted rate with Phoenix's end-to-end rate (target >= 100x). No
+timing is asserted; the script exits 1 with a ``!!!`` banner if a request was not answered 200
+or a count does not add up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import queue
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
+
+from otel_flywheel.otlp import decode_otlp_protobuf
+from otel_flywheel.semconv import OpenInferenceSpanKindValues, SpanAttributes
+from otel_flywheel.testing.phoenix import (
+    LocalPhoenix,
+    find_free_port,
+    find_phoenix_binary,
+    wait_for_spans,
+)
+
+SA = SpanAttributes
+KIND = OpenInferenceSpanKindValues
+_BATCH_SPANS = 512
+_TRACE_SPANS = 7
+_TIMEOUT_SECONDS = 600.0
+_POLL_SECONDS = 0.05
+
+# --- the agent ----------------------------------------------------------------------------------
+
+_QUESTION = "My keyboard arrived broken. I'm jane.doe@example.com, +44 20 7946 0958. Refund?"
+_SYSTEM = "You are a support agent for an electronics shop. Use the tools; never invent orders."
+_TOOLS = ("lookup_order", "check_refund_policy", "create_refund")
+_TOOL_INPUT = json.dumps(
+    {"order_id": "A-1029384756", "customer_email": "jane.doe@example.com", "include_history": True}
+)
+_TOOL_OUTPUT = json.dumps(
+    {
+        "order_id": "A-1029384756",
+        "status": "delivered",
+        "items": [{"sku": "KB-7731", "name": "Mechanical keyboard", "qty": 1, "price": "89.90"}],
+        "refund_eligibility": {"eligible": True, "until": "2025-04-13"},
+        "history": ["created", "paid", "packed", "shipped", "delivered"],
+    }
+)
+_DOCUMENT = (
+    "Refunds: items reported damaged within 30 days of delivery are refunded in full to the "
+    "original payment method once the customer confirms the order number. "
+)
+
+
+def _llm_attributes(answer: str) -> dict[str, object]:
+    request = {
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": _SYSTEM},
+            {"role": "user", "content": _QUESTION},
+        ],
+        "tools": [{"type": "function", "function": {"name": name}} for name in _TOOLS],
+    }
+    return {
+        SA.OPENINFERENCE_SPAN_KIND: KIND.LLM.value,
+        SA.LLM_MODEL_NAME: "gpt-4o-mini",
+        SA.INPUT_VALUE: json.dumps(request),
+        SA.OUTPUT_VALUE: json.dumps({"choices": [{"message": {"content": answer}}]}),
+        f"{SA.LLM_INPUT_MESSAGES}.0.message.role": "system",
+        f"{SA.LLM_INPUT_MESSAGES}.0.message.content": _SYSTEM,
+        f"{SA.LLM_INPUT_MESSAGES}.1.message.role": "user",
+        f"{SA.LLM_INPUT_MESSAGES}.1.message.content": _QUESTION,
+        f"{SA.LLM_OUTPUT_MESSAGES}.0.message.role": "assistant",
+        f"{SA.LLM_OUTPUT_MESSAGES}.0.message.content": answer,
+        SA.LLM_TOKEN_COUNT_PROMPT: 412,
+        SA.LLM_TOKEN_COUNT_COMPLETION: 38,
+        SA.LLM_TOKEN_COUNT_TOTAL: 450,
+    }
+
+
+def agent_spans(traces: int, project: str) -> list[ReadableSpan]:
+    """``traces`` runs of the agent, as the SDK ends them (children before their parent)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(
+        resource=Resource.create(
+            {"service.name": "ingest-benchmark", "openinference.project.name": project}
+        )
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("ingest-benchmark")
+    answer = "Yes: order A-1029384756 is refundable until 13 April; I started the refund."
+    for _ in range(traces):
+        with tracer.start_as_current_span(
+            "support_agent",
+            attributes={SA.OPENINFERENCE_SPAN_KIND: KIND.AGENT.value, SA.INPUT_VALUE: _QUESTION},
+        ) as root:
+            with tracer.start_as_current_span("ChatCompletion", attributes=_llm_attributes("")):
+                pass
+            with tracer.start_as_current_span(
+                "kb_search",
+                attributes={
+                    SA.OPENINFERENCE_SPAN_KIND: KIND.RETRIEVER.value,
+                    SA.INPUT_VALUE: "refund damaged keyboard",
+                    **{
+                        f"{SA.RETRIEVAL_DOCUMENTS}.{i}.document.content": _DOCUMENT * 2
+                        for i in range(3)
+                    },
+                },
+            ):
+                pass
+            for name in _TOOLS:
+                with tracer.start_as_current_span(
+                    name,
+                    attributes={
+                        SA.OPENINFERENCE_SPAN_KIND: KIND.TOOL.value,
+                        SA.TOOL_NAME: name,
+                        SA.INPUT_VALUE: _TOOL_INPUT,
+                        SA.OUTPUT_VALUE: _TOOL_OUTPUT,
+                    },
+                ):
+                    pass
+            with tracer.start_as_current_span("ChatCompletion", attributes=_llm_attributes(answer)):
+                pass
+            root.set_attribute(SA.OUTPUT_VALUE, answer)
+    provider.shutdown()
+    return list(exporter.get_finished_spans())
+
+
+def payload(spans: Sequence[ReadableSpan]) -> list[tuple[bytes, int]]:
+    """Requests of ``_BATCH_SPANS`` spans, as the exporter serializes them, with their counts."""
+    return [
+        (encode_spans(spans[i : i + _BATCH_SPANS]).SerializeToString(), len(spans[i : i + _BATCH_SPANS]))
+        for i in range(0, len(spans), _BATCH_SPANS)
+    ]  # fmt: skip
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    seconds: float
+    statuses: Counter[int] = field(default_factory=Counter)
+    retries: int = 0
+
+
+def send_all(port: int, requests: Sequence[tuple[bytes, int]], senders: int) -> Sent:
+    """POST every request to ``/v1/traces`` from ``senders`` threads, each on one keep-alive
+    connection; a 429/503 is retried after its ``Retry-After``, as the OTLP exporters do."""
+    work: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    for body, _ in requests:
+        work.put(body)
+    sent = Sent(0.0)
+    lock = threading.Lock()  # guards sent.statuses and sent.retries
+
+    def sender() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=_TIMEOUT_SECONDS)
+        headers = {"Content-Type": "application/x-protobuf"}
+        try:
+            while True:
+                try:
+                    body = work.get_nowait()
+                except queue.Empty:
+                    return
+                while True:
+                    connection.request("POST", "/v1/traces", body, headers)
+                    response = connection.getresponse()
+                    response.read()
+                    if response.status not in (429, 503):
+                        break
+                    with lock:
+                        sent.retries += 1
+                    time.sleep(float(response.getheader("Retry-After") or 1))
+                with lock:
+                    sent.statuses[response.status] += 1
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent.seconds = time.perf_counter() - start
+    return sent
+
+
+def metrics(port: int) -> dict[str, float]:
+    """Serve's ``/metrics``, each sample name summed over its labels."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    values: Counter[str] = Counter()  # each sample name summed over its label sets
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            values[sample.name] += sample.value
+    return dict(values)
+
+
+def wait_for(condition: object, what: str) -> None:
+    deadline = time.monotonic() + _TIMEOUT_SECONDS
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(_POLL_SECONDS)
+
+
+# --- the three measurements ---------------------------------------------------------------------
+
+
+def decode_rate(requests: Sequence[tuple[bytes, int]], repeats: int) -> float:
+    spans = sum(count for _, count in requests)
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for body, _ in requests:
+            decode_otlp_protobuf(body)
+        rates.append(spans / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+@dataclass
+class ServeRun:
+    accepted_per_second: float
+    delivered_per_second: float
+    sent: Sent
+
+
+def serve_runs(
+    warm_up: Sequence[tuple[bytes, int]],
+    payloads: Sequence[Sequence[tuple[bytes, int]]],
+    options: argparse.Namespace,
+    workdir: Path,
+) -> tuple[list[ServeRun], list[str]]:
+    spans = sum(count for _, count in payloads[0])
+    port = find_free_port()
+    command = [
+        str(Path(sys.executable).with_name("otel-flywheel")),
+        "serve",
+        "--port",
+        str(port),
+        "--spool",
+        str(workdir / "spool.sqlite"),
+        "--max-spool-spans",
+        str(spans * 2),
+    ]
+    env = {
+        **os.environ,
+        "FLYWHEEL_STATE_DIR": str(workdir),
+        "FLYWHEEL_REDACTION_KEY": os.environ.get(
+            "FLYWHEEL_REDACTION_KEY", "benchmark-key-0123456789"
+        ),
+        "FLYWHEEL_TRACE_GRACE_MILLIS": str(options.trace_grace_millis),
+    }
+    problems: list[str] = []
+    runs: list[ServeRun] = []
+    with (workdir / "serve.log").open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: _healthy(port) or process.poll() is not None, "serve to start")
+        if process.poll() is not None:
+            raise RuntimeError(f"serve exited; see {workdir / 'serve.log'}")
+        # Warm-up, not measured: imports, first connections, SQLite's first pages.
+        send_all(port, warm_up, options.senders)
+        wait_for(lambda: metrics(port)["flywheel_server_spool_spans"] == 0, "the warm-up")
+        warm_up_spans = sum(count for _, count in warm_up)
+        traces = warm_up_spans // _TRACE_SPANS
+        for number, requests in enumerate(payloads, start=1):
+            start = time.perf_counter()
+            sent = send_all(port, requests, options.senders)
+            traces += spans // _TRACE_SPANS
+            # Rows leave the spool only once their trace was submitted (or dropped, counted).
+            wait_for(
+                lambda: metrics(port)["flywheel_server_spool_spans"] == 0,
+                "serve to deliver every trace",
+            )
+            seconds = time.perf_counter() - start
+            runs.append(ServeRun(spans / sent.seconds, spans / seconds, sent))
+            if sent.statuses != Counter({200: len(requests)}):
+                problems.append(f"serve run {number}: answers {dict(sent.statuses)}")
+        values = metrics(port)
+        expected = {
+            "flywheel_server_spans_received_total": spans * len(payloads) + warm_up_spans,
+            "flywheel_server_traces_submitted_total": traces,
+            "flywheel_server_spans_dropped_total": 0,
+        }
+        for name, value in expected.items():
+            if values.get(name, 0) != value:
+                problems.append(f"serve: {name} is {values.get(name, 0):g}, expected {value}")
+    finally:
+        process.terminate()
+        process.wait(timeout=120)
+    return runs, problems
+
+
+def _healthy(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/healthz")
+        ok = connection.getresponse().status == 200
+        connection.close()
+        return ok
+    except OSError:
+        return False
+
+
+@dataclass
+class PhoenixRun:
+    spans: int
+    accepted_per_second: float
+    queryable_per_second: float
+    sent: Sent
+
+
+def phoenix_run(
+    requests: Sequence[tuple[bytes, int]], options: argparse.Namespace, workdir: Path, project: str
+) -> PhoenixRun:
+    import httpx
+    from phoenix.client import Client
+
+    spans = sum(count for _, count in requests)
+    with LocalPhoenix(binary=find_phoenix_binary(), working_dir=workdir / "phoenix") as phoenix:
+        start = time.perf_counter()
+        sent = send_all(phoenix.port, requests, options.senders)
+        with httpx.Client(base_url=phoenix.base_url, timeout=httpx.Timeout(120.0)) as http:
+            wait_for_spans(
+                Client(http_client=http),
+                project=project,
+                min_count=spans,
+                timeout_seconds=_TIMEOUT_SECONDS,
+                poll_interval_seconds=1.0,
+            )
+        seconds = time.perf_counter() - start
+    return PhoenixRun(spans, spans / sent.seconds, spans / seconds, sent)
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def phoenix_version(binary: Path) -> str:
+    found = sorted(
+        binary.resolve().parent.parent.glob("lib/python*/site-packages/arize_phoenix-*.dist-info")
+    )
+    return found[0].name.removeprefix("arize_phoenix-").removesuffix(".dist-info") if found else "?"
+
+
+def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Spans/s that otel-flywheel serve accepts durably, beside a raw decode and "
+        "Phoenix's end-to-end ingest of the same payload.",
+        epilog="example: .venv/bin/python benchmarks/ingest.py --spans 51200 --repeats 3",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--spans", type=int, default=51_200, help="spans per serve run")
+    parser.add_argument(
+        "--phoenix-spans", type=int, default=5_120, help="spans sent to Phoenix (0: skip it)"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="serve runs (and decode passes)")
+    parser.add_argument("--senders", type=int, default=4, help="concurrent sending connections")
+    parser.add_argument(
+        "--trace-grace-millis",
+        type=int,
+        default=1000,
+        help="serve's FLYWHEEL_TRACE_GRACE_MILLIS; shorter ones drop spans of traces split "
+        "over requests that arrive out of order (late_span)",
+    )
+    options = parser.parse_args(argv)
+    if options.spans < _BATCH_SPANS or options.repeats < 1 or options.senders < 1:
+        parser.error(f"need --spans >= {_BATCH_SPANS}, --repeats >= 1 and --senders >= 1")
+    if options.phoenix_spans > options.spans:
+        parser.error("--phoenix-spans must not exceed --spans (it is a prefix of the payload)")
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    binary = find_phoenix_binary() if options.phoenix_spans else None
+    print("otel-flywheel ingest benchmark")
+    print(f"command: {shlex.join([os.path.relpath(sys.executable), *sys.argv])}")
+    print(
+        f"python {platform.python_version()} ({platform.python_implementation()}),"
+        f" opentelemetry-proto {version('opentelemetry-proto')}, protobuf {version('protobuf')},"
+        f" uvicorn {version('uvicorn')}, otel-flywheel {version('otel-flywheel')},"
+        f" arize-phoenix {phoenix_version(binary) if binary else '-'},"
+        f" {platform.system()} {platform.machine()}, os.cpu_count()={os.cpu_count()},"
+        f" load average {os.getloadavg()[0]:.2f} at start"
+    )
+    project = f"ingest-benchmark-{os.getpid()}"
+    # One payload per run: fresh trace ids each time (a trace id seen before is a late span).
+    runs_spans = [
+        agent_spans(options.spans // _TRACE_SPANS, project) for _ in range(options.repeats)
+    ]
+    spans = runs_spans[0]
+    requests = payload(spans)
+    size = sum(len(body) for body, _ in requests)
+    print(
+        f"payload: {len(spans)} spans in {len(requests)} OTLP/HTTP protobuf requests of up to"
+        f" {_BATCH_SPANS} spans, {size / len(spans):.0f} bytes/span; traces of {_TRACE_SPANS} spans"
+        " (AGENT, 2 LLM, RETRIEVER, 3 TOOL)"
+    )
+
+    decoded = decode_rate(requests, options.repeats)
+    print(f"\n1. decode_otlp_protobuf alone (median of {options.repeats}): {decoded:,.0f} spans/s")
+
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="flywheel-ingest-") as tmp:
+        payloads = [requests] + [payload(more) for more in runs_spans[1:]]
+        warm_up = payload(agent_spans(2 * _BATCH_SPANS // _TRACE_SPANS, project))
+        runs, serve_problems = serve_runs(warm_up, payloads, options, Path(tmp))
+        problems += serve_problems
+        accepted = [run.accepted_per_second for run in runs]
+        delivered = [run.delivered_per_second for run in runs]
+        print(
+            f"2. otel-flywheel serve, {options.senders} senders, {options.repeats} runs of"
+            f" {len(spans)} spans (median, min-max):"
+        )
+        print(
+            f"   accepted  (200 = committed to the spool, synchronous=FULL):"
+            f" {statistics.median(accepted):>9,.0f} spans/s ({min(accepted):,.0f}-{max(accepted):,.0f});"
+            f" {sum(run.sent.retries for run in runs)} retries"
+        )
+        print(
+            f"   delivered (assembled, redacted, normalized, submitted):    "
+            f" {statistics.median(delivered):>9,.0f} spans/s ({min(delivered):,.0f}-{max(delivered):,.0f})"
+        )
+        if options.phoenix_spans:
+            subset = payload(spans[: options.phoenix_spans])
+            phoenix = phoenix_run(subset, options, Path(tmp), project)
+            if phoenix.sent.statuses != Counter({200: len(subset)}):
+                problems.append(f"Phoenix answers {dict(phoenix.sent.statuses)}")
+            print(
+                f"3. Phoenix {phoenix_version(binary) if binary else ''} (SQLite),"
+                f" {options.senders} senders, {phoenix.spans} spans:"
+            )
+            print(
+                f"   accepted  (its 200s):                {phoenix.accepted_per_second:>9,.0f} spans/s"
+            )
+            print(
+                f"   queryable (end to end):              {phoenix.queryable_per_second:>9,.0f} spans/s"
+            )
+            ratio = statistics.median(accepted) / phoenix.queryable_per_second
+            print(
+                f"ratio: serve accepted / Phoenix end to end = {ratio:,.0f}x (target >= 100x);"
+                f" serve delivered / Phoenix end to end ="
+                f" {statistics.median(delivered) / phoenix.queryable_per_second:,.0f}x"
+            )
+    print(f"load average {os.getloadavg()[0]:.2f} at end")
+
+    if problems:
+        print("\n" + "!" * 78)
+        print("!!! NOT EVERY REQUEST WAS ACCEPTED OR COUNTED: the figures above are suspect")
+        for problem in problems:
+            print(f"!!!   {problem}")
+        print("!" * 78)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""The ingest worker: spool -> span views -> trace assembly -> redaction -> pipeline.
+
+One daemon thread ("otel-flywheel-ingest") per server. It wakes when a handler committed a
+request (or feedback), or every ``schedule_delay_millis``, and:
+
+1. reads the requests committed since its cursor, in commit order, and feeds their spans to the
+   ``TraceAssembler``: converted with ``span_views_from_request`` and redacted with
+   ``redact_span_view``, exactly as the in-process capture worker does (same redactor, same
+   resource cache), so a trace looks the same whichever way it came in;
+2. normalizes each closed trace (``normalize_trace``) and submits it to the ``TracePipeline``;
+   once ``submit`` returned, the trace's rows are released from the spool. A ``submit`` that
+   raises leaves the rows in place and the trace is offered again with backoff (1 s doubling to
+   60 s): the spool fills, the server answers 503, and nothing accepted is dropped;
+3. hands spooled feedback, redacted, to the ``FeedbackSink`` and releases what it accepted.
+
+After a restart the cursor starts at 0: whatever the spool still holds is read again, skipping
+traces already released, and resumes from there. Delivery is therefore at least once.
+
+Spans of one trace that arrive in different requests meet in the assembler, whose rules apply
+unchanged (grace after the root, idle timeout without one, bounded open traces). A span that
+arrives after its trace was handed over is dropped as ``late_span``; its rows are released at
+once, or they would sit in the spool forever. A span whose id the open trace already has is
+dropped as ``duplicate_span``: senders retry a request whose answer they did not get, and the
+spool took it the first time.
+
+Accepting comes first. The worker shares the GIL with the event loop, and its work per span
+(redaction above all) is ~50x what accepting a span costs. So every few spans it yields; and while
+a request is being decoded and committed (``senders_waiting``) and the spool is under half full,
+it steps aside until that is done (at most 50 ms at a time): a burst is taken at full speed and
+delivered after. Past half full it only offers the GIL, so delivery keeps pace before senders
+are turned away with 503s. A full spool loses nothing (senders retry), unlike the in-process
+queue, which is why the worker need never win the race there.
+
+Errors in our own code (a span that fails to convert or redact, a trace that fails to normalize)
+are logged with their traceback and counted as ``internal_error``; the spans concerned are
+released rather than retried, since the same bug would fail them again after every restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from google.protobuf.message import DecodeError
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from pydantic import ValidationError
+
+from otel_flywheel._internal import handle_internal_errors
+from otel_flywheel.capture import ClosedTrace, TraceAssembler, TracePipeline
+from otel_flywheel.config import CaptureSettings
+from otel_flywheel.conventions import SpanView, normalize_trace, span_views_from_request
+from otel_flywheel.model import AgentTrace, Feedback
+from otel_flywheel.privacy import RedactedResourceCache, Redactor, redact_span_view
+from otel_flywheel.server._feedback import FeedbackSink, redact_feedback
+from otel_flywheel.server._metrics import ServerMetrics
+from otel_flywheel.server._spool import Spool
+
+__all__ = ["WORKER_THREAD_NAME", "IngestWorker"]
+
+logger = logging.getLogger(__name__)
+
+WORKER_THREAD_NAME: Final = "otel-flywheel-ingest"
+_READ_BATCH_REQUESTS: Final = 32
+_FEEDBACK_BATCH: Final = 256
+_RETRY_FIRST_SECONDS: Final = 1.0
+_RETRY_MAX_SECONDS: Final = 60.0
+_ERROR_LOG_INTERVAL_SECONDS: Final = 60.0
+_MAX_KEPT_ERRORS: Final = 16
+# Redacting and assembling a span takes ~0.1-0.2 ms: yield every few spans, not per request.
+_YIELD_EVERY_SPANS: Final = 8
+_STEP_ASIDE_SECONDS: Final = 0.001
+_STEP_ASIDE_MAX_SECONDS: Final = 0.05
+
+
+@dataclass(slots=True)
+class _OpenTrace:
+    """What the worker tracks of a trace the assembler holds open."""
+
+    request_ids: list[int] = field(default_factory=list)  # spooled requests holding its spans
+    span_ids: set[str] = field(default_factory=set)  # to drop a span sent twice
+
+
+@dataclass(slots=True)
+class _Undelivered:
+    trace: AgentTrace
+    keys: list[tuple[int, str]]
+    attempts: int
+    next_attempt: float  # time.monotonic()
+
+
+class IngestWorker:
+    """Delivers what the spool holds to the pipeline and the feedback sink. See the module doc.
+
+    ``start()`` once; ``notify()`` after each commit; ``shutdown()`` delivers what it can
+    within its timeout, closes every open trace (``pop_all``) and shuts the pipeline down.
+    ``senders_waiting`` says whether a request is being decoded and committed right now.
+    """
+
+    def __init__(
+        self,
+        spool: Spool,
+        pipeline: TracePipeline,
+        *,
+        feedback_sink: FeedbackSink,
+        metrics: ServerMetrics,
+        redactor: Redactor | None,
+        capture_settings: CaptureSettings,
+        senders_waiting: Callable[[], bool] = lambda: False,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._spool = spool
+        self._pipeline = pipeline
+        self._pipeline_name = type(pipeline).__qualname__
+        self._sink = feedback_sink
+        self._metrics = metrics
+        self._redactor = redactor
+        self._resources = RedactedResourceCache(redactor) if redactor is not None else None
+        self._clock = clock
+        self._senders_waiting = senders_waiting
+        self._roomy_below = spool.max_spans // 2
+        self._delay_seconds = capture_settings.schedule_delay_millis / 1000
+        self._guard = handle_internal_errors(on_error=self._keep_error)
+
+        self._lock = threading.Lock()  # guards _started, _shutdown and _errors
+        self._started = False
+        self._shutdown = False
+        self._errors: list[Exception] = []
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._deadline = float("inf")  # written before _stopping is set, read after
+        self._thread = threading.Thread(name=WORKER_THREAD_NAME, target=self._run, daemon=True)
+
+        # The worker thread's own state.
+        self._assembler = TraceAssembler.from_settings(capture_settings)
+        self._cursor = 0  # highest request id read from the spool
+        self._open: dict[str, _OpenTrace] = {}  # the traces the assembler holds open
+        self._undelivered: list[_Undelivered] = []
+        self._feedback_retry_at = 0.0
+        self._assembler_drops = {"late_span": 0, "trace_too_large": 0}
+        self._next_error_log = 0.0
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                raise RuntimeError("IngestWorker.start() was already called")
+            self._started = True
+        self._thread.start()
+
+    def notify(self) -> None:
+        """Something was committed: wake the worker now rather than at its next tick."""
+        self._wake.set()
+
+    def shutdown(self, *, timeout_seconds: float = 20.0) -> bool:
+        """Deliver what the spool holds until ``timeout_seconds`` pass, close every open trace
+        and hand it over, then shut the pipeline down. Idempotent.
+
+        Returns ``False`` when the worker did not finish in time; what it did not deliver stays
+        in the spool for the next start.
+        """
+        with self._lock:
+            if self._shutdown:
+                return True
+            self._shutdown = True
+            started = self._started
+        finished = True
+        if started:
+            self._deadline = time.monotonic() + timeout_seconds
+            self._stopping.set()
+            self._wake.set()
+            # The final round may still be submitting when the deadline passes: give it a moment.
+            self._thread.join(timeout_seconds + 5.0)
+            finished = not self._thread.is_alive()
+            if not finished:
+                logger.warning(
+                    "the ingest worker did not finish within %.0f s; undelivered spans stay in "
+                    "the spool %s for the next start",
+                    timeout_seconds,
+                    self._spool.path,
+                )
+        try:
+            self._pipeline.shutdown()
+        except Exception:
+            logger.exception("pipeline %s failed to shut down", self._pipeline_name)
+        return finished
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def open_traces(self) -> int:
+        return self._assembler.open_trace_count
+
+    @property
+    def internal_errors(self) -> list[Exception]:
+        """Errors in our own code the worker survived (logged when they happened)."""
+        with self._lock:
+            return list(self._errors)
+
+    # --- the worker thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        # Our own work must not be traced: the pipeline's HTTP calls would feed back into us.
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            while True:
+                self._wake.wait(self._delay_seconds)
+                self._wake.clear()  # before reading: later commits are seen next time
+                final = self._stopping.is_set()
+                with self._guard:
+                    self._round(final=final)
+                if final:
+                    return
+        finally:
+            detach(token)
+
+    def _round(self, *, final: bool) -> None:
+        self._read_new(final=final)
+        closed = (
+            self._assembler.pop_all() if final else self._assembler.pop_due(now_ns=self._clock())
+        )
+        self._emit(closed)
+        self._retry_undelivered(final=final)
+        self._deliver_feedback(final=final)
+        self._count_assembler_drops()
+
+    def _read_new(self, *, final: bool) -> None:
+        while not (final and time.monotonic() >= self._deadline):
+            batch = self._spool.read_requests(after_id=self._cursor, limit=_READ_BATCH_REQUESTS)
+            for spooled in batch:
+                self._add_request(spooled.request_id, spooled.body, spooled.pending)
+                self._cursor = spooled.request_id
+                self._yield()
+            # Close what is due between batches: catching up on a large spool stays bounded.
+            self._emit(self._assembler.pop_due(now_ns=self._clock()))
+            if len(batch) < _READ_BATCH_REQUESTS:
+                return
+
+    def _add_request(self, request_id: int, body: bytes, pending: Mapping[str, int]) -> None:
+        pending_ids = set(pending)
+        if not pending_ids:
+            return  # every trace of it was delivered before a restart
+        try:
+            request = ExportTraceServiceRequest.FromString(body)
+        except DecodeError:
+            # It decoded before it was stored: the file was damaged. Nothing to deliver.
+            logger.error("spooled request %d is unreadable; its spans are dropped", request_id)
+            self._metrics.spans_dropped.labels("internal_error").inc(sum(pending.values()))
+            self._release((request_id, trace_id) for trace_id in pending_ids)
+            return
+        groups: dict[str, list[SpanView]] = {}
+        for view in span_views_from_request(request):
+            if view.trace_id in pending_ids:
+                groups.setdefault(view.trace_id, []).append(view)
+        now_ns = self._clock()
+        # Traces without a span in the body cannot close; never leave their rows behind.
+        finished = [(request_id, trace_id) for trace_id in pending_ids - groups.keys()]
+        for trace_id, views in groups.items():
+            entry = self._open.get(trace_id)
+            seen = entry.span_ids if entry is not None else set()
+            late_before = self._assembler.counts["late_span"]
+            added = duplicates = 0
+            for index, view in enumerate(views, start=1):
+                if view.span_id in seen:
+                    # Sent twice: a sender retried a request whose answer it never got.
+                    duplicates += 1
+                    continue
+                with self._guard:
+                    self._add_span(view, now_ns)
+                    seen.add(view.span_id)
+                    added += 1
+                if index % _YIELD_EVERY_SPANS == 0:
+                    self._yield()
+            self._metrics.spans_dropped.labels("duplicate_span").inc(duplicates)
+            self._metrics.spans_dropped.labels("internal_error").inc(
+                len(views) - added - duplicates
+            )
+            if added and self._assembler.counts["late_span"] - late_before == added:
+                finished.append((request_id, trace_id))  # its trace was handed over already
+            elif added:
+                if entry is None:
+                    entry = self._open[trace_id] = _OpenTrace(span_ids=seen)
+                entry.request_ids.append(request_id)
+            else:
+                finished.append((request_id, trace_id))
+        self._release(finished)
+
+    def _add_span(self, view: SpanView, now_ns: int) -> None:
+        is_root = view.parent_id is None or view.parent_is_remote
+        if self._redactor is not None:
+            view = redact_span_view(view, self._redactor, resources=self._resources)
+        self._assembler.add(view, now_ns=now_ns, is_root=is_root)
+
+    def _emit(self, closed: Iterable[ClosedTrace]) -> None:
+        delivered: list[tuple[int, str]] = []
+        for trace_spans in closed:
+            entry = self._open.pop(trace_spans.trace_id, None)
+            keys = [
+                (request_id, trace_spans.trace_id)
+                for request_id in (entry.request_ids if entry is not None else ())
+            ]
+            trace: AgentTrace | None = None
+            with self._guard:
+                trace = normalize_trace(
+                    trace_spans.spans,
+                    complete=trace_spans.complete,
+                    truncated=trace_spans.truncated,
+                )
+            if trace is None:
+                self._metrics.spans_dropped.labels("internal_error").inc(len(trace_spans.spans))
+                delivered += keys
+            elif self._submit(trace):
+                delivered += keys
+            else:
+                self._undelivered.append(
+                    _Undelivered(trace, keys, 1, time.monotonic() + _RETRY_FIRST_SECONDS)
+                )
+            self._yield()
+        self._release(delivered)
+
+    def _submit(self, trace: AgentTrace) -> bool:
+        try:
+            self._pipeline.submit(trace)
+        except Exception:
+            self._metrics.pipeline_errors.inc()
+            if time.monotonic() >= self._next_error_log:
+                self._next_error_log = time.monotonic() + _ERROR_LOG_INTERVAL_SECONDS
+                logger.exception(
+                    "pipeline %s failed to accept trace %s; it stays in the spool and is offered "
+                    "again (logged at most once a minute)",
+                    self._pipeline_name,
+                    trace.trace_id,
+                )
+            return False
+        self._metrics.traces_submitted.inc()
+        return True
+
+    def _retry_undelivered(self, *, final: bool) -> None:
+        if not self._undelivered:
+            return
+        now = time.monotonic()
+        delivered: list[tuple[int, str]] = []
+        waiting: list[_Undelivered] = []
+        for item in self._undelivered:
+            if not final and item.next_attempt > now:
+                waiting.append(item)
+            elif self._submit(item.trace):
+                delivered += item.keys
+            else:
+                item.attempts += 1
+                delay = min(_RETRY_MAX_SECONDS, _RETRY_FIRST_SECONDS * 2 ** (item.attempts - 1))
+                item.next_attempt = now + delay
+                waiting.append(item)
+        self._undelivered = waiting
+        self._release(delivered)
+
+    def _deliver_feedback(self, *, final: bool) -> None:
+        if self._spool.depth_feedback == 0 or (
+            not final and time.monotonic() < self._feedback_retry_at
+        ):
+            return
+        # Delivered rows are deleted, so the oldest rows are always the next ones.
+        rows = self._spool.read_feedback(after_row=0, limit=_FEEDBACK_BATCH)
+        delivered: list[int] = []
+        for row in rows:
+            try:
+                feedback = Feedback.from_dict(json.loads(row.payload))
+            except (ValueError, ValidationError):
+                logger.error("spooled feedback %s is unreadable; dropped", row.feedback_id)
+                delivered.append(row.row_id)
+                continue
+            if self._redactor is not None:
+                feedback = redact_feedback(feedback, self._redactor)
+            try:
+                self._sink.submit_feedback(feedback)
+            except Exception:
+                self._metrics.feedback_errors.inc()
+                logger.exception(
+                    "feedback sink %s failed to accept feedback %s; it stays in the spool",
+                    type(self._sink).__qualname__,
+                    row.feedback_id,
+                )
+                self._feedback_retry_at = time.monotonic() + _RETRY_FIRST_SECONDS
+                break
+            self._metrics.feedback_submitted.inc()
+            delivered.append(row.row_id)
+        self._spool.release_feedback(delivered)
+
+    def _release(self, keys: Iterable[tuple[int, str]]) -> None:
+        self._spool.release(keys)
+
+    def _count_assembler_drops(self) -> None:
+        counts = self._assembler.counts
+        for reason, seen in self._assembler_drops.items():
+            now = counts[reason]
+            if now > seen:
+                self._metrics.spans_dropped.labels(reason).inc(now - seen)
+                self._assembler_drops[reason] = now
+
+    def _yield(self) -> None:
+        # See "Accepting comes first" in the module docstring.
+        if self._spool.depth_spans < self._roomy_below:
+            until = time.monotonic() + _STEP_ASIDE_MAX_SECONDS
+            while self._senders_waiting() and time.monotonic() < until:
+                time.sleep(_STEP_ASIDE_SECONDS)
+        time.sleep(0)
+
+    def _keep_error(self, error: Exception) -> None:
+        with self._lock:
+            if len(self._errors) < _MAX_KEPT_ERRORS:
+                self._errors.append(error)
