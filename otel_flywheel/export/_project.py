@@ -1,0 +1,107 @@
+"""`export_training_data`: a project's SFT and DPO exports in one call (the demo's last step).
+
+SFT comes from the project's golden and regression datasets, DPO from its preference dataset,
+with the dataset names routing uses (`RoutingSettings`: ``<project>/golden`` ...). A routing
+dataset that does not exist yet (no feedback of that kind so far) is read as empty and noted in
+the manifest, so a young project still gets both files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from otel_flywheel.config import RoutingSettings, resolve_settings
+from otel_flywheel.export._curation import CurationSettings
+from otel_flywheel.export._export import ExportResult, export_dpo, export_sft
+from otel_flywheel.export._load import (
+    DatasetNotFoundError,
+    SourceDataset,
+    TraceLookup,
+    load_dataset,
+    open_routing_store,
+)
+
+if TYPE_CHECKING:
+    from phoenix.client import Client
+
+    from otel_flywheel.config import PrivacySettings
+    from otel_flywheel.routing import RoutingStore
+
+__all__ = ["ExportSummary", "export_training_data"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportSummary:
+    sft: ExportResult
+    dpo: ExportResult
+
+    def lines(self) -> list[str]:
+        """One line per file: rows written and where the manifest is."""
+        return [
+            f"{result.kind.upper()}: {result.rows} rows -> {result.path} "
+            f"(manifest: {result.manifest_path})"
+            for result in (self.sft, self.dpo)
+        ]
+
+
+def export_training_data(
+    client: Client,
+    *,
+    project: str,
+    out_dir: str | os.PathLike[str],
+    store: RoutingStore | None = None,
+    use_local_store: bool = True,
+    gating: Sequence[SourceDataset] = (),
+    curation: CurationSettings | None = None,
+    privacy: PrivacySettings | Mapping[str, Any] | None = None,
+    file_format: Literal["parquet", "jsonl"] = "parquet",
+    progress: Callable[[str], None] | None = None,
+) -> ExportSummary:
+    """Write ``sft.<format>`` and ``dpo.<format>`` (each with its manifest) into ``out_dir``.
+
+    Source traces come from ``store``, else the local routing store when ``use_local_store``
+    (``<state dir>/routing.sqlite``, if this machine has one), then from Phoenix. Raises
+    `PIIFoundError` when the PII scan finds anything (that file is not written).
+    """
+    settings = resolve_settings(RoutingSettings, {"project": project})
+    directory = Path(out_dir)
+    with ExitStack() as stack:
+        if store is None and use_local_store:
+            store = open_routing_store()
+            if store is not None:
+                stack.callback(store.close)
+
+        def sources(*routes: str) -> list[SourceDataset]:
+            return [_dataset_or_empty(client, settings.dataset(route)) for route in routes]
+
+        def lookup() -> TraceLookup:
+            return TraceLookup(store=store, client=client, progress=progress)
+
+        options: dict[str, Any] = {
+            "gating": gating,
+            "curation": curation,
+            "privacy": privacy,
+            "progress": progress,
+        }
+        sft = export_sft(
+            sources("golden", "regression"),
+            out=directory / f"sft.{file_format}",
+            traces=lookup(),
+            **options,
+        )
+        dpo = export_dpo(
+            sources("preference"), out=directory / f"dpo.{file_format}", traces=lookup(), **options
+        )
+    return ExportSummary(sft=sft, dpo=dpo)
+
+
+def _dataset_or_empty(client: Client, name: str) -> SourceDataset:
+    try:
+        return load_dataset(client, name)
+    except DatasetNotFoundError:
+        return SourceDataset(name=name, origin="missing")
