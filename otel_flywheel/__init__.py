@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from otel_flywheel._register import register
     from otel_flywheel.capture import FlywheelSpanProcessor
     from otel_flywheel.feedback import feedback
+    from otel_flywheel.replay import tool
 
 __version__ = "0.1.0"
 
@@ -48,12 +49,14 @@ __all__ = [
     "__version__",
     "feedback",
     "register",
+    "tool",
 ]
 
 _LAZY = {
     "FlywheelSpanProcessor": "otel_flywheel.capture",
     "feedback": "otel_flywheel.feedback",
     "register": "otel_flywheel._register",
+    "tool": "otel_flywheel.replay",
 }
 
 

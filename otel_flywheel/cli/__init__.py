@@ -15,6 +15,7 @@ from ._export import add_export_parser
 from ._inspect import add_inspect_parser
 from ._judge import add_judge_parser
 from ._purge import add_purge_parser
+from ._replay import add_replay_parser
 from ._serve import add_serve_parser
 from ._sync_feedback import add_sync_feedback_parser
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_inspect_parser(subparsers)
     add_evaluate_parser(subparsers)
     add_judge_parser(subparsers)
+    add_replay_parser(subparsers)
     add_demo_parser(subparsers)
     add_serve_parser(subparsers)
     add_export_parser(subparsers)

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = ["llm_server", "phoenix_server", "phoenix_server_client"]
 
+# Replay as tests (`@pytest.mark.flywheel_replay`, fixture `flywheel_case`); as cheap to import.
+pytest_plugins = ["otel_flywheel.testing.replay"]
+
 
 @pytest.fixture(scope="session")
 def phoenix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPhoenix]:

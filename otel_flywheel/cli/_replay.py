@@ -1,0 +1,195 @@
+"""``otel-flywheel replay DATASET --task module:function``: the release gate in CI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Final
+
+from otel_flywheel.errors import ConfigError, FlywheelError
+
+__all__ = ["add_replay_parser"]
+
+DEFAULT_MIN_PASS_RATE: Final = 0.8
+DEFAULT_CONCURRENCY: Final = 4
+
+EXAMPLES = f"""\
+examples: from the Phoenix dataset DATASET (name or id; --dataset-version pins a version), or with
+--offline FILE from a JSONL/Parquet file `otel-flywheel export evals` wrote (DATASET then selects
+its rows), so CI can gate without Phoenix.
+
+task: module:function, imported with the working directory on sys.path; sync or async. It gets
+the example's input object ({{"input": "<question>", "session_id": ...}}) as its parameter named
+`input` (also `expected`, `metadata`, `example` by name) and returns the answer. Instrument the
+agent as usual: replay sets a global TracerProvider when none is set, and captures each run's
+trace under a root span it starts.
+
+evaluation per run: the deterministic checks; a golden example's expected tool calls; the judge's
+answer_correctness against an expected output and the rubrics that failed on the source trace
+(FLYWHEEL_JUDGE_MODEL etc., as for `evaluate`; --no-judge gates on the checks alone).
+
+gate: the 95% Wilson lower bound of passes / scored runs must reach --min-pass-rate (default
+{DEFAULT_MIN_PASS_RATE}); a golden example that passed in the baseline and fails now fails the
+gate; examples that flip between --repetitions are flaky, not regressions. Baseline: "auto" (the
+newest replay experiment on the dataset in Phoenix), an experiment id, or a --json file of an
+earlier replay; by default each example's origin (golden passed, regression failed).
+
+tools: functions decorated with @otel_flywheel.tool answer from the example's source trace
+(metadata.tool_recordings, the local routing store, or the trace in Phoenix). --tool-replay
+passthrough (default) calls the real tool when no recording matches, fail raises, off replays
+nothing.
+
+examples:
+  otel-flywheel replay support-agent/golden --task my_agent.replay:answer --no-judge
+  otel-flywheel replay support-agent/regression --task my_agent.replay:answer --baseline auto \\
+      --repetitions 3 --min-pass-rate 0.9 --junit replay.xml --json replay.json
+  otel-flywheel replay support-agent/golden --offline golden.jsonl --task my_agent.replay:answer \\
+      --baseline last-replay.json --no-judge
+
+exit codes: 0 the gate passed; 1 the gate failed (pass rate, golden regressions); 2 error: more
+runs errored than --max-errors (a task exception, an unscored judgment), Phoenix unreachable,
+bad options or examples.
+"""
+
+
+def add_replay_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="re-run a dataset's examples against your agent and gate the release",
+        description=(
+            "Run a task over the examples of a Phoenix dataset (or an offline export), capture "
+            "and evaluate each run as the flywheel would, record a Phoenix experiment, print a "
+            "per-category table and decide the release gate."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("dataset", metavar="DATASET", help="Phoenix dataset name or id")
+    parser.add_argument("--task", required=True, help="the agent entry point, module:function")
+    parser.add_argument("--dataset-version", help="a version id of the dataset (default: latest)")
+    parser.add_argument(
+        "--offline", type=Path, metavar="FILE", help="read examples from this JSONL/Parquet file"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"runs at once (default {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--repetitions", type=_positive_int, default=1, help="runs per example (default 1)"
+    )
+    parser.add_argument(
+        "--min-pass-rate",
+        type=_rate,
+        default=DEFAULT_MIN_PASS_RATE,
+        help=f"minimum for the Wilson lower bound, 0-1 (default {DEFAULT_MIN_PASS_RATE})",
+    )
+    parser.add_argument(
+        "--max-errors",
+        type=_non_negative_int,
+        default=0,
+        help="erroring runs tolerated before the gate errors (default 0)",
+    )
+    parser.add_argument("--baseline", metavar="ID|auto|FILE", help="what to compare with")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON summary here")
+    parser.add_argument("--no-judge", action="store_true", help="run only the deterministic checks")
+    parser.add_argument("--rubrics", type=Path, help="a directory of rubric YAML files")
+    parser.add_argument(
+        "--tool-replay",
+        choices=("passthrough", "fail", "off"),
+        default="passthrough",
+        help="unmatched @tool calls: call the tool (default), fail; or replay nothing",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, metavar="SECONDS", help="per run (default 300)"
+    )
+    parser.add_argument(
+        "--no-experiment", action="store_true", help="do not record a Phoenix experiment"
+    )
+    parser.add_argument("--phoenix-url", help="Phoenix's base URL, e.g. http://localhost:6006")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no per-run progress")
+    parser.set_defaults(handler=run_replay_command)
+
+
+def run_replay_command(args: argparse.Namespace) -> int:
+    from otel_flywheel.replay import GateSettings, run_replay, write_junit, write_summary
+
+    # As `python -m` does: the task module is usually next to where CI runs the command.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    progress = None if args.quiet else _say
+    try:
+        report = run_replay(
+            args.dataset,
+            args.task,
+            offline=args.offline,
+            dataset_version=args.dataset_version,
+            phoenix_url=args.phoenix_url,
+            concurrency=args.concurrency,
+            repetitions=args.repetitions,
+            gate=GateSettings(min_pass_rate=args.min_pass_rate, max_errors=args.max_errors),
+            baseline=args.baseline,
+            judge=not args.no_judge,
+            rubrics_dir=args.rubrics,
+            tool_replay=args.tool_replay,
+            record_experiment=not args.no_experiment,
+            timeout_seconds=args.timeout,
+            progress=progress,
+        )
+    except (FlywheelError, OSError) as exc:
+        hint = (
+            " (or run only the deterministic checks: --no-judge)"
+            if isinstance(exc, ConfigError) and "FLYWHEEL_JUDGE" in str(exc) and not args.no_judge
+            else ""
+        )
+        print(f"otel-flywheel replay: {exc}{hint}", file=sys.stderr)
+        return 2
+    print(report.render())
+    try:
+        if args.junit:
+            write_junit(args.junit, report.gate, report.info)
+        if args.json:
+            write_summary(args.json, report.gate, report.info)
+    except OSError as exc:
+        print(f"otel-flywheel replay: cannot write a report: {exc}", file=sys.stderr)
+        return 2
+    return report.exit_code
+
+
+def _say(message: str) -> None:
+    print(f"otel-flywheel replay: {message}", file=sys.stderr, flush=True)
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within 0 and 1 (0.9 for 90%), got {value}")
+    return value

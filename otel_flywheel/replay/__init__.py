@@ -1,0 +1,131 @@
+"""CI replay: re-run a dataset's examples against a new agent version and gate the release.
+
+``run_replay`` (and ``otel-flywheel replay``) loads examples from a Phoenix dataset or an offline
+file, runs a task per example with bounded concurrency, captures each run's trace with the
+flywheel's processor, evaluates it with what the example calls for, records a Phoenix experiment
+and decides the gate: the Wilson lower bound of the pass rate, golden regressions, flaky examples.
+
+``tool`` records tool calls as OpenInference TOOL spans; inside ``replay_tools`` (which the runner
+enters for every run) matching calls are answered from the example's source trace.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# The decorator is what agents import in production: it loads only OTel and the model. The
+# runner, Phoenix and file formats (pyarrow) load on first use.
+from otel_flywheel.replay._tools import (
+    RecordedToolError,
+    ToolRecording,
+    ToolReplay,
+    ToolReplayMiss,
+    recordings_from_trace,
+    replay_tools,
+    tool,
+)
+
+if TYPE_CHECKING:
+    from otel_flywheel.replay._capture import RunCapture
+    from otel_flywheel.replay._demo import DemoReplay, demo_replay
+    from otel_flywheel.replay._gate import (
+        Baseline,
+        BaselineEntry,
+        CategoryRow,
+        ExampleOutcome,
+        GateResult,
+        GateSettings,
+        evaluate_gate,
+        wilson_interval,
+    )
+    from otel_flywheel.replay._job import RECORDINGS_KEY, ReplayReport, run_replay
+    from otel_flywheel.replay._report import (
+        ReplayInfo,
+        read_baseline_file,
+        render_report,
+        summary_dict,
+        write_junit,
+        write_summary,
+    )
+    from otel_flywheel.replay._runner import (
+        RunResult,
+        ToolReplayMode,
+        expectations,
+        replay_examples,
+    )
+    from otel_flywheel.replay._task import ReplayTask, load_task
+
+__all__ = [
+    "RECORDINGS_KEY",
+    "Baseline",
+    "BaselineEntry",
+    "CategoryRow",
+    "DemoReplay",
+    "ExampleOutcome",
+    "GateResult",
+    "GateSettings",
+    "RecordedToolError",
+    "ReplayInfo",
+    "ReplayReport",
+    "ReplayTask",
+    "RunCapture",
+    "RunResult",
+    "ToolRecording",
+    "ToolReplay",
+    "ToolReplayMiss",
+    "ToolReplayMode",
+    "demo_replay",
+    "evaluate_gate",
+    "expectations",
+    "load_task",
+    "read_baseline_file",
+    "recordings_from_trace",
+    "render_report",
+    "replay_examples",
+    "replay_tools",
+    "run_replay",
+    "summary_dict",
+    "tool",
+    "wilson_interval",
+    "write_junit",
+    "write_summary",
+]
+
+_LAZY = {
+    "RunCapture": "_capture",
+    "DemoReplay": "_demo",
+    "demo_replay": "_demo",
+    "Baseline": "_gate",
+    "BaselineEntry": "_gate",
+    "CategoryRow": "_gate",
+    "ExampleOutcome": "_gate",
+    "GateResult": "_gate",
+    "GateSettings": "_gate",
+    "evaluate_gate": "_gate",
+    "wilson_interval": "_gate",
+    "RECORDINGS_KEY": "_job",
+    "ReplayReport": "_job",
+    "run_replay": "_job",
+    "ReplayInfo": "_report",
+    "read_baseline_file": "_report",
+    "render_report": "_report",
+    "summary_dict": "_report",
+    "write_junit": "_report",
+    "write_summary": "_report",
+    "RunResult": "_runner",
+    "ToolReplayMode": "_runner",
+    "expectations": "_runner",
+    "replay_examples": "_runner",
+    "ReplayTask": "_task",
+    "load_task": "_task",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'otel_flywheel.replay' has no attribute {name!r}")
+    value = getattr(import_module(f"otel_flywheel.replay.{module}"), name)
+    globals()[name] = value
+    return value
