@@ -26,9 +26,14 @@ from otel_flywheel.model import (
 )
 
 if TYPE_CHECKING:
+    from otel_flywheel._feedback import (
+        FeedbackSink,
+        ImplicitSignalDetector,
+        feedback,
+        set_feedback_sink,
+    )
     from otel_flywheel._register import register
     from otel_flywheel.capture import FlywheelSpanProcessor
-    from otel_flywheel.feedback import feedback
     from otel_flywheel.replay import tool
 
 __version__ = "0.1.0"
@@ -37,7 +42,9 @@ __all__ = [
     "AgentTrace",
     "Document",
     "Feedback",
+    "FeedbackSink",
     "FlywheelSpanProcessor",
+    "ImplicitSignalDetector",
     "LLMCall",
     "Message",
     "Retrieval",
@@ -49,12 +56,17 @@ __all__ = [
     "__version__",
     "feedback",
     "register",
+    "set_feedback_sink",
     "tool",
 ]
 
 _LAZY = {
     "FlywheelSpanProcessor": "otel_flywheel.capture",
-    "feedback": "otel_flywheel.feedback",
+    # A private package: a public `otel_flywheel.feedback` module would shadow the function.
+    "feedback": "otel_flywheel._feedback",
+    "FeedbackSink": "otel_flywheel._feedback",
+    "ImplicitSignalDetector": "otel_flywheel._feedback",
+    "set_feedback_sink": "otel_flywheel._feedback",
     "register": "otel_flywheel._register",
     "tool": "otel_flywheel.replay",
 }

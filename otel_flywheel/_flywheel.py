@@ -16,9 +16,9 @@ from typing import Any
 from prometheus_client.registry import Collector
 
 from otel_flywheel import _env
+from otel_flywheel._feedback import ImplicitSignalDetector
 from otel_flywheel.config import RoutingSettings, resolve_settings, state_path
 from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
-from otel_flywheel.feedback import ImplicitSignalDetector
 from otel_flywheel.model import AgentTrace, Feedback
 from otel_flywheel.outbox import Outbox, OutboxCollector, OutboxWorker, default_outbox_path
 from otel_flywheel.pipeline import EvaluationPipeline, PipelineCollector, VerdictSink

@@ -25,11 +25,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 
 from otel_flywheel import _env
 from otel_flywheel import semconv as sc
+from otel_flywheel._feedback import set_feedback_sink
 from otel_flywheel._flywheel import build_flywheel
 from otel_flywheel.capture import FlywheelSpanProcessor, TracePipeline
 from otel_flywheel.config import PrivacySettings, config_file_section
 from otel_flywheel.errors import ConfigError
-from otel_flywheel.feedback import set_feedback_sink
 from otel_flywheel.privacy import RedactingSpanExporter, Redactor, build_redactor
 
 __all__ = ["DEFAULT_PHOENIX_ENDPOINT", "register", "resolve_otlp_traces_endpoint"]

@@ -1,7 +1,7 @@
 """``otel-flywheel sync-feedback --project NAME``: reviewers' annotations in Phoenix -> routing.
 
 People review traces in the Phoenix UI and annotate them (thumbs, corrections). This command reads
-those HUMAN annotations (`otel_flywheel.feedback._sync`), turns them into `Feedback` and routes
+those HUMAN annotations (`otel_flywheel._feedback._sync`), turns them into `Feedback` and routes
 them as the flywheel routes feedback from the application: through a `RoutingSink` on the local
 state directory (routing store and outbox, shared with `serve` or `register()` there), then
 delivers the outbox to Phoenix. Traces the flywheel never evaluated here are read from Phoenix.
@@ -17,15 +17,15 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Final
 
-from otel_flywheel._flywheel import ROUTING_STORE_FILE
-from otel_flywheel.config import RoutingSettings, resolve_settings, state_path
-from otel_flywheel.errors import ConfigError, FlywheelError
-from otel_flywheel.feedback._sync import (
+from otel_flywheel._feedback._sync import (
     NEGATIVE_LABELS,
     POSITIVE_LABELS,
     FeedbackSyncReport,
     sync_feedback,
 )
+from otel_flywheel._flywheel import ROUTING_STORE_FILE
+from otel_flywheel.config import RoutingSettings, resolve_settings, state_path
+from otel_flywheel.errors import ConfigError, FlywheelError
 from otel_flywheel.model import AgentTrace
 from otel_flywheel.outbox import Outbox, OutboxStats, OutboxWorker
 from otel_flywheel.privacy import build_redactor

@@ -238,6 +238,7 @@ class EvaluationPipeline:
     def shutdown(self, timeout_millis: int = 30_000) -> None:
         """Evaluate what was submitted (judge retries end now), close the judge and the sinks.
 
+        Sinks are shut down, not flushed first: call ``force_flush`` before to wait for delivery.
         Idempotent. Traces still waiting to retry the judge get their verdicts with those
         evaluations unscored.
         """
@@ -264,8 +265,9 @@ class EvaluationPipeline:
             thread.join(_remaining(deadline))
             if not thread.is_alive():
                 loop.close()
+        # Shut down, not flushed: a sink that must wait on a remote (the outbox, with Phoenix
+        # down) keeps the writes durably for the next start instead of holding the exit.
         for sink in self._sinks:
-            self._call_sink(sink.force_flush, _remaining_millis(deadline))
             self._call_sink(sink.shutdown)
         self._reraise_error_under_pytest()
 

@@ -15,8 +15,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from otel_flywheel._feedback import ImplicitSignalDetector
 from otel_flywheel.config import RoutingSettings, resolve_settings
-from otel_flywheel.feedback import ImplicitSignalDetector
 from otel_flywheel.model import AgentTrace, Feedback, Verdict
 from otel_flywheel.outbox import Outbox, OutboxWorker
 from otel_flywheel.privacy import Redactor, redact_feedback

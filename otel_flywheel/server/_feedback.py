@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from otel_flywheel.feedback import FeedbackSink
+from otel_flywheel._feedback import FeedbackSink
 from otel_flywheel.model import Feedback
 from otel_flywheel.privacy import redact_feedback
 

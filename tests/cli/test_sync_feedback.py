@@ -23,12 +23,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import format_span_id, format_trace_id
 from phoenix.client import Client
 
-from otel_flywheel.cli import main
-from otel_flywheel.feedback._sync import (
+from otel_flywheel._feedback._sync import (
     ReviewAnnotation,
     feedback_from_annotation,
     feedback_id_for,
 )
+from otel_flywheel.cli import main
 from otel_flywheel.testing.phoenix import LocalPhoenix, find_free_port, wait_for_spans
 
 TRACE_ID = "ab" * 16

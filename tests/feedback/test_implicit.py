@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from trace_builders import build_trace, check_failure, verdict_of
 
-from otel_flywheel.feedback import ImplicitSignalDetector
+from otel_flywheel._feedback import ImplicitSignalDetector
 from otel_flywheel.model import AgentTrace
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Literal, Protocol, runtime_checkable
 
+from otel_flywheel._feedback._implicit import SIGNAL_WEIGHTS, ImplicitSignalDetector
 from otel_flywheel.errors import ConfigError
-from otel_flywheel.feedback._implicit import SIGNAL_WEIGHTS, ImplicitSignalDetector
 from otel_flywheel.model import Feedback
 
 __all__ = [
