@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections.abc import Callable
 from types import TracebackType
 
-__all__ = ["handle_internal_errors", "running_under_pytest"]
+__all__ = ["handle_internal_errors", "reinit_after_fork", "running_under_pytest"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +62,21 @@ class handle_internal_errors:
             self._on_error(exc)
             return True
         return not running_under_pytest()
+
+
+def reinit_after_fork(method: Callable[[], None]) -> None:
+    """Call the bound ``method`` in every forked child, without keeping its object alive.
+
+    A child inherits threads' locks and queues but not the threads: objects that own a worker
+    reset their state here (``os.register_at_fork`` keeps callbacks forever, hence the weak ref).
+    """
+    if not hasattr(os, "register_at_fork"):
+        return
+    weak_method = weakref.WeakMethod(method)
+
+    def _after_in_child() -> None:
+        reinit = weak_method()
+        if reinit is not None:
+            reinit()
+
+    os.register_at_fork(after_in_child=_after_in_child)

@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal
@@ -44,7 +42,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
-from otel_flywheel._internal import handle_internal_errors, running_under_pytest
+from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, running_under_pytest
 from otel_flywheel.capture._assembler import ClosedTrace, TraceAssembler
 from otel_flywheel.capture._pipeline import LoggingPipeline, TracePipeline
 from otel_flywheel.config import CaptureSettings, resolve_settings
@@ -162,15 +160,7 @@ class FlywheelSpanProcessor(SpanProcessor):
         self._shutdown = False  # set once, under _lock; read without it (atomic bool read)
         self._init_worker_state()
 
-        if hasattr(os, "register_at_fork"):
-            weak_reinit = weakref.WeakMethod(self._at_fork_reinit)
-
-            def _after_in_child() -> None:
-                reinit = weak_reinit()
-                if reinit is not None:
-                    reinit()
-
-            os.register_at_fork(after_in_child=_after_in_child)
+        reinit_after_fork(self._at_fork_reinit)
 
     def _init_worker_state(self) -> None:
         """Fresh queue, assembler, synchronization and worker thread (at start; in a fork child)."""

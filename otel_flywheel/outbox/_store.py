@@ -30,7 +30,6 @@ import os
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from types import TracebackType
 from typing import Any, Final, Literal
 
 from otel_flywheel import _env
+from otel_flywheel._internal import reinit_after_fork
 from otel_flywheel.errors import ConfigError, FlywheelError
 from otel_flywheel.outbox._sqlite import (
     COLUMNS,
@@ -136,15 +136,7 @@ class Outbox:
         self._lock = threading.Lock()  # guards _conn and _closed; never held while calling out
         self._closed = False
         self._conn = connect(self._path)
-        if hasattr(os, "register_at_fork"):
-            weak_reinit = weakref.WeakMethod(self._at_fork_reinit)
-
-            def _after_in_child() -> None:
-                reinit = weak_reinit()
-                if reinit is not None:
-                    reinit()
-
-            os.register_at_fork(after_in_child=_after_in_child)
+        reinit_after_fork(self._at_fork_reinit)
 
     def _at_fork_reinit(self) -> None:
         self._lock = threading.Lock()  # may have been held by another thread at the fork

@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -40,7 +38,7 @@ from typing import Final, Literal
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 
-from otel_flywheel._internal import handle_internal_errors, running_under_pytest
+from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, running_under_pytest
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.outbox._store import Outbox, OutboxClosedError, OutboxEntry
 from otel_flywheel.sinks import Sink, WriteOutcome
@@ -122,15 +120,7 @@ class OutboxWorker:
         self._inline_lock = threading.Lock()  # one inline flush at a time when not started
         self._init_state()
 
-        if hasattr(os, "register_at_fork"):
-            weak_reinit = weakref.WeakMethod(self._at_fork_reinit)
-
-            def _after_in_child() -> None:
-                reinit = weak_reinit()
-                if reinit is not None:
-                    reinit()
-
-            os.register_at_fork(after_in_child=_after_in_child)
+        reinit_after_fork(self._at_fork_reinit)
 
     def _init_state(self) -> None:
         # Guards _started, _shutdown, _stopped, _flush_requests, _errors, _shutdown_deadline.

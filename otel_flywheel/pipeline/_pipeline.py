@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
-import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 
-from otel_flywheel._internal import handle_internal_errors, running_under_pytest
+from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, running_under_pytest
 from otel_flywheel.config import PipelineSettings, resolve_settings
 from otel_flywheel.evaluation import TraceEvaluator
 from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
@@ -143,15 +141,7 @@ class EvaluationPipeline:
         self._references = references
         self._policy = JudgeSamplingPolicy(self._settings.judge_sample_ratio)
         self._init_state()
-        if hasattr(os, "register_at_fork"):
-            weak_reinit = weakref.WeakMethod(self._init_state)
-
-            def _after_in_child() -> None:
-                reinit = weak_reinit()
-                if reinit is not None:
-                    reinit()
-
-            os.register_at_fork(after_in_child=_after_in_child)
+        reinit_after_fork(self._init_state)
 
     def _init_state(self) -> None:
         """Fresh counters, synchronization and no worker yet (at start; in a fork child)."""
