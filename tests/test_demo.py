@@ -1,20 +1,28 @@
-"""The bundled demo: the scripted support agent's 20 conversations reach the flywheel and Phoenix.
+"""The bundled demo: the scripted support agent's conversations through the whole flywheel loop.
 
 Some customers give an email address, a phone number or a card number: the flywheel and Phoenix must
-see pseudonyms only, while every other word of the conversation arrives unchanged.
+see pseudonyms only, while every other word of the conversation arrives unchanged. The planted
+failures must come back from Phoenix as annotations on their culprit spans, the customers' feedback
+and the failures as examples in the four datasets (linked to their source spans), and the
+conversation of a customer who withheld consent in none of them.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from phoenix.client import Client
 
 from otel_flywheel.cli import main
-from otel_flywheel.demo import SCENARIOS, DemoResult, run_demo
+from otel_flywheel.demo import ALL_SCENARIOS, FOLLOW_UPS, SCENARIOS, DemoResult, DemoRun, run_demo
 from otel_flywheel.model import AgentTrace, StepKind
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
 
@@ -35,18 +43,86 @@ PII = {
 # ... and the other ways the same values could be written.
 RAW_FORMS = [*PII, "4111111111111111", "+442079460958", "+14155550132"]
 USER_TOKEN = re.compile(r"<USER:[0-9a-f]{8}>")
+RETURN_POLICY = "What is your return policy?"
+REPHRASED = "What is your actual return policy?"
+JACKET = "How many days do I have to return a jacket?"
+OPENING_HOURS = "Hi, what are your opening hours?"
+NO_CONSENT = "Was my order A-1005 delivered?"
+# What the deterministic checks fail (tests configure no judge): category, subcategory, culprit.
+CHECKED_FAILURES = {
+    "Status of order A-1003 please": ("parameter", "missing_required", StepKind.LLM),
+    "Has A-1001 shipped yet?": ("tool_selection", "repeated_call", StepKind.TOOL),
+    "Do you price-match competitors?": ("knowledge_context", "empty_retrieval", StepKind.RETRIEVER),
+    "Refund order A-1003, it was late": ("parameter", "invalid_type_or_value", StepKind.LLM),
+    "Refund A-1002 please, it's late": ("parameter", "invalid_type_or_value", StepKind.LLM),
+    NO_CONSENT: ("tool_selection", "repeated_call", StepKind.TOOL),
+}
+ROUTED_FAILURES = [question for question in CHECKED_FAILURES if question != NO_CONSENT]
+THUMBS_UP = [
+    "How long does standard shipping take?",
+    "What does the warranty cover?",
+    "Track A-1004",
+]
+# What each dataset holds after one run: (question, route reason) per example.
+EXPECTED_DATASETS = {
+    "golden": {(question, "thumbs_up") for question in THUMBS_UP},
+    "regression": {
+        *((question, "confident_failure") for question in ROUTED_FAILURES),
+        (JACKET, "correction"),
+    },
+    "review": {
+        *((question, "failure_without_expected_output") for question in ROUTED_FAILURES),
+        (OPENING_HOURS, "thumbs_down"),
+        (RETURN_POLICY, "implicit_rephrase"),
+    },
+    "preference": {(JACKET, "correction"), (REFUND_TO_CARD, "pairwise_feedback")},
+}
+# The feedback annotation each customer's reaction becomes (label, on the root span).
+FEEDBACK_LABELS = {
+    **dict.fromkeys(THUMBS_UP, "up"),
+    NO_CONSENT: "up",
+    JACKET: "down",
+    OPENING_HOURS: "down",
+    REFUND_TO_CARD: "preference",
+}
+
+_DEMO_RUN = pytest.StashKey[DemoResult]()
 
 
-@pytest.fixture(scope="module")
-def demo(phoenix_server: LocalPhoenix) -> DemoResult:
-    return run_demo(
-        phoenix_url=phoenix_server.base_url, project=f"test-demo-{uuid.uuid4().hex[:10]}"
-    )
+def demo_of_session(
+    config: pytest.Config, phoenix_server: LocalPhoenix, state_dir: Path
+) -> DemoResult:
+    """The session's one demo run, in a project of its own; every module that asks shares it."""
+    if _DEMO_RUN not in config.stash:
+        config.stash[_DEMO_RUN] = run_demo(
+            phoenix_url=phoenix_server.base_url,
+            project=f"test-demo-{uuid.uuid4().hex[:10]}",
+            state_dir=state_dir,
+        )
+    return config.stash[_DEMO_RUN]
+
+
+@pytest.fixture(scope="session")
+def demo(
+    request: pytest.FixtureRequest,
+    phoenix_server: LocalPhoenix,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> DemoResult:
+    return demo_of_session(request.config, phoenix_server, tmp_path_factory.mktemp("demo-state"))
+
+
+def run_for(demo: DemoResult, question: str) -> DemoRun:
+    (run,) = [run for run in demo.runs if run.scenario.question == question]
+    return run
 
 
 def trace_for(demo: DemoResult, question: str) -> AgentTrace:
-    (run,) = [run for run in demo.runs if run.scenario.question == question]
-    return run.trace
+    return run_for(demo, question).trace
+
+
+def root_span_id(trace: AgentTrace) -> str:
+    assert trace.root is not None
+    return trace.root.span_id
 
 
 def executed(trace: AgentTrace) -> list[tuple[str, dict[str, object], str]]:
@@ -61,19 +137,39 @@ def as_seen(text: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+def span_annotations(client: Client, demo: DemoResult) -> list[Any]:
+    span_ids = [step.span_id for run in demo.runs for step in run.trace.steps]
+    return client.spans.get_span_annotations(span_ids=span_ids, project_identifier=demo.project)
+
+
+def trace_annotations(client: Client, demo: DemoResult) -> list[dict[str, Any]]:
+    response = client._client.get(
+        f"v1/projects/{demo.project}/trace_annotations",
+        params={"trace_ids": [run.trace.trace_id for run in demo.runs], "limit": 1000},
+    )
+    response.raise_for_status()
+    data: list[dict[str, Any]] = response.json()["data"]
+    return data
+
+
+def dataset_examples(client: Client, name: str) -> list[Any]:
+    return list(client.datasets.get_dataset(dataset=name).examples)
+
+
 def test_every_scenario_yields_one_trace_whose_goal_and_answer_are_the_conversations(
     demo: DemoResult,
 ) -> None:
-    assert len(demo.runs) == len(SCENARIOS) == 20
-    assert [run.scenario for run in demo.runs] == list(SCENARIOS)
-    assert len({run.trace.trace_id for run in demo.runs}) == 20
+    assert len(SCENARIOS) == 20
+    assert len(FOLLOW_UPS) == 2
+    assert [run.scenario for run in demo.runs] == list(ALL_SCENARIOS)
+    assert len({run.trace.trace_id for run in demo.runs}) == 22
     for index, run in enumerate(demo.runs, start=1):
         trace = run.trace
         assert trace.goal is not None
         assert trace.final_output is not None
         assert as_seen(run.scenario.question).fullmatch(trace.goal)
         assert as_seen(run.answer).fullmatch(trace.final_output)
-        assert trace.session_id == f"session-{index:02d}"
+        assert trace.session_id == run.scenario.conversation(index).session_id
         assert trace.user_id is not None
         assert USER_TOKEN.fullmatch(trace.user_id)  # user ids are always pseudonymized
         assert trace.project == demo.project
@@ -88,6 +184,8 @@ def test_every_scenario_yields_one_trace_whose_goal_and_answer_are_the_conversat
         # One LLM call per scripted turn, all answered by the scripted model.
         assert len(trace.steps_of_kind(StepKind.LLM)) == len(run.scenario.turns)
         assert trace.models == ["acme-support-1"]
+    # The rephrase comes back to the session of the question it rephrases.
+    assert trace_for(demo, REPHRASED).session_id == trace_for(demo, RETURN_POLICY).session_id
 
 
 def test_the_scripted_answers_are_what_the_agent_returned(demo: DemoResult) -> None:
@@ -312,40 +410,342 @@ def test_phoenix_holds_every_span_of_every_demo_trace(
         assert audited == kinds, question
 
 
-def test_demo_command_against_a_running_phoenix_prints_the_captured_traces_and_exits_0(
-    demo: DemoResult, phoenix_server: LocalPhoenix, capsys: pytest.CaptureFixture[str]
+def test_the_customer_who_withheld_consent_is_captured_with_consent_false(
+    demo: DemoResult,
 ) -> None:
-    # Writes the command's own project (support-agent-demo), which no other test uses, so the
-    # span count it waits for is exactly this run's.
-    code = main(["demo", "--phoenix-url", phoenix_server.base_url + "/", "--exit"])
+    assert [run.scenario.question for run in demo.runs if run.trace.consent is False] == [
+        NO_CONSENT
+    ]
+    assert {run.trace.consent for run in demo.runs if run.scenario.question != NO_CONSENT} == {None}
+
+
+def test_each_planted_failure_is_annotated_on_its_culprit_span_with_its_category(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    annotations = span_annotations(phoenix_server_client, demo)
+    on_span: dict[str, list[Any]] = {}
+    for annotation in annotations:
+        on_span.setdefault(annotation["span_id"], []).append(annotation)
+
+    failed = {run.scenario.question for run in demo.runs if run.verdict.passed is False}
+    assert failed == set(CHECKED_FAILURES)
+    for question, (category, subcategory, kind) in CHECKED_FAILURES.items():
+        run = run_for(demo, question)
+        culprit = run.trace.step(run.verdict.culprit_span_id or "")
+        assert culprit is not None
+        assert culprit.kind == kind, question
+        # The checks that found the failure, on the culprit span, with the taxonomy in metadata.
+        found = [
+            a
+            for a in on_span.get(culprit.span_id, [])
+            if a["annotator_kind"] == "CODE" and a["name"] != "flywheel.verdict"
+        ]
+        assert found, question
+        assert all(a["result"]["label"] == "fail" for a in found), question
+        assert all(a["result"]["score"] == 0.0 for a in found), question
+        assert all(a["metadata"]["trace_id"] == run.trace.trace_id for a in found), question
+        assert (category, subcategory) in {
+            (a["metadata"]["category"], a["metadata"]["subcategory"]) for a in found
+        }, question
+        # The verdict on the root span names the category and points at the culprit.
+        (verdict,) = [
+            a for a in on_span[root_span_id(run.trace)] if a["name"] == "flywheel.verdict"
+        ]
+        assert verdict["result"]["label"] == category, question
+        assert verdict["result"]["score"] == 0.0, question
+        assert verdict["metadata"]["culprit_span_id"] == culprit.span_id, question
+        assert verdict["metadata"]["subcategory"] == subcategory, question
+
+
+def test_every_trace_and_its_root_span_carry_the_verdict(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    on_traces = {
+        a["trace_id"]: a
+        for a in trace_annotations(phoenix_server_client, demo)
+        if a["name"] == "flywheel.verdict"
+    }
+    on_roots = {
+        a["span_id"]: a
+        for a in span_annotations(phoenix_server_client, demo)
+        if a["name"] == "flywheel.verdict"
+    }
+
+    assert len(on_traces) == len(on_roots) == len(demo.runs)
+    for run in demo.runs:
+        expected = run.verdict.category if run.verdict.passed is False else "pass"
+        assert on_traces[run.trace.trace_id]["result"]["label"] == expected
+        assert on_roots[root_span_id(run.trace)]["result"]["label"] == expected
+        assert on_roots[root_span_id(run.trace)]["annotator_kind"] == "CODE"
+
+
+def test_customer_feedback_is_a_human_annotation_on_the_answers_root_span(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    annotations = span_annotations(phoenix_server_client, demo)
+    feedback = {a["span_id"]: a for a in annotations if a["name"] == "user_feedback"}
+
+    assert {
+        question: feedback[root_span_id(trace_for(demo, question))]["result"]["label"]
+        for question in FEEDBACK_LABELS
+    } == FEEDBACK_LABELS
+    assert len(feedback) == len(FEEDBACK_LABELS)
+    assert {a["annotator_kind"] for a in feedback.values()} == {"HUMAN"}
+    correction = feedback[root_span_id(trace_for(demo, JACKET))]
+    assert correction["metadata"]["has_correction"] is True
+    assert "correction: You have 30 days" in correction["result"]["explanation"]
+    # What the demo kept of each feedback is what the flywheel stored: ids and all.
+    for run in demo.runs:
+        if run.feedback is not None:
+            stored = feedback[root_span_id(run.trace)]
+            assert stored["metadata"]["feedback_id"] == run.feedback.feedback_id
+
+
+def test_the_rephrase_is_detected_as_implicit_feedback_on_the_turn_it_rephrases(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    annotations = span_annotations(phoenix_server_client, demo)
+
+    (rephrase,) = [a for a in annotations if a["name"].startswith("implicit_feedback.")]
+    assert rephrase["name"] == "implicit_feedback.rephrase"
+    assert rephrase["annotator_kind"] == "CODE"
+    assert rephrase["span_id"] == root_span_id(trace_for(demo, RETURN_POLICY))
+    assert REPHRASED in rephrase["result"]["explanation"]
+
+
+def test_the_four_datasets_hold_the_expected_examples_linked_to_their_source_spans(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    question_of = {run.trace.trace_id: run.scenario.question for run in demo.runs}
+    run_of = {run.trace.trace_id: run for run in demo.runs}
+
+    assert set(demo.datasets) == set(EXPECTED_DATASETS)
+    for route, expected in EXPECTED_DATASETS.items():
+        name = demo.datasets[route]
+        assert name == f"{demo.project}/{route}"
+        examples = dataset_examples(phoenix_server_client, name)
+        held = {
+            (question_of[e["metadata"]["source_trace_id"]], e["metadata"]["route_reason"])
+            for e in examples
+        }
+        assert held == expected, route
+        assert len(examples) == len(expected), route
+        for example in examples:
+            run = run_of[example["metadata"]["source_trace_id"]]
+            root = root_span_id(run.trace)
+            assert example["source"]["span_id"] == root  # linked: Phoenix opens the span
+            assert example["metadata"]["source_span_id"] == root
+            assert example["metadata"]["route"] == route
+            assert example["input"]["input"] == run.trace.goal
+            assert example["input"]["session_id"] == run.trace.session_id
+            assert example["id"] == example["metadata"]["example_id"]
+
+
+def test_dataset_outputs_are_the_answers_corrections_and_preferences(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    def by_reason(route: str) -> dict[tuple[str, str], Any]:
+        question_of = {run.trace.trace_id: run.scenario.question for run in demo.runs}
+        return {
+            (question_of[e["metadata"]["source_trace_id"]], e["metadata"]["route_reason"]): e
+            for e in dataset_examples(phoenix_server_client, demo.datasets[route])
+        }
+
+    golden = by_reason("golden")[("Track A-1004", "thumbs_up")]
+    assert golden["output"] == {
+        "output": "Order A-1004 was cancelled, so there is nothing to track.",
+        "expected_tool_calls": [{"name": "lookup_order", "arguments": {"order_id": "A-1004"}}],
+    }
+    corrected = by_reason("regression")[(JACKET, "correction")]
+    assert corrected["output"] == {
+        "output": "You have 30 days from delivery to return it for a full refund."
+    }
+    assert corrected["metadata"]["original_output"] == (
+        "You have 90 days to return it for a full refund."
+    )
+    preference = by_reason("preference")
+    assert preference[(JACKET, "correction")]["output"] == {
+        "chosen": "You have 30 days from delivery to return it for a full refund.",
+        "rejected": "You have 90 days to return it for a full refund.",
+    }
+    pairwise = preference[(REFUND_TO_CARD, "pairwise_feedback")]["output"]
+    assert pairwise["chosen"].startswith("Refunds over $500 need a supervisor's approval.")
+    # The reviewer quoted the agent's reply with the customer's card: stored as its pseudonym.
+    assert re.fullmatch(
+        r"I've refunded \$720 to your card <CARD:[0-9a-f]{8}>\.", pairwise["rejected"]
+    )
+    failure = by_reason("review")[("Has A-1001 shipped yet?", "failure_without_expected_output")]
+    assert failure["metadata"]["category"] == "tool_selection"
+    assert failure["metadata"]["failing_checks"] == ["repeated_call"]
+
+
+def test_consent_false_keeps_the_conversation_out_of_every_dataset_but_annotated(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    withheld = trace_for(demo, NO_CONSENT)
+    sources = {
+        example["metadata"]["source_trace_id"]
+        for name in demo.datasets.values()
+        for example in dataset_examples(phoenix_server_client, name)
+    }
+    annotated = {
+        a["name"]
+        for a in span_annotations(phoenix_server_client, demo)
+        if a["metadata"].get("trace_id") == withheld.trace_id
+        or a["span_id"] in {step.span_id for step in withheld.steps}
+    }
+
+    assert withheld.trace_id not in sources
+    # Without the consent flag, its failure and its thumbs up would have been routed.
+    assert run_for(demo, NO_CONSENT).verdict.passed is False
+    assert annotated == {"repeated_call", "flywheel.verdict", "user_feedback"}
+
+
+def test_nothing_customers_gave_reaches_phoenixs_annotations_or_datasets(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    stored = repr(span_annotations(phoenix_server_client, demo))
+    stored += repr(trace_annotations(phoenix_server_client, demo))
+    for name in demo.datasets.values():
+        stored += repr(dataset_examples(phoenix_server_client, name))
+
+    assert [value for value in RAW_FORMS if value in stored] == []
+    assert "user-ada" not in stored
+
+
+def test_the_outbox_delivered_every_write(demo: DemoResult) -> None:
+    delivery = demo.delivery
+
+    assert delivery.flushed
+    assert delivery.outbox.depth == 0
+    assert delivery.outbox.dead == 0
+    assert delivery.outbox.done_total == delivery.writes_put > 0
+
+
+def test_the_counts_the_demo_reports_are_what_phoenix_holds(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    spans = Counter(a["name"] for a in span_annotations(phoenix_server_client, demo))
+    traces = Counter(a["name"] for a in trace_annotations(phoenix_server_client, demo))
+
+    assert demo.phoenix.span_annotations == dict(spans)
+    assert demo.phoenix.trace_annotations == dict(traces)
+    assert demo.phoenix.spans == sum(len(run.trace.steps) for run in demo.runs)
+    assert demo.phoenix.datasets == {
+        demo.datasets[route]: len(expected) for route, expected in EXPECTED_DATASETS.items()
+    }
+    assert demo.phoenix.annotations == sum(spans.values()) + sum(traces.values())
+    # Every annotation the routing put is one Phoenix holds: nothing lost, nothing doubled.
+    examples = sum(len(expected) for expected in EXPECTED_DATASETS.values())
+    assert demo.phoenix.annotations + examples == demo.delivery.writes_put
+
+
+def test_the_failing_trace_link_is_the_first_failures_culprit_span_in_phoenixs_ui(
+    demo: DemoResult, phoenix_server: LocalPhoenix
+) -> None:
+    failing = demo.failing_run()
+
+    assert failing is not None
+    assert failing.scenario.question == "Status of order A-1003 please"
+    url = demo.culprit_url(failing)
+    assert url == f"{phoenix_server.base_url}/redirects/spans/{failing.verdict.culprit_span_id}"
+    # A route of Phoenix's single-page app: the server serves the app, which resolves the span.
+    response = httpx.get(url, timeout=30)
+    assert response.status_code == 200
+    assert "text/html" in response.headers["content-type"]
+
+
+def test_demo_command_against_a_running_phoenix_prints_the_loop_and_exits_0(
+    phoenix_server: LocalPhoenix,
+    phoenix_server_client: Client,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Writes the command's own project (support-agent-demo), which no other test uses.
+    code = main(
+        [
+            "demo",
+            "--phoenix-url",
+            phoenix_server.base_url + "/",
+            "--working-dir",
+            str(tmp_path),
+            "--exit",
+        ]
+    )
 
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
-    assert "[20/20] How fast is standard shipping and where is A-1001?" in out
-    assert "the flywheel captured 20 traces:" in out
+    assert "[20/22] How fast is standard shipping and where is A-1001?" in out
+    assert "[21/22] (back in session-04) What is your actual return policy?" in out
+    assert "2. captured and judged: the flywheel saw 22 traces" in out
     assert "goal:   Refund order A-1003, it was late" in out
     assert "seen:   tool error; malformed arguments" in out
     assert "seen:   empty retrieval" in out
-    assert "9 of 20 conversations carry a planted failure" in out
+    assert "consent: withheld (annotated for triage, kept out of every dataset)" in out
+    assert "10 of 22 conversations carry a planted failure; 6 traces failed" in out
+    assert "the deterministic checks (set FLYWHEEL_JUDGE_MODEL" in out
+    assert "3. feedback: 7 reactions, sent with otel_flywheel.feedback()" in out
+    assert re.search(r"thumbs down \+ correction +-> regression \+ preference +'How many days", out)
+    assert re.search(r"thumbs up +-> none \(consent withheld\) +'Was my order A-1005", out)
+    assert "noticed by itself in the sessions: 1 rephrase (-> review;" in out
     # The progress lines echo what the customers typed; what the flywheel captured is redacted.
-    assert "[ 9/20] " + REFUND_TO_CARD in out
-    captured = out.split("the flywheel captured 20 traces:")[1]
+    assert "[ 9/22] " + REFUND_TO_CARD in out
+    captured = out.split("2. captured and judged")[1]
     assert [value for value in RAW_FORMS if value in captured] == []
     assert re.search(
         r"goal:   My order A-1001 hasn't arrived\. Email me at <EMAIL:[0-9a-f]{8}> ", out
     )
     assert re.search(r"answer: I've refunded \$720 to your card <CARD:[0-9a-f]{8}>\.\n", out)
-    total_steps = sum(len(run.trace.steps) for run in demo.runs)
-    assert (
-        f"Phoenix holds {total_steps} spans in project 'support-agent-demo': "
-        f"{phoenix_server.base_url}\n" in out
+    # The counts it prints are the ones Phoenix holds for its project.
+    project = "support-agent-demo"
+    (delivered,) = re.findall(r"outbox: (\d+) writes done, 0 pending, 0 rejected\n", out)
+    examples = {
+        route: len(dataset_examples(phoenix_server_client, f"{project}/{route}"))
+        for route in EXPECTED_DATASETS
+    }
+    for route, count in examples.items():
+        assert count == len(EXPECTED_DATASETS[route])
+        assert re.search(rf"\n    {project}/{route} +{count} examples\n", out), route
+    spans = wait_for_spans(phoenix_server_client, project=project, min_count=1, limit=1000)
+    span_names = Counter(
+        a["name"]
+        for a in phoenix_server_client.spans.get_span_annotations(
+            spans=spans, project_identifier=project
+        )
     )
+    assert f"  spans:       {len(spans)} in project '{project}'\n" in out
+    assert int(delivered) == sum(span_names.values()) + 22 + sum(examples.values())
+    assert (
+        f"  annotations: {sum(span_names.values()) + 22} "
+        f"({sum(span_names.values())} on spans, 22 on traces)\n" in out
+    )
+    assert re.search(r"\n    flywheel\.verdict +22 on spans, 22 on traces\n", out)
+    assert re.search(r"\n    user_feedback +7 on spans\n", out)
+    assert re.search(r"\n    implicit_feedback\.rephrase +1 on spans\n", out)
+    (link,) = re.findall(r"a failing trace:  (\S+)\n", out)
+    assert re.fullmatch(
+        rf"{re.escape(phoenix_server.base_url)}/redirects/spans/[0-9a-f]{{16}}", link
+    )
+    assert f"  datasets:         {phoenix_server.base_url}/datasets\n" in out
+    # The regression dataset gates a fixed agent (it passes) and the original (it fails).
+    assert "GATE PASSED (exit 0)" in out
+    assert "GATE FAILED (exit 1)" in out
+    assert "the gate passes the fix and fails the original, as it should" in out
+    # SFT and DPO files from the demo's feedback, loadable, each with its manifest.
+    exports = re.findall(r"  (SFT|DPO): (\d+) rows -> (\S+) \(manifest: (\S+)\)\n", out)
+    assert [kind for kind, *_ in exports] == ["SFT", "DPO"]
+    for _kind, rows, path, manifest in exports:
+        assert int(rows) > 0
+        assert pq.read_table(path).num_rows == int(rows)
+        assert json.loads(Path(manifest).read_text())
 
 
 def test_demo_command_with_a_bad_phoenix_url_exits_2_naming_it(
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["demo", "--phoenix-url", "localhost:6006", "--exit"])
+    code = main(
+        ["demo", "--phoenix-url", "localhost:6006", "--working-dir", str(tmp_path), "--exit"]
+    )
 
     err = capsys.readouterr().err
     assert code == 2
@@ -367,6 +767,8 @@ def test_planted_deterministic_failures_get_verdicts_with_the_right_categories(
     assert verdict_of("Has A-1001 shipped") == ("tool_selection", "repeated_call", "tool")
     assert verdict_of("Do you price-match") == ("knowledge_context", "empty_retrieval", "retriever")
     assert verdict_of("Refund order A-1003") == ("parameter", "invalid_type_or_value", "llm")
+    assert verdict_of("Refund A-1002") == ("parameter", "invalid_type_or_value", "llm")
+    assert verdict_of("Was my order A-1005") == ("tool_selection", "repeated_call", "tool")
     # A 404 the agent reported honestly is an observation, not a badcase.
     [not_found] = [r for q, r in by_question.items() if q.startswith("Where is order A-9999")]
     assert not_found.verdict.passed is True

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from otel_flywheel.demo import DemoResult, DemoRun
     from otel_flywheel.evaluation import TraceEvaluator
 
 __all__ = ["add_demo_parser"]
@@ -19,8 +20,11 @@ examples:
   make demo                                   # sets up both environments, then runs this
   otel-flywheel demo --phoenix-bin .venv-phoenix/bin/phoenix
   otel-flywheel demo --phoenix-url http://localhost:6006 --exit   # use a Phoenix you already run
+  FLYWHEEL_JUDGE_MODEL=gpt-4o-mini otel-flywheel demo --timeout 600   # the rubric LLM judge too
 
-exit codes: 0 the demo ran and Phoenix holds its traces; 2 Phoenix could not be started or reached.
+exit codes: 0 the loop ran and Phoenix holds its traces, annotations and datasets; 1 it ran, but
+some writes did not reach Phoenix (still pending in the outbox, or rejected); 2 Phoenix could not
+be started or reached, or a wait timed out.
 """
 
 
@@ -29,9 +33,10 @@ def add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         "demo",
         help="run the sample support agent through the flywheel into a local Phoenix",
         description=(
-            "Start Phoenix (SQLite in a working dir), run a scripted support agent over 20 "
+            "Start Phoenix (SQLite in a working dir), run a scripted support agent over 22 "
             "conversations with realistic failures, instrumented with otel_flywheel.register(), "
-            "and print what the flywheel captured and where to look in Phoenix."
+            "through the whole loop: capture, judge, feedback, annotations and datasets in "
+            "Phoenix. Prints what the flywheel decided, what Phoenix holds and where to click."
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -44,10 +49,17 @@ def add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         "--working-dir",
         type=Path,
         default=Path(".flywheel/demo"),
-        help="where the demo's Phoenix keeps its database (wiped at each run)",
+        help="where the demo's Phoenix database and the flywheel's outbox live (wiped at each run)",
     )
     parser.add_argument(
         "--port", type=int, default=None, help="Phoenix HTTP port (default: a free one)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="longest wait for the judge, the outbox and Phoenix's ingest, each (default: 120)",
     )
     keep = parser.add_mutually_exclusive_group()
     keep.add_argument(
@@ -71,10 +83,14 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
     keep_running = sys.stdin.isatty() if args.keep_running is None else args.keep_running
     phoenix: LocalPhoenix | None = None
+    # The demo's own outbox and routing store: a fresh Phoenix needs fresh routing memory, and
+    # the demo's writes must never wait in an application's outbox.
+    state_dir = args.working_dir / "state"
     try:
         # Before any progress output: on a first run this generates the pseudonymization key and
         # warns about it, which belongs at the top, not between the agent's conversations.
         load_redaction_key()
+        shutil.rmtree(state_dir, ignore_errors=True)
         if args.phoenix_url:
             phoenix_url = args.phoenix_url.rstrip("/")
         else:
@@ -90,21 +106,30 @@ def run_demo_command(args: argparse.Namespace) -> int:
         print(f"otel-flywheel demo: {exc}", file=sys.stderr)
         return 2
 
+    code = 0
     try:
         print(
-            "\nrunning the sample support agent (customers' messages as they type them; "
-            "what leaves the process is redacted):"
+            "\nthe loop: agent -> captured (redacted) -> judged -> feedback -> routed through the "
+            "outbox -> Phoenix annotations and datasets"
         )
-        evaluator = _evaluator()
+        print(
+            "\n1. the sample support agent answers its customers (messages as they type them; "
+            "what leaves the process is redacted):",
+            flush=True,
+        )
         result = run_demo(
             phoenix_url=phoenix_url,
+            state_dir=state_dir,
             progress=lambda m: print("  " + m, flush=True),
-            evaluator=evaluator,
+            evaluator=_evaluator(),
+            timeout_seconds=args.timeout,
         )
         _print_captured(result)
-        stored = _wait_for_phoenix(phoenix_url, result)
-        print(f"\nPhoenix holds {stored} spans in project {result.project!r}: {phoenix_url}")
-        print("  open Projects -> " + result.project + " to browse the traces the flywheel saw.")
+        _print_feedback(result)
+        code = _print_delivery(result)
+        _print_phoenix(result)
+        code = max(code, _replay(result), _export(result, state_dir))
+        _print_where_to_look(result)
         if phoenix is not None and keep_running:
             print("\nPhoenix keeps running for you to browse; press Ctrl-C to stop it.")
             while True:
@@ -117,47 +142,13 @@ def run_demo_command(args: argparse.Namespace) -> int:
     finally:
         if phoenix is not None:
             phoenix.stop()
-    return 0
+    return code
 
 
-def _print_captured(result: object) -> None:
-    from otel_flywheel.demo import DemoResult
-
-    assert isinstance(result, DemoResult)
-    print(f"\nthe flywheel captured {len(result.runs)} traces:")
+def _print_captured(result: DemoResult) -> None:
+    print(f"\n2. captured and judged: the flywheel saw {len(result.runs)} traces")
     for run in result.runs:
-        trace = run.trace
-        calls = [tool for _, tool in trace.tool_calls()]
-        flags = []
-        if any(step.status == "error" for step in trace.steps):
-            flags.append("tool error")
-        if any(call.arguments_malformed for call in calls):
-            flags.append("malformed arguments")
-        retrievals = [s.retrieval for s in trace.steps if s.retrieval is not None]
-        if any(not r.documents for r in retrievals):
-            flags.append("empty retrieval")
-        tools = ", ".join(call.name for call in calls) or "no tools"
-        print(f"  {trace.trace_id[:8]}  {len(trace.steps):2d} steps  {tools}")
-        print(f"            goal:   {trace.goal}")
-        print(f"            answer: {trace.final_output}")
-        if flags:
-            print(f"            seen:   {'; '.join(flags)}")
-        verdict = run.verdict
-        if verdict.passed is False:
-            culprit = trace.step(verdict.culprit_span_id or "")
-            where = f" at {culprit.kind.value} {culprit.name!r}" if culprit else ""
-            print(f"            verdict: FAIL {verdict.category}/{verdict.subcategory}{where}")
-        else:
-            print(f"            verdict: {'pass' if verdict.passed else 'unscored'}")
-        observations = [
-            e.label for e in verdict.evaluations if e.passed is False and e.category is None
-        ]
-        if observations:
-            print(
-                f"            observed: {', '.join(sorted(set(observations)))} (not a badcase by itself)"
-            )
-        if run.scenario.failure:
-            print(f"            planted failure: {run.scenario.failure}")
+        _print_run(run)
     planted = sum(1 for run in result.runs if run.scenario.failure)
     failed = sum(1 for run in result.runs if run.verdict.passed is False)
     judged_by = (
@@ -172,6 +163,200 @@ def _print_captured(result: object) -> None:
     )
 
 
+def _print_run(run: DemoRun) -> None:
+    trace = run.trace
+    calls = [tool for _, tool in trace.tool_calls()]
+    flags = []
+    if any(step.status == "error" for step in trace.steps):
+        flags.append("tool error")
+    if any(call.arguments_malformed for call in calls):
+        flags.append("malformed arguments")
+    retrievals = [s.retrieval for s in trace.steps if s.retrieval is not None]
+    if any(not r.documents for r in retrievals):
+        flags.append("empty retrieval")
+    tools = ", ".join(call.name for call in calls) or "no tools"
+    print(f"  {trace.trace_id[:8]}  {len(trace.steps):2d} steps  {tools}")
+    print(f"            goal:   {trace.goal}")
+    print(f"            answer: {trace.final_output}")
+    if flags:
+        print(f"            seen:   {'; '.join(flags)}")
+    verdict = run.verdict
+    if verdict.passed is False:
+        print(f"            verdict: FAIL {verdict.category}/{verdict.subcategory}{_where(run)}")
+    else:
+        print(f"            verdict: {'pass' if verdict.passed else 'unscored'}")
+    observations = [
+        e.label for e in verdict.evaluations if e.passed is False and e.category is None
+    ]
+    if observations:
+        print(
+            f"            observed: {', '.join(sorted(set(observations)))} (not a badcase by itself)"
+        )
+    if run.scenario.failure:
+        print(f"            planted failure: {run.scenario.failure}")
+    if run.scenario.feedback is not None:
+        print(f"            customer: {run.scenario.feedback.kind}")
+    if trace.consent is False:
+        print("            consent: withheld (annotated for triage, kept out of every dataset)")
+
+
+# Where the routing rules send each kind of feedback (otel_flywheel.routing), for the summary.
+_ROUTED_TO = {
+    "thumbs up": "golden",
+    "thumbs down + correction": "regression + preference",
+    "thumbs down": "review",
+    "preferred another draft": "preference",
+}
+
+
+def _print_feedback(result: DemoResult) -> None:
+    given = [run for run in result.runs if run.feedback is not None]
+    print(
+        f"\n3. feedback: {len(given)} reactions, sent with otel_flywheel.feedback() and routed by "
+        "the same rules:"
+    )
+    for run in given:
+        assert run.feedback is not None
+        assert run.scenario.feedback is not None
+        said = run.scenario.feedback.kind
+        routed = (
+            "-> none (consent withheld)" if run.trace.consent is False else f"-> {_ROUTED_TO[said]}"
+        )
+        print(f"  {run.trace.trace_id[:8]}  {said:<24}  {routed:<26}  {_quoted(run.trace.goal)}")
+        if run.feedback.correction:
+            print(f"            correction: {run.feedback.correction}")
+        if run.feedback.chosen:
+            print(f"            preferred:  {run.feedback.chosen}")
+    implicit = {
+        name: count
+        for name, count in result.phoenix.span_annotations.items()
+        if name.startswith("implicit_feedback.")
+    }
+    if implicit:
+        signals = ", ".join(f"{count} {name.split('.', 1)[1]}" for name, count in implicit.items())
+        print(
+            f"  and what the flywheel noticed by itself in the sessions: {signals} "
+            "(-> review; a customer asking again in other words is a rephrase)"
+        )
+
+
+def _print_delivery(result: DemoResult) -> int:
+    stats = result.delivery.outbox
+    print(
+        f"\n4. delivered to Phoenix through the durable outbox: {stats.done_total} writes done, "
+        f"{stats.depth} pending, {stats.dead} rejected"
+    )
+    if result.delivery.flushed and stats.dead == 0:
+        return 0
+    print(
+        "  some writes did not reach Phoenix: they stay in the outbox "
+        f"({stats.depth} pending, {stats.dead} dead); see the Phoenix log",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _print_phoenix(result: DemoResult) -> None:
+    contents = result.phoenix
+    spans = sum(contents.span_annotations.values())
+    traces = sum(contents.trace_annotations.values())
+    print("\n5. annotated and routed: what Phoenix holds now (read back over its REST API):")
+    print(f"  spans:       {contents.spans} in project {result.project!r}")
+    print(f"  annotations: {contents.annotations} ({spans} on spans, {traces} on traces)")
+    names = sorted({*contents.span_annotations, *contents.trace_annotations})
+    width = max((len(name) for name in names), default=0)
+    for name in names:
+        on = [
+            f"{count} on {where}"
+            for where, count in (
+                ("spans", contents.span_annotations.get(name, 0)),
+                ("traces", contents.trace_annotations.get(name, 0)),
+            )
+            if count
+        ]
+        print(f"    {name:<{width}}  {', '.join(on)}")
+    print("  datasets:")
+    width = max(len(name) for name in contents.datasets)
+    for name, count in contents.datasets.items():
+        held = "not created (nothing routed)" if count is None else f"{count} examples"
+        print(f"    {name:<{width}}  {held}")
+
+
+def _replay(result: DemoResult) -> int:
+    """The regression dataset as a release gate: a fixed agent passes it, the original fails it."""
+    from otel_flywheel.replay import demo_replay
+
+    print(
+        "\n6. replayed in CI: the regression dataset gates a fixed version of the agent, then the "
+        "original one",
+        flush=True,
+    )
+    replay = demo_replay(
+        phoenix_url=result.phoenix_url,
+        project=result.project,
+        progress=lambda m: print("  " + m, flush=True),
+    )
+    for title, report in (("fixed agent", replay.fixed), ("original agent", replay.original)):
+        print(f"\n  {title}: exit {report.exit_code}")
+        print("\n".join("    " + line for line in report.render().splitlines()))
+    if replay.fixed.exit_code == 0 and replay.original.exit_code == 1:
+        print("\n  the gate passes the fix and fails the original, as it should")
+        return 0
+    print("  the replay gate did not behave as expected (see above)", file=sys.stderr)
+    return 1
+
+
+def _export(result: DemoResult, state_dir: Path) -> int:
+    """SFT and DPO files from the demo's feedback, with their lineage manifests."""
+    from phoenix.client import Client
+
+    from otel_flywheel._flywheel import ROUTING_STORE_FILE
+    from otel_flywheel.export import PIIFoundError, export_training_data
+    from otel_flywheel.routing import RoutingStore
+
+    print("\n7. exported for training (with lineage back to the source spans):", flush=True)
+    store = RoutingStore(state_dir / ROUTING_STORE_FILE)
+    try:
+        summary = export_training_data(
+            Client(base_url=result.phoenix_url),
+            project=result.project,
+            out_dir=state_dir.parent / "exports",
+            store=store,
+        )
+    except PIIFoundError as exc:
+        print(f"  the export stopped: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    for line in summary.lines():
+        print("  " + line)
+    return 0
+
+
+def _print_where_to_look(result: DemoResult) -> None:
+    print("\nwhere to look:")
+    print(f"  Phoenix:          {result.phoenix_url}/projects  (project {result.project!r})")
+    failing = result.failing_run()
+    if failing is not None:
+        verdict = failing.verdict
+        print(f"  a failing trace:  {result.culprit_url(failing)}")
+        print(
+            f"                    {verdict.category}/{verdict.subcategory}{_where(failing)}: "
+            f"{_quoted(failing.trace.goal)}; its annotations are on the selected span"
+        )
+    print(f"  datasets:         {result.phoenix_url}/datasets")
+
+
+def _where(run: DemoRun) -> str:
+    culprit = run.trace.step(run.verdict.culprit_span_id or "")
+    return f" at {culprit.kind.value} {culprit.name!r}" if culprit else ""
+
+
+def _quoted(text: str | None) -> str:
+    text = text or ""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
 def _evaluator() -> TraceEvaluator:
     """The rubric judge too when an endpoint is configured; the demo says which it used."""
     import os
@@ -180,24 +365,3 @@ def _evaluator() -> TraceEvaluator:
     from otel_flywheel.evaluation import load_trace_evaluator
 
     return load_trace_evaluator(judge=bool(os.environ.get(_env.FLYWHEEL_JUDGE_MODEL)))
-
-
-def _wait_for_phoenix(phoenix_url: str, result: object) -> int:
-    """Phoenix ingests asynchronously (~125 spans/s): wait until every span is queryable."""
-    import httpx
-    from phoenix.client import Client
-
-    from otel_flywheel.demo import DemoResult
-    from otel_flywheel.testing.phoenix import wait_for_spans
-
-    assert isinstance(result, DemoResult)
-    expected = sum(len(run.trace.steps) for run in result.runs)
-    with httpx.Client(base_url=phoenix_url, timeout=30) as http:
-        spans = wait_for_spans(
-            Client(base_url=phoenix_url, http_client=http),
-            project=result.project,
-            min_count=expected,
-            timeout_seconds=60,
-            limit=expected + 100,
-        )
-    return len(spans)

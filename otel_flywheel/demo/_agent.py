@@ -19,9 +19,19 @@ from openinference.instrumentation import (
     using_session,
     using_user,
 )
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Status, StatusCode, format_span_id, format_trace_id
 
-__all__ = ["KNOWLEDGE_BASE", "ORDERS", "SYSTEM_PROMPT", "TOOLS", "SupportAgent"]
+from otel_flywheel import semconv as sc
+
+__all__ = [
+    "KNOWLEDGE_BASE",
+    "ORDERS",
+    "SYSTEM_PROMPT",
+    "TOOLS",
+    "AgentReply",
+    "Conversation",
+    "SupportAgent",
+]
 
 SYSTEM_PROMPT = (
     "You are Acme's customer support agent. Use the tools to look up orders, search the knowledge "
@@ -133,17 +143,32 @@ class Conversation:
     session_id: str
     user_id: str
     question: str
+    # The customer's data-use choice, as an application records it on the run: ``False`` keeps
+    # the run out of every dataset (``flywheel.consent``); ``None`` says nothing.
+    consent: bool | None = None
+
+
+@dataclass(frozen=True)
+class AgentReply:
+    """The answer, and the ids a feedback button needs (as an app would hand them to its UI)."""
+
+    answer: str
+    trace_id: str
+    root_span_id: str
 
 
 class SupportAgent:
-    """Answers one question per ``run``: model -> tools -> model, at most ``MAX_TURNS`` times."""
+    """Answers one question per ``run``: model -> tools -> model, at most ``MAX_TURNS`` times.
+
+    ``run`` returns the answer with the run's trace id, which feedback is keyed to.
+    """
 
     def __init__(self, *, client: OpenAI, tracer: OITracer, model: str = "acme-support-1") -> None:
         self._client = client
         self._tracer = tracer
         self._model = model
 
-    def run(self, conversation: Conversation) -> str:
+    def run(self, conversation: Conversation) -> AgentReply:
         tracer = self._tracer
         with (
             using_session(conversation.session_id),
@@ -151,6 +176,9 @@ class SupportAgent:
             tracer.start_as_current_span("support-agent", openinference_span_kind="agent") as span,
         ):
             span.set_input(conversation.question)
+            if conversation.consent is not None:
+                span.set_attribute(sc.FLYWHEEL_CONSENT, conversation.consent)
+            context = span.get_span_context()
             messages: list[dict[str, Any]] = [
                 {"role": "system", "content": SYSTEM_PROMPT},
                 {"role": "user", "content": conversation.question},
@@ -173,7 +201,11 @@ class SupportAgent:
                     messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
             span.set_output(answer)
             span.set_status(Status(StatusCode.OK))
-            return answer
+            return AgentReply(
+                answer=answer,
+                trace_id=format_trace_id(context.trace_id),
+                root_span_id=format_span_id(context.span_id),
+            )
 
     def _call_tool(self, name: str, raw_arguments: str) -> str:
         schema = _SCHEMAS.get(name)

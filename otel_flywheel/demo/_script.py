@@ -7,20 +7,46 @@ scenario names the failure it plants, so the demo can show what the flywheel sho
 Some customers give an email address, a phone number or a card number. The agent's own model sees
 them (it has to: that is the conversation); Phoenix and the flywheel see only pseudonyms such as
 ``<EMAIL:1a2b3c4d>``, because ``register()`` redacts every span before it leaves the process.
+
+After the answers, some customers react as users of a real support widget would: a thumbs up on a
+good answer, a thumbs down with or without the answer they expected, a pick between two drafts
+(``Scenario.feedback``). ``FOLLOW_UPS`` come later: a customer who rephrases a question whose answer
+did not help, in the same session (an implicit signal the flywheel detects by itself), and a
+customer who declined the use of their conversations (``consent=False``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from otel_flywheel.demo._agent import Conversation
 from otel_flywheel.testing.llm_server import Reply, Text, ToolCallReply, ToolCalls
 
-__all__ = ["SCENARIOS", "Scenario", "respond"]
+__all__ = ["ALL_SCENARIOS", "FOLLOW_UPS", "SCENARIOS", "DemoFeedback", "Scenario", "respond"]
 
 Call = tuple[str, Mapping[str, Any] | str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoFeedback:
+    """What the customer (or a reviewer) says about the answer; the arguments of ``feedback()``."""
+
+    thumbs: Literal["up", "down"] | None = None
+    correction: str | None = None
+    chosen: str | None = None
+    rejected: str | None = None
+    reason: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """How the demo describes it."""
+        if self.chosen is not None:
+            return "preferred another draft"
+        if self.thumbs == "down" and self.correction is not None:
+            return "thumbs down + correction"
+        return f"thumbs {self.thumbs}"
 
 
 @dataclass(frozen=True)
@@ -30,12 +56,15 @@ class Scenario:
     failure: str | None = None  # what is planted, for the demo's summary
     user_id: str = "user-1"
     session_id: str = field(default="")
+    feedback: DemoFeedback | None = None
+    consent: bool | None = None
 
     def conversation(self, index: int) -> Conversation:
         return Conversation(
             session_id=self.session_id or f"session-{index:02d}",
             user_id=self.user_id,
             question=self.question,
+            consent=self.consent,
         )
 
 
@@ -55,6 +84,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             [("search_kb", {"query": "standard shipping time"})],
             "Standard shipping takes 3-5 business days.",
         ],
+        feedback=DemoFeedback(thumbs="up"),
     ),
     Scenario(
         "Can I cancel order A-1002? Send the confirmation to ben.okafor@example.org",
@@ -104,6 +134,11 @@ SCENARIOS: tuple[Scenario, ...] = (
             "You have 90 days to return it for a full refund.",
         ],
         failure="unsupported answer: the article says 30 days, not 90",
+        feedback=DemoFeedback(
+            thumbs="down",
+            correction="You have 30 days from delivery to return it for a full refund.",
+            reason="the returns page says 30 days",
+        ),
     ),
     Scenario(
         "My order A-1005 arrived broken, refund it to my card 4111 1111 1111 1111 please",
@@ -113,6 +148,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         ],
         failure="business rule: a $720 refund issued without supervisor approval",
         user_id="user-cy",
+        # A reviewer compared the agent's reply with a draft that follows the approval rule.
+        feedback=DemoFeedback(
+            chosen="Refunds over $500 need a supervisor's approval. I've asked one to approve "
+            "your $720 refund for A-1005; you'll hear from us within one business day.",
+            rejected="I've refunded $720 to your card 4111 1111 1111 1111.",
+            reason="refunds over $500 need approval",
+        ),
     ),
     Scenario(
         "Refund order A-1003, it was late",
@@ -135,6 +177,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             [("search_kb", {"query": "warranty coverage electronics"})],
             "Electronics carry a 1-year limited warranty covering manufacturing defects.",
         ],
+        feedback=DemoFeedback(thumbs="up"),
     ),
     Scenario(
         "Is express shipping faster?",
@@ -173,6 +216,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "Hi, what are your opening hours?",
         ["Our support team is available around the clock via chat."],
         failure="answered from nowhere: no knowledge-base search",
+        feedback=DemoFeedback(thumbs="down", reason="nobody answered the chat at night"),
     ),
     Scenario(
         "Refund A-1002 please, it's late",
@@ -189,6 +233,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             [("lookup_order", {"order_id": "A-1004"})],
             "Order A-1004 was cancelled, so there is nothing to track.",
         ],
+        feedback=DemoFeedback(thumbs="up"),
     ),
     Scenario(
         "How fast is standard shipping and where is A-1001?",
@@ -203,7 +248,38 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
-_BY_QUESTION = {scenario.question: scenario for scenario in SCENARIOS}
+# Conversations that come after the first 20, each naming the session it belongs to.
+FOLLOW_UPS: tuple[Scenario, ...] = (
+    # The customer of "What is your return policy?" (session 4) got "whenever you like" and asks
+    # again in other words: the flywheel's implicit-signal detector sees the rephrase.
+    Scenario(
+        "What is your actual return policy?",
+        [
+            [("search_kb", {"query": "return policy refunds"})],
+            "Items can be returned within 30 days of delivery for a full refund.",
+        ],
+        session_id="session-04",
+    ),
+    # This customer declined the use of their conversations: the failure is annotated for triage,
+    # the thumbs up is recorded, but neither reaches a dataset.
+    Scenario(
+        "Was my order A-1005 delivered?",
+        [
+            [("lookup_order", {"order_id": "A-1005"})],
+            [("lookup_order", {"order_id": "A-1005"})],
+            "Yes: A-1005 was delivered on 2026-10-02.",
+        ],
+        failure="repeated calls: the same lookup twice (consent withheld: no dataset may keep it)",
+        user_id="user-eve",
+        feedback=DemoFeedback(thumbs="up"),
+        consent=False,
+    ),
+)
+
+# What the demo runs, in order.
+ALL_SCENARIOS: tuple[Scenario, ...] = SCENARIOS + FOLLOW_UPS
+
+_BY_QUESTION = {scenario.question: scenario for scenario in ALL_SCENARIOS}
 
 
 def respond(request: Mapping[str, Any]) -> Reply:

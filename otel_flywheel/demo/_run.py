@@ -1,0 +1,309 @@
+"""``run_demo``: the sample agent's conversations through the whole flywheel into a Phoenix.
+
+The loop, as a user's agent runs it: ``register(pipeline=flywheel)`` captures each conversation
+(redacted) -> the flywheel judges it (checks, and the rubric judge when one is configured) ->
+routing writes annotations and dataset examples into the durable outbox -> the outbox worker
+delivers them to Phoenix. Customers then give feedback through ``otel_flywheel.feedback(...,
+sink=flywheel)``, which takes the same route. Finally the demo reads back what Phoenix holds.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from openai import OpenAI
+from openinference.instrumentation import OITracer, TraceConfig
+from openinference.instrumentation.openai import OpenAIInstrumentor
+
+from otel_flywheel import _env
+from otel_flywheel._feedback import ImplicitSignalDetector, feedback
+from otel_flywheel._flywheel import ROUTING_STORE_FILE, Flywheel
+from otel_flywheel._register import register, resolve_otlp_traces_endpoint
+from otel_flywheel.config import RoutingSettings, resolve_settings
+from otel_flywheel.demo._agent import AgentReply, SupportAgent
+from otel_flywheel.demo._phoenix import PhoenixContents, read_phoenix, span_url
+from otel_flywheel.demo._script import ALL_SCENARIOS, FOLLOW_UPS, SCENARIOS, Scenario, respond
+from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
+from otel_flywheel.model import AgentTrace, Feedback, Verdict
+from otel_flywheel.outbox import Outbox, OutboxStats, OutboxWorker
+from otel_flywheel.pipeline import EvaluationPipeline
+from otel_flywheel.privacy import Redactor, build_redactor
+from otel_flywheel.routing import RoutingSink, RoutingStore
+from otel_flywheel.sinks import PhoenixSink
+from otel_flywheel.testing.llm_server import ScriptedLLMServer
+
+__all__ = ["DEMO_PROJECT", "ROUTES", "Delivery", "DemoResult", "DemoRun", "run_demo"]
+
+DEMO_PROJECT = "support-agent-demo"
+ROUTES = ("golden", "regression", "review", "preference")
+OUTBOX_FILE = "outbox.sqlite"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One conversation: what the customer got, what the flywheel saw, and what the customer said
+    (``feedback`` as the flywheel stored it: redacted)."""
+
+    scenario: Scenario
+    answer: str
+    trace: AgentTrace
+    verdict: Verdict
+    feedback: Feedback | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """How the outbox did: ``flushed`` when no write was left pending at the deadline."""
+
+    flushed: bool
+    outbox: OutboxStats
+    writes_put: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoResult:
+    project: str
+    phoenix_url: str
+    runs: list[DemoRun]
+    judged: bool
+    datasets: dict[str, str]  # route -> dataset name
+    delivery: Delivery
+    phoenix: PhoenixContents
+
+    def failing_run(self) -> DemoRun | None:
+        """The first conversation whose verdict failed with a culprit span, in run order."""
+        return next(
+            (r for r in self.runs if r.verdict.passed is False and r.verdict.culprit_span_id),
+            None,
+        )
+
+    def culprit_url(self, run: DemoRun) -> str:
+        """Where to click: the Phoenix UI page of ``run``'s trace, its culprit span selected."""
+        root = run.trace.root
+        span_id = run.verdict.culprit_span_id or (root.span_id if root else "")
+        return span_url(self.phoenix_url, span_id)
+
+
+def run_demo(
+    *,
+    phoenix_url: str,
+    state_dir: str | os.PathLike[str],
+    project: str = DEMO_PROJECT,
+    progress: Callable[[str], None] = lambda _message: None,
+    evaluator: TraceEvaluator | None = None,
+    timeout_seconds: float = 120.0,
+) -> DemoResult:
+    """Run every conversation through the flywheel into the Phoenix at ``phoenix_url``.
+
+    ``state_dir`` holds the demo's outbox and routing store. Use a fresh one per Phoenix: routing
+    remembers the examples it routed there and does not route them again. ``evaluator``: the
+    deterministic checks by default; pass one with a judge to add the rubric LLM judge.
+    ``timeout_seconds`` bounds each wait (judging, delivery, Phoenix ingest); a wait that runs
+    out raises ``TimeoutError`` naming what was missing.
+    """
+    phoenix_url = phoenix_url.rstrip("/")
+    resolve_otlp_traces_endpoint(phoenix_url)  # a bad URL fails here, before anything starts
+    evaluator = evaluator if evaluator is not None else load_trace_evaluator(judge=False)
+    redactor = build_redactor()
+    settings = resolve_settings(RoutingSettings, {"project": project})
+    api_key = os.environ.get(_env.PHOENIX_API_KEY)
+    collector = _VerdictCollector()
+    flywheel = _build_flywheel(
+        Path(state_dir),
+        phoenix_url=phoenix_url,
+        api_key=api_key,
+        settings=settings,
+        evaluator=evaluator,
+        redactor=redactor,
+        collector=collector,
+    )
+    try:
+        provider = register(
+            project=project,
+            endpoint=phoenix_url,
+            pipeline=flywheel,
+            redactor=redactor,
+            batch=True,
+            set_global=False,
+        )
+    except BaseException:
+        flywheel.shutdown()
+        raise
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    wait_millis = int(timeout_seconds * 1000)
+    try:
+        with (
+            ScriptedLLMServer(responder=respond) as llm,
+            OpenAI(base_url=llm.base_url, api_key="demo", max_retries=0) as client,
+        ):
+            tracer = OITracer(provider.get_tracer("otel_flywheel.demo"), config=TraceConfig())
+            agent = SupportAgent(client=client, tracer=tracer)
+            total = len(ALL_SCENARIOS)
+            replies = _converse(agent, SCENARIOS, start=1, total=total, progress=progress)
+            # The follow-ups come back to earlier sessions: the flywheel has seen those turns.
+            collector.wait_for([r.trace_id for r in replies], timeout_seconds=timeout_seconds)
+            replies += _converse(
+                agent, FOLLOW_UPS, start=len(SCENARIOS) + 1, total=total, progress=progress
+            )
+        # Customers react to answers the flywheel has already judged, as in a real app.
+        collector.wait_for([r.trace_id for r in replies], timeout_seconds=timeout_seconds)
+        progress("customers give feedback on some answers (otel_flywheel.feedback)")
+        given = _give_feedback(flywheel, replies)
+        progress("waiting for Phoenix to ingest the spans and the outbox to deliver")
+        # Exports the last spans, then waits for verdicts (a judge re-judges a trace after
+        # negative feedback) and for the outbox, whose annotations wait until Phoenix has
+        # ingested their spans.
+        flushed = provider.force_flush(timeout_millis=wait_millis)
+        delivery = Delivery(
+            flushed=flushed,
+            outbox=flywheel.outbox.stats(),
+            writes_put=flywheel.routing.counts().get("writes", 0),
+        )
+        judged_traces = collector.wait_for(
+            [r.trace_id for r in replies], timeout_seconds=timeout_seconds
+        )
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()  # shuts the flywheel down too: pipeline, routing, outbox
+    runs = [
+        DemoRun(
+            scenario=scenario,
+            answer=reply.answer,
+            trace=judged_traces[reply.trace_id][0],
+            verdict=judged_traces[reply.trace_id][1],
+            feedback=given.get(reply.trace_id),
+        )
+        for scenario, reply in zip(ALL_SCENARIOS, replies, strict=True)
+    ]
+    datasets = {route: settings.dataset(route) for route in ROUTES}
+    contents = read_phoenix(
+        phoenix_url,
+        project=project,
+        trace_ids=[run.trace.trace_id for run in runs],
+        span_count=sum(len(run.trace.steps) for run in runs),
+        datasets=list(datasets.values()),
+        api_key=api_key,
+        timeout_seconds=timeout_seconds,
+    )
+    return DemoResult(
+        project=project,
+        phoenix_url=phoenix_url,
+        runs=runs,
+        judged=evaluator.judge_model is not None,
+        datasets=datasets,
+        delivery=delivery,
+        phoenix=contents,
+    )
+
+
+def _converse(
+    agent: SupportAgent,
+    scenarios: Sequence[Scenario],
+    *,
+    start: int,
+    total: int,
+    progress: Callable[[str], None],
+) -> list[AgentReply]:
+    replies = []
+    for index, scenario in enumerate(scenarios, start=start):
+        conversation = scenario.conversation(index)
+        later = f"(back in {conversation.session_id}) " if scenario.session_id else ""
+        progress(f"[{index:2d}/{total}] {later}{scenario.question}")
+        replies.append(agent.run(conversation))
+    return replies
+
+
+def _give_feedback(flywheel: Flywheel, replies: Iterable[AgentReply]) -> dict[str, Feedback]:
+    """What the customers click, keyed to each answer's trace, as a support widget would send it."""
+    given: dict[str, Feedback] = {}
+    for scenario, reply in zip(ALL_SCENARIOS, replies, strict=True):
+        said = scenario.feedback
+        if said is None:
+            continue
+        given[reply.trace_id] = feedback(
+            trace_id=reply.trace_id,
+            thumbs=said.thumbs,
+            correction=said.correction,
+            chosen=said.chosen,
+            rejected=said.rejected,
+            reason=said.reason,
+            sink=flywheel,
+        )
+    return given
+
+
+def _build_flywheel(
+    state_dir: Path,
+    *,
+    phoenix_url: str,
+    api_key: str | None,
+    settings: RoutingSettings,
+    evaluator: TraceEvaluator,
+    redactor: Redactor | None,
+    collector: _VerdictCollector,
+) -> Flywheel:
+    """``build_flywheel``'s loop, with its state in ``state_dir``.
+
+    Built from the parts because the demo's outbox must not be the application's: writes left
+    in ``.flywheel/outbox.sqlite`` would later be delivered to whatever Phoenix the next
+    flywheel there points at (``build_flywheel`` opens the outbox from ``FLYWHEEL_STATE_DIR``).
+    """
+    outbox = Outbox(state_dir / OUTBOX_FILE)
+    phoenix = PhoenixSink(base_url=phoenix_url, api_key=api_key)
+    worker = OutboxWorker(outbox, phoenix)
+    routing = RoutingSink(
+        outbox,
+        store=RoutingStore(state_dir / ROUTING_STORE_FILE),
+        settings=settings,
+        worker=worker,
+        redactor=redactor,
+        signals=ImplicitSignalDetector(),
+    )
+    pipeline = EvaluationPipeline(evaluator, sinks=[routing, collector])
+    routing.on_feedback = pipeline.notify_feedback
+    worker.start()
+    return Flywheel(
+        pipeline=pipeline, routing=routing, outbox=outbox, worker=worker, phoenix=phoenix
+    )
+
+
+class _VerdictCollector:
+    """A ``VerdictSink`` keeping each trace's latest verdict (a trace judged again after negative
+    feedback gets a second one), for the demo to print."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # guards _verdicts
+        self._arrived = threading.Condition(self._lock)
+        self._verdicts: dict[str, tuple[AgentTrace, Verdict]] = {}
+
+    def submit_verdict(self, trace: AgentTrace, verdict: Verdict) -> None:
+        with self._arrived:
+            self._verdicts[trace.trace_id] = (trace, verdict)
+            self._arrived.notify_all()
+
+    def wait_for(
+        self, trace_ids: Sequence[str], *, timeout_seconds: float
+    ) -> dict[str, tuple[AgentTrace, Verdict]]:
+        """Block until every one of ``trace_ids`` has a verdict; ``TimeoutError`` names the rest."""
+        with self._arrived:
+            if not self._arrived.wait_for(
+                lambda: all(t in self._verdicts for t in trace_ids), timeout_seconds
+            ):
+                missing = [t for t in trace_ids if t not in self._verdicts]
+                raise TimeoutError(
+                    f"the flywheel judged {len(trace_ids) - len(missing)} of {len(trace_ids)} "
+                    f"traces within {timeout_seconds:g} s; still waiting for {missing}. A slow "
+                    "judge endpoint (FLYWHEEL_JUDGE_BASE_URL) is the usual cause"
+                )
+            return dict(self._verdicts)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True  # verdicts are kept as they arrive
+
+    def shutdown(self) -> None:
+        return None  # nothing to release
