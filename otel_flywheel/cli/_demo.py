@@ -23,7 +23,8 @@ examples:
   FLYWHEEL_JUDGE_MODEL=gpt-4o-mini otel-flywheel demo --timeout 600   # the rubric LLM judge too
 
 exit codes: 0 the loop ran and Phoenix holds its traces, annotations and datasets; 1 it ran, but
-some writes did not reach Phoenix (still pending in the outbox, or rejected); 2 Phoenix could not
+some writes did not reach Phoenix (still pending in the outbox, or rejected), the replay gate did
+not pass the fix and fail the original, or the export's PII scan stopped it; 2 Phoenix could not
 be started or reached, or a wait timed out.
 """
 
