@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -141,7 +141,11 @@ class PrivacySettings(_Settings):
     patterns: list[RegexRule] = Field(default_factory=list)
     terms: dict[str, list[str]] = Field(default_factory=dict)
     allow_keys: list[str] = Field(default_factory=list)
-    phone_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    # Regions whose national formats ("(415) 555-0132") are read as phone numbers; None means
+    # privacy's DEFAULT_PHONE_REGIONS, [] international "+" numbers only. ``phone_region`` is the
+    # older single-region setting: that region is tried first.
+    phone_regions: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]] | None = None
+    phone_region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
     presidio: bool = False
 
     env_vars: ClassVar[Mapping[str, tuple[str, ...]]] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 from otel_flywheel.privacy._build import build_redactor
 from otel_flywheel.privacy._detectors import (
     BUILTIN_KINDS,
+    DEFAULT_PHONE_REGIONS,
     SECRET_KINDS,
     BuiltinDetector,
     Detector,
@@ -29,6 +30,7 @@ from otel_flywheel.privacy._spans import (
 
 __all__ = [
     "BUILTIN_KINDS",
+    "DEFAULT_PHONE_REGIONS",
     "DROP",
     "SECRET_KINDS",
     "BuiltinDetector",

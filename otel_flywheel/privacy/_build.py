@@ -25,7 +25,11 @@ def build_redactor(
         settings = resolve_settings(PrivacySettings, settings)
     if not settings.enabled:
         return None
-    detectors: list[Detector] = [BuiltinDetector(default_phone_region=settings.phone_region)]
+    detectors: list[Detector] = [
+        BuiltinDetector(
+            phone_regions=settings.phone_regions, default_phone_region=settings.phone_region
+        )
+    ]
     detectors += [RegexDetector(rule.name, rule.pattern) for rule in settings.patterns]
     detectors += [TermDetector(name, terms) for name, terms in settings.terms.items() if terms]
     if settings.presidio:

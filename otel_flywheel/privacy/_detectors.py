@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, Protocol, runtime_checkable
 
-import phonenumbers
-
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._pii import (
+    DEFAULT_PHONE_REGIONS,
     KIND_CARD,
     KIND_EMAIL,
     KIND_IBAN,
@@ -31,7 +30,8 @@ from otel_flywheel.privacy._pii import (
     KIND_SSN,
     PII_ALTERNATIVES,
     PII_KINDS,
-    national_phones,
+    checked_phone_regions,
+    national_phone_alternatives,
 )
 from otel_flywheel.privacy._secrets import (
     KIND_ANTHROPIC_KEY,
@@ -46,11 +46,12 @@ from otel_flywheel.privacy._secrets import (
     KIND_SLACK_TOKEN,
     SECRET_ALTERNATIVES,
     SECRET_KINDS,
-    Alternative,
 )
+from otel_flywheel.privacy._shapes import Alternative
 
 __all__ = [
     "BUILTIN_KINDS",
+    "DEFAULT_PHONE_REGIONS",
     "KIND_ANTHROPIC_KEY",
     "KIND_AWS_KEY_ID",
     "KIND_BEARER_TOKEN",
@@ -139,13 +140,13 @@ class _Compiled:
 
 
 @lru_cache(maxsize=16)
-def _compile(kinds: frozenset[str], region: str | None) -> _Compiled:
+def _compile(kinds: frozenset[str], regions: tuple[str, ...]) -> _Compiled:
     # Order matters when two branches could start at the same position: secrets before PII,
     # specific shapes before general ones. Branches that start with different characters (most of
     # them) cannot compete, so moving the "anywhere" ones to the front changes nothing.
     candidates = [*SECRET_ALTERNATIVES, *PII_ALTERNATIVES]
-    if region is not None:
-        candidates.extend(national_phones(region))
+    if regions:
+        candidates.extend(national_phone_alternatives(regions))
     return _Compiled([a for a in candidates if a.kind in kinds])
 
 
@@ -169,13 +170,18 @@ def _might_match(text: str) -> bool:
 class BuiltinDetector:
     """Every built-in PII and secret kind (or the ``kinds`` given) in one regex pass.
 
-    ``default_phone_region`` (ISO 3166 alpha-2, e.g. "US", "DE") also finds phone numbers written
-    in that country's national format; without it only international "+" numbers are found, since
-    a bare digit run is more often an id than a phone number. Thread-safe and reusable.
+    ``phone_regions`` (ISO 3166 alpha-2 codes) are where phone numbers written without a country
+    code are read as national numbers; the default is ``DEFAULT_PHONE_REGIONS``, and ``()`` finds
+    international numbers only. ``default_phone_region`` is the older single-region option: that
+    region is tried first, before ``phone_regions``. Thread-safe and reusable.
     """
 
     def __init__(
-        self, *, kinds: Iterable[str] | None = None, default_phone_region: str | None = None
+        self,
+        *,
+        kinds: Iterable[str] | None = None,
+        phone_regions: Iterable[str] | None = None,
+        default_phone_region: str | None = None,
     ) -> None:
         selected = BUILTIN_KINDS if kinds is None else frozenset(kinds)
         unknown = selected - BUILTIN_KINDS
@@ -184,20 +190,15 @@ class BuiltinDetector:
                 f"unknown built-in detector kinds {sorted(unknown)}; "
                 f"choose from {sorted(BUILTIN_KINDS)}"
             )
-        region = None
+        regions = DEFAULT_PHONE_REGIONS if phone_regions is None else tuple(phone_regions)
         if default_phone_region is not None:
-            region = default_phone_region.upper()
-            if region not in phonenumbers.SUPPORTED_REGIONS:
-                raise ConfigError(
-                    f"default_phone_region {default_phone_region!r} is not a region phonenumbers "
-                    "knows; use an ISO 3166 alpha-2 code such as 'US', 'GB' or 'DE'"
-                )
+            regions = (default_phone_region, *regions)
         self.kinds: frozenset[str] = selected
-        self.default_phone_region = region
-        self._compiled = _compile(selected, region)
+        self.phone_regions: tuple[str, ...] = checked_phone_regions(regions)
+        self._compiled = _compile(selected, self.phone_regions)
 
     def __repr__(self) -> str:
-        return f"BuiltinDetector(kinds={sorted(self.kinds)}, region={self.default_phone_region!r})"
+        return f"BuiltinDetector(kinds={sorted(self.kinds)}, phone_regions={self.phone_regions!r})"
 
     def find(self, text: str) -> list[Match]:
         if not text or not _might_match(text):

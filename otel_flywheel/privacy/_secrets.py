@@ -16,9 +16,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
+
+from otel_flywheel.privacy._shapes import Alternative
 
 __all__ = [
     "KIND_ANTHROPIC_KEY",
@@ -33,8 +33,6 @@ __all__ = [
     "KIND_SLACK_TOKEN",
     "SECRET_ALTERNATIVES",
     "SECRET_KINDS",
-    "Alternative",
-    "Validator",
 ]
 
 KIND_OPENAI_KEY: Final = "OPENAI_KEY"
@@ -62,39 +60,6 @@ SECRET_KINDS: Final = frozenset(
         KIND_PASSWORD,
     }
 )
-
-Validator = Callable[[str, int, int, int], tuple[int, int] | None]
-"""``(text, start, end, floor)`` of a candidate value -> the span to redact, or None to reject it.
-``floor`` is where the previous finding in ``text`` ends (0 if none): what lies before it is taken,
-so a value starting right after it is not a continuation of what precedes it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Alternative:
-    r"""One named branch of the built-in detector's alternation.
-
-    ``pattern`` must begin with a literal character or a character class, with any left-boundary
-    lookbehind placed *after* that first character (``s(?<![\w-].)k-``). CPython's matcher skips
-    a branch whose first op is a literal or a class with a single comparison, but enters every
-    branch that starts with anything else (a group, a lookbehind) at every position: with twenty
-    branches that is the difference between ~2 and ~20 MB/s. For the same reason the branch's name
-    is an empty group at its end (``m.lastgroup`` is the last group closed), not a group around it.
-
-    When the pattern has groups listed in ``value_groups``, the first that took part in the match
-    is the sensitive value (the token after ``Bearer``, the password in a URL); otherwise the whole
-    match is. ``validate`` confirms or adjusts a candidate in Python, where checks are cheaper and
-    clearer than in the regex. ``word_start`` says the pattern starts with an ASCII letter, digit
-    or "_" that must not follow another: the detector tests that once, as an ASCII ``\b``, for all
-    such branches (most positions are inside words, and one failed test there beats twenty).
-    """
-
-    name: str
-    kind: str
-    pattern: str
-    value_groups: tuple[str, ...] = ()
-    validate: Validator | None = None
-    word_start: bool = True
-
 
 # --- validators ------------------------------------------------------------------------------
 

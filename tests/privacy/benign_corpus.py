@@ -442,6 +442,251 @@ def _user_agent(rng: random.Random) -> str:
     )
 
 
+# --- look-alikes of phone numbers and cards: numbers with separators --------------------------------
+
+
+def _numeric_id(rng: random.Random) -> str:
+    """Ids, references and counters, with and without separators and zero padding."""
+    n = rng.randrange(10**6, 10**10)
+    year = rng.randrange(2015, 2031)
+    return rng.choice(
+        [
+            f"user {n}",
+            f"ticket #{n}",
+            f"case {n:012d}",
+            f"ID {n % 10**4:04d}-{n // 10**4 % 10**4:04d}",
+            f"job {year}-{n % 10**6:06d}",
+            f"INV-{year}-{n % 10**7:07d}",
+            f"ref {year}/{n % 10**5:05d}",
+            f"PR #{n % 10**5}",
+            f"row {n:,}",
+            f"{n:_}",
+            f"record {n % 10**8:08d} of {n:,}",
+            f"batch {n % 1000:03d}/{n // 1000 % 1000:03d}, step {n // 10**6 % 10**4:04d}",
+            f"account 00{n % 10**8:08d}",
+            f"shard {n % 100:02d}/{n % 97:02d}, offset {n}",
+        ]
+    )
+
+
+def _timestamp_more(rng: random.Random) -> str:
+    moment = _moment(rng)
+    micros = rng.randrange(10**6)
+    return rng.choice(
+        [
+            moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{micros:06d}",
+            moment.strftime("%d/%m/%Y %H:%M"),
+            moment.strftime("%Y%m%dT%H%M%SZ"),
+            moment.strftime("%Y%m%d%H%M%S"),  # compact, 14 digits
+            moment.strftime("%Y%m%d%H%M%S") + f"{micros // 1000:03d}",
+            f"{moment.timestamp():.6f}",
+            moment.strftime("%a %b %d %H:%M:%S %Y"),
+            moment.strftime("%b %d %H:%M:%S"),
+            moment.astimezone(timezone(timedelta(hours=-7))).isoformat(timespec="microseconds"),
+            moment.strftime("%H:%M:%S.") + f"{micros:06d}{rng.randrange(1000):03d}",
+            moment.strftime("%Y-%m-%d %H:%M:%S %z") + " UTC",
+            f"ts={int(moment.timestamp() * 1000)} seq={rng.randrange(10**6)}",
+        ]
+    )
+
+
+def _date_more(rng: random.Random) -> str:
+    moment = _moment(rng)
+    return moment.strftime(
+        rng.choice(
+            [
+                "%Y %m %d",
+                "%d %m %Y",
+                "%Y/%m/%d",
+                "%-d.%-m.%Y",
+                "%d-%b-%Y",
+                "%B %d, %Y",
+                "%Y-%m",
+                "%d.%m.%y",
+                "%m-%d-%Y",
+                "week %V of %G",
+                "%Y-W%V-%u",
+                "%j/%Y",
+            ]
+        )
+    )
+
+
+def _version_more(rng: random.Random) -> str:
+    a, b, c, d = (
+        rng.randrange(1, 30),
+        rng.randrange(0, 40),
+        rng.randrange(0, 300),
+        rng.randrange(1000, 99999),
+    )
+    return rng.choice(
+        [
+            f"{a}.{b}.{c}.{d}",
+            f"10.0.{rng.randrange(19041, 26100)}.{rng.randrange(1, 5000)}",
+            f"Linux 6.{b}.0-{c}-generic",
+            f"go1.{b}.{c % 10}",
+            f"Python {a % 4 + 1}.{b}.{c % 20} (main, Dec 15 2023, 12:09:04)",
+            f"build {rng.randrange(10000, 30000)}.{d}",
+            f"Ubuntu {rng.choice(['20', '22', '24'])}.04.{c % 7}",
+            f"v{rng.randrange(2015, 2031)}.{rng.randrange(1, 13):02d}.{rng.randrange(1, 29):02d}",
+            f"{a}.{b}.{c}+{_moment(rng).strftime('%Y%m%d%H%M%S')}",
+            f"{a}.{b}.{c}-rc.{c % 5}+build.{d}",
+            f"node v{a}.{b}.{c}, npm {a}.{b % 10}.{c % 10}",
+            f"Chrome/{a + 100}.0.{rng.randrange(4000, 7000)}.{c}",
+            f"sha {rng.getrandbits(28):07x} ({a}.{b}.{c})",
+        ]
+    )
+
+
+def _price_more(rng: random.Random) -> str:
+    amount = rng.randrange(100, 10**9) / 100
+    whole = int(amount)
+    cents = round(amount * 100) % 100
+    spaced = f"{whole:,}".replace(",", " ")
+    dotted = f"{whole:,}".replace(",", ".")
+    return rng.choice(
+        [
+            f"{spaced},{cents:02d} €",
+            f"€{dotted},{cents:02d}",
+            f"R$ {dotted},{cents:02d}",
+            f"CHF {whole:,}".replace(",", "'") + f".{cents:02d}",
+            f"₹{whole:,}.{cents:02d}",
+            f"{spaced} ₽",
+            f"total: {spaced} {rng.choice(['SEK', 'NOK', 'PLN', 'CZK'])}",
+            f"USD {whole}.{cents:02d} ({whole * 100 + cents} cents)",
+            f'"amount": {whole * 100 + cents}, "currency": "EUR"',
+            f"Subtotal {whole:,}.{cents:02d} Tax {whole // 10:,}.{cents:02d}",
+        ]
+    )
+
+
+def _order_more(rng: random.Random) -> str:
+    a, b = rng.randrange(100, 1000), rng.randrange(10**6, 10**7)
+    c = rng.randrange(10**6, 10**7)
+    twelve = _failing_luhn(rng, 12, first=rng.choice("23456789"))
+    return rng.choice(
+        [
+            f"order {a}-{b}-{c}",  # Amazon: 3-7-7
+            f"ORD-{rng.randrange(2015, 2031)}-{rng.randrange(10**6):06d}",
+            f"#{rng.randrange(10**6, 10**8)}",
+            f"PO 45000{rng.randrange(10**5):05d}",
+            f"SO-{rng.randrange(10**8):08d}",
+            f"order {_fours(twelve)}",
+            f"shipment {twelve[:3]} {twelve[3:6]} {twelve[6:]}",
+            f"tracking 1Z{rng.getrandbits(40):010X}{rng.randrange(10**6):06d}",
+            f"confirmation {rng.randrange(10**4, 10**5)}-{rng.randrange(10**4, 10**5)}",
+        ]
+    )
+
+
+def _port(rng: random.Random) -> str:
+    port = rng.choice(
+        [80, 443, 3000, 5432, 5672, 6379, 8080, 8443, 9090, 27017, rng.randrange(1024, 65536)]
+    )
+    return rng.choice(
+        [
+            f"localhost:{port}",
+            f"0.0.0.0:{port}",
+            f"127.0.0.1:{port}",
+            f"[::1]:{port}",
+            f"port {port}",
+            f":{port}",
+            f"db:{port}",
+            f"EXPOSE {port}/tcp",
+            f"-p {port}:{port}",
+            f"ports: ['{port}:{port % 1000 + 8000}']",
+            f"listen {port} ssl; keepalive 65 {port}",
+            f"http://api.internal:{port}/v1/health",
+        ]
+    )
+
+
+def _duration(rng: random.Random) -> str:
+    ms = rng.randrange(1, 10**7)
+    return rng.choice(
+        [
+            f"took {ms}ms",
+            f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}",
+            f"{ms // 3600000}h{ms // 60000 % 60}m{ms // 1000 % 60}s",
+            f"P{ms % 9}DT{ms % 23}H{ms % 59}M",
+            f"elapsed 0:00:{ms // 1000 % 60:02d}.{ms % 10**6:06d}",
+            f"{ms / 1000:.3f}s",
+            f"latency p50={ms % 5000 / 10} p99={ms / 10:.1f}ms",
+            f"{ms % 7}d {ms % 24}h {ms % 60}m",
+            f"duration_ns={ms * 1_000_000}",
+            f"timeout after {ms // 1000} 000 ms",
+        ]
+    )
+
+
+def _coordinates(rng: random.Random) -> str:
+    lat, lon = rng.uniform(-89, 89), rng.uniform(-179, 179)
+    return rng.choice(
+        [
+            f"{lat:.4f}, {lon:.4f}",
+            f"{lat:+08.4f}{lon:+09.4f}/",  # ISO 6709
+            f"{lat:+.6f}{lon:+.6f}/",
+            f"lat {lat:.4f} lon {lon:.4f}",
+            f"{abs(lat):.0f}°{abs(lat) * 60 % 60:02.0f}′{abs(lat) * 3600 % 60:02.0f}″N",
+            f"POINT({lon:.4f} {lat:.4f})",
+            f"[{lon:.6f}, {lat:.6f}]",
+            f"geo:{lat:.6f},{lon:.6f}",
+            f"{lat:+.4f} {lon:+.4f}",
+            f"bbox={lon:.3f},{lat:.3f},{lon + 1:.3f},{lat + 1:.3f}",
+        ]
+    )
+
+
+def _standard_number(rng: random.Random) -> str:
+    """ISBNs, EANs, CVEs, DOIs and other registry numbers with separators."""
+    n = rng.randrange(10**5, 10**6)
+    return rng.choice(
+        [
+            f"ISBN 978-{rng.randrange(10)}-{rng.randrange(10, 99)}-{n}-{rng.randrange(10)}",
+            f"ISBN 0-{rng.randrange(100, 999)}-{n % 10**5:05d}-{rng.randrange(10)}",
+            f"ISSN {rng.randrange(1000, 9999)}-{rng.randrange(1000, 9999)}",
+            f"EAN {rng.randrange(10**12, 10**13)}",
+            f"CVE-{rng.randrange(1999, 2031)}-{rng.randrange(1000, 99999)}",
+            f"doi:10.{rng.randrange(1000, 9999)}/{n}",
+            f"arXiv:{rng.randrange(1500, 2512)}.{rng.randrange(10**4, 10**5)}",
+            f"KB{rng.randrange(10**6, 10**7)}",
+            f"uid=1000(app) gid=1000(app) groups=1000(app),{rng.randrange(100, 999)}(docker)",
+            f"pid {n} ppid {n // 7}",
+            f"ORCID 0000-000{rng.randrange(10)}-{rng.randrange(1000, 9999)}-{rng.randrange(1000, 9999)}",
+            f"HS code {rng.randrange(1000, 9999)}.{rng.randrange(10, 99)}.{rng.randrange(10, 99)}",
+        ]
+    )
+
+
+def _diff(rng: random.Random) -> str:
+    a, b = rng.randrange(1, 10**4), rng.randrange(1, 10**4)
+    return rng.choice(
+        [
+            f"+{a} -{b}",
+            f"{rng.randrange(1, 300)} files changed, {a} insertions(+), {b} deletions(-)",
+            f"@@ -{a},{b % 20} +{a + 2},{b % 20 + 3} @@",
+            f"+{a} −{b}",
+            f"+{a:,} / -{b:,} lines",
+            f"score +{a}.{b % 100:02d} ({b}%)",
+            f"1e+{a % 300} and 2.5E-{b % 300}",
+            f"UTC+{rng.randrange(1, 13)} and GMT-0{rng.randrange(1, 9)}:00",
+        ]
+    )
+
+
+def _hex_value(rng: random.Random) -> str:
+    return rng.choice(
+        [
+            f"0x{rng.getrandbits(48):012x}",
+            f"0X{rng.getrandbits(32):08X}",
+            f"#{rng.getrandbits(24):06x}",
+            f"addr 0x7f{rng.getrandbits(40):010x}",
+            f"errno {rng.randrange(1, 200)} (0x{rng.getrandbits(16):04x})",
+            f"\\x{rng.getrandbits(8):02x}\\x{rng.getrandbits(8):02x}",
+        ]
+    )
+
+
 FAMILIES: dict[str, Callable[[random.Random], str]] = {
     "uuid": _uuid,
     "trace_id": _trace_id,
@@ -467,6 +712,18 @@ FAMILIES: dict[str, Callable[[random.Random], str]] = {
     # Last, so that adding them left the values of the families above unchanged.
     "luhn_uuid": _luhn_uuid,
     "user_agent": _user_agent,
+    "numeric_id": _numeric_id,
+    "timestamp_more": _timestamp_more,
+    "date_more": _date_more,
+    "version_more": _version_more,
+    "price_more": _price_more,
+    "order_more": _order_more,
+    "port": _port,
+    "duration": _duration,
+    "coordinates": _coordinates,
+    "standard_number": _standard_number,
+    "diff": _diff,
+    "hex_value": _hex_value,
 }
 
 

@@ -57,6 +57,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode, Tracer
 from phoenix.client import Client
+from phone_corpus import national_numbers, unassigned_numbers
 
 from otel_flywheel import register
 from otel_flywheel.capture import InMemoryPipeline
@@ -79,6 +80,8 @@ PSEUDONYM = re.compile(r"<EMAIL:[0-9a-f]{8}>")
 LABELS = {
     "email": "write to {}",
     "phone": "call {}",
+    "phone_national": "call {}",  # no country code: (415) 555-0132, 030 901820, 03-1234-5678
+    "phone_unassigned": "call {}",  # "+" numbers in ranges libphonenumber does not deem valid
     "card": "card {}",
     "iban": "IBAN {}",
     "ssn": "SSN {}",
@@ -144,6 +147,10 @@ class ValueFactory:
         self.faker.seed_instance(seed)
         self.rng = random.Random(seed)
         self._seen: set[str] = set()
+        self._national = [number for _, number in national_numbers(seed)]
+        self._unassigned = [number for _, number in unassigned_numbers(seed)]
+        self.rng.shuffle(self._national)
+        self.rng.shuffle(self._unassigned)
 
     def many(self, kind: str, count: int) -> list[Planted]:
         """``count`` new values made by the method named ``kind``."""
@@ -198,6 +205,14 @@ class ValueFactory:
         if " " in text and len(national := text.split(" ", 1)[1]) >= 8:
             needles.append(national)
         return Planted("phone", text, tuple(needles))
+
+    def phone_national(self) -> Planted:
+        text = self._national.pop()
+        return Planted("phone_national", text, (text,))
+
+    def phone_unassigned(self) -> Planted:
+        text = self._unassigned.pop()
+        return Planted("phone_unassigned", text, (text,))
 
     def card_number(self) -> str:
         number = self.faker.credit_card_number(self.rng.choice(CARD_TYPES))

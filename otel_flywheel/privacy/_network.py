@@ -1,0 +1,95 @@
+"""IP addresses: dotted quads and IPv6, confirmed by ``ipaddress``, minus what only looks like one.
+
+Loopback and unspecified addresses (127.0.0.1, ::1, 0.0.0.0) identify nobody and are left alone;
+so are dotted quads that are versions ("version 1.2.3.4", "Chrome/120.0.0.0", Gecko's
+"rv:1.9.5.20"), section numbers and four single digits ("1.1.1.1" is a public resolver, "2.7.2.2"
+a section), five-part numbers (an OID), MAC addresses and code ("a[1::2]", "std::vector").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Final
+
+from otel_flywheel.privacy._shapes import Alternative, Span
+
+__all__ = ["IP_ALTERNATIVES", "KIND_IP"]
+
+KIND_IP: Final = "IP_ADDRESS"
+
+# Text right before a dotted quad that makes it a version: "version 1.2.3.4", "pkg==1.2.3.4",
+# "pkg@1.2.3.4", "Chrome/120.0.0.0" and Gecko's "rv:1.9.5.20" (user agents are full of these).
+# The keyword must be a whole word ("server 10.0.0.1" and "dev 10.0.0.1" are addresses); what may
+# sit between it and the number covers `__version__ = "3.5.0.1"` and `version="1.0.0.0"`. "§" is
+# a section number ("RFC 5891 §4.2.3.1").
+_VERSION_CONTEXT = re.compile(
+    r"(?:(?<![A-Za-z])(?i:version|ver|v|release|build|rev|rv)_*[\s:=\"'(]*|==|@|[A-Za-z]/|§\s?)$"
+)
+
+
+def _ipv4(text: str, start: int, end: int, floor: int) -> Span | None:
+    try:
+        address = ipaddress.IPv4Address(text[start:end])
+    except ValueError:
+        return None  # 999.999.999.999, leading zeros
+    if address.is_loopback or address.is_unspecified:
+        return None
+    if _VERSION_CONTEXT.search(text[max(0, start - 16) : start]):
+        return None
+    if end - start == 7:
+        # Four single digits: a section or version number (2.7.2.2, 1.0.0.0) or a public
+        # resolver (1.1.1.1, 8.8.8.8, 9.9.9.9); none identifies a person.
+        return None
+    return start, end
+
+
+def _ipv6(text: str, start: int, end: int, floor: int) -> Span | None:
+    value = text[start:end]
+    groups = [g for g in value.split(":") if g]
+    if "::" in value:
+        # Compressed forms with tiny groups are code: Python slices (a[1::2]), C++/Rust paths.
+        if len(groups) < 3 and not any(len(g) == 4 for g in groups):
+            return None
+    elif all(len(g) <= 2 for g in groups):
+        return None  # byte strings: MAC addresses, WWNs, key fingerprints
+    if not any(c.isdigit() for c in value):
+        return None
+    try:
+        address = ipaddress.IPv6Address(value)
+    except ValueError:
+        return None  # times (10:15:30) and other colon-separated numbers
+    if address.is_loopback or address.is_unspecified:
+        return None
+    return start, end
+
+
+IP_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
+    # A dotted quad that is not part of a longer dotted number (OIDs, 10.0.0.1.5), an identifier
+    # or a pre-release version ("4.0.0.1-beta").
+    Alternative(
+        "ipv4",
+        KIND_IP,
+        r"[0-9](?<![A-Za-z0-9._].)[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![A-Za-z0-9_]|\.[0-9]|-[A-Za-z])",
+        validate=_ipv4,
+    ),
+    # Hex groups and colons (one "::" allowed), optionally ending in a dotted quad; ipaddress
+    # decides. The lookbehinds keep "std::vector" and "a[1::2]" halves from starting a candidate.
+    # Two branches because a literal first character is what makes a branch cheap: one for
+    # addresses that start with a group, one for those that start with "::".
+    Alternative(
+        "ipv6",
+        KIND_IP,
+        r"[0-9A-Fa-f](?<![A-Za-z0-9:._].)[0-9A-Fa-f]{0,3}(?::[0-9A-Fa-f]{0,4}){2,7}"
+        r"(?:(?:\.[0-9]{1,3}){3})?(?![A-Za-z0-9_]|:[0-9A-Fa-f]|\.[0-9])",
+        validate=_ipv6,
+    ),
+    Alternative(
+        "ipv6_compressed",
+        KIND_IP,
+        r":(?<![A-Za-z0-9:._].):(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?"
+        r"(?:(?:\.[0-9]{1,3}){3})?(?![A-Za-z0-9_]|:[0-9A-Fa-f]|\.[0-9])",
+        validate=_ipv6,
+        word_start=False,
+    ),
+)

@@ -1,0 +1,230 @@
+"""Phone numbers: national formats of the default regions, and "+" numbers in unassigned ranges.
+
+A redactor that trusts libphonenumber alone leaks two classes: numbers written without a country
+code (nobody sets a region), and international numbers in ranges libphonenumber does not deem
+valid today. Both must be redacted by default, with nothing benign redacted along with them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import phonenumbers
+import pytest
+from benign_corpus import benign_values
+from phone_corpus import national_numbers, unassigned_numbers
+
+from otel_flywheel.errors import ConfigError
+from otel_flywheel.privacy import (
+    DEFAULT_PHONE_REGIONS,
+    BuiltinDetector,
+    RedactionAudit,
+    build_redactor,
+    find_all,
+)
+
+BUILTIN = BuiltinDetector()
+TEMPLATES = (
+    "call {} today",
+    "Customer phone: {}.",
+    "({})",
+    "tel. {}, fax {}",
+    '{{"phone": "{}"}}',
+    "- mobile {}\n- home",
+)
+
+
+def found(text: str, detector: BuiltinDetector = BUILTIN) -> list[tuple[str, str]]:
+    return [(m.kind, text[m.start : m.end]) for m in find_all(text, [detector])]
+
+
+def placed(number: str, index: int) -> tuple[str, list[tuple[str, str]]]:
+    template = TEMPLATES[index % len(TEMPLATES)]
+    text = template.format(*[number] * template.count("{}"))
+    return text, [("PHONE", number)] * template.count("{}")
+
+
+def test_the_default_regions_are_presidios_and_the_large_markets() -> None:
+    assert {"US", "GB", "DE", "FR", "IL", "IN", "CA", "BR"} <= set(DEFAULT_PHONE_REGIONS)
+    assert {"ES", "IT", "NL", "JP"} <= set(DEFAULT_PHONE_REGIONS)
+    assert BUILTIN.phone_regions == DEFAULT_PHONE_REGIONS
+
+
+def test_national_formats_of_every_default_region_are_found_with_their_exact_span() -> None:
+    numbers = national_numbers()
+    misses = []
+    for index, (region, number) in enumerate(numbers):
+        text, expected = placed(number, index)
+        if found(text) != expected:
+            misses.append((region, text, found(text)))
+    assert {region for region, _ in numbers} == set(DEFAULT_PHONE_REGIONS)
+    assert len(numbers) >= 250
+    assert misses == [], f"{len(misses)} of {len(numbers)} missed, first: {misses[:5]}"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "(415) 555-0132",
+        "415-555-0132",
+        "415.555.0132",
+        "1-415-555-0132",
+        "(415)555-0132 x204",
+        "020 7946 0958",
+        "(020) 7946 0958",
+        "07700 900123",
+        "030 901820",
+        "(030) 901820",
+        "030/901820",
+        "0151 23456789",
+        "01 42 68 53 00",
+        "01.42.68.53.00",
+        "06 12 34 56 78",
+        "912 34 56 78",
+        "06 1234 5678",
+        "020 123 4567",
+        "06-12345678",
+        "(11) 91234-5678",
+        "022 2345 6789",
+        "03-1234-5678",
+        "090-1234-5678",
+        "03-123-4567",
+        "050-123-4567",
+    ],
+)
+def test_national_formats_people_write_are_found(number: str) -> None:
+    assert found(f"call {number} today") == [("PHONE", number)]
+
+
+def test_each_region_reads_its_own_national_numbers_and_no_others() -> None:
+    french = "01 42 68 53 00"
+    american = "(415) 555-0132"
+    assert found(french, BuiltinDetector(phone_regions=["FR"])) == [("PHONE", french)]
+    assert found(french, BuiltinDetector(phone_regions=["US"])) == []
+    assert found(american, BuiltinDetector(phone_regions=["us"])) == [("PHONE", american)]
+    assert found(american, BuiltinDetector(phone_regions=["FR"])) == []
+    for number in (french, american):
+        assert found(number, BuiltinDetector(phone_regions=())) == []  # international only
+        assert found(f"+33 1 42 68 53 00 {number}", BuiltinDetector(phone_regions=())) == [
+            ("PHONE", "+33 1 42 68 53 00")
+        ]
+
+
+def test_the_older_single_region_option_is_tried_first_and_keeps_the_defaults() -> None:
+    detector = BuiltinDetector(default_phone_region="AU")
+    assert detector.phone_regions == ("AU", *DEFAULT_PHONE_REGIONS)
+    assert found("call (02) 9374 4000 now", detector) == [("PHONE", "(02) 9374 4000")]
+
+
+def test_international_numbers_in_unassigned_ranges_are_redacted_fail_closed() -> None:
+    numbers = unassigned_numbers()
+    misses = []
+    for index, (country_code, number) in enumerate(numbers):
+        parsed = phonenumbers.parse(number.replace("00", "+", 1) if number[0] == "0" else number)
+        assert not phonenumbers.is_valid_number(parsed), number  # the class under test
+        text, expected = placed(number, index)
+        if found(text) != expected:
+            misses.append((country_code, text, found(text)))
+    assert len({code for code, _ in numbers}) >= 200  # every country code phonenumbers knows
+    assert misses == [], f"{len(misses)} of {len(numbers)} missed, first: {misses[:5]}"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+1 (123) 456-7890",  # no NANP area code starts with 1: a placeholder, still phone-shaped
+        "+1-294-641-1771x5162",  # Faker's made-up area codes
+        "+1 200 555 0132",
+        "+44 20 0000 0000",
+        "+44 (0)20 0000 0000",
+        "+33.9.99.99.99.99",
+        "+49 30 0000000",
+        "001-335-504-9258",  # dialled from abroad ("00", most of the world)
+        "011 44 20 0000 0000",  # dialled from North America
+        "(018) 238-5454",
+        "018-238-5454",
+    ],
+)
+def test_phone_shaped_numbers_libphonenumber_deems_invalid_are_redacted(number: str) -> None:
+    assert found(f"call {number} today") == [("PHONE", number)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+999 1234 5678",  # no country has the code 999
+        "+1 555 0100",  # seven digits: a local number only, without its area code
+        "+1234 -5678",  # a diff stat
+        "12 files changed, +8213 -6560",
+        "+40.7128-074.0060/",  # ISO 6709 coordinates
+        "+48.8566+002.3522/",
+        "score +6003.17 (3317%)",
+        "x + 14285714.286",
+        "0123456789 and 9876543210",  # digit runs, not numbers
+        "666-12-3456",  # an SSN's shape (never issued)
+        "ISBN 0-101-96167-1",
+        "case 004680583870",  # zero-padded id
+        "batch 334/201, step 6426",
+        "2024 01 15 and 15 01 2024",
+        "20260722140213",
+    ],
+)
+def test_numbers_that_only_look_like_phone_numbers_are_left_alone(text: str) -> None:
+    assert found(text) == []
+
+
+def test_dotted_3_3_4_digits_are_a_phone_number_only_when_the_number_is_valid() -> None:
+    # Dots also batch ids, so this shape does not fail closed as "(018) 238-5454" does.
+    us = BuiltinDetector(phone_regions=["US"])
+    assert found("id 334.201.6426", us) == [("PHONE", "334.201.6426")]  # Alabama
+    assert found("id 018.238.5454", us) == []  # no such area code
+    assert found("id 018-238-5454", us) == [("PHONE", "018-238-5454")]
+
+
+def test_benign_technical_values_stay_untouched_with_every_default_region() -> None:
+    corpus = benign_values()
+    for regions in (None, *((region,) for region in DEFAULT_PHONE_REGIONS)):
+        detector = BuiltinDetector(phone_regions=regions)
+        altered = [(family, value) for family, value in corpus if detector.find(value)]
+        assert altered == [], (regions, altered[:5])
+
+
+def test_phone_regions_come_from_the_privacy_settings(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    key = b"phone-regions-test-key-0123456789"
+    french = "appelez le 01 42 68 53 00"
+
+    only_us = build_redactor({"phone_regions": ["US"]}, key=key)
+    defaults = build_redactor({}, key=key)
+    none = build_redactor({"phone_regions": []}, key=key)
+    assert only_us is not None
+    assert defaults is not None
+    assert none is not None
+
+    assert only_us.redact_text(french, RedactionAudit()) == french
+    assert none.redact_text(french, RedactionAudit()) == french
+    audit = RedactionAudit()
+    assert "01 42" not in str(defaults.redact_text(french, audit))
+    assert audit.kinds == ("PHONE",)
+
+
+@pytest.mark.parametrize(("region", "hint"), [("UK", "'GB'"), ("XX", "ISO 3166")])
+def test_an_unknown_phone_region_is_a_config_error_naming_the_fix(region: str, hint: str) -> None:
+    with pytest.raises(ConfigError, match=hint):
+        BuiltinDetector(phone_regions=[region])
+    with pytest.raises(ConfigError, match=hint):
+        build_redactor({"phone_regions": ["US", region]}, key=b"k" * 32)
+
+
+def test_a_phone_number_inside_json_is_redacted_and_the_json_stays_valid() -> None:
+    redactor = build_redactor({}, key=b"k" * 32)
+    assert redactor is not None
+    document = json.dumps({"contacts": ["(415) 555-0132", "+44 20 0000 0000"], "n": 2})
+
+    redacted = str(redactor.redact_text(document, RedactionAudit()))
+
+    assert "555-0132" not in redacted
+    assert "0000 0000" not in redacted
+    assert json.loads(redacted)["n"] == 2
