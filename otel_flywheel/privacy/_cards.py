@@ -208,8 +208,9 @@ def card_inside(text: str, start: int, end: int) -> int | None:
 CARD_ALTERNATIVE: Final = Alternative(
     "card",
     KIND_CARD,
-    r"[0-9](?<![A-Za-z0-9+_.].)[0-9]{3}"
-    r"(?:[0-9]{8,15}(?![A-Za-z0-9_]|\.[0-9])"
+    "[0-9]",
+    r"(?<![A-Za-z0-9+_.].)[0-9]{3}"
+    r"(?:[0-9]{8,15}+(?![A-Za-z0-9_]|\.[0-9])"
     r"|[ \-][0-9]{4}(?:[ \-][0-9]{4}(?![0-9]|[ \-][0-9]{5})|[0-9]{2}[ \-][0-9]{4,5}(?![0-9])))",
     validate=_card,
 )

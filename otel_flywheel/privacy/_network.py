@@ -64,32 +64,56 @@ def _ipv6(text: str, start: int, end: int, floor: int) -> Span | None:
     return start, end
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _ipv6_after_first_group(text: str, start: int, end: int, floor: int) -> Span | None:
+    """The branch is anchored at the first colon: the address starts at the hex group before it."""
+    first = start
+    while first > 0 and start - first < 4 and text[first - 1] in _HEX:
+        first -= 1
+    return _ipv6(text, first, end, floor)
+
+
+# One to four hex digits, not after a word, a colon, a dot or "_", then the anchor colon.
+_FIRST_GROUP = (
+    "(?:" + "|".join(rf"(?<=(?<![A-Za-z0-9:._])[0-9A-Fa-f]{{{n}}}:)" for n in (1, 2, 3, 4)) + ")"
+)
+# What makes colons an IPv6 address and not a time or a MAC address: a "::", or eight groups.
+_IPV6_SHAPE = r"(?=:|[0-9A-Fa-f:]*::|(?:[0-9A-Fa-f]{1,4}:){6}[0-9A-Fa-f]|(?:[0-9A-Fa-f]{1,4}:){5}[0-9]{1,3}\.)"
+_IPV6_END = r"(?:(?:\.[0-9]{1,3}){3})?(?![A-Za-z0-9_]|:[0-9A-Fa-f]|\.[0-9])"
+
 IP_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     # A dotted quad that is not part of a longer dotted number (OIDs, 10.0.0.1.5), an identifier
     # or a pre-release version ("4.0.0.1-beta").
     Alternative(
         "ipv4",
         KIND_IP,
-        r"[0-9](?<![A-Za-z0-9._].)[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![A-Za-z0-9_]|\.[0-9]|-[A-Za-z])",
+        "[0-9]",
+        r"(?<![A-Za-z0-9._].)[0-9]{0,2}+(?:\.[0-9]{1,3}+){3}(?![A-Za-z0-9_]|\.[0-9]|-[A-Za-z])",
         validate=_ipv4,
     ),
     # Hex groups and colons (one "::" allowed), optionally ending in a dotted quad; ipaddress
-    # decides. The lookbehinds keep "std::vector" and "a[1::2]" halves from starting a candidate.
-    # Two branches because a literal first character is what makes a branch cheap: one for
-    # addresses that start with a group, one for those that start with "::".
+    # decides. Anchored at the first colon (a hex-led anchor would enter the scan at every "a" to
+    # "f"), which the regex only takes when a "::" or eight groups follow: times ("10:15:30") and
+    # MAC addresses never reach Python. The lookbehinds keep "std::vector" and "a[1::2]" halves
+    # from starting a candidate. A second branch takes addresses that start with "::".
     Alternative(
         "ipv6",
         KIND_IP,
-        r"[0-9A-Fa-f](?<![A-Za-z0-9:._].)[0-9A-Fa-f]{0,3}(?::[0-9A-Fa-f]{0,4}){2,7}"
-        r"(?:(?:\.[0-9]{1,3}){3})?(?![A-Za-z0-9_]|:[0-9A-Fa-f]|\.[0-9])",
-        validate=_ipv6,
+        "[:]",
+        r"(?=[0-9A-Fa-f:])"
+        + _FIRST_GROUP
+        + _IPV6_SHAPE
+        + r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){1,6}"
+        + _IPV6_END,
+        validate=_ipv6_after_first_group,
     ),
     Alternative(
         "ipv6_compressed",
         KIND_IP,
-        r":(?<![A-Za-z0-9:._].):(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?"
-        r"(?:(?:\.[0-9]{1,3}){3})?(?![A-Za-z0-9_]|:[0-9A-Fa-f]|\.[0-9])",
+        "[:]",
+        r"(?<![A-Za-z0-9:._].):(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?" + _IPV6_END,
         validate=_ipv6,
-        word_start=False,
     ),
 )

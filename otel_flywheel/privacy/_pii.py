@@ -1,6 +1,6 @@
 """PII shapes for the built-in detector, and the checks that confirm them.
 
-Each shape is one branch of the detector's single regex (see ``_detectors``): email, phone,
+Each shape is one or more branches of the detector's scan (see ``_scan``): email, phone,
 payment card, IBAN, US SSN, IPv4/IPv6. The regex only proposes candidates; a validator confirms
 each one with the check that makes it precise: Luhn and issuer ranges for cards (``_cards``),
 ISO 13616 length and mod-97 for IBANs, ``phonenumbers`` for phone numbers (``_phones``),
@@ -25,6 +25,7 @@ from otel_flywheel.privacy._phones import (
     INTERNATIONAL_PHONE_ALTERNATIVE,
     KIND_PHONE,
     checked_phone_regions,
+    keep_compiled_metadata,
     national_phone_alternatives,
 )
 from otel_flywheel.privacy._shapes import Alternative, Span
@@ -40,6 +41,7 @@ __all__ = [
     "PII_ALTERNATIVES",
     "PII_KINDS",
     "checked_phone_regions",
+    "keep_compiled_metadata",
     "national_phone_alternatives",
 ]
 
@@ -144,29 +146,34 @@ def _iban(text: str, start: int, end: int, floor: int) -> Span | None:
 PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     # Pragmatic RFC 5322: dot-atom local part, hostname labels, a 2+ letter TLD. Not the full
     # grammar (quoted local parts, IP literals), which matches far more non-addresses than it finds.
-    # The branch starts at the "@", the rarest character of an address, so it costs one comparison
-    # per position; the validator walks back over the local part.
+    # The branch is anchored at the "@", the rarest character of an address; the validator walks
+    # back over the local part.
     Alternative(
         "email",
         KIND_EMAIL,
-        r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\-])",
+        "[@]",
+        r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\-])",
         validate=_email,
-        word_start=False,
     ),
     # Country code, check digits, 11-30 more characters, optionally printed in groups of four;
-    # the validator fixes the length per country and checks mod-97.
+    # the validator fixes the length per country and checks mod-97. Anchored at the first check
+    # digit: an upper-case letter would enter the scan at every capital.
     Alternative(
         "iban",
         KIND_IBAN,
-        r"[A-Z](?<![A-Za-z0-9].)[A-Z][0-9]{2}(?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])",
+        "[0-9]",
+        r"(?<=[A-Z].)(?<=(?<![A-Za-z0-9])[A-Z]{2}[0-9])[0-9](?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])",
         validate=_iban,
+        lead=2,
+        follows_letters=True,
     ),
     # AAA-GG-SSSS without the never-issued areas 000, 666, 9xx, group 00 or serial 0000. Only the
     # dashed form: nine bare digits are far more often an id than an SSN.
     Alternative(
         "ssn",
         KIND_SSN,
-        r"[0-8](?<![A-Za-z0-9\-].)[0-9]{2}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![A-Za-z0-9]|-[0-9])",
+        "[0-9]",
+        r"(?<=[0-8])(?<![A-Za-z0-9\-].)[0-9]{2}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![A-Za-z0-9]|-[0-9])",
         validate=_ssn,
     ),
     CARD_ALTERNATIVE,

@@ -1,8 +1,10 @@
 """Redaction of attribute values: detect, then mask, pseudonymize or drop, and count what was done.
 
-Strings are scanned by the detectors. A string that holds JSON (tool arguments, message lists) is
-parsed, its string leaves are redacted and it is serialized again, so the JSON stays valid. Integers
-shaped like a card number are checked too: the OTel Collector's redaction processor leaked those.
+Strings are scanned by the detectors, all of a span's at once (``_batch``, ``_joined``), and a
+string seen before is not scanned again (``_cache``). A string that holds JSON (tool arguments,
+message lists) is parsed, its string leaves are redacted and it is serialized again, so the JSON
+stays valid. Integers shaped like a card number are checked too: the OTel Collector's redaction
+processor leaked those.
 
 Pseudonyms are ``<KIND:xxxxxxxx>``: the first 8 hex digits of HMAC-SHA256(key, kind + value), so the
 same value gives the same token across spans, traces and processes that share the key, and nothing
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,10 @@ from typing import Any, Final
 
 from otel_flywheel import semconv as sc
 from otel_flywheel.config import RedactionMode
-from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match, find_all
+from otel_flywheel.privacy._batch import Batch, Result
+from otel_flywheel.privacy._cache import DEFAULT_MAX_ENTRIES, ResultCache
+from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
+from otel_flywheel.privacy._joined import is_joinable
 
 __all__ = [
     "DEFAULT_ALLOW_KEYS",
@@ -77,8 +81,8 @@ DEFAULT_ALLOW_KEY_PREFIXES: Final = (
 # Always pseudonymized, whatever they look like: DESIGN.md's "user_id (pseudonymized)".
 DEFAULT_PSEUDONYMIZE_KEYS: Final = frozenset({sc.SpanAttributes.USER_ID, "enduser.id"})
 
-_JSON_STARTS = ("{", "[")
 _CARD_DIGITS = range(13, 20)
+_REMEMBERED_KEYS: Final = 4096
 
 
 class _Drop:
@@ -120,7 +124,9 @@ class Redactor:
 
     ``modes`` maps a detector kind to its mode; kinds not listed use ``default_mode``, except
     secrets, which are masked unless a mode is given for them (a pseudonym of a secret is a stable
-    handle nobody needs). Thread-safe: it holds no mutable state.
+    handle nobody needs). Results are cached per string (``cache_entries``; see ``_cache``), so a
+    string repeated across a trace is redacted once. Thread-safe: the cache is the only mutable
+    state, and it is safe to share.
     """
 
     def __init__(
@@ -133,6 +139,7 @@ class Redactor:
         allow_keys: Iterable[str] = DEFAULT_ALLOW_KEYS,
         allow_key_prefixes: Iterable[str] = DEFAULT_ALLOW_KEY_PREFIXES,
         pseudonymize_keys: Iterable[str] = DEFAULT_PSEUDONYMIZE_KEYS,
+        cache_entries: int = DEFAULT_MAX_ENTRIES,
     ) -> None:
         if len(key) < 16:
             raise ValueError("a redaction key needs at least 16 bytes")
@@ -143,6 +150,14 @@ class Redactor:
         self._allow_keys = frozenset(allow_keys)
         self._allow_prefixes = tuple(allow_key_prefixes)
         self._pseudonymize_keys = frozenset(pseudonymize_keys)
+        self._allowed: dict[
+            str, bool
+        ] = {}  # is_allowed per key seen; a lost race only repeats work
+        # Detectors whose matches survive joining strings (see _joined) scan a batch at once.
+        self.joinable = tuple(d for d in self._detectors if is_joinable(d))
+        self.per_string = tuple(d for d in self._detectors if not is_joinable(d))
+        self.cache: ResultCache[Result] = ResultCache(max_entries=cache_entries)
+        self.drop: Final = DROP
 
     # --- tokens --------------------------------------------------------------------------------
 
@@ -160,144 +175,140 @@ class Redactor:
     # --- values --------------------------------------------------------------------------------
 
     def is_allowed(self, key: str) -> bool:
-        return key in self._allow_keys or key.startswith(self._allow_prefixes)
+        allowed = self._allowed.get(key)
+        if allowed is None:
+            allowed = key in self._allow_keys or key.startswith(self._allow_prefixes)
+            if len(self._allowed) < _REMEMBERED_KEYS:  # keys repeat: JSON field names, attributes
+                self._allowed[key] = allowed
+        return allowed
 
     def redact_attributes(
         self, attributes: Mapping[str, Any], audit: RedactionAudit
     ) -> dict[str, Any]:
         """A redacted copy; attributes whose value must be dropped are left out."""
-        redacted: dict[str, Any] = {}
-        for key, value in attributes.items():
-            new = self.redact_attribute(key, value, audit)
-            if new is not DROP:
-                redacted[key] = new
-        return redacted
+        return self.redact_many([attributes], (), audit)[0][0]
+
+    def redact_many(
+        self,
+        attribute_maps: Sequence[Mapping[str, Any]],
+        texts: Sequence[str],
+        audit: RedactionAudit,
+    ) -> tuple[list[dict[str, Any]], list[str | _Drop]]:
+        """Redacted copies of several attribute maps and texts, scanned together: a span's
+        attributes, its events' and links' attributes, its name and status in one pass."""
+        batch = Batch(self)
+        plans = [
+            [(key, self._plan_attribute(batch, key, value)) for key, value in attributes.items()]
+            for attributes in attribute_maps
+        ]
+        handles = [batch.add(text) for text in texts]
+        found = batch.run()
+        maps = []
+        for plan in plans:
+            redacted: dict[str, Any] = {}
+            for key, planned in plan:
+                value = self._finish(batch, planned, found)
+                if value is not DROP:
+                    redacted[key] = value
+            maps.append(redacted)
+        audit.counts.update(found)
+        return maps, [batch.result(handle).text for handle in handles]  # type: ignore[misc]
 
     def redact_attribute(self, key: str, value: Any, audit: RedactionAudit) -> Any:
-        if self.is_allowed(key):
-            return value
-        if key in self._pseudonymize_keys and isinstance(value, str) and value:
-            audit.counts[KIND_USER] += 1
-            return self._pseudonym(KIND_USER, value)
-        return self.redact_value(value, audit)
+        redacted = self.redact_many([{key: value}], (), audit)[0][0]
+        return redacted.get(key, DROP)
 
     def redact_value(self, value: Any, audit: RedactionAudit) -> Any:
         """A value with its sensitive parts replaced, or ``DROP``."""
-        if isinstance(value, str):
-            return self.redact_text(value, audit)
-        if isinstance(value, bool) or value is None:
-            return value
-        if isinstance(value, int):
-            return self._redact_int(value, audit)
-        if isinstance(value, list | tuple):
-            items = [self.redact_value(item, audit) for item in value]
-            if any(item is DROP for item in items):
-                return DROP
-            return tuple(items) if isinstance(value, tuple) else items
-        if isinstance(value, Mapping):  # OTLP kvlist values
-            result = {}
-            for k, v in value.items():
-                new = self.redact_value(v, audit)
-                if new is DROP:
-                    return DROP
-                result[k] = new
-            return result
-        return value
+        batch = Batch(self)
+        planned = self._plan_value(batch, value)
+        found = batch.run()
+        result = self._finish(batch, planned, found)
+        audit.counts.update(found)
+        return result
 
     def redact_text(self, text: str, audit: RedactionAudit) -> str | _Drop:
-        stripped = text.lstrip()
-        if stripped.startswith(_JSON_STARTS):
-            redacted_json = self._redact_json_text(text, audit)
-            if redacted_json is not None:
-                return redacted_json
-        return self._redact_plain(text, audit)
+        """``text`` redacted; a JSON object or array stays valid JSON (only its strings change)."""
+        batch = Batch(self)
+        handle = batch.add(text)
+        audit.counts.update(batch.run())
+        return batch.result(handle).text  # type: ignore[return-value]
 
     def redact_message(self, text: str, audit: RedactionAudit) -> str:
         """For places that cannot be dropped (a status description): drop degrades to mask."""
         result = self.redact_text(text, audit)
         return "<REDACTED>" if result is DROP else str(result)
 
-    # --- internals ----------------------------------------------------------------------------
-
-    def _redact_plain(self, text: str, audit: RedactionAudit) -> str | _Drop:
-        matches = find_all(text, self._detectors)
-        if not matches:
-            return text
-        if any(self.mode_of(m.kind) == "drop" for m in matches):
-            for match in matches:
-                audit.counts[match.kind] += 1
-            return DROP
-        return self._replace(text, matches, audit)
-
-    def _replace(self, text: str, matches: Sequence[Match], audit: RedactionAudit) -> str:
+    def replaced(self, text: str, matches: Sequence[Match]) -> Result:
+        """``text`` with ``matches`` (sorted, not overlapping) replaced by their tokens."""
+        kinds = tuple(match.kind for match in matches)
+        if any(self.mode_of(kind) == "drop" for kind in kinds):
+            return Result(DROP, kinds)
         parts: list[str] = []
         position = 0
-        for match in matches:  # sorted and non-overlapping, as find_all returns them
+        for match in matches:
             parts.append(text[position : match.start])
             parts.append(self.token(match.kind, text[match.start : match.end]))
-            audit.counts[match.kind] += 1
             position = match.end
         parts.append(text[position:])
-        return "".join(parts)
+        return Result("".join(parts), kinds)
 
-    def _redact_json_text(self, text: str, audit: RedactionAudit) -> str | _Drop | None:
-        """Redact inside JSON; ``None`` when the text is not JSON after all."""
-        try:
-            document = json.loads(text)
-        except (ValueError, RecursionError):
-            return None
-        local = RedactionAudit()
-        redacted = self._redact_json(document, local)
-        if isinstance(redacted, _Drop):
-            audit.counts.update(local.counts)
-            return DROP
-        if not local.counts:
-            return text  # untouched: keep the original bytes, formatting included
-        audit.counts.update(local.counts)
-        return json.dumps(redacted, ensure_ascii=False)
+    # --- internals ----------------------------------------------------------------------------
 
-    def _redact_json(self, node: Any, audit: RedactionAudit) -> Any:
-        if isinstance(node, str):
-            return self._redact_plain(node, audit)
-        if isinstance(node, bool) or node is None:
-            return node
-        if isinstance(node, int):
-            return self._redact_int(node, audit)
-        if isinstance(node, list):
-            items = [self._redact_json(item, audit) for item in node]
-            return DROP if any(item is DROP for item in items) else items
-        if isinstance(node, dict):
-            result = {}
-            for key, value in node.items():
-                # Keys inside JSON are usually structure (argument names), but a map can be keyed
-                # by data ({"jane@example.com": "primary"}): keys are scanned too. Allow-listed
-                # keys (a nested "model") keep their values, like top-level attributes.
-                new = value if self.is_allowed(key) else self._redact_json(value, audit)
-                new_key = self._redact_plain(key, audit)
-                if new is DROP or new_key is DROP:
-                    return DROP
-                result[str(new_key)] = new
-            return result
-        return node
+    def _plan_attribute(self, batch: Batch, key: str, value: Any) -> _Planned:
+        if self.is_allowed(key):
+            return ("keep", value)
+        if key in self._pseudonymize_keys and isinstance(value, str) and value:
+            return ("user", value)
+        return self._plan_value(batch, value)
 
-    def _redact_int(self, value: int, audit: RedactionAudit) -> int | str | _Drop:
-        digits = str(abs(value))
-        if len(digits) not in _CARD_DIGITS:
-            return value
-        matches = [
-            m for m in find_all(digits, self._detectors) if m.start == 0 and m.end == len(digits)
-        ]
-        if not matches:
-            return value
-        kind = matches[0].kind
-        audit.counts[kind] += 1
-        if self.mode_of(kind) == "drop":
-            return DROP
-        return self.token(kind, digits)
+    def _plan_value(self, batch: Batch, value: Any) -> _Planned:
+        kind = type(value)
+        if kind is str:
+            return ("str", batch.add(value))
+        if value is None or kind is bool or kind is float:
+            return ("keep", value)
+        if kind is list or kind is tuple:
+            return ("seq", [self._plan_value(batch, item) for item in value], kind is tuple)
+        if isinstance(value, str):
+            return ("str", batch.add(str(value)))
+        if isinstance(value, int) and not isinstance(value, bool):
+            digits = str(abs(value))
+            if len(digits) in _CARD_DIGITS:  # the OTel Collector's redaction leaked these
+                return ("int", batch.add_card_shaped(digits), value)
+            return ("keep", value)
+        if isinstance(value, Mapping):  # OTLP kvlist values
+            return ("map", {k: self._plan_value(batch, v) for k, v in value.items()})
+        return ("keep", value)
+
+    def _finish(self, batch: Batch, planned: _Planned, found: list[str]) -> Any:
+        what = planned[0]
+        if what == "keep":
+            return planned[1]
+        if what == "str":
+            return batch.result(planned[1]).text
+        if what == "int":
+            result = batch.result(planned[1])
+            return result.text if result.kinds else planned[2]
+        if what == "seq":
+            items = [self._finish(batch, item, found) for item in planned[1]]
+            if any(item is DROP for item in items):
+                return DROP
+            return tuple(items) if planned[2] else items
+        if what == "map":
+            values = {k: self._finish(batch, v, found) for k, v in planned[1].items()}
+            return DROP if any(v is DROP for v in values.values()) else values
+        found.append(KIND_USER)  # "user": pseudonymized whatever it looks like
+        return self._pseudonym(KIND_USER, planned[1])
 
     def _pseudonym(self, kind: str, value: str) -> str:
         digest = hmac.new(self._key, f"{kind}\0{value}".encode(errors="surrogatepass"), "sha256")
         return f"<{kind}:{digest.hexdigest()[:8]}>"
+
+
+# How _plan_value describes a value: ("keep", value), ("str", handle), ("int", handle, value),
+# ("seq", [planned...], is_tuple), ("map", {key: planned}), ("user", value).
+_Planned = tuple[Any, ...]
 
 
 def key_fingerprint(key: bytes) -> str:

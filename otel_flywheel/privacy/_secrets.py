@@ -1,9 +1,10 @@
 """Secret patterns for the built-in detector: API keys, tokens, private keys, passwords.
 
-Each pattern is one alternative of the detector's single compiled regex, so each is written to fail
-fast: it starts with a literal prefix (``sk-``, ``ghp_``, ``eyJ``) or a short keyword, and carries a
-left-boundary lookbehind so a scan never restarts inside a token it has already walked past (that
-keeps the whole pass linear even on megabytes of base64). Shapes follow the published token formats
+Each pattern is one branch of the detector's scan (see ``_shapes.Alternative``), written to fail
+fast: it is anchored on a rare character ("J" of ``eyJ``, "x" of ``xoxb-``, "g" of ``ghp_``) or
+found at a keyword (``sk-``, ``Bearer``, ``password``), and carries a left-boundary lookbehind so a
+scan never restarts inside a token it has already walked past (that keeps the whole pass linear
+even on megabytes of base64). Shapes follow the published token formats
 and gitleaks' rules; where a vendor's format is versioned or undocumented (key lengths, suffixes) the
 pattern is deliberately looser than gitleaks: a redactor that misses a key leaks it, while one that
 redacts an odd ``sk-...`` string costs nothing.
@@ -172,30 +173,39 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     Alternative(
         "pem",
         KIND_PRIVATE_KEY,
+        "[-]",
         r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
         r"(?:(?:[^-]|-(?!----)){0,32768}?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
         r"|[A-Za-z0-9+/=\s:,\\\-]*)",
-        word_start=False,
+        keywords=("-----BEGIN",),
     ),
     # Anthropic before OpenAI: both start with `sk-`. gitleaks pins api03/admin01 at 93 chars +
     # "AA"; the version digits and length are not a published contract, so any sk-ant-<word><nn>-.
     Alternative(
         "anthropic",
         KIND_ANTHROPIC_KEY,
+        "[s]",
         r"s" + _B + r"k-ant-[a-z]{2,10}[0-9]{2}-" + _B64URL + r"{20,}",
+        keywords=("sk-",),
     ),
     # OpenAI: legacy `sk-` + 48 alphanumerics, and the current `sk-proj-`, `sk-svcacct-`,
     # `sk-admin-` (and the short-lived `sk-None-`) keys with `_`/`-` in the body. Other
     # OpenAI-compatible providers (DeepSeek, OpenRouter `sk-or-v1-`...) reuse the `sk-` prefix with
     # 32+ characters; they are keys all the same, so the floor is 32, not 48.
-    Alternative("openai", KIND_OPENAI_KEY, r"s" + _B + r"k-[A-Za-z0-9]" + _B64URL + r"{31,}"),
+    Alternative(
+        "openai",
+        KIND_OPENAI_KEY,
+        "[s]",
+        r"s" + _B + r"k-[A-Za-z0-9]" + _B64URL + r"{31,}",
+        keywords=("sk-",),
+    ),
     # AWS unique-id prefixes: AKIA (long-term access key), ASIA (STS temporary key) and the
     # user/group/role/policy ids; 16 more base32-ish characters, nothing alphanumeric after.
     Alternative(
         "aws",
         KIND_AWS_KEY_ID,
-        r"A(?<![A-Za-z0-9].)(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|NPA|NVA|IPA)[A-Z0-9]{16}"
-        r"(?![A-Za-z0-9])",
+        "[A]",
+        r"(?<![A-Za-z0-9].)(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|NPA|NVA|IPA)[A-Z0-9]{16}(?![A-Za-z0-9])",
     ),
     # GitHub: ghp_ (classic PAT), gho_ (OAuth), ghu_/ghs_ (app user/server), ghr_ (refresh): 36
     # characters today; GitHub reserves the right to grow them, hence no upper bound. Fine-grained
@@ -203,7 +213,8 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     Alternative(
         "github",
         KIND_GITHUB_TOKEN,
-        r"g" + _B + r"(?:h[pousr]_[A-Za-z0-9]{36,}|ithub_pat_[A-Za-z0-9_]{40,})",
+        "[g]",
+        _B + r"(?:h[pousr]_[A-Za-z0-9]{36,}|ithub_pat_[A-Za-z0-9_]{40,})",
     ),
     # GitLab's documented prefixes (PAT, deploy, runner, trigger, feed, SCIM, OAuth secret, agent,
     # feature-flag, CI job); routable tokens end in `.<2><7>`, kept as an optional tail so a
@@ -211,7 +222,8 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     Alternative(
         "gitlab",
         KIND_GITLAB_TOKEN,
-        r"g" + _B + r"l(?:pat|dt|rt|ptt|ft|soat|oas|imt|agent|ffct|cbt)-"
+        "[g]",
+        _B + r"l(?:pat|dt|rt|ptt|ft|soat|oas|imt|agent|ffct|cbt)-"
         r"[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9]{2,})?",
     ),
     # Slack: xoxb/xoxp/xoxa/xoxr/xoxs/xoxo/xoxe tokens, configuration tokens (xoxe.xoxp-), app-level
@@ -219,46 +231,53 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     Alternative(
         "slack",
         KIND_SLACK_TOKEN,
-        r"x" + _B + r"(?:ox[abposre](?:\.xox[bp])?|app)-[A-Za-z0-9\-]{8,}[A-Za-z0-9]",
+        "[x]",
+        _B + r"(?:ox[abposre](?:\.xox[bp])?|app)-[A-Za-z0-9\-]{8,}[A-Za-z0-9]",
         validate=_slack_token,
     ),
     # JWT (JWS compact): base64url JSON header (`{"` encodes to `eyJ`), payload, signature (empty
     # for alg=none). An optional JWE tail takes the two extra segments of an encrypted token.
+    # Anchored at the "J": a lower-case "e" would enter the scan at one character in ten.
     Alternative(
         "jwt",
         KIND_JWT,
-        r"e" + _B + r"yJ" + _B64URL + r"{5,}\." + _B64URL + r"{5,}\." + _B64URL + r"*"
+        "[J]",
+        r"(?<=(?<![A-Za-z0-9_\-])eyJ)" + _B64URL + r"{5,}\." + _B64URL + r"{5,}\." + _B64URL + r"*"
         r"(?:\." + _B64URL + r"+\." + _B64URL + r"+)?",
+        lead=2,
     ),
     # `Authorization: Bearer <token>` or any `bearer <token>`: only the token is the value.
     Alternative(
         "bearer",
         KIND_BEARER_TOKEN,
+        "[Bb]",
         r"[Bb](?<![A-Za-z0-9_].)(?i:earer)[ \t]+(?P<bearer_v>[A-Za-z0-9._~+/\-]{8,}=*)",
         value_groups=("bearer_v",),
         validate=_looks_like_token,
+        keywords=("bearer",),
     ),
     # HTTP Basic credentials are base64("user:password"): a password. The validator decodes them,
     # so "basic questions" in prose never matches.
     Alternative(
         "basic",
         KIND_PASSWORD,
+        "[Bb]",
         r"[Bb](?<![A-Za-z0-9_].)(?i:asic)[ \t]+(?P<basic_v>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])",
         value_groups=("basic_v",),
         validate=_basic_credentials,
+        keywords=("basic",),
     ),
     # scheme://user:PASSWORD@host: the userinfo ends at the last "@" before the path, so the value
     # is greedy and backtracks to it (unencoded "@" in passwords happens). Angle brackets and `${`
     # never occur in a real password here: they are placeholders or our own tokens. The branch
-    # starts at "://" (the scheme adds nothing to the evidence and a letter-led branch would be
-    # entered at every letter).
+    # is anchored at the ":" of "://" (the scheme adds nothing to the evidence).
     Alternative(
         "url_password",
         KIND_PASSWORD,
-        r"://[^\s:/?#@<>\"'`]{0,256}:(?P<url_password_v>[^\s/?#<>\"'`]{1,256})@",
+        "[:]",
+        r"//[^\s:/?#@<>\"'`]{0,256}:(?P<url_password_v>[^\s/?#<>\"'`]{1,256})@",
         value_groups=("url_password_v",),
         validate=_not_placeholder,
-        word_start=False,
     ),
     # key=value passwords: connection strings (`Password=...;`, `pwd=...`), env (`PGPASSWORD=`,
     # `MYSQL_PWD=`), config (`db.password: ...`, `"password": "..."`). "password"/"passwd" may end
@@ -268,11 +287,12 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     Alternative(
         "kv_password",
         KIND_PASSWORD,
+        "[Pp]",
         r"[Pp](?:(?i:ass(?:word|wd|phrase))|(?<![A-Za-z].)(?i:wd))[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
         r"(?:\"(?P<kv_password_q>[^\"\r\n]{1,256})\"|'(?P<kv_password_s>[^'\r\n]{1,256})'"
         r"|(?P<kv_password_v>[^\s;,&\"'<>]{1,256}))",
         value_groups=("kv_password_q", "kv_password_s", "kv_password_v"),
         validate=_config_password,
-        word_start=False,  # PGPASSWORD, DB_PASSWORD
+        keywords=("pass", "pwd"),
     ),
 )

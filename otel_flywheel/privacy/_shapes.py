@@ -2,7 +2,7 @@
 
 Every built-in kind is one or more ``Alternative``s: a regex that proposes candidates and a
 ``Validator`` that confirms each one in Python. The scanner (``_scan``) compiles all of them into
-one alternation; the modules that define kinds (``_secrets``, ``_pii``, ``_cards``, ``_phones``,
+one pass; the modules that define kinds (``_secrets``, ``_pii``, ``_cards``, ``_phones``,
 ``_network``) only describe shapes and checks.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Alternative", "Span", "Validator"]
+__all__ = ["Alternative", "Match", "Span", "Validator"]
 
 Span = tuple[int, int]
 
@@ -22,27 +22,50 @@ so a value starting right after it is not a continuation of what precedes it."""
 
 
 @dataclass(frozen=True, slots=True)
-class Alternative:
-    r"""One named branch of the built-in detector's alternation.
+class Match:
+    """``text[start:end]`` is a sensitive value of ``kind``."""
 
-    ``pattern`` must begin with a literal character or a character class, with any left-boundary
-    lookbehind placed *after* that first character (``s(?<![\w-].)k-``). CPython's matcher skips
-    a branch whose first op is a literal or a class with a single comparison, but enters every
-    branch that starts with anything else (a group, a lookbehind) at every position: with twenty
-    branches that is the difference between ~2 and ~20 MB/s. For the same reason the branch's name
-    is an empty group at its end (``m.lastgroup`` is the last group closed), not a group around it.
+    start: int
+    end: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    r"""One named branch of the built-in detector.
+
+    ``anchor`` is a character class (or one escaped character): the characters the branch is
+    entered on. ``pattern`` is what follows that character. The scanner compiles every branch as
+    ``[all anchors](?:(?<=anchor)pattern(?P<name>)|...)``: because the pattern starts with a
+    character class, CPython's matcher gets a *charset prefix* and skips, in C, every character
+    that cannot start a match; Python code runs only at candidates. Anchors are therefore rare
+    characters: a digit, "@", ":", "+", "(", or a letter that is rare in text ("J" of "eyJ", "x"
+    of "xoxb-"), never a common one. A left-boundary check is a lookbehind that spans the anchor
+    (``(?<![A-Za-z0-9_].)``: "the anchor does not follow a word character").
+
+    ``lead`` is how many characters of the value come before the anchor ("ey" before the "J" of a
+    JWT, checked by a lookbehind): the scanner moves the candidate's start back by that much. A
+    validator can also move the start (an email's local part, an IPv6 address's first group).
+
+    ``keywords``: a branch led by a common letter ("Bearer", "password", "sk-") is not anchored.
+    It is matched, anchor included in ``pattern``, wherever one of these words occurs in the text,
+    found with ``str.find`` (C speed, and rarely found). A lower-case keyword is looked for in the
+    text lower-cased ("bearer" finds "Bearer"); one with capitals, as written ("-----BEGIN").
 
     When the pattern has groups listed in ``value_groups``, the first that took part in the match
     is the sensitive value (the token after ``Bearer``, the password in a URL); otherwise the whole
     match is. ``validate`` confirms or adjusts a candidate in Python, where checks are cheaper and
-    clearer than in the regex. ``word_start`` says the pattern starts with an ASCII letter, digit
-    or "_" that must not follow another: the detector tests that once, as an ASCII ``\b``, for all
-    such branches (most positions are inside words, and one failed test there beats twenty).
+    clearer than in the regex.
     """
 
     name: str
     kind: str
+    anchor: str
     pattern: str
     value_groups: tuple[str, ...] = ()
     validate: Validator | None = None
-    word_start: bool = True
+    lead: int = 0
+    keywords: tuple[str, ...] = ()
+    # A digit-anchored branch whose anchor may follow a letter (an IBAN's check digits); the
+    # others never start after a letter, "_", or a digit and "." or ":" (see _scan).
+    follows_letters: bool = False

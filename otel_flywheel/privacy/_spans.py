@@ -78,26 +78,34 @@ class RedactedResourceCache:
 def redact_readable_span(
     span: ReadableSpan, redactor: Redactor, *, resources: RedactedResourceCache | None = None
 ) -> ReadableSpan:
-    """A redacted copy of an ended span, carrying ``flywheel.redaction.*`` when anything changed."""
+    """A redacted copy of an ended span, carrying ``flywheel.redaction.*`` when anything changed.
+
+    Every text the span carries (attributes, event and link attributes, name, status description)
+    is redacted in one pass (``Redactor.redact_many``)."""
     audit = RedactionAudit()
-    attributes = redactor.redact_attributes(span.attributes or {}, audit)
-    events = [
-        Event(
-            event.name,
-            redactor.redact_attributes(event.attributes or {}, audit),
-            event.timestamp,
-        )
-        for event in span.events
-    ]
-    links = [
-        Link(link.context, redactor.redact_attributes(link.attributes or {}, audit))
-        for link in span.links
-    ]
+    events, links = span.events, span.links
     status = span.status
+    texts = [span.name or ""]
     if status.description:
-        status = Status(status.status_code, redactor.redact_message(status.description, audit))
+        texts.append(status.description)
+    maps, redacted_texts = redactor.redact_many(
+        [
+            span.attributes or {},
+            *(event.attributes or {} for event in events),
+            *(link.attributes or {} for link in links),
+        ],
+        texts,
+        audit,
+    )
+    attributes = maps[0]
+    redacted_events = [
+        Event(event.name, maps[1 + i], event.timestamp) for i, event in enumerate(events)
+    ]
+    redacted_links = [Link(link.context, maps[1 + len(events) + i]) for i, link in enumerate(links)]
     # Names are meant to be low-cardinality, but "GET /users/jane@example.com" happens.
-    name = redactor.redact_message(span.name, audit) if span.name else span.name
+    name = _message(redacted_texts[0])
+    if status.description:
+        status = Status(status.status_code, _message(redacted_texts[1]))
     attributes.update(audit.attributes())
     resource = span.resource
     if resource is not None:
@@ -108,8 +116,8 @@ def redact_readable_span(
         parent=span.parent,
         resource=resource,
         attributes=attributes,
-        events=events,
-        links=links,
+        events=redacted_events,
+        links=redacted_links,
         kind=span.kind,
         status=status,
         start_time=span.start_time,
@@ -123,25 +131,24 @@ def redact_span_view(
 ) -> SpanView:
     """The same redaction for the flywheel's own path (capture worker, OTLP receiver)."""
     audit = RedactionAudit()
-    attributes = redactor.redact_attributes(view.attributes, audit)
-    events = tuple(
-        SpanEvent(
-            name=event.name,
-            time_unix_nano=event.time_unix_nano,
-            attributes=redactor.redact_attributes(event.attributes, audit),
-        )
-        for event in view.events
+    texts = [view.name or ""]
+    if view.status_message:
+        texts.append(view.status_message)
+    maps, redacted_texts = redactor.redact_many(
+        [view.attributes, *(event.attributes for event in view.events)], texts, audit
     )
-    status_message = view.status_message
-    if status_message:
-        status_message = redactor.redact_message(status_message, audit)
-    name = redactor.redact_message(view.name, audit) if view.name else view.name
+    attributes = maps[0]
+    events = tuple(
+        SpanEvent(name=event.name, time_unix_nano=event.time_unix_nano, attributes=maps[1 + i])
+        for i, event in enumerate(view.events)
+    )
+    status_message = _message(redacted_texts[1]) if view.status_message else view.status_message
     attributes.update(audit.attributes())
     return SpanView(
         trace_id=view.trace_id,
         span_id=view.span_id,
         parent_id=view.parent_id,
-        name=name,
+        name=_message(redacted_texts[0]),
         parent_is_remote=view.parent_is_remote,
         start_time_unix_nano=view.start_time_unix_nano,
         end_time_unix_nano=view.end_time_unix_nano,
@@ -152,6 +159,11 @@ def redact_span_view(
         resource=(resources or RedactedResourceCache(redactor)).redacted_mapping(view.resource),
         scope_name=view.scope_name,
     )
+
+
+def _message(result: str | object) -> str:
+    """A name or status description cannot be dropped: a drop degrades to a mask."""
+    return result if isinstance(result, str) else "<REDACTED>"
 
 
 class RedactingSpanExporter(SpanExporter):

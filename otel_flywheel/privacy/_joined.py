@@ -1,0 +1,168 @@
+"""Many strings, one scan: how the redactor looks at all of a span's text at once.
+
+Detection per string costs a Python call chain that is more than the scan of a short string
+itself, and a span has dozens: attribute values, the strings (and keys) inside JSON-valued
+attributes, event attributes. The redactor gathers them and ``find_in_each`` hands them joined by
+``JOIN`` to the *joinable* detectors (the built-in one, term lists) in one call, then gives each
+match back to the string it falls in.
+
+``JOIN`` is chosen so that no built-in shape or context check continues across it: the newline
+ends every value a separator-led shape takes (URL and config passwords, bearer tokens, terms),
+and NUL is in no character class a shape or a look-around accepts ("version" before a dotted
+quad, "EAN" before a barcode, an email's local part). A match that still crosses it (a PEM block
+whose BEGIN and END sit in two strings) sends the strings it touches to a scan of their own, so
+the joined scan finds exactly what separate scans would. Detectors that are not joinable (a
+user's regex may anchor with ``^``; Presidio weighs context words) see each string alone.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from otel_flywheel.privacy._detectors import Detector, find_all, merge_matches
+from otel_flywheel.privacy._shapes import Match
+
+__all__ = ["JOIN", "JsonDocument", "find_in_each", "is_joinable"]
+
+JOIN: Final = "\n\x00\n"
+_CARD_INT_DIGITS: Final = range(13, 20)
+
+
+def is_joinable(detector: Detector) -> bool:
+    return bool(getattr(detector, "joinable", False))
+
+
+def find_in_each(
+    texts: Sequence[str], joinable: Sequence[Detector], per_string: Sequence[Detector]
+) -> dict[int, list[Match]]:
+    """Every detector's merged matches in each of ``texts``, by index; texts without any are
+    left out."""
+    found: dict[int, list[Match]] = {}
+    if joinable and len(texts) == 1:
+        if matches := find_all(texts[0], joinable):
+            found[0] = matches
+    elif joinable and texts:
+        starts: list[int] = []
+        position = 0
+        for text in texts:
+            starts.append(position)
+            position += len(text) + len(JOIN)
+        crossing: set[int] = set()
+        for m in find_all(JOIN.join(texts), joinable):
+            index = bisect_right(starts, m.start) - 1
+            start = starts[index]
+            if m.end <= start + len(texts[index]):
+                found.setdefault(index, []).append(Match(m.start - start, m.end - start, m.kind))
+            else:
+                crossing.update(range(index, bisect_right(starts, m.end - 1)))
+        for index in crossing:
+            if matches := find_all(texts[index], joinable):
+                found[index] = matches
+            else:
+                found.pop(index, None)
+    if per_string:
+        for index, text in enumerate(texts):
+            extra = [m for detector in per_string for m in detector.find(text)]
+            extra = [m for m in extra if 0 <= m.start < m.end <= len(text)]
+            if extra:
+                found[index] = merge_matches([*found.get(index, ()), *extra])
+    return found
+
+
+class JsonDocument:
+    """A parsed JSON value: its strings to redact, and the value rebuilt from their results.
+
+    ``texts`` are the string leaves and object keys, in document order, except the values of
+    allow-listed keys (a nested ``"model"``), which are kept as they are. Integers shaped like a
+    card number (13-19 digits) are in ``texts`` as their digits, marked in ``whole_only``: they
+    are replaced only by a finding that is the whole number. Collecting is one tight walk that
+    remembers no positions; ``rebuilt`` walks again in the same order, and only runs when
+    something was found.
+    """
+
+    __slots__ = ("_is_allowed", "texts", "value", "whole_only")
+
+    def __init__(self, value: Any, is_allowed: Callable[[str], bool]) -> None:
+        self.value = value
+        self.texts: list[str] = []
+        self.whole_only: set[int] = set()
+        self._is_allowed = is_allowed
+        if type(value) is dict or type(value) is list:
+            self._collect(value)
+
+    def _collect(self, node: Any) -> None:
+        texts, is_allowed = self.texts, self._is_allowed
+        append = texts.append
+        if type(node) is dict:
+            for key, child in node.items():
+                append(key)
+                if is_allowed(key):
+                    continue
+                kind = type(child)
+                if kind is str:
+                    append(child)
+                elif kind is dict or kind is list:
+                    self._collect(child)
+                elif kind is int and not -(10**12) < child < 10**12:
+                    self._add_int(child)
+        else:
+            for child in node:
+                kind = type(child)
+                if kind is str:
+                    append(child)
+                elif kind is dict or kind is list:
+                    self._collect(child)
+                elif kind is int and not -(10**12) < child < 10**12:
+                    self._add_int(child)
+
+    def _add_int(self, number: int) -> None:
+        digits = str(abs(number))
+        if len(digits) in _CARD_INT_DIGITS:
+            self.whole_only.add(len(self.texts))
+            self.texts.append(digits)
+
+    def rebuilt(self, results: dict[int, Any], drop: object) -> Any:
+        """The value with ``results`` (text index -> new text, or ``drop``) applied; ``drop``
+        itself when any of them is ``drop``. Mutates the parsed value, which is ours."""
+        if any(result is drop for result in results.values()):
+            return drop
+        self._apply(self.value, results, [0])
+        return self.value
+
+    def _apply(self, node: Any, results: dict[int, Any], counter: list[int]) -> None:
+        """Walk as ``_collect`` did, replacing the texts that have a result."""
+        is_allowed = self._is_allowed
+        if type(node) is dict:
+            renamed = False
+            items = []
+            for key, child in node.items():
+                new_key = results.get(counter[0], key)
+                renamed = renamed or new_key is not key
+                counter[0] += 1
+                items.append(
+                    (new_key, child if is_allowed(key) else self._replaced(child, results, counter))
+                )
+            if renamed:
+                node.clear()
+            node.update(items)
+        else:
+            for index, child in enumerate(node):
+                node[index] = self._replaced(child, results, counter)
+
+    def _replaced(self, child: Any, results: dict[int, Any], counter: list[int]) -> Any:
+        kind = type(child)
+        if kind is str:
+            child = results.get(counter[0], child)
+            counter[0] += 1
+        elif kind is dict or kind is list:
+            self._apply(child, results, counter)
+        elif (
+            kind is int
+            and not -(10**12) < child < 10**12
+            and len(str(abs(child))) in _CARD_INT_DIGITS
+        ):
+            child = results.get(counter[0], child)
+            counter[0] += 1
+        return child

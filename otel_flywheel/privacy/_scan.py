@@ -1,0 +1,266 @@
+"""The built-in detector's scan: the matcher skips in C, Python runs only at candidates.
+
+Three sources propose candidates, taken in text order:
+
+- **Digit-led branches** (cards, SSNs, IBANs, dotted quads, national phone numbers) are one
+  regex led by the class ``[0-9]``: the matcher tests each character against it in C and enters
+  the branches only at a digit. Most digits sit inside a number, where nothing starts, and the
+  first operation rejects those; shared checks then reject most number starts (see
+  ``_group_regex``) before any branch runs.
+- **Branches led by a rare character** ("@", ":", "+", and letters rare in text: the "J" of
+  ``eyJ``, "x" of ``xoxb-``, "A" of ``AKIA``, "g" of ``ghp_``) are one regex per character,
+  whose literal first character the matcher finds without testing a class. One regex for all
+  anchors would make every stop test every other group's lookbehind first.
+- **Keyword branches** (led by a common letter: "Bearer", "password", "sk-") would stop the scan
+  at a fifth of all characters. They are matched where their keyword occurs, found with
+  ``find`` on a lower-cased copy.
+
+An accepted candidate moves the scan past it (values never overlap); a rejected one lets the
+later branches of its group try the same place (a card that fails Luhn can still be a national
+phone number). Every branch carries a left-boundary check, so no search restarts inside a token
+it walked past: the scan is linear. Each operation the matcher runs at a stop costs hundreds of
+instructions, so the order of the checks is measured, not guessed (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+
+from otel_flywheel.privacy._shapes import Alternative, Match
+
+__all__ = ["Scanner"]
+
+# The kinds a bearer token can be more precisely: a JWT is reported as a JWT.
+_JWT_SHAPE: Final = re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
+_KIND_BEARER: Final = "BEARER_TOKEN"
+_KIND_JWT: Final = "JWT"
+_SHORTEST_KEYWORD_VALUE: Final = 6  # "pwd=ab": nothing shorter holds a keyword-led secret
+
+_Candidate = tuple[int, int, re.Match[str], Alternative]  # start, branch order, match, branch
+_DIGITS: Final = "[0-9]"
+# What every digit-led value but an IBAN has after its first digit: six more digits or separators
+# (a card, an SSN, a phone number, "1.2.3.4"). One cheap operation (a repeated character class)
+# rejects most number starts: a quantity, a price, a year.
+_DIGITS_NEARBY: Final = (
+    r"(?=[0-9 .\-/()]{6})"
+    # Dates are the commonest digit groups in agent text, and no value is shaped like one. Written
+    # after the anchor digit, so the year or day has one digit fewer.
+    r"(?![0-9]{3}[-./][0-9]{1,2}[-./][0-9]{1,2}(?![0-9]|[-./][0-9]))"  # 2024-01-15
+    r"(?![0-9]?[-./][0-9]{1,2}[-./][0-9]{2,4}(?![0-9]|[-./][0-9]))"  # 15.01.2024, 1/15/24
+)
+# The same for other anchors: a colon starts an IPv6 address or "://", never ": ".
+_AFTER_ANCHOR: Final = {"[:]": r"(?=[0-9A-Fa-f:/])"}
+
+
+def _class_body(anchor: str) -> str:
+    if not (anchor.startswith("[") and anchor.endswith("]")):
+        raise ValueError(f"anchor {anchor!r} must be a character class such as '[0-9]'")
+    return anchor[1:-1]
+
+
+def _group_regex(anchor: str, alternatives: Sequence[Alternative]) -> re.Pattern[str]:
+    """One anchor's branches as one regex that starts with the anchor character (a literal for
+    the rare anchors, the class ``[0-9]`` for digits), so the matcher skips to the next one in C.
+
+    Most digits sit inside a number, where nothing starts: the first operation rejects those (a
+    digit after a digit). A number's first digit cannot start a value after a letter or "_" (hex
+    ids, SKUs; only an IBAN's check digits follow letters), after a digit and "." or ":"
+    (decimals, times), without six more digits or separators (``_DIGITS_NEARBY``), nor as a date:
+    shared checks reject those before the branches run their own, which these only anticipate.
+    Every operation the matcher runs at a stop costs hundreds of instructions: this order is
+    measured (docs/benchmarks.md).
+    """
+    if anchor != _DIGITS:
+        return re.compile(anchor + _AFTER_ANCHOR.get(anchor, "") + _branches(alternatives))
+    after_letters = [a for a in alternatives if a.follows_letters]
+    others = [a for a in alternatives if not a.follows_letters]
+    parts = []
+    if others:
+        parts.append(r"(?<![A-Za-z_].)(?<![0-9][.:].)" + _DIGITS_NEARBY + _branches(others))
+    if after_letters:
+        parts.append(_branches(after_letters))
+    return re.compile(r"[0-9](?<![0-9][0-9])(?:" + "|".join(parts) + ")")
+
+
+def _branches(alternatives: Sequence[Alternative]) -> str:
+    return "(?:" + "|".join(f"(?:{a.pattern})(?P<{a.name}>)" for a in alternatives) + ")"
+
+
+class _Group:
+    """The branches that share an anchor character: their regex, and their regexes from a branch
+    on (to try the later branches where an earlier one was rejected)."""
+
+    __slots__ = ("_alternatives", "_index", "_tails", "anchor", "branches", "regex")
+
+    def __init__(self, anchor: str, alternatives: Sequence[Alternative]) -> None:
+        _class_body(anchor)
+        self.anchor = anchor
+        self._alternatives = tuple(alternatives)
+        self.regex = _group_regex(anchor, alternatives)
+        self.branches = {a.name: a for a in alternatives}
+        self._index = {a.name: i for i, a in enumerate(alternatives)}
+        self._tails: dict[str, re.Pattern[str] | None] = {}  # compiled on first use
+
+    def accept(self, text: str, m: re.Match[str], floor: int) -> tuple[Match, int] | None:
+        name: str = m.lastgroup  # type: ignore[assignment]  # every branch ends in a named group
+        while True:
+            accepted = _accept(text, m, self.branches[name], floor)
+            if accepted is not None:
+                return accepted
+            # A rejected candidate may still start another shape here (a card that fails Luhn
+            # can be a national phone number): the later branches of the group try.
+            tail = self._tail(name)
+            retry = tail.match(text, m.start()) if tail is not None else None
+            if retry is None:
+                return None
+            m, name = retry, retry.lastgroup  # type: ignore[assignment]
+
+    def _tail(self, name: str) -> re.Pattern[str] | None:
+        if name not in self._tails:
+            rest = self._alternatives[self._index[name] + 1 :]
+            self._tails[name] = _group_regex(self.anchor, rest) if rest else None
+        return self._tails[name]
+
+
+class Scanner:
+    """The compiled branches of a built-in detector, and the scan over a string."""
+
+    def __init__(self, alternatives: Sequence[Alternative]) -> None:
+        # Group by anchor, keeping each group's branches in their order (which branch wins at a
+        # place); groups cannot compete, since their anchors differ.
+        grouped: dict[str, list[Alternative]] = {}
+        for alternative in alternatives:
+            if not alternative.keywords:
+                grouped.setdefault(alternative.anchor, []).append(alternative)
+        self._groups = tuple(_Group(anchor, alts) for anchor, alts in grouped.items())
+        # keyword -> one regex per branch it leads, in branch order.
+        by_keyword: dict[str, list[tuple[int, re.Pattern[str], Alternative]]] = {}
+        for order, alternative in enumerate(alternatives):
+            for keyword in alternative.keywords:
+                regex = re.compile(alternative.pattern)
+                by_keyword.setdefault(keyword, []).append((order, regex, alternative))
+        self._keywords = tuple(by_keyword.items())
+        self._branches_of = dict(by_keyword)
+
+    def find(self, text: str) -> list[Match]:
+        """The values in ``text``, in order, never overlapping.
+
+        Each group's regex and the keyword candidates propose candidates; the earliest is
+        validated next. An accepted value moves every source past it; a rejected one moves only
+        its own source, one character on. (A search per group beats one regex over all anchors:
+        at each stop, the matcher would otherwise test every other group's lookbehind too.)"""
+        groups = self._groups
+        heads = [group.regex.search(text) for group in groups]
+        keyworded = self._keyword_candidates(text)
+        next_keyword = 0
+        found: list[Match] = []
+        position = 0
+        while True:
+            best, best_start = -1, len(text) + 1
+            for index, head in enumerate(heads):
+                if head is not None and head.start() < best_start:
+                    best, best_start = index, head.start()
+            while next_keyword < len(keyworded) and keyworded[next_keyword][0] < position:
+                next_keyword += 1
+            floor = found[-1].end if found else 0
+            if next_keyword < len(keyworded) and keyworded[next_keyword][0] <= best_start:
+                _, _, m, alternative = keyworded[next_keyword]
+                next_keyword += 1
+                accepted = _accept(text, m, alternative, floor)
+            elif best >= 0:
+                m = heads[best]  # type: ignore[assignment]
+                accepted = groups[best].accept(text, m, floor)
+                if accepted is None:
+                    heads[best] = groups[best].regex.search(text, m.start() + 1)
+            else:
+                return found
+            if accepted is not None:
+                found.append(accepted[0])
+                position = accepted[1]
+                for index, head in enumerate(heads):
+                    if head is not None and head.start() < position:
+                        heads[index] = groups[index].regex.search(text, position)
+
+    def _keyword_candidates(self, text: str) -> list[_Candidate]:
+        if not self._keywords or len(text) < _SHORTEST_KEYWORD_VALUE:
+            return []
+        candidates: list[_Candidate] = []
+        for keyword, at in _keyword_positions(text, self._keywords):
+            for order, regex, alternative in self._branches_of[keyword]:
+                m = regex.match(text, at)
+                if m is not None:
+                    candidates.append((at, order, m, alternative))
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        return candidates
+
+
+def _keyword_positions(text: str, keywords: Sequence[tuple[str, object]]) -> list[tuple[str, int]]:
+    """Where each keyword occurs in ``text``: a lower-case keyword in any case ("Bearer" for
+    "bearer"), one with capitals as written ("-----BEGIN").
+
+    Case-folding costs more than the search: ``str.lower()`` of a string with any non-ASCII
+    character looks every character up in Unicode's tables. Such a string is lowered as UTF-8
+    bytes instead (ASCII letters only, all a keyword has), and the few hits are mapped back to
+    string positions."""
+    if text.isascii():
+        lowered: str | bytes = text.lower()
+        found = [
+            (keyword, at)
+            for keyword, _ in keywords
+            for at in _all(lowered if keyword == keyword.lower() else text, keyword)
+        ]
+        return found
+    data = text.encode("utf-8", "surrogatepass")
+    lowered_bytes = data.lower()
+    hits = sorted(
+        (at, keyword)
+        for keyword, _ in keywords
+        for at in _all(
+            lowered_bytes if keyword == keyword.lower() else data, keyword.encode("ascii")
+        )
+    )
+    found = []
+    byte_at, char_at = 0, 0
+    for at, keyword in hits:  # ascending: decode only what lies between two hits
+        char_at += len(data[byte_at:at].decode("utf-8", "surrogatepass"))
+        byte_at = at
+        found.append((keyword, char_at))
+    return found
+
+
+def _all(haystack: Any, needle: Any) -> list[int]:
+    positions = []
+    at = haystack.find(needle)
+    while at >= 0:
+        positions.append(at)
+        at = haystack.find(needle, at + 1)
+    return positions
+
+
+def _accept(
+    text: str, m: re.Match[str], alternative: Alternative, floor: int
+) -> tuple[Match, int] | None:
+    """The match a candidate stands for, and where scanning resumes; None if it is rejected."""
+    start, end = m.start() - alternative.lead, m.end()
+    for group in alternative.value_groups:
+        if m.start(group) >= 0:
+            start, end = m.span(group)
+            break
+    resume = m.end()  # after the whole candidate: a URL password's "@", a bearer's keyword
+    if alternative.validate is not None:
+        span = alternative.validate(text, start, end, floor)
+        if span is None:
+            return None
+        if span[1] != end:
+            # Cut short (an IBAN followed by a BIC): scan the rest again. Run on (a card's groups
+            # after the few the regex needs to see): resume after it.
+            resume = span[1]
+        start, end = span
+    if start < floor or start >= end:
+        return None  # an email's local part reaching back into the previous match
+    kind = alternative.kind
+    if kind == _KIND_BEARER and _JWT_SHAPE.fullmatch(text, start, end):
+        kind = _KIND_JWT  # say what it is: the JWT shape is the more specific finding
+    return Match(start, end, kind), max(resume, m.start() + 1)
