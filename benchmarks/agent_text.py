@@ -205,7 +205,9 @@ class _Builder:
 <p>&copy; 2008-2026 · <a href="/privacy">Privacy</a> · <a href="/terms">Terms</a></p></footer>
 <script>window.dataLayer=window.dataLayer||[];function gtag(){{dataLayer.push(arguments)}}gtag('js',new Date());gtag('config','G-{rng.getrandbits(40):010X}');</script>
 </body></html>"""
-        return json.dumps({"url": fake.url(), "status": 200, "content_type": "text/html", "content": page})
+        return json.dumps(
+            {"url": fake.url(), "status": 200, "content_type": "text/html", "content": page}
+        )
 
     def source_file(self) -> str:
         source = self.rng.choice(self._sources)
@@ -254,7 +256,9 @@ class _Builder:
                             "type": "function",
                             "function": {
                                 "name": "lookup_order",
-                                "arguments": json.dumps({"order_id": f"A-{self.rng.randrange(10**10)}"}),
+                                "arguments": json.dumps(
+                                    {"order_id": f"A-{self.rng.randrange(10**10)}"}
+                                ),
                             },
                         }
                     ],

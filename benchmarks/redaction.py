@@ -1,28 +1,23 @@
-"""What redaction costs and what it finds, on a labelled corpus of realistic agent spans.
+"""What redaction costs and what it finds: on realistic agent text, and on labelled agent spans.
 
-The corpus is built in-process from a fixed seed (Faker in four locales, ``random.Random``): traces
-of an OpenInference AGENT span, an LLM span (flattened ``llm.input_messages.*`` plus the messages
-as ``input.value`` JSON), a TOOL span (JSON arguments and result; sometimes an exception event and
-an error status) and a RETRIEVER span (``retrieval.documents.*``). About one string in ten carries
-a planted value: an email, a phone number (valid for its locale, as Faker wrote it or in
-international format), a payment card, an IBAN, a US SSN, an IP address or a secret (API keys and
-tokens, a JWT, a bearer token, a password in a connection string), half of them after words that
-say what they are ("my IBAN"), half bare. The rest is benign technical text: questions, answers,
-UUIDs, trace ids, timestamps, versions, prices, order numbers that fail Luhn, user agents, stack
-traces. The strings are the values redaction scans: string attributes (not allow-listed keys),
-event attributes and status descriptions.
-
-1. Strings: ``Redactor.redact_text`` over every string, MB/s of UTF-8 input (median of runs);
-   recall per kind (a planted value counts as found when it no longer appears verbatim in the
-   output); false positives (benign strings altered / benign strings). With Presidio importable,
-   the same for ``PresidioDetector`` (Presidio's pattern recognizers, no NLP model) in the same
-   ``Redactor``, and for both detectors together (``privacy.presidio: true``).
+0. Agent text (``agent_text``): tool outputs as JSON documents (search results, database rows,
+   fetched web pages, source files, shell output, message lists), 2.7 MB by default. Per kind and
+   in all: the time of ``Redactor.redact_text`` next to ``json.loads`` of the same text, best of
+   ``--repeats`` runs of each, alternating, the redactor's result cache cleared before each run
+   (every text is new to it); MB/s; the ratio; how far from a compiled scanner's ~1 GB/s; and the
+   planted values found. Then the same texts again with the cache warm: what a repeat costs.
+1. Strings of labelled spans (``span_corpus``): ``Redactor.redact_text`` over every string,
+   MB/s of UTF-8 input (median of runs); recall per kind (a planted value counts as found when it
+   no longer appears verbatim in the output); false positives (benign strings altered / benign
+   strings). With Presidio importable, the same for ``PresidioDetector`` (Presidio's pattern
+   recognizers, no NLP model) in the same ``Redactor``, and for both detectors together.
 2. Spans: ``redact_readable_span`` per span; and end to end, the CPU time of the export thread per
    span: ``BatchSpanProcessor`` around an exporter that only counts, against the same exporter
    wrapped in ``RedactingSpanExporter``, alternately (ABAB...), median of runs.
 
 No assertions on time. Every end-to-end run checks that every span reached the exporter; if not,
-the script says so and exits with status 1.
+the script says so and exits with status 1. The script uses only the public privacy API, so it
+measures an older checkout too (``PYTHONPATH=<checkout> python benchmarks/redaction.py``).
 """
 
 from __future__ import annotations
@@ -32,25 +27,21 @@ import gc
 import json
 import os
 import platform
-import random
 import shlex
 import statistics
-import string
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
-import phonenumbers
-from faker import Faker
+from agent_text import KINDS, AgentText, agent_texts
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Status, StatusCode
+from span_corpus import LABELS, Corpus, SpanSpec, Text, build_corpus, contains
 
 from otel_flywheel import semconv as sc
 from otel_flywheel.errors import ConfigError
@@ -64,397 +55,115 @@ from otel_flywheel.privacy import (
     redact_readable_span,
 )
 
-SA = sc.SpanAttributes
-MA = sc.MessageAttributes
-DA = sc.DocumentAttributes
 KEY = b"redaction-benchmark-key-0123456789abcdef"
-LABELS = ("email", "phone", "card", "iban", "ssn", "ip", "secret")
 PRESIDIO_LABELS = frozenset(LABELS) - {"secret"}  # Presidio has no secret recognizers
-LOCALES = {"en_US": "US", "en_GB": "GB", "de_DE": "DE", "fr_FR": "FR"}
+COMPILED_SCANNER_MB_PER_S = 1000  # a compiled multi-pattern scanner (RE2, Hyperscan): ~1 GB/s
 _EXPORT_TIMEOUT_SECONDS = 120
-_END = datetime(2025, 10, 1, tzinfo=timezone.utc)  # the corpus's "now": fixed, so runs agree
-_EPOCH_MILLIS = int(_END.timestamp() * 1000)
 _DELAY_MILLIS = 20  # the BatchSpanProcessor's schedule delay in the end-to-end runs
-_SYSTEM_PROMPT = (
-    "You are the support agent of an online shop. Use the tools to look up orders, refunds and"
-    " shipping; never reveal internal notes. Answer in the customer's language, briefly."
-)
-_TOOLS = ("lookup_order", "check_refund_policy", "create_refund", "update_contact", "search_kb")
 
-# --- the corpus --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Text:
-    """One string redaction scans, with the values planted in it: ``(label, value)``."""
-
-    key: str
-    value: str
-    planted: tuple[tuple[str, str], ...]
+# --- 0. agent text against json.loads ------------------------------------------------------------
 
 
 @dataclass
-class SpanSpec:
-    name: str
-    attributes: dict[str, Any]
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    status_description: str | None = None
-
-
-@dataclass
-class Corpus:
-    spans: list[SpanSpec]
-    texts: list[Text]
+class Timing:
+    megabytes: float
+    loads: list[float] = field(default_factory=list)
+    redact: list[float] = field(default_factory=list)
 
     @property
-    def megabytes(self) -> float:
-        return sum(len(text.value.encode()) for text in self.texts) / 1e6
+    def ratio(self) -> float:
+        return min(self.redact) / min(self.loads)
 
 
-class CorpusBuilder:
-    """Deterministic for a seed: Faker instances and one ``random.Random`` seeded from it."""
+def _clear_cache(redactor: Redactor) -> None:
+    cache = getattr(redactor, "cache", None)  # older versions had none
+    if cache is not None:
+        cache.clear()
 
-    def __init__(self, seed: int, plant_rate: float) -> None:
-        self.rng = random.Random(seed)
-        self.plant_rate = plant_rate
-        self.fakers: dict[str, Faker] = {}
-        for number, locale in enumerate(LOCALES):
-            fake = Faker(locale)
-            fake.seed_instance(seed + number)
-            self.fakers[locale] = fake
-        self.fake = self.fakers["en_US"]
-        self.planted: list[tuple[str, str]] = []  # in the trace being built
 
-    # planted values
+def measure_agent_text(
+    texts: Sequence[AgentText], redactor: Redactor, repeats: int
+) -> dict[str, Timing]:
+    """Per kind: best-of wall times of json.loads and of redact_text, runs alternating."""
+    by_kind = {kind: [t.text for t in texts if t.kind == kind] for kind in KINDS}
+    timings = {
+        kind: Timing(sum(len(t.encode()) for t in items) / 1e6) for kind, items in by_kind.items()
+    }
+    for items in by_kind.values():  # warm-up: compiled patterns, phonenumbers' metadata
+        for text in items[:3]:
+            redactor.redact_text(text, RedactionAudit())
+    for _ in range(repeats):
+        for kind, items in by_kind.items():
+            gc.collect()
+            start = time.perf_counter()
+            for text in items:
+                json.loads(text)
+            timings[kind].loads.append(time.perf_counter() - start)
+            _clear_cache(redactor)
+            gc.collect()
+            start = time.perf_counter()
+            for text in items:
+                redactor.redact_text(text, RedactionAudit())
+            timings[kind].redact.append(time.perf_counter() - start)
+    return timings
 
-    def plant(self) -> tuple[str, str] | None:
-        if self.rng.random() >= self.plant_rate:
-            return None
-        label = self.rng.choice(LABELS)
-        value = getattr(self, f"_{label}")()
-        self.planted.append((label, value))
-        return label, value
 
-    def _locale(self) -> Faker:
-        return self.fakers[self.rng.choice(list(LOCALES))]
+def warm_seconds(texts: Sequence[AgentText], redactor: Redactor) -> float:
+    """All the texts again, once each was redacted: a repeated string within a trace."""
+    for text in texts:
+        redactor.redact_text(text.text, RedactionAudit())
+    start = time.perf_counter()
+    for text in texts:
+        redactor.redact_text(text.text, RedactionAudit())
+    return time.perf_counter() - start
 
-    def _email(self) -> str:
-        return str(self._locale().email())
 
-    def _phone(self) -> str:
-        for _ in range(100):
-            locale = self.rng.choice(list(LOCALES))
-            raw = str(self.fakers[locale].phone_number())
-            try:
-                number = phonenumbers.parse(raw, LOCALES[locale])
-            except phonenumbers.NumberParseException:
-                continue
-            if not phonenumbers.is_valid_number(number):
-                continue  # Faker invents area codes; an invalid number is nobody's
-            if self.rng.random() < 0.5:
-                return raw
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-        raise RuntimeError("Faker produced no valid phone number in 100 tries")
+def agent_recall(texts: Sequence[AgentText], redactor: Redactor) -> tuple[int, list[str]]:
+    missed = []
+    planted = 0
+    for text in texts:
+        output = str(redactor.redact_text(text.text, RedactionAudit()))
+        for label, value in text.planted:
+            planted += 1
+            if contains(output, value):
+                missed.append(f"{label} {value!r}")
+    return planted, missed
 
-    def _card(self) -> str:
-        digits = str(self.fake.credit_card_number())
-        if self.rng.random() < 0.5:
-            return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
-        return digits
 
-    def _iban(self) -> str:
-        iban = str(self._locale().iban())
-        if self.rng.random() < 0.5:
-            return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
-        return iban
-
-    def _ssn(self) -> str:
-        return str(self.fake.ssn())
-
-    def _ip(self) -> str:
-        return str(self.fake.ipv6() if self.rng.random() < 0.3 else self.fake.ipv4_public())
-
-    def _secret(self) -> str:
-        rng = self.rng
-        alnum = string.ascii_letters + string.digits
-
-        def chars(n: int, alphabet: str = alnum) -> str:
-            return "".join(rng.choice(alphabet) for _ in range(n))
-
-        makers: list[Callable[[], str]] = [
-            lambda: f"sk-proj-{chars(48, alnum + '-_')}",
-            lambda: f"sk-ant-api03-{chars(93, alnum + '-_')}AA",
-            lambda: f"AKIA{chars(16, string.ascii_uppercase + string.digits)}",
-            lambda: f"ghp_{chars(36)}",
-            lambda: f"glpat-{chars(20, alnum + '-_')}",
-            lambda: f"xoxb-{chars(12, string.digits)}-{chars(12, string.digits)}-{chars(24)}",
-            lambda: f"eyJhbGciOiJIUzI1NiJ9.eyJ{chars(60, alnum + '-_')}.{chars(43, alnum + '-_')}",
-            lambda: f"Bearer {chars(40, alnum + '-._')}",
-            lambda: f"postgresql://app:{chars(18)}@db.internal:5432/orders",
-        ]
-        return rng.choice(makers)()
-
-    # benign technical values
-
-    def order_number(self) -> str:
-        """16 digits failing Luhn, like the order numbers the issue's false-positive corpus names."""
-        while True:
-            digits = "".join(self.rng.choice(string.digits) for _ in range(16))
-            total = 0
-            for index, char in enumerate(reversed(digits)):
-                digit = int(char) * (2 if index % 2 else 1)
-                total += digit - 9 if digit > 9 else digit
-            if total % 10:
-                return digits
-
-    def benign_fact(self) -> str:
-        rng, fake = self.rng, self.fake
-        facts: list[Callable[[], str]] = [
-            lambda: f"order {self.order_number()} placed {self.timestamp()}",
-            lambda: f"request_id={fake.uuid4()} trace_id={rng.getrandbits(128):032x}",
-            lambda: f"span {rng.getrandbits(64):016x} took {rng.uniform(1, 900):.1f} ms",
-            lambda: f"total {rng.uniform(5, 900):.2f} EUR for {rng.randint(1, 9)} items",
-            lambda: (
-                f"prompt_tokens={rng.randint(50, 4000)} completion_tokens={rng.randint(5, 900)}"
-            ),
-            lambda: (
-                f"running python 3.{rng.randint(9, 13)}.{rng.randint(0, 12)}, "
-                f"opentelemetry-sdk 1.{rng.randint(20, 40)}.{rng.randint(0, 3)}"
-            ),
-            lambda: (
-                f"image sha256:{fake.sha256()} built at {_EPOCH_MILLIS - rng.randint(0, 10**10)}"
-            ),
-            lambda: f"user agent {fake.user_agent()}",
-            lambda: (
-                f"commit {fake.sha1()} on branch release/{rng.randint(1, 9)}.{rng.randint(0, 30)}"
-            ),
-            lambda: (
-                f"pod checkout-{fake.lexify('??????????').lower()}-{fake.lexify('?????').lower()}"
-            ),
-            lambda: (
-                f"GET /api/v2/orders/{self.order_number()}/items?page={rng.randint(1, 40)} -> 200"
-            ),
-            lambda: (
-                f"SKU KB-{rng.randint(1000, 9999)} x{rng.randint(1, 5)} at ${rng.uniform(3, 400):,.2f}"
-            ),
-        ]
-        return rng.choice(facts)()
-
-    def timestamp(self) -> str:
-        """ISO 8601 up to a fixed end: Faker's default end is now, which would vary the corpus."""
-        return str(self.fake.iso8601(end_datetime=_END))
-
-    def sentence(self) -> str:
-        return str(self.fake.sentence(nb_words=self.rng.randint(6, 14)))
-
-    def prose(self, planted: tuple[str, str] | None, phrasings: dict[str, Sequence[str]]) -> str:
-        fact = self.benign_fact()
-        parts = [self.sentence(), fact[0].upper() + fact[1:] + "."]
-        if self.rng.random() < 0.5:
-            parts.append(self.sentence())
-        if planted is not None:
-            label, value = planted
-            if self.rng.random() < 0.5:  # with words that say what it is
-                phrase = self.rng.choice(phrasings[label]).format(value)
-            else:  # bare, inside other text
-                phrase = f"{self.sentence()[:-1]} {value}."
-            parts.insert(self.rng.randint(0, len(parts)), phrase)
-        return " ".join(parts)
-
-    # texts of the spans
-
-    def user_message(self) -> str:
-        return self.prose(self.plant(), _USER_PHRASINGS)
-
-    def assistant_message(self) -> str:
-        return self.prose(self.plant(), _ASSISTANT_PHRASINGS)
-
-    def tool_arguments(self, tool: str) -> str:
-        arguments: dict[str, Any] = {
-            "order_id": self.order_number(),
-            "fields": self.rng.sample(["status", "items", "shipping", "refund", "history"], 3),
-            "since": self.timestamp(),
-            "include_history": self.rng.random() < 0.5,
-        }
-        planted = self.plant()
-        if planted is not None:
-            label, value = planted
-            if self.rng.random() < 0.5:
-                arguments[_ARGUMENT_NAMES[label]] = value
-            else:
-                arguments["note"] = f"{self.sentence()[:-1]} {value}"
-        return json.dumps({"tool": tool, "arguments": arguments})
-
-    def tool_result(self) -> str:
-        result: dict[str, Any] = {
-            "order_id": self.order_number(),
-            "status": self.rng.choice(["delivered", "shipped", "refunded", "pending"]),
-            "updated_at": self.timestamp(),
-            "items": [
-                {
-                    "sku": f"SKU-{self.rng.randint(1000, 9999)}",
-                    "name": self.fake.word().title(),
-                    "qty": self.rng.randint(1, 4),
-                    "price": f"{self.rng.uniform(3, 400):.2f}",
-                }
-                for _ in range(self.rng.randint(1, 3))
-            ],
-            "request_id": str(self.fake.uuid4()),
-            "log": self.benign_fact(),
-        }
-        planted = self.plant()
-        if planted is not None:
-            label, value = planted
-            result["customer"] = {_ARGUMENT_NAMES[label]: value, "since": self.timestamp()[:10]}
-        return json.dumps(result)
-
-    def document(self) -> str:
-        planted = self.plant()
-        body = self.prose(planted, _USER_PHRASINGS)
-        return f"Ticket #{self.rng.randint(10000, 99999)} ({self.timestamp()[:10]}): {body}"
-
-    def exception_message(self) -> str:
-        planted = self.plant()
-        if planted is not None:
-            return f"ValueError: cannot update contact for customer: invalid value {planted[1]!r}"
-        return (
-            f"TimeoutError: upstream orders-{self.rng.randint(1, 9)}.svc did not answer within"
-            f" {self.rng.randint(1, 30) * 1000} ms (request_id={self.fake.uuid4()})"
+def report_agent_text(texts: Sequence[AgentText], redactor: Redactor, repeats: int) -> None:
+    timings = measure_agent_text(texts, redactor, repeats)
+    total_mb = sum(t.megabytes for t in timings.values())
+    print(
+        f"\n0. agent text: {len(texts)} JSON documents, {total_mb:.2f} MB; best of {repeats}"
+        " runs each, json.loads and redact_text alternating, result cache cleared"
+    )
+    header = f"{'':<13}{'MB':>6}{'json.loads MB/s':>17}{'redact MB/s':>13}{'redact/loads':>14}"
+    print(header)
+    print("-" * len(header))
+    for kind, timing in timings.items():
+        print(
+            f"{kind:<13}{timing.megabytes:>6.2f}{timing.megabytes / min(timing.loads):>17,.0f}"
+            f"{timing.megabytes / min(timing.redact):>13.1f}{timing.ratio:>13.1f}x"
         )
-
-    def stacktrace(self, message: str) -> str:
-        frames = "".join(
-            f'  File "/app/agent/{self.fake.word()}.py", line {self.rng.randint(10, 900)},'
-            f" in {self.fake.word()}_{self.fake.word()}\n    result = await client.call(payload)\n"
-            for _ in range(self.rng.randint(2, 5))
-        )
-        return f"Traceback (most recent call last):\n{frames}{message}"
-
-    # spans
-
-    def trace(self) -> list[SpanSpec]:
-        self.planted = []
-        question = self.user_message()
-        answer = self.assistant_message()
-        tool = self.rng.choice(_TOOLS)
-        messages = [
-            {"role": "system", "content": _SYSTEM_PROMPT},
-            {"role": "user", "content": question},
-        ]
-        agent = SpanSpec(
-            "support_agent",
-            {
-                SA.OPENINFERENCE_SPAN_KIND: "AGENT",
-                SA.INPUT_VALUE: question,
-                SA.OUTPUT_VALUE: answer,
-                SA.SESSION_ID: str(self.fake.uuid4()),
-            },
-        )
-        llm_attributes: dict[str, Any] = {
-            SA.OPENINFERENCE_SPAN_KIND: "LLM",
-            SA.LLM_MODEL_NAME: "gpt-4o-mini",
-            SA.LLM_PROVIDER: "openai",
-            SA.LLM_INVOCATION_PARAMETERS: json.dumps({"temperature": 0.2, "max_tokens": 1024}),
-            SA.LLM_TOKEN_COUNT_PROMPT: self.rng.randint(200, 4000),
-            SA.LLM_TOKEN_COUNT_COMPLETION: self.rng.randint(10, 600),
-            SA.INPUT_VALUE: json.dumps({"messages": messages}, ensure_ascii=False),
-            SA.INPUT_MIME_TYPE: "application/json",
-            SA.OUTPUT_VALUE: answer,
-        }
-        for index, message in enumerate(messages):
-            prefix = f"{SA.LLM_INPUT_MESSAGES}.{index}."
-            llm_attributes[prefix + MA.MESSAGE_ROLE] = message["role"]
-            llm_attributes[prefix + MA.MESSAGE_CONTENT] = message["content"]
-        llm_attributes[f"{SA.LLM_OUTPUT_MESSAGES}.0.{MA.MESSAGE_ROLE}"] = "assistant"
-        llm_attributes[f"{SA.LLM_OUTPUT_MESSAGES}.0.{MA.MESSAGE_CONTENT}"] = answer
-        llm = SpanSpec("ChatCompletion", llm_attributes)
-        tool_span = SpanSpec(
-            tool,
-            {
-                SA.OPENINFERENCE_SPAN_KIND: "TOOL",
-                SA.TOOL_NAME: tool,
-                SA.INPUT_VALUE: self.tool_arguments(tool),
-                SA.INPUT_MIME_TYPE: "application/json",
-                SA.OUTPUT_VALUE: self.tool_result(),
-            },
-        )
-        if self.rng.random() < 0.15:
-            error = self.exception_message()
-            tool_span.events.append(
-                (
-                    sc.EXCEPTION_EVENT,
-                    {
-                        sc.EXCEPTION_TYPE: error.split(":", 1)[0],
-                        sc.EXCEPTION_MESSAGE: error,
-                        sc.EXCEPTION_STACKTRACE: self.stacktrace(error),
-                    },
-                )
-            )
-            tool_span.status_description = error
-        retriever_attributes: dict[str, Any] = {
-            SA.OPENINFERENCE_SPAN_KIND: "RETRIEVER",
-            SA.INPUT_VALUE: self.sentence(),
-        }
-        for index in range(3):
-            prefix = f"{SA.RETRIEVAL_DOCUMENTS}.{index}."
-            retriever_attributes[prefix + DA.DOCUMENT_ID] = str(self.fake.uuid4())
-            retriever_attributes[prefix + DA.DOCUMENT_CONTENT] = self.document()
-            retriever_attributes[prefix + DA.DOCUMENT_SCORE] = round(self.rng.random(), 4)
-        return [agent, llm, tool_span, SpanSpec("retrieve", retriever_attributes)]
-
-
-_USER_PHRASINGS: dict[str, Sequence[str]] = {
-    "email": ["You can email me at {0}.", "My email address is {0}, please use that one."],
-    "phone": ["Call me back on {0}.", "My phone number is {0}."],
-    "card": ["Please charge my credit card {0} instead.", "I paid with the card {0}."],
-    "iban": ["Refund it to my IBAN {0} please.", "My bank account is {0}."],
-    "ssn": ["My SSN is {0} if you need it.", "Social security number: {0}."],
-    "ip": ["The server at {0} keeps timing out.", "I am connecting from IP {0}."],
-    "secret": ["Here is the API key: {0}", "Use this token: {0}"],
-}
-_ASSISTANT_PHRASINGS: dict[str, Sequence[str]] = {
-    "email": ["I have updated your contact email to {0}."],
-    "phone": ["We will call you on {0} tomorrow."],
-    "card": ["The refund goes back to the card ending in {0}."],
-    "iban": ["The transfer to {0} is scheduled."],
-    "ssn": ["I could not verify the number {0}."],
-    "ip": ["Requests from {0} are now allowed."],
-    "secret": ["The integration now uses the credentials {0}."],
-}
-_ARGUMENT_NAMES = {
-    "email": "email",
-    "phone": "phone",
-    "card": "card_number",
-    "iban": "iban",
-    "ssn": "ssn",
-    "ip": "client_ip",
-    "secret": "api_key",
-}
-
-
-def build_corpus(traces: int, seed: int, plant_rate: float, redactor: Redactor) -> Corpus:
-    builder = CorpusBuilder(seed, plant_rate)
-    spans: list[SpanSpec] = []
-    texts: list[Text] = []
-    for _ in range(traces):
-        trace = builder.trace()
-        planted = builder.planted
-        spans += trace
-        for span in trace:
-            places = [span.attributes, *(attributes for _, attributes in span.events)]
-            items = [(k, v) for place in places for k, v in place.items()]
-            if span.status_description is not None:
-                items.append(("status.description", span.status_description))
-            for key, value in items:
-                if isinstance(value, str) and not redactor.is_allowed(key):
-                    found = tuple((label, raw) for label, raw in planted if contains(value, raw))
-                    texts.append(Text(key, value, found))
-    return Corpus(spans, texts)
-
-
-def contains(text: str, value: str) -> bool:
-    """``value`` verbatim in ``text``, or as JSON escapes it."""
-    return value in text or json.dumps(value, ensure_ascii=False)[1:-1] in text
+    loads = sum(min(t.loads) for t in timings.values())
+    redact = sum(min(t.redact) for t in timings.values())
+    print(
+        f"{'all':<13}{total_mb:>6.2f}{total_mb / loads:>17,.0f}{total_mb / redact:>13.1f}"
+        f"{redact / loads:>13.1f}x  (target <= 4.5x)"
+    )
+    print(
+        f"a compiled scanner (~{COMPILED_SCANNER_MB_PER_S:,} MB/s) would be"
+        f" {COMPILED_SCANNER_MB_PER_S / (total_mb / redact):.0f}x faster than redact_text here"
+    )
+    warm = warm_seconds(texts, redactor)
+    print(
+        f"the same texts again, each already redacted once: {total_mb / warm:,.0f} MB/s"
+        f" ({redact / warm:.0f}x faster: a repeat costs a cache lookup)"
+    )
+    planted, missed = agent_recall(texts, redactor)
+    print(f"planted values found: {planted - len(missed)} of {planted}")
+    for miss in missed[:10]:
+        print(f"  missed: {miss}")
 
 
 # --- 1. texts ----------------------------------------------------------------------------------
@@ -506,6 +215,7 @@ def measure_texts(variants: Sequence[Variant], texts: Sequence[Text], repeats: i
         variant.redact(texts[:200])
     for _ in range(repeats):
         for variant in variants:
+            _clear_cache(variant.redactor)  # each run sees every string for the first time
             gc.collect()
             start = time.perf_counter()
             outputs = variant.redact(texts)
@@ -597,7 +307,10 @@ def ended_spans(specs: Sequence[SpanSpec]) -> list[ReadableSpan]:
 
 
 def redact_span_us(spans: Sequence[ReadableSpan], redactor: Redactor) -> float:
+    """Per span, cache cleared first: strings repeated within the run's traces (a question in
+    the AGENT and the LLM span) are reused, as a trace's are."""
     resources = RedactedResourceCache(redactor)
+    _clear_cache(redactor)
     gc.collect()
     start = time.perf_counter_ns()
     for span in spans:
@@ -622,6 +335,8 @@ def export_run(spans: Sequence[ReadableSpan], redactor: Redactor | None) -> Expo
     exporter: SpanExporter = (
         counter if redactor is None else RedactingSpanExporter(counter, redactor)
     )
+    if redactor is not None:
+        _clear_cache(redactor)
     # Room for every span (none is dropped however far the worker falls behind) and a short
     # delay, so that the last partial batch leaves without waiting 5 s.
     processor = BatchSpanProcessor(
@@ -669,6 +384,12 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
         epilog="example: .venv/bin/python benchmarks/redaction.py --traces 200 --repeats 3",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument(
+        "--agent-texts",
+        type=int,
+        default=120,
+        help="agent text documents for section 0 (the six kinds in turn); 0 skips it",
+    )
     parser.add_argument("--traces", type=int, default=200, help="traces of 4 spans in the corpus")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant")
     parser.add_argument("--seed", type=int, default=42, help="seed of Faker and random")
@@ -702,6 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" load average {os.getloadavg()[0]:.2f} at start"
     )
     ours = Redactor(key=KEY, detectors=[BuiltinDetector()])
+    if args.agent_texts:
+        report_agent_text(agent_texts(args.agent_texts, seed=args.seed), ours, args.repeats)
     corpus = build_corpus(args.traces, args.seed, args.plant_rate, ours)
     print(
         f"corpus: {args.traces} traces, {len(corpus.spans)} spans (AGENT, LLM, TOOL, RETRIEVER),"

@@ -23,7 +23,7 @@ __all__ = ["Batch", "Result"]
 # Shorter strings scan in less time than a cache round trip takes. Inside a JSON document, where
 # most strings are short keys and values scanned together, only long ones are looked up.
 CACHE_FROM: Final = 32
-LEAF_CACHE_FROM: Final = 256
+LEAF_CACHE_FROM: Final = 64
 _JSON_STARTS: Final = ("{", "[")
 # Changed strings are substituted in the source (not rebuilt) while they are under this fraction
 # of it: finding a string's token costs a pass over the source per string.

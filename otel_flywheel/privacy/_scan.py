@@ -40,6 +40,9 @@ _SHORTEST_KEYWORD_VALUE: Final = 6  # "pwd=ab": nothing shorter holds a keyword-
 
 _Candidate = tuple[int, int, re.Match[str], Alternative]  # start, branch order, match, branch
 _DIGITS: Final = "[0-9]"
+# Below this length the combined regex scans (one call); above, one regex per group (each group's
+# stops cost only its own checks).
+_SHORT_TEXT: Final = 4096
 # What every digit-led value but an IBAN has after its first digit: six more digits or separators
 # (a card, an SSN, a phone number, "1.2.3.4"). One cheap operation (a repeated character class)
 # rejects most number starts: a quantity, a price, a year.
@@ -73,7 +76,14 @@ def _group_regex(anchor: str, alternatives: Sequence[Alternative]) -> re.Pattern
     measured (docs/benchmarks.md).
     """
     if anchor != _DIGITS:
-        return re.compile(anchor + _AFTER_ANCHOR.get(anchor, "") + _branches(alternatives))
+        return re.compile(anchor + _group_body(anchor, alternatives))
+    return re.compile(r"[0-9](?<![0-9][0-9])" + _group_body(anchor, alternatives))
+
+
+def _group_body(anchor: str, alternatives: Sequence[Alternative]) -> str:
+    """A group's checks and branches, after its anchor character."""
+    if anchor != _DIGITS:
+        return _AFTER_ANCHOR.get(anchor, "") + _branches(alternatives)
     after_letters = [a for a in alternatives if a.follows_letters]
     others = [a for a in alternatives if not a.follows_letters]
     parts = []
@@ -81,7 +91,24 @@ def _group_regex(anchor: str, alternatives: Sequence[Alternative]) -> re.Pattern
         parts.append(r"(?<![A-Za-z_].)(?<![0-9][.:].)" + _DIGITS_NEARBY + _branches(others))
     if after_letters:
         parts.append(_branches(after_letters))
-    return re.compile(r"[0-9](?<![0-9][0-9])(?:" + "|".join(parts) + ")")
+    return r"(?<=[0-9])(?:" + "|".join(parts) + ")"
+
+
+def _combined_regex(groups: Sequence[_Group]) -> re.Pattern[str]:
+    """All groups in one regex, for short texts: one search call instead of one per group. Its
+    first character class holds every anchor; a digit inside a number fails the first operation,
+    the groups' own checks follow."""
+    anchors = "".join(_class_body(group.anchor) for group in groups)
+    digits = [g for g in groups if g.anchor == _DIGITS]
+    others = [g for g in groups if g.anchor != _DIGITS]
+    body = [_group_body(g.anchor, g.alternatives) for g in digits]
+    if others:
+        body.append(
+            r"(?<![0-9])(?:"
+            + "|".join(f"(?<={g.anchor})" + _group_body(g.anchor, g.alternatives) for g in others)
+            + ")"
+        )
+    return re.compile(f"[{anchors}](?<![0-9][0-9])(?:{'|'.join(body)})")
 
 
 def _branches(alternatives: Sequence[Alternative]) -> str:
@@ -92,12 +119,12 @@ class _Group:
     """The branches that share an anchor character: their regex, and their regexes from a branch
     on (to try the later branches where an earlier one was rejected)."""
 
-    __slots__ = ("_alternatives", "_index", "_tails", "anchor", "branches", "regex")
+    __slots__ = ("_index", "_tails", "alternatives", "anchor", "branches", "regex")
 
     def __init__(self, anchor: str, alternatives: Sequence[Alternative]) -> None:
         _class_body(anchor)
         self.anchor = anchor
-        self._alternatives = tuple(alternatives)
+        self.alternatives = tuple(alternatives)
         self.regex = _group_regex(anchor, alternatives)
         self.branches = {a.name: a for a in alternatives}
         self._index = {a.name: i for i, a in enumerate(alternatives)}
@@ -119,7 +146,7 @@ class _Group:
 
     def _tail(self, name: str) -> re.Pattern[str] | None:
         if name not in self._tails:
-            rest = self._alternatives[self._index[name] + 1 :]
+            rest = self.alternatives[self._index[name] + 1 :]
             self._tails[name] = _group_regex(self.anchor, rest) if rest else None
         return self._tails[name]
 
@@ -135,6 +162,8 @@ class Scanner:
             if not alternative.keywords:
                 grouped.setdefault(alternative.anchor, []).append(alternative)
         self._groups = tuple(_Group(anchor, alts) for anchor, alts in grouped.items())
+        self._combined = _combined_regex(self._groups) if self._groups else None
+        self._group_of = {name: group for group in self._groups for name in group.branches}
         # keyword -> one regex per branch it leads, in branch order.
         by_keyword: dict[str, list[tuple[int, re.Pattern[str], Alternative]]] = {}
         for order, alternative in enumerate(alternatives):
@@ -147,12 +176,15 @@ class Scanner:
     def find(self, text: str) -> list[Match]:
         """The values in ``text``, in order, never overlapping.
 
-        Each group's regex and the keyword candidates propose candidates; the earliest is
-        validated next. An accepted value moves every source past it; a rejected one moves only
-        its own source, one character on. (A search per group beats one regex over all anchors:
-        at each stop, the matcher would otherwise test every other group's lookbehind too.)"""
-        groups = self._groups
-        heads = [group.regex.search(text) for group in groups]
+        Candidates come from the regexes (one per group for a long text, the combined one for a
+        short text, where one search call costs less than a search per group) and from the
+        keyword candidates; the earliest is validated next. An accepted value moves every source
+        past it; a rejected one moves only its own source, one character on."""
+        if len(text) < _SHORT_TEXT:
+            regexes = [self._combined] if self._combined is not None else []
+        else:
+            regexes = [group.regex for group in self._groups]
+        heads = [regex.search(text) for regex in regexes]
         keyworded = self._keyword_candidates(text)
         next_keyword = 0
         found: list[Match] = []
@@ -171,9 +203,9 @@ class Scanner:
                 accepted = _accept(text, m, alternative, floor)
             elif best >= 0:
                 m = heads[best]  # type: ignore[assignment]
-                accepted = groups[best].accept(text, m, floor)
+                accepted = self._group_of[m.lastgroup].accept(text, m, floor)  # type: ignore[index]
                 if accepted is None:
-                    heads[best] = groups[best].regex.search(text, m.start() + 1)
+                    heads[best] = regexes[best].search(text, m.start() + 1)
             else:
                 return found
             if accepted is not None:
@@ -181,7 +213,7 @@ class Scanner:
                 position = accepted[1]
                 for index, head in enumerate(heads):
                     if head is not None and head.start() < position:
-                        heads[index] = groups[index].regex.search(text, position)
+                        heads[index] = regexes[index].search(text, position)
 
     def _keyword_candidates(self, text: str) -> list[_Candidate]:
         if not self._keywords or len(text) < _SHORTEST_KEYWORD_VALUE:
