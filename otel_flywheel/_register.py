@@ -21,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from otel_flywheel import _env
 from otel_flywheel import semconv as sc
@@ -30,7 +30,7 @@ from otel_flywheel._flywheel import build_flywheel
 from otel_flywheel.capture import FlywheelSpanProcessor, TracePipeline
 from otel_flywheel.config import PrivacySettings, config_file_section
 from otel_flywheel.errors import ConfigError
-from otel_flywheel.privacy import RedactingSpanExporter, Redactor, build_redactor
+from otel_flywheel.privacy import Redactor, build_redactor
 
 __all__ = ["DEFAULT_PHOENIX_ENDPOINT", "register", "resolve_otlp_traces_endpoint"]
 
@@ -78,9 +78,11 @@ def register(
       Phoenix as annotations and datasets through the durable outbox in ``FLYWHEEL_STATE_DIR``,
       and ``otel_flywheel.feedback(...)``. ``evaluate=False`` only logs the captured traces.
     - ``privacy`` / ``redactor``: PII and secret redaction, on by default (config section
-      ``privacy``, ``FLYWHEEL_REDACTION_KEY``; see docs/privacy.md). One redactor serves both
-      paths: the OTLP exporter gets redacted copies, and the pipeline sees only redacted traces.
-    - ``batch``: export with a ``BatchSpanProcessor`` (default) or synchronously.
+      ``privacy``, ``FLYWHEEL_REDACTION_KEY``; see docs/privacy.md). The capture worker redacts
+      each span once and feeds both paths from it: the OTLP exporter gets the redacted copy (it
+      never sees a raw span), and the pipeline its view, as traces.
+    - ``batch``: export in batches (default; the SDK's ``BatchSpanProcessor``, fed by the capture
+      worker) or span by span from the worker.
     - ``set_global``: make a newly created provider the global one.
 
     Returns the provider. Calling it again for the same provider adds nothing and returns it.
@@ -114,19 +116,21 @@ def register(
             )
             set_feedback_sink(flywheel)
             pipeline = flywheel
-        processor = FlywheelSpanProcessor(pipeline=pipeline, redactor=active_redactor or False)
+        # A provider we create exports through the processor: its worker redacts each span once
+        # and hands the copy to the OTLP exporter and its view to the flywheel. A provider that
+        # exists keeps its own exporters; we only capture.
+        exporter: SpanExporter | None = None
+        if created:
+            exporter = OTLPSpanExporter(endpoint=traces_endpoint, headers=_headers(headers))
+        processor = FlywheelSpanProcessor(
+            pipeline=pipeline,
+            redactor=active_redactor or False,
+            exporter=exporter,
+            export_batch=batch,
+        )
         _registered[provider] = processor
 
-    if created:
-        exporter: SpanExporter = OTLPSpanExporter(
-            endpoint=traces_endpoint, headers=_headers(headers)
-        )
-        if active_redactor is not None:
-            exporter = RedactingSpanExporter(exporter, active_redactor)
-        provider.add_span_processor(
-            BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
-        )
-    elif active_redactor is not None:
+    if not created and active_redactor is not None:
         logger.warning(
             "otel-flywheel added to an existing TracerProvider: the flywheel sees redacted spans, "
             "but that provider's own exporters send them unredacted. Let otel_flywheel.register() "

@@ -8,6 +8,15 @@ converts spans to ``SpanView``s, feeds the ``TraceAssembler``, normalizes each c
 calls ``pipeline.submit``, all with OTel instrumentation suppressed so that the pipeline's own
 HTTP calls are not traced. The pattern is the OTel SDK's ``BatchProcessor``.
 
+With an ``exporter`` (what ``register()`` sets up) the processor is also the export path: the
+worker redacts each span once and feeds both sides from that one result, the redacted
+``ReadableSpan`` to the exporter (batched by the SDK's ``BatchSpanProcessor``, which only the
+worker feeds) and its view to the assembler. The exporter never sees a raw span, whatever the
+flywheel does with it: spans that ``sample_ratio`` keeps out of the flywheel, or that the
+assembler drops (late, duplicate, trace too large), are still exported, redacted. A span whose
+redaction fails goes nowhere (``internal_error``): a leak is worse than a gap. Spans dropped before
+the worker (``queue_full``, ``shutdown``) are neither exported nor captured.
+
 Lifecycle (the OTel contract):
 
 - ``force_flush(timeout_millis)`` hands over everything received so far: the worker drains the
@@ -15,9 +24,12 @@ Lifecycle (the OTel contract):
   has not ended), then the pipeline's ``force_flush`` gets the time that is left. It returns
   ``False`` once the deadline passed and never waits past it itself (a pipeline must honor the
   timeout it is passed). The caller's thread only waits: ``pipeline.submit`` is always called
-  from the worker thread.
+  from the worker thread. With an exporter, the spans the worker handed over are exported before
+  the pipeline is flushed (the SDK's batch processor exports them on the caller's thread and
+  bounds each request by the exporter's own timeout, not by ``timeout_millis``).
 - ``shutdown()`` is idempotent: it flushes like ``force_flush``, stops the worker, then shuts the
-  pipeline down. Spans ending afterwards are dropped and counted as ``shutdown``.
+  exporter (after exporting what it holds) and the pipeline down. Spans ending afterwards are
+  dropped and counted as ``shutdown``.
 - After ``os.fork()`` the child gets a fresh queue, assembler and worker (``os.register_at_fork``);
   spans the parent had buffered stay with the parent, which delivers them.
 
@@ -33,6 +45,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -40,7 +53,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.sdk.environment_variables import OTEL_BSP_MAX_QUEUE_SIZE
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, running_under_pytest
 from otel_flywheel.capture._assembler import ClosedTrace, TraceAssembler
@@ -52,6 +67,7 @@ from otel_flywheel.privacy import (
     RedactedResourceCache,
     Redactor,
     build_redactor,
+    redact_readable_span,
     redact_span_view,
 )
 
@@ -87,6 +103,7 @@ _YIELD_WHILE_QUEUE_BELOW: Final = 0.25  # of max_queue_size
 _DROP_WARNING_INTERVAL_SECONDS: Final = 60.0
 _MAX_BATCH_THRESHOLD: Final = 512  # wake the worker early once this many spans wait (as the SDK)
 _MAX_KEPT_ERRORS: Final = 10
+_SDK_EXPORT_QUEUE_SIZE: Final = 2048  # BatchSpanProcessor's default max_queue_size
 
 
 class FlywheelSpanProcessor(SpanProcessor):
@@ -96,6 +113,10 @@ class FlywheelSpanProcessor(SpanProcessor):
     section, then the built-in default (see ``otel_flywheel._env``); an explicit bad value raises
     ``ConfigError``. ``pipeline`` defaults to a ``LoggingPipeline``; ``clock`` (monotonic
     nanoseconds) drives trace timing and is there for tests.
+
+    ``exporter`` makes the processor the export path as well (see the module docstring): each
+    span is redacted once on the worker and exported from that copy, in batches by default
+    (``export_batch=False`` exports span by span from the worker).
 
     ``dropped`` counts lost spans by reason, ``traces_emitted`` the traces the pipeline accepted
     and ``traces_closed_early`` those closed because too many traces were open.
@@ -113,6 +134,8 @@ class FlywheelSpanProcessor(SpanProcessor):
         schedule_delay_millis: int | None = None,
         sample_ratio: float | None = None,
         redactor: Redactor | bool = True,
+        exporter: SpanExporter | None = None,
+        export_batch: bool = True,
         clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self._settings = resolve_settings(
@@ -137,6 +160,25 @@ class FlywheelSpanProcessor(SpanProcessor):
             RedactedResourceCache(self._redactor) if self._redactor is not None else None
         )
         self._pipeline_name = type(self._pipeline).__qualname__
+        # The export path, fed by the worker with the spans it redacted: each span is redacted
+        # once, for Phoenix and the flywheel alike, and the exporter never sees a raw one.
+        # Batching is the SDK's BatchSpanProcessor (its own thread, queue, retries, timeouts),
+        # never registered on the provider: only the worker hands it spans.
+        self._export: SpanProcessor | None = None
+        if exporter is not None:
+            self._export = (
+                # Room for a full capture queue (never less than the SDK's default), which the
+                # worker may hand over at once when it catches up; OTEL_BSP_MAX_QUEUE_SIZE still
+                # decides when it is set.
+                BatchSpanProcessor(
+                    exporter,
+                    max_queue_size=None
+                    if os.environ.get(OTEL_BSP_MAX_QUEUE_SIZE)
+                    else max(self._settings.max_queue_size, _SDK_EXPORT_QUEUE_SIZE),
+                )
+                if export_batch
+                else SimpleSpanProcessor(exporter)
+            )
         self._clock = clock
         self._max_queue_size = self._settings.max_queue_size
         # TraceIdRatioBased's rule: keep a trace when the low 64 bits of its id fall under the
@@ -198,8 +240,11 @@ class FlywheelSpanProcessor(SpanProcessor):
             context = span.context
             if context is None or not context.trace_flags.sampled:
                 return
-            if context.trace_id & _TRACE_ID_LOW_BITS_MASK >= self._sample_bound:
-                return
+            if (
+                context.trace_id & _TRACE_ID_LOW_BITS_MASK >= self._sample_bound
+                and self._export is None
+            ):
+                return  # sampled out of the flywheel, and nothing to export
             if self._shutdown:
                 self._hot_drops["shutdown"] += 1
                 return
@@ -214,10 +259,11 @@ class FlywheelSpanProcessor(SpanProcessor):
     # --- lifecycle --------------------------------------------------------------------------------
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Hand every span received so far to the pipeline as traces, then flush the pipeline.
+        """Hand every span received so far to the exporter and to the pipeline as traces, then
+        flush both.
 
         Open traces are closed now (``close_reason="flush"``). Returns ``False`` if the deadline
-        passed, the pipeline could not flush, or the processor is shut down.
+        passed, the exporter or the pipeline could not flush, or the processor is shut down.
         """
         deadline = time.monotonic() + timeout_millis / 1000
         flushed = False
@@ -225,15 +271,19 @@ class FlywheelSpanProcessor(SpanProcessor):
             if self._shutdown:
                 return False
             if self._flush_worker(deadline) and not self._shutdown:
+                flushed = self._flush_export(deadline)
                 remaining_millis = int((deadline - time.monotonic()) * 1000)
                 if remaining_millis > 0:
-                    flushed = self._flush_pipeline(remaining_millis)
+                    flushed = self._flush_pipeline(remaining_millis) and flushed
                     flushed = flushed and time.monotonic() <= deadline
+                else:
+                    flushed = False
         self._reraise_worker_error_under_pytest()
         return flushed
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
-        """Flush every open trace, stop the worker and shut the pipeline down. Idempotent."""
+        """Flush every open trace, stop the worker, then flush and shut down the exporter and
+        the pipeline. Idempotent."""
         with self._lock:
             if self._shutdown:
                 return
@@ -248,11 +298,29 @@ class FlywheelSpanProcessor(SpanProcessor):
                     "capture worker did not finish within %d ms; traces still open are lost",
                     timeout_millis,
                 )
+            if self._export is not None:
+                try:
+                    # Exports what the worker handed over, then shuts the exporter down.
+                    self._export.shutdown()
+                except Exception:
+                    logger.exception("the span exporter failed to shut down")
             try:
                 self._pipeline.shutdown()
             except Exception:
                 logger.exception("pipeline %s failed to shut down", self._pipeline_name)
         self._reraise_worker_error_under_pytest()
+
+    def _flush_export(self, deadline: float) -> bool:
+        if self._export is None:
+            return True
+        remaining_millis = int((deadline - time.monotonic()) * 1000)
+        if remaining_millis <= 0:
+            return False
+        try:
+            return self._export.force_flush(remaining_millis)
+        except Exception:
+            logger.exception("the span exporter failed to flush")
+            return False
 
     def _flush_pipeline(self, timeout_millis: int) -> bool:
         try:
@@ -279,7 +347,7 @@ class FlywheelSpanProcessor(SpanProcessor):
 
     @property
     def redactor(self) -> Redactor | None:
-        """What redacts spans before the pipeline sees them; ``None`` when redaction is off."""
+        """What redacts spans before the pipeline (and the exporter) sees them; ``None`` when off."""
         return self._redactor
 
     @property
@@ -345,16 +413,32 @@ class FlywheelSpanProcessor(SpanProcessor):
             added = False
             with self._worker_guard:
                 parent = span.parent
-                view = span_view_from_readable(span)
-                if self._redactor is not None:
-                    view = redact_span_view(
-                        view, self._redactor, resources=self._redacted_resources
-                    )
-                self._assembler.add(
-                    view,
-                    now_ns=now_ns,
-                    is_root=parent is None or parent.is_remote,
+                context = span.context
+                keep = (
+                    context is not None
+                    and context.trace_id & _TRACE_ID_LOW_BITS_MASK < self._sample_bound
                 )
+                if self._export is not None:
+                    # Redacted once, here: the exporter gets the copy, the flywheel its view. A
+                    # span whose redaction fails goes nowhere (a leak is worse than a gap).
+                    if self._redactor is not None:
+                        span = redact_readable_span(
+                            span, self._redactor, resources=self._redacted_resources
+                        )
+                    self._export.on_end(span)
+                    view = span_view_from_readable(span) if keep else None
+                else:
+                    view = span_view_from_readable(span)
+                    if self._redactor is not None:
+                        view = redact_span_view(
+                            view, self._redactor, resources=self._redacted_resources
+                        )
+                if view is not None:
+                    self._assembler.add(
+                        view,
+                        now_ns=now_ns,
+                        is_root=parent is None or parent.is_remote,
+                    )
                 added = True
             if not added:
                 self._worker_drops["internal_error"] += 1

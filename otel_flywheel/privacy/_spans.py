@@ -4,10 +4,13 @@ The OTel Collector's redaction processor leaked through span events and non-stri
 here the attributes, event attributes (exception messages and stack traces), the status
 description, link attributes and resource attributes all go through the same ``Redactor``.
 
-Two adapters share it:
+- ``redact_readable_span`` makes the redacted copy of an ended span. The capture worker
+  (``FlywheelSpanProcessor`` with an exporter, as ``register()`` sets it up) calls it once per span
+  and feeds both the OTLP exporter and the flywheel from that copy.
+- ``redact_span_view`` redacts a ``SpanView`` (spans that arrive over OTLP, and the capture
+  worker's path when it has no exporter).
 - ``RedactingSpanExporter`` wraps any ``SpanExporter`` and hands it redacted copies, on the export
-  thread (the span-ending thread does no redaction work);
-- ``redact_span_view`` redacts what the capture worker hands to the flywheel pipeline.
+  thread: for a provider whose exporters are not ours.
 """
 
 from __future__ import annotations
