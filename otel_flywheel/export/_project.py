@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.export._curation import CurationSettings
 from otel_flywheel.export._export import ExportResult, export_dpo, export_sft
+from otel_flywheel.export._formats import RowFormatName
 from otel_flywheel.export._load import (
     DatasetNotFoundError,
     SourceDataset,
@@ -60,9 +61,12 @@ def export_training_data(
     curation: CurationSettings | None = None,
     privacy: PrivacySettings | Mapping[str, Any] | None = None,
     file_format: Literal["parquet", "jsonl"] = "parquet",
+    row_format: RowFormatName | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ExportSummary:
     """Write ``sft.<format>`` and ``dpo.<format>`` (each with its manifest) into ``out_dir``.
+
+    ``row_format``: ``hf`` or ``openai``; by default ``hf`` for Parquet, ``openai`` for JSON lines.
 
     Source traces come from ``store``, else the local routing store when ``use_local_store``
     (``<state dir>/routing.sqlite``, if this machine has one), then from Phoenix. Raises
@@ -84,6 +88,7 @@ def export_training_data(
 
         options: dict[str, Any] = {
             "gating": gating,
+            "row_format": row_format,
             "curation": curation,
             "privacy": privacy,
             "progress": progress,
