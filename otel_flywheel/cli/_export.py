@@ -20,14 +20,18 @@ from otel_flywheel.errors import FlywheelError
 from otel_flywheel.export import (
     ROW_FORMATS,
     CurationSettings,
+    ExportError,
     ExportResult,
     PIIFoundError,
     SourceDataset,
     StepReport,
     TraceLookup,
+    default_row_format,
     export_dpo,
     export_evals,
     export_sft,
+    file_format,
+    get_row_format,
     load_source,
     open_routing_store,
 )
@@ -121,6 +125,14 @@ def add_export_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "default hf for .parquet, openai for .jsonl",
     )
     parser.add_argument(
+        "--no-parallel-tool-calls",
+        dest="parallel_tool_calls",
+        action="store_false",
+        help="one tool call per assistant turn: a turn that made several becomes one turn per "
+        "call, each followed by its result (for Llama 3.1/3.2, whose templates render one call "
+        "per turn; openai rows say parallel_tool_calls: false)",
+    )
+    parser.add_argument(
         "--gating-set",
         dest="gating",
         action="append",
@@ -164,10 +176,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         curation = _curation(args)
         versions = _versions(args.datasets, args.versions)
-        if args.kind == "evals" and args.row_format is not None:
-            raise ValueError(
-                "--format applies to sft and dpo; an evals file holds the examples themselves"
-            )
+        _check_shape_options(args)
     except ValueError as exc:
         return _fail(str(exc))
     say = _say
@@ -219,6 +228,7 @@ def _run(
         traces=traces,
         gating=gating,
         row_format=args.row_format,
+        parallel_tool_calls=args.parallel_tool_calls,
         curation=curation,
         progress=_say,
     )
@@ -268,6 +278,23 @@ def _curation(args: argparse.Namespace) -> CurationSettings:
             f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors()
         )
         raise ValueError(f"bad curation options: {problems}") from None
+
+
+def _check_shape_options(args: argparse.Namespace) -> None:
+    """Row-format options that cannot work fail before Phoenix is asked for anything."""
+    if args.kind == "evals":
+        if args.row_format is not None or not args.parallel_tool_calls:
+            raise ValueError(
+                "--format and --no-parallel-tool-calls apply to sft and dpo; an evals file holds "
+                "the examples themselves"
+            )
+        return
+    try:
+        suffix = file_format(args.out)
+        name = args.row_format or default_row_format(suffix)
+        get_row_format(name).check_file_format(suffix, args.out)
+    except ExportError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _versions(datasets: list[str], versions: list[str] | None) -> list[str | None]:

@@ -42,6 +42,7 @@ from otel_flywheel.export._load import (
 from otel_flywheel.export._manifest import MANIFEST_VERSION, manifest_path_for
 from otel_flywheel.export._minhash import NearDuplicateIndex
 from otel_flywheel.export._project import ExportSummary, export_training_data
+from otel_flywheel.export._write import FileFormat, file_format
 
 __all__ = [
     "HF_DPO_SCHEMA",
@@ -55,6 +56,7 @@ __all__ = [
     "ExportKind",
     "ExportResult",
     "ExportSummary",
+    "FileFormat",
     "FormatProblem",
     "NearDuplicateIndex",
     "PIIFinding",
@@ -73,6 +75,7 @@ __all__ = [
     "export_evals",
     "export_sft",
     "export_training_data",
+    "file_format",
     "get_row_format",
     "load_dataset",
     "load_examples_file",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from otel_flywheel.model import AgentTrace, Message, Step, ToolCall, ToolDefinition
@@ -35,6 +35,16 @@ class Conversation:
     messages: list[dict[str, Any]] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)
     problem: str | None = None
+    parallel_tool_calls: bool = True  # False: at most one call per assistant turn
+
+    def one_call_per_turn(self) -> Conversation:
+        """The conversation with every assistant turn that made several tool calls split into one
+        turn per call, each followed by its result, for models that make one call at a time
+        (Llama 3.1's template raises on a turn with several). The turn's text stays on its first
+        call. A turn whose calls do not all have their results right after it is left whole."""
+        if self.problem is not None:
+            return self
+        return replace(self, messages=_one_call_per_turn(self.messages), parallel_tool_calls=False)
 
     @property
     def final_answer_index(self) -> int | None:
@@ -78,6 +88,30 @@ def message_text(message: dict[str, Any]) -> str:
             arguments = json.dumps(arguments, ensure_ascii=False)
         parts.append(f"{function.get('name', '')} {arguments}")
     return " ".join(part for part in parts if part)
+
+
+def _one_call_per_turn(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
+    index = 0
+    while index < len(messages):
+        message = messages[index]
+        calls = message.get("tool_calls") or []
+        end = index + 1
+        while end < len(messages) and messages[end]["role"] == "tool":
+            end += 1
+        answers = {m.get("tool_call_id"): m for m in messages[index + 1 : end]}
+        if len(calls) < 2 or any(call["id"] not in answers for call in calls):
+            result.append(message)
+            index += 1
+            continue
+        for position, call in enumerate(calls):
+            turn = {key: value for key, value in message.items() if key != "tool_calls"}
+            if position > 0:
+                turn.pop("content", None)
+            result += [{**turn, "tool_calls": [call]}, answers.pop(call["id"])]
+        result += answers.values()  # results of no call in this turn stay, after it
+        index = end
+    return result
 
 
 def _reply(step: Step) -> list[Message]:

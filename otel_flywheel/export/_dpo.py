@@ -66,6 +66,7 @@ def build_dpo_row(
         chosen=[{"role": "assistant", "content": chosen}],
         rejected=[{"role": "assistant", "content": rejected}],
         tools=copy.deepcopy(conversation.tools),
+        parallel_tool_calls=conversation.parallel_tool_calls,
     )
     context = " ".join(message_text(m) for m in prompt if m["role"] != "system")
     return TrainingRow(

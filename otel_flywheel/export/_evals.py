@@ -63,6 +63,7 @@ def export_evals(
     return finish_export(
         "evals",
         None,
+        None,
         written,
         sources=sources,
         gating=(),

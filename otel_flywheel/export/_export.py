@@ -90,6 +90,7 @@ def export_sft(
     traces: TraceLookup,
     gating: Sequence[SourceDataset] = (),
     row_format: RowFormatName | None = None,
+    parallel_tool_calls: bool = True,
     curation: CurationSettings | None = None,
     privacy: PrivacySettings | Mapping[str, Any] | None = None,
     progress: Progress | None = None,
@@ -99,6 +100,8 @@ def export_sft(
 
     ``row_format``: ``"openai"`` (OpenAI fine-tuning, JSON lines) or ``"hf"`` (Hugging Face chat
     templates and TRL); by default ``hf`` for Parquet, ``openai`` for JSON lines.
+    ``parallel_tool_calls=False`` splits an assistant turn that made several tool calls into one
+    turn per call (`Conversation.one_call_per_turn`), for models that call one tool at a time.
 
     Raises `PIIFoundError` (nothing written) when the PII scan finds anything, `ExportError` for a
     bad output path or a format that cannot be written to it.
@@ -118,6 +121,7 @@ def export_sft(
         traces=traces,
         gating=gating,
         row_format=row_format,
+        parallel_tool_calls=parallel_tool_calls,
         curation=curation,
         privacy=privacy,
         progress=progress,
@@ -133,6 +137,7 @@ def export_dpo(
     traces: TraceLookup,
     gating: Sequence[SourceDataset] = (),
     row_format: RowFormatName | None = None,
+    parallel_tool_calls: bool = True,
     curation: CurationSettings | None = None,
     privacy: PrivacySettings | Mapping[str, Any] | None = None,
     progress: Progress | None = None,
@@ -155,6 +160,7 @@ def export_dpo(
         traces=traces,
         gating=gating,
         row_format=row_format,
+        parallel_tool_calls=parallel_tool_calls,
         curation=curation,
         privacy=privacy,
         progress=progress,
@@ -174,6 +180,7 @@ def _training_export(
     traces: TraceLookup,
     gating: Sequence[SourceDataset],
     row_format: RowFormatName | None,
+    parallel_tool_calls: bool,
     curation: CurationSettings | None,
     privacy: PrivacySettings | Mapping[str, Any] | None,
     progress: Progress | None,
@@ -208,7 +215,13 @@ def _training_export(
     log.record("consent", consent_description(settings), rows_in=len(selected), removals=refused)
 
     rows, unusable = _build_rows(
-        consenting, traces, lambda example, conversation: build(example, conversation, shape)
+        consenting,
+        traces,
+        lambda example, conversation: build(
+            example,
+            conversation if parallel_tool_calls else conversation.one_call_per_turn(),
+            shape,
+        ),
     )
     log.record(
         "source_trace",
@@ -282,6 +295,7 @@ def _training_export(
     return finish_export(
         kind,
         format_name,
+        parallel_tool_calls,
         written,
         sources=sources,
         gating=gating,
@@ -361,6 +375,7 @@ def pii_scan(
 def finish_export(
     kind: ExportKind,
     row_format_name: RowFormatName | None,
+    parallel_tool_calls: bool | None,
     written: WrittenFile,
     *,
     sources: Sequence[SourceDataset],
@@ -380,6 +395,7 @@ def finish_export(
     manifest = build_manifest(
         kind=kind,
         row_format=row_format_name,
+        parallel_tool_calls=parallel_tool_calls,
         output=written,
         sources=sources,
         gating=gating,

@@ -42,6 +42,7 @@ class SFTRecord:
 
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]] = field(default_factory=list)
+    parallel_tool_calls: bool = True  # False: the messages make at most one call per turn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +53,7 @@ class PreferenceRecord:
     chosen: list[dict[str, Any]]
     rejected: list[dict[str, Any]]
     tools: list[dict[str, Any]] = field(default_factory=list)
+    parallel_tool_calls: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,8 @@
 """The lineage manifest written beside every export (``<file>.manifest.json``).
 
 It answers, for the file next to it: which reader its rows are shaped for (``row_format``:
-``openai`` or ``hf``; ``null`` for an evals file), what went in (source datasets with their Phoenix ids and
+``openai`` or ``hf``; ``null`` for an evals file) and whether a turn may make several tool calls
+(``parallel_tool_calls``), what went in (source datasets with their Phoenix ids and
 versions, the gating sets checked for leakage, where source traces came from), what curation did
 (every step with rows in, rows removed and why, and every removed example), and where each row
 came from (example -> source trace and span, the route and the feedback or verdict behind its
@@ -47,6 +48,7 @@ def build_manifest(
     *,
     kind: str,
     row_format: str | None,
+    parallel_tool_calls: bool | None,
     output: WrittenFile,
     sources: Sequence[SourceDataset],
     gating: Sequence[SourceDataset],
@@ -61,6 +63,7 @@ def build_manifest(
         "manifest_version": MANIFEST_VERSION,
         "kind": kind,
         "row_format": row_format,
+        "parallel_tool_calls": parallel_tool_calls,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "otel_flywheel_version": __version__,
         "output": {

@@ -50,11 +50,13 @@ class OpenAIFormat(RowFormat):
     file_formats: ClassVar[frozenset[FileFormat]] = frozenset({"jsonl"})
 
     def sft_row(self, record: SFTRecord) -> dict[str, Any]:
-        return {"messages": _messages(record.messages), "tools": list(record.tools)}
+        row = {"messages": _messages(record.messages), "tools": list(record.tools)}
+        return _parallel(row, record.parallel_tool_calls)
 
     def dpo_row(self, record: PreferenceRecord) -> dict[str, Any]:
+        given = {"messages": _messages(record.prompt), "tools": list(record.tools)}
         return {
-            "input": {"messages": _messages(record.prompt), "tools": list(record.tools)},
+            "input": _parallel(given, record.parallel_tool_calls),
             "preferred_output": _messages(record.chosen),
             "non_preferred_output": _messages(record.rejected),
         }
@@ -68,6 +70,11 @@ class OpenAIFormat(RowFormat):
         else:
             check.preference(row)
         return check.found
+
+
+def _parallel(chat: dict[str, Any], parallel_tool_calls: bool) -> dict[str, Any]:
+    """OpenAI's default is parallel calls; say so only when the rows were made without them."""
+    return chat if parallel_tool_calls else {**chat, "parallel_tool_calls": False}
 
 
 def _messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -62,11 +62,13 @@ def export_training_data(
     privacy: PrivacySettings | Mapping[str, Any] | None = None,
     file_format: Literal["parquet", "jsonl"] = "parquet",
     row_format: RowFormatName | None = None,
+    parallel_tool_calls: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ExportSummary:
     """Write ``sft.<format>`` and ``dpo.<format>`` (each with its manifest) into ``out_dir``.
 
     ``row_format``: ``hf`` or ``openai``; by default ``hf`` for Parquet, ``openai`` for JSON lines.
+    ``parallel_tool_calls=False``: one tool call per assistant turn (see `export_sft`).
 
     Source traces come from ``store``, else the local routing store when ``use_local_store``
     (``<state dir>/routing.sqlite``, if this machine has one), then from Phoenix. Raises
@@ -89,6 +91,7 @@ def export_training_data(
         options: dict[str, Any] = {
             "gating": gating,
             "row_format": row_format,
+            "parallel_tool_calls": parallel_tool_calls,
             "curation": curation,
             "privacy": privacy,
             "progress": progress,

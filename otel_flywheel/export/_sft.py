@@ -56,7 +56,11 @@ def build_sft_row(
     messages = _messages(conversation, example, kind)
     if isinstance(messages, str):
         return messages
-    record = SFTRecord(messages=messages, tools=copy.deepcopy(conversation.tools))
+    record = SFTRecord(
+        messages=messages,
+        tools=copy.deepcopy(conversation.tools),
+        parallel_tool_calls=conversation.parallel_tool_calls,
+    )
     return TrainingRow(
         data=row_format.sft_row(record),
         example=example,

@@ -90,6 +90,7 @@ RESULTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "lookup_order": lambda a: json.dumps({"order_id": a["order_id"], "status": "shipped"}),
     "get_weather": lambda a: f"Sunny in {a['city']}, 21 degrees.",  # plain text, not JSON
     "create_ticket": lambda a: json.dumps({"ticket": "T-77", "tags": a["tags"]}),
+    "orders.lookup": lambda a: json.dumps({"order_id": a["order_id"], "status": "shipped"}),
 }
 
 
@@ -213,7 +214,7 @@ def _run(client: OpenAI, tracer: OITracer, llm: ScriptedLLMServer, scenario: Sce
                     name = call.function.name  # type: ignore[union-attr]
                     arguments = call.function.arguments  # type: ignore[union-attr]
                     with tracer.start_as_current_span(name, openinference_span_kind="tool") as tool:
-                        tool.set_tool(name=name, parameters=_parameters(name))
+                        tool.set_tool(name=name, parameters=_parameters(scenario, name))
                         tool.set_input(arguments, mime_type="application/json")
                         result = RESULTS[name](json.loads(arguments))
                         tool.set_output(result)
@@ -224,8 +225,10 @@ def _run(client: OpenAI, tracer: OITracer, llm: ScriptedLLMServer, scenario: Sce
         return format_trace_id(span.get_span_context().trace_id)
 
 
-def _parameters(name: str) -> dict[str, Any]:
-    return next(t["function"]["parameters"] for t in TOOLS if t["function"]["name"] == name)
+def _parameters(scenario: Scenario, name: str) -> dict[str, Any]:
+    return next(
+        t["function"]["parameters"] for t in scenario.tools if t["function"]["name"] == name
+    )
 
 
 # --- the zoo as export input ------------------------------------------------------------------

@@ -248,3 +248,43 @@ def test_dpo_rows_carry_the_tools_the_prompt_was_made_with(
         "get_weather",
         "create_ticket",
     ]
+
+
+# --- one call per turn ----------------------------------------------------------------------------
+
+
+def test_without_parallel_tool_calls_every_family_renders_every_row(
+    zoo: Zoo, tmp_path: Path
+) -> None:
+    result = zoo.sft(tmp_path / "sft.parquet", parallel_tool_calls=False)
+    rows = list(load(result.path, tmp_path / "cache"))
+    row = by_first_user(
+        rows, "Will order A-1002 reach Zürich before the weekend, and what is the weather there?"
+    )
+
+    assert result.manifest["parallel_tool_calls"] is False
+    assert [m["role"] for m in row["messages"]] == [
+        "system", "user", "assistant", "tool", "assistant", "tool", "assistant",
+    ]  # fmt: skip
+    first, second = row["messages"][2], row["messages"][4]
+    assert [c["function"]["name"] for c in first["tool_calls"] + second["tool_calls"]] == [
+        "lookup_order",
+        "get_weather",
+    ]
+    assert row["messages"][3]["tool_call_id"] == first["tool_calls"][0]["id"]
+    assert row["messages"][5]["tool_call_id"] == second["tool_calls"][0]["id"]
+    for family in FAMILIES:
+        for each in rows:
+            text = render(family, each["messages"], each["tools"])
+            for call in calls_in(each["messages"]):
+                assert text.count(emitted_call(family, call)) == 1, family
+
+
+def test_a_turn_with_text_keeps_it_on_its_first_call_when_split(zoo: Zoo, tmp_path: Path) -> None:
+    result = zoo.sft(tmp_path / "sft.jsonl", row_format="hf", parallel_tool_calls=False)
+    rows = [json.loads(line) for line in result.path.read_text().splitlines()]
+
+    row = by_first_user(rows, "My parcel A-1003 arrived broken, please open a ticket.")
+
+    assert row["messages"][2]["content"] == "I am sorry to hear that. Opening a ticket now."
+    assert len(row["messages"][2]["tool_calls"]) == 1
