@@ -1,9 +1,11 @@
 """Hugging Face's own loading and rendering, offline: ``datasets`` readers, and tokenizers that carry
-real chat templates (Qwen2.5, Llama 3.1, Mistral Nemo) over a tiny in-memory byte-level vocabulary.
+real chat templates (Qwen2.5, Llama 3.1, Mistral Nemo) over a small byte-level BPE vocabulary.
 
-No weights and no hub: a template is Jinja text (``chat_templates/``), and a byte-level BPE with no
-merges tokenizes any text losslessly, so ``decode(encode(text)) == text`` and what TRL tokenizes
-can be read back and compared with what the template renders.
+No weights and no hub: a template is Jinja text (``chat_templates/``), and the tokenizer is a
+byte-level BPE trained here on the templates' own text. Byte-level means lossless,
+``decode(encode(text)) == text``, so what TRL tokenizes can be read back and compared with what
+the template renders; the merges keep sequences about as short as a real tokenizer's, so a
+trainer's default ``max_length`` treats them as it would real ones.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import datasets
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 TEMPLATES: Final = Path(__file__).parent / "chat_templates"
@@ -33,15 +35,31 @@ def chat_template(family: str) -> str:
 
 def tokenizer(family: str) -> PreTrainedTokenizerFast:
     """A tokenizer whose ``apply_chat_template`` renders with ``family``'s template."""
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    backend = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    backend.decoder = decoders.ByteLevel()
     made = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+        tokenizer_object=Tokenizer.from_str(_trained_backend()),
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
     )
     made.chat_template = chat_template(family)
     return made
+
+
+@cache
+def _trained_backend() -> str:
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.train_from_iterator(
+        [chat_template(name) for name in FAMILIES] * 4,
+        trainers.BpeTrainer(
+            vocab_size=1024,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            special_tokens=["<s>", "</s>", "<pad>"],  # ids 0, 1, 2, as tiny_model's config says
+            show_progress=False,
+        ),
+    )
+    return backend.to_str()
 
 
 def tiny_model(vocab_size: int) -> LlamaForCausalLM:

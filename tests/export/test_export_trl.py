@@ -16,9 +16,9 @@ from agent_zoo import REJECTED, Zoo
 from hf_kit import calls_in, emitted_call, load, render
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-# TRL 1.16's configs still set `gradient_checkpointing`, which transformers 5.25 renamed.
+# TRL 1.16 still uses names transformers 5 renamed (gradient_checkpointing, ...): their warnings.
 pytestmark = pytest.mark.filterwarnings(
-    "ignore:`gradient_checkpointing` is deprecated:FutureWarning"
+    "ignore:.*is deprecated and will be removed in v6:FutureWarning"
 )
 
 CPU = {"report_to": [], "use_cpu": True, "bf16": False, "dataloader_pin_memory": False}
