@@ -21,8 +21,13 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import datasets
+import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+# The models here are tiny: one thread does their arithmetic faster than threads contending for the
+# machine's two cores with the rest of the suite.
+torch.set_num_threads(1)
 
 TEMPLATES: Final = Path(__file__).parent / "chat_templates"
 FAMILIES: Final = ("qwen2_5", "llama3_1", "mistral_nemo")
@@ -64,8 +69,6 @@ def _trained_backend() -> str:
 
 def tiny_model(vocab_size: int) -> LlamaForCausalLM:
     """A randomly initialised one-layer model: enough for a trainer to be built and to step."""
-    import torch
-
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=vocab_size,
