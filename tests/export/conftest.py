@@ -3,6 +3,14 @@ and the agent zoo's conversations captured in process (no Phoenix) for the forma
 
 from __future__ import annotations
 
+import os
+
+# Set before any test module here imports datasets or transformers, which read them on import:
+# nothing in these tests may reach the Hugging Face hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
 import uuid
 from collections.abc import Iterator
 

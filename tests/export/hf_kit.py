@@ -11,14 +11,9 @@ trainer's default ``max_length`` treats them as it would real ones.
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import datasets
 import torch

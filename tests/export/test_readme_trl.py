@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import datasets
 import hf_kit
 import pytest
 from agent_zoo import Zoo
@@ -40,6 +41,8 @@ def test_the_readme_trl_example_trains_on_the_exported_files(
     hf_kit.tiny_model(len(tokenizer)).save_pretrained(stand_in)
     tokenizer.save_pretrained(stand_in)
     monkeypatch.chdir(tmp_path)
+    # load_dataset as written caches under ~/.cache/huggingface: keep this run's cache here.
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
 
     runnable = (
         code.replace(MODEL_ID, str(stand_in))
