@@ -7,6 +7,7 @@ trace gets the same verdict whichever way it came in.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -107,8 +108,16 @@ class EvaluatorSuite:
             for r in self.applicable_rubrics(references)
             if rubric_ids is None or r.id in rubric_ids
         ]
-        items = [(trace, r, references) if references else (trace, r) for r in rubrics]
-        runs = await self._judge.run_many(items)
+        # The checks' findings point the judge at their culprit steps: never cut from a prompt.
+        flagged = {
+            e.culprit_span_id
+            for e in self.check(trace, references)
+            if e.passed is False and e.culprit_span_id is not None
+        }
+        judge = self._judge
+        runs = await asyncio.gather(
+            *(judge.run(trace, r, references, flagged=flagged) for r in rubrics)
+        )
         return JudgeResult(
             evaluations=[run.evaluation for run in runs],
             failed_rubrics=frozenset(

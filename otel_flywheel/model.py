@@ -276,6 +276,8 @@ class JudgeCoverage:
     budget_tokens: int = 0
     prompt_tokens: int = 0
     requests: int = 1
+    parts: int = 0
+    """How many parts a trace too long for one prompt was judged in (0: one prompt)."""
 
     MOSTLY_UNSEEN_BELOW: ClassVar[float] = 0.5
 
@@ -295,6 +297,7 @@ class JudgeCoverage:
             "budget_tokens": self.budget_tokens,
             "prompt_tokens": self.prompt_tokens,
             "requests": self.requests,
+            "parts": self.parts,
         }
 
 

@@ -130,6 +130,7 @@ class JudgePlan:
             budget_tokens=self.budget_tokens,
             prompt_tokens=prompt_tokens,
             requests=requests,
+            parts=len(self.parts),
         )
 
 
