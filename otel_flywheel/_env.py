@@ -82,7 +82,7 @@ FLYWHEEL_JUDGE_CACHE: Final = "FLYWHEEL_JUDGE_CACHE"
 
 FLYWHEEL_JUDGE_MAX_INPUT_TOKENS: Final = "FLYWHEEL_JUDGE_MAX_INPUT_TOKENS"
 """Budget for one judge prompt (estimated as UTF-8 bytes / 3.5). Default: from the judge model's
-context window (half of it, at most 32000). A rubric's own ``max_input_tokens`` may lower it."""
+context window (half of it, at most 16000). A rubric's own ``max_input_tokens`` may lower it."""
 
 FLYWHEEL_JUDGE_CONTEXT_TOKENS: Final = "FLYWHEEL_JUDGE_CONTEXT_TOKENS"
 """The judge model's context window in tokens, when the built-in table does not know the model or

@@ -21,6 +21,7 @@ from otel_flywheel.model import AgentTrace, Message, Step, ToolCall, ToolDefinit
 
 from ..rubric import Rubric  # noqa: TID252 (decisions.md: relative inside evaluators/)
 from ._excerpt import Excerpter, cut_middle
+from ._fence import neutralize
 
 __all__ = ["Block", "Item", "failed", "step_blocks", "text_key"]
 
@@ -55,6 +56,16 @@ class Item:
     skip_repeat: bool = False
     excerpter: Excerpter | None = None
     key: str = ""
+    _lines: dict[tuple[str, int | None], str] = field(default_factory=dict, repr=False)
+
+    def line(self, prefix: str, allowance: int | None) -> str:
+        """``prefix`` and the rendering within ``allowance``, fence look-alikes defused (cached:
+        fitting renders the same text at the same allowance many times)."""
+        key = (prefix, allowance)
+        line = self._lines.get(key)
+        if line is None:
+            line = self._lines[key] = neutralize(prefix + self.render(allowance))
+        return line
 
     def __post_init__(self) -> None:
         if self.dedupe and len(self.text) >= _DEDUPE_MIN_CHARS:

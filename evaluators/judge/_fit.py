@@ -148,7 +148,7 @@ def _render_block(
             lines.append(neutralize(f"{prefix}{item.label}: (same as {where[item.key]})"))
             continue
         allowance = _allowance(item, cap, floor_scale)
-        lines.append(neutralize(prefix + item.render(allowance)))
+        lines.append(item.line(prefix, allowance))
         fitted.total_chars += len(item.text)
         fitted.shown_chars += len(item.text) if allowance is None else allowance
         if allowance is not None:

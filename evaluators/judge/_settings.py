@@ -145,7 +145,7 @@ class JudgeSettings(_Settings):
 
     def budget_tokens(self, rubric: Rubric | None = None) -> int:
         """The prompt budget for ``rubric``: the smallest of ``max_input_tokens`` (else the model's
-        default: half its window, at most 32000) and the rubric's own ``max_input_tokens``, and
+        default: half its window, at most 16000) and the rubric's own ``max_input_tokens``, and
         never more than the window less room for the reply."""
         window = self.context_window
         budget = (

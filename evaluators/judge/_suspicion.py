@@ -40,6 +40,7 @@ _EXCERPT_OVER_CHARS = 1200
 # Parts of a step that feed later steps (inputs) versus what it produced (outputs).
 _INPUT_PARTS = frozenset({"tool_calls", "model_input", "retrieved_documents_query"})
 _OUTPUT_PARTS = frozenset({"tool_results", "retrieved_documents", "model_output", "step_outcomes"})
+_LATER_PARTS = _INPUT_PARTS | {"model_output"}
 
 
 def rank(
@@ -55,50 +56,31 @@ def rank(
     ``flagged`` holds span ids the deterministic checks found at fault; ``extra`` blocks (head,
     shared, references) get their items weighed and excerpted too, without a suspicion.
     """
-    texts = [[item for item in block.items] for block in blocks]
-    step_terms = [set().union(*(terms(item.text) for item in items)) for items in texts]
-    weights = TermWeights(step_terms)
+    terms_of = _Terms([list(block.items) for block in blocks])
+    weights = TermWeights(terms_of.steps)
     answer = weights.query(trace.goal or "", trace.final_output or "")
+    raw = [
+        _RELEVANT * relevance + _USED_LATER * used
+        for relevance, used in zip(
+            _normalized([weights.overlap(found, answer) for found in terms_of.steps]),
+            _normalized(terms_of.used_later(weights, trace.final_output or "")),
+            strict=True,
+        )
+    ]
     final_step = _final_step(trace)
     if final_step is None and blocks:
         final_step = len(blocks) - 1  # no model turn wrote the answer: the last step did
-
-    outputs = [
-        set().union(*(terms(i.text) for i in items if i.part in _OUTPUT_PARTS)) for items in texts
-    ]
-    later_inputs: list[set[str]] = [set() for _ in blocks]
-    running = terms(trace.final_output or "")
-    for index in range(len(blocks) - 1, -1, -1):
-        later_inputs[index] = running
-        running = running | {
-            t for item in texts[index] if item.part in _INPUT_PARTS for t in terms(item.text)
-        }
-        running |= {
-            t for item in texts[index] if item.part == "model_output" for t in terms(item.text)
-        }
-
-    relevance = [weights.overlap(found, answer) for found in step_terms]
-    used = [
-        sum(weights.weight(term) for term in outputs[i] & later_inputs[i])
-        for i in range(len(blocks))
-    ]
-    top_relevance = max(relevance, default=0.0) or 1.0
-    top_used = max(used, default=0.0) or 1.0
-    raw: list[float] = []
     for index, (block, step) in enumerate(zip(blocks, trace.steps, strict=True)):
-        score = _RELEVANT * relevance[index] / top_relevance + _USED_LATER * used[index] / top_used
-        if step.span_id in flagged:
-            score += _FLAGGED
-            block.protected = True
-        if failed(step):
-            score += _FAILED
-            block.protected = True
-        if index == final_step:
-            score += _ANSWER
-            block.protected = True
+        for reason, bonus in (
+            (step.span_id in flagged, _FLAGGED),
+            (failed(step), _FAILED),
+            (index == final_step, _ANSWER),
+        ):
+            if reason:
+                raw[index] += bonus
+                block.protected = True
         if index == 0:
             block.protected = True  # the root frames the run; its texts are the goal and answer
-        raw.append(score)
     for index, block in enumerate(blocks):
         neighbours = [raw[j] for j in (index - 1, index + 1) if 0 <= j < len(raw)]
         block.suspicion = raw[index] + 0.5 * max(neighbours, default=0.0)
@@ -115,6 +97,44 @@ def rank(
                 continue  # weights set where they are built
             item.weight = view.weight(item.part)
             _excerpt(item, answer)
+
+
+class _Terms:
+    """The terms of each step's texts; a text the history repeats is tokenized once."""
+
+    def __init__(self, texts: list[list[Item]]) -> None:
+        self.texts = texts
+        by_text: dict[str, set[str]] = {}
+        self._found: dict[int, set[str]] = {}
+        for items in texts:
+            for item in items:
+                known = by_text.get(item.text)
+                if known is None:
+                    known = by_text[item.text] = terms(item.text)
+                self._found[id(item)] = known
+        self.steps = [self.union(items) for items in texts]
+
+    def union(self, items: list[Item], parts: frozenset[str] | None = None) -> set[str]:
+        out: set[str] = set()
+        for item in items:
+            if parts is None or item.part in parts:
+                out |= self._found[id(item)]
+        return out
+
+    def used_later(self, weights: TermWeights, final_output: str) -> list[float]:
+        """Per step: the weight of its output's terms that later inputs or the answer repeat."""
+        later = terms(final_output)
+        used = [0.0] * len(self.texts)
+        for index in range(len(self.texts) - 1, -1, -1):
+            outputs = self.union(self.texts[index], _OUTPUT_PARTS)
+            used[index] = sum(weights.weight(term) for term in outputs & later)
+            later = later | self.union(self.texts[index], _LATER_PARTS)
+        return used
+
+
+def _normalized(values: list[float]) -> list[float]:
+    top = max(values, default=0.0) or 1.0
+    return [value / top for value in values]
 
 
 def _excerpt(item: Item, query: dict[str, float]) -> None:

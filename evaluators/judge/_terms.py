@@ -18,7 +18,13 @@ from typing import Final
 
 __all__ = ["TermWeights", "terms"]
 
-_TOKEN: Final = re.compile(r"[$€£]?\w[\w.,:/%-]*\w|\w", re.UNICODE)
+# Words of three or more letters; tokens with a digit in them, with their joining punctuation.
+_WORD: Final = re.compile(r"[^\W\d_]{3,}")
+# Tokens are found first and then kept if they hold a digit: a pattern requiring the digit would
+# backtrack quadratically over a long run of letters.
+_TOKEN: Final = re.compile(r"[\w$€£.,:/%-]+")
+_DIGIT: Final = re.compile(r"\d")
+_MAX_FIGURE_CHARS: Final = 64
 _STOP: Final = frozenset(
     [
         "the",
@@ -136,16 +142,15 @@ _TRAILING: Final = ".,:/-%"
 
 def terms(text: str) -> set[str]:
     """The distinctive terms of ``text`` (see the module docstring)."""
-    found: set[str] = set()
-    for match in _TOKEN.finditer(text.lower()):
-        token = match.group().rstrip(_TRAILING)
-        if not token:
-            continue
-        if any(char.isdigit() for char in token):
-            if len(token) >= 2 or token.isdigit():
-                found.add(token)
-        elif len(token) >= 3 and token not in _STOP:
-            found.add(token)
+    lowered = text.lower()
+    found = set(_WORD.findall(lowered))
+    found -= _STOP
+    has_digit = _DIGIT.search
+    for token in _TOKEN.findall(lowered):
+        if len(token) <= _MAX_FIGURE_CHARS and has_digit(token):
+            figure = token.strip(_TRAILING)
+            if figure:
+                found.add(figure)
     return found
 
 
