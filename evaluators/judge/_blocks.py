@@ -100,6 +100,8 @@ class Block:
     protected: bool = False
     item_indent: str = ""
     """The indent of a fixed block's lines after its first (steps indent theirs by depth)."""
+    fixed: dict[int, str] = field(default_factory=dict, repr=False)
+    """Rendered fixed lines by position (they never change)."""
 
     @property
     def items(self) -> Iterator[Item]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 from ._terms import terms
@@ -74,24 +75,31 @@ class Excerpter:
         if self._scored:
             return
         self._scored = True
-        text = self.text
-        start = 0
-        while start < len(text):
-            end = min(len(text), start + _WINDOW_CHARS)
-            if end < len(text):
-                # End the passage at a line or sentence break, else at a space, if one is near.
-                window = text[start:end]
-                cut = max(window.rfind("\n"), window.rfind(". "))
-                if cut < _WINDOW_CHARS // 2:
-                    cut = window.rfind(" ")
-                if cut >= _WINDOW_CHARS // 2:
-                    end = start + cut + 1
-            self._windows.append((start, end))
-            start = end
+        self._windows, found = _passages(self.text)
         query = self.query
-        for start, end in self._windows:
-            found = terms(text[start:end])
-            self._scores.append(sum(weight for term, weight in query.items() if term in found))
+        self._scores = [
+            sum(weight for term, weight in query.items() if term in terms_) for terms_ in found
+        ]
+
+
+@lru_cache(maxsize=64)
+def _passages(text: str) -> tuple[list[tuple[int, int]], list[frozenset[str]]]:
+    """The passages of ``text`` (about `_WINDOW_CHARS` each, ended at a line or sentence break
+    where one is near) and their terms. Cached: every rubric excerpts the same long texts."""
+    windows: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + _WINDOW_CHARS)
+        if end < len(text):
+            window = text[start:end]
+            cut = max(window.rfind("\n"), window.rfind(". "))
+            if cut < _WINDOW_CHARS // 2:
+                cut = window.rfind(" ")
+            if cut >= _WINDOW_CHARS // 2:
+                end = start + cut + 1
+        windows.append((start, end))
+        start = end
+    return windows, [frozenset(terms(text[start:end])) for start, end in windows]
 
 
 def _assemble(text: str, spans: list[tuple[int, int]]) -> str:

@@ -134,10 +134,13 @@ def _render_block(
     place = f"step {block.number}" if block.number > 0 else None
     for position, line in enumerate(block.lines):
         if isinstance(line, str):
-            prefix = indent if position == 0 else detail
             if line.startswith("input: ") and line.endswith(" messages"):
                 summary_at = len(lines)
-            lines.append(neutralize(prefix + line))
+            fixed = block.fixed.get(position)
+            if fixed is None:
+                prefix = indent if position == 0 else detail
+                fixed = block.fixed[position] = neutralize(prefix + line)
+            lines.append(fixed)
             continue
         item = line
         prefix = detail
@@ -189,7 +192,7 @@ def _largest_cap(layout: Layout, kept: set[int] | None, budget: int) -> Fitted:
             low, best = middle, attempt
         else:
             high = middle
-        if high - low < 8:
+        if high - low < max(8.0, low * 0.02):  # within 2%: another render gains little
             break
     return best
 
