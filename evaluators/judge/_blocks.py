@@ -55,6 +55,8 @@ class Item:
     dedupe: bool = False
     skip_repeat: bool = False
     excerpter: Excerpter | None = None
+    message: bool = False
+    """One of a model turn's input messages (counted in its ``input:`` line)."""
     key: str = ""
     _lines: dict[tuple[str, int | None], str] = field(default_factory=dict, repr=False)
 
@@ -68,7 +70,7 @@ class Item:
         return line
 
     def __post_init__(self) -> None:
-        if self.dedupe and len(self.text) >= _DEDUPE_MIN_CHARS:
+        if self.dedupe and (self.skip_repeat or len(self.text) >= _DEDUPE_MIN_CHARS):
             self.key = text_key(self.text)
 
     def content(self, allowance: int | None) -> str:
@@ -328,5 +330,6 @@ def _message_item(message: Message) -> Item:
         part="model_input",
         dedupe=True,
         skip_repeat=True,
+        message=True,
         floor=200 if role in ("system", "developer", "user") else 80,
     )

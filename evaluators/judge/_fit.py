@@ -129,13 +129,14 @@ def _render_block(
     detail = indent + ("    " if block.number > 0 else block.item_indent)
     lines: list[str] = []
     summary_at: int | None = None
-    skipped = 0
+    announced = listed = 0
     cut = False
-    place = f"step {block.number}" if block.number > 0 else None
+    place = f"step {block.number}" if block.number > 0 else "the shared context above"
     for position, line in enumerate(block.lines):
         if isinstance(line, str):
             if line.startswith("input: ") and line.endswith(" messages"):
                 summary_at = len(lines)
+                announced = int(line.split()[1])
             fixed = block.fixed.get(position)
             if fixed is None:
                 prefix = indent if position == 0 else detail
@@ -146,10 +147,10 @@ def _render_block(
         prefix = detail
         if item.key and item.key in where:
             if item.skip_repeat:
-                skipped += 1
                 continue
             lines.append(neutralize(f"{prefix}{item.label}: (same as {where[item.key]})"))
             continue
+        listed += item.message
         allowance = _allowance(item, cap, floor_scale)
         lines.append(item.line(prefix, allowance))
         fitted.total_chars += len(item.text)
@@ -158,10 +159,12 @@ def _render_block(
             cut = True
         if item.reference is not None:
             fitted.used.add(item.reference)
-        if item.key and place is not None:
+        if item.key:
             where[item.key] = place
-    if summary_at is not None and skipped:
-        lines[summary_at] += f", {skipped} shown before"
+    if summary_at is not None and announced > listed:
+        lines[summary_at] += (
+            f", {announced - listed} shown before, new:" if listed else ", all shown before"
+        )
     if block.number > 0:
         (fitted.cut if cut else fitted.shown).add(block.number)
     return lines

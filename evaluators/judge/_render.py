@@ -116,13 +116,28 @@ class Rendering:
             ]
         fixed = [self.head] + ([self.shared] if self.shared is not None and not outline else [])
         show_steps = self.rubric.shows_steps or outline
+        known = _known(self.trace)
+        if scope is not None:
+            # A text a step of another part showed first is not repeated here: a model turn's
+            # history counts it as shown before, a repeat points to its step.
+            known.update(
+                {key: f"step {n}" for key, n in self._first_steps().items() if n not in scope}
+            )
         return Layout(
             trace=[*fixed, *steps],
             references=[] if outline else self.references,
             steps_line=f"steps ({len(self.trace.steps)}):" if show_steps else None,
-            known=_known(self.trace),
+            known=known,
             scope=set(scope) if scope is not None else None,
         )
+
+    def _first_steps(self) -> dict[str, int]:
+        first: dict[str, int] = {}
+        for block in self.steps:
+            for item in block.items:
+                if item.key:
+                    first.setdefault(item.key, block.number)
+        return first
 
     def budget_bytes(self, max_input_tokens: int, head: str) -> int:
         """What the fences may hold: the budget less the system message and the frame."""

@@ -107,7 +107,10 @@ def test_a_failed_lookup_shows_arguments_result_and_error_on_its_numbered_step(
     assert line.startswith("  [")  # indented under the agent root
     assert 'requests: lookup_order({"order": 1003})' in body
     assert 'call: lookup_order({"order": 1003})' in body
-    assert 'user: "Status of order A-1003 please"' in body
+    # The user's message is the goal: shown once, at the top; each model turn counts it.
+    assert 'goal: "Status of order A-1003 please"' in body
+    assert body.count("Status of order A-1003 please") == 1
+    assert "input: 2 messages, all shown before" in body
 
 
 def test_malformed_arguments_are_shown_raw(
