@@ -12,7 +12,6 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from otel_flywheel.pipeline._judge_cost import PROMPT_TOKEN_BUCKETS, JudgeCost
 from otel_flywheel.pipeline._pipeline import EvaluationPipeline
@@ -98,7 +97,7 @@ def _judge_cost(costs: Mapping[str, JudgeCost]) -> Iterator[Metric]:
         running = 0
         for bound, count in zip(PROMPT_TOKEN_BUCKETS, cost.prompt_token_counts, strict=False):
             running += count
-            buckets.append((floatToGoString(bound), running))
+            buckets.append((repr(float(bound)), running))  # "4000.0", as client histograms
         buckets.append(("+Inf", cost.judgments))
         prompt_tokens.add_metric([rubric], buckets, sum_value=cost.prompt_tokens)
         requests.add_metric([rubric], cost.requests)
