@@ -194,7 +194,8 @@ def _size(block: Block) -> int:
 
 def _groups(rendering: Rendering, max_input_tokens: int, max_parts: int) -> list[list[int]]:
     """Consecutive groups of step numbers, each about what one part's prompt holds."""
-    budget = rendering.budget_bytes(max_input_tokens, _PART_HEAD)
+    head = _PART_HEAD.format(parts=max_parts, part=max_parts, steps="1-99999")
+    budget = rendering.budget_bytes(max_input_tokens, head)
     fixed = [
         rendering.head,
         *([rendering.shared] if rendering.shared else []),

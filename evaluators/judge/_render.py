@@ -26,7 +26,7 @@ from otel_flywheel.model import AgentTrace
 from ..references import References  # noqa: TID252 (decisions.md: relative inside evaluators/)
 from ..rubric import Rubric, Taxonomy  # noqa: TID252
 from ._blocks import Block, Item, step_blocks, text_key
-from ._fence import fenced_message, nonce_for
+from ._fence import NONCE_PLACEHOLDER, fenced_message, nonce_for
 from ._fit import Fitted, Layout, fit
 from ._reference_blocks import reference_blocks
 from ._suspicion import rank
@@ -141,7 +141,7 @@ class Rendering:
 
     def budget_bytes(self, max_input_tokens: int, head: str) -> int:
         """What the fences may hold: the budget less the system message and the frame."""
-        head += _PARTIAL_NOTE.format(percent=100)  # room for the note a cut prompt carries
+        head = head.format(n=NONCE_PLACEHOLDER) + _PARTIAL_NOTE.format(percent=100)
         frame = fenced_message(head, [("trace", ""), ("references", "")], _USER_TAIL)
         return int(max_input_tokens * BYTES_PER_TOKEN) - text_size(self.system) - text_size(frame)
 
