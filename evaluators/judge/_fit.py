@@ -15,7 +15,7 @@ a text carries it and later ones point to it, so omitting a step never leaves a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ._blocks import Block, Item
@@ -41,6 +41,8 @@ class Layout:
     """Texts shown elsewhere (the goal, the answer) -> what to call them in a pointer."""
     scope: set[int] | None = None
     """The steps this request is about (a part); the others are judged in other parts."""
+    before_cut: Callable[[], None] | None = None
+    """Called once the whole rendering is found too long: ranks the steps and weighs the texts."""
 
     @property
     def steps(self) -> list[Block]:
@@ -205,6 +207,8 @@ def fit(layout: Layout, budget: int) -> Fitted:
     whole = render(layout, None, None)
     if whole.size <= budget:
         return whole
+    if layout.before_cut is not None:
+        layout.before_cut()
     floors = render(layout, None, 0.0)
     if floors.size <= budget:
         return _with_total(_largest_cap(layout, None, budget), whole)

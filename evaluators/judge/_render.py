@@ -97,12 +97,24 @@ class Rendering:
     shared: Block | None
     steps: list[Block]
     references: list[Block]
+    flagged: frozenset[str] = frozenset()
+    _ranked: bool = False
+
+    def rank(self) -> None:
+        """Score the steps and weigh every text (`_suspicion`): only needed to cut, so a trace
+        that fits whole never pays for it."""
+        if self._ranked:
+            return
+        self._ranked = True
+        extra = [self.head, *([self.shared] if self.shared is not None else []), *self.references]
+        rank(self.trace, self.steps, self.rubric.effective_view, flagged=self.flagged, extra=extra)
 
     def layout(self, *, scope: Collection[int] | None = None, outline: bool = False) -> Layout:
         """A layout showing every step, or only ``scope`` (the others are in other parts), or
         (``outline``) every step's header line alone."""
         steps = self.steps
         if outline:
+            self.rank()
             steps = [
                 Block(
                     number=b.number,
@@ -129,6 +141,7 @@ class Rendering:
             steps_line=f"steps ({len(self.trace.steps)}):" if show_steps else None,
             known=known,
             scope=set(scope) if scope is not None else None,
+            before_cut=self.rank,
         )
 
     def _first_steps(self) -> dict[str, int]:
@@ -154,7 +167,8 @@ def prepare(
     taxonomy: Taxonomy | None = None,
     flagged: Collection[str] = (),
 ) -> Rendering:
-    """Blocks for ``trace`` under ``rubric``, ranked (``flagged``: span ids a check found at fault)."""
+    """Blocks for ``trace`` under ``rubric`` (``flagged``: span ids a check found at fault); they are
+    ranked the first time a layout does not fit whole."""
     head_lines: list[str | Item] = [f"trace_id: {trace.trace_id}"]
     for label, text in (("goal", trace.goal), ("final_output", trace.final_output)):
         if text is None:
@@ -168,8 +182,6 @@ def prepare(
     head = Block(number=0, lines=head_lines, protected=True)
     shared, steps = step_blocks(trace, rubric)
     refs = reference_blocks(trace, rubric, references)
-    extra = [head, *([shared] if shared is not None else []), *refs]
-    rank(trace, steps, rubric.effective_view, flagged=set(flagged), extra=extra)
     return Rendering(
         trace=trace,
         rubric=rubric,
@@ -179,6 +191,7 @@ def prepare(
         shared=shared,
         steps=steps,
         references=refs,
+        flagged=frozenset(flagged),
     )
 
 
