@@ -12,9 +12,11 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from otel_flywheel.config import AnalysisSettings, resolve_settings
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.evaluation import JudgeResult
 from otel_flywheel.model import AgentTrace, Evaluation, Verdict
+from otel_flywheel.verdict_context import with_context
 
 from .checks import Check, ExpectedToolCallsCheck, default_checks
 from .judge import LLMJudge
@@ -40,7 +42,10 @@ class EvaluatorSuite:
         checks: Sequence[Check] | None = None,
         rubrics: Sequence[Rubric] = (),
         judge: LLMJudge | None = None,
+        cohort_attributes: Sequence[str] | None = None,
     ) -> None:
+        """``cohort_attributes`` (default: ``FLYWHEEL_COHORT_ATTRIBUTES``) are recorded on every
+        verdict, with its time and agent version (``otel_flywheel.verdict_context``)."""
         if rubrics and judge is None:
             raise ConfigError("rubrics were given without a judge to apply them: pass judge=")
         self.taxonomy = taxonomy
@@ -48,6 +53,11 @@ class EvaluatorSuite:
         self.rubrics = list(rubrics)
         self._judge = judge
         self._owners = {cid: c.root_cause_owner for cid, c in taxonomy.categories.items()}
+        self.cohort_attributes = tuple(
+            cohort_attributes
+            if cohort_attributes is not None
+            else resolve_settings(AnalysisSettings).cohort_attributes
+        )
 
     @classmethod
     def load(
@@ -128,7 +138,8 @@ class EvaluatorSuite:
         )
 
     def roll_up(self, trace: AgentTrace, evaluations: Sequence[Evaluation]) -> Verdict:
-        return roll_up(trace, evaluations, root_cause_owners=self._owners)
+        verdict = roll_up(trace, evaluations, root_cause_owners=self._owners)
+        return with_context(verdict, trace, cohort_attributes=self.cohort_attributes)
 
     async def aclose(self) -> None:
         if self._judge is not None:

@@ -106,6 +106,11 @@ FLYWHEEL_PIPELINE_CONCURRENCY: Final = "FLYWHEEL_PIPELINE_CONCURRENCY"
 """Traces evaluated at once. Requests to the judge are bounded separately by
 ``FLYWHEEL_JUDGE_CONCURRENCY``. Default 16."""
 
+FLYWHEEL_COHORT_ATTRIBUTES: Final = "FLYWHEEL_COHORT_ATTRIBUTES"
+"""Comma-separated span or resource attributes every verdict records as its cohort
+(``tenant,plan,locale``), so ``otel-flywheel report`` can cut failure rates by them. Values are
+read from the redacted trace. Default: none."""
+
 # --- standard variables, read where they apply ----------------------------------------------------
 PHOENIX_PROJECT_NAME: Final = "PHOENIX_PROJECT_NAME"
 """Phoenix's own project variable; used when ``FLYWHEEL_PROJECT`` is unset."""

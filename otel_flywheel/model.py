@@ -38,6 +38,8 @@ __all__ = [
     "Verdict",
     "parse_step_ranges",
     "step_ranges",
+
+    "failure_label",
 ]
 
 StepStatus = Literal["unset", "ok", "error"]
@@ -337,7 +339,15 @@ class Evaluation:
 
 @dataclass(kw_only=True)
 class Verdict:
-    """The roll-up per trace: did it pass, and if not, what kind of badcase and where."""
+    """The roll-up per trace: did it pass, and if not, what kind of badcase and where.
+
+    The analysis context (``otel_flywheel.verdict_context.with_context`` fills it from the trace)
+    lets every figure of ``otel-flywheel report`` be cut by time, agent version and cohort:
+    ``start_time`` (RFC 3339, the trace's start), ``service`` (``name`` and ``version`` from the
+    resource), ``cohort`` (the configured cohort attributes, redacted like the rest of the trace),
+    ``culprit`` (the culprit step's ``kind``, ``name`` and ``tool``), ``tools`` (the tools the
+    trace called) and ``goal`` (the user's request, redacted, cut to 500 characters).
+    """
 
     trace_id: str
     passed: bool | None
@@ -347,6 +357,26 @@ class Verdict:
     severity: str | None = None
     root_cause_owner: str | None = None
     evaluations: list[Evaluation] = field(default_factory=list)
+    start_time: str | None = None
+    service: dict[str, str | None] = field(default_factory=dict)
+    cohort: dict[str, str] = field(default_factory=dict)
+    culprit: dict[str, str | None] = field(default_factory=dict)
+    tools: list[str] = field(default_factory=list)
+    goal: str | None = None
+
+    @property
+    def outcome(self) -> Literal["pass", "fail", "unscored"]:
+        return "unscored" if self.passed is None else "pass" if self.passed else "fail"
+
+    @property
+    def label(self) -> str:
+        """What the verdict says at a glance: ``pass``, ``unscored``, or the failure's
+        ``category/subcategory`` (``parameter/missing_required``)."""
+        if self.passed is None:
+            return "unscored"
+        if self.passed:
+            return "pass"
+        return failure_label(self.category, self.subcategory)
 
     def to_dict(self) -> dict[str, Any]:
         """The verdict's JSON line (``evaluate``, ``judge``, verdict files); evaluations name
@@ -359,8 +389,19 @@ class Verdict:
             "culprit_span_id": self.culprit_span_id,
             "severity": self.severity,
             "root_cause_owner": self.root_cause_owner,
+            "start_time": self.start_time,
+            "service": dict(self.service),
+            "cohort": dict(self.cohort),
+            "culprit": dict(self.culprit),
+            "tools": list(self.tools),
+            "goal": self.goal,
             "evaluations": [_evaluation_line(e) for e in self.evaluations],
         }
+
+
+def failure_label(category: str | None, subcategory: str | None) -> str:
+    """``category/subcategory`` (or the part that is known; ``fail`` when neither is)."""
+    return "/".join(part for part in (category, subcategory) if part) or "fail"
 
 
 def _evaluation_line(evaluation: Evaluation) -> dict[str, Any]:

@@ -129,7 +129,9 @@ class RoutingSink:
     ) -> list[Write]:
         writes: list[Write] = [self.router.feedback_annotation(trace, feedback)]
         rank = _RANK_EXPLICIT if feedback.explicit else _RANK_INFERRED
-        writes += self._claim(self.router.feedback_examples(trace, feedback), verdict, rank)
+        writes += self._claim(
+            self.router.feedback_examples(trace, feedback, verdict), verdict, rank
+        )
         return writes
 
     def _claim(

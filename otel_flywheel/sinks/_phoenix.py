@@ -43,6 +43,7 @@ from otel_flywheel.sinks._phoenix_http import (
     response_detail,
     retry_outcome,
 )
+from otel_flywheel.sinks._phoenix_labels import DatasetLabeler
 from otel_flywheel.sinks._phoenix_presence import Presence, span_lookup_query
 from otel_flywheel.sinks._sink import WriteOutcome
 from otel_flywheel.sinks._writes import AnnotationTarget, AnnotationWrite, ExampleWrite, Write
@@ -160,6 +161,7 @@ class PhoenixSink:
         self._presence = Presence(
             max_entries=self._cache_size, wait_seconds=self._span_wait_seconds, clock=self._clock
         )
+        self._labeler = DatasetLabeler(self._http, timeout=self._timeout)
 
     def _after_fork(self) -> None:
         # In a fork child the parent's pooled connections are not ours to use (or to close), and
@@ -420,6 +422,9 @@ class PhoenixSink:
             "splits": [write.splits for write in writes],
             "example_ids": [write.example_id for write in writes],
         }
+        description = next((w.dataset_description for w in writes if w.dataset_description), None)
+        if description:
+            body["description"] = description  # kept when this upload creates the dataset
         if any(span_id is not None for _, span_id in items):
             body["span_ids"] = [span_id for _, span_id in items]
         try:
@@ -430,6 +435,7 @@ class PhoenixSink:
             raise self._unreachable(error) from error
         if response.is_success:
             _fill(outcomes, writes, WriteOutcome.done())
+            self._labeler.ensure(dataset, writes[0].dataset_labels)
         elif response.status_code in REJECTED_STATUSES:
             self._bisect(
                 items,
