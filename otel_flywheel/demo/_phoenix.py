@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from otel_flywheel.analysis import span_url, trace_url
+
 __all__ = ["PhoenixContents", "read_phoenix", "span_url", "trace_url"]
 
 _TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
@@ -33,20 +35,6 @@ class PhoenixContents:
     @property
     def annotations(self) -> int:
         return sum(self.span_annotations.values()) + sum(self.trace_annotations.values())
-
-
-def span_url(phoenix_url: str, span_id: str) -> str:
-    """The Phoenix UI page of the span's trace, with that span selected.
-
-    Phoenix's frontend resolves ``/redirects/spans/<otel span id>`` to
-    ``/projects/<project>/spans/<trace id>?selectedSpanNodeId=...`` (its router, 20.x).
-    """
-    return f"{phoenix_url.rstrip('/')}/redirects/spans/{span_id}"
-
-
-def trace_url(phoenix_url: str, trace_id: str) -> str:
-    """The Phoenix UI page of the trace (``/redirects/traces/<otel trace id>``)."""
-    return f"{phoenix_url.rstrip('/')}/redirects/traces/{trace_id}"
 
 
 def read_phoenix(

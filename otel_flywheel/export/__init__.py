@@ -40,9 +40,9 @@ from otel_flywheel.export._load import (
     open_routing_store,
 )
 from otel_flywheel.export._manifest import MANIFEST_VERSION, manifest_path_for
-from otel_flywheel.export._minhash import NearDuplicateIndex
 from otel_flywheel.export._project import ExportSummary, export_training_data
 from otel_flywheel.export._write import FileFormat, file_format
+from otel_flywheel.minhash import NearDuplicateIndex
 
 __all__ = [
     "HF_DPO_SCHEMA",

@@ -12,7 +12,7 @@ equals in source order: list the dataset you trust most first.
 - ``exact_duplicate``: rows equal after normalization (case, whitespace, punctuation, tool-call
   ids), which routing's per-dataset dedupe cannot see across datasets.
 - ``near_duplicate``: rows whose word 3-shingles have Jaccard >= ``near_duplicate_threshold``
-  (MinHash candidates, exact confirmation; see `_minhash`). The system prompt and tool schemas are
+  (MinHash candidates, exact confirmation; see `otel_flywheel.minhash`). The system prompt and tool schemas are
   left out of the comparison: every row shares them.
 - ``leakage``: rows whose user input equals, or nearly duplicates, the input of an example in the
   gating sets (the golden/regression sets CI replays): training on them would inflate the gate.
@@ -36,8 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from otel_flywheel.datasets import DatasetExample
 from otel_flywheel.export._format_base import RowFormat, TrainingKind
-from otel_flywheel.export._minhash import NearDuplicateIndex, normalize_text, shingles
 from otel_flywheel.export._rows import Removal, TrainingRow
+from otel_flywheel.minhash import NearDuplicateIndex, normalize_text, shingles
 
 __all__ = [
     "CurationLog",

@@ -31,7 +31,7 @@ from otel_flywheel.export import (
     export_dpo,
     export_sft,
 )
-from otel_flywheel.export._minhash import jaccard, shingles
+from otel_flywheel.minhash import jaccard, shingles
 from otel_flywheel.model import (
     AgentTrace,
     Feedback,
