@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
@@ -44,9 +44,15 @@ def corrected_pass_rate(observed: float, sensitivity: float, specificity: float)
 
 
 def calibration_section(
-    labels: pa.Table, judgments: pa.Table, rubrics: pa.Table, verdicts: pa.Table
+    labels: pa.Table,
+    judgments: pa.Table,
+    rubrics: pa.Table,
+    verdicts: pa.Table,
+    feedback: pa.Table | None = None,
 ) -> dict[str, Any]:
     known = set(rubrics.column("rubric_id").drop_null().to_pylist()) | {VERDICT_ANNOTATION_KEY}
+    if feedback is not None and feedback.num_rows:
+        labels = pa.concat_tables([labels, _feedback_labels(feedback, known, labels.schema)])
     label_ids = labels.column("rubric_id")
     unknown_mask = pc.invert(pc.is_in(label_ids, value_set=pa.array(sorted(known))))
     unknown = labels.filter(unknown_mask)
@@ -94,6 +100,33 @@ def calibration_section(
         "unknown_rubrics": unknown_rubrics,
         "known_rubrics": sorted(known),
     }
+
+
+def _feedback_labels(feedback: pa.Table, known: set[str], schema: pa.Schema) -> pa.Table:
+    """Explicit thumbs as labels of the verdict as a whole (annotator ``user`` or theirs). A
+    reviewer's annotation synced from Phoenix under a rubric's name is a label already."""
+    rows = []
+    for record in feedback.select(
+        ["trace_id", "thumbs", "signal", "annotator", "created_at_unix"]
+    ).to_pylist():
+        if record["signal"] is not None or record["thumbs"] not in ("up", "down"):
+            continue
+        annotator = record["annotator"] or "user"
+        parts = annotator.split(":")
+        if parts[0] == "phoenix" and len(parts) >= 3 and parts[2] in known:
+            continue
+        created = record["created_at_unix"]
+        rows.append(
+            {
+                "trace_id": record["trace_id"],
+                "rubric_id": VERDICT_ANNOTATION_KEY,
+                "label": record["thumbs"],
+                "passed": record["thumbs"] == "up",
+                "annotator": f"feedback:{annotator}",
+                "created_at": datetime.fromtimestamp(created, tz=timezone.utc) if created else None,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def _rubric_row(rubric_id: str, version: str | None, items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -43,6 +43,9 @@ def load_files(
     """
     issues: list[LineIssue] = []
     label_table = read_label_files(labels, issues=issues)
+    feedback_records = (
+        read_feedback_files(feedback, issues=issues) if feedback else FEEDBACK_SCHEMA.empty_table()
+    )
     attributes = (
         tuple(cohort_attributes)
         if cohort_attributes is not None
@@ -50,7 +53,10 @@ def load_files(
     )
     accumulator = VerdictAccumulator(
         attributes,
-        labelled=pc.unique(label_table.column("trace_id")).to_pylist(),
+        labelled=[
+            *pc.unique(label_table.column("trace_id")).to_pylist(),
+            *pc.unique(feedback_records.column("trace_id")).drop_null().to_pylist(),
+        ],
         issues=issues,
     )
     for path in verdicts:
@@ -68,9 +74,7 @@ def load_files(
         judgments=judgments,
         rubrics=rubrics,
         labels=label_table,
-        feedback=read_feedback_files(feedback, issues=issues)
-        if feedback
-        else FEEDBACK_SCHEMA.empty_table(),
+        feedback=feedback_records,
         examples=read_example_files(examples) if examples else EXAMPLE_SCHEMA.empty_table(),
         source="verdict files " + ", ".join(str(p) for p in verdicts),
         issues=issues,

@@ -122,7 +122,9 @@ def build_report(data: AnalysisData, options: ReportOptions | None = None) -> di
             min_traces=options.min_traces,
         )
     datasets = datasets_section(data.examples, current_table if current else verdicts)
-    calibration = calibration_section(data.labels, data.judgments, data.rubrics, verdicts)
+    calibration = calibration_section(
+        data.labels, data.judgments, data.rubrics, verdicts, data.feedback
+    )
     current_counts = tally(current_table if current else verdicts).get((), Tally())
     owners = {c["category"]: c["root_cause_owner"] for c in attribute["categories"]}
     examples = {

@@ -161,13 +161,22 @@ class VerdictAccumulator:
     ) -> None:
         self.cohort_attributes = tuple(cohort_attributes)
         self.schema = verdict_line_schema(self.cohort_attributes)
-        self._labelled = pa.array(sorted(set(labelled)), pa.string())
+        self._labelled_ids: set[str] = set()
+        self._labelled = pa.array([], pa.string())
+        self.add_labelled(labelled)
         self._issues = issues
         self._verdicts: list[pa.Table] = []
         self._judgments: list[pa.Table] = []
         self._catalog: list[pa.Table] = []
         self._assigned: list[pa.Table] = []
         self._seq = 0
+
+    def add_labelled(self, trace_ids: Collection[str]) -> None:
+        """Keep the judge's per-rubric results of these traces too (for calibration)."""
+        new = set(trace_ids) - self._labelled_ids
+        if new:
+            self._labelled_ids |= new
+            self._labelled = pa.array(sorted(self._labelled_ids), pa.string())
 
     def add_block(self, block: bytes, *, where: str, first_line: int = 1) -> None:
         table = parse_block(
