@@ -20,7 +20,7 @@ from otel_flywheel.analysis._stats import benjamini_hochberg, compare_proportion
 from otel_flywheel.analysis._tally import Tally, rate, tally
 from otel_flywheel.analysis._verdicts import cohort_column
 
-__all__ = ["Cell", "compare_section", "drift_cells", "test_cells"]
+__all__ = ["Cell", "compare_section", "drift_cells", "compare_cells"]
 
 UNKNOWN_VERSION = "(unknown)"
 
@@ -43,7 +43,7 @@ class Cell:
         }
 
 
-def test_cells(cells: Sequence[Cell], *, alpha: float, min_traces: int) -> list[dict[str, Any]]:
+def compare_cells(cells: Sequence[Cell], *, alpha: float, min_traces: int) -> list[dict[str, Any]]:
     """Each cell's figures with ``p_value``, ``q_value`` (BH over the tested cells), ``flagged``
     and ``direction`` (``worse``: the failure rate rose)."""
     results = [cell.figures() for cell in cells]
@@ -127,7 +127,7 @@ def compare_section(
             )
             for category in [None, *categories]
         ]
-        for result in test_cells(cells, alpha=alpha, min_traces=min_traces):
+        for result in compare_cells(cells, alpha=alpha, min_traces=min_traces):
             result["from_version"] = versions[-2][0]
             result["to_version"] = versions[-1][0]
             result["flagged"] = result["flagged"] and result["direction"] == "worse"

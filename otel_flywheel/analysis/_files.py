@@ -20,7 +20,7 @@ from otel_flywheel.analysis._people import (
     read_feedback_files,
     read_label_files,
 )
-from otel_flywheel.analysis._verdicts import VerdictAccumulator
+from otel_flywheel.analysis._verdicts import VerdictAccumulator, cohort_column
 
 __all__ = ["discover_cohort_attributes", "load_files"]
 
@@ -36,7 +36,8 @@ def load_files(
     cohort_attributes: Sequence[str] | None = None,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> AnalysisData:
-    """Read the files; ``cohort_attributes`` default to those the verdicts record.
+    """Read the files, with the cohort attributes the first verdicts of each file record and
+    ``cohort_attributes``; ``AnalysisData.cohort_attributes`` lists those some verdict records.
 
     Raises ``OSError`` for a file that cannot be read and ``ConfigError`` for a bad example file;
     malformed lines are left out and listed in ``issues`` with their line numbers.
@@ -46,10 +47,10 @@ def load_files(
     feedback_records = (
         read_feedback_files(feedback, issues=issues) if feedback else FEEDBACK_SCHEMA.empty_table()
     )
-    attributes = (
-        tuple(cohort_attributes)
-        if cohort_attributes is not None
-        else discover_cohort_attributes(verdicts)
+    # What was asked for, and what the first lines record (a name asked for that no verdict
+    # records is reported by the report, not read as an empty cohort).
+    attributes = tuple(
+        dict.fromkeys([*(cohort_attributes or ()), *discover_cohort_attributes(verdicts)])
     )
     accumulator = VerdictAccumulator(
         attributes,
@@ -68,9 +69,14 @@ def load_files(
                 accumulator.add_block(block, where=str(path), first_line=first_line)
                 first_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
     verdict_table, judgments, rubrics = accumulator.finish()
+    recorded = tuple(
+        name
+        for name in attributes
+        if verdict_table.column(cohort_column(name)).null_count < verdict_table.num_rows
+    )
     return AnalysisData(
         verdicts=verdict_table,
-        cohort_attributes=attributes,
+        cohort_attributes=recorded,
         judgments=judgments,
         rubrics=rubrics,
         labels=label_table,

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from otel_flywheel.analysis._drift import Cell, test_cells
+from otel_flywheel.analysis._drift import Cell, compare_cells
 from otel_flywheel.minhash import NearDuplicateIndex, shingles
 
 __all__ = ["GOAL_SIMILARITY", "MAX_GOALS_PER_WINDOW", "input_mix_section"]
@@ -64,7 +64,7 @@ def _tool_shares(
         Cell(None, {}, (before.get(t, 0), baseline.num_rows), (after.get(t, 0), current.num_rows))
         for t in tools
     ]
-    results = test_cells(cells, alpha=alpha, min_traces=min_traces)
+    results = compare_cells(cells, alpha=alpha, min_traces=min_traces)
     for tool, result in zip(tools, results, strict=True):
         result.pop("category")
         result.pop("cohort")
@@ -138,7 +138,7 @@ def _goal_clusters(
         )
         for c in clusters
     ]
-    results = test_cells(cells, alpha=alpha, min_traces=min_traces)
+    results = compare_cells(cells, alpha=alpha, min_traces=min_traces)
     for cluster, result in zip(clusters, results, strict=True):
         result.pop("category")
         result.pop("cohort")

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from otel_flywheel import __version__
 from otel_flywheel.analysis._calibration import calibration_section
 from otel_flywheel.analysis._data import AnalysisData
-from otel_flywheel.analysis._drift import compare_section, drift_cells, test_cells
+from otel_flywheel.analysis._drift import compare_section, drift_cells, compare_cells
 from otel_flywheel.analysis._mix import input_mix_section
 from otel_flywheel.analysis._monitor import (
     attribute_section,
@@ -91,10 +91,14 @@ def build_report(data: AnalysisData, options: ReportOptions | None = None) -> di
     compare = compare_section(
         verdicts, cohort_attributes=cohorts, alpha=options.alpha, min_traces=options.min_traces
     )
-    drift = test_cells(
-        drift_cells(base_table, current_table, cohort_attributes=cohorts),
-        alpha=options.alpha,
-        min_traces=options.min_traces,
+    drift = (
+        compare_cells(
+            drift_cells(base_table, current_table, cohort_attributes=cohorts),
+            alpha=options.alpha,
+            min_traces=options.min_traces,
+        )
+        if current is not None
+        else []  # no verdict has a start time: there are no windows to compare
     )
     golden = data.examples.filter(
         pc.fill_null(pc.equal(data.examples.column("route"), "golden"), False)
