@@ -67,6 +67,7 @@ class EvaluatorSuite:
         rubrics_dir: str | os.PathLike[str] | None = None,
         rubric_ids: Collection[str] | None = None,
         judge_options: Mapping[str, Any] | None = None,
+        cohort_attributes: Sequence[str] | None = None,
     ) -> EvaluatorSuite:
         """The shipped checks and rubrics (or ``rubrics_dir``), with an ``LLMJudge`` if asked."""
         if rubrics_dir is not None:
@@ -75,7 +76,7 @@ class EvaluatorSuite:
         else:
             taxonomy = load_taxonomy()
         if not judge:
-            return cls(taxonomy=taxonomy)
+            return cls(taxonomy=taxonomy, cohort_attributes=cohort_attributes)
         rubrics = load_rubrics(rubrics_dir, taxonomy=taxonomy)
         if rubric_ids is not None:
             unknown = sorted(set(rubric_ids) - set(rubrics))
@@ -85,7 +86,12 @@ class EvaluatorSuite:
                 )
             rubrics = {rid: rubrics[rid] for rid in rubric_ids}
         llm_judge = LLMJudge(taxonomy=taxonomy, **dict(judge_options or {}))
-        return cls(taxonomy=taxonomy, rubrics=list(rubrics.values()), judge=llm_judge)
+        return cls(
+            taxonomy=taxonomy,
+            rubrics=list(rubrics.values()),
+            judge=llm_judge,
+            cohort_attributes=cohort_attributes,
+        )
 
     @property
     def judge_model(self) -> str | None:

@@ -68,8 +68,12 @@ def load_trace_evaluator(
     rubrics_dir: str | os.PathLike[str] | None = None,
     rubric_ids: Collection[str] | None = None,
     judge_options: Mapping[str, Any] | None = None,
+    cohort_attributes: Sequence[str] | None = None,
 ) -> TraceEvaluator:
     """The shipped evaluators: default checks, plus the rubric judge unless ``judge=False``.
+
+    ``cohort_attributes``: what every verdict records as its cohort (default:
+    ``FLYWHEEL_COHORT_ATTRIBUTES``).
 
     ``rubrics_dir`` replaces the shipped rubrics; ``rubric_ids`` keeps only those; ``judge_options``
     go to ``LLMJudge`` (model, base_url, concurrency, ...; the rest comes from ``FLYWHEEL_JUDGE_*``).
@@ -81,6 +85,7 @@ def load_trace_evaluator(
         rubrics_dir=rubrics_dir,
         rubric_ids=rubric_ids,
         judge_options=dict(judge_options or {}),
+        cohort_attributes=cohort_attributes,
     )
     return cast(TraceEvaluator, evaluator)
 

@@ -20,7 +20,7 @@ from otel_flywheel.analysis._stats import benjamini_hochberg, compare_proportion
 from otel_flywheel.analysis._tally import Tally, rate, tally
 from otel_flywheel.analysis._verdicts import cohort_column
 
-__all__ = ["Cell", "compare_section", "drift_cells", "compare_cells"]
+__all__ = ["Cell", "compare_cells", "compare_section", "drift_cells"]
 
 UNKNOWN_VERSION = "(unknown)"
 

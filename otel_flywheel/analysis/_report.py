@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from otel_flywheel import __version__
 from otel_flywheel.analysis._calibration import calibration_section
 from otel_flywheel.analysis._data import AnalysisData
-from otel_flywheel.analysis._drift import compare_section, drift_cells, compare_cells
+from otel_flywheel.analysis._drift import compare_cells, compare_section, drift_cells
 from otel_flywheel.analysis._mix import input_mix_section
 from otel_flywheel.analysis._monitor import (
     attribute_section,
