@@ -123,7 +123,9 @@ def test_the_failing_trace_link_opens_the_trace_with_the_culprit_span_and_our_an
             row = page.locator("tr").filter(has_text=finding.explanation)
             expect(row).to_have_count(1, timeout=UI_TIMEOUT_MILLIS)
             cells = [cell.strip() for cell in row.locator("td").all_inner_texts()]
-            assert cells[:5] == [finding.evaluator, "CODE", "fail", "0", finding.explanation]
+            # The label says what failed; the score stays for sorting.
+            label = f"{finding.category}/{finding.subcategory}"
+            assert cells[:5] == [finding.evaluator, "CODE", label, "0", finding.explanation]
             assert f'"subcategory":"{finding.subcategory}"' in row.inner_text()
     assert failing.verdict.subcategory in {f.subcategory for f in findings}
 

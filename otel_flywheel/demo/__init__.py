@@ -8,7 +8,13 @@ it with a local Phoenix and prints the results.
 
 from __future__ import annotations
 
-from otel_flywheel.demo._history import HISTORY_QUESTIONS, PLANTED_DRIFT, VERSIONS, HistoryRun
+from otel_flywheel.demo._history import (
+    HISTORY_QUESTIONS,
+    PLANTED_DRIFT,
+    VERSIONS,
+    HistoryRun,
+    plan_history,
+)
 from otel_flywheel.demo._phoenix import PhoenixContents, span_url, trace_url
 from otel_flywheel.demo._report import DemoReport, write_demo_report
 from otel_flywheel.demo._reviewers import REVIEWERS, ReviewLabel
@@ -40,6 +46,7 @@ __all__ = [
     "PhoenixContents",
     "ReviewLabel",
     "Scenario",
+    "plan_history",
     "run_demo",
     "span_url",
     "trace_url",

@@ -65,6 +65,9 @@ class Delivery:
     flushed: bool
     outbox: OutboxStats
     writes_put: int
+    # Examples written again under the same key (a person's feedback replacing an inferred
+    # example): Phoenix patches them, so it holds this many fewer writes than were put.
+    examples_upgraded: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +80,9 @@ class DemoResult:
     delivery: Delivery
     phoenix: PhoenixContents
     history: list[HistoryRun] = field(default_factory=list)
-    verdicts: dict[str, Verdict] = field(default_factory=dict)  # every trace's, history included
+    # Every trace and verdict, the history's included (``runs`` are the live conversations).
+    traces: dict[str, AgentTrace] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
     conflict_trace_id: str | None = None  # a thumbs up on a trace the checks failed
     reviews: list[ReviewLabel] = field(default_factory=list)
 
@@ -189,6 +194,7 @@ def run_demo(
             flushed=flushed,
             outbox=flywheel.outbox.stats(),
             writes_put=flywheel.routing.counts().get("writes", 0),
+            examples_upgraded=flywheel.routing.counts().get("examples_upgraded", 0),
         )
         judged_traces = collector.wait_for(
             [r.trace_id for r in replies] + [r.reply.trace_id for r in history],
@@ -210,11 +216,11 @@ def run_demo(
     ]
     datasets = {route: settings.dataset(route) for route in ROUTES}
     verdicts = {trace_id: verdict for trace_id, (_, verdict) in judged_traces.items()}
+    traces = {trace_id: trace for trace_id, (trace, _) in judged_traces.items()}
     contents = read_phoenix(
         phoenix_url,
         project=project,
-        trace_ids=[run.trace.trace_id for run in runs],
-        span_count=sum(len(run.trace.steps) for run in runs),
+        trace_steps={trace_id: len(trace.steps) for trace_id, (trace, _) in judged_traces.items()},
         datasets=list(datasets.values()),
         api_key=api_key,
         timeout_seconds=timeout_seconds,
@@ -230,6 +236,7 @@ def run_demo(
         delivery=delivery,
         phoenix=contents,
         history=history,
+        traces=traces,
         verdicts=verdicts,
         conflict_trace_id=conflict,
         reviews=reviews,

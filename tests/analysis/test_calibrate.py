@@ -60,7 +60,7 @@ def labelled_world(tmp_path: Path) -> tuple[Path, Path, Path]:
 def test_calibrate_measures_kappa_bias_and_reviewer_agreement(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    verdicts, labels, feedback = labelled_world(tmp_path)
+    verdicts, labels, _feedback = labelled_world(tmp_path)
     out = tmp_path / "calibration.json"
     code = main(
         ["calibrate", "--verdicts", str(verdicts), "--labels", str(labels), "--json", str(out)]

@@ -89,7 +89,9 @@ def test_the_html_report_opens_offline_with_its_plots_and_no_console_errors(
     } <= plots
     for name in ("monitor-overall", "drift-cells"):
         box = page.locator(f'svg[data-plot="{name}"]').bounding_box()
-        assert box is not None and box["width"] > 300 and box["height"] > 100
+        assert box is not None
+        assert box["width"] > 300
+        assert box["height"] > 100
         assert page.locator(f'svg[data-plot="{name}"] circle').count() > 3
     assert page.get_by_role("heading", name="Plan: what to fix next").is_visible()
     first_plan_row = page.locator("#plan tbody tr").first.inner_text()

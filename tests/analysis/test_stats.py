@@ -64,7 +64,8 @@ def test_cohen_kappa_matches_the_hand_computation() -> None:
     assert agreement.ci95 is not None
     low, high = agreement.ci95
     assert low < 0.4 < high
-    assert 0.1 < low and high < 0.7  # n = 50 gives an interval of about ±0.25
+    assert low > 0.1
+    assert high < 0.7
     assert kappa_with_interval(judge, people) == agreement  # seeded: the same every run
 
 
