@@ -25,12 +25,14 @@ from otel_flywheel.cli import main
 from otel_flywheel.demo import (
     ALL_SCENARIOS,
     FOLLOW_UPS,
+    PLANTED_DRIFT,
     REVIEWERS,
     SCENARIOS,
     DemoResult,
     DemoRun,
     plan_history,
     run_demo,
+    write_demo_report,
 )
 from otel_flywheel.model import AgentTrace, StepKind
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
@@ -876,3 +878,58 @@ def test_planted_deterministic_failures_get_verdicts_with_the_right_categories(
     assert not_found.verdict.passed is True
     assert any(e.label == "tool_error" for e in not_found.verdict.evaluations)
     assert demo.judged is False  # no judge endpoint configured in tests
+
+
+def test_the_report_over_the_demo_finds_the_planted_drift_and_the_reviewers_disagreement(
+    demo: DemoResult, tmp_path: Path
+) -> None:
+    written = write_demo_report(
+        phoenix_url=demo.phoenix_url,
+        project=demo.project,
+        datasets=list(demo.datasets.values()),
+        out_dir=tmp_path / "report",
+    )
+    report = written.report
+    assert json.loads(written.json.read_text())["flags"] == report["flags"]
+    assert written.markdown.read_text().startswith("## otel-flywheel report")
+    assert "<svg" in written.html.read_text()
+    # Every trace of the project, read back from Phoenix with its verdict.
+    assert report["totals"]["traces"] == len(demo.traces)
+    assert report["cohort_attributes"] == ["tenant"]
+    # The planted drift: parameter failures for globex on the new version.
+    category, tenant, version = PLANTED_DRIFT
+    (cell,) = [
+        c
+        for c in report["drift"]
+        if c["category"] == category and c["cohort"] == {"tenant": tenant}
+    ]
+    assert cell["flagged"]
+    assert cell["direction"] == "worse"
+    assert cell["current"]["rate"] > 3 * cell["baseline"]["rate"]
+    (acme,) = [
+        c
+        for c in report["drift"]
+        if c["category"] == category and c["cohort"] == {"tenant": "acme"}
+    ]
+    assert not acme["flagged"]
+    regressions = {r["category"]: r for r in report["compare"]["regressions"] if r["flagged"]}
+    assert regressions[category]["to_version"] == version
+    assert report["plan"][0]["category"] == category
+    assert report["plan"][0]["examples"]  # with traces to look at
+    # The new question globex started asking, which no golden example covers.
+    assert any("delivery address" in c["cluster"] for c in report["input_mix"]["new_uncovered"])
+    # The customer's thumbs up on a failed trace is counted as a conflict.
+    (everyone,) = report["feedback"]["cuts"]["everyone"]
+    assert everyone["conflicts"]["thumbs_up_on_failed"] >= 1
+    # The reviewers' labels against the verdicts: bob disagrees on the parameter failures.
+    (verdict_row,) = [r for r in report["calibration"] if r["rubric_id"] == "flywheel.verdict"]
+    bob = next(a for a in verdict_row["annotators"] if a["annotator"] == "bob")
+    alice = next(a for a in verdict_row["annotators"] if a["annotator"] == "alice")
+    assert alice["agreement_with_judge"] == 1.0
+    assert bob["agreement_with_judge"] < 1.0
+    assert verdict_row["reviewers"]["items_with_two_or_more"] >= 1
+    disagreements = [r for r in demo.reviews if r.passed != r.verdict_passed]
+    assert {r.reviewer for r in disagreements} == {"bob"}
+    # Review items the reviewers labelled leave the queue.
+    labelled = {r.trace_id for r in demo.reviews}
+    assert not labelled & {item["trace_id"] for item in report["review_queue"]["items"]}

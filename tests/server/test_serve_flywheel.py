@@ -115,4 +115,22 @@ def test_serve_runs_the_flywheel_into_phoenix_and_exposes_its_metrics(
     assert exposed["flywheel_pipeline_traces_received_total"] == len(traces)
     assert exposed["flywheel_pipeline_judge_decisions_total[no_judge]"] == len(traces)
     assert any(name.startswith("flywheel_outbox_") for name in exposed)
+    # Verdict counters by category, subcategory, agent version and outcome, for alerting.
+    text = httpx.get(f"{serve.base_url}/metrics", timeout=10).text
+    verdicts = {
+        (
+            s.labels["category"],
+            s.labels["subcategory"],
+            s.labels["agent_version"],
+            s.labels["outcome"],
+        ): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "flywheel_verdicts_total"
+    }
+    assert sum(verdicts.values()) == len(traces)
+    failed = sum(v for k, v in verdicts.items() if k[3] == "fail")
+    assert failed == exposed["flywheel_pipeline_traces_failed_total"] > 0
+    assert verdicts[("parameter", "missing_required", "", "fail")] >= 1
+    assert verdicts[("", "", "", "pass")] >= 1
     assert serve.stop() == -signal.SIGTERM  # a clean stop ends by the signal, as uvicorn does
