@@ -35,6 +35,7 @@ from otel_flywheel.demo import (
     write_demo_report,
 )
 from otel_flywheel.model import AgentTrace, StepKind
+from otel_flywheel.routing import DATASET_PURPOSES
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
 
 WHERE_IS_MY_ORDER = (
@@ -933,3 +934,17 @@ def test_the_report_over_the_demo_finds_the_planted_drift_and_the_reviewers_disa
     # Review items the reviewers labelled leave the queue.
     labelled = {r.trace_id for r in demo.reviews}
     assert not labelled & {item["trace_id"] for item in report["review_queue"]["items"]}
+
+
+def test_each_routed_dataset_says_what_it_holds_in_its_description_and_labels(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    http = phoenix_server_client._client
+    listed = {d["name"]: d for d in phoenix_server_client.datasets.list()}
+    for route, name in demo.datasets.items():
+        purpose = DATASET_PURPOSES[route]  # type: ignore[index]
+        assert listed[name]["description"] == purpose.description
+        response = http.get(f"v1/datasets/{listed[name]['id']}/labels")
+        response.raise_for_status()
+        labels = {label["name"]: label["description"] for label in response.json()["data"]}
+        assert labels == purpose.labels

@@ -35,6 +35,7 @@ __all__ = [
 
 VERDICT_ANNOTATION_KEY: Final = "flywheel.verdict"  # the label key for the verdict as a whole
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
+_FOLD_ROWS: Final = 1_000_000
 _STRING_FIELDS: Final = (
     "category",
     "subcategory",
@@ -167,8 +168,11 @@ class VerdictAccumulator:
         self._issues = issues
         self._verdicts: list[pa.Table] = []
         self._judgments: list[pa.Table] = []
+        # Evaluations waiting to be counted into the catalog: one aggregation per ~1M of them
+        # rather than one per block.
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
         self._catalog: list[pa.Table] = []
-        self._assigned: list[pa.Table] = []
         self._seq = 0
 
     def add_labelled(self, trace_ids: Collection[str]) -> None:
@@ -200,19 +204,22 @@ class VerdictAccumulator:
         evaluations, categories = _explode(table, seq)
         if evaluations.num_rows:
             failed = pc.fill_null(pc.invert(evaluations.column("passed")), False)
-            self._assigned.append(
-                pa.table({"rubric_id": evaluations.column("rubric_id"), "category": categories})
-                .filter(pc.and_(failed, pc.is_valid(categories)))
-                .group_by(["rubric_id", "category"], use_threads=False)
-                .aggregate([])
-            )
-            self._catalog.append(
-                evaluations.group_by(["rubric_id", "rubric_version", "judge_model"])
-                .aggregate([("passed", "count"), ("passed", "sum"), ("seq", "count")])
-                .rename_columns(
-                    ["rubric_id", "rubric_version", "judge_model", "scored", "passed", "applied"]
+            self._pending.append(
+                pa.table(
+                    {
+                        "rubric_id": evaluations.column("rubric_id"),
+                        "rubric_version": evaluations.column("rubric_version"),
+                        "judge_model": evaluations.column("judge_model"),
+                        "category": pc.if_else(
+                            failed, categories, pa.nulls(len(categories), pa.string())
+                        ),
+                        "passed": evaluations.column("passed"),
+                    }
                 )
             )
+            self._pending_rows += evaluations.num_rows
+            if self._pending_rows >= _FOLD_ROWS:
+                self._fold()
         if len(self._labelled):
             mask = pc.is_in(table.column("trace_id"), value_set=self._labelled)
             if pc.any(mask).as_py():
@@ -234,11 +241,28 @@ class VerdictAccumulator:
 
     def rubric_categories(self) -> dict[str, list[str]]:
         """category -> the rubrics and checks that failed traces with it."""
+        self._fold()
         found: dict[str, set[str]] = {}
-        for table in self._assigned:
-            for row in table.to_pylist():
-                found.setdefault(row["category"], set()).add(row["rubric_id"])
+        for table in self._catalog:
+            for row in table.select(["rubric_id", "category"]).to_pylist():
+                if row["category"] is not None:
+                    found.setdefault(row["category"], set()).add(row["rubric_id"])
         return {category: sorted(ids) for category, ids in found.items()}
+
+    def _fold(self) -> None:
+        if not self._pending:
+            return
+        keys = ["rubric_id", "rubric_version", "judge_model", "category"]
+        counted = (
+            pa.concat_tables(self._pending)
+            .group_by(keys, use_threads=False)
+            .aggregate([("passed", "count"), ("passed", "sum"), ([], "count_all")])
+        )
+        names = {"passed_count": "scored", "passed_sum": "passed", "count_all": "applied"}
+        self._catalog.append(
+            counted.rename_columns([names.get(n, n) for n in counted.column_names])
+        )
+        self._pending, self._pending_rows = [], 0
 
     def finish(self) -> tuple[pa.Table, pa.Table, pa.Table]:
         """(verdicts, judgments, rubric catalog); one verdict per trace, the latest line winning."""
@@ -256,8 +280,10 @@ class VerdictAccumulator:
             latest = verdicts.group_by("trace_id").aggregate([("seq", "max")]).column("seq_max")
             verdicts = verdicts.filter(pc.is_in(verdicts.column("seq"), value_set=latest))
             judgments = judgments.filter(pc.is_in(judgments.column("seq"), value_set=latest))
+        self._fold()
         catalog = (
             pa.concat_tables(self._catalog)
+            .select(["rubric_id", "rubric_version", "judge_model", "scored", "passed", "applied"])
             .group_by(["rubric_id", "rubric_version", "judge_model"], use_threads=False)
             .aggregate([("scored", "sum"), ("passed", "sum"), ("applied", "sum")])
             .rename_columns(

@@ -435,7 +435,7 @@ class PhoenixSink:
             raise self._unreachable(error) from error
         if response.is_success:
             _fill(outcomes, writes, WriteOutcome.done())
-            self._labeler.ensure(dataset, writes[0].dataset_labels)
+            self._labeler.ensure(dataset, _json_object(response), writes[0].dataset_labels)
         elif response.status_code in REJECTED_STATUSES:
             self._bisect(
                 items,

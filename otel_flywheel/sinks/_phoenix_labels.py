@@ -34,15 +34,19 @@ class DatasetLabeler:
         self._label_ids: dict[str, str] = {}
         self._labelled: set[str] = set()
 
-    def ensure(self, dataset: str, labels: Mapping[str, str]) -> None:
-        """Apply ``labels`` (name -> description) to ``dataset``; never raises."""
+    def ensure(
+        self, dataset: str, upload: Mapping[str, Any] | None, labels: Mapping[str, str]
+    ) -> None:
+        """Apply ``labels`` (name -> description) to ``dataset``, whose id the ``upload`` answer
+        holds (a dataset name with ``/`` cannot go into the route's path); never raises."""
         if not labels or dataset in self._labelled:
             return
         try:
+            dataset_id = str((upload or {})["data"]["dataset_id"])
             for name, description in labels.items():
                 label_id = self._label_id(name, description)
                 response = self._http.put(
-                    f"v1/datasets/{quote(dataset, safe='')}/labels/{quote(label_id, safe='')}",
+                    f"v1/datasets/{quote(dataset_id, safe='')}/labels/{quote(label_id, safe='')}",
                     timeout=self._timeout,
                 )
                 response.raise_for_status()
