@@ -12,7 +12,7 @@ checks: ``drift``, ``regression``, ``stall``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 import pyarrow as pa
@@ -224,9 +224,11 @@ def _windows(verdicts: pa.Table, options: ReportOptions) -> tuple[Window | None,
     return baseline, current
 
 
-def _span(verdicts: pa.Table) -> Any:
+def _span(verdicts: pa.Table) -> timedelta:
+    """How much time the verdicts cover (nothing when none has a start time)."""
     start = verdicts.column("start_time")
     first, last = pc.min(start).as_py(), pc.max(start).as_py()
     if first is None or last is None:
-        return datetime.now(timezone.utc) - datetime.now(timezone.utc)
-    return last - first
+        return timedelta(0)
+    span: timedelta = last - first
+    return span

@@ -50,7 +50,7 @@ AGENT_SERVICE: Final = "support-agent"
 VERSIONS: Final = ("1.0.0", "1.1.0")
 TENANTS: Final = ("acme", "globex")
 HISTORY_DAYS: Final = 14
-CONVERSATIONS_PER_TENANT_PER_DAY: Final = 8
+CONVERSATIONS_PER_TENANT_PER_DAY: Final = 6
 _NANOS_PER_DAY: Final = 86_400 * 1_000_000_000
 
 BAD_ARGUMENTS: Final = "Status of order A-1003 please"  # parameter/missing_required (scripted)

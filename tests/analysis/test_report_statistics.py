@@ -48,7 +48,7 @@ def test_a_category_whose_failure_rate_quadruples_in_one_cohort_is_flagged(
 
 
 def test_without_an_effect_nothing_is_flagged(tmp_path: Path) -> None:
-    report = report_of(verdict_file(tmp_path / "v.jsonl", 20_000, seed=11))
+    report = report_of(verdict_file(tmp_path / "v.jsonl", 10_000, seed=11))
     assert flagged_cells(report) == []
     assert report["flags"] == {"drift": False, "regression": False, "stall": False}
 
@@ -83,7 +83,7 @@ def test_cells_below_the_minimum_are_not_enough_data_and_stay_out_of_the_family(
 
 def test_a_category_worse_in_the_new_version_is_called_out(tmp_path: Path) -> None:
     path = verdict_file(
-        tmp_path / "v.jsonl", 20_000, effects=[Effect("tool_selection", 3.0, version="1.1.0")]
+        tmp_path / "v.jsonl", 10_000, effects=[Effect("tool_selection", 3.0, version="1.1.0")]
     )
     report = report_of(path)
     regressions = {r["category"]: r for r in report["compare"]["regressions"]}

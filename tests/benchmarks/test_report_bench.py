@@ -15,7 +15,7 @@ def test_report_benchmark_runs_and_flags_the_planted_effect(tmp_path: Path) -> N
         sys.executable,
         str(SCRIPT),
         "--verdicts",
-        "20000",
+        "5000",
         "--file",
         str(tmp_path / "v.jsonl"),
     ]
@@ -23,4 +23,4 @@ def test_report_benchmark_runs_and_flags_the_planted_effect(tmp_path: Path) -> N
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "the planted effect is flagged" in result.stdout
-    assert "2. report over 20,000 verdicts:" in result.stdout
+    assert "2. report over 5,000 verdicts:" in result.stdout
