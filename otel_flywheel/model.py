@@ -36,10 +36,9 @@ __all__ = [
     "ToolCall",
     "ToolDefinition",
     "Verdict",
+    "failure_label",
     "parse_step_ranges",
     "step_ranges",
-
-    "failure_label",
 ]
 
 StepStatus = Literal["unset", "ok", "error"]
