@@ -8,14 +8,16 @@ trace gets the same verdict whichever way it came in.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.evaluation import JudgeResult
 from otel_flywheel.model import AgentTrace, Evaluation, Verdict
+from otel_flywheel.privacy import Redactor, build_redactor
 
-from .checks import Check, ExpectedToolCallsCheck, default_checks
+from .checks import EMPTY_CATALOG, Check, ExpectedToolCallsCheck, ToolCatalog, default_checks
 from .judge import LLMJudge
 from .references import References
 from .rubric import Rubric, Taxonomy, load_rubrics, load_taxonomy
@@ -30,7 +32,15 @@ TRACE_REFERENCES = frozenset(
 
 
 class EvaluatorSuite:
-    """Evaluates one trace at a time; safe to share across concurrent ``judge`` calls."""
+    """Evaluates one trace at a time; safe to share across concurrent ``judge`` calls.
+
+    ``tools`` says which tools only read and which retrieve knowledge (the default checks use
+    it; references may add read-only tools for their trace). References reach the checks and the
+    judge redacted: those not redacted yet (built in code rather than read by
+    ``read_references``) go through ``redactor``, by default the one capture uses
+    (``build_redactor()``, built on first need), so their values match the trace's pseudonyms
+    and no raw value reaches the judge.
+    """
 
     def __init__(
         self,
@@ -39,14 +49,24 @@ class EvaluatorSuite:
         checks: Sequence[Check] | None = None,
         rubrics: Sequence[Rubric] = (),
         judge: LLMJudge | None = None,
+        tools: ToolCatalog = EMPTY_CATALOG,
+        redactor: Redactor | None = None,
     ) -> None:
         if rubrics and judge is None:
             raise ConfigError("rubrics were given without a judge to apply them: pass judge=")
         self.taxonomy = taxonomy
-        self.checks = list(checks) if checks is not None else default_checks()
+        self.tools = tools
+        # Checks given explicitly are used as they are; the defaults follow ``tools`` per trace.
+        self._default_checks = checks is None
+        self.checks = list(checks) if checks is not None else default_checks(tools=tools)
         self.rubrics = list(rubrics)
         self._judge = judge
         self._owners = {cid: c.root_cause_owner for cid, c in taxonomy.categories.items()}
+        self._redactor = redactor
+        self._redactor_built = redactor is not None
+        # Guards building the default redactor once. Held while building: a first build may
+        # generate the redaction key file, which must happen once.
+        self._redactor_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -56,6 +76,7 @@ class EvaluatorSuite:
         rubrics_dir: str | os.PathLike[str] | None = None,
         rubric_ids: Collection[str] | None = None,
         judge_options: Mapping[str, Any] | None = None,
+        tools: ToolCatalog = EMPTY_CATALOG,
     ) -> EvaluatorSuite:
         """The shipped checks and rubrics (or ``rubrics_dir``), with an ``LLMJudge`` if asked."""
         if rubrics_dir is not None:
@@ -64,7 +85,7 @@ class EvaluatorSuite:
         else:
             taxonomy = load_taxonomy()
         if not judge:
-            return cls(taxonomy=taxonomy)
+            return cls(taxonomy=taxonomy, tools=tools)
         rubrics = load_rubrics(rubrics_dir, taxonomy=taxonomy)
         if rubric_ids is not None:
             unknown = sorted(set(rubric_ids) - set(rubrics))
@@ -74,7 +95,7 @@ class EvaluatorSuite:
                 )
             rubrics = {rid: rubrics[rid] for rid in rubric_ids}
         llm_judge = LLMJudge(taxonomy=taxonomy, **dict(judge_options or {}))
-        return cls(taxonomy=taxonomy, rubrics=list(rubrics.values()), judge=llm_judge)
+        return cls(taxonomy=taxonomy, rubrics=list(rubrics.values()), judge=llm_judge, tools=tools)
 
     @property
     def judge_model(self) -> str | None:
@@ -82,10 +103,36 @@ class EvaluatorSuite:
 
     def check(self, trace: AgentTrace, references: References | None = None) -> list[Evaluation]:
         """Every deterministic check's evaluations, plus expected calls when references have them."""
+        references = self.redacted(references)
+        tools = self.tools
         active = list(self.checks)
+        if references is not None and references.read_only:
+            tools = tools.merged(ToolCatalog(read_only=references.read_only))
+            if self._default_checks:
+                active = default_checks(tools=tools)
         if references is not None and references.expected_tool_calls is not None:
-            active.append(ExpectedToolCallsCheck(references.expected_tool_calls))
+            active.append(
+                ExpectedToolCallsCheck(
+                    references.expected_tool_calls,
+                    matching=references.call_matching,
+                    tools=tools,
+                )
+            )
         return [evaluation for check in active for evaluation in check.evaluate(trace)]
+
+    def redacted(self, references: References | None) -> References | None:
+        """``references`` as the checks and the judge may see them: redacted like the traces."""
+        if references is None or references.redacted:
+            return references
+        return references.redact(self._references_redactor())
+
+    def _references_redactor(self) -> Redactor | None:
+        if not self._redactor_built:
+            with self._redactor_lock:
+                if not self._redactor_built:
+                    self._redactor = build_redactor()
+                    self._redactor_built = True
+        return self._redactor
 
     def applicable_rubrics(self, references: References | None = None) -> list[Rubric]:
         """The rubrics whose required references are available for a trace with ``references``."""
@@ -102,6 +149,7 @@ class EvaluatorSuite:
         """The judge's evaluations of ``trace`` for every applicable rubric (or ``rubric_ids``)."""
         if self._judge is None:
             return JudgeResult()
+        references = self.redacted(references)
         rubrics = [
             r
             for r in self.applicable_rubrics(references)
