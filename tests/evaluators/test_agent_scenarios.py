@@ -307,3 +307,19 @@ def test_the_same_run_fails_under_the_exact_set(
     unnecessary = [e for e in evaluations if e.subcategory == "unnecessary_call"]
     assert len(unnecessary) == 3
     assert {e.effect for e in unnecessary} == {"read_only"}
+
+
+def test_every_finding_is_filed_under_a_category_and_subcategory_of_the_taxonomy(
+    evaluated: Evaluated,
+) -> None:
+    taxonomy = load_taxonomy()
+    filed = {
+        (e.category, e.subcategory)
+        for verdict in evaluated.verdicts.values()
+        for e in verdict.evaluations
+        if e.passed is False and e.category is not None
+    }
+    assert len(filed) >= 10
+    for category, subcategory in filed:
+        assert category in taxonomy.categories
+        assert subcategory in taxonomy.categories[category].subcategories, (category, subcategory)
