@@ -360,6 +360,12 @@ def test_an_invalid_schema_is_unscored_not_a_crash() -> None:
         '{"status_code": 404, "detail": "missing"}',
         "404: no such order",
         "HTTP 500 Internal Server Error",
+        '{"isError": true, "content": [{"type": "text", "text": "unavailable"}]}',
+        '{"success": false, "message": "locked"}',
+        '{"ok": false}',
+        "Error: user mia_li_3668 not found",
+        "exception: KeyError('flight')",
+        'Traceback (most recent call last):\n  File "tools.py", line 3',
     ],
 )
 def test_error_payloads_and_http_statuses_in_results_are_tool_errors(result: str) -> None:
@@ -371,7 +377,18 @@ def test_error_payloads_and_http_statuses_in_results_are_tool_errors(result: str
     assert evaluation.label == "tool_error"
 
 
-@pytest.mark.parametrize("result", ['{"status": "shipped"}', '{"error": null}', "200 items", "[]"])
+@pytest.mark.parametrize(
+    "result",
+    [
+        '{"status": "shipped"}',
+        '{"error": null}',
+        "200 items",
+        "[]",
+        '{"isError": false, "content": []}',
+        '{"success": true}',
+        "Errors are rare on this route.",
+    ],
+)
 def test_ordinary_results_are_not_tool_errors(result: str) -> None:
     trace = build_trace(
         [[("lookup_order", {"order_id": "A-1"})]], tool_results={"lookup_order": result}
@@ -489,3 +506,48 @@ def test_every_check_is_a_check_with_a_name() -> None:
     names = [check.name for check in checks]
     assert len(set(names)) == len(names)
     assert all(isinstance(check, Check) for check in checks)
+
+
+@pytest.mark.parametrize(
+    ("tools", "repeated"),
+    [
+        (ToolCatalog.of(read_only=["lookup_*", "search_*"]), False),  # cancel changes state
+        (ToolCatalog(), True),  # nothing known: no call resets the count
+    ],
+)
+def test_reading_again_after_a_state_changing_call_is_not_a_repeat(
+    tools: ToolCatalog, repeated: bool
+) -> None:
+    trace = build_trace(
+        [
+            [("lookup_order", {"order_id": "A-1"})],
+            [("cancel_order", {"order_id": "A-1"})],
+            [("lookup_order", {"order_id": "A-1"})],
+        ]
+    )
+    (evaluation,) = RepeatedCallCheck(tools=tools).evaluate(trace)
+    assert evaluation.passed is (not repeated)
+    if repeated:
+        assert evaluation.effect is None
+
+
+def test_a_repeated_write_is_a_repeat_even_though_it_changes_state() -> None:
+    trace = build_trace(
+        [[("cancel_order", {"order_id": "A-1"})], [("cancel_order", {"order_id": "A-1"})]]
+    )
+    check = RepeatedCallCheck(tools=ToolCatalog.of(read_only=["lookup_*"]))
+    (evaluation,) = check.evaluate(trace)
+    assert (evaluation.subcategory, evaluation.effect) == ("repeated_call", "state_changing")
+
+
+def test_declared_tools_stand_in_when_the_trace_recorded_none() -> None:
+    """openai-v2 records no tools offered: a tools file names them and gives their schemas."""
+    trace = build_trace(
+        [[("lookup_ordr", {"order_id": "A-1"})], [("lookup_order", {"id": 1})]], tools=[]
+    )
+    declared = ToolCatalog.of(tools=OFFERED)
+    (unknown,) = UnknownToolCheck(tools=declared).evaluate(trace)
+    assert unknown.subcategory == "unknown_tool"
+    found = {e.subcategory for e in ArgumentSchemaCheck(tools=declared).evaluate(trace)}
+    assert found == {"missing_required", "wrong_field_mapping"}
+    assert [e.passed for e in UnknownToolCheck().evaluate(trace)] == [True]
