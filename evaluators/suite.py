@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from otel_flywheel.errors import ConfigError
@@ -17,7 +18,14 @@ from otel_flywheel.evaluation import JudgeResult
 from otel_flywheel.model import AgentTrace, Evaluation, Verdict
 from otel_flywheel.privacy import Redactor, build_redactor
 
-from .checks import EMPTY_CATALOG, Check, ExpectedToolCallsCheck, ToolCatalog, default_checks
+from .checks import (
+    EMPTY_CATALOG,
+    EXACT_SET,
+    Check,
+    ExpectedToolCallsCheck,
+    ToolCatalog,
+    default_checks,
+)
 from .judge import LLMJudge
 from .references import References
 from .rubric import Rubric, Taxonomy, load_rubrics, load_taxonomy
@@ -149,7 +157,7 @@ class EvaluatorSuite:
         """The judge's evaluations of ``trace`` for every applicable rubric (or ``rubric_ids``)."""
         if self._judge is None:
             return JudgeResult()
-        references = self.redacted(references)
+        references = _for_judge(self.redacted(references))
         rubrics = [
             r
             for r in self.applicable_rubrics(references)
@@ -172,3 +180,12 @@ class EvaluatorSuite:
     async def aclose(self) -> None:
         if self._judge is not None:
             await self._judge.aclose()
+
+
+def _for_judge(references: References | None) -> References | None:
+    """What the judge is shown. Its prompt lists expected calls as an exact set; version-2 rules
+    (free lookups, counts, order) would read to it as "every other call is wrong", so those
+    calls are left to the deterministic check until the prompt can state the rules."""
+    if references is None or references.call_matching == EXACT_SET:
+        return references
+    return replace(references, expected_tool_calls=None)

@@ -236,22 +236,19 @@ def test_raw_reference_values_never_reach_the_judge_or_the_output(
     refs.write_text(
         json.dumps(
             {
-                "version": 2,
                 "trace_id": trace_id,
                 "expected_output": f"Updated: {MIA_NEW_EMAIL}, card {CARD} unchanged.",
                 "policy": {"path": "policy.md"},
-                "tool_calls": {
-                    "expected": [
-                        {
-                            "name": "update_contact_info",
-                            "arguments": {
-                                "user_id": "mia_li_3668",
-                                "email": MIA_NEW_EMAIL,
-                                "phone": MIA_NEW_PHONE,
-                            },
-                        }
-                    ]
-                },
+                "expected_tool_calls": [
+                    {
+                        "name": "update_contact_info",
+                        "arguments": {
+                            "user_id": "mia_li_3668",
+                            "email": MIA_NEW_EMAIL,
+                            "phone": {"$any_of": [MIA_NEW_PHONE, "+44 20 7946 0999"]},
+                        },
+                    }
+                ],
             }
         )
         + "\n",
