@@ -157,7 +157,7 @@ class ReferencesFile:
 
         A trace id no trace has; an expected tool that no trace offers or calls (a typo, or the
         wrong references file); a tool-name pattern that matches no tool; ``others: read_only``
-        for a trace where no tool is known to be read-only (every other call is then a finding).
+        where nothing says which tools are read-only (every other call is then a finding).
         """
         catalog = tools or ToolCatalog()
         by_id = {trace.trace_id: trace for trace in traces}
@@ -197,9 +197,12 @@ def read_references(
 ) -> ReferencesFile:
     """Read and validate a references file; raise ``ConfigError`` listing every bad line.
 
-    ``redactor``: ``True`` (the default) redacts with ``build_redactor()``, the redactor capture
-    uses (``None`` from it when redaction is off); a ``Redactor`` redacts with that one;
-    ``False``/``None`` keeps the values raw (they must not then reach a judge or a dataset).
+    ``redactor``:
+
+    - ``True`` (the default): redact with ``build_redactor()``, the redactor capture uses;
+    - a ``Redactor``: redact with that one (``evaluate`` passes the one it reads traces with);
+    - ``None``: redaction is off, as for the traces: values stay raw, marked as handled;
+    - ``False``: values stay raw and unmarked; ``EvaluatorSuite`` redacts them before use.
     """
     source = Path(path)
     try:

@@ -66,9 +66,6 @@ class NamePattern:
         compiled: re.Pattern[str] = self.__dict__["_compiled"]
         return compiled.fullmatch(name) is not None
 
-    def to_json(self) -> str | dict[str, str]:
-        return {"$regex": self.text} if self.regex else self.text
-
     def __str__(self) -> str:
         return f"/{self.text}/" if self.regex else self.text
 
