@@ -12,7 +12,7 @@ from trace_builders import build_trace
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.evaluators._reference_format import dump_references_json_schema
-from otel_flywheel.evaluators.checks import EXACT_SET, CallMatching, ToolCatalog
+from otel_flywheel.evaluators.checks import EXACT_SET, CallMatching, ExpectedCall, ToolCatalog
 from otel_flywheel.evaluators.references import (
     References,
     load_references,
@@ -364,12 +364,35 @@ def test_references_stay_raw_only_when_asked(tmp_path: Path) -> None:
 
 
 def test_the_suite_redacts_references_built_in_code_before_checks_and_judge() -> None:
+    """A pipeline's ``references=`` callable or a replay example hands over raw values: they
+    match the trace's pseudonyms, and no finding quotes them."""
+    redactor = build_redactor()
+    assert redactor is not None
+    trace = build_trace(seed="pii")
+    (tool_step,) = [s for s in trace.steps if s.tool is not None]
+    assert tool_step.tool is not None
+    tool_step.tool.arguments = {"email": redactor.token("EMAIL", EMAIL)}
     suite = EvaluatorSuite(taxonomy=load_taxonomy())
-    built = References(expected_output=f"Mail {EMAIL}")
+    built = References(
+        expected_output=f"Mail {EMAIL}",
+        expected_tool_calls=(
+            ExpectedCall("lookup_order", {"email": EMAIL}),
+            ExpectedCall("notify", {"to": EMAIL, "phone": PHONE}),
+        ),
+    )
+
     redacted = suite.redacted(built)
+    evaluations = suite.check(trace, built)
+
     assert redacted is not None
     assert redacted.redacted
     assert EMAIL not in (redacted.expected_output or "")
+    (expected,) = [e for e in evaluations if e.evaluator == "expected_tool_calls"]
+    assert expected.subcategory == "missing_tool_call"  # lookup_order matched; notify is missing
+    text = repr(evaluations)
+    assert EMAIL not in text
+    assert PHONE not in text
+    assert redactor.token("EMAIL", EMAIL) in expected.explanation
 
 
 # --- the tools file -----------------------------------------------------------------------------
