@@ -7,6 +7,7 @@ trace gets the same verdict whichever way it came in.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Collection, Mapping, Sequence
@@ -157,14 +158,19 @@ class EvaluatorSuite:
         """The judge's evaluations of ``trace`` for every applicable rubric (or ``rubric_ids``)."""
         if self._judge is None:
             return JudgeResult()
-        references = _for_judge(self.redacted(references))
+        references = self.redacted(references)
+        shown = _for_judge(references)
         rubrics = [
-            r
-            for r in self.applicable_rubrics(references)
-            if rubric_ids is None or r.id in rubric_ids
+            r for r in self.applicable_rubrics(shown) if rubric_ids is None or r.id in rubric_ids
         ]
-        items = [(trace, r, references) if references else (trace, r) for r in rubrics]
-        runs = await self._judge.run_many(items)
+        # The checks' findings point the judge at their culprit steps: never cut from a prompt.
+        flagged = {
+            e.culprit_span_id
+            for e in self.check(trace, references)
+            if e.passed is False and e.culprit_span_id is not None
+        }
+        judge = self._judge
+        runs = await asyncio.gather(*(judge.run(trace, r, shown, flagged=flagged) for r in rubrics))
         return JudgeResult(
             evaluations=[run.evaluation for run in runs],
             failed_rubrics=frozenset(

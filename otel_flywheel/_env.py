@@ -81,7 +81,17 @@ FLYWHEEL_JUDGE_CACHE: Final = "FLYWHEEL_JUDGE_CACHE"
 """SQLite file caching scored judgments, or ``off``. Default: ``<state dir>/judge-cache.sqlite3``."""
 
 FLYWHEEL_JUDGE_MAX_INPUT_TOKENS: Final = "FLYWHEEL_JUDGE_MAX_INPUT_TOKENS"
-"""Budget for one judge prompt (estimated as characters / 4). Default 6000."""
+"""Budget for one judge prompt (estimated as UTF-8 bytes / 3.5). Default: from the judge model's
+context window (half of it, at most 16000). A rubric's own ``max_input_tokens`` may lower it."""
+
+FLYWHEEL_JUDGE_CONTEXT_TOKENS: Final = "FLYWHEEL_JUDGE_CONTEXT_TOKENS"
+"""The judge model's context window in tokens, when the built-in table does not know the model or
+the server runs it with a smaller one (a local server's ``--max-model-len``, Ollama's
+``num_ctx``). Default: the table, else 32000."""
+
+FLYWHEEL_JUDGE_MAX_PARTS: Final = "FLYWHEEL_JUDGE_MAX_PARTS"
+"""The most parts a trace too long for one prompt is judged in (each part one request, plus one
+to combine them). Default 8; 1 never splits (long traces are cut to fit instead)."""
 
 FLYWHEEL_JUDGE_SAMPLE_RATIO: Final = "FLYWHEEL_JUDGE_SAMPLE_RATIO"
 """Share of *passing* traces the pipeline sends to the LLM judge, 0.0-1.0, decided per trace id.

@@ -12,10 +12,10 @@ from __future__ import annotations
 import enum
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import TypeAdapter
 
@@ -26,6 +26,7 @@ __all__ = [
     "Evaluation",
     "Feedback",
     "ImplicitSignal",
+    "JudgeCoverage",
     "LLMCall",
     "Message",
     "Retrieval",
@@ -36,6 +37,8 @@ __all__ = [
     "ToolCall",
     "ToolDefinition",
     "Verdict",
+    "parse_step_ranges",
+    "step_ranges",
 ]
 
 StepStatus = Literal["unset", "ok", "error"]
@@ -233,6 +236,79 @@ class AgentTrace:
         return _trace_adapter().validate_json(text)
 
 
+def step_ranges(numbers: Iterable[int]) -> str:
+    """Step numbers as ranges: ``[1, 2, 3, 7]`` -> ``"1-3, 7"`` (sorted, repeats dropped)."""
+    ordered = sorted(set(numbers))
+    if not ordered:
+        return ""
+    out: list[str] = []
+    start = previous = ordered[0]
+    for number in [*ordered[1:], None]:
+        if number is not None and number == previous + 1:
+            previous = number
+            continue
+        out.append(str(start) if start == previous else f"{start}-{previous}")
+        if number is not None:
+            start = previous = number
+    return ", ".join(out)
+
+
+def parse_step_ranges(ranges: str) -> list[int]:
+    """The step numbers ``step_ranges`` wrote: ``"1-3, 7"`` -> ``[1, 2, 3, 7]``."""
+    numbers: list[int] = []
+    for piece in ranges.split(","):
+        if not piece.strip():
+            continue
+        first, _, last = piece.strip().partition("-")
+        numbers += range(int(first), int(last or first) + 1)
+    return numbers
+
+
+@dataclass(kw_only=True)
+class JudgeCoverage:
+    """What the LLM judge was shown of a trace for one judgment.
+
+    Steps are numbered as the judge saw them: their position in ``AgentTrace.steps``, from 1,
+    written as ranges (``"1-12, 37"``). ``shown`` steps were shown whole, ``cut`` ones with a long
+    text shortened, ``elided`` ones not at all. ``share_shown`` is the share of the trace's text
+    (a text repeated across steps counted once) that reached the judge's prompts. A judgment made
+    on long traces may take several ``requests`` (parts, then the whole); ``prompt_tokens`` is
+    their estimated size, ``budget_tokens`` the budget each was fit into.
+    """
+
+    steps: int
+    shown: str = ""
+    cut: str = ""
+    elided: str = ""
+    share_shown: float = 1.0
+    budget_tokens: int = 0
+    prompt_tokens: int = 0
+    requests: int = 1
+    parts: int = 0
+    """How many parts a trace too long for one prompt was judged in (0: one prompt)."""
+
+    MOSTLY_UNSEEN_BELOW: ClassVar[float] = 0.5
+
+    @property
+    def mostly_unseen(self) -> bool:
+        """Whether most of the trace's text was not shown: the verdict rests on a part of it."""
+        return self.share_shown < self.MOSTLY_UNSEEN_BELOW
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "shown": self.shown,
+            "cut": self.cut,
+            "elided": self.elided,
+            "share_shown": self.share_shown,
+            "mostly_unseen": self.mostly_unseen,
+            "budget_tokens": self.budget_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "requests": self.requests,
+            "parts": self.parts,
+        }
+
+
 @dataclass(kw_only=True)
 class Evaluation:
     """One evaluator's judgment of one trace (or of one step in it).
@@ -261,6 +337,8 @@ class Evaluation:
     usage: TokenUsage = field(default_factory=TokenUsage)
     latency_millis: float | None = None
     raw: str | None = None
+    coverage: JudgeCoverage | None = None
+    """For the LLM judge: which steps it was shown, cut or not shown, and the prompts' size."""
     effect: CallEffect | None = None
 
     @property
@@ -312,6 +390,15 @@ def _evaluation_line(evaluation: Evaluation) -> dict[str, Any]:
         "confidence": evaluation.confidence,
         "references": evaluation.references,
         "effect": evaluation.effect,
+        **(
+            {
+                "coverage": evaluation.coverage.to_dict(),
+                "input_tokens": evaluation.usage.input_tokens,
+                "output_tokens": evaluation.usage.output_tokens,
+            }
+            if evaluation.coverage is not None
+            else {}
+        ),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
@@ -23,7 +24,7 @@ from otel_flywheel.privacy import build_redactor
 
 from ._traces import read_trace_file
 
-__all__ = ["add_evaluate_parser", "evaluate_all"]
+__all__ = ["add_evaluate_parser", "evaluate_all", "judge_cost_line"]
 
 EXAMPLES = """\
 judge: any OpenAI-compatible endpoint. FLYWHEEL_JUDGE_MODEL (required), FLYWHEEL_JUDGE_BASE_URL or
@@ -180,12 +181,33 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
         for verdict in verdicts:
             out.write(json.dumps(verdict.to_dict()) + "\n")
+    cost = judge_cost_line(verdicts)
+    if cost is not None:
+        print(f"otel-flywheel evaluate: {cost}", file=sys.stderr)
     return 1 if read.unreadable else 0
 
 
 def _fail(message: str) -> int:
     print(f"otel-flywheel evaluate: {message}", file=sys.stderr)
     return 2
+
+
+def judge_cost_line(verdicts: Sequence[Verdict]) -> str | None:
+    """What the judge cost and saw, in one line; None when it did not run."""
+    judged = [e for v in verdicts for e in v.evaluations if e.coverage is not None]
+    if not judged:
+        return None
+    coverages = [e.coverage for e in judged if e.coverage is not None]
+    tokens = sorted(c.prompt_tokens for c in coverages)
+    billed_in = sum(e.usage.input_tokens or 0 for e in judged)
+    billed_out = sum(e.usage.output_tokens or 0 for e in judged)
+    return (
+        f"judge: {len(judged)} judgments in {sum(c.requests for c in coverages)} requests, "
+        f"prompts ~{sum(tokens)} tokens (median {statistics.median(tokens):.0f} per judgment), "
+        f"{sum(c.parts > 0 for c in coverages)} judged in parts, "
+        f"{sum(c.mostly_unseen for c in coverages)} with most of the trace unseen; "
+        f"billed {billed_in} input and {billed_out} output tokens (cached judgments bill none)"
+    )
 
 
 async def evaluate_all(

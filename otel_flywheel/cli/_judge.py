@@ -36,7 +36,7 @@ from otel_flywheel.privacy import (
     redact_span_view,
 )
 
-from ._evaluate import evaluate_all
+from ._evaluate import evaluate_all, judge_cost_line
 
 if TYPE_CHECKING:
     import httpx
@@ -218,6 +218,9 @@ def _pull_and_judge(
         for verdict in verdicts:
             out.write(json.dumps(verdict.to_dict()) + "\n")
     progress.say(summarize(verdicts, project=args.project))
+    cost = judge_cost_line(verdicts)
+    if cost is not None:
+        progress.say(cost)
     return 1 if pulled.missing_trace_ids else 0
 
 

@@ -8,12 +8,14 @@ judge sees; ``VerdictSink`` is what routing (and ``VerdictFile``) implement.
 from __future__ import annotations
 
 from otel_flywheel.pipeline._files import VerdictFile
+from otel_flywheel.pipeline._judge_cost import JudgeCost
 from otel_flywheel.pipeline._metrics import PipelineCollector
 from otel_flywheel.pipeline._pipeline import EvaluationPipeline, PipelineStats, VerdictSink
 from otel_flywheel.pipeline._policy import JudgeDecision, JudgeReason, JudgeSamplingPolicy
 
 __all__ = [
     "EvaluationPipeline",
+    "JudgeCost",
     "JudgeDecision",
     "JudgeReason",
     "JudgeSamplingPolicy",

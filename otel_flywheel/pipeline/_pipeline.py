@@ -40,6 +40,7 @@ from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, r
 from otel_flywheel.config import PipelineSettings, resolve_settings
 from otel_flywheel.evaluation import TraceEvaluator
 from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
+from otel_flywheel.pipeline._judge_cost import JudgeCost, JudgeCostCounter
 from otel_flywheel.pipeline._policy import JudgeReason, JudgeSamplingPolicy
 
 __all__ = ["EvaluationPipeline", "PipelineStats", "VerdictSink"]
@@ -79,6 +80,8 @@ class PipelineStats:
     judge_latency_millis: float = 0.0
     judge_input_tokens: int = 0
     judge_output_tokens: int = 0
+    judge_cost: Mapping[str, JudgeCost] = field(default_factory=dict)
+    """Per rubric: prompt tokens per judgment, requests, parts, share of the trace shown."""
 
 
 @dataclass(kw_only=True, eq=False)  # identity: jobs live in a set while they wait
@@ -154,6 +157,7 @@ class EvaluationPipeline:
         self._thread: threading.Thread | None = None
         self._counts: Counter[str] = Counter()
         self._judge_latency_millis = 0.0
+        self._judge_cost = JudgeCostCounter()
         self._decisions: Counter[str] = Counter()
         self._drops: Counter[str] = Counter()
         self._drops_warned = 0
@@ -209,6 +213,7 @@ class EvaluationPipeline:
                 judge_latency_millis=self._judge_latency_millis,
                 judge_input_tokens=self._counts["judge_input_tokens"],
                 judge_output_tokens=self._counts["judge_output_tokens"],
+                judge_cost=self._judge_cost.snapshot(),
             )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -387,6 +392,7 @@ class EvaluationPipeline:
                 self._judge_latency_millis += evaluation.latency_millis or 0.0
                 self._counts["judge_input_tokens"] += evaluation.usage.input_tokens or 0
                 self._counts["judge_output_tokens"] += evaluation.usage.output_tokens or 0
+                self._judge_cost.add(evaluation)
             self._counts["evaluated"] += 1
             self._counts["judged"] += judged
             self._counts["failed"] += verdict.passed is False

@@ -404,6 +404,8 @@ def _evaluation_metadata(evaluation: Evaluation, trace: AgentTrace) -> dict[str,
         "confidence": evaluation.confidence,
         "references": list(evaluation.references),
         "trace_id": trace.trace_id,
+        # What the judge saw: a report counts the verdicts made with most of the trace unseen.
+        **({"coverage": evaluation.coverage.to_dict()} if evaluation.coverage is not None else {}),
     }
 
 

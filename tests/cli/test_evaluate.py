@@ -155,9 +155,20 @@ def test_with_a_judge_every_trace_gets_the_rubrics_it_has_references_for(
         assert main(["evaluate", "--traces", str(path)]) == 0
         requests = len(judge_server.requests)
 
-    verdicts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    captured = capsys.readouterr()
+    verdicts = [json.loads(line) for line in captured.out.splitlines()]
     assert len(verdicts) == len(SCENARIOS)
+    # The judge's cost, on stderr: one judgment per rubric and trace, each one request.
+    judgments = 5 * len(SCENARIOS)
+    assert f"judge: {judgments} judgments in {judgments} requests, prompts ~" in captured.err
+    assert "0 judged in parts, 0 with most of the trace unseen" in captured.err
     for verdict in verdicts:
+        for evaluation in verdict["evaluations"]:
+            if evaluation["judge_model"]:
+                assert evaluation["coverage"]["share_shown"] == 1.0
+                assert evaluation["coverage"]["elided"] == ""
+                assert evaluation["coverage"]["prompt_tokens"] > 0
+                assert evaluation["input_tokens"] > 0
         judged = {e["rubric_id"] for e in verdict["evaluations"] if e["judge_model"]}
         # answer_correctness and business_rules need a reference answer and a policy: skipped.
         assert judged == {
