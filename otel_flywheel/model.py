@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 
 __all__ = [
     "AgentTrace",
+    "CallEffect",
     "Document",
     "Evaluation",
     "Feedback",
@@ -44,6 +45,7 @@ __all__ = [
 StepStatus = Literal["unset", "ok", "error"]
 Thumbs = Literal["up", "down"]
 ImplicitSignal = Literal["rephrase", "retry", "escalation", "abandonment", "correction_phrase"]
+CallEffect = Literal["state_changing", "read_only"]
 
 
 class StepKind(str, enum.Enum):
@@ -79,15 +81,21 @@ class ToolCall:
     error: str | None = None
     schema: dict[str, Any] | None = None
     description: str | None = None
+    annotations: dict[str, Any] | None = None
 
 
 @dataclass(kw_only=True)
 class ToolDefinition:
-    """A tool offered to an LLM: its name, description and JSON schema for the arguments."""
+    """A tool offered to an LLM: its name, description and JSON schema for the arguments.
+
+    ``annotations`` are the tool's behaviour hints when its definition carries them, as MCP
+    defines them (``readOnlyHint``, ``destructiveHint``, ``idempotentHint``, ``openWorldHint``).
+    """
 
     name: str
     description: str | None = None
     parameters: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
 
 
 @dataclass(kw_only=True)
@@ -309,7 +317,9 @@ class Evaluation:
     ``passed`` is ``None`` when the evaluation is *unscored* (a judge reply that could not be
     parsed, an evaluator error): never counted as a pass. ``raw`` then keeps what came back.
     ``category``/``subcategory`` come from the badcase taxonomy (rubrics/taxonomy.yaml) and are set
-    when the evaluation failed; ``culprit_span_id`` names the step that caused it.
+    when the evaluation failed; ``culprit_span_id`` names the step that caused it. ``effect`` says
+    what the finding is about, when a check knows: a ``state_changing`` call (a write: book,
+    cancel, refund) or a ``read_only`` one (a lookup); the verdict ranks the former first.
     """
 
     evaluator: str
@@ -330,6 +340,7 @@ class Evaluation:
     raw: str | None = None
     coverage: JudgeCoverage | None = None
     """For the LLM judge: which steps it was shown, cut or not shown, and the prompts' size."""
+    effect: CallEffect | None = None
 
     @property
     def unscored(self) -> bool:
@@ -418,6 +429,7 @@ def _evaluation_line(evaluation: Evaluation) -> dict[str, Any]:
         "judge_model": evaluation.judge_model,
         "confidence": evaluation.confidence,
         "references": evaluation.references,
+        "effect": evaluation.effect,
         **(
             {
                 "coverage": evaluation.coverage.to_dict(),

@@ -66,7 +66,7 @@ CHECKED_FAILURES = {
     "Status of order A-1003 please": ("parameter", "missing_required", StepKind.LLM),
     "Has A-1001 shipped yet?": ("tool_selection", "repeated_call", StepKind.TOOL),
     "Do you price-match competitors?": ("knowledge_context", "empty_retrieval", StepKind.RETRIEVER),
-    "Refund order A-1003, it was late": ("parameter", "invalid_type_or_value", StepKind.LLM),
+    "Refund order A-1003, it was late": ("parameter", "malformed_arguments", StepKind.LLM),
     "Refund A-1002 please, it's late": ("parameter", "invalid_type_or_value", StepKind.LLM),
     NO_CONSENT: ("tool_selection", "repeated_call", StepKind.TOOL),
 }
@@ -873,7 +873,7 @@ def test_planted_deterministic_failures_get_verdicts_with_the_right_categories(
     assert verdict_of("Status of order A-1003") == ("parameter", "missing_required", "llm")
     assert verdict_of("Has A-1001 shipped") == ("tool_selection", "repeated_call", "tool")
     assert verdict_of("Do you price-match") == ("knowledge_context", "empty_retrieval", "retriever")
-    assert verdict_of("Refund order A-1003") == ("parameter", "invalid_type_or_value", "llm")
+    assert verdict_of("Refund order A-1003") == ("parameter", "malformed_arguments", "llm")
     assert verdict_of("Refund A-1002") == ("parameter", "invalid_type_or_value", "llm")
     assert verdict_of("Was my order A-1005") == ("tool_selection", "repeated_call", "tool")
     # A 404 the agent reported honestly is an observation, not a badcase.
