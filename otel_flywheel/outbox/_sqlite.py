@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sqlite3
 from pathlib import Path
 from typing import Final
 
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.state import open_sqlite, write_transaction
 
 __all__ = [
     "COLUMNS",
@@ -23,7 +22,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 # How long to wait for another process's write lock (a CLI purge, a second worker).
 BUSY_TIMEOUT_SECONDS: Final = 30.0
 
@@ -37,6 +36,7 @@ SCHEMA: Final = (
         user_id TEXT,
         state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'dead')),
         attempts INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
         created_at REAL NOT NULL,
         queued_at REAL NOT NULL,
         updated_at REAL NOT NULL,
@@ -53,6 +53,16 @@ SCHEMA: Final = (
     "INSERT INTO counters (name, value) VALUES ('done_total', 0)",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
+
+# From version N to N + 1, and on to the current one.
+MIGRATIONS: Final = {
+    1: (
+        # failures: non-transient failures in a row (a malformed answer, refused credentials),
+        # which dead-letter a write after a bound; transient ones (Phoenix down) never do.
+        "ALTER TABLE writes ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
+        f"PRAGMA user_version = {SCHEMA_VERSION}",
+    ),
+}
 
 COLUMNS: Final = (
     "key, seq, payload, state, attempts, created_at, queued_at, next_attempt_at, "
@@ -90,27 +100,17 @@ MARK_DEAD: Final = (
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        # The outbox holds (redacted) agent data: readable by its owner only. SQLite gives the
-        # -wal and -shm files the database's permissions.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    conn = sqlite3.connect(
+    """The outbox's connection: private, WAL, ``synchronous=FULL`` (a committed put survives a
+    power cut), its schema created or migrated. Raises ``ConfigError`` naming the fix."""
+    conn = open_sqlite(
         path,
-        timeout=BUSY_TIMEOUT_SECONDS,
-        isolation_level=None,  # autocommit; transactions are explicit (BEGIN IMMEDIATE)
-        check_same_thread=False,  # shared by threads, serialized by Outbox._lock
+        what="outbox",
+        fix="point the outbox at another file on a local disk, or move this one aside",
+        synchronous="FULL",
+        busy_timeout_seconds=BUSY_TIMEOUT_SECONDS,
+        require_wal=False,  # it works without WAL, only with more waiting: warn, do not refuse
     )
     try:
-        (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        if str(mode).lower() != "wal":
-            logger.warning(
-                "outbox %s: SQLite refused WAL mode (journal_mode=%s); putting writes will "
-                "block while the worker reads. Keep the state directory on a local disk.",
-                path,
-                mode,
-            )
-        conn.execute("PRAGMA synchronous = FULL")  # a committed put survives a power cut
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
             raise ConfigError(
@@ -118,16 +118,15 @@ def connect(path: Path) -> sqlite3.Connection:
                 f"understands ({SCHEMA_VERSION}); upgrade otel-flywheel or use another file"
             )
         if version < SCHEMA_VERSION:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(conn):
+                # Read again under the write lock: another process may have migrated meanwhile.
                 (version,) = conn.execute("PRAGMA user_version").fetchone()
-                if version == 0:  # another process may have created it meanwhile
+                if version == 0:
                     for statement in SCHEMA:
                         conn.execute(statement)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                elif version < SCHEMA_VERSION:
+                    for statement in MIGRATIONS[version]:
+                        conn.execute(statement)
     except sqlite3.DatabaseError as error:
         conn.close()
         raise ConfigError(

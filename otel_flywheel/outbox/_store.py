@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -36,7 +35,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
-from otel_flywheel import _env
 from otel_flywheel._internal import reinit_after_fork
 from otel_flywheel.errors import ConfigError, FlywheelError
 from otel_flywheel.outbox._sqlite import (
@@ -48,6 +46,7 @@ from otel_flywheel.outbox._sqlite import (
     connect,
 )
 from otel_flywheel.sinks import Write, write_from_dict
+from otel_flywheel.state import state_path, write_transaction
 
 __all__ = [
     "DEFAULT_DONE_RETENTION_SECONDS",
@@ -64,7 +63,6 @@ logger = logging.getLogger(__name__)
 EntryState = Literal["pending", "done", "dead"]
 
 DEFAULT_FILE_NAME: Final = "outbox.sqlite"
-DEFAULT_STATE_DIR: Final = ".flywheel"
 DEFAULT_DONE_RETENTION_SECONDS: Final = 7 * 24 * 3600.0
 
 # Connections abandoned in a fork child: closing one there could checkpoint or delete the WAL
@@ -108,8 +106,7 @@ class OutboxStats:
 
 def default_outbox_path(*, environ: Mapping[str, str] | None = None) -> Path:
     """``<FLYWHEEL_STATE_DIR or .flywheel>/outbox.sqlite``."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get(_env.FLYWHEEL_STATE_DIR) or DEFAULT_STATE_DIR) / DEFAULT_FILE_NAME
+    return state_path(DEFAULT_FILE_NAME, environ=environ)
 
 
 class Outbox:
@@ -438,17 +435,10 @@ class Outbox:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._open_connection()
-            # IMMEDIATE: take the write lock now, so that MAX(seq) and the upserts that follow
-            # see no other process's writes in between.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        # IMMEDIATE: take the write lock now, so that MAX(seq) and the upserts that follow see
+        # no other process's writes in between.
+        with self._lock, write_transaction(self._open_connection()) as conn:
+            yield conn
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
