@@ -22,6 +22,7 @@ from otel_flywheel._flywheel import Flywheel
 from otel_flywheel.capture import TracePipeline
 from otel_flywheel.config import resolve_settings
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.state import private_directory, state_dir
 
 __all__ = ["add_serve_parser", "build_default_pipeline", "load_pipeline"]
 
@@ -152,12 +153,15 @@ def load_pipeline(spec: str) -> TracePipeline:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from otel_flywheel.server import ServerSettings, Spool, create_app
+    from otel_flywheel.server import ServerSettings, create_app, open_spool
 
     if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
         print("otel-flywheel serve: give both --ssl-certfile and --ssl-keyfile", file=sys.stderr)
         return 2
     try:
+        # First, so that whatever creates a file in it next (the redaction key, the outbox, the
+        # spool) finds it private: everything in it is agent data.
+        private_directory(state_dir())
         settings = resolve_settings(
             ServerSettings,
             {
@@ -172,12 +176,8 @@ def run_serve(args: argparse.Namespace) -> int:
         pipeline: TracePipeline = (
             load_pipeline(args.pipeline) if args.pipeline else build_default_pipeline(args)
         )
-        spool = Spool(
-            settings.spool_path(),
-            max_spans=settings.max_spool_spans,
-            max_feedback=settings.max_spool_feedback,
-        )
-    except ConfigError as exc:
+        spool = open_spool(settings)
+    except (ConfigError, OSError) as exc:
         print(f"otel-flywheel serve: {exc}", file=sys.stderr)
         return 2
     try:

@@ -21,6 +21,13 @@ evaluations unscored, which is never a pass.
 
 Feedback arriving after a trace was evaluated without the judge (``notify_feedback``) sends the
 trace, if it is among the ``max_recent_traces`` last ones, back to be judged.
+
+``submit_acknowledged`` is the hand-over ``otel-flywheel serve`` uses (see ``_ack``): the trace is
+refused rather than dropped when the queue is full, and acknowledged once every sink took its
+verdict. A trace whose evaluation fails in our own code is recorded with an unscored verdict that
+names the error, never a pass; at shutdown a trace still waiting to retry the judge is handed back
+unsettled (the caller keeps it and judges it again after the restart) instead of going out
+unscored.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, r
 from otel_flywheel.config import PipelineSettings, resolve_settings
 from otel_flywheel.evaluation import TraceEvaluator
 from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
+from otel_flywheel.pipeline._ack import TraceAck, TraceSettlement
 from otel_flywheel.pipeline._policy import JudgeReason, JudgeSamplingPolicy
 
 __all__ = ["EvaluationPipeline", "PipelineStats", "VerdictSink"]
@@ -48,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 _DROP_WARNING_INTERVAL_SECONDS = 60.0
 _MAX_KEPT_ERRORS = 10
+PIPELINE_EVALUATOR = "otel_flywheel.pipeline"
+"""The ``evaluator`` of the unscored evaluation a trace gets when evaluating it failed."""
 
 
 @runtime_checkable
@@ -79,6 +89,7 @@ class PipelineStats:
     judge_latency_millis: float = 0.0
     judge_input_tokens: int = 0
     judge_output_tokens: int = 0
+    refused: int = 0  # acknowledged hand-overs refused (full or closed): the caller kept them
 
 
 @dataclass(kw_only=True, eq=False)  # identity: jobs live in a set while they wait
@@ -94,6 +105,7 @@ class _Job:
     retry_rubrics: frozenset[str] | None = None
     attempt: int = 0
     timer: asyncio.TimerHandle | None = None
+    ack: TraceAck | None = None  # told once whether the verdict is durable (serve's hand-over)
 
 
 @dataclass(kw_only=True)
@@ -174,6 +186,14 @@ class EvaluationPipeline:
         """Queue ``trace`` for evaluation; never blocks. Dropped (and counted) when full or closed."""
         self._enqueue(_Job(trace=trace))
 
+    def submit_acknowledged(self, trace: AgentTrace, ack: TraceAck) -> bool:
+        """Queue ``trace``; ``False`` (nothing queued, nothing dropped) when full or closed.
+
+        Once queued, ``ack`` is called once: durable when every sink took the verdict, or not
+        (a sink failed, the pipeline shut down while the trace waited for the judge).
+        """
+        return self._enqueue(_Job(trace=trace, ack=ack))
+
     def notify_feedback(self, feedback: Feedback) -> None:
         """Remember negative feedback; a recent trace evaluated without the judge is judged now."""
         if not feedback.negative:
@@ -209,6 +229,7 @@ class EvaluationPipeline:
                 judge_latency_millis=self._judge_latency_millis,
                 judge_input_tokens=self._counts["judge_input_tokens"],
                 judge_output_tokens=self._counts["judge_output_tokens"],
+                refused=self._counts["refused"],
             )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -263,20 +284,25 @@ class EvaluationPipeline:
 
     # ------------------------------------------------------------------------------ internals
 
-    def _enqueue(self, job: _Job) -> None:
+    def _enqueue(self, job: _Job) -> bool:
+        refused = job.ack is not None  # refused, not dropped: the caller keeps the trace
         with self._lock:
+            if self._closed or self._pending >= self._settings.max_queue_size:
+                if not refused:
+                    self._counts["received"] += not job.force_judge
+                    reason = "shutdown" if self._closed else "queue_full"
+                    self._drops[reason] += 1
+                    if reason == "queue_full":
+                        self._warn_about_drops()
+                else:
+                    self._counts["refused"] += 1
+                return False
             if job.force_judge is False:
                 self._counts["received"] += 1
-            if self._closed:
-                self._drops["shutdown"] += 1
-                return
-            if self._pending >= self._settings.max_queue_size:
-                self._drops["queue_full"] += 1
-                self._warn_about_drops()
-                return
             self._pending += 1
             loop = self._loop if self._loop is not None else self._start_locked()
         loop.call_soon_threadsafe(self._spawn, job)
+        return True
 
     def _start_locked(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.new_event_loop()
@@ -304,8 +330,15 @@ class EvaluationPipeline:
             if self._semaphore is None:
                 self._semaphore = asyncio.Semaphore(self._settings.concurrency)
             async with self._semaphore:
+                failed: list[Exception] = []
                 with self._guard:
-                    finished = await self._evaluate(job)
+                    try:
+                        finished = await self._evaluate(job)
+                    except Exception as error:
+                        failed.append(error)
+                        raise  # the guard logs and keeps it
+                if failed:
+                    await self._record_failure(job, failed[0])
         finally:
             detach(token)
             if finished:
@@ -360,10 +393,16 @@ class EvaluationPipeline:
         self._spawn(job)
 
     def _release_waiting(self) -> None:
-        """At shutdown: judge retries end; their traces go out with what they have."""
+        """At shutdown: judge retries end. An acknowledged trace goes back unsettled (its caller
+        keeps it durably and judges it again later); the others go out with what they have."""
         for job in list(self._waiting):
             if job.timer is not None:
                 job.timer.cancel()
+            if job.ack is not None:
+                self._waiting.discard(job)
+                self._settle(job, "the pipeline shut down while the trace waited for the judge")
+                self._finish()
+                continue
             job.attempt = len(self._settings.judge_retry_delays_seconds)  # no more retries
             self._retry(job)
 
@@ -391,15 +430,63 @@ class EvaluationPipeline:
             self._counts["judged"] += judged
             self._counts["failed"] += verdict.passed is False
             self._counts["unscored"] += verdict.passed is None
+        failed = await self._to_sinks(trace, verdict)
+        self._settle(job, f"verdict sink {failed} failed" if failed else None)
+
+    async def _to_sinks(self, trace: AgentTrace, verdict: Verdict) -> str | None:
+        """Hand the verdict to every sink; the name of the last one that raised, if any."""
+        failed = None
         for sink in self._sinks:
             try:
                 await asyncio.to_thread(sink.submit_verdict, trace, verdict)
             except Exception:
-                logger.exception(
-                    "verdict sink %s failed for trace %s", type(sink).__name__, trace.trace_id
-                )
+                failed = type(sink).__name__
+                logger.exception("verdict sink %s failed for trace %s", failed, trace.trace_id)
                 with self._lock:
                     self._counts["sink_errors"] += 1
+        return failed
+
+    async def _record_failure(self, job: _Job, error: Exception) -> None:
+        """Evaluating ``job`` raised in our own code: record it unscored, naming the error, so
+        that it is never lost and never counted as a pass. Only for an acknowledged trace: its
+        caller would otherwise offer it again, and the same bug would fail it again."""
+        if job.ack is None:
+            return
+        trace = job.trace
+        verdict = Verdict(
+            trace_id=trace.trace_id,
+            passed=None,
+            severity="low",
+            evaluations=[
+                *(job.checks or []),
+                Evaluation(
+                    evaluator=PIPELINE_EVALUATOR,
+                    label="unscored",
+                    passed=None,
+                    # The type only: a message may quote trace content.
+                    explanation=f"evaluating the trace failed ({type(error).__name__}); it is "
+                    "recorded unscored, see the server's log",
+                ),
+            ],
+        )
+        with self._lock:
+            self._counts["evaluated"] += 1
+            self._counts["unscored"] += 1
+        failed = await self._to_sinks(trace, verdict)
+        self._settle(job, f"verdict sink {failed} failed" if failed else None)
+
+    def _settle(self, job: _Job, failure: str | None) -> None:
+        """Tell an acknowledged job's caller what became of it (once)."""
+        ack, job.ack = job.ack, None
+        if ack is None:
+            return
+        settlement = TraceSettlement(
+            trace_id=job.trace.trace_id, durable=failure is None, reason=failure or ""
+        )
+        try:
+            ack(settlement)
+        except Exception:
+            logger.exception("the acknowledgement callback failed for %s", job.trace.trace_id)
 
     def _remember(self, trace: AgentTrace, *, judged: bool) -> None:
         limit = self._settings.max_recent_traces
