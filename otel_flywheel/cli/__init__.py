@@ -14,6 +14,7 @@ from ._evaluate import add_evaluate_parser
 from ._export import add_export_parser
 from ._inspect import add_inspect_parser
 from ._judge import add_judge_parser
+from ._outbox import add_outbox_parser
 from ._purge import add_purge_parser
 from ._replay import add_replay_parser
 from ._serve import add_serve_parser
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(subparsers)
     add_export_parser(subparsers)
     add_purge_parser(subparsers)
+    add_outbox_parser(subparsers)
     add_sync_feedback_parser(subparsers)
     return parser
 

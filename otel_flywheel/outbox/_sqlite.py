@@ -14,6 +14,7 @@ __all__ = [
     "COLUMNS",
     "MARK_DEAD",
     "MARK_DONE",
+    "MARK_FAILED",
     "MARK_RETRY",
     "SCHEMA_VERSION",
     "UPSERT",
@@ -66,7 +67,7 @@ MIGRATIONS: Final = {
 
 COLUMNS: Final = (
     "key, seq, payload, state, attempts, created_at, queued_at, next_attempt_at, "
-    "last_attempt_at, last_error, leased_until"
+    "last_attempt_at, last_error, leased_until, failures"
 )
 
 # Same key and same content: nothing to do. Same key, new content: the new content is queued afresh.
@@ -76,7 +77,7 @@ UPSERT: Final = """
     VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET
         seq = excluded.seq, kind = excluded.kind, payload = excluded.payload,
-        user_id = excluded.user_id, state = 'pending', attempts = 0,
+        user_id = excluded.user_id, state = 'pending', attempts = 0, failures = 0,
         queued_at = excluded.queued_at, updated_at = excluded.updated_at,
         next_attempt_at = excluded.next_attempt_at, last_attempt_at = NULL, last_error = NULL,
         leased_until = NULL
@@ -92,6 +93,10 @@ MARK_DONE: Final = (
 MARK_RETRY: Final = (
     "UPDATE writes SET attempts = attempts + 1, last_attempt_at = ?, updated_at = ?, "
     "next_attempt_at = ?, last_error = ?, leased_until = NULL" + WHERE_PENDING
+)
+MARK_FAILED: Final = (
+    "UPDATE writes SET attempts = attempts + 1, failures = failures + 1, last_attempt_at = ?, "
+    "updated_at = ?, next_attempt_at = ?, last_error = ?, leased_until = NULL" + WHERE_PENDING
 )
 MARK_DEAD: Final = (
     "UPDATE writes SET state = 'dead', attempts = attempts + 1, last_attempt_at = ?, "
