@@ -177,8 +177,11 @@ def start_subprocess(
     env: Mapping[str, str] | None = None,
     scheme: str = "http",
     verify: str | bool = True,
+    umask: int = -1,
 ) -> ServeProcess:
-    """Start ``otel-flywheel serve`` on a free port and wait until ``/healthz`` answers."""
+    """Start ``otel-flywheel serve`` on a free port and wait until ``/healthz`` answers.
+
+    ``umask``: the child's (``-1`` keeps ours)."""
     port = find_free_port()
     child_env = {
         **os.environ,
@@ -189,7 +192,7 @@ def start_subprocess(
     command = [*SERVE, "--port", str(port), *args]
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            command, env=child_env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+            command, env=child_env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, umask=umask
         )
     serve = ServeProcess(
         process=process, port=port, log_path=log_path, scheme=scheme, command=command
