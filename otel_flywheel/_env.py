@@ -121,8 +121,9 @@ FLYWHEEL_SERVER_PORT: Final = "FLYWHEEL_SERVER_PORT"
 Default 4319, next to the Collector's OTLP ports 4317/4318."""
 
 FLYWHEEL_SERVER_TOKEN: Final = "FLYWHEEL_SERVER_TOKEN"
-"""When set, every POST to ``otel-flywheel serve`` needs ``Authorization: Bearer <token>`` (401
-otherwise); GET probes and ``/metrics`` stay open. Default: unset, no auth."""
+"""When set, ``POST /v1/traces`` on ``otel-flywheel serve`` needs ``Authorization: Bearer <token>``
+(401 otherwise); GET probes and ``/metrics`` stay open. Feedback has its own credential
+(``FLYWHEEL_SERVER_FEEDBACK_TOKEN``). Default: unset, no auth for traces."""
 
 FLYWHEEL_SERVER_FEEDBACK_TOKEN: Final = "FLYWHEEL_SERVER_FEEDBACK_TOKEN"
 """The credential ``POST /v1/feedback`` requires (``Authorization: Bearer <token>``), separate from

@@ -36,7 +36,11 @@ examples:
 
 endpoints: POST /v1/traces (OTLP/HTTP protobuf or JSON, gzip), POST /v1/feedback (JSON),
 GET /healthz, GET /readyz, GET /metrics (Prometheus). Settings: FLYWHEEL_SERVER_* variables or the
-`server:` section of flywheel.yaml; FLYWHEEL_SERVER_TOKEN turns on bearer auth for every POST.
+`server:` section of flywheel.yaml. FLYWHEEL_SERVER_TOKEN turns on bearer auth for /v1/traces;
+feedback needs its own token, FLYWHEEL_SERVER_FEEDBACK_TOKEN (without one it is off), and is
+refused for traces this server never received (FLYWHEEL_SERVER_UNKNOWN_TRACE_FEEDBACK=hold keeps
+it until the trace arrives). A trace leaves the spool once its verdict is durable in the outbox;
+dead outbox writes: otel-flywheel outbox status.
 
 exit codes: 0 stopped cleanly; 2 bad options, pipeline or spool (message on stderr); 3 uvicorn could
 not start (port in use, bad certificate). On SIGTERM it stops cleanly, then ends by that signal
@@ -196,10 +200,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
     scheme = "https" if args.ssl_certfile else "http"
     auth = "bearer token" if settings.token_value() else "none"
+    feedback_senders = sorted(settings.feedback_credentials())
+    feedback = (
+        f"feedback from {', '.join(feedback_senders)}"
+        if feedback_senders
+        else "feedback off (set FLYWHEEL_SERVER_FEEDBACK_TOKEN)"
+    )
     print(
         f"otel-flywheel serve: {scheme}://{_url_host(settings.host)}:{settings.port}/v1/traces, "
         f"spool {spool.path} ({spool.depth_spans} spans waiting), "
-        f"pipeline {type(pipeline).__qualname__}, auth {auth}",
+        f"pipeline {type(pipeline).__qualname__}, auth {auth}, {feedback}",
         file=sys.stderr,
     )
     if not _is_loopback(settings.host) and settings.token_value() is None:

@@ -81,7 +81,7 @@ class OutboxWorker:
         lease_seconds: how long a claimed batch is reserved for this worker; longer than a sink
             call may take. A worker that dies mid-batch delays those writes by this much.
         max_failed_attempts: ``failed`` outcomes of one write (in a row, for its current content)
-            after which it is dead. With the default backoff, 10 spread over about 5 minutes.
+            after which it is dead. With the default backoff, 10 take 4 to 9 minutes.
         rng: the jitter's random source (tests pass a seeded one).
     """
 

@@ -78,9 +78,10 @@ def decompress(
     (RFC 1952, 2.2); each needs a fresh decompressor, and ``unused_data`` is a *copy* of the input
     left after a member's end. Handing zlib the whole rest of the body for every member copied it
     once per member: quadratic, and a body of many empty members cost seconds of CPU per MB.
-    Here each member is fed through a ``memoryview`` in chunks that start small and double, so
-    what is copied past a member's end is at most one chunk, never more than the member itself
-    plus ``_FIRST_CHUNK_BYTES``.
+    Here each member is fed through a ``memoryview`` in chunks that start small and grow 4x, so
+    what is copied past a member's end is at most one chunk: less than three times the member
+    itself, plus ``_FIRST_CHUNK_BYTES``. (Growing 4x rather than 2x keeps a large member to a
+    handful of calls: the common one-member body decodes as fast as before.)
     """
     if encoding in ("", "identity"):
         return body
@@ -119,7 +120,7 @@ def decompress(
                     413,
                     f"the request body inflates to more than {limit} bytes; send smaller batches",
                 )
-            chunk_bytes = min(2 * chunk_bytes, _MAX_CHUNK_BYTES)
+            chunk_bytes = min(4 * chunk_bytes, _MAX_CHUNK_BYTES)
         offset -= len(inflater.unused_data)  # the next member starts there
         if offset >= len(data):
             return bytes(out)

@@ -135,6 +135,7 @@ class IngestWorker:
         self._assembler = TraceAssembler.from_settings(capture_settings)
         self._cursor = 0  # highest request id read from the spool
         self._open: dict[str, _OpenTrace] = {}  # the traces the assembler holds open
+        self._seen_spans: list[tuple[str, str]] = []  # (span id, trace id) read, to remember
         self._handover = TraceHandover(spool, pipeline, metrics=metrics, wake=self._wake.set)
         self._feedback = FeedbackDelivery(spool, feedback_sink, metrics=metrics, redactor=redactor)
         self._assembler_drops = {"late_span": 0, "trace_too_large": 0}
@@ -253,6 +254,9 @@ class IngestWorker:
                 self._add_request(spooled.request_id, spooled.body, spooled.pending)
                 self._cursor = spooled.request_id
                 self._yield()
+            # One transaction per batch: what feedback naming a span is checked against.
+            self._spool.remember_spans(self._seen_spans)
+            self._seen_spans.clear()
             # Close what is due between batches: catching up on a large spool stays bounded.
             self._emit(self._assembler.pop_due(now_ns=self._clock()))
             if len(batch) < _READ_BATCH_REQUESTS:
@@ -274,8 +278,8 @@ class IngestWorker:
         for view in span_views_from_request(request):
             if view.trace_id in pending_ids:
                 groups.setdefault(view.trace_id, []).append(view)
-        self._spool.remember_spans(
-            (view.span_id, trace_id) for trace_id, views in groups.items() for view in views
+        self._seen_spans += (
+            (view.span_id, view.trace_id) for views in groups.values() for view in views
         )
         now_ns = self._clock()
         # Traces without a span in the body cannot close; never leave their rows behind.

@@ -164,16 +164,16 @@ def test_a_sigkill_while_the_judge_thinks_loses_no_acknowledged_trace_and_duplic
         acknowledged |= {f"{s.context.trace_id:032x}" for s in batch}
     exporter.shutdown()
     wait_until(
-        lambda: metric_value(first.base_url, "flywheel_server_traces_acknowledged_total") >= 1,
-        "the first durable verdicts",
+        lambda: metric_value(first.base_url, "flywheel_pipeline_traces_evaluated_total") >= 1,
+        "the first verdicts",
         timeout_seconds=90,
     )
-    awaiting = metric_value(first.base_url, "flywheel_server_traces_awaiting_ack")
+    judging = metric_value(first.base_url, "flywheel_pipeline_pending_traces")
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL
 
     assert len(acknowledged) == TRACES  # every trace was acknowledged with 200
     durable_before = verdicts_in_outbox(state)
-    assert awaiting > 0
+    assert judging > 0
     assert len(durable_before) < TRACES, "the kill came after every verdict: no window tested"
 
     script.delay_seconds = 0.0  # the judge recovers; the second server judges the rest again

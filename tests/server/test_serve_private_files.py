@@ -59,8 +59,8 @@ def test_every_file_serve_creates_is_private_whatever_the_umask(
     )
     assert feedback.status_code == 202
     wait_until(
-        lambda: metric_value(serve.base_url, "flywheel_server_traces_acknowledged_total") == 1,
-        "the verdict to be durable",
+        lambda: metric_value(serve.base_url, "flywheel_pipeline_traces_evaluated_total") == 1,
+        "the verdict",
     )
 
     running = modes(state)
