@@ -9,15 +9,15 @@ judge sees; ``VerdictSink`` is what routing (and ``VerdictFile``) implement.
 
 from __future__ import annotations
 
-from otel_flywheel.pipeline._ack import AcknowledgingPipeline, TraceAck, TraceSettlement
+from otel_flywheel.pipeline._ack import (
+    PIPELINE_EVALUATOR,
+    AcknowledgingPipeline,
+    TraceAck,
+    TraceSettlement,
+)
 from otel_flywheel.pipeline._files import VerdictFile
 from otel_flywheel.pipeline._metrics import PipelineCollector
-from otel_flywheel.pipeline._pipeline import (
-    PIPELINE_EVALUATOR,
-    EvaluationPipeline,
-    PipelineStats,
-    VerdictSink,
-)
+from otel_flywheel.pipeline._pipeline import EvaluationPipeline, PipelineStats, VerdictSink
 from otel_flywheel.pipeline._policy import JudgeDecision, JudgeReason, JudgeSamplingPolicy
 
 __all__ = [

@@ -22,13 +22,26 @@ and name, dataset and example id), so a trace settled twice changes nothing down
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
-from otel_flywheel.model import AgentTrace
+from otel_flywheel.model import AgentTrace, Evaluation, Verdict
 
-__all__ = ["AcknowledgingPipeline", "TraceAck", "TraceSettlement"]
+__all__ = [
+    "PIPELINE_EVALUATOR",
+    "AcknowledgingPipeline",
+    "TraceAck",
+    "TraceSettlement",
+    "settle",
+    "unscored_verdict",
+]
+
+logger = logging.getLogger(__name__)
+
+PIPELINE_EVALUATOR: Final = "otel_flywheel.pipeline"
+"""The ``evaluator`` of the unscored evaluation a trace gets when evaluating it failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +61,32 @@ class AcknowledgingPipeline(Protocol):
     """A ``TracePipeline`` that can say when a trace is durable downstream (see the module)."""
 
     def submit_acknowledged(self, trace: AgentTrace, ack: TraceAck) -> bool: ...
+
+
+def unscored_verdict(trace: AgentTrace, checks: Sequence[Evaluation], error: Exception) -> Verdict:
+    """The verdict of a trace whose evaluation failed in our own code: unscored (never a pass),
+    with the checks that ran and an evaluation naming the error's type (its message may quote
+    trace content)."""
+    return Verdict(
+        trace_id=trace.trace_id,
+        passed=None,
+        severity="low",
+        evaluations=[
+            *checks,
+            Evaluation(
+                evaluator=PIPELINE_EVALUATOR,
+                label="unscored",
+                passed=None,
+                explanation=f"evaluating the trace failed ({type(error).__name__}); it is "
+                "recorded unscored, see the server's log",
+            ),
+        ],
+    )
+
+
+def settle(ack: TraceAck, trace_id: str, failure: str | None) -> None:
+    """Call ``ack`` with the settlement (durable unless ``failure`` says why); never raises."""
+    try:
+        ack(TraceSettlement(trace_id=trace_id, durable=failure is None, reason=failure or ""))
+    except Exception:
+        logger.exception("the acknowledgement callback failed for %s", trace_id)

@@ -22,12 +22,9 @@ evaluations unscored, which is never a pass.
 Feedback arriving after a trace was evaluated without the judge (``notify_feedback``) sends the
 trace, if it is among the ``max_recent_traces`` last ones, back to be judged.
 
-``submit_acknowledged`` is the hand-over ``otel-flywheel serve`` uses (see ``_ack``): the trace is
-refused rather than dropped when the queue is full, and acknowledged once every sink took its
-verdict. A trace whose evaluation fails in our own code is recorded with an unscored verdict that
-names the error, never a pass; at shutdown a trace still waiting to retry the judge is handed back
-unsettled (the caller keeps it and judges it again after the restart) instead of going out
-unscored.
+``submit_acknowledged`` is ``otel-flywheel serve``'s hand-over (see ``_ack``): refused, not
+dropped, when full; acknowledged once every sink took the verdict; at shutdown, handed back
+unsettled while it still waits for the judge.
 """
 
 from __future__ import annotations
@@ -36,7 +33,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -47,8 +44,9 @@ from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, r
 from otel_flywheel.config import PipelineSettings, resolve_settings
 from otel_flywheel.evaluation import TraceEvaluator
 from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
-from otel_flywheel.pipeline._ack import TraceAck, TraceSettlement
+from otel_flywheel.pipeline._ack import TraceAck, settle, unscored_verdict
 from otel_flywheel.pipeline._policy import JudgeReason, JudgeSamplingPolicy
+from otel_flywheel.pipeline._recent import RecentTraces
 
 __all__ = ["EvaluationPipeline", "PipelineStats", "VerdictSink"]
 
@@ -56,8 +54,6 @@ logger = logging.getLogger(__name__)
 
 _DROP_WARNING_INTERVAL_SECONDS = 60.0
 _MAX_KEPT_ERRORS = 10
-PIPELINE_EVALUATOR = "otel_flywheel.pipeline"
-"""The ``evaluator`` of the unscored evaluation a trace gets when evaluating it failed."""
 
 
 @runtime_checkable
@@ -106,12 +102,6 @@ class _Job:
     attempt: int = 0
     timer: asyncio.TimerHandle | None = None
     ack: TraceAck | None = None  # told once whether the verdict is durable (serve's hand-over)
-
-
-@dataclass(kw_only=True)
-class _Recent:
-    trace: AgentTrace
-    judged: bool
 
 
 class EvaluationPipeline:
@@ -170,9 +160,7 @@ class EvaluationPipeline:
         self._drops: Counter[str] = Counter()
         self._drops_warned = 0
         self._next_drop_warning = 0.0
-        self._negative: OrderedDict[str, None] = OrderedDict()  # trace ids with negative feedback
-        self._recent: OrderedDict[str, _Recent] = OrderedDict()
-        self._span_traces: OrderedDict[str, str] = OrderedDict()  # span id -> trace id (recent)
+        self._recent = RecentTraces(self._settings.max_recent_traces)
         self._errors: list[Exception] = []
         # Loop-side state: touched only on the loop thread.
         self._semaphore: asyncio.Semaphore | None = None
@@ -198,19 +186,9 @@ class EvaluationPipeline:
         """Remember negative feedback; a recent trace evaluated without the judge is judged now."""
         if not feedback.negative:
             return
-        with self._lock:
-            trace_id = feedback.trace_id or self._span_traces.get(feedback.span_id or "")
-            if trace_id is None:
-                return
-            self._negative[trace_id] = None
-            self._negative.move_to_end(trace_id)
-            while len(self._negative) > max(self._settings.max_recent_traces, 1):
-                self._negative.popitem(last=False)
-            recent = self._recent.get(trace_id)
-            if recent is None or recent.judged or self._evaluator.judge_model is None:
-                return
-            recent.judged = True  # one re-evaluation per trace, however much feedback comes in
-        self._enqueue(_Job(trace=recent.trace, force_judge=True))
+        trace = self._recent.negative(feedback, can_judge=self._evaluator.judge_model is not None)
+        if trace is not None:
+            self._enqueue(_Job(trace=trace, force_judge=True))
 
     def stats(self) -> PipelineStats:
         with self._lock:
@@ -382,8 +360,7 @@ class EvaluationPipeline:
             return "no_judge"
         if job.force_judge:
             return "negative_feedback"
-        with self._lock:
-            negative = job.trace.trace_id in self._negative
+        negative = self._recent.drew_negative_feedback(job.trace.trace_id)
         assert job.checks is not None
         return self._policy.decide(job.trace, job.checks, negative_feedback=negative).reason
 
@@ -400,7 +377,8 @@ class EvaluationPipeline:
                 job.timer.cancel()
             if job.ack is not None:
                 self._waiting.discard(job)
-                self._settle(job, "the pipeline shut down while the trace waited for the judge")
+                waited = "the pipeline shut down while the trace waited for the judge"
+                settle(job.ack, job.trace.trace_id, waited)
                 self._finish()
                 continue
             job.attempt = len(self._settings.judge_retry_delays_seconds)  # no more retries
@@ -418,7 +396,7 @@ class EvaluationPipeline:
     async def _emit(self, job: _Job, evaluations: list[Evaluation], *, judged: bool) -> None:
         trace = job.trace
         verdict = self._evaluator.roll_up(trace, evaluations)
-        self._remember(trace, judged=judged)
+        self._recent.remember(trace, judged=judged)
         judge_runs = [e for e in evaluations if e.judge_model is not None]
         with self._lock:
             for evaluation in judge_runs:
@@ -430,21 +408,23 @@ class EvaluationPipeline:
             self._counts["judged"] += judged
             self._counts["failed"] += verdict.passed is False
             self._counts["unscored"] += verdict.passed is None
-        failed = await self._to_sinks(trace, verdict)
-        self._settle(job, f"verdict sink {failed} failed" if failed else None)
+        await self._deliver(job, verdict)
 
-    async def _to_sinks(self, trace: AgentTrace, verdict: Verdict) -> str | None:
-        """Hand the verdict to every sink; the name of the last one that raised, if any."""
+    async def _deliver(self, job: _Job, verdict: Verdict) -> None:
+        """Hand the verdict to every sink; then tell an acknowledged job's caller, once, whether
+        all of them took it."""
         failed = None
         for sink in self._sinks:
             try:
-                await asyncio.to_thread(sink.submit_verdict, trace, verdict)
+                await asyncio.to_thread(sink.submit_verdict, job.trace, verdict)
             except Exception:
                 failed = type(sink).__name__
-                logger.exception("verdict sink %s failed for trace %s", failed, trace.trace_id)
+                logger.exception("verdict sink %s failed for trace %s", failed, job.trace.trace_id)
                 with self._lock:
                     self._counts["sink_errors"] += 1
-        return failed
+        ack, job.ack = job.ack, None
+        if ack is not None:
+            settle(ack, job.trace.trace_id, f"verdict sink {failed} failed" if failed else None)
 
     async def _record_failure(self, job: _Job, error: Exception) -> None:
         """Evaluating ``job`` raised in our own code: record it unscored, naming the error, so
@@ -452,57 +432,10 @@ class EvaluationPipeline:
         caller would otherwise offer it again, and the same bug would fail it again."""
         if job.ack is None:
             return
-        trace = job.trace
-        verdict = Verdict(
-            trace_id=trace.trace_id,
-            passed=None,
-            severity="low",
-            evaluations=[
-                *(job.checks or []),
-                Evaluation(
-                    evaluator=PIPELINE_EVALUATOR,
-                    label="unscored",
-                    passed=None,
-                    # The type only: a message may quote trace content.
-                    explanation=f"evaluating the trace failed ({type(error).__name__}); it is "
-                    "recorded unscored, see the server's log",
-                ),
-            ],
-        )
         with self._lock:
             self._counts["evaluated"] += 1
             self._counts["unscored"] += 1
-        failed = await self._to_sinks(trace, verdict)
-        self._settle(job, f"verdict sink {failed} failed" if failed else None)
-
-    def _settle(self, job: _Job, failure: str | None) -> None:
-        """Tell an acknowledged job's caller what became of it (once)."""
-        ack, job.ack = job.ack, None
-        if ack is None:
-            return
-        settlement = TraceSettlement(
-            trace_id=job.trace.trace_id, durable=failure is None, reason=failure or ""
-        )
-        try:
-            ack(settlement)
-        except Exception:
-            logger.exception("the acknowledgement callback failed for %s", job.trace.trace_id)
-
-    def _remember(self, trace: AgentTrace, *, judged: bool) -> None:
-        limit = self._settings.max_recent_traces
-        if limit == 0:
-            return
-        with self._lock:
-            self._recent[trace.trace_id] = _Recent(trace=trace, judged=judged)
-            self._recent.move_to_end(trace.trace_id)
-            for step in trace.steps:
-                self._span_traces[step.span_id] = trace.trace_id
-            while len(self._recent) > limit:
-                evicted, _ = self._recent.popitem(last=False)
-                self._negative.pop(evicted, None)
-            # A few spans per trace: keep the span index proportionate.
-            while len(self._span_traces) > limit * 64:
-                self._span_traces.popitem(last=False)
+        await self._deliver(job, unscored_verdict(job.trace, job.checks or [], error))
 
     def _finish(self) -> None:
         with self._idle:

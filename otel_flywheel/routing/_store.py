@@ -49,6 +49,14 @@ from pydantic import TypeAdapter
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.model import AgentTrace, Feedback, Verdict
+from otel_flywheel.routing._store_db import (
+    add_bytes,
+    cap_pending_feedback,
+    create_or_migrate,
+    evict_oldest,
+    expire,
+    total_bytes,
+)
 from otel_flywheel.routing._trim import fit_trace_json
 from otel_flywheel.state import open_sqlite, write_transaction
 
@@ -68,54 +76,7 @@ DEFAULT_MAX_TRACE_BYTES: Final = 1024 * 1024
 DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
 DEFAULT_RETENTION_SECONDS: Final = 30 * 86_400.0
 DEFAULT_MAX_PENDING_FEEDBACK: Final = 10_000
-_EVICT_DOWN_TO: Final = 0.9  # of max_bytes: evict in steps, not at every put
 _MAINTENANCE_INTERVAL_SECONDS: Final = 600.0
-_SCHEMA_VERSION: Final = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS traces (
-    trace_id TEXT PRIMARY KEY,
-    user_id TEXT,
-    stored_at REAL NOT NULL,
-    trace_json TEXT NOT NULL,
-    verdict_json TEXT,
-    size_bytes INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS traces_user ON traces (user_id);
-CREATE INDEX IF NOT EXISTS traces_stored_at ON traces (stored_at);
-CREATE TABLE IF NOT EXISTS spans (
-    span_id TEXT PRIMARY KEY,
-    trace_id TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS spans_trace ON spans (trace_id);
-CREATE TABLE IF NOT EXISTS pending_feedback (
-    feedback_id TEXT PRIMARY KEY,
-    trace_id TEXT,
-    span_id TEXT,
-    received_at REAL NOT NULL,
-    feedback_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS routed (
-    dataset TEXT NOT NULL,
-    example_id TEXT NOT NULL,
-    category TEXT,
-    user_id TEXT,
-    trace_id TEXT NOT NULL,
-    routed_at REAL NOT NULL,
-    rank INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (dataset, example_id)
-);
-CREATE INDEX IF NOT EXISTS routed_category ON routed (dataset, category, routed_at);
-CREATE INDEX IF NOT EXISTS routed_user ON routed (user_id);
-CREATE INDEX IF NOT EXISTS pending_feedback_received ON pending_feedback (received_at);
-CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
-# A store written before the limits existed: size its traces once.
-_MIGRATE_FROM_0 = (
-    "ALTER TABLE traces ADD COLUMN size_bytes INTEGER NOT NULL DEFAULT 0",
-    "UPDATE traces SET size_bytes = length(CAST(trace_json AS BLOB)) "
-    "+ COALESCE(length(CAST(verdict_json AS BLOB)), 0)",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,37 +141,12 @@ class RoutingStore:
             busy_timeout_seconds=5.0,
         )
         try:
-            self._create_or_migrate()
+            create_or_migrate(self._db)
         except sqlite3.DatabaseError as error:
             self._db.close()
             raise ConfigError(
                 f"{self.path} is not a usable routing store ({error}); move it aside"
             ) from None
-
-    def _create_or_migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version >= _SCHEMA_VERSION:
-            return
-        (tables,) = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        if not tables:
-            # Before the first table: freed pages go back to the file system when trimmed.
-            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        with write_transaction(self._db) as db:
-            (version,) = db.execute("PRAGMA user_version").fetchone()  # under the write lock
-            if version >= _SCHEMA_VERSION:
-                return
-            columns = {row[1] for row in db.execute("PRAGMA table_info(traces)")}
-            # One statement at a time: executescript would commit the transaction.
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
-            if columns and "size_bytes" not in columns:
-                for statement in _MIGRATE_FROM_0:
-                    db.execute(statement)
-            db.execute(
-                "INSERT OR REPLACE INTO totals (name, value) "
-                "SELECT 'trace_bytes', COALESCE(SUM(size_bytes), 0) FROM traces"
-            )
-            db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -245,13 +181,13 @@ class RoutingStore:
                 "INSERT OR REPLACE INTO spans VALUES (?, ?)",
                 [(step.span_id, trace.trace_id) for step in trace.steps],
             )
-            self._add_bytes(db, size - (row[0] if row is not None else 0))
+            add_bytes(db, size - (row[0] if row is not None else 0))
             self._enforce_limits(db, now)
 
     def stored_bytes(self) -> int:
         """JSON bytes of the traces and verdicts stored now (what ``max_bytes`` bounds)."""
         with self._lock:
-            return self._total_bytes(self._db)
+            return total_bytes(self._db)
 
     def trace_count(self) -> int:
         with self._lock:
@@ -411,7 +347,7 @@ class RoutingStore:
                 "SELECT COALESCE(SUM(size_bytes), 0) FROM traces WHERE user_id = ?", (user_id,)
             ).fetchone()
             traces = db.execute("DELETE FROM traces WHERE user_id = ?", (user_id,)).rowcount
-            self._add_bytes(db, -size)
+            add_bytes(db, -size)
             routed = db.execute("DELETE FROM routed WHERE user_id = ?", (user_id,)).rowcount
         self._vacuum()
         return PurgeCounts(traces=traces, feedback=feedback, routed=routed)
@@ -423,28 +359,14 @@ class RoutingStore:
         holds for examples already in Phoenix.
         """
         with self._transaction() as db:
-            counts = self._expire(db, self._clock() - seconds)
+            traces, feedback = expire(db, self._clock() - seconds)
         self._vacuum()
-        return counts
-
-    # ------------------------------------------------------------------------ limits
+        return PurgeCounts(traces=traces, feedback=feedback)
 
     def _enforce_limits(self, db: sqlite3.Connection, now: float) -> None:
-        """Within a put's transaction: total size now, retention now and then."""
-        total = self._total_bytes(db)
-        if total > self.max_bytes:
-            target = int(self.max_bytes * _EVICT_DOWN_TO)
-            evicted = freed = 0
-            for trace_id, size in db.execute(
-                "SELECT trace_id, size_bytes FROM traces ORDER BY stored_at"
-            ).fetchall():
-                if total - freed <= target:
-                    break
-                db.execute("DELETE FROM spans WHERE trace_id = ?", (trace_id,))
-                db.execute("DELETE FROM traces WHERE trace_id = ?", (trace_id,))
-                evicted += 1
-                freed += size
-            self._add_bytes(db, -freed)
+        """Within a put's transaction: the total size now, retention now and then."""
+        evicted = evict_oldest(db, max_bytes=self.max_bytes)
+        if evicted:
             logger.info(
                 "routing store %s reached its %d-byte limit: evicted the %d oldest traces",
                 self.path,
@@ -453,41 +375,10 @@ class RoutingStore:
             )
         if now >= self._next_maintenance:
             self._next_maintenance = now + _MAINTENANCE_INTERVAL_SECONDS
-            self._expire(db, now - self.retention_seconds)
-        (waiting,) = db.execute("SELECT count(*) FROM pending_feedback").fetchone()
-        if waiting > self.max_pending_feedback:
-            db.execute(
-                "DELETE FROM pending_feedback WHERE feedback_id IN (SELECT feedback_id FROM "
-                "pending_feedback ORDER BY received_at LIMIT ?)",
-                (waiting - self.max_pending_feedback,),
-            )
+            expire(db, now - self.retention_seconds)
+        cap_pending_feedback(db, self.max_pending_feedback)
 
-    def _expire(self, db: sqlite3.Connection, cutoff: float) -> PurgeCounts:
-        db.execute(
-            "DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM traces WHERE stored_at < ?)",
-            (cutoff,),
-        )
-        (size,) = db.execute(
-            "SELECT COALESCE(SUM(size_bytes), 0) FROM traces WHERE stored_at < ?", (cutoff,)
-        ).fetchone()
-        traces = db.execute("DELETE FROM traces WHERE stored_at < ?", (cutoff,)).rowcount
-        self._add_bytes(db, -size)
-        feedback = db.execute(
-            "DELETE FROM pending_feedback WHERE received_at < ?", (cutoff,)
-        ).rowcount
-        return PurgeCounts(traces=traces, feedback=feedback)
-
-    @staticmethod
-    def _add_bytes(db: sqlite3.Connection, delta: int) -> None:
-        if delta:
-            db.execute(
-                "UPDATE totals SET value = MAX(0, value + ?) WHERE name = 'trace_bytes'", (delta,)
-            )
-
-    @staticmethod
-    def _total_bytes(db: sqlite3.Connection) -> int:
-        row = db.execute("SELECT value FROM totals WHERE name = 'trace_bytes'").fetchone()
-        return int(row[0]) if row is not None else 0
+    # ------------------------------------------------------------------------ limits
 
     def _vacuum(self) -> None:
         # Give freed pages back (a no-op for a file created before auto_vacuum was set).
