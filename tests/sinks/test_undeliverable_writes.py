@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +64,11 @@ def wait_for(condition: Any, what: str, timeout_seconds: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+class NoJitter(random.Random):
+    def uniform(self, a: float, b: float) -> float:
+        return a
 
 
 @pytest.fixture
@@ -139,6 +145,7 @@ def test_a_proxy_answering_html_parks_the_writes_as_dead_after_a_bounded_number_
         max_backoff_seconds=0.05,
         max_failed_attempts=4,
         batch_size=100,
+        rng=NoJitter(),  # the 40 writes stay due together: one batch, one dead-letter line
     )
     with caplog.at_level(logging.DEBUG, logger="otel_flywheel"):
         worker.start()
