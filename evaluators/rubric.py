@@ -1,18 +1,15 @@
-"""Rubrics and the badcase taxonomy as validated data.
+"""Rubrics as validated data.
 
-A rubric file (``rubrics/*.yaml``) tells the LLM judge what to look at (``scope``, ``inputs``), which
-references to assemble (``references``), how to label (``choices``: label -> score, and
-``pass_threshold``), which taxonomy categories it may assign, and how to reason (``instructions``,
-few-shot ``examples``). Its ``version`` is a hash of its content, so verdicts, caches and datasets can
-say exactly which rubric produced them. ``rubrics/rubric.schema.json`` is exported from :class:`Rubric`
-(see :func:`rubric_json_schema`), so editors validate rubric files as you type.
+A rubric file (``rubrics/*.yaml``) tells the LLM judge what to look at (``scope``, ``inputs``, and its
+``view``: which parts of the steps the prompt budget goes to first), which references to assemble
+(``references``), how to label (``choices``: label -> score, and ``pass_threshold``), which taxonomy
+categories it may assign, and how to reason (``instructions``, few-shot ``examples``). Its
+``version`` is a hash of its content, so verdicts, caches and datasets can say exactly which rubric
+produced them. ``rubrics/rubric.schema.json`` is exported from :class:`Rubric` (see
+:func:`rubric_json_schema`), so editors validate rubric files as you type.
 
-The taxonomy (``rubrics/taxonomy.yaml``) lists badcase categories, their subcategories, definitions and
-the usual root-cause owner. Users extend it with their own file: new categories, or new subcategories
-of existing categories; redefining an existing entry differently is an error.
-
-Every problem in a file raises :class:`~otel_flywheel.errors.ConfigError` naming the file, the field
-and the fix.
+The taxonomy lives in :mod:`.taxonomy`; its names are re-exported here. Every problem in a file
+raises :class:`~otel_flywheel.errors.ConfigError` naming the file, the field and the fix.
 """
 
 from __future__ import annotations
@@ -20,46 +17,42 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    computed_field,
-    model_validator,
-)
-from pydantic_core import ErrorDetails
+from pydantic import ConfigDict, Field, ValidationError, computed_field, model_validator
 
 from otel_flywheel.errors import ConfigError
 
+from ._fields import Frozen, Identifier, Score, Text
+from ._yaml_files import read_yaml, validation_message
+from .taxonomy import RUBRICS_PACKAGE, TAXONOMY_FILE, Category, Taxonomy, load_taxonomy
+
 if TYPE_CHECKING:
-    from typing import TypeAlias
+    import sys
 
     if sys.version_info >= (3, 11):
         from importlib.resources.abc import Traversable
     else:
         from importlib.abc import Traversable
 
-    Source: TypeAlias = str | os.PathLike[str] | Traversable
+    from ._yaml_files import Source
 
 __all__ = [
     "REFERENCE_NAMES",
     "SCOPES",
+    "VIEW_PARTS",
     "Category",
     "ReferenceName",
     "Rubric",
     "RubricExample",
+    "RubricView",
     "Scope",
     "Taxonomy",
+    "ViewPart",
     "dump_rubric_json_schema",
     "load_rubric",
     "load_rubrics",
@@ -67,15 +60,8 @@ __all__ = [
     "rubric_json_schema",
 ]
 
-RUBRICS_PACKAGE = "otel_flywheel.rubrics"
-TAXONOMY_FILE = "taxonomy.yaml"
 SCHEMA_FILE = "rubric.schema.json"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-
-_SNAKE = r"^[a-z][a-z0-9_]*$"
-Identifier = Annotated[str, StringConstraints(pattern=_SNAKE, max_length=64)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Score = Annotated[float, Field(ge=0.0, le=1.0)]
 
 # Keep in step with ``otel_flywheel.model.StepKind`` (a test asserts they match). A Literal, not the
 # enum, so the exported JSON Schema lists the values and rubric files stay plain strings.
@@ -105,101 +91,63 @@ ReferenceName = Literal[
 ]
 REFERENCE_NAMES: tuple[str, ...] = ReferenceName.__args__  # type: ignore[attr-defined]
 
+ViewPart = Literal[
+    "tool_calls",
+    "tool_results",
+    "retrieved_documents",
+    "tools_offered",
+    "tool_schemas",
+    "model_output",
+    "model_input",
+    "step_outcomes",
+]
+"""What a step shows the judge:
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+- ``tool_calls``: the calls a model turn requested and the tools ran, with their arguments;
+- ``tool_results``: what each tool returned, and its errors;
+- ``retrieved_documents``: each retrieval's query and its documents;
+- ``tools_offered``: the tools the model turns could call (names and descriptions);
+- ``tool_schemas``: the JSON schemas of those tools' arguments;
+- ``model_output``: what each model turn wrote (plans, reasoning, drafts, the answer);
+- ``model_input``: what each model turn was given (system prompt, user turns, history), each text
+  once however many turns carry it again;
+- ``step_outcomes``: the input, output and status of the other steps (agents, chains, guardrails).
+"""
+VIEW_PARTS: tuple[str, ...] = ViewPart.__args__  # type: ignore[attr-defined]
+
+# The view a rubric without one gets: the parts its references live in.
+_REFERENCE_PARTS: Final[Mapping[str, tuple[ViewPart, ...]]] = {
+    "retrieved_documents": ("retrieved_documents",),
+    "tool_results": ("tool_results",),
+    "tool_schemas": ("tools_offered", "tool_schemas"),
+    "expected_tool_calls": ("tool_calls",),
+    "conversation": ("model_input", "model_output"),
+}
 
 
-# --------------------------------------------------------------------------------------- taxonomy
+class RubricView(Frozen):
+    """What the judge must see of the steps. Every part is shown when the budget allows; when it
+    does not, the budget goes to ``focus`` first, then ``context``, then the parts in neither."""
 
-
-class Category(_Frozen):
-    """One badcase category: what it means, who usually fixes it, and its subcategories."""
-
-    definition: Text = Field(description="What a failure of this category looks like.")
-    root_cause_owner: Text = Field(
-        description="Who usually owns the fix, e.g. 'routing / orchestration' or 'product / policy'."
+    focus: list[ViewPart] = Field(
+        min_length=1,
+        description="The parts this rubric judges by; the prompt budget goes here first.",
     )
-    subcategories: dict[Identifier, Text] = Field(
-        default_factory=dict, description="Subcategory id (snake_case) -> definition."
+    context: list[ViewPart] = Field(
+        default_factory=list,
+        description="Parts that help; cut before the focus is. Parts in neither list come last.",
     )
 
-
-class Taxonomy(_Frozen):
-    """The badcase taxonomy: category id -> :class:`Category`."""
-
-    categories: dict[Identifier, Category] = Field(min_length=1)
-
-    def contains(self, category: str, subcategory: str | None = None) -> bool:
-        """Whether ``category`` (and, if given, its ``subcategory``) is in the taxonomy."""
-        entry = self.categories.get(category)
-        if entry is None:
-            return False
-        return subcategory is None or subcategory in entry.subcategories
-
-    def problem(self, category: str, subcategory: str | None = None) -> str | None:
-        """Why ``(category, subcategory)`` is not in the taxonomy, with the fix; None when it is."""
-        entry = self.categories.get(category)
-        if entry is None:
-            known = ", ".join(sorted(self.categories))
-            return (
-                f"unknown taxonomy category {category!r}. Fix: use one of {known}, "
-                "or add it to the taxonomy with load_taxonomy(extra=...)"
-            )
-        if subcategory is not None and subcategory not in entry.subcategories:
-            known = ", ".join(sorted(entry.subcategories)) or "(none)"
-            return (
-                f"unknown subcategory {subcategory!r} of category {category!r}. Fix: use one of "
-                f"{known}, or add it to the taxonomy with load_taxonomy(extra=...)"
-            )
-        return None
-
-    def check(self, category: str, subcategory: str | None = None) -> None:
-        """Raise :class:`ConfigError` unless ``(category, subcategory)`` is in the taxonomy."""
-        problem = self.problem(category, subcategory)
-        if problem is not None:
-            raise ConfigError(problem)
-
-    def root_cause_owner(self, category: str) -> str | None:
-        entry = self.categories.get(category)
-        return entry.root_cause_owner if entry is not None else None
-
-    def merged(self, extra: Taxonomy, *, source: str = "the extension") -> Taxonomy:
-        """This taxonomy plus ``extra``'s new categories and subcategories.
-
-        Restating an existing entry identically is allowed (a copied taxonomy file still loads);
-        changing an existing definition or owner raises :class:`ConfigError`.
-        """
-        categories = dict(self.categories)
-        for name, new in extra.categories.items():
-            old = categories.get(name)
-            if old is None:
-                categories[name] = new
-                continue
-            for field in ("definition", "root_cause_owner"):
-                if getattr(new, field) != getattr(old, field):
-                    raise ConfigError(
-                        f"{source}: `categories.{name}.{field}` redefines the existing category "
-                        f"{name!r}. Fix: remove `{field}` or give it the existing value, or add a "
-                        "new category under another id"
-                    )
-            subcategories = dict(old.subcategories)
-            for sub, definition in new.subcategories.items():
-                if sub in subcategories and subcategories[sub] != definition:
-                    raise ConfigError(
-                        f"{source}: `categories.{name}.subcategories.{sub}` redefines an existing "
-                        "subcategory. Fix: use a new subcategory id, or drop it to keep the "
-                        "shipped definition"
-                    )
-                subcategories[sub] = definition
-            categories[name] = old.model_copy(update={"subcategories": subcategories})
-        return Taxonomy(categories=categories)
+    def weight(self, part: str) -> float:
+        """The share of the budget a part's text gets relative to the focus (1.0)."""
+        if part in self.focus:
+            return 1.0
+        if part in self.context:
+            return 0.5
+        return 0.25
 
 
-# ----------------------------------------------------------------------------------------- rubric
-
-
-class RubricExample(_Frozen):
+class RubricExample(Frozen):
     """A few-shot example: an excerpt of what the judge sees, and the expected judgement."""
 
     input: Text = Field(description="An excerpt of the rendered input (steps, goal, answer).")
@@ -224,7 +172,7 @@ class RubricExample(_Frozen):
         return self
 
 
-class Rubric(_Frozen):
+class Rubric(Frozen):
     """A rubric for the LLM judge. ``version`` is computed from the content; files leave it out."""
 
     model_config = ConfigDict(
@@ -263,6 +211,21 @@ class Rubric(_Frozen):
     )
     instructions: Text = Field(description="Instructions for the judge (explanation before label).")
     examples: list[RubricExample] = Field(default_factory=list, description="Few-shot examples.")
+    view: RubricView | None = Field(
+        default=None,
+        description=(
+            "What the judge must see of the steps, most important first: the prompt budget goes "
+            "there first. Unset: derived from `references`."
+        ),
+    )
+    max_input_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "A ceiling on this rubric's prompt, in tokens. The judge's own budget (from its model's "
+            "context window or FLYWHEEL_JUDGE_MAX_INPUT_TOKENS) applies too; the smaller wins."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -295,6 +258,19 @@ class Rubric(_Frozen):
                 f"no label in `choices` fails (score < pass_threshold {self.pass_threshold}). "
                 "Fix: add a failing label or raise `pass_threshold`"
             )
+        if self.view is not None:
+            both = sorted(set(self.view.focus) & set(self.view.context))
+            if both:
+                raise ValueError(
+                    f"`view` lists {both} in both `focus` and `context`. Fix: keep each in one"
+                )
+            for field in ("focus", "context"):
+                parts: list[str] = getattr(self.view, field)
+                duplicates = sorted({part for part in parts if parts.count(part) > 1})
+                if duplicates:
+                    raise ValueError(
+                        f"`view.{field}` lists {duplicates} twice. Fix: list each once"
+                    )
         for index, example in enumerate(self.examples):
             where = f"`examples[{index}]`"
             if example.label not in self.choices:
@@ -322,6 +298,23 @@ class Rubric(_Frozen):
         content = self.model_dump(mode="json", exclude={"version"}, exclude_defaults=True)
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+    @property
+    def effective_view(self) -> RubricView:
+        """`view`, or when the file declares none, one derived from `references`."""
+        if self.view is not None:
+            return self.view
+        focus: list[ViewPart] = []
+        for reference in self.references:
+            for part in _REFERENCE_PARTS.get(reference, ()):
+                if part not in focus:
+                    focus.append(part)
+        return RubricView(focus=focus or ["tool_calls", "tool_results", "model_output"])
+
+    @property
+    def shows_steps(self) -> bool:
+        """Whether the judge is shown the numbered steps (``steps`` is among `inputs`)."""
+        return "steps" in self.inputs
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -365,131 +358,13 @@ def dump_rubric_json_schema() -> str:
 # ---------------------------------------------------------------------------------------- loading
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that rejects duplicate keys (PyYAML keeps the last one silently)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                f"found duplicate key {key!r}",
-                key_node.start_mark,
-            )
-        mapping[key] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _read_yaml(source: Source, what: str) -> tuple[str, Any]:
-    name = str(source)
-    try:
-        text = (
-            Path(source).read_text(encoding="utf-8")
-            if isinstance(source, (str, os.PathLike))
-            else source.read_text(encoding="utf-8")
-        )
-    except OSError as exc:
-        raise ConfigError(
-            f"{name}: cannot read the {what} file ({exc.strerror or exc}). Fix: check the path"
-        ) from exc
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"{name}: not valid YAML: {exc}. Fix: correct the YAML at the position shown"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{name}: a {what} file must be a YAML mapping, got {type(data).__name__}. "
-            "Fix: write `key: value` fields at the top level"
-        )
-    return name, data
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part == "[key]":
-            text += " (key)"
-        else:
-            text += f".{part}" if text else part
-    return text or "(top level)"
-
-
-def _fix(error: ErrorDetails) -> str:
-    kind = error["type"]
-    field = error["loc"][-1] if error["loc"] else ""
-    hints = {
-        "missing": f"add `{field}`",
-        "extra_forbidden": "remove it or correct its spelling",
-        "literal_error": "use one of the values listed",
-        "string_pattern_mismatch": (
-            "use snake_case: lowercase letters, digits and underscores, starting with a letter"
-        ),
-        "greater_than_equal": "use a value in the allowed range",
-        "less_than_equal": "use a value in the allowed range",
-        "too_short": "add entries",
-        "string_too_short": "write some text",
-    }
-    return hints.get(kind, "see rubric.schema.json for the expected format")
-
-
-def _validation_message(name: str, what: str, exc: ValidationError) -> str:
-    lines = [f"{name}: invalid {what} file:"]
-    for error in exc.errors(include_url=False):
-        message = error["msg"]
-        if error["type"] == "value_error":
-            # Our own validators already say what to change.
-            message = message.removeprefix("Value error, ")
-            lines.append(f"  - {message}")
-            continue
-        got = "" if error["type"] == "missing" else f" (got {error['input']!r})"
-        lines.append(f"  - `{_location(error['loc'])}`: {message}{got}. Fix: {_fix(error)}"[:600])
-    return "\n".join(lines)
-
-
 def _shipped() -> Traversable:
     return resources.files(RUBRICS_PACKAGE)
 
 
-def load_taxonomy(
-    path: Source | None = None,
-    *,
-    extra: Source | Sequence[Source] | None = None,
-) -> Taxonomy:
-    """Load the taxonomy (default: the shipped one), extended by the user file(s) in ``extra``."""
-    taxonomy = _load_taxonomy_file(path if path is not None else _shipped() / TAXONOMY_FILE)
-    if extra is None:
-        return taxonomy
-    extras: Sequence[Source] = (
-        list(extra) if isinstance(extra, (list, tuple)) else [extra]  # type: ignore[list-item]
-    )
-    for source in extras:
-        taxonomy = taxonomy.merged(_load_taxonomy_file(source), source=str(source))
-    return taxonomy
-
-
-def _load_taxonomy_file(source: Source) -> Taxonomy:
-    name, data = _read_yaml(source, "taxonomy")
-    try:
-        return Taxonomy.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_validation_message(name, "taxonomy", exc)) from exc
-
-
 def load_rubric(path: Source, *, taxonomy: Taxonomy | None = None) -> Rubric:
     """Load and validate one rubric file against ``taxonomy`` (default: the shipped taxonomy)."""
-    name, data = _read_yaml(path, "rubric")
+    name, data = read_yaml(path, "rubric")
     if "version" in data:
         raise ConfigError(
             f"{name}: `version` is computed from the rubric's content. Fix: remove `version`"
@@ -497,7 +372,7 @@ def load_rubric(path: Source, *, taxonomy: Taxonomy | None = None) -> Rubric:
     try:
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_validation_message(name, "rubric", exc)) from exc
+        raise ConfigError(validation_message(name, "rubric", exc)) from exc
     stem = Path(path.name if not isinstance(path, (str, os.PathLike)) else path).stem
     if rubric.id != stem:
         raise ConfigError(

@@ -7,15 +7,28 @@ trace gets the same verdict whichever way it came in.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from otel_flywheel.config import AnalysisSettings, resolve_settings
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.evaluation import JudgeResult
 from otel_flywheel.model import AgentTrace, Evaluation, Verdict
+from otel_flywheel.privacy import Redactor, build_redactor
+from otel_flywheel.verdict_context import with_context
 
-from .checks import Check, ExpectedToolCallsCheck, default_checks
+from .checks import (
+    EMPTY_CATALOG,
+    EXACT_SET,
+    Check,
+    ExpectedToolCallsCheck,
+    ToolCatalog,
+    default_checks,
+)
 from .judge import LLMJudge
 from .references import References
 from .rubric import Rubric, Taxonomy, load_rubrics, load_taxonomy
@@ -30,7 +43,15 @@ TRACE_REFERENCES = frozenset(
 
 
 class EvaluatorSuite:
-    """Evaluates one trace at a time; safe to share across concurrent ``judge`` calls."""
+    """Evaluates one trace at a time; safe to share across concurrent ``judge`` calls.
+
+    ``tools`` says which tools only read and which retrieve knowledge (the default checks use
+    it; references may add read-only tools for their trace). References reach the checks and the
+    judge redacted: those not redacted yet (built in code rather than read by
+    ``read_references``) go through ``redactor``, by default the one capture uses
+    (``build_redactor()``, built on first need), so their values match the trace's pseudonyms
+    and no raw value reaches the judge.
+    """
 
     def __init__(
         self,
@@ -39,14 +60,32 @@ class EvaluatorSuite:
         checks: Sequence[Check] | None = None,
         rubrics: Sequence[Rubric] = (),
         judge: LLMJudge | None = None,
+        cohort_attributes: Sequence[str] | None = None,
+        tools: ToolCatalog = EMPTY_CATALOG,
+        redactor: Redactor | None = None,
     ) -> None:
+        """``cohort_attributes`` (default: ``FLYWHEEL_COHORT_ATTRIBUTES``) are recorded on every
+        verdict, with its time and agent version (``otel_flywheel.verdict_context``)."""
         if rubrics and judge is None:
             raise ConfigError("rubrics were given without a judge to apply them: pass judge=")
         self.taxonomy = taxonomy
-        self.checks = list(checks) if checks is not None else default_checks()
+        self.tools = tools
+        # Checks given explicitly are used as they are; the defaults follow ``tools`` per trace.
+        self._default_checks = checks is None
+        self.checks = list(checks) if checks is not None else default_checks(tools=tools)
         self.rubrics = list(rubrics)
         self._judge = judge
         self._owners = {cid: c.root_cause_owner for cid, c in taxonomy.categories.items()}
+        self.cohort_attributes = tuple(
+            cohort_attributes
+            if cohort_attributes is not None
+            else resolve_settings(AnalysisSettings).cohort_attributes
+        )
+        self._redactor = redactor
+        self._redactor_built = redactor is not None
+        # Guards building the default redactor once. Held while building: a first build may
+        # generate the redaction key file, which must happen once.
+        self._redactor_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -56,6 +95,8 @@ class EvaluatorSuite:
         rubrics_dir: str | os.PathLike[str] | None = None,
         rubric_ids: Collection[str] | None = None,
         judge_options: Mapping[str, Any] | None = None,
+        cohort_attributes: Sequence[str] | None = None,
+        tools: ToolCatalog = EMPTY_CATALOG,
     ) -> EvaluatorSuite:
         """The shipped checks and rubrics (or ``rubrics_dir``), with an ``LLMJudge`` if asked."""
         if rubrics_dir is not None:
@@ -64,7 +105,7 @@ class EvaluatorSuite:
         else:
             taxonomy = load_taxonomy()
         if not judge:
-            return cls(taxonomy=taxonomy)
+            return cls(taxonomy=taxonomy, tools=tools, cohort_attributes=cohort_attributes)
         rubrics = load_rubrics(rubrics_dir, taxonomy=taxonomy)
         if rubric_ids is not None:
             unknown = sorted(set(rubric_ids) - set(rubrics))
@@ -74,7 +115,13 @@ class EvaluatorSuite:
                 )
             rubrics = {rid: rubrics[rid] for rid in rubric_ids}
         llm_judge = LLMJudge(taxonomy=taxonomy, **dict(judge_options or {}))
-        return cls(taxonomy=taxonomy, rubrics=list(rubrics.values()), judge=llm_judge)
+        return cls(
+            taxonomy=taxonomy,
+            rubrics=list(rubrics.values()),
+            judge=llm_judge,
+            tools=tools,
+            cohort_attributes=cohort_attributes,
+        )
 
     @property
     def judge_model(self) -> str | None:
@@ -82,10 +129,36 @@ class EvaluatorSuite:
 
     def check(self, trace: AgentTrace, references: References | None = None) -> list[Evaluation]:
         """Every deterministic check's evaluations, plus expected calls when references have them."""
+        references = self.redacted(references)
+        tools = self.tools
         active = list(self.checks)
+        if references is not None and references.read_only:
+            tools = tools.merged(ToolCatalog(read_only=references.read_only))
+            if self._default_checks:
+                active = default_checks(tools=tools)
         if references is not None and references.expected_tool_calls is not None:
-            active.append(ExpectedToolCallsCheck(references.expected_tool_calls))
+            active.append(
+                ExpectedToolCallsCheck(
+                    references.expected_tool_calls,
+                    matching=references.call_matching,
+                    tools=tools,
+                )
+            )
         return [evaluation for check in active for evaluation in check.evaluate(trace)]
+
+    def redacted(self, references: References | None) -> References | None:
+        """``references`` as the checks and the judge may see them: redacted like the traces."""
+        if references is None or references.redacted:
+            return references
+        return references.redact(self._references_redactor())
+
+    def _references_redactor(self) -> Redactor | None:
+        if not self._redactor_built:
+            with self._redactor_lock:
+                if not self._redactor_built:
+                    self._redactor = build_redactor()
+                    self._redactor_built = True
+        return self._redactor
 
     def applicable_rubrics(self, references: References | None = None) -> list[Rubric]:
         """The rubrics whose required references are available for a trace with ``references``."""
@@ -102,13 +175,19 @@ class EvaluatorSuite:
         """The judge's evaluations of ``trace`` for every applicable rubric (or ``rubric_ids``)."""
         if self._judge is None:
             return JudgeResult()
+        references = self.redacted(references)
+        shown = _for_judge(references)
         rubrics = [
-            r
-            for r in self.applicable_rubrics(references)
-            if rubric_ids is None or r.id in rubric_ids
+            r for r in self.applicable_rubrics(shown) if rubric_ids is None or r.id in rubric_ids
         ]
-        items = [(trace, r, references) if references else (trace, r) for r in rubrics]
-        runs = await self._judge.run_many(items)
+        # The checks' findings point the judge at their culprit steps: never cut from a prompt.
+        flagged = {
+            e.culprit_span_id
+            for e in self.check(trace, references)
+            if e.passed is False and e.culprit_span_id is not None
+        }
+        judge = self._judge
+        runs = await asyncio.gather(*(judge.run(trace, r, shown, flagged=flagged) for r in rubrics))
         return JudgeResult(
             evaluations=[run.evaluation for run in runs],
             failed_rubrics=frozenset(
@@ -119,8 +198,18 @@ class EvaluatorSuite:
         )
 
     def roll_up(self, trace: AgentTrace, evaluations: Sequence[Evaluation]) -> Verdict:
-        return roll_up(trace, evaluations, root_cause_owners=self._owners)
+        verdict = roll_up(trace, evaluations, root_cause_owners=self._owners)
+        return with_context(verdict, trace, cohort_attributes=self.cohort_attributes)
 
     async def aclose(self) -> None:
         if self._judge is not None:
             await self._judge.aclose()
+
+
+def _for_judge(references: References | None) -> References | None:
+    """What the judge is shown. Its prompt lists expected calls as an exact set; version-2 rules
+    (free lookups, counts, order) would read to it as "every other call is wrong", so those
+    calls are left to the deterministic check until the prompt can state the rules."""
+    if references is None or references.call_matching == EXACT_SET:
+        return references
+    return replace(references, expected_tool_calls=None)

@@ -6,12 +6,23 @@
   ``evaluations`` for reviewers and for the judge, which decides whether the agent recovered.
 - ``passed`` is False when a categorized evaluation failed, None when none did but some were
   unscored (an unscored judgment is never a pass), True otherwise.
-- The *primary* failure is the one whose culprit step comes first in the trace: the earliest thing
-  that went wrong is usually the root cause, and later failures (a wrong answer after a failed tool
-  call) tend to follow from it. Ties go to the category order of ``CATEGORY_PRECEDENCE``, which
-  puts causes (choosing and calling tools) before effects (the final answer).
-- ``severity`` is ``high`` for business-rule violations and hallucinations (what harms users or
-  the business), ``medium`` for other failures, ``low`` when only unscored evaluations stand.
+- The *primary* failure is ranked, in order, by:
+
+  1. *effect*: a finding about a state-changing call (a wrong, missing, unexpected or repeated
+     write: book, cancel, refund) comes before anything else, a finding about a read-only call
+     included. What the run did to the world is what the user lives with; a clumsy lookup on the
+     way is not. Checks set ``Evaluation.effect`` where the tools are known (``checks._tools``);
+     a finding without one (the judge's, or any when nothing is known about the tools) is not a
+     state change.
+  2. *the earliest culprit*: among equals, the step that comes first in the trace. The earliest
+     thing that went wrong is usually the root cause, and later failures (a wrong answer after a
+     failed tool call) tend to follow from it.
+  3. *category order*: ties go to ``CATEGORY_PRECEDENCE``, which puts causes (choosing and
+     calling tools) before effects (the final answer).
+
+- ``severity`` is ``high`` for business-rule violations, hallucinations and findings about a
+  state-changing call (what harms users or the business), ``medium`` for other failures, ``low``
+  when only unscored evaluations stand.
 """
 
 from __future__ import annotations
@@ -64,7 +75,8 @@ def roll_up(
     )
 
 
-def _rank(evaluation: Evaluation, order: Mapping[str, int]) -> tuple[int, int]:
+def _rank(evaluation: Evaluation, order: Mapping[str, int]) -> tuple[int, int, int]:
+    effect = 0 if evaluation.effect == "state_changing" else 1
     step = order.get(evaluation.culprit_span_id or "", len(order))
     category = evaluation.category or ""
     precedence = (
@@ -72,11 +84,13 @@ def _rank(evaluation: Evaluation, order: Mapping[str, int]) -> tuple[int, int]:
         if category in CATEGORY_PRECEDENCE
         else len(CATEGORY_PRECEDENCE)
     )
-    return step, precedence
+    return effect, step, precedence
 
 
 def _severity(failed: Sequence[Evaluation]) -> str:
     for evaluation in failed:
+        if evaluation.effect == "state_changing":
+            return "high"
         if (evaluation.category, None) in _HIGH_SEVERITY or (
             evaluation.category,
             evaluation.subcategory,

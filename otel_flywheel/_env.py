@@ -81,7 +81,17 @@ FLYWHEEL_JUDGE_CACHE: Final = "FLYWHEEL_JUDGE_CACHE"
 """SQLite file caching scored judgments, or ``off``. Default: ``<state dir>/judge-cache.sqlite3``."""
 
 FLYWHEEL_JUDGE_MAX_INPUT_TOKENS: Final = "FLYWHEEL_JUDGE_MAX_INPUT_TOKENS"
-"""Budget for one judge prompt (estimated as characters / 4). Default 6000."""
+"""Budget for one judge prompt (estimated as UTF-8 bytes / 3.5). Default: from the judge model's
+context window (half of it, at most 16000). A rubric's own ``max_input_tokens`` may lower it."""
+
+FLYWHEEL_JUDGE_CONTEXT_TOKENS: Final = "FLYWHEEL_JUDGE_CONTEXT_TOKENS"
+"""The judge model's context window in tokens, when the built-in table does not know the model or
+the server runs it with a smaller one (a local server's ``--max-model-len``, Ollama's
+``num_ctx``). Default: the table, else 32000."""
+
+FLYWHEEL_JUDGE_MAX_PARTS: Final = "FLYWHEEL_JUDGE_MAX_PARTS"
+"""The most parts a trace too long for one prompt is judged in (each part one request, plus one
+to combine them). Default 8; 1 never splits (long traces are cut to fit instead)."""
 
 FLYWHEEL_JUDGE_SAMPLE_RATIO: Final = "FLYWHEEL_JUDGE_SAMPLE_RATIO"
 """Share of *passing* traces the pipeline sends to the LLM judge, 0.0-1.0, decided per trace id.
@@ -95,6 +105,11 @@ pipeline drops new ones and counts them. Default 1000."""
 FLYWHEEL_PIPELINE_CONCURRENCY: Final = "FLYWHEEL_PIPELINE_CONCURRENCY"
 """Traces evaluated at once. Requests to the judge are bounded separately by
 ``FLYWHEEL_JUDGE_CONCURRENCY``. Default 16."""
+
+FLYWHEEL_COHORT_ATTRIBUTES: Final = "FLYWHEEL_COHORT_ATTRIBUTES"
+"""Comma-separated span or resource attributes every verdict records as its cohort
+(``tenant,plan,locale``), so ``otel-flywheel report`` can cut failure rates by them. Values are
+read from the redacted trace. Default: none."""
 
 # --- standard variables, read where they apply ----------------------------------------------------
 PHOENIX_PROJECT_NAME: Final = "PHOENIX_PROJECT_NAME"
@@ -121,8 +136,19 @@ FLYWHEEL_SERVER_PORT: Final = "FLYWHEEL_SERVER_PORT"
 Default 4319, next to the Collector's OTLP ports 4317/4318."""
 
 FLYWHEEL_SERVER_TOKEN: Final = "FLYWHEEL_SERVER_TOKEN"
-"""When set, every POST to ``otel-flywheel serve`` needs ``Authorization: Bearer <token>`` (401
-otherwise); GET probes and ``/metrics`` stay open. Default: unset, no auth."""
+"""When set, ``POST /v1/traces`` on ``otel-flywheel serve`` needs ``Authorization: Bearer <token>``
+(401 otherwise); GET probes and ``/metrics`` stay open. Feedback has its own credential
+(``FLYWHEEL_SERVER_FEEDBACK_TOKEN``). Default: unset, no auth for traces."""
+
+FLYWHEEL_SERVER_FEEDBACK_TOKEN: Final = "FLYWHEEL_SERVER_FEEDBACK_TOKEN"
+"""The credential ``POST /v1/feedback`` requires (``Authorization: Bearer <token>``), separate from
+``FLYWHEEL_SERVER_TOKEN`` so that a leaked Collector config cannot write labels. Feedback sent
+with it is recorded as sent by ``feedback-token``; named tokens go in the config file
+(``server.feedback_tokens``). Without any, ``/v1/feedback`` answers 403."""
+
+FLYWHEEL_SERVER_UNKNOWN_TRACE_FEEDBACK: Final = "FLYWHEEL_SERVER_UNKNOWN_TRACE_FEEDBACK"
+"""Feedback naming a trace or span ``otel-flywheel serve`` has not received: ``refuse`` (404,
+the default), ``hold`` (until the trace arrives, bounded) or ``accept``."""
 
 FLYWHEEL_SERVER_SPOOL: Final = "FLYWHEEL_SERVER_SPOOL"
 """SQLite file where ``otel-flywheel serve`` keeps accepted spans and feedback until they are

@@ -21,10 +21,11 @@ from otel_flywheel.config import RoutingSettings, resolve_settings, state_path
 from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
 from otel_flywheel.model import AgentTrace, Feedback
 from otel_flywheel.outbox import Outbox, OutboxCollector, OutboxWorker, default_outbox_path
-from otel_flywheel.pipeline import EvaluationPipeline, PipelineCollector, VerdictSink
+from otel_flywheel.pipeline import EvaluationPipeline, PipelineCollector, TraceAck, VerdictSink
 from otel_flywheel.privacy import Redactor
 from otel_flywheel.routing import RoutingSink, RoutingStore
 from otel_flywheel.sinks import PhoenixSink
+from otel_flywheel.verdict_metrics import VerdictMetrics
 
 __all__ = ["Flywheel", "build_flywheel"]
 
@@ -44,8 +45,10 @@ class Flywheel:
         outbox: Outbox,
         worker: OutboxWorker,
         phoenix: PhoenixSink,
+        verdict_metrics: VerdictMetrics | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.verdict_metrics = verdict_metrics
         self.routing = routing
         self.outbox = outbox
         self.worker = worker
@@ -55,9 +58,21 @@ class Flywheel:
     def submit(self, trace: AgentTrace) -> None:
         self.pipeline.submit(trace)
 
+    def submit_acknowledged(self, trace: AgentTrace, ack: TraceAck) -> bool:
+        """``serve``'s hand-over: ``ack`` says when the verdict and its routed writes are in
+        the outbox (see ``otel_flywheel.pipeline.AcknowledgingPipeline``)."""
+        return self.pipeline.submit_acknowledged(trace, ack)
+
     def collectors(self) -> list[Collector]:
-        """Prometheus collectors for the pipeline and the outbox (``serve`` exposes them)."""
-        return [PipelineCollector(self.pipeline), OutboxCollector(self.outbox, worker=self.worker)]
+        """Prometheus collectors for the pipeline, the outbox and the verdict counts (``serve``
+        exposes them)."""
+        collectors: list[Collector] = [
+            PipelineCollector(self.pipeline),
+            OutboxCollector(self.outbox, worker=self.worker),
+        ]
+        if self.verdict_metrics is not None:
+            collectors.append(self.verdict_metrics.collector())
+        return collectors
 
     def submit_feedback(self, feedback: Feedback) -> Feedback:
         return self.routing.submit_feedback(feedback)
@@ -111,9 +126,18 @@ def build_flywheel(
         redactor=redactor,
         signals=ImplicitSignalDetector(),
     )
-    pipeline = EvaluationPipeline(evaluator, sinks=[routing, *extra_sinks], references=references)
+    # Verdict counts as OTel metrics (the global meter provider) and for serve's /metrics.
+    verdict_metrics = VerdictMetrics()
+    pipeline = EvaluationPipeline(
+        evaluator, sinks=[routing, verdict_metrics, *extra_sinks], references=references
+    )
     routing.on_feedback = pipeline.notify_feedback
     worker.start()
     return Flywheel(
-        pipeline=pipeline, routing=routing, outbox=outbox, worker=worker, phoenix=phoenix
+        pipeline=pipeline,
+        routing=routing,
+        outbox=outbox,
+        worker=worker,
+        phoenix=phoenix,
+        verdict_metrics=verdict_metrics,
     )

@@ -61,6 +61,7 @@ def register(
     redactor: Redactor | None = None,
     batch: bool = True,
     set_global: bool = True,
+    resource: Mapping[str, Any] | None = None,
 ) -> TracerProvider:
     """Capture this process's agent traces for the flywheel and export them to Phoenix.
 
@@ -84,6 +85,9 @@ def register(
     - ``batch``: export in batches (default; the SDK's ``BatchSpanProcessor``, fed by the capture
       worker) or span by span from the worker.
     - ``set_global``: make a newly created provider the global one.
+    - ``resource``: more resource attributes for a newly created provider, such as
+      ``service.name`` and ``service.version`` (the agent version ``otel-flywheel report``
+      compares; ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` are read too).
 
     Returns the provider. Calling it again for the same provider adds nothing and returns it.
     """
@@ -94,7 +98,9 @@ def register(
         # Checked before the processor starts its worker thread: a bad URL must leave nothing running.
         traces_endpoint = resolve_otlp_traces_endpoint(endpoint)
         provider = TracerProvider(
-            resource=Resource.create({sc.ResourceAttributes.PROJECT_NAME: _project(project)})
+            resource=Resource.create(
+                {**(resource or {}), sc.ResourceAttributes.PROJECT_NAME: _project(project)}
+            )
         )
 
     # Resolved before anything starts: a bad setting must not leave a worker thread behind.

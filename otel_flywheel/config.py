@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from otel_flywheel import _env
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.state import state_path
 
 __all__ = [
+    "AnalysisSettings",
     "CaptureSettings",
     "PipelineSettings",
     "PrivacySettings",
@@ -34,7 +36,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "flywheel.yaml"
-DEFAULT_STATE_DIR = ".flywheel"
 
 _S = TypeVar("_S", bound="_Settings")
 
@@ -117,6 +118,34 @@ class RoutingSettings(_Settings):
     def dataset(self, route: str) -> str:
         template: str = getattr(self, f"{route}_dataset")
         return template.format(project=self.project)
+
+
+class AnalysisSettings(_Settings):
+    """What verdicts record for ``otel-flywheel report`` (config file section ``analysis``).
+
+    ``cohort_attributes`` names the span or resource attributes (``tenant``, ``plan``,
+    ``locale``) every verdict records as its cohort, so failure rates can be cut by them. In the
+    environment: a comma-separated list.
+    """
+
+    cohort_attributes: tuple[str, ...] = ()
+
+    env_vars: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "cohort_attributes": (_env.FLYWHEEL_COHORT_ATTRIBUTES,),
+    }
+    file_section: ClassVar[str] = "analysis"
+
+    @field_validator("cohort_attributes", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if isinstance(value, (list, tuple)):
+            names = [str(part).strip() for part in value]
+            if any(not name for name in names):
+                raise ValueError("an attribute name is empty: write names like tenant,plan")
+            return tuple(dict.fromkeys(names))
+        return value
 
 
 RedactionMode = Literal["mask", "pseudonymize", "drop"]
@@ -243,9 +272,3 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
     )
-
-
-def state_path(name: str, *, environ: Mapping[str, str] | None = None) -> Path:
-    """``name`` inside the state directory (``FLYWHEEL_STATE_DIR``, default ``.flywheel``)."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get(_env.FLYWHEEL_STATE_DIR) or DEFAULT_STATE_DIR) / name

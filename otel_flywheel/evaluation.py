@@ -16,7 +16,14 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 from otel_flywheel.model import AgentTrace, Evaluation, Verdict
 
-__all__ = ["JudgeResult", "TraceEvaluator", "load_references", "load_trace_evaluator"]
+__all__ = [
+    "JudgeResult",
+    "TraceEvaluator",
+    "load_references",
+    "load_tool_catalog",
+    "load_trace_evaluator",
+    "read_references",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,24 +75,53 @@ def load_trace_evaluator(
     rubrics_dir: str | os.PathLike[str] | None = None,
     rubric_ids: Collection[str] | None = None,
     judge_options: Mapping[str, Any] | None = None,
+    cohort_attributes: Sequence[str] | None = None,
+    tools: Any = None,
 ) -> TraceEvaluator:
     """The shipped evaluators: default checks, plus the rubric judge unless ``judge=False``.
 
+    ``cohort_attributes``: what every verdict records as its cohort (default:
+    ``FLYWHEEL_COHORT_ATTRIBUTES``).
+
     ``rubrics_dir`` replaces the shipped rubrics; ``rubric_ids`` keeps only those; ``judge_options``
-    go to ``LLMJudge`` (model, base_url, concurrency, ...; the rest comes from ``FLYWHEEL_JUDGE_*``).
+    go to ``LLMJudge`` (model, base_url, concurrency, ...; the rest comes from ``FLYWHEEL_JUDGE_*``);
+    ``tools`` is what `load_tool_catalog` returns (read-only and retrieval tools).
     Raises ``ConfigError`` naming the fix when the judge is asked for but not configured.
     """
     suite = importlib.import_module("otel_flywheel.evaluators.suite")
+    options: dict[str, Any] = {} if tools is None else {"tools": tools}
     evaluator = suite.EvaluatorSuite.load(
         judge=judge,
         rubrics_dir=rubrics_dir,
         rubric_ids=rubric_ids,
         judge_options=dict(judge_options or {}),
+        cohort_attributes=cohort_attributes,
+        **options,
     )
     return cast(TraceEvaluator, evaluator)
 
 
-def load_references(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """``trace_id -> references`` from a JSON-lines file (see ``otel-flywheel evaluate --help``)."""
+def load_references(path: str | os.PathLike[str], *, redactor: Any = True) -> dict[str, Any]:
+    """``trace_id -> references`` from a JSON-lines file (see ``otel-flywheel evaluate --help``),
+    redacted as capture redacts traces unless ``redactor`` says otherwise; warnings are logged."""
     module = importlib.import_module("otel_flywheel.evaluators.references")
-    return cast(dict[str, Any], module.load_references(path))
+    return cast(dict[str, Any], module.load_references(path, redactor=redactor))
+
+
+def read_references(path: str | os.PathLike[str], *, redactor: Any = True) -> Any:
+    """The references file with its warnings (``ReferencesFile``: ``references``, ``warnings``,
+    ``check_against(traces, tools=...)``); raises ``ConfigError`` listing every bad line."""
+    module = importlib.import_module("otel_flywheel.evaluators.references")
+    return module.read_references(path, redactor=redactor)
+
+
+def load_tool_catalog(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: Sequence[str] = (),
+    retrieval: Sequence[str] = (),
+) -> Any:
+    """What a tools file (MCP ``tools/list`` JSON) and name patterns say about the tools: which
+    are read-only, which are retrieval (a ``ToolCatalog`` for `load_trace_evaluator`)."""
+    module = importlib.import_module("otel_flywheel.evaluators.tools")
+    return module.load_tool_catalog(path, read_only=read_only, retrieval=retrieval)

@@ -21,6 +21,7 @@ from openinference.semconv.trace import (
     ToolCallAttributes,
 )
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv.attributes import service_attributes
 
 __all__ = [
     "DocumentAttributes",
@@ -58,6 +59,7 @@ GENAI_RETRIEVAL_TOP_K: Final = "gen_ai.retrieval.top_k"
 
 # --- OTel general ---------------------------------------------------------------------------------
 SERVICE_NAME: Final = "service.name"
+SERVICE_VERSION: Final = service_attributes.SERVICE_VERSION
 EXCEPTION_EVENT: Final = "exception"
 EXCEPTION_TYPE: Final = "exception.type"
 EXCEPTION_MESSAGE: Final = "exception.message"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.resources import Resource
@@ -103,3 +104,19 @@ def demo_traces(demo_spans: list[ReadableSpan]) -> dict[str, AgentTrace]:
         scenario.question: by_session[scenario.conversation(index).session_id]
         for index, scenario in enumerate(SCENARIOS, start=1)
     }
+
+
+@pytest.fixture(scope="session")
+def airline_recordings() -> Callable[[str], Any]:
+    """The airline agent's scenarios (tests/airline_agent.py), run once per convention per
+    session: ``airline_recordings("openinference")`` or ``airline_recordings("genai")``."""
+    from airline_agent import Recording, record
+
+    recorded: dict[str, Recording] = {}
+
+    def get(convention: str) -> Recording:
+        if convention not in recorded:
+            recorded[convention] = record(convention)  # type: ignore[arg-type]
+        return recorded[convention]
+
+    return get

@@ -22,8 +22,20 @@ import pytest
 from phoenix.client import Client
 
 from otel_flywheel.cli import main
-from otel_flywheel.demo import ALL_SCENARIOS, FOLLOW_UPS, SCENARIOS, DemoResult, DemoRun, run_demo
+from otel_flywheel.demo import (
+    ALL_SCENARIOS,
+    FOLLOW_UPS,
+    PLANTED_DRIFT,
+    REVIEWERS,
+    SCENARIOS,
+    DemoResult,
+    DemoRun,
+    plan_history,
+    run_demo,
+    write_demo_report,
+)
 from otel_flywheel.model import AgentTrace, StepKind
+from otel_flywheel.routing import DATASET_PURPOSES
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
 
 WHERE_IS_MY_ORDER = (
@@ -48,12 +60,13 @@ REPHRASED = "What is your actual return policy?"
 JACKET = "How many days do I have to return a jacket?"
 OPENING_HOURS = "Hi, what are your opening hours?"
 NO_CONSENT = "Was my order A-1005 delivered?"
+REPEATED = "Has A-1001 shipped yet?"
 # What the deterministic checks fail (tests configure no judge): category, subcategory, culprit.
 CHECKED_FAILURES = {
     "Status of order A-1003 please": ("parameter", "missing_required", StepKind.LLM),
     "Has A-1001 shipped yet?": ("tool_selection", "repeated_call", StepKind.TOOL),
     "Do you price-match competitors?": ("knowledge_context", "empty_retrieval", StepKind.RETRIEVER),
-    "Refund order A-1003, it was late": ("parameter", "invalid_type_or_value", StepKind.LLM),
+    "Refund order A-1003, it was late": ("parameter", "malformed_arguments", StepKind.LLM),
     "Refund A-1002 please, it's late": ("parameter", "invalid_type_or_value", StepKind.LLM),
     NO_CONSENT: ("tool_selection", "repeated_call", StepKind.TOOL),
 }
@@ -71,7 +84,14 @@ EXPECTED_DATASETS = {
         (JACKET, "correction"),
     },
     "review": {
-        *((question, "failure_without_expected_output") for question in ROUTED_FAILURES),
+        *(
+            (question, "failure_without_expected_output")
+            for question in ROUTED_FAILURES
+            if question != REPEATED
+        ),
+        # A customer liked an answer the checks failed (in the simulated history): both signals
+        # go to review, and the explicit one replaces the inferred example.
+        (REPEATED, "thumbs_up_on_failed_verdict"),
         (OPENING_HOURS, "thumbs_down"),
         (RETURN_POLICY, "implicit_rephrase"),
     },
@@ -137,19 +157,32 @@ def as_seen(text: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def span_annotations(client: Client, demo: DemoResult) -> list[Any]:
-    span_ids = [step.span_id for run in demo.runs for step in run.trace.steps]
-    return client.spans.get_span_annotations(span_ids=span_ids, project_identifier=demo.project)
+def span_annotations(client: Client, demo: DemoResult, *, reviewers: bool = False) -> list[Any]:
+    """The annotations on every span of the demo's traces (the history's included); the
+    reviewers' labels only with ``reviewers``."""
+    span_ids = [step.span_id for trace in demo.traces.values() for step in trace.steps]
+    found = client.spans.get_span_annotations(span_ids=span_ids, project_identifier=demo.project)
+    return [a for a in found if reviewers or a.get("identifier") not in REVIEWERS]
 
 
 def trace_annotations(client: Client, demo: DemoResult) -> list[dict[str, Any]]:
-    response = client._client.get(
-        f"v1/projects/{demo.project}/trace_annotations",
-        params={"trace_ids": [run.trace.trace_id for run in demo.runs], "limit": 1000},
-    )
-    response.raise_for_status()
-    data: list[dict[str, Any]] = response.json()["data"]
+    trace_ids = list(demo.traces)
+    data: list[dict[str, Any]] = []
+    for start in range(0, len(trace_ids), 50):
+        response = client._client.get(
+            f"v1/projects/{demo.project}/trace_annotations",
+            params={"trace_ids": trace_ids[start : start + 50], "limit": 1000},
+        )
+        response.raise_for_status()
+        data += response.json()["data"]
     return data
+
+
+def question_of(demo: DemoResult) -> dict[str, str]:
+    """trace id -> the question, for the live conversations and the simulated history."""
+    questions = {run.reply.trace_id: run.question for run in demo.history}
+    questions.update({run.trace.trace_id: run.scenario.question for run in demo.runs})
+    return questions
 
 
 def dataset_examples(client: Client, name: str) -> list[Any]:
@@ -369,7 +402,7 @@ def test_pseudonymous_user_ids_still_group_a_users_conversations(demo: DemoResul
 def test_phoenix_holds_every_span_of_every_demo_trace(
     demo: DemoResult, phoenix_server: LocalPhoenix, phoenix_server_client: Client
 ) -> None:
-    total_steps = sum(len(run.trace.steps) for run in demo.runs)
+    total_steps = sum(len(trace.steps) for trace in demo.traces.values())
 
     spans = wait_for_spans(
         phoenix_server_client,
@@ -380,17 +413,25 @@ def test_phoenix_holds_every_span_of_every_demo_trace(
     )
 
     assert len(spans) == total_steps
-    assert {s["context"]["trace_id"] for s in spans} == {r.trace.trace_id for r in demo.runs}
+    assert {s["context"]["trace_id"] for s in spans} == set(demo.traces)
     assert {s["context"]["span_id"] for s in spans} == {
-        step.span_id for run in demo.runs for step in run.trace.steps
+        step.span_id for trace in demo.traces.values() for step in trace.steps
     }
     kinds = {s["span_kind"] for s in spans}
     assert kinds == {"AGENT", "LLM", "TOOL", "RETRIEVER"}
     # Phoenix shows only tokens: nothing the customers gave is in anything its REST API returns.
+    pages: list[str] = []
     with httpx.Client(base_url=phoenix_server.base_url, timeout=30) as http:
-        response = http.get(f"/v1/projects/{demo.project}/spans", params={"limit": 1000})
-    response.raise_for_status()
-    assert [value for value in RAW_FORMS if value in response.text] == []
+        cursor = None
+        while True:
+            params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+            response = http.get(f"/v1/projects/{demo.project}/spans", params=params)
+            response.raise_for_status()
+            pages.append(response.text)
+            cursor = response.json().get("next_cursor")
+            if not cursor:
+                break
+    assert [value for value in RAW_FORMS if value in "".join(pages)] == []
     # ... and each conversation's audit names the kinds of data that were replaced in it.
     expected_kinds = {
         WHERE_IS_MY_ORDER: {"EMAIL", "PHONE", "USER"},
@@ -441,7 +482,12 @@ def test_each_planted_failure_is_annotated_on_its_culprit_span_with_its_category
             if a["annotator_kind"] == "CODE" and a["name"] != "flywheel.verdict"
         ]
         assert found, question
-        assert all(a["result"]["label"] == "fail" for a in found), question
+        # Each label says what failed at a glance; the checks' own result stays in metadata.
+        assert all(
+            a["result"]["label"] == f"{a['metadata']['category']}/{a['metadata']['subcategory']}"
+            for a in found
+        ), question
+        assert all(a["metadata"]["result"] == "fail" for a in found), question
         assert all(a["result"]["score"] == 0.0 for a in found), question
         assert all(a["metadata"]["trace_id"] == run.trace.trace_id for a in found), question
         assert (category, subcategory) in {
@@ -451,7 +497,7 @@ def test_each_planted_failure_is_annotated_on_its_culprit_span_with_its_category
         (verdict,) = [
             a for a in on_span[root_span_id(run.trace)] if a["name"] == "flywheel.verdict"
         ]
-        assert verdict["result"]["label"] == category, question
+        assert verdict["result"]["label"] == f"{category}/{subcategory}", question
         assert verdict["result"]["score"] == 0.0, question
         assert verdict["metadata"]["culprit_span_id"] == culprit.span_id, question
         assert verdict["metadata"]["subcategory"] == subcategory, question
@@ -471,19 +517,43 @@ def test_every_trace_and_its_root_span_carry_the_verdict(
         if a["name"] == "flywheel.verdict"
     }
 
-    assert len(on_traces) == len(on_roots) == len(demo.runs)
-    for run in demo.runs:
-        expected = run.verdict.category if run.verdict.passed is False else "pass"
-        assert on_traces[run.trace.trace_id]["result"]["label"] == expected
-        assert on_roots[root_span_id(run.trace)]["result"]["label"] == expected
-        assert on_roots[root_span_id(run.trace)]["annotator_kind"] == "CODE"
+    assert len(on_traces) == len(on_roots) == len(demo.traces)
+    for trace_id, trace in demo.traces.items():
+        verdict = demo.verdicts[trace_id]
+        # What failed, at a glance: `parameter/missing_required`, `pass`, `unscored`.
+        expected = (
+            f"{verdict.category}/{verdict.subcategory}" if verdict.passed is False else "pass"
+        )
+        assert on_traces[trace_id]["result"]["label"] == expected
+        assert on_traces[trace_id]["result"]["score"] == (0.0 if verdict.passed is False else 1.0)
+        assert on_roots[root_span_id(trace)]["result"]["label"] == expected
+        assert on_roots[root_span_id(trace)]["annotator_kind"] == "CODE"
+        metadata = on_traces[trace_id]["metadata"]
+        assert metadata["start_time"] == verdict.start_time
+        assert metadata["service"] == {
+            "name": "support-agent",
+            "version": verdict.service["version"],
+        }
+    history = {run.reply.trace_id: run for run in demo.history}
+    for trace_id, run in history.items():
+        metadata = on_traces[trace_id]["metadata"]
+        assert metadata["cohort"] == {"tenant": run.tenant}
+        assert metadata["service"]["version"] == run.version
+    assert {on_traces[r.trace.trace_id]["metadata"]["service"]["version"] for r in demo.runs} == {
+        "1.1.0"
+    }
 
 
 def test_customer_feedback_is_a_human_annotation_on_the_answers_root_span(
     demo: DemoResult, phoenix_server_client: Client
 ) -> None:
     annotations = span_annotations(phoenix_server_client, demo)
-    feedback = {a["span_id"]: a for a in annotations if a["name"] == "user_feedback"}
+    live_roots = {root_span_id(run.trace) for run in demo.runs}
+    feedback = {
+        a["span_id"]: a
+        for a in annotations
+        if a["name"] == "user_feedback" and a["span_id"] in live_roots
+    }
 
     assert {
         question: feedback[root_span_id(trace_for(demo, question))]["result"]["label"]
@@ -516,8 +586,7 @@ def test_the_rephrase_is_detected_as_implicit_feedback_on_the_turn_it_rephrases(
 def test_the_four_datasets_hold_the_expected_examples_linked_to_their_source_spans(
     demo: DemoResult, phoenix_server_client: Client
 ) -> None:
-    question_of = {run.trace.trace_id: run.scenario.question for run in demo.runs}
-    run_of = {run.trace.trace_id: run for run in demo.runs}
+    questions = question_of(demo)
 
     assert set(demo.datasets) == set(EXPECTED_DATASETS)
     for route, expected in EXPECTED_DATASETS.items():
@@ -525,19 +594,19 @@ def test_the_four_datasets_hold_the_expected_examples_linked_to_their_source_spa
         assert name == f"{demo.project}/{route}"
         examples = dataset_examples(phoenix_server_client, name)
         held = {
-            (question_of[e["metadata"]["source_trace_id"]], e["metadata"]["route_reason"])
+            (questions[e["metadata"]["source_trace_id"]], e["metadata"]["route_reason"])
             for e in examples
         }
         assert held == expected, route
         assert len(examples) == len(expected), route
         for example in examples:
-            run = run_of[example["metadata"]["source_trace_id"]]
-            root = root_span_id(run.trace)
+            trace = demo.traces[example["metadata"]["source_trace_id"]]
+            root = root_span_id(trace)
             assert example["source"]["span_id"] == root  # linked: Phoenix opens the span
             assert example["metadata"]["source_span_id"] == root
             assert example["metadata"]["route"] == route
-            assert example["input"]["input"] == run.trace.goal
-            assert example["input"]["session_id"] == run.trace.session_id
+            assert example["input"]["input"] == trace.goal
+            assert example["input"]["session_id"] == trace.session_id
             assert example["id"] == example["metadata"]["example_id"]
 
 
@@ -545,9 +614,9 @@ def test_dataset_outputs_are_the_answers_corrections_and_preferences(
     demo: DemoResult, phoenix_server_client: Client
 ) -> None:
     def by_reason(route: str) -> dict[tuple[str, str], Any]:
-        question_of = {run.trace.trace_id: run.scenario.question for run in demo.runs}
+        questions = question_of(demo)
         return {
-            (question_of[e["metadata"]["source_trace_id"]], e["metadata"]["route_reason"]): e
+            (questions[e["metadata"]["source_trace_id"]], e["metadata"]["route_reason"]): e
             for e in dataset_examples(phoenix_server_client, demo.datasets[route])
         }
 
@@ -574,9 +643,25 @@ def test_dataset_outputs_are_the_answers_corrections_and_preferences(
     assert re.fullmatch(
         r"I've refunded \$720 to your card <CARD:[0-9a-f]{8}>\.", pairwise["rejected"]
     )
-    failure = by_reason("review")[("Has A-1001 shipped yet?", "failure_without_expected_output")]
-    assert failure["metadata"]["category"] == "tool_selection"
-    assert failure["metadata"]["failing_checks"] == ["repeated_call"]
+    failure = by_reason("review")[
+        ("Do you price-match competitors?", "failure_without_expected_output")
+    ]
+    assert failure["metadata"]["category"] == "knowledge_context"
+    assert failure["metadata"]["failing_checks"] == ["empty_retrieval"]
+    # A thumbs up on a trace the checks failed: review, with both signals, never golden.
+    conflict = by_reason("review")[(REPEATED, "thumbs_up_on_failed_verdict")]
+    assert conflict["metadata"]["source_trace_id"] == demo.conflict_trace_id
+    assert conflict["metadata"]["conflict"] is True
+    assert conflict["metadata"]["signals"] == {
+        "feedback": "up",
+        "verdict": "tool_selection/repeated_call",
+    }
+    assert conflict["metadata"]["category"] == "tool_selection"
+    golden_sources = {
+        e["metadata"]["source_trace_id"]
+        for e in dataset_examples(phoenix_server_client, demo.datasets["golden"])
+    }
+    assert demo.conflict_trace_id not in golden_sources
 
 
 def test_consent_false_keeps_the_conversation_out_of_every_dataset_but_annotated(
@@ -619,7 +704,13 @@ def test_the_outbox_delivered_every_write(demo: DemoResult) -> None:
     assert delivery.flushed
     assert delivery.outbox.depth == 0
     assert delivery.outbox.dead == 0
-    assert delivery.outbox.done_total == delivery.writes_put > 0
+    # A rewrite of a key not yet delivered replaces it in the outbox: it is sent once.
+    assert delivery.examples_upgraded == 1  # the thumbs up on a failed trace
+    assert (
+        delivery.writes_put - delivery.examples_upgraded
+        <= delivery.outbox.done_total
+        <= delivery.writes_put
+    )
 
 
 def test_the_counts_the_demo_reports_are_what_phoenix_holds(
@@ -630,14 +721,16 @@ def test_the_counts_the_demo_reports_are_what_phoenix_holds(
 
     assert demo.phoenix.span_annotations == dict(spans)
     assert demo.phoenix.trace_annotations == dict(traces)
-    assert demo.phoenix.spans == sum(len(run.trace.steps) for run in demo.runs)
+    assert demo.phoenix.spans == sum(len(trace.steps) for trace in demo.traces.values())
     assert demo.phoenix.datasets == {
         demo.datasets[route]: len(expected) for route, expected in EXPECTED_DATASETS.items()
     }
     assert demo.phoenix.annotations == sum(spans.values()) + sum(traces.values())
     # Every annotation the routing put is one Phoenix holds: nothing lost, nothing doubled.
     examples = sum(len(expected) for expected in EXPECTED_DATASETS.values())
-    assert demo.phoenix.annotations + examples == demo.delivery.writes_put
+    assert demo.phoenix.annotations + examples == (
+        demo.delivery.writes_put - demo.delivery.examples_upgraded
+    )
 
 
 def test_the_failing_trace_link_is_the_first_failures_culprit_span_in_phoenixs_ui(
@@ -706,21 +799,26 @@ def test_demo_command_against_a_running_phoenix_prints_the_loop_and_exits_0(
     for route, count in examples.items():
         assert count == len(EXPECTED_DATASETS[route])
         assert re.search(rf"\n    {project}/{route} +{count} examples\n", out), route
-    spans = wait_for_spans(phoenix_server_client, project=project, min_count=1, limit=1000)
+    spans = wait_for_spans(phoenix_server_client, project=project, min_count=1, limit=10_000)
+    traces = len({s["context"]["trace_id"] for s in spans})
+    assert traces == 22 + len(plan_history())  # the live conversations and the history
     span_names = Counter(
         a["name"]
         for a in phoenix_server_client.spans.get_span_annotations(
             spans=spans, project_identifier=project
         )
+        if a["identifier"] not in REVIEWERS  # added after the counts were printed
     )
     assert f"  spans:       {len(spans)} in project '{project}'\n" in out
-    assert int(delivered) == sum(span_names.values()) + 22 + sum(examples.values())
+    held = sum(span_names.values()) + traces + sum(examples.values())
+    # The review example the thumbs up replaced was sent once or twice, as timing had it.
+    assert int(delivered) in (held, held + 1)
     assert (
-        f"  annotations: {sum(span_names.values()) + 22} "
-        f"({sum(span_names.values())} on spans, 22 on traces)\n" in out
+        f"  annotations: {sum(span_names.values()) + traces} "
+        f"({sum(span_names.values())} on spans, {traces} on traces)\n" in out
     )
-    assert re.search(r"\n    flywheel\.verdict +22 on spans, 22 on traces\n", out)
-    assert re.search(r"\n    user_feedback +7 on spans\n", out)
+    assert re.search(rf"\n    flywheel\.verdict +{traces} on spans, {traces} on traces\n", out)
+    assert re.search(r"\n    user_feedback +8 on spans\n", out)  # 7 live, 1 in the history
     assert re.search(r"\n    implicit_feedback\.rephrase +1 on spans\n", out)
     (link,) = re.findall(r"a failing trace:  (\S+)\n", out)
     assert re.fullmatch(
@@ -738,6 +836,15 @@ def test_demo_command_against_a_running_phoenix_prints_the_loop_and_exits_0(
         assert int(rows) > 0
         assert pq.read_table(path).num_rows == int(rows)
         assert json.loads(Path(manifest).read_text())
+    # The loop's last step: the report, written under the working dir, and the top of its plan.
+    assert (
+        f"8. analyzed and planned: {len(plan_history())} conversations of the last two weeks" in out
+    )
+    assert re.search(r"drift: parameter for tenant=globex: \d+% -> \d+% \(q=", out)
+    assert re.search(r"\n    1\. parameter -> prompt or tool schema: \d+ failures", out)
+    assert f"  the report:       {tmp_path / 'report' / 'report.html'}\n" in out
+    for name in ("report.html", "report.json", "report.md"):
+        assert (tmp_path / "report" / name).is_file()
 
 
 def test_demo_command_with_a_bad_phoenix_url_exits_2_naming_it(
@@ -766,7 +873,7 @@ def test_planted_deterministic_failures_get_verdicts_with_the_right_categories(
     assert verdict_of("Status of order A-1003") == ("parameter", "missing_required", "llm")
     assert verdict_of("Has A-1001 shipped") == ("tool_selection", "repeated_call", "tool")
     assert verdict_of("Do you price-match") == ("knowledge_context", "empty_retrieval", "retriever")
-    assert verdict_of("Refund order A-1003") == ("parameter", "invalid_type_or_value", "llm")
+    assert verdict_of("Refund order A-1003") == ("parameter", "malformed_arguments", "llm")
     assert verdict_of("Refund A-1002") == ("parameter", "invalid_type_or_value", "llm")
     assert verdict_of("Was my order A-1005") == ("tool_selection", "repeated_call", "tool")
     # A 404 the agent reported honestly is an observation, not a badcase.
@@ -774,3 +881,72 @@ def test_planted_deterministic_failures_get_verdicts_with_the_right_categories(
     assert not_found.verdict.passed is True
     assert any(e.label == "tool_error" for e in not_found.verdict.evaluations)
     assert demo.judged is False  # no judge endpoint configured in tests
+
+
+def test_the_report_over_the_demo_finds_the_planted_drift_and_the_reviewers_disagreement(
+    demo: DemoResult, tmp_path: Path
+) -> None:
+    written = write_demo_report(
+        phoenix_url=demo.phoenix_url,
+        project=demo.project,
+        datasets=list(demo.datasets.values()),
+        out_dir=tmp_path / "report",
+    )
+    report = written.report
+    assert json.loads(written.json.read_text())["flags"] == report["flags"]
+    assert written.markdown.read_text().startswith("## otel-flywheel report")
+    assert "<svg" in written.html.read_text()
+    # Every trace of the project, read back from Phoenix with its verdict.
+    assert report["totals"]["traces"] == len(demo.traces)
+    assert report["cohort_attributes"] == ["tenant"]
+    # The planted drift: parameter failures for globex on the new version.
+    category, tenant, version = PLANTED_DRIFT
+    (cell,) = [
+        c
+        for c in report["drift"]
+        if c["category"] == category and c["cohort"] == {"tenant": tenant}
+    ]
+    assert cell["flagged"]
+    assert cell["direction"] == "worse"
+    assert cell["current"]["rate"] > 3 * cell["baseline"]["rate"]
+    (acme,) = [
+        c
+        for c in report["drift"]
+        if c["category"] == category and c["cohort"] == {"tenant": "acme"}
+    ]
+    assert not acme["flagged"]
+    regressions = {r["category"]: r for r in report["compare"]["regressions"] if r["flagged"]}
+    assert regressions[category]["to_version"] == version
+    assert report["plan"][0]["category"] == category
+    assert report["plan"][0]["examples"]  # with traces to look at
+    # The new question globex started asking, which no golden example covers.
+    assert any("delivery address" in c["cluster"] for c in report["input_mix"]["new_uncovered"])
+    # The customer's thumbs up on a failed trace is counted as a conflict.
+    (everyone,) = report["feedback"]["cuts"]["everyone"]
+    assert everyone["conflicts"]["thumbs_up_on_failed"] >= 1
+    # The reviewers' labels against the verdicts: bob disagrees on the parameter failures.
+    (verdict_row,) = [r for r in report["calibration"] if r["rubric_id"] == "flywheel.verdict"]
+    bob = next(a for a in verdict_row["annotators"] if a["annotator"] == "bob")
+    alice = next(a for a in verdict_row["annotators"] if a["annotator"] == "alice")
+    assert alice["agreement_with_judge"] == 1.0
+    assert bob["agreement_with_judge"] < 1.0
+    assert verdict_row["reviewers"]["items_with_two_or_more"] >= 1
+    disagreements = [r for r in demo.reviews if r.passed != r.verdict_passed]
+    assert {r.reviewer for r in disagreements} == {"bob"}
+    # Review items the reviewers labelled leave the queue.
+    labelled = {r.trace_id for r in demo.reviews}
+    assert not labelled & {item["trace_id"] for item in report["review_queue"]["items"]}
+
+
+def test_each_routed_dataset_says_what_it_holds_in_its_description_and_labels(
+    demo: DemoResult, phoenix_server_client: Client
+) -> None:
+    http = phoenix_server_client._client
+    listed = {d["name"]: d for d in phoenix_server_client.datasets.list()}
+    for route, name in demo.datasets.items():
+        purpose = DATASET_PURPOSES[route]  # type: ignore[index]
+        assert listed[name]["description"] == purpose.description
+        response = http.get(f"v1/datasets/{listed[name]['id']}/labels")
+        response.raise_for_status()
+        labels = {label["name"]: label["description"] for label in response.json()["data"]}
+        assert labels == purpose.labels

@@ -20,6 +20,7 @@ from test_demo import EXPECTED_DATASETS, demo_of_session
 
 from otel_flywheel.demo import DemoResult
 from otel_flywheel.model import Evaluation
+from otel_flywheel.routing import DATASET_PURPOSES
 from otel_flywheel.testing.phoenix import LocalPhoenix
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -123,7 +124,9 @@ def test_the_failing_trace_link_opens_the_trace_with_the_culprit_span_and_our_an
             row = page.locator("tr").filter(has_text=finding.explanation)
             expect(row).to_have_count(1, timeout=UI_TIMEOUT_MILLIS)
             cells = [cell.strip() for cell in row.locator("td").all_inner_texts()]
-            assert cells[:5] == [finding.evaluator, "CODE", "fail", "0", finding.explanation]
+            # The label says what failed; the score stays for sorting.
+            label = f"{finding.category}/{finding.subcategory}"
+            assert cells[:5] == [finding.evaluator, "CODE", label, "0", finding.explanation]
             assert f'"subcategory":"{finding.subcategory}"' in row.inner_text()
     assert failing.verdict.subcategory in {f.subcategory for f in findings}
 
@@ -139,3 +142,8 @@ def test_the_datasets_page_lists_the_four_datasets_with_their_example_counts(
             expect(row).to_have_count(1, timeout=UI_TIMEOUT_MILLIS)
             cells = [cell.strip() for cell in row.locator("td").all_inner_texts()]
             assert str(len(expected)) in cells, route
+            # What the dataset holds and how examples get there, as description and labels.
+            text = row.inner_text()
+            assert DATASET_PURPOSES[route].description[:30] in text, route
+            for label in DATASET_PURPOSES[route].labels:
+                expect(row.get_by_text(label, exact=True)).to_be_visible(timeout=UI_TIMEOUT_MILLIS)

@@ -2,7 +2,8 @@
 
 Each check has a ``name`` and ``evaluate(trace) -> list[Evaluation]``: one failing evaluation per
 finding (taxonomy category, culprit span, an explanation naming the tool and arguments), or a single
-passing one. ``default_checks()`` are those that need no reference or configuration.
+passing one. ``default_checks()`` are those that need no reference or configuration; give them a
+``ToolCatalog`` to say which tools only read and which retrieve knowledge.
 """
 
 from __future__ import annotations
@@ -11,34 +12,55 @@ from ._argument_schema import ArgumentSchemaCheck
 from ._base import Check
 from ._budgets import LatencyBudgetCheck, TokenBudgetCheck
 from ._empty_retrieval import EmptyRetrievalCheck
-from ._expected_tool_calls import ExpectedCall, ExpectedToolCallsCheck
+from ._expected_tool_calls import (
+    EXACT_SET,
+    CallMatching,
+    ExpectedCall,
+    ExpectedToolCallsCheck,
+    OthersPolicy,
+)
+from ._failure import failure_reason
+from ._matchers import OPERATORS, map_matcher_values, matches, validate_matcher
 from ._output_format import OutputFormatCheck
 from ._repeated_call import RepeatedCallCheck
 from ._tool_error import ToolErrorCheck
+from ._tools import EMPTY_CATALOG, NamePattern, ToolCatalog, ToolEffects
 from ._unknown_tool import UnknownToolCheck
 
 __all__ = [
+    "EMPTY_CATALOG",
+    "EXACT_SET",
+    "OPERATORS",
     "ArgumentSchemaCheck",
+    "CallMatching",
     "Check",
     "EmptyRetrievalCheck",
     "ExpectedCall",
     "ExpectedToolCallsCheck",
     "LatencyBudgetCheck",
+    "NamePattern",
+    "OthersPolicy",
     "OutputFormatCheck",
     "RepeatedCallCheck",
     "TokenBudgetCheck",
+    "ToolCatalog",
+    "ToolEffects",
     "ToolErrorCheck",
     "UnknownToolCheck",
     "default_checks",
+    "failure_reason",
+    "map_matcher_values",
+    "matches",
+    "validate_matcher",
 ]
 
 
-def default_checks() -> list[Check]:
-    """The checks that need nothing but the trace, in priority order."""
+def default_checks(*, tools: ToolCatalog = EMPTY_CATALOG) -> list[Check]:
+    """The checks that need nothing but the trace (and what is known about its tools)."""
     return [
-        ArgumentSchemaCheck(),
-        ToolErrorCheck(),
-        UnknownToolCheck(),
-        RepeatedCallCheck(),
-        EmptyRetrievalCheck(),
+        ArgumentSchemaCheck(tools=tools),
+        ToolErrorCheck(tools=tools),
+        UnknownToolCheck(tools=tools),
+        RepeatedCallCheck(tools=tools),
+        EmptyRetrievalCheck(tools=tools),
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol, runtime_checkable
 
-from otel_flywheel.model import AgentTrace, Evaluation, Step
+from otel_flywheel.model import AgentTrace, CallEffect, Evaluation, Step
 
 __all__ = ["Check", "canonical_json", "failing", "passing", "unscored"]
 
@@ -38,6 +38,7 @@ def failing(
     culprit: Step | None,
     explanation: str,
     label: str = "fail",
+    effect: CallEffect | None = None,
 ) -> Evaluation:
     return Evaluation(
         evaluator=evaluator,
@@ -48,6 +49,7 @@ def failing(
         subcategory=subcategory,
         culprit_span_id=culprit.span_id if culprit is not None else None,
         explanation=explanation,
+        effect=effect,
     )
 
 

@@ -4,16 +4,21 @@ Instrumentors record a call twice: in the LLM span's output (``llm.tool_calls``,
 as a TOOL span (often without the call id). A request and an execution are joined by call id when both
 have one, else by tool name in order: the first unjoined request of that name that precedes the TOOL
 step in the trace. Requests never executed and executions never requested are call sites too.
+
+A call site whose TOOL step failed (see ``_failure``) carries the reason in ``failure``. Such a call
+changed nothing, so ``effective_sites`` leaves it out of what is compared with references.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from otel_flywheel.model import AgentTrace, Step, ToolCall, ToolDefinition
 
-__all__ = ["CallSite", "call_sites"]
+from ._failure import failure_reason
+
+__all__ = ["CallSite", "call_sites", "effective_sites"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,9 @@ class CallSite:
     executed: ToolCall | None  # as the tool received it, in the TOOL step
     executed_by: Step | None
     order: int  # position in the trace: the requesting step's, else the executing step's
+    failure: str | None = (
+        None  # why the executing TOOL step failed; None if it did not or never ran
+    )
 
     @property
     def call(self) -> ToolCall:
@@ -62,15 +70,24 @@ def call_sites(trace: AgentTrace) -> list[CallSite]:
     sites: list[CallSite] = []
     for step, executed in trace.tool_calls():
         match = _find_request(requests, joined, executed, position[step.span_id], position)
+        failure = failure_reason(step)
         if match is None:
             sites.append(
-                CallSite(executed.name, None, None, executed, step, position[step.span_id])
+                CallSite(executed.name, None, None, executed, step, position[step.span_id], failure)
             )
             continue
         joined.add(match)
         llm_step, requested = requests[match]
         sites.append(
-            CallSite(executed.name, requested, llm_step, executed, step, position[llm_step.span_id])
+            CallSite(
+                executed.name,
+                requested,
+                llm_step,
+                executed,
+                step,
+                position[llm_step.span_id],
+                failure,
+            )
         )
     for index, (llm_step, requested) in enumerate(requests):
         if index not in joined:
@@ -81,6 +98,20 @@ def call_sites(trace: AgentTrace) -> list[CallSite]:
             )
     sites.sort(key=lambda site: site.order)  # stable: executions keep their order within a step
     return sites
+
+
+def effective_sites(sites: Sequence[CallSite]) -> tuple[list[CallSite], list[CallSite]]:
+    """``(effective, failed)``: the calls that took effect, and those that failed.
+
+    When the trace executed tools, a call took effect when its TOOL step did not fail; a request
+    nobody executed did not run at all. A trace of requests only (function calling without
+    execution, as in single-turn benchmarks) is judged on its requests.
+    """
+    if not any(site.executed_by is not None for site in sites):
+        return list(sites), []
+    effective = [s for s in sites if s.executed_by is not None and s.failure is None]
+    failed = [s for s in sites if s.executed_by is not None and s.failure is not None]
+    return effective, failed
 
 
 def _requests(trace: AgentTrace) -> Iterator[tuple[Step, ToolCall]]:

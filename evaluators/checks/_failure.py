@@ -1,10 +1,17 @@
 """Did a TOOL step fail, and how do we know? Shared by ``tool_error`` and ``repeated_call``.
 
 A tool step failed when its status is error, an exception was recorded (``step.error`` or
-``tool.error``), or its result reports one: a JSON object with a top-level ``error``/``errors`` key
-(not null, not empty), ``"status": "error"``/``"failed"``, an HTTP status >= 400 under ``status_code``,
-``statusCode``, ``http_status`` or ``status``, or text that opens with one (``404: no order``,
-``HTTP 500 Internal Server Error``, ``HTTP/1.1 503``).
+``tool.error``), or its result reports one:
+
+- a JSON object with a top-level ``error``/``errors`` key (not null, not empty), MCP's
+  ``"isError": true``, ``"success": false`` or ``"ok": false``, ``"status": "error"``/``"failed"``,
+  or an HTTP status >= 400 under ``status_code``, ``statusCode``, ``http_status`` or ``status``;
+- text that opens with an HTTP status (``404: no order``, ``HTTP 500 Internal Server Error``,
+  ``HTTP/1.1 503``), with ``Error:`` or ``Exception:`` (how many agent frameworks hand a tool's
+  exception back to the model), or with a Python traceback.
+
+A failed call changed nothing: the checks that compare calls with references count only the
+others (see ``_calls.effective_sites``).
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from otel_flywheel.model import Step
 __all__ = ["failure_reason"]
 
 _LEADING_HTTP = re.compile(r"^\s*(?:HTTP(?:/\d(?:\.\d)?)?\s+([1-5]\d\d)\b|([45]\d\d)\s*:)", re.I)
+_LEADING_ERROR = re.compile(
+    r"^\s*(?:(?:error|exception)\s*:|traceback \(most recent call last\))", re.I
+)
 _STATUS_KEYS = ("status_code", "statusCode", "http_status", "status")
 
 
@@ -44,6 +54,11 @@ def _result_failure(result: str) -> str | None:
         for key in ("error", "errors"):
             if payload.get(key) not in (None, "", [], {}, False):
                 return f"returned an error payload: {key}={payload[key]!r}"
+        if payload.get("isError") is True:
+            return "returned an error result (isError)"
+        for key in ("success", "ok"):
+            if payload.get(key) is False:
+                return f"returned {key}=false"
         if str(payload.get("status", "")).lower() in ("error", "failed", "failure"):
             return f"returned status {payload['status']!r}"
         for key in _STATUS_KEYS:
@@ -58,4 +73,6 @@ def _result_failure(result: str) -> str | None:
         code = int(match.group(1) or match.group(2))
         if code >= 400:
             return f"returned HTTP status {code}: {result[:200]!r}"
+    if _LEADING_ERROR.match(result):
+        return f"returned an error: {result[:200]!r}"
     return None

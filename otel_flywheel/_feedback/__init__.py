@@ -12,14 +12,24 @@ import threading
 from typing import Literal, Protocol, runtime_checkable
 
 from otel_flywheel._feedback._implicit import SIGNAL_WEIGHTS, ImplicitSignalDetector
+from otel_flywheel._feedback._sync import (
+    NEGATIVE_LABELS,
+    POSITIVE_LABELS,
+    ReviewAnnotation,
+    read_review_window,
+)
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.model import Feedback
 
 __all__ = [
+    "NEGATIVE_LABELS",
+    "POSITIVE_LABELS",
     "SIGNAL_WEIGHTS",
     "FeedbackSink",
     "ImplicitSignalDetector",
+    "ReviewAnnotation",
     "feedback",
+    "read_review_window",
     "set_feedback_sink",
 ]
 

@@ -130,7 +130,8 @@ def run_demo_command(args: argparse.Namespace) -> int:
         code = _print_delivery(result)
         _print_phoenix(result)
         code = max(code, _replay(result), _export(result, state_dir))
-        _print_where_to_look(result)
+        report_path = _report(result, args.working_dir / "report")
+        _print_where_to_look(result, report_path)
         if phoenix is not None and keep_running:
             print("\nPhoenix keeps running for you to browse; press Ctrl-C to stop it.")
             while True:
@@ -334,8 +335,58 @@ def _export(result: DemoResult, state_dir: Path) -> int:
     return 0
 
 
-def _print_where_to_look(result: DemoResult) -> None:
+def _report(result: DemoResult, out_dir: Path) -> Path:
+    """The loop's last step: is it turning? The report over what the demo left in Phoenix."""
+    from otel_flywheel.demo import REVIEWERS, write_demo_report
+
+    history = result.history
+    print(
+        f"\n8. analyzed and planned: {len(history)} conversations of the last two weeks (agent "
+        f"{' and '.join(sorted({r.version for r in history}))}, tenants "
+        f"{' and '.join(sorted({r.tenant for r in history}))}) ran before the ones above; "
+        f"{' and '.join(REVIEWERS)} labelled {len({r.trace_id for r in result.reviews})} review "
+        f"items in Phoenix ({sum(1 for r in result.reviews if r.reviewer == 'bob' and r.passed != r.verdict_passed)} "
+        "of bob's disagree with the checks)",
+        flush=True,
+    )
+    written = write_demo_report(
+        phoenix_url=result.phoenix_url,
+        project=result.project,
+        datasets=list(result.datasets.values()),
+        out_dir=out_dir,
+        progress=lambda m: print("  " + m, flush=True),
+    )
+    report = written.report
+    flags = [kind for kind, on in report["flags"].items() if on]
+    print(f"  flagged: {', '.join(flags) or 'nothing'}")
+    for cell in report["drift"]:
+        if cell["flagged"] and cell["cohort"] and cell["category"]:
+            ((name, value),) = cell["cohort"].items()
+            print(
+                f"  drift: {cell['category']} for {name}={value}: "
+                f"{cell['baseline']['rate']:.0%} -> {cell['current']['rate']:.0%} (q={cell['q_value']:.2g})"
+            )
+    print("  the plan, top first:")
+    for item in report["plan"][:3]:
+        evidence = item["evidence"]
+        print(
+            f"    {item['rank']}. {item['category']} -> {item['lever']}: {evidence['failed']} "
+            f"failures in the current window ({evidence['rate']:.0%})"
+            + (f"; {', '.join(evidence['flags'])}" if evidence["flags"] else "")
+        )
+    for row in report["calibration"]:
+        if row["kappa"] is not None:
+            print(
+                f"  judge vs people on {row['rubric_id']}: kappa {row['kappa']:.2f} over {row['n']} labels "
+                f"(the checks pass {row['judge_pass_rate']:.0%}, people {row['human_pass_rate']:.0%})"
+            )
+    print(f"  report: {written.html} (also {written.json.name} and {written.markdown.name})")
+    return written.html
+
+
+def _print_where_to_look(result: DemoResult, report: Path) -> None:
     print("\nwhere to look:")
+    print(f"  the report:       {report}")
     print(f"  Phoenix:          {result.phoenix_url}/projects  (project {result.project!r})")
     failing = result.failing_run()
     if failing is not None:
@@ -363,6 +414,10 @@ def _evaluator() -> TraceEvaluator:
     import os
 
     from otel_flywheel import _env
+    from otel_flywheel.demo._agent import TENANT_ATTRIBUTE
     from otel_flywheel.evaluation import load_trace_evaluator
 
-    return load_trace_evaluator(judge=bool(os.environ.get(_env.FLYWHEEL_JUDGE_MODEL)))
+    return load_trace_evaluator(
+        judge=bool(os.environ.get(_env.FLYWHEEL_JUDGE_MODEL)),
+        cohort_attributes=(TENANT_ATTRIBUTE,),
+    )

@@ -18,15 +18,20 @@ from pydantic import ValidationError
 
 from otel_flywheel.errors import FlywheelError
 from otel_flywheel.export import (
+    ROW_FORMATS,
     CurationSettings,
+    ExportError,
     ExportResult,
     PIIFoundError,
     SourceDataset,
     StepReport,
     TraceLookup,
+    default_row_format,
     export_dpo,
     export_evals,
     export_sft,
+    file_format,
+    get_row_format,
     load_source,
     open_routing_store,
 )
@@ -42,23 +47,33 @@ _PREFIX: Final = "otel-flywheel export"
 
 EXAMPLES = """\
 what each kind writes:
-  sft    {"messages": [...], "tools": [...]} from golden examples (the conversation as it ran, tool
-         calls and results included) and corrected regressions (the final answer replaced by the
-         correction); OpenAI fine-tuning and TRL read it
-  dpo    {"prompt": [...], "chosen": [...], "rejected": [...]} from preference examples
+  sft    a conversation to learn from, from golden examples (as it ran, tool calls and results
+         included) and corrected regressions (the final answer replaced by the correction)
+  dpo    a prompt with a preferred and a rejected answer, from preference examples
   evals  the examples themselves, the file `otel-flywheel replay --offline` reads
-The suffix picks the format: .jsonl (OpenAI's format; tools as a list) or .parquet (explicit schema;
-messages as list<struct>, tool-call arguments and "tools" as JSON text). A manifest is written
-beside the file: <file>.manifest.json (sources and versions, every curation step with counts, each
-row's example, trace and span, labels with rubric versions and judge models, the file's sha256).
+
+--format says who reads the file (sft and dpo):
+  openai  OpenAI fine-tuning, .jsonl only: sft {"messages", "tools"}, dpo {"input",
+          "preferred_output", "non_preferred_output"}; tool-call arguments as JSON text; every
+          row checked against OpenAI's format rules
+  hf      Hugging Face chat templates and TRL (SFTTrainer, DPOTrainer), .parquet or .jsonl: sft
+          {"messages", "tools"}, dpo {"prompt", "chosen", "rejected", "tools"}; arguments as
+          objects, "tools" a list for apply_chat_template, 9-character tool-call ids; in Parquet
+          each message and tool is a JSON value (datasets >= 4.7 loads them as List(Json()))
+  default: hf for .parquet, openai for .jsonl
+A manifest is written beside the file: <file>.manifest.json (the row format, sources and versions,
+every curation step with counts, each row's example, trace and span, labels with rubric versions
+and judge models, the file's sha256).
 
 curation (sft, dpo; every step counted in the manifest and on stdout): consent, source trace,
 length, exact duplicates, near-duplicates (MinHash, Jaccard threshold), leakage against the
---gating-set datasets/files CI gates on, balance per category, then a PII scan that fails the
-export (exit 1, nothing written) naming row, field and kind, never the value.
+--gating-set datasets/files CI gates on, balance per category, format (rows the reader would
+reject, by field and rule), then a PII scan that fails the export (exit 1, nothing written)
+naming row, field and kind, never the value.
 
 examples:
   otel-flywheel export sft --dataset support/golden --dataset support/regression --out sft.parquet
+  otel-flywheel export sft --dataset support/golden --out sft.jsonl --format hf
   otel-flywheel export dpo --dataset support/preference --out dpo.jsonl --gating-set evals.jsonl
   otel-flywheel export evals --dataset support/golden --version RGF0YXNldFZlcnNpb246Mw== \\
       --out golden.jsonl
@@ -103,6 +118,21 @@ def add_export_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     )
     parser.add_argument("--out", type=Path, required=True, help="FILE.parquet or FILE.jsonl")
     parser.add_argument(
+        "--format",
+        dest="row_format",
+        choices=sorted(ROW_FORMATS),
+        help="who reads the file: openai (fine-tuning JSONL) or hf (chat templates, TRL); "
+        "default hf for .parquet, openai for .jsonl",
+    )
+    parser.add_argument(
+        "--no-parallel-tool-calls",
+        dest="parallel_tool_calls",
+        action="store_false",
+        help="one tool call per assistant turn: a turn that made several becomes one turn per "
+        "call, each followed by its result (for Llama 3.1/3.2, whose templates render one call "
+        "per turn; openai rows say parallel_tool_calls: false)",
+    )
+    parser.add_argument(
         "--gating-set",
         dest="gating",
         action="append",
@@ -146,6 +176,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         curation = _curation(args)
         versions = _versions(args.datasets, args.versions)
+        _check_shape_options(args)
     except ValueError as exc:
         return _fail(str(exc))
     say = _say
@@ -168,6 +199,8 @@ def run_export(args: argparse.Namespace) -> int:
     say(f"wrote {result.rows} rows to {result.path}")
     print(format_steps(result.steps))
     print(f"{result.kind}: {result.rows} rows -> {result.path}")
+    if result.row_format is not None:
+        print(f"format: {result.row_format} ({ROW_FORMATS[result.row_format].reader})")
     print(f"manifest: {result.manifest_path}")
     print(f"sha256: {result.sha256}")
     return 0
@@ -190,7 +223,14 @@ def _run(
     traces = TraceLookup(store=store, client=client, progress=_say)
     export = export_sft if args.kind == "sft" else export_dpo
     return export(
-        sources, out=args.out, traces=traces, gating=gating, curation=curation, progress=_say
+        sources,
+        out=args.out,
+        traces=traces,
+        gating=gating,
+        row_format=args.row_format,
+        parallel_tool_calls=args.parallel_tool_calls,
+        curation=curation,
+        progress=_say,
     )
 
 
@@ -238,6 +278,23 @@ def _curation(args: argparse.Namespace) -> CurationSettings:
             f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors()
         )
         raise ValueError(f"bad curation options: {problems}") from None
+
+
+def _check_shape_options(args: argparse.Namespace) -> None:
+    """Row-format options that cannot work fail before Phoenix is asked for anything."""
+    if args.kind == "evals":
+        if args.row_format is not None or not args.parallel_tool_calls:
+            raise ValueError(
+                "--format and --no-parallel-tool-calls apply to sft and dpo; an evals file holds "
+                "the examples themselves"
+            )
+        return
+    try:
+        suffix = file_format(args.out)
+        name = args.row_format or default_row_format(suffix)
+        get_row_format(name).check_file_format(suffix, args.out)
+    except ExportError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _versions(datasets: list[str], versions: list[str] | None) -> list[str | None]:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
@@ -35,8 +35,9 @@ from otel_flywheel.privacy import (
     build_redactor,
     redact_span_view,
 )
+from otel_flywheel.times import parse_time_bound
 
-from ._evaluate import evaluate_all
+from ._evaluate import evaluate_all, judge_cost_line
 
 if TYPE_CHECKING:
     import httpx
@@ -65,8 +66,6 @@ TRACE_IDS_PER_REQUEST: Final = 50
 MAX_SPANS_PER_REQUEST: Final = 100_000
 _PROGRESS_INTERVAL_SECONDS: Final = 1.0
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # Where phoenix.client looks for Phoenix, in its order (PHOENIX.md): named when it cannot connect.
 _PHOENIX_URL_VARIABLES: Final = (
     _env.PHOENIX_ENDPOINT,
@@ -218,6 +217,9 @@ def _pull_and_judge(
         for verdict in verdicts:
             out.write(json.dumps(verdict.to_dict()) + "\n")
     progress.say(summarize(verdicts, project=args.project))
+    cost = judge_cost_line(verdicts)
+    if cost is not None:
+        progress.say(cost)
     return 1 if pulled.missing_trace_ids else 0
 
 
@@ -382,23 +384,6 @@ def _normalized(groups: Iterable[list[SpanView]], *, redactor: Redactor | None) 
 
 
 # --- options --------------------------------------------------------------------------------------
-
-
-def parse_time_bound(text: str, *, now: datetime) -> datetime:
-    """``30m`` / ``1h30m`` / ``2d`` back from ``now``, or an ISO 8601 time (no zone means UTC)."""
-    value = text.strip()
-    lowered = value.lower()
-    parts = _DURATION_PART.findall(lowered)
-    if parts and "".join(number + unit for number, unit in parts) == lowered:
-        return now - timedelta(seconds=sum(float(n) * _UNITS[unit] for n, unit in parts))
-    try:
-        moment = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is neither a duration (45s, 30m, 1h, 2d, 1w, 1h30m) nor an ISO time "
-            "(2026-11-21T09:00:00Z)"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _window(

@@ -93,6 +93,19 @@ def add_replay_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         default=0,
         help="erroring runs tolerated before the gate errors (default 0)",
     )
+    parser.add_argument(
+        "--judge-calibration",
+        type=Path,
+        metavar="FILE",
+        help="`otel-flywheel calibrate --json` output: correct the gate for the judge's measured "
+        "error (see docs/ci.md, Judge error)",
+    )
+    parser.add_argument(
+        "--calibration-rubric",
+        default="flywheel.verdict",
+        metavar="ID",
+        help="whose error to correct for (default: the verdict as a whole)",
+    )
     parser.add_argument("--baseline", metavar="ID|auto|FILE", help="what to compare with")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON summary here")
@@ -123,6 +136,11 @@ def run_replay_command(args: argparse.Namespace) -> int:
         sys.path.insert(0, os.getcwd())
     progress = None if args.quiet else _say
     try:
+        judge_error = (
+            _judge_error(args.judge_calibration, args.calibration_rubric)
+            if args.judge_calibration
+            else None
+        )
         report = run_replay(
             args.dataset,
             args.task,
@@ -131,7 +149,11 @@ def run_replay_command(args: argparse.Namespace) -> int:
             phoenix_url=args.phoenix_url,
             concurrency=args.concurrency,
             repetitions=args.repetitions,
-            gate=GateSettings(min_pass_rate=args.min_pass_rate, max_errors=args.max_errors),
+            gate=GateSettings(
+                min_pass_rate=args.min_pass_rate,
+                max_errors=args.max_errors,
+                judge_error=judge_error,
+            ),
             baseline=args.baseline,
             judge=not args.no_judge,
             rubrics_dir=args.rubrics,
@@ -158,6 +180,30 @@ def run_replay_command(args: argparse.Namespace) -> int:
         print(f"otel-flywheel replay: cannot write a report: {exc}", file=sys.stderr)
         return 2
     return report.exit_code
+
+
+def _judge_error(path: Path, rubric_id: str) -> tuple[float, float]:
+    """(sensitivity, specificity) of ``rubric_id`` in a calibration file, its most labelled row."""
+    import json
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        rows = [r for r in document["calibration"] if r.get("rubric_id") == rubric_id]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"--judge-calibration {path}: not a file `otel-flywheel calibrate --json` wrote ({exc})"
+        ) from None
+    measured = [
+        r for r in rows if r.get("sensitivity") is not None and r.get("specificity") is not None
+    ]
+    if not measured:
+        raise ConfigError(
+            f"--judge-calibration {path} has no measured sensitivity and specificity for "
+            f"{rubric_id!r}: label more traces (both passes and failures), or choose another "
+            "rubric with --calibration-rubric"
+        )
+    best = max(measured, key=lambda r: r.get("n", 0))
+    return float(best["sensitivity"]), float(best["specificity"])
 
 
 def _say(message: str) -> None:

@@ -9,7 +9,12 @@ from otel_flywheel.conventions import SpanView, normalize_trace, span_views_from
 from otel_flywheel.errors import OTLPDecodeError
 from otel_flywheel.model import AgentTrace
 from otel_flywheel.otlp import read_otlp_file
-from otel_flywheel.privacy import RedactedResourceCache, build_redactor, redact_span_view
+from otel_flywheel.privacy import (
+    RedactedResourceCache,
+    Redactor,
+    build_redactor,
+    redact_span_view,
+)
 
 __all__ = ["TraceFile", "read_trace_file"]
 
@@ -20,21 +25,27 @@ class TraceFile:
     unreadable: list[OTLPDecodeError] = field(default_factory=list)
 
 
-def read_trace_file(path: Path, *, redact: bool = True) -> TraceFile:
+def read_trace_file(
+    path: Path, *, redact: bool = True, redactor: Redactor | None = None
+) -> TraceFile:
     """Every trace in an OTLP file, in order of first appearance.
 
     Spans of one trace spread over several requests (lines) are assembled into one trace.
     Unreadable requests are collected, not raised; a file that cannot be read at all raises
     ``OSError`` or ``OTLPDecodeError``. With ``redact`` (the default), spans go through the same
     redaction as the capture path: a Collector's file may hold raw data, and nothing raw reaches
-    the judge or the output.
+    the judge or the output. ``redactor`` is the one to use (default: ``build_redactor()``), so
+    a caller can redact its references with the same one.
     """
     result = TraceFile()
     spans_by_trace: dict[str, list[SpanView]] = {}
     for request in read_otlp_file(path, on_error=result.unreadable.append):
         for view in span_views_from_request(request):
             spans_by_trace.setdefault(view.trace_id, []).append(view)
-    redactor = build_redactor() if redact else None
+    if redact and redactor is None:
+        redactor = build_redactor()
+    elif not redact:
+        redactor = None
     resources = RedactedResourceCache(redactor) if redactor is not None else None
     for views in spans_by_trace.values():
         redacted = (

@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_flywheel.conventions._values import as_dict, as_text, parse_arguments, parse_json
+from otel_flywheel.conventions._values import (
+    as_dict,
+    as_text,
+    first_present,
+    parse_arguments,
+    parse_json,
+)
 from otel_flywheel.model import Message, ToolCall, ToolDefinition
 
 __all__ = [
@@ -137,8 +143,12 @@ def tool_definitions_from_json(value: Any) -> list[ToolDefinition]:
 
 
 def tool_definition_from_json(value: Any) -> ToolDefinition | None:
-    """OpenAI ``{"type": "function", "function": {...}}``, flat ``{"name", "parameters"}`` or
-    Anthropic ``{"name", "input_schema"}``."""
+    """OpenAI ``{"type": "function", "function": {...}}``, flat ``{"name", "parameters"}``,
+    Anthropic ``{"name", "input_schema"}`` or MCP ``{"name", "inputSchema", "annotations"}``.
+
+    MCP's behaviour hints (``annotations``, e.g. ``readOnlyHint``) are kept wherever the
+    definition carries them: beside ``function`` or inside it.
+    """
     obj = as_dict(value)
     if obj is None:
         return None
@@ -146,11 +156,13 @@ def tool_definition_from_json(value: Any) -> ToolDefinition | None:
     name = as_text(source.get("name"))
     if not name:
         return None
-    parameters = source.get("parameters", source.get("input_schema"))
+    parameters = first_present(source, ("parameters", "input_schema", "inputSchema"))
+    annotations = as_dict(source.get("annotations")) or as_dict(obj.get("annotations"))
     return ToolDefinition(
         name=name,
         description=as_text(source.get("description")),
         parameters=as_dict(parameters),
+        annotations=annotations or None,
     )
 
 

@@ -29,6 +29,7 @@ from otel_flywheel.model import (
     StepKind,
     TokenUsage,
     ToolCall,
+    ToolDefinition,
 )
 
 __all__ = ["oi_llm", "oi_retrieval", "oi_span_kind", "oi_tool"]
@@ -99,6 +100,7 @@ def oi_tool(attributes: Mapping[str, Any], *, span_name: str) -> ToolCall:
         result=as_text(attributes.get(SA.OUTPUT_VALUE)),
         schema=_schema(attributes.get(SA.TOOL_PARAMETERS)),
         description=as_text(attributes.get(SA.TOOL_DESCRIPTION)),
+        annotations=_annotations(attributes.get(SA.TOOL_PARAMETERS)),
     )
 
 
@@ -167,14 +169,28 @@ def _documents(attributes: Mapping[str, Any], prefix: str) -> list[Document]:
 
 
 def _schema(value: Any) -> dict[str, Any] | None:
-    """``tool.parameters`` is usually the arguments schema, sometimes a whole OpenAI tool object."""
+    """``tool.parameters`` is usually the arguments schema, sometimes a whole tool object (OpenAI's
+    ``{"type": "function", "function": ...}`` or MCP's ``{"name", "inputSchema", ...}``)."""
     schema = as_dict(value)
     if schema is None:
         return None
-    definition = tool_definition_from_json(schema) if "function" in schema else None
+    definition = _whole_tool(schema)
     if definition is not None:
         return definition.parameters
     return schema
+
+
+def _annotations(value: Any) -> dict[str, Any] | None:
+    """MCP behaviour hints (``readOnlyHint`` ...) when ``tool.parameters`` is a whole tool object."""
+    schema = as_dict(value)
+    definition = _whole_tool(schema) if schema is not None else None
+    return definition.annotations if definition is not None else None
+
+
+def _whole_tool(schema: dict[str, Any]) -> ToolDefinition | None:
+    if "function" in schema or "inputSchema" in schema:
+        return tool_definition_from_json(schema)
+    return None
 
 
 _QUERY_KEYS = ("query", "question", "input", "text", "q")

@@ -8,7 +8,16 @@ it with a local Phoenix and prints the results.
 
 from __future__ import annotations
 
+from otel_flywheel.demo._history import (
+    HISTORY_QUESTIONS,
+    PLANTED_DRIFT,
+    VERSIONS,
+    HistoryRun,
+    plan_history,
+)
 from otel_flywheel.demo._phoenix import PhoenixContents, span_url, trace_url
+from otel_flywheel.demo._report import DemoReport, write_demo_report
+from otel_flywheel.demo._reviewers import REVIEWERS, ReviewLabel
 from otel_flywheel.demo._run import DEMO_PROJECT, ROUTES, Delivery, DemoResult, DemoRun, run_demo
 from otel_flywheel.demo._script import (
     ALL_SCENARIOS,
@@ -22,15 +31,24 @@ __all__ = [
     "ALL_SCENARIOS",
     "DEMO_PROJECT",
     "FOLLOW_UPS",
+    "HISTORY_QUESTIONS",
+    "PLANTED_DRIFT",
+    "REVIEWERS",
     "ROUTES",
     "SCENARIOS",
+    "VERSIONS",
     "Delivery",
     "DemoFeedback",
+    "DemoReport",
     "DemoResult",
     "DemoRun",
+    "HistoryRun",
     "PhoenixContents",
+    "ReviewLabel",
     "Scenario",
+    "plan_history",
     "run_demo",
     "span_url",
     "trace_url",
+    "write_demo_report",
 ]

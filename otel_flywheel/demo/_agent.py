@@ -27,11 +27,14 @@ __all__ = [
     "KNOWLEDGE_BASE",
     "ORDERS",
     "SYSTEM_PROMPT",
+    "TENANT_ATTRIBUTE",
     "TOOLS",
     "AgentReply",
     "Conversation",
     "SupportAgent",
 ]
+
+TENANT_ATTRIBUTE = "tenant"
 
 SYSTEM_PROMPT = (
     "You are Acme's customer support agent. Use the tools to look up orders, search the knowledge "
@@ -146,6 +149,9 @@ class Conversation:
     # The customer's data-use choice, as an application records it on the run: ``False`` keeps
     # the run out of every dataset (``flywheel.consent``); ``None`` says nothing.
     consent: bool | None = None
+    # Who the run was for, as an application records it on the run: the cohort the flywheel's
+    # report cuts by (FLYWHEEL_COHORT_ATTRIBUTES=tenant).
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,8 @@ class SupportAgent:
             span.set_input(conversation.question)
             if conversation.consent is not None:
                 span.set_attribute(sc.FLYWHEEL_CONSENT, conversation.consent)
+            if conversation.tenant is not None:
+                span.set_attribute(TENANT_ATTRIBUTE, conversation.tenant)
             context = span.get_span_context()
             messages: list[dict[str, Any]] = [
                 {"role": "system", "content": SYSTEM_PROMPT},

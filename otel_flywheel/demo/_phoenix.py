@@ -15,9 +15,12 @@ from typing import Any
 
 import httpx
 
+from otel_flywheel.analysis import span_url, trace_url
+
 __all__ = ["PhoenixContents", "read_phoenix", "span_url", "trace_url"]
 
 _TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
+_IDS_PER_REQUEST = 50
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,31 +38,17 @@ class PhoenixContents:
         return sum(self.span_annotations.values()) + sum(self.trace_annotations.values())
 
 
-def span_url(phoenix_url: str, span_id: str) -> str:
-    """The Phoenix UI page of the span's trace, with that span selected.
-
-    Phoenix's frontend resolves ``/redirects/spans/<otel span id>`` to
-    ``/projects/<project>/spans/<trace id>?selectedSpanNodeId=...`` (its router, 20.x).
-    """
-    return f"{phoenix_url.rstrip('/')}/redirects/spans/{span_id}"
-
-
-def trace_url(phoenix_url: str, trace_id: str) -> str:
-    """The Phoenix UI page of the trace (``/redirects/traces/<otel trace id>``)."""
-    return f"{phoenix_url.rstrip('/')}/redirects/traces/{trace_id}"
-
-
 def read_phoenix(
     phoenix_url: str,
     *,
     project: str,
-    trace_ids: Sequence[str],
-    span_count: int,
+    trace_steps: Mapping[str, int],
     datasets: Sequence[str],
     api_key: str | None = None,
     timeout_seconds: float = 60.0,
 ) -> PhoenixContents:
-    """Wait until Phoenix holds the ``span_count`` spans of ``trace_ids``, then count.
+    """Wait until Phoenix holds every span of the traces ``trace_steps`` names (trace id -> its
+    span count), then count them and their annotations.
 
     Raises ``TimeoutError`` when the spans do not all become queryable in time.
     """
@@ -68,25 +57,34 @@ def read_phoenix(
     from otel_flywheel.testing.phoenix import wait_for_spans
 
     headers = {"authorization": f"Bearer {api_key}"} if api_key else None
+    trace_ids = list(trace_steps)
+    spans: list[Any] = []
+    span_annotations: Counter[str] = Counter()
+    trace_annotations: Counter[str] = Counter()
     with httpx.Client(base_url=phoenix_url, timeout=_TIMEOUT, headers=headers) as http:
         client = Client(base_url=phoenix_url, http_client=http)
-        spans = wait_for_spans(
-            client,
-            project=project,
-            min_count=span_count,
-            trace_ids=list(trace_ids),
-            timeout_seconds=timeout_seconds,
-            limit=span_count + 100,
-        )
-        span_annotations = Counter(
-            annotation["name"]
-            for annotation in client.spans.get_span_annotations(
-                spans=spans, project_identifier=project
+        # Trace ids go into query strings: a few dozen at a time keeps URLs short.
+        for start in range(0, len(trace_ids), _IDS_PER_REQUEST):
+            chunk = trace_ids[start : start + _IDS_PER_REQUEST]
+            count = sum(trace_steps[t] for t in chunk)
+            found = wait_for_spans(
+                client,
+                project=project,
+                min_count=count,
+                trace_ids=chunk,
+                timeout_seconds=timeout_seconds,
+                limit=count + 100,
             )
-        )
-        trace_annotations = Counter(
-            annotation["name"] for annotation in _trace_annotations(http, project, trace_ids)
-        )
+            spans += found
+            span_annotations.update(
+                annotation["name"]
+                for annotation in client.spans.get_span_annotations(
+                    spans=found, project_identifier=project
+                )
+            )
+            trace_annotations.update(
+                annotation["name"] for annotation in _trace_annotations(http, project, chunk)
+            )
         counts = {name: _example_count(client, name) for name in datasets}
     return PhoenixContents(
         spans=len(spans),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from openai import OpenAI
@@ -20,12 +20,15 @@ from openinference.instrumentation import OITracer, TraceConfig
 from openinference.instrumentation.openai import OpenAIInstrumentor
 
 from otel_flywheel import _env
+from otel_flywheel import semconv as sc
 from otel_flywheel._feedback import ImplicitSignalDetector, feedback
 from otel_flywheel._flywheel import ROUTING_STORE_FILE, Flywheel
 from otel_flywheel._register import register, resolve_otlp_traces_endpoint
 from otel_flywheel.config import RoutingSettings, resolve_settings
-from otel_flywheel.demo._agent import AgentReply, SupportAgent
+from otel_flywheel.demo._agent import TENANT_ATTRIBUTE, AgentReply, SupportAgent
+from otel_flywheel.demo._history import AGENT_SERVICE, VERSIONS, HistoryRun, run_history
 from otel_flywheel.demo._phoenix import PhoenixContents, read_phoenix, span_url
+from otel_flywheel.demo._reviewers import ReviewLabel, label_review_items
 from otel_flywheel.demo._script import ALL_SCENARIOS, FOLLOW_UPS, SCENARIOS, Scenario, respond
 from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
 from otel_flywheel.model import AgentTrace, Feedback, Verdict
@@ -62,6 +65,9 @@ class Delivery:
     flushed: bool
     outbox: OutboxStats
     writes_put: int
+    # Examples written again under the same key (a person's feedback replacing an inferred
+    # example): Phoenix patches them, so it holds this many fewer writes than were put.
+    examples_upgraded: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +79,12 @@ class DemoResult:
     datasets: dict[str, str]  # route -> dataset name
     delivery: Delivery
     phoenix: PhoenixContents
+    history: list[HistoryRun] = field(default_factory=list)
+    # Every trace and verdict, the history's included (``runs`` are the live conversations).
+    traces: dict[str, AgentTrace] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    conflict_trace_id: str | None = None  # a thumbs up on a trace the checks failed
+    reviews: list[ReviewLabel] = field(default_factory=list)
 
     def failing_run(self) -> DemoRun | None:
         """The first conversation whose verdict failed with a culprit span, in run order."""
@@ -107,7 +119,11 @@ def run_demo(
     """
     phoenix_url = phoenix_url.rstrip("/")
     resolve_otlp_traces_endpoint(phoenix_url)  # a bad URL fails here, before anything starts
-    evaluator = evaluator if evaluator is not None else load_trace_evaluator(judge=False)
+    evaluator = (
+        evaluator
+        if evaluator is not None
+        else load_trace_evaluator(judge=False, cohort_attributes=(TENANT_ATTRIBUTE,))
+    )
     redactor = build_redactor()
     settings = resolve_settings(RoutingSettings, {"project": project})
     api_key = os.environ.get(_env.PHOENIX_API_KEY)
@@ -121,7 +137,22 @@ def run_demo(
         redactor=redactor,
         collector=collector,
     )
+    llm = ScriptedLLMServer(responder=respond).start()
     try:
+        # Two weeks of simulated history first: two agent versions, two tenants, one drift.
+        progress(
+            "the agent's last two weeks, simulated (versions 1.0.0 and 1.1.0, tenants acme and globex)"
+        )
+        history = run_history(
+            llm_base_url=llm.base_url,
+            traces_endpoint=resolve_otlp_traces_endpoint(phoenix_url),
+            project=project,
+            pipeline=flywheel,
+            redactor=redactor,
+            headers={"authorization": f"Bearer {api_key}"} if api_key else None,
+            progress=progress,
+        )
+        collector.wait_for([r.reply.trace_id for r in history], timeout_seconds=timeout_seconds)
         provider = register(
             project=project,
             endpoint=phoenix_url,
@@ -129,18 +160,17 @@ def run_demo(
             redactor=redactor,
             batch=True,
             set_global=False,
+            resource={sc.SERVICE_NAME: AGENT_SERVICE, sc.SERVICE_VERSION: VERSIONS[-1]},
         )
     except BaseException:
+        llm.close()
         flywheel.shutdown()
         raise
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     wait_millis = int(timeout_seconds * 1000)
     try:
-        with (
-            ScriptedLLMServer(responder=respond) as llm,
-            OpenAI(base_url=llm.base_url, api_key="demo", max_retries=0) as client,
-        ):
+        with OpenAI(base_url=llm.base_url, api_key="demo", max_retries=0) as client:
             tracer = OITracer(provider.get_tracer("otel_flywheel.demo"), config=TraceConfig())
             agent = SupportAgent(client=client, tracer=tracer)
             total = len(ALL_SCENARIOS)
@@ -154,6 +184,7 @@ def run_demo(
         collector.wait_for([r.trace_id for r in replies], timeout_seconds=timeout_seconds)
         progress("customers give feedback on some answers (otel_flywheel.feedback)")
         given = _give_feedback(flywheel, replies)
+        conflict = _conflicting_thumbs_up(flywheel, history, collector)
         progress("waiting for Phoenix to ingest the spans and the outbox to deliver")
         # Exports the last spans, then waits for verdicts (a judge re-judges a trace after
         # negative feedback) and for the outbox, whose annotations wait until Phoenix has
@@ -163,12 +194,15 @@ def run_demo(
             flushed=flushed,
             outbox=flywheel.outbox.stats(),
             writes_put=flywheel.routing.counts().get("writes", 0),
+            examples_upgraded=flywheel.routing.counts().get("examples_upgraded", 0),
         )
         judged_traces = collector.wait_for(
-            [r.trace_id for r in replies], timeout_seconds=timeout_seconds
+            [r.trace_id for r in replies] + [r.reply.trace_id for r in history],
+            timeout_seconds=timeout_seconds,
         )
     finally:
         instrumentor.uninstrument()
+        llm.close()
         provider.shutdown()  # shuts the flywheel down too: pipeline, routing, outbox
     runs = [
         DemoRun(
@@ -181,15 +215,18 @@ def run_demo(
         for scenario, reply in zip(ALL_SCENARIOS, replies, strict=True)
     ]
     datasets = {route: settings.dataset(route) for route in ROUTES}
+    verdicts = {trace_id: verdict for trace_id, (_, verdict) in judged_traces.items()}
+    traces = {trace_id: trace for trace_id, (trace, _) in judged_traces.items()}
     contents = read_phoenix(
         phoenix_url,
         project=project,
-        trace_ids=[run.trace.trace_id for run in runs],
-        span_count=sum(len(run.trace.steps) for run in runs),
+        trace_steps={trace_id: len(trace.steps) for trace_id, (trace, _) in judged_traces.items()},
         datasets=list(datasets.values()),
         api_key=api_key,
         timeout_seconds=timeout_seconds,
     )
+    progress("two reviewers label part of the review dataset in Phoenix")
+    reviews = _review(phoenix_url, api_key, datasets["review"], verdicts)
     return DemoResult(
         project=project,
         phoenix_url=phoenix_url,
@@ -198,7 +235,39 @@ def run_demo(
         datasets=datasets,
         delivery=delivery,
         phoenix=contents,
+        history=history,
+        traces=traces,
+        verdicts=verdicts,
+        conflict_trace_id=conflict,
+        reviews=reviews,
     )
+
+
+def _conflicting_thumbs_up(
+    flywheel: Flywheel, history: Sequence[HistoryRun], collector: _VerdictCollector
+) -> str | None:
+    """A customer happy with an answer the checks failed: routing must send it to review with
+    both signals, never to golden."""
+    verdicts = collector.wait_for([], timeout_seconds=0)
+    for run in history:
+        verdict = verdicts.get(run.reply.trace_id, (None, None))[1]
+        if verdict is not None and verdict.category == "tool_selection":
+            feedback(trace_id=run.reply.trace_id, thumbs="up", sink=flywheel)
+            return run.reply.trace_id
+    return None
+
+
+def _review(
+    phoenix_url: str, api_key: str | None, review_dataset: str, verdicts: dict[str, Verdict]
+) -> list[ReviewLabel]:
+    import httpx
+    from phoenix.client import Client
+
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    with httpx.Client(base_url=phoenix_url, headers=headers, timeout=60.0) as http:
+        return label_review_items(
+            Client(http_client=http), review_dataset=review_dataset, verdicts=verdicts
+        )
 
 
 def _converse(

@@ -24,7 +24,16 @@ from typing import Any, Literal
 from otel_flywheel.demo._agent import Conversation
 from otel_flywheel.testing.llm_server import Reply, Text, ToolCallReply, ToolCalls
 
-__all__ = ["ALL_SCENARIOS", "FOLLOW_UPS", "SCENARIOS", "DemoFeedback", "Scenario", "respond"]
+__all__ = [
+    "ALL_SCENARIOS",
+    "FOLLOW_UPS",
+    "HISTORY_ONLY",
+    "NEW_QUESTION",
+    "SCENARIOS",
+    "DemoFeedback",
+    "Scenario",
+    "respond",
+]
 
 Call = tuple[str, Mapping[str, Any] | str]
 
@@ -279,7 +288,19 @@ FOLLOW_UPS: tuple[Scenario, ...] = (
 # What the demo runs, in order.
 ALL_SCENARIOS: tuple[Scenario, ...] = SCENARIOS + FOLLOW_UPS
 
-_BY_QUESTION = {scenario.question: scenario for scenario in ALL_SCENARIOS}
+# A question only the simulated history asks (see _history): new in its second week.
+NEW_QUESTION = "Can I change the delivery address of order A-1002?"
+HISTORY_ONLY: tuple[Scenario, ...] = (
+    Scenario(
+        NEW_QUESTION,
+        [
+            [("lookup_order", {"order_id": "A-1002"})],
+            "A-1002 is still processing, so yes: reply with the new address and we'll update it.",
+        ],
+    ),
+)
+
+_BY_QUESTION = {scenario.question: scenario for scenario in ALL_SCENARIOS + HISTORY_ONLY}
 
 
 def respond(request: Mapping[str, Any]) -> Reply:

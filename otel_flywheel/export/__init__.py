@@ -1,6 +1,8 @@
 """Training exports: SFT and DPO rows with curation and lineage, and the offline evals file.
 
-``export_sft`` / ``export_dpo`` / ``export_evals`` write one file (Parquet or JSON lines) and its
+``export_sft`` / ``export_dpo`` write one file (Parquet or JSON lines) in a row format, the shape
+its reader wants: ``openai`` (OpenAI fine-tuning) or ``hf`` (Hugging Face chat templates and TRL;
+see `get_row_format`). ``export_evals`` writes the examples themselves. Each writes a
 manifest (``<file>.manifest.json``) from dataset examples loaded with ``load_dataset`` (Phoenix)
 or ``load_examples_file``; source traces come through a ``TraceLookup`` (local routing store,
 then Phoenix). ``export_training_data`` does a project's SFT and DPO exports in one call. The
@@ -11,15 +13,23 @@ from __future__ import annotations
 
 from otel_flywheel.export._conversation import Conversation, conversation_from_trace
 from otel_flywheel.export._curation import CurationSettings, StepReport
-from otel_flywheel.export._dpo import DPO_SCHEMA
 from otel_flywheel.export._errors import ExportError, PIIFinding, PIIFoundError
-from otel_flywheel.export._export import (
-    ExportKind,
-    ExportResult,
-    export_dpo,
-    export_evals,
-    export_sft,
+from otel_flywheel.export._evals import export_evals
+from otel_flywheel.export._export import ExportKind, ExportResult, export_dpo, export_sft
+from otel_flywheel.export._format_base import (
+    FormatProblem,
+    PreferenceRecord,
+    RowFormat,
+    SFTRecord,
+    TrainingKind,
 )
+from otel_flywheel.export._formats import (
+    ROW_FORMATS,
+    RowFormatName,
+    default_row_format,
+    get_row_format,
+)
+from otel_flywheel.export._hf_format import HF_DPO_SCHEMA, HF_SFT_SCHEMA
 from otel_flywheel.export._load import (
     DatasetNotFoundError,
     SourceDataset,
@@ -30,15 +40,15 @@ from otel_flywheel.export._load import (
     open_routing_store,
 )
 from otel_flywheel.export._manifest import MANIFEST_VERSION, manifest_path_for
-from otel_flywheel.export._minhash import NearDuplicateIndex
 from otel_flywheel.export._project import ExportSummary, export_training_data
-from otel_flywheel.export._sft import MESSAGE_TYPE, SFT_SCHEMA
+from otel_flywheel.export._write import FileFormat, file_format
+from otel_flywheel.minhash import NearDuplicateIndex
 
 __all__ = [
-    "DPO_SCHEMA",
+    "HF_DPO_SCHEMA",
+    "HF_SFT_SCHEMA",
     "MANIFEST_VERSION",
-    "MESSAGE_TYPE",
-    "SFT_SCHEMA",
+    "ROW_FORMATS",
     "Conversation",
     "CurationSettings",
     "DatasetNotFoundError",
@@ -46,17 +56,27 @@ __all__ = [
     "ExportKind",
     "ExportResult",
     "ExportSummary",
+    "FileFormat",
+    "FormatProblem",
     "NearDuplicateIndex",
     "PIIFinding",
     "PIIFoundError",
+    "PreferenceRecord",
+    "RowFormat",
+    "RowFormatName",
+    "SFTRecord",
     "SourceDataset",
     "StepReport",
     "TraceLookup",
+    "TrainingKind",
     "conversation_from_trace",
+    "default_row_format",
     "export_dpo",
     "export_evals",
     "export_sft",
     "export_training_data",
+    "file_format",
+    "get_row_format",
     "load_dataset",
     "load_examples_file",
     "load_source",

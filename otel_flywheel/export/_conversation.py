@@ -1,4 +1,4 @@
-"""A trace's conversation in the OpenAI chat format: what SFT and DPO rows are made of.
+"""A trace's conversation as chat messages: what SFT and DPO rows are made of.
 
 The conversation is the last LLM call's context (its input messages) plus its reply. A chat agent
 sends the whole history with every call, so that context holds every earlier turn: the user's
@@ -6,17 +6,20 @@ request, the assistant's tool calls and the tool results. Where an instrumentati
 results out of the context, they are taken from the trace's TOOL steps, matched by tool name in
 call order.
 
-Messages follow OpenAI's chat format (which TRL's chat templates read too): tool calls carry
-``{"id", "type": "function", "function": {"name", "arguments"}}`` with the arguments as a JSON
-string, and tool messages carry the ``tool_call_id`` they answer. Missing call ids get stable
-``call_<n>`` ids so calls and results still pair up.
+The messages are in the *canonical* form every row format starts from (`_formats`): OpenAI's chat
+shape, with tool calls as ``{"id", "type": "function", "function": {"name", "arguments"}}`` where
+``arguments`` is the JSON object the model produced (a dict, keys in the order the model wrote
+them), and tool messages with the ``tool_call_id`` they answer and the ``name`` of that tool. A
+format then writes arguments as a JSON string (OpenAI) or keeps the object (Hugging Face). Missing
+call ids get stable ``call_<n>`` ids so calls and results still pair up. Keys are present only
+when they hold something: no ``None`` values, no empty ``tool_calls``.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from otel_flywheel.model import AgentTrace, Message, Step, ToolCall, ToolDefinition
@@ -26,12 +29,22 @@ __all__ = ["Conversation", "conversation_from_trace", "message_text"]
 
 @dataclass(frozen=True, kw_only=True)
 class Conversation:
-    """``messages`` and ``tools`` in OpenAI chat format; ``problem`` says why the conversation
-    cannot be trained on (``None`` when it can)."""
+    """``messages`` and ``tools`` in the canonical form (see the module docstring); ``problem``
+    says why the conversation cannot be trained on (``None`` when it can)."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)
     problem: str | None = None
+    parallel_tool_calls: bool = True  # False: at most one call per assistant turn
+
+    def one_call_per_turn(self) -> Conversation:
+        """The conversation with every assistant turn that made several tool calls split into one
+        turn per call, each followed by its result, for models that make one call at a time
+        (Llama 3.1's template raises on a turn with several). The turn's text stays on its first
+        call. A turn whose calls do not all have their results right after it is left whole."""
+        if self.problem is not None:
+            return self
+        return replace(self, messages=_one_call_per_turn(self.messages), parallel_tool_calls=False)
 
     @property
     def final_answer_index(self) -> int | None:
@@ -59,7 +72,7 @@ def conversation_from_trace(trace: AgentTrace) -> Conversation:
     if any(call.arguments_malformed for message in raw for call in message.tool_calls):
         # Training on arguments that are not a JSON object teaches the model to produce them.
         return Conversation(problem="malformed_tool_arguments")
-    messages = _with_tool_results(_openai_messages(raw), trace)
+    messages = _with_tool_results(_canonical_messages(raw), trace)
     if messages is None:
         return Conversation(problem="tool_call_without_result")
     return Conversation(messages=messages, tools=_tools([step for _, step in llm_steps]))
@@ -70,8 +83,35 @@ def message_text(message: dict[str, Any]) -> str:
     parts = [message.get("content") or ""]
     for call in message.get("tool_calls") or ():
         function = call.get("function") or {}
-        parts.append(f"{function.get('name', '')} {function.get('arguments', '')}")
+        arguments = function.get("arguments", "")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        parts.append(f"{function.get('name', '')} {arguments}")
     return " ".join(part for part in parts if part)
+
+
+def _one_call_per_turn(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
+    index = 0
+    while index < len(messages):
+        message = messages[index]
+        calls = message.get("tool_calls") or []
+        end = index + 1
+        while end < len(messages) and messages[end]["role"] == "tool":
+            end += 1
+        answers = {m.get("tool_call_id"): m for m in messages[index + 1 : end]}
+        if len(calls) < 2 or any(call["id"] not in answers for call in calls):
+            result.append(message)
+            index += 1
+            continue
+        for position, call in enumerate(calls):
+            turn = {key: value for key, value in message.items() if key != "tool_calls"}
+            if position > 0:
+                turn.pop("content", None)
+            result += [{**turn, "tool_calls": [call]}, answers.pop(call["id"])]
+        result += answers.values()  # results of no call in this turn stay, after it
+        index = end
+    return result
 
 
 def _reply(step: Step) -> list[Message]:
@@ -85,9 +125,10 @@ def _reply(step: Step) -> list[Message]:
     return []
 
 
-def _openai_messages(raw: list[Message]) -> list[dict[str, Any]]:
+def _canonical_messages(raw: list[Message]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     unanswered: deque[tuple[str, str]] = deque()  # (call id, tool name) awaiting a tool message
+    names: dict[str, str] = {}  # call id -> tool name, to name the tool message that answers it
     counter = 0
     for message in raw:
         data: dict[str, Any] = {"role": message.role}
@@ -98,26 +139,29 @@ def _openai_messages(raw: list[Message]) -> list[dict[str, Any]]:
             for call in message.tool_calls:
                 counter += 1
                 call_id = call.call_id or f"call_{counter}"
-                calls.append(_openai_tool_call(call, call_id))
+                calls.append(_tool_call(call, call_id))
                 unanswered.append((call_id, call.name))
+                names[call_id] = call.name
             data["tool_calls"] = calls
         if message.role == "tool":
             answers = message.tool_call_id or _pair(unanswered, message.name)
             if answers is not None:
                 data["tool_call_id"] = answers
                 _discard(unanswered, answers)
-        if message.name and message.role != "tool":
+            name = message.name or (names.get(answers) if answers is not None else None)
+            if name:
+                data["name"] = name
+        elif message.name:
             data["name"] = message.name
         messages.append(data)
     return messages
 
 
-def _openai_tool_call(call: ToolCall, call_id: str) -> dict[str, Any]:
-    arguments = json.dumps(call.arguments, ensure_ascii=False, sort_keys=True)
+def _tool_call(call: ToolCall, call_id: str) -> dict[str, Any]:
     return {
         "id": call_id,
         "type": "function",
-        "function": {"name": call.name, "arguments": arguments},
+        "function": {"name": call.name, "arguments": dict(call.arguments)},
     }
 
 
@@ -168,7 +212,14 @@ def _with_tool_results(
                 return None
             run = runs.popleft()
             content = run.result if run.result is not None else (run.error or "")
-            result.append({"role": "tool", "tool_call_id": call["id"], "content": content})
+            result.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": call["id"],
+                    "name": call["function"]["name"],
+                    "content": content,
+                }
+            )
     return result
 
 
@@ -177,11 +228,11 @@ def _tools(steps: list[Step]) -> list[dict[str, Any]]:
     for step in steps:
         assert step.llm is not None
         for tool in step.llm.tools:
-            seen.setdefault(tool.name, _openai_tool(tool))
+            seen.setdefault(tool.name, _tool_definition(tool))
     return list(seen.values())
 
 
-def _openai_tool(tool: ToolDefinition) -> dict[str, Any]:
+def _tool_definition(tool: ToolDefinition) -> dict[str, Any]:
     function: dict[str, Any] = {"name": tool.name}
     if tool.description:
         function["description"] = tool.description

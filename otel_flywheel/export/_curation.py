@@ -12,12 +12,14 @@ equals in source order: list the dataset you trust most first.
 - ``exact_duplicate``: rows equal after normalization (case, whitespace, punctuation, tool-call
   ids), which routing's per-dataset dedupe cannot see across datasets.
 - ``near_duplicate``: rows whose word 3-shingles have Jaccard >= ``near_duplicate_threshold``
-  (MinHash candidates, exact confirmation; see `_minhash`). The system prompt and tool schemas are
+  (MinHash candidates, exact confirmation; see `otel_flywheel.minhash`). The system prompt and tool schemas are
   left out of the comparison: every row shares them.
 - ``leakage``: rows whose user input equals, or nearly duplicates, the input of an example in the
   gating sets (the golden/regression sets CI replays): training on them would inflate the gate.
 - ``balance``: at most ``max_per_category`` rows per category, then ``category_ratios``: the named
   categories are cut to the largest sizes that keep those proportions; others are untouched.
+- ``format``: rows that break a rule of the file's reader (`RowFormat.problems`: OpenAI's format
+  rules, or what chat templates need), with the field and the rule, never the value.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from otel_flywheel.datasets import DatasetExample
-from otel_flywheel.export._minhash import NearDuplicateIndex, normalize_text, shingles
+from otel_flywheel.export._format_base import RowFormat, TrainingKind
 from otel_flywheel.export._rows import Removal, TrainingRow
+from otel_flywheel.minhash import NearDuplicateIndex, normalize_text, shingles
 
 __all__ = [
     "CurationLog",
@@ -43,6 +46,7 @@ __all__ = [
     "balance",
     "consent_reason",
     "drop_exact_duplicates",
+    "drop_format_problems",
     "drop_leakage",
     "drop_near_duplicates",
     "filter_consent",
@@ -316,6 +320,33 @@ def _ratio_quota(counts: Counter[str], ratios: dict[str, float]) -> dict[str, in
     total = min(math.floor(counts[name] / share + 1e-9) for name, share in shares.items())
     quota.update({name: math.floor(share * total + 1e-9) for name, share in shares.items()})
     return quota
+
+
+# --- format -------------------------------------------------------------------------------------
+
+
+def drop_format_problems(
+    rows: Iterable[TrainingRow], row_format: RowFormat, kind: TrainingKind
+) -> tuple[list[TrainingRow], list[Removal]]:
+    """Drop rows ``row_format``'s reader would reject or misread; the removal names the first
+    rule broken (its reason) and every problem's field and rule."""
+    kept: list[TrainingRow] = []
+    removed: list[Removal] = []
+    for row in rows:
+        problems = row_format.problems(kind, row.data)
+        if not problems:
+            kept.append(row)
+            continue
+        removed.append(
+            _removal(
+                "format",
+                problems[0].rule,
+                row.example,
+                row_format=row_format.name,
+                problems=[problem.to_dict() for problem in problems],
+            )
+        )
+    return kept, removed
 
 
 # --- helpers ------------------------------------------------------------------------------------

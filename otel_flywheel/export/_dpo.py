@@ -1,5 +1,4 @@
-"""DPO rows: ``{"prompt": [...messages], "chosen": [...], "rejected": [...]}``, TRL's conversational
-preference format.
+"""DPO rows: a shared prompt, the preferred and the rejected continuation, and the tools offered.
 
 Built from preference examples: a correction (chosen = the correction, rejected = the answer the
 agent gave) or pairwise feedback (chosen over rejected). The prompt is the source trace's
@@ -7,31 +6,23 @@ conversation up to the agent's final answer: the system prompt, the user's reque
 calls and results the answer was based on. ``chosen`` and ``rejected`` are one assistant message
 each.
 
-Parquet: the three columns are nested ``list<struct>`` with the SFT message type.
+The row's shape is its format's (`RowFormat.dpo_row`): TRL's ``{"prompt", "chosen", "rejected",
+"tools"}`` for ``hf``, OpenAI's ``{"input", "preferred_output", "non_preferred_output"}`` for
+``openai``.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Final
-
-import pyarrow as pa
+from typing import Any
 
 from otel_flywheel.datasets import DatasetExample
 from otel_flywheel.export._conversation import Conversation, message_text
+from otel_flywheel.export._format_base import PreferenceRecord, RowFormat
 from otel_flywheel.export._rows import TrainingRow
-from otel_flywheel.export._sft import MESSAGE_TYPE, input_text
+from otel_flywheel.export._sft import input_text
 
-__all__ = ["DPO_SCHEMA", "build_dpo_row", "dpo_pair", "not_dpo_reason"]
-
-DPO_SCHEMA: Final = pa.schema(
-    [
-        pa.field("prompt", pa.list_(MESSAGE_TYPE), nullable=False),
-        pa.field("chosen", pa.list_(MESSAGE_TYPE), nullable=False),
-        pa.field("rejected", pa.list_(MESSAGE_TYPE), nullable=False),
-    ],
-    metadata={"format": "otel-flywheel dpo"},
-)
+__all__ = ["build_dpo_row", "dpo_pair", "not_dpo_reason"]
 
 
 def dpo_pair(example: DatasetExample) -> tuple[str, str] | None:
@@ -52,9 +43,12 @@ def not_dpo_reason(example: DatasetExample) -> str:
 
 
 def build_dpo_row(
-    example: DatasetExample, pair: tuple[str, str], conversation: Conversation
+    example: DatasetExample,
+    pair: tuple[str, str],
+    conversation: Conversation,
+    row_format: RowFormat,
 ) -> TrainingRow | str:
-    """The row for ``example``, or the reason there is none."""
+    """The row for ``example`` in ``row_format``, or the reason there is none."""
     chosen, rejected = pair
     if not chosen.strip() or not rejected.strip():
         return "empty_answer"
@@ -67,14 +61,16 @@ def build_dpo_row(
         return "no_prompt"
     if prompt[-1]["role"] == "assistant" and prompt[-1].get("tool_calls"):
         return "ends_with_unanswered_tool_call"
-    data: dict[str, Any] = {
-        "prompt": prompt,
-        "chosen": [{"role": "assistant", "content": chosen}],
-        "rejected": [{"role": "assistant", "content": rejected}],
-    }
+    record = PreferenceRecord(
+        prompt=prompt,
+        chosen=[{"role": "assistant", "content": chosen}],
+        rejected=[{"role": "assistant", "content": rejected}],
+        tools=copy.deepcopy(conversation.tools),
+        parallel_tool_calls=conversation.parallel_tool_calls,
+    )
     context = " ".join(message_text(m) for m in prompt if m["role"] != "system")
     return TrainingRow(
-        data=data,
+        data=row_format.dpo_row(record),
         example=example,
         input_text=input_text(example, prompt),
         similarity_text=f"{context} {chosen} {rejected}",

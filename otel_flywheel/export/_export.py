@@ -9,10 +9,13 @@
    examples whose trace is gone or unusable are counted by reason;
 4. ``length``, ``exact_duplicate``, ``near_duplicate``, ``leakage`` (against ``gating`` sets),
    ``balance``;
-5. ``pii_scan``: anything found raises `PIIFoundError` and nothing is written.
+5. ``format``: rows the file's reader would reject or misread (`RowFormat.problems`);
+6. ``pii_scan``: anything found raises `PIIFoundError` and nothing is written.
 
-``export_evals`` writes the examples themselves in the format ``replay --offline`` reads
-(`otel_flywheel.datasets.write_examples`), after the consent filter and the PII scan.
+Every row is built in its row format (``row_format``: ``openai`` or ``hf``, by default ``hf`` for
+Parquet and ``openai`` for JSON lines; see `_formats`), which the manifest records.
+
+``export_evals`` (`_evals`) shares the manifest and the PII scan.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from otel_flywheel.datasets import DatasetExample, write_examples
+from otel_flywheel.datasets import DatasetExample
 from otel_flywheel.export._conversation import Conversation, conversation_from_trace
 from otel_flywheel.export._curation import (
     CurationLog,
@@ -31,28 +34,23 @@ from otel_flywheel.export._curation import (
     StepReport,
     balance,
     drop_exact_duplicates,
+    drop_format_problems,
     drop_leakage,
     drop_near_duplicates,
     filter_consent,
     filter_length,
 )
-from otel_flywheel.export._dpo import DPO_SCHEMA, build_dpo_row, dpo_pair, not_dpo_reason
+from otel_flywheel.export._dpo import build_dpo_row, dpo_pair, not_dpo_reason
 from otel_flywheel.export._errors import PIIFoundError
+from otel_flywheel.export._format_base import RowFormat
+from otel_flywheel.export._formats import RowFormatName, default_row_format, get_row_format
 from otel_flywheel.export._load import SourceDataset, TraceLookup
 from otel_flywheel.export._manifest import build_manifest, manifest_path_for, write_manifest
 from otel_flywheel.export._pii import pii_scanner, scan_rows
 from otel_flywheel.export._rows import Removal, TrainingRow
-from otel_flywheel.export._sft import (
-    SFT_SCHEMA,
-    build_sft_row,
-    not_sft_reason,
-    parquet_row,
-    sft_kind,
-)
+from otel_flywheel.export._sft import build_sft_row, not_sft_reason, sft_kind
 from otel_flywheel.export._write import (
     WrittenFile,
-    atomic_target,
-    described,
     file_format,
     write_rows,
 )
@@ -60,7 +58,7 @@ from otel_flywheel.export._write import (
 if TYPE_CHECKING:
     from otel_flywheel.config import PrivacySettings
 
-__all__ = ["ExportKind", "ExportResult", "export_dpo", "export_evals", "export_sft"]
+__all__ = ["ExportKind", "ExportResult", "Progress", "export_dpo", "export_sft"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +75,7 @@ class ExportResult:
     manifest_path: Path
     rows: int
     sha256: str
+    row_format: RowFormatName | None  # None for evals: the examples themselves
     steps: tuple[StepReport, ...] = ()
     manifest: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -90,6 +89,8 @@ def export_sft(
     out: str | Path,
     traces: TraceLookup,
     gating: Sequence[SourceDataset] = (),
+    row_format: RowFormatName | None = None,
+    parallel_tool_calls: bool = True,
     curation: CurationSettings | None = None,
     privacy: PrivacySettings | Mapping[str, Any] | None = None,
     progress: Progress | None = None,
@@ -97,14 +98,21 @@ def export_sft(
     """Write SFT rows (``{"messages", "tools"}``) for the golden and corrected-regression
     examples of ``sources`` to ``out`` (``.parquet`` or ``.jsonl``), with its manifest.
 
+    ``row_format``: ``"openai"`` (OpenAI fine-tuning, JSON lines) or ``"hf"`` (Hugging Face chat
+    templates and TRL); by default ``hf`` for Parquet, ``openai`` for JSON lines.
+    ``parallel_tool_calls=False`` splits an assistant turn that made several tool calls into one
+    turn per call (`Conversation.one_call_per_turn`), for models that call one tool at a time.
+
     Raises `PIIFoundError` (nothing written) when the PII scan finds anything, `ExportError` for a
-    bad output path.
+    bad output path or a format that cannot be written to it.
     """
 
-    def build(example: DatasetExample, conversation: Conversation) -> TrainingRow | str:
+    def build(
+        example: DatasetExample, conversation: Conversation, shape: RowFormat
+    ) -> TrainingRow | str:
         kind = sft_kind(example)
         assert kind is not None  # selected below
-        return build_sft_row(example, kind, conversation)
+        return build_sft_row(example, kind, conversation, shape)
 
     return _training_export(
         "sft",
@@ -112,6 +120,8 @@ def export_sft(
         out=out,
         traces=traces,
         gating=gating,
+        row_format=row_format,
+        parallel_tool_calls=parallel_tool_calls,
         curation=curation,
         privacy=privacy,
         progress=progress,
@@ -126,17 +136,22 @@ def export_dpo(
     out: str | Path,
     traces: TraceLookup,
     gating: Sequence[SourceDataset] = (),
+    row_format: RowFormatName | None = None,
+    parallel_tool_calls: bool = True,
     curation: CurationSettings | None = None,
     privacy: PrivacySettings | Mapping[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> ExportResult:
-    """Write DPO rows (``{"prompt", "chosen", "rejected"}``) for the preference examples of
-    ``sources``; as `export_sft` otherwise."""
+    """Write DPO rows for the preference examples of ``sources``: ``{"prompt", "chosen",
+    "rejected", "tools"}`` (``hf``, TRL's format) or ``{"input", "preferred_output",
+    "non_preferred_output"}`` (``openai``); as `export_sft` otherwise."""
 
-    def build(example: DatasetExample, conversation: Conversation) -> TrainingRow | str:
+    def build(
+        example: DatasetExample, conversation: Conversation, shape: RowFormat
+    ) -> TrainingRow | str:
         pair = dpo_pair(example)
         assert pair is not None  # selected below
-        return build_dpo_row(example, pair, conversation)
+        return build_dpo_row(example, pair, conversation, shape)
 
     return _training_export(
         "dpo",
@@ -144,56 +159,13 @@ def export_dpo(
         out=out,
         traces=traces,
         gating=gating,
+        row_format=row_format,
+        parallel_tool_calls=parallel_tool_calls,
         curation=curation,
         privacy=privacy,
         progress=progress,
         select=lambda e: None if dpo_pair(e) is not None else not_dpo_reason(e),
         build=build,
-    )
-
-
-def export_evals(
-    sources: Sequence[SourceDataset],
-    *,
-    out: str | Path,
-    curation: CurationSettings | None = None,
-    privacy: PrivacySettings | Mapping[str, Any] | None = None,
-    progress: Progress | None = None,
-) -> ExportResult:
-    """Write the examples of ``sources`` as the offline file ``replay --offline`` reads, after the
-    consent filter and the PII scan, with a manifest."""
-    settings = curation or CurationSettings()
-    say = progress or (lambda message: None)
-    target = Path(out)
-    kind = file_format(target)
-    log = CurationLog()
-    examples = [example for source in sources for example in source.examples]
-    kept, removed = filter_consent(examples, require=settings.require_consent)
-    log.record("consent", _consent_description(settings), rows_in=len(examples), removals=removed)
-    rows = [
-        TrainingRow(
-            data={"input": e.input, "output": e.output, "metadata": e.metadata},
-            example=e,
-            input_text="",
-            similarity_text="",
-        )
-        for e in kept
-    ]
-    pii = _pii_scan(rows, privacy, log, say)
-    with atomic_target(target) as temporary:
-        write_examples(temporary, kept)
-    written = described(target, kind, len(kept))
-    return _finish(
-        "evals",
-        written,
-        sources=sources,
-        gating=(),
-        log=log,
-        rows=rows,
-        settings=settings,
-        trace_counts={},
-        pii=pii,
-        say=say,
     )
 
 
@@ -207,16 +179,21 @@ def _training_export(
     out: str | Path,
     traces: TraceLookup,
     gating: Sequence[SourceDataset],
+    row_format: RowFormatName | None,
+    parallel_tool_calls: bool,
     curation: CurationSettings | None,
     privacy: PrivacySettings | Mapping[str, Any] | None,
     progress: Progress | None,
     select: Callable[[DatasetExample], str | None],
-    build: Callable[[DatasetExample, Conversation], TrainingRow | str],
+    build: Callable[[DatasetExample, Conversation, RowFormat], TrainingRow | str],
 ) -> ExportResult:
     settings = curation or CurationSettings()
     say = progress or (lambda message: None)
     target = Path(out)
-    file_format(target)  # a bad suffix fails before any work
+    suffix = file_format(target)  # a bad suffix, or a format its reader cannot take, fails now
+    format_name = row_format if row_format is not None else default_row_format(suffix)
+    shape = get_row_format(format_name)
+    shape.check_file_format(suffix, target)
     log = CurationLog()
 
     examples = [example for source in sources for example in source.examples]
@@ -235,9 +212,17 @@ def _training_export(
     )
 
     consenting, refused = filter_consent(selected, require=settings.require_consent)
-    log.record("consent", _consent_description(settings), rows_in=len(selected), removals=refused)
+    log.record("consent", consent_description(settings), rows_in=len(selected), removals=refused)
 
-    rows, unusable = _build_rows(consenting, traces, build)
+    rows, unusable = _build_rows(
+        consenting,
+        traces,
+        lambda example, conversation: build(
+            example,
+            conversation if parallel_tool_calls else conversation.one_call_per_turn(),
+            shape,
+        ),
+    )
     log.record(
         "source_trace",
         "source trace found (local store, then Phoenix) and its conversation usable",
@@ -293,17 +278,24 @@ def _training_export(
             r, max_per_category=settings.max_per_category, ratios=settings.category_ratios
         ),
     )
-    pii = _pii_scan(rows, privacy, log, say)
+    rows = _step(
+        log,
+        "format",
+        f"{shape.name} format, for {shape.reader}: rows that break none of its rules",
+        rows,
+        lambda r: drop_format_problems(r, shape, kind),
+    )
+    pii = pii_scan(rows, privacy, log, say)
 
-    schema = SFT_SCHEMA if kind == "sft" else DPO_SCHEMA
     written = write_rows(
         target,
         [row.data for row in rows],
-        schema=schema,
-        to_parquet=parquet_row if kind == "sft" else dict,
+        to_table=lambda data: shape.parquet_table(kind, data),
     )
-    return _finish(
+    return finish_export(
         kind,
+        format_name,
+        parallel_tool_calls,
         written,
         sources=sources,
         gating=gating,
@@ -361,7 +353,7 @@ def _step(
     return kept
 
 
-def _pii_scan(
+def pii_scan(
     rows: list[TrainingRow],
     privacy: PrivacySettings | Mapping[str, Any] | None,
     log: CurationLog,
@@ -380,8 +372,10 @@ def _pii_scan(
     return {"rows_scanned": len(rows), "findings": 0}
 
 
-def _finish(
+def finish_export(
     kind: ExportKind,
+    row_format_name: RowFormatName | None,
+    parallel_tool_calls: bool | None,
     written: WrittenFile,
     *,
     sources: Sequence[SourceDataset],
@@ -400,6 +394,8 @@ def _finish(
     ]
     manifest = build_manifest(
         kind=kind,
+        row_format=row_format_name,
+        parallel_tool_calls=parallel_tool_calls,
         output=written,
         sources=sources,
         gating=gating,
@@ -419,6 +415,7 @@ def _finish(
         manifest_path=manifest_path,
         rows=written.rows,
         sha256=written.sha256,
+        row_format=row_format_name,
         steps=tuple(log.steps),
         manifest=manifest,
     )
@@ -433,7 +430,7 @@ def _with_source(row: TrainingRow, source: str, trace_consent: bool | None) -> T
     )
 
 
-def _consent_description(settings: CurationSettings) -> str:
+def consent_description(settings: CurationSettings) -> str:
     if settings.require_consent:
         return "consent stated true on the source trace (flywheel.consent)"
     return "consent not withheld on the source trace (flywheel.consent=false)"

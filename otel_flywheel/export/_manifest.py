@@ -1,6 +1,8 @@
 """The lineage manifest written beside every export (``<file>.manifest.json``).
 
-It answers, for the file next to it: what went in (source datasets with their Phoenix ids and
+It answers, for the file next to it: which reader its rows are shaped for (``row_format``:
+``openai`` or ``hf``; ``null`` for an evals file) and whether a turn may make several tool calls
+(``parallel_tool_calls``), what went in (source datasets with their Phoenix ids and
 versions, the gating sets checked for leakage, where source traces came from), what curation did
 (every step with rows in, rows removed and why, and every removed example), and where each row
 came from (example -> source trace and span, the route and the feedback or verdict behind its
@@ -30,7 +32,7 @@ __all__ = [
     "write_manifest",
 ]
 
-MANIFEST_VERSION: Final = 1
+MANIFEST_VERSION: Final = 2  # 2: row_format
 
 # Routes whose label is a person's (feedback) rather than the evaluators' verdict.
 _HUMAN_REASONS: Final = frozenset({"thumbs_up", "thumbs_down", "correction", "pairwise_feedback"})
@@ -45,6 +47,8 @@ def manifest_path_for(output: str | Path) -> Path:
 def build_manifest(
     *,
     kind: str,
+    row_format: str | None,
+    parallel_tool_calls: bool | None,
     output: WrittenFile,
     sources: Sequence[SourceDataset],
     gating: Sequence[SourceDataset],
@@ -58,6 +62,8 @@ def build_manifest(
     return {
         "manifest_version": MANIFEST_VERSION,
         "kind": kind,
+        "row_format": row_format,
+        "parallel_tool_calls": parallel_tool_calls,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "otel_flywheel_version": __version__,
         "output": {

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.export._curation import CurationSettings
 from otel_flywheel.export._export import ExportResult, export_dpo, export_sft
+from otel_flywheel.export._formats import RowFormatName
 from otel_flywheel.export._load import (
     DatasetNotFoundError,
     SourceDataset,
@@ -60,9 +61,14 @@ def export_training_data(
     curation: CurationSettings | None = None,
     privacy: PrivacySettings | Mapping[str, Any] | None = None,
     file_format: Literal["parquet", "jsonl"] = "parquet",
+    row_format: RowFormatName | None = None,
+    parallel_tool_calls: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ExportSummary:
     """Write ``sft.<format>`` and ``dpo.<format>`` (each with its manifest) into ``out_dir``.
+
+    ``row_format``: ``hf`` or ``openai``; by default ``hf`` for Parquet, ``openai`` for JSON lines.
+    ``parallel_tool_calls=False``: one tool call per assistant turn (see `export_sft`).
 
     Source traces come from ``store``, else the local routing store when ``use_local_store``
     (``<state dir>/routing.sqlite``, if this machine has one), then from Phoenix. Raises
@@ -84,6 +90,8 @@ def export_training_data(
 
         options: dict[str, Any] = {
             "gating": gating,
+            "row_format": row_format,
+            "parallel_tool_calls": parallel_tool_calls,
             "curation": curation,
             "privacy": privacy,
             "progress": progress,

@@ -1,4 +1,4 @@
-"""SFT rows: ``{"messages": [...], "tools": [...]}``, the chat format OpenAI fine-tuning and TRL read.
+"""SFT rows: a conversation to learn from and the tools the model was offered.
 
 Built from two kinds of examples, each with its source trace:
 
@@ -10,61 +10,21 @@ Built from two kinds of examples, each with its source trace:
 Regressions without a correction hold the wrong answer (``expected_output_known`` false), and
 review and preference examples hold no target: they are not SFT material and are counted as such.
 
-Parquet: ``messages`` is a nested ``list<struct>`` (loads as a list of dicts with ``datasets``, as
-TRL expects); tool-call ``arguments`` are JSON strings, as in OpenAI's format. ``tools`` is one
-JSON string: tool schemas differ in shape, and Arrow would merge them into one struct type,
-adding every tool's properties to every other tool. ``json.loads(row["tools"])`` gives the list.
+The row's shape is its format's (`RowFormat.sft_row`): ``{"messages", "tools"}`` for both
+``openai`` and ``hf``, with arguments as JSON text or as objects.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Mapping
-from typing import Any, Final
-
-import pyarrow as pa
+from typing import Any
 
 from otel_flywheel.datasets import DatasetExample
 from otel_flywheel.export._conversation import Conversation, message_text
+from otel_flywheel.export._format_base import RowFormat, SFTRecord
 from otel_flywheel.export._rows import TrainingRow
 
-__all__ = [
-    "MESSAGE_TYPE",
-    "SFT_SCHEMA",
-    "build_sft_row",
-    "input_text",
-    "not_sft_reason",
-    "parquet_row",
-    "sft_kind",
-]
-
-TOOL_CALL_TYPE: Final = pa.struct(
-    [
-        pa.field("id", pa.string()),
-        pa.field("type", pa.string()),
-        pa.field(
-            "function",
-            pa.struct([pa.field("name", pa.string()), pa.field("arguments", pa.string())]),
-        ),
-    ]
-)
-MESSAGE_TYPE: Final = pa.struct(
-    [
-        pa.field("role", pa.string(), nullable=False),
-        pa.field("content", pa.string()),
-        pa.field("tool_calls", pa.list_(TOOL_CALL_TYPE)),
-        pa.field("tool_call_id", pa.string()),
-        pa.field("name", pa.string()),
-    ]
-)
-SFT_SCHEMA: Final = pa.schema(
-    [
-        pa.field("messages", pa.list_(MESSAGE_TYPE), nullable=False),
-        pa.field("tools", pa.string(), nullable=False),  # JSON list of OpenAI tool definitions
-    ],
-    metadata={"format": "otel-flywheel sft", "tools": "json"},
-)
+__all__ = ["build_sft_row", "input_text", "not_sft_reason", "sft_kind"]
 
 
 def sft_kind(example: DatasetExample) -> str | None:
@@ -87,25 +47,26 @@ def not_sft_reason(example: DatasetExample) -> str:
 
 
 def build_sft_row(
-    example: DatasetExample, kind: str, conversation: Conversation
+    example: DatasetExample, kind: str, conversation: Conversation, row_format: RowFormat
 ) -> TrainingRow | str:
-    """The row for ``example`` (``kind`` from `sft_kind`), or the reason there is none."""
+    """The row for ``example`` (``kind`` from `sft_kind`) in ``row_format``, or the reason there
+    is none."""
     if conversation.problem is not None:
         return conversation.problem
     messages = _messages(conversation, example, kind)
     if isinstance(messages, str):
         return messages
+    record = SFTRecord(
+        messages=messages,
+        tools=copy.deepcopy(conversation.tools),
+        parallel_tool_calls=conversation.parallel_tool_calls,
+    )
     return TrainingRow(
-        data={"messages": messages, "tools": copy.deepcopy(conversation.tools)},
+        data=row_format.sft_row(record),
         example=example,
         input_text=input_text(example, messages),
         similarity_text=" ".join(message_text(m) for m in messages if m["role"] != "system"),
     )
-
-
-def parquet_row(data: Mapping[str, Any]) -> dict[str, Any]:
-    """An SFT row in the Parquet schema's shape (``tools`` as JSON text)."""
-    return {"messages": data["messages"], "tools": json.dumps(data["tools"], ensure_ascii=False)}
 
 
 def _messages(conversation: Conversation, example: DatasetExample, kind: str) -> list[Any] | str:

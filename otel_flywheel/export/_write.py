@@ -61,17 +61,16 @@ def write_rows(
     path: str | os.PathLike[str],
     rows: Sequence[Mapping[str, Any]],
     *,
-    schema: pa.Schema,
-    to_parquet: Callable[[Mapping[str, Any]], Mapping[str, Any]] = dict,
+    to_table: Callable[[Sequence[Mapping[str, Any]]], pa.Table] | None = None,
 ) -> WrittenFile:
-    """Write ``rows`` (their JSONL form) to ``path``; Parquet rows go through ``to_parquet`` and
-    are checked against ``schema``."""
+    """Write ``rows`` (their JSONL form) to ``path``; for Parquet, ``to_table`` lays them out."""
     target = Path(path)
     kind = file_format(target)
     with atomic_target(target) as temporary:
         if kind == "parquet":
-            table = pa.Table.from_pylist([dict(to_parquet(row)) for row in rows], schema=schema)
-            pq.write_table(table, temporary)
+            if to_table is None:
+                raise ExportError(f"{target}: this export has no Parquet layout; write .jsonl")
+            pq.write_table(to_table(rows), temporary)
         else:
             with temporary.open("w", encoding="utf-8") as out:
                 for row in rows:

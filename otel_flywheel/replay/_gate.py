@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
+from otel_flywheel.analysis import corrected_pass_rate
 from otel_flywheel.datasets import DatasetExample
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.replay._runner import RunResult
@@ -73,8 +74,19 @@ class GateSettings:
 
     min_pass_rate: float = 0.8
     max_errors: int = 0
+    # (sensitivity, specificity) of the judge against people, from `otel-flywheel calibrate`:
+    # the gate then compares the Wilson lower bound corrected for the judge's error.
+    judge_error: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        if self.judge_error is not None:
+            sensitivity, specificity = self.judge_error
+            if sensitivity + specificity <= 1.0:
+                raise ConfigError(
+                    f"the judge's sensitivity {sensitivity:.2f} and specificity {specificity:.2f} "
+                    "are no better than chance: fix the rubric (otel-flywheel calibrate) before "
+                    "gating on it"
+                )
         if not 0.0 <= self.min_pass_rate <= 1.0:
             raise ConfigError(
                 f"min_pass_rate must be within [0, 1], got {self.min_pass_rate} "
@@ -264,6 +276,20 @@ def evaluate_gate(
         )
     if result.scored == 0:
         problems.append("no run could be scored")
+    elif settings.judge_error is not None:
+        corrected = corrected_pass_rate(lower, *settings.judge_error)
+        assert corrected is not None  # __post_init__ refuses a judge no better than chance
+        notes.append(
+            f"corrected for the judge's measured error (sensitivity {settings.judge_error[0]:.2f}, "
+            f"specificity {settings.judge_error[1]:.2f}): the Wilson lower bound {lower:.1%} "
+            f"becomes {corrected:.1%}"
+        )
+        if corrected < settings.min_pass_rate:
+            failures.append(
+                f"pass rate {result.pass_rate:.1%} ({result.passes}/{result.scored}): its 95% "
+                f"Wilson lower bound, corrected for the judge's error, {corrected:.1%} is below "
+                f"the minimum {settings.min_pass_rate:.1%}"
+            )
     elif lower < settings.min_pass_rate:
         failures.append(
             f"pass rate {result.pass_rate:.1%} ({result.passes}/{result.scored}): its 95% "

@@ -12,10 +12,12 @@ Datasets (the defaults of issue 5; names from `RoutingSettings`):
 
 ==================================================  ==========================================
 thumbs up                                           golden (output becomes the expected output)
+thumbs up on a trace a check or the judge failed    review, with both signals (never golden)
 thumbs down with a correction                       regression (expected = correction) and
                                                     preference (chosen = correction,
                                                     rejected = original output)
-thumbs down without a correction                    review
+thumbs down without a correction                    review (marked a conflict when the
+                                                    verdict passed)
 an implicit signal (rephrase, retry, ...)           review, priority 0.5 x its weight
 a confident judged or checked failure               regression (with its failing rubrics) and
                                                     review (it has no expected output)
@@ -23,6 +25,13 @@ an uncertain judgment                               review, with a priority scor
 pairwise preference feedback                        preference
 consent false on the trace                          annotations only
 ==================================================  ==========================================
+
+Raw thumbs are evidence, never ground truth: when a person and the evaluators disagree, the case
+goes to review with both signals, so the loop does not learn its own mistakes (or the user's).
+
+Annotation labels say what failed at a glance in the Phoenix UI: ``pass``, ``unscored`` or the
+failure's ``category/subcategory`` (``parameter/missing_required``); the score stays for sorting,
+and the evaluator's own label is kept in the metadata as ``result``.
 
 Review priority is uncertainty x rarity: ``(1 - confidence) * 1 / (1 + n)`` where ``n`` is how
 many examples of the category were routed in the window, so a reviewer sees first the cases the
@@ -33,10 +42,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from otel_flywheel.config import RoutingSettings, resolve_settings
-from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
+from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict, failure_label
+from otel_flywheel.routing._datasets import DATASET_PURPOSES, Route
 from otel_flywheel.routing._examples import (
     example_id,
     example_input,
@@ -45,14 +56,12 @@ from otel_flywheel.routing._examples import (
 )
 from otel_flywheel.sinks import AnnotationWrite, ExampleWrite
 
-__all__ = ["VERDICT_ANNOTATION", "Route", "RoutedExample", "Router"]
+__all__ = ["FEEDBACK_ANNOTATION", "VERDICT_ANNOTATION", "Route", "RoutedExample", "Router"]
 
 VERDICT_ANNOTATION = "flywheel.verdict"
 FEEDBACK_ANNOTATION = "user_feedback"
 IMPLICIT_ANNOTATION = "implicit_feedback"
 _IDENTIFIER = "otel-flywheel"
-
-Route = Literal["golden", "regression", "review", "preference"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,17 +130,10 @@ class Router:
         verdict_fields: dict[str, Any] = {
             "name": VERDICT_ANNOTATION,
             "annotator_kind": "LLM" if any(e.judge_model for e in verdict.evaluations) else "CODE",
-            "label": _verdict_label(verdict),
+            "label": verdict.label,
             "score": None if verdict.passed is None else float(verdict.passed),
             "explanation": summary,
-            "metadata": {
-                "category": verdict.category,
-                "subcategory": verdict.subcategory,
-                "culprit_span_id": verdict.culprit_span_id,
-                "severity": verdict.severity,
-                "root_cause_owner": verdict.root_cause_owner,
-                "evaluators": sorted({e.evaluator for e in verdict.evaluations}),
-            },
+            "metadata": verdict_metadata(verdict),
             "identifier": _IDENTIFIER,
             "user_id": trace.user_id,
         }
@@ -170,12 +172,14 @@ class Router:
             metadata={
                 "feedback_id": feedback.feedback_id,
                 "annotator": feedback.annotator,
+                "sender": feedback.sender,
                 "weight": feedback.weight,
                 "signal": feedback.signal,
                 "has_correction": feedback.correction is not None,
             },
-            # The latest feedback of one annotator on one span wins; implicit signals by kind.
-            identifier=feedback.annotator or ("user" if explicit else "detector"),
+            # The latest feedback of one annotator on one span wins; implicit signals by kind. An
+            # authenticated sender scopes its annotators: one sender cannot overwrite another's.
+            identifier=_feedback_identifier(feedback, explicit=explicit),
             user_id=trace.user_id if trace else None,
         )
 
@@ -237,7 +241,10 @@ class Router:
             )
         return examples
 
-    def feedback_examples(self, trace: AgentTrace, feedback: Feedback) -> list[RoutedExample]:
+    def feedback_examples(
+        self, trace: AgentTrace, feedback: Feedback, verdict: Verdict | None = None
+    ) -> list[RoutedExample]:
+        """``verdict`` is the trace's, when known: feedback that contradicts it goes to review."""
         if trace.consent is False:
             return []
         original = trace.final_output
@@ -260,6 +267,7 @@ class Router:
         meta: dict[str, Any] = {
             "feedback_id": feedback.feedback_id,
             "annotator": feedback.annotator,
+            "sender": feedback.sender,
             "reason": feedback.reason,
         }
         examples: list[RoutedExample] = []
@@ -273,7 +281,27 @@ class Router:
                     metadata=meta,
                 )
             )
-        if feedback.thumbs == "up" and feedback.correction is None:
+        failed = verdict is not None and verdict.passed is False
+        if feedback.thumbs == "up" and feedback.correction is None and failed:
+            assert verdict is not None
+            # A person liked what a check or the judge failed: one of them is wrong, and a
+            # golden example would teach the mistake either way. A reviewer decides.
+            examples.append(
+                RoutedExample(
+                    route="review",
+                    reason="thumbs_up_on_failed_verdict",
+                    trace=trace,
+                    output={"output": original},
+                    metadata={
+                        **meta,
+                        "priority": 1.0,
+                        "conflict": True,
+                        "signals": {"feedback": "up", "verdict": verdict.label},
+                    },
+                    category=verdict.category,
+                )
+            )
+        elif feedback.thumbs == "up" and feedback.correction is None:
             examples.append(
                 RoutedExample(
                     route="golden",
@@ -304,13 +332,23 @@ class Router:
                     )
                 )
         elif feedback.thumbs == "down":
+            conflict = verdict is not None and verdict.passed is True
             examples.append(
                 RoutedExample(
                     route="review",
                     reason="thumbs_down",
                     trace=trace,
                     output={"output": original},
-                    metadata={**meta, "priority": 1.0},
+                    metadata={
+                        **meta,
+                        "priority": 1.0,
+                        "conflict": conflict,
+                        **(
+                            {"signals": {"feedback": "down", "verdict": verdict.label}}
+                            if verdict is not None
+                            else {}
+                        ),
+                    },
                 )
             )
         return examples
@@ -329,6 +367,10 @@ class Router:
         root = trace.root
         identifier = example_id(dataset, trace)
         metadata["example_id"] = identifier  # survives any id scheme Phoenix applies
+        metadata["routed_at"] = (
+            _now_rfc3339()
+        )  # when the dataset grew, for the report's stall check
+        purpose = DATASET_PURPOSES[routed.route]
         return ExampleWrite(
             dataset=dataset,
             example_id=identifier,
@@ -338,6 +380,8 @@ class Router:
             span_id=root.span_id if root is not None else None,
             splits=[routed.route],
             user_id=trace.user_id,
+            dataset_description=purpose.description,
+            dataset_labels=dict(purpose.labels),
         )
 
     # ---------------------------------------------------------------------------- internals
@@ -364,13 +408,52 @@ class Router:
 
 
 def _label(evaluation: Evaluation) -> str:
-    return "unscored" if evaluation.unscored else evaluation.label
-
-
-def _verdict_label(verdict: Verdict) -> str:
-    if verdict.passed is None:
+    """``pass``, ``unscored``, ``category/subcategory``; an uncategorized failure (an observation
+    such as a tool's own 404) keeps the evaluator's label."""
+    if evaluation.unscored:
         return "unscored"
-    return "pass" if verdict.passed else (verdict.category or "fail")
+    if evaluation.passed:
+        return "pass"
+    if evaluation.category is None:
+        return evaluation.label
+    return failure_label(evaluation.category, evaluation.subcategory)
+
+
+def verdict_metadata(verdict: Verdict) -> dict[str, Any]:
+    """The ``flywheel.verdict`` annotation's metadata: the verdict and its analysis context, what
+    ``otel-flywheel report`` reads back from Phoenix."""
+    return {
+        "category": verdict.category,
+        "subcategory": verdict.subcategory,
+        "culprit_span_id": verdict.culprit_span_id,
+        "severity": verdict.severity,
+        "root_cause_owner": verdict.root_cause_owner,
+        "evaluators": sorted({e.evaluator for e in verdict.evaluations}),
+        "start_time": verdict.start_time,
+        "service": dict(verdict.service),
+        "cohort": dict(verdict.cohort),
+        "culprit": dict(verdict.culprit),
+        "tools": list(verdict.tools),
+        "goal": verdict.goal,
+        "rubric_versions": {
+            e.rubric_id: e.rubric_version for e in verdict.evaluations if e.rubric_id is not None
+        },
+        "judge_models": sorted({e.judge_model for e in verdict.evaluations if e.judge_model}),
+        # Per evaluation, as the report's calibration reads them (passing checks included).
+        "evaluations": [
+            {
+                "name": e.evaluator,
+                "rubric_id": e.rubric_id,
+                "rubric_version": e.rubric_version,
+                "passed": e.passed,
+            }
+            for e in verdict.evaluations
+        ],
+    }
+
+
+def _now_rfc3339() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _verdict_summary(verdict: Verdict) -> str:
@@ -394,6 +477,11 @@ def _primary_explanation(verdict: Verdict) -> str:
     return ""
 
 
+def _feedback_identifier(feedback: Feedback, *, explicit: bool) -> str:
+    who = feedback.annotator or ("user" if explicit else "detector")
+    return f"{feedback.sender}/{who}" if feedback.sender else who
+
+
 def _evaluation_metadata(evaluation: Evaluation, trace: AgentTrace) -> dict[str, Any]:
     return {
         "category": evaluation.category,
@@ -404,6 +492,9 @@ def _evaluation_metadata(evaluation: Evaluation, trace: AgentTrace) -> dict[str,
         "confidence": evaluation.confidence,
         "references": list(evaluation.references),
         "trace_id": trace.trace_id,
+        # What the judge saw: a report counts the verdicts made with most of the trace unseen.
+        **({"coverage": evaluation.coverage.to_dict()} if evaluation.coverage is not None else {}),
+        "result": evaluation.label,
     }
 
 

@@ -115,6 +115,8 @@ class ExampleWrite:
     ``example_id`` is chosen by routing and stable (a hex digest of what makes the example unique);
     Phoenix keeps it as the example's id, so writing the same key again patches that example rather
     than adding a second one. ``span_id`` links the example to its source span in Phoenix.
+    ``dataset_description`` (set when the upload creates the dataset) and ``dataset_labels``
+    (label name -> its description) say what the dataset holds in the Phoenix UI.
     """
 
     dataset: str
@@ -125,6 +127,8 @@ class ExampleWrite:
     span_id: str | None = None
     splits: list[str] = field(default_factory=list)
     user_id: str | None = None
+    dataset_description: str | None = None
+    dataset_labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_name("dataset name", self.dataset)

@@ -243,3 +243,41 @@ def test_consent_false_on_any_span_withholds_consent(
 
     [trace] = finished_traces()
     assert trace.consent is False
+
+
+def test_mcp_annotations_of_tools_offered_and_executed_are_kept(
+    tracer: OITracer, finished_traces: Callable[[], list[AgentTrace]]
+) -> None:
+    """MCP's behaviour hints (readOnlyHint) reach the model's tool list and TOOL spans in either
+    shape a gateway may pass them: beside ``inputSchema``, or inside OpenAI's ``function``."""
+    mcp_tool = {
+        "name": "get_user",
+        "inputSchema": ORDER_SCHEMA,
+        "annotations": {"readOnlyHint": True},
+    }
+    openai_tool = {
+        "type": "function",
+        "function": {
+            "name": "cancel",
+            "parameters": ORDER_SCHEMA,
+            "annotations": {"readOnlyHint": False, "destructiveHint": True},
+        },
+    }
+    with tracer.start_as_current_span("agent", openinference_span_kind="agent"):
+        with tracer.start_as_current_span("chat", openinference_span_kind="llm") as span:
+            span.set_attributes(
+                get_llm_attributes(tools=[{"json_schema": mcp_tool}, {"json_schema": openai_tool}])
+            )
+        with tracer.start_as_current_span("get_user", openinference_span_kind="tool") as span:
+            span.set_tool(name="get_user", parameters=mcp_tool)
+            span.set_input(json.dumps({"order_id": "A-1"}), mime_type="application/json")
+
+    [trace] = finished_traces()
+    _, llm, tool = trace.steps
+    assert llm.llm is not None
+    assert [(t.name, t.parameters, t.annotations) for t in llm.llm.tools] == [
+        ("get_user", ORDER_SCHEMA, {"readOnlyHint": True}),
+        ("cancel", ORDER_SCHEMA, {"readOnlyHint": False, "destructiveHint": True}),
+    ]
+    assert tool.tool is not None
+    assert (tool.tool.schema, tool.tool.annotations) == (ORDER_SCHEMA, {"readOnlyHint": True})

@@ -203,7 +203,7 @@ def test_every_trace_gets_one_verdict_annotation_on_the_trace_and_one_on_its_roo
     assert sorted(a["trace_id"] for a in verdicts) == sorted(run.copy.trace_ids.values())
     for question, trace_id in run.copy.trace_ids.items():
         verdict = run.verdict(question)
-        expected = "pass" if verdict.passed else verdict.category
+        expected = verdict.label  # pass, or category/subcategory: what failed, at a glance
         (on_trace,) = [a for a in verdicts if a["trace_id"] == trace_id]
         assert on_trace["result"]["label"] == expected, question
         root = run.copy.root_span_id(question)
@@ -227,12 +227,13 @@ def test_a_failed_check_is_annotated_on_its_culprit_span_with_its_category(
     found = [
         a
         for a in span_annotations(client, run.project, spans)
-        if a["name"] == evaluator and a["result"]["label"] == "fail"
+        if a["name"] == evaluator and a["metadata"]["result"] == "fail"
     ]
     assert found, f"no failing {evaluator} annotation on {question!r}"
     for annotation in found:
         assert annotation["annotator_kind"] == "CODE"
         assert annotation["metadata"]["category"] == category
+        assert annotation["result"]["label"].startswith(f"{category}/")
         assert spans[annotation["span_id"]]["span_kind"] == kind
     verdict = run.verdict(question)
     assert (verdict.category, spans[verdict.culprit_span_id or ""]["span_kind"]) == (category, kind)
@@ -248,7 +249,11 @@ def test_the_judges_confident_failure_is_an_llm_annotation_on_the_model_turn_tha
     (judged,) = [
         a for a in span_annotations(client, run.project, spans) if a["name"] == "tool_selection"
     ]
-    assert (judged["annotator_kind"], judged["result"]["label"]) == ("LLM", "incorrect")
+    assert (judged["annotator_kind"], judged["result"]["label"]) == (
+        "LLM",
+        "tool_selection/wrong_tool",
+    )
+    assert judged["metadata"]["result"] == "incorrect"  # the rubric's own label
     assert judged["metadata"]["judge_model"] == JUDGE_MODEL
     assert judged["metadata"]["subcategory"] == "wrong_tool"
     assert spans[judged["span_id"]]["span_kind"] == "LLM"

@@ -18,6 +18,7 @@ from otel_flywheel.evaluators.checks import (
     OutputFormatCheck,
     RepeatedCallCheck,
     TokenBudgetCheck,
+    ToolCatalog,
     ToolErrorCheck,
     UnknownToolCheck,
     default_checks,
@@ -102,12 +103,12 @@ def test_bad_arguments_are_missing_required_and_wrong_field_mapping_blamed_on_th
     assert "'order' was unexpected" in extra.explanation
 
 
-def test_malformed_arguments_are_invalid_and_quote_the_raw_text(
+def test_malformed_arguments_are_malformed_arguments_and_quote_the_raw_text(
     demo_traces: dict[str, AgentTrace],
 ) -> None:
     trace = trace_asking(demo_traces, "Refund order A-1003, it was late")
     (evaluation,) = failures(ArgumentSchemaCheck(), trace)
-    assert (evaluation.category, evaluation.subcategory) == ("parameter", "invalid_type_or_value")
+    assert (evaluation.category, evaluation.subcategory) == ("parameter", "malformed_arguments")
     assert culprit_kind(trace, evaluation) is StepKind.LLM
     assert "issue_refund" in evaluation.explanation
     assert '{"order_id": "A-1003", "amount": 45.5, "rea' in evaluation.explanation
@@ -156,17 +157,20 @@ def test_an_order_not_found_is_a_tool_error_on_the_tool_step_without_a_badcase_c
     assert "lookup_order(order_id='A-9999')" in evaluation.explanation
 
 
+@pytest.mark.parametrize(
+    ("fragment", "subcategory"),
+    [
+        ("Status of order A-1003 please", "missing_required"),
+        ("Refund order A-1003, it was late", "malformed_arguments"),
+    ],
+)
 def test_a_tool_failing_on_bad_arguments_is_a_parameter_error(
-    demo_traces: dict[str, AgentTrace],
+    demo_traces: dict[str, AgentTrace], fragment: str, subcategory: str
 ) -> None:
-    for fragment in ("Status of order A-1003 please", "Refund order A-1003, it was late"):
-        trace = trace_asking(demo_traces, fragment)
-        (evaluation,) = failures(ToolErrorCheck(), trace)
-        assert (evaluation.category, evaluation.subcategory) == (
-            "parameter",
-            "invalid_type_or_value",
-        )
-        assert culprit_kind(trace, evaluation) is StepKind.TOOL
+    trace = trace_asking(demo_traces, fragment)
+    (evaluation,) = failures(ToolErrorCheck(), trace)
+    assert (evaluation.category, evaluation.subcategory) == ("parameter", subcategory)
+    assert culprit_kind(trace, evaluation) is StepKind.TOOL
 
 
 def test_demo_tools_are_all_offered_so_unknown_tool_passes_everywhere(
@@ -277,7 +281,8 @@ def test_expected_calls_report_missing_and_unexpected_calls() -> None:
     ("expected", "actual", "finding"),
     [
         ({"order_id": {"$any_of": ["A-1", "A-2"]}}, {"order_id": "A-2"}, None),
-        ({"order_id": {"$any_of": ["A-1", "A-2"]}}, {"order_id": "A-3"}, "invalid_type_or_value"),
+        ({"order_id": {"$any_of": ["A-1", "A-2"]}}, {"order_id": "A-3"}, "wrong_value"),
+        ({"order_id": {"$any_of": ["A-1", "A-2"]}}, {"order_id": 3}, "invalid_type_or_value"),
         ({"order_id": "A-1", "verbose": {"$optional": True}}, {"order_id": "A-1"}, None),
         (
             {"order_id": "A-1", "verbose": {"$optional": True}},
@@ -287,15 +292,21 @@ def test_expected_calls_report_missing_and_unexpected_calls() -> None:
         (
             {"order_id": "A-1", "verbose": {"$optional": True}},
             {"order_id": "A-1", "verbose": False},
-            "invalid_type_or_value",
+            "wrong_value",
         ),
         ({"order_id": {"$regex": r"A-\d{4}"}}, {"order_id": "A-1001"}, None),
-        ({"order_id": {"$regex": r"A-\d{4}"}}, {"order_id": "A-1001x"}, "invalid_type_or_value"),
+        ({"order_id": {"$regex": r"A-\d{4}"}}, {"order_id": "A-1001x"}, "wrong_value"),
+        ({"order_id": {"$regex": r"A-\d{4}"}}, {"order_id": 1001}, "invalid_type_or_value"),
         ({"order_id": {"$any": True}}, {"order_id": 7}, None),
         ({"order_id": {"$any": True}}, {}, "missing_required"),
         ({"order_id": "A-1"}, {"order": "A-1"}, "wrong_field_mapping"),
+        ({"order_id": "A-1"}, {"order_id": "A-1", "verbose": True}, "unexpected_argument"),
         ({"amount": 1}, {"amount": True}, "invalid_type_or_value"),
+        ({"amount": 1}, {"amount": "1"}, "invalid_type_or_value"),
         ({"amount": 45.5}, {"amount": 45.5}, None),
+        ({"amount": 45.5}, {"amount": 45}, "wrong_value"),
+        ({"filter": {"$literal": {"$gt": 5}}}, {"filter": {"$gt": 5}}, None),
+        ({"filter": {"$literal": {"$gt": 5}}}, {"filter": {"$gt": 6}}, "wrong_value"),
     ],
 )
 def test_expected_argument_matchers(
@@ -318,10 +329,10 @@ def test_an_unknown_matcher_operator_is_a_config_error() -> None:
         ExpectedToolCallsCheck([{"name": "t", "arguments": {"a": {"$one_of": [1]}}}])
 
 
-def test_a_call_to_a_tool_not_offered_is_a_wrong_tool_on_the_requesting_llm_step() -> None:
+def test_a_call_to_a_tool_not_offered_is_an_unknown_tool_on_the_requesting_llm_step() -> None:
     trace = build_trace([[("delete_account", {"user": "u1"})]])
     (evaluation,) = UnknownToolCheck().evaluate(trace)
-    assert (evaluation.category, evaluation.subcategory) == ("tool_selection", "wrong_tool")
+    assert (evaluation.category, evaluation.subcategory) == ("tool_selection", "unknown_tool")
     assert evaluation.culprit_span_id == trace.steps_of_kind(StepKind.LLM)[0].span_id
     assert "delete_account" in evaluation.explanation
 
@@ -349,6 +360,12 @@ def test_an_invalid_schema_is_unscored_not_a_crash() -> None:
         '{"status_code": 404, "detail": "missing"}',
         "404: no such order",
         "HTTP 500 Internal Server Error",
+        '{"isError": true, "content": [{"type": "text", "text": "unavailable"}]}',
+        '{"success": false, "message": "locked"}',
+        '{"ok": false}',
+        "Error: user mia_li_3668 not found",
+        "exception: KeyError('flight')",
+        'Traceback (most recent call last):\n  File "tools.py", line 3',
     ],
 )
 def test_error_payloads_and_http_statuses_in_results_are_tool_errors(result: str) -> None:
@@ -360,7 +377,18 @@ def test_error_payloads_and_http_statuses_in_results_are_tool_errors(result: str
     assert evaluation.label == "tool_error"
 
 
-@pytest.mark.parametrize("result", ['{"status": "shipped"}', '{"error": null}', "200 items", "[]"])
+@pytest.mark.parametrize(
+    "result",
+    [
+        '{"status": "shipped"}',
+        '{"error": null}',
+        "200 items",
+        "[]",
+        '{"isError": false, "content": []}',
+        '{"success": true}',
+        "Errors are rare on this route.",
+    ],
+)
 def test_ordinary_results_are_not_tool_errors(result: str) -> None:
     trace = build_trace(
         [[("lookup_order", {"order_id": "A-1"})]], tool_results={"lookup_order": result}
@@ -378,11 +406,24 @@ def test_retrying_a_failed_call_is_not_a_repeat() -> None:
     assert [e.passed for e in RepeatedCallCheck().evaluate(trace)] == [True]
 
 
-def test_an_empty_list_from_a_search_tool_without_a_retriever_span_is_an_empty_retrieval() -> None:
-    trace = build_trace([[("search_kb", {"query": "x"})]], tool_results={"search_kb": "[]"})
-    (evaluation,) = EmptyRetrievalCheck().evaluate(trace)
+@pytest.mark.parametrize("result", ["[]", '{"documents": []}', "{}", '""'])
+def test_an_empty_result_from_a_declared_retrieval_tool_is_an_empty_retrieval(
+    result: str,
+) -> None:
+    trace = build_trace([[("search_kb", {"query": "x"})]], tool_results={"search_kb": result})
+    check = EmptyRetrievalCheck(tools=ToolCatalog.of(retrieval=["search_*"]))
+    (evaluation,) = check.evaluate(trace)
     assert evaluation.subcategory == "empty_retrieval"
     assert evaluation.culprit_span_id == trace.steps_of_kind(StepKind.TOOL)[0].span_id
+
+
+@pytest.mark.parametrize("tools", [ToolCatalog(), ToolCatalog.of(retrieval=["search_faq"])])
+def test_an_empty_result_from_any_other_tool_is_not_an_empty_retrieval(
+    tools: ToolCatalog,
+) -> None:
+    # A search that correctly finds nothing (no flights that day) is not a retrieval failure.
+    trace = build_trace([[("search_kb", {"query": "x"})]], tool_results={"search_kb": "[]"})
+    assert [e.passed for e in EmptyRetrievalCheck(tools=tools).evaluate(trace)] == [True]
 
 
 @pytest.mark.parametrize(
@@ -465,3 +506,48 @@ def test_every_check_is_a_check_with_a_name() -> None:
     names = [check.name for check in checks]
     assert len(set(names)) == len(names)
     assert all(isinstance(check, Check) for check in checks)
+
+
+@pytest.mark.parametrize(
+    ("tools", "repeated"),
+    [
+        (ToolCatalog.of(read_only=["lookup_*", "search_*"]), False),  # cancel changes state
+        (ToolCatalog(), True),  # nothing known: no call resets the count
+    ],
+)
+def test_reading_again_after_a_state_changing_call_is_not_a_repeat(
+    tools: ToolCatalog, repeated: bool
+) -> None:
+    trace = build_trace(
+        [
+            [("lookup_order", {"order_id": "A-1"})],
+            [("cancel_order", {"order_id": "A-1"})],
+            [("lookup_order", {"order_id": "A-1"})],
+        ]
+    )
+    (evaluation,) = RepeatedCallCheck(tools=tools).evaluate(trace)
+    assert evaluation.passed is (not repeated)
+    if repeated:
+        assert evaluation.effect is None
+
+
+def test_a_repeated_write_is_a_repeat_even_though_it_changes_state() -> None:
+    trace = build_trace(
+        [[("cancel_order", {"order_id": "A-1"})], [("cancel_order", {"order_id": "A-1"})]]
+    )
+    check = RepeatedCallCheck(tools=ToolCatalog.of(read_only=["lookup_*"]))
+    (evaluation,) = check.evaluate(trace)
+    assert (evaluation.subcategory, evaluation.effect) == ("repeated_call", "state_changing")
+
+
+def test_declared_tools_stand_in_when_the_trace_recorded_none() -> None:
+    """openai-v2 records no tools offered: a tools file names them and gives their schemas."""
+    trace = build_trace(
+        [[("lookup_ordr", {"order_id": "A-1"})], [("lookup_order", {"id": 1})]], tools=[]
+    )
+    declared = ToolCatalog.of(tools=OFFERED)
+    (unknown,) = UnknownToolCheck(tools=declared).evaluate(trace)
+    assert unknown.subcategory == "unknown_tool"
+    found = {e.subcategory for e in ArgumentSchemaCheck(tools=declared).evaluate(trace)}
+    assert found == {"missing_required", "wrong_field_mapping"}
+    assert [e.passed for e in UnknownToolCheck().evaluate(trace)] == [True]

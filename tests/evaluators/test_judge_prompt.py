@@ -12,7 +12,7 @@ import pytest
 
 from otel_flywheel.evaluators.checks import ExpectedCall
 from otel_flywheel.evaluators.judge import (
-    CHARS_PER_TOKEN,
+    BYTES_PER_TOKEN,
     JudgePrompt,
     build_prompt,
     estimate_tokens,
@@ -107,7 +107,10 @@ def test_a_failed_lookup_shows_arguments_result_and_error_on_its_numbered_step(
     assert line.startswith("  [")  # indented under the agent root
     assert 'requests: lookup_order({"order": 1003})' in body
     assert 'call: lookup_order({"order": 1003})' in body
-    assert 'user: "Status of order A-1003 please"' in body
+    # The user's message is the goal: shown once, at the top; each model turn counts it.
+    assert 'goal: "Status of order A-1003 please"' in body
+    assert body.count("Status of order A-1003 please") == 1
+    assert "input: 2 messages, all shown before" in body
 
 
 def test_malformed_arguments_are_shown_raw(
@@ -186,7 +189,7 @@ def test_a_huge_trace_fits_the_budget_and_keeps_its_errors_goal_and_answer(
     trace = huge_trace()
     prompt = build_prompt(trace, rubrics["task_decomposition"], max_input_tokens=budget)
     total_chars = sum(len(m["content"]) for m in prompt.messages)
-    assert total_chars <= budget * CHARS_PER_TOKEN
+    assert total_chars <= budget * BYTES_PER_TOKEN
     assert prompt.estimated_tokens <= budget
     body = fence(prompt)
     for number in (137, 290):
@@ -209,7 +212,8 @@ def test_a_small_trace_is_not_cut(
     prompt = build_prompt(trace, rubrics["task_decomposition"])
     assert prompt.omitted_steps == ()
     assert "omitted ...]" not in user_text(prompt)
-    assert estimate_tokens("abcd" * 10 + "a") == 11
+    assert estimate_tokens("abcd" * 10 + "a") == 12  # 41 bytes / 3.5, rounded up
+    assert estimate_tokens("\u00e9" * 7) == 4  # UTF-8 bytes: two per accented letter
 
 
 # --- references ----------------------------------------------------------------------------------
@@ -317,9 +321,11 @@ def test_references_used_are_those_the_rubric_lists_and_the_trace_or_caller_supp
     assert "- search_kb: Search the help center." in refs
     assert 'user: "How long is the warranty?"' in refs
     assert "Never promise" not in user_text(parameters)
-    # Documents are not a parameters reference: ids only, no content.
-    assert "1-year warranty" not in fence(parameters)
-    assert "document id=kb-7 score=0.91" in fence(parameters)
+    # Documents are not a parameters reference: shown (the budget allows), never counted as used.
+    assert "retrieved_documents" not in parameters.references_used
+    assert 'document id=kb-7 score=0.91: "Electronics carry a 1-year warranty."' in fence(
+        parameters
+    )
 
 
 def test_business_rules_get_the_policy_and_a_listed_but_empty_reference_is_not_used(

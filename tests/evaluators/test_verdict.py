@@ -108,3 +108,40 @@ def test_uncategorized_failures_alone_do_not_fail_the_trace_but_stay_visible() -
 
     assert (verdict.passed, verdict.category) == (True, None)
     assert tool_404 in verdict.evaluations
+
+
+def effectful(category: str, subcategory: str, culprit: str, effect: str | None) -> Evaluation:
+    evaluation = failure(category, subcategory, culprit)
+    evaluation.effect = effect  # type: ignore[assignment]
+    return evaluation
+
+
+def test_a_state_changing_finding_leads_however_late_it_comes() -> None:
+    lookup = effectful("parameter", "unexpected_argument", "b" * 16, "read_only")
+    judged = effectful("output_quality", "incorrect_answer", "b" * 16, None)
+    write = effectful("tool_selection", "missing_tool_call", "c" * 16, "state_changing")
+
+    verdict = roll_up(TRACE_3, [lookup, judged, write])
+
+    assert (verdict.category, verdict.subcategory) == ("tool_selection", "missing_tool_call")
+    assert verdict.culprit_span_id == "c" * 16
+    assert verdict.severity == "high"  # a wrong or missing write harms the user
+
+
+def test_among_state_changing_findings_the_earliest_culprit_leads() -> None:
+    wrong = effectful("parameter", "wrong_value", "b" * 16, "state_changing")
+    missing = effectful("tool_selection", "missing_tool_call", "c" * 16, "state_changing")
+    assert roll_up(TRACE_3, [missing, wrong]).subcategory == "wrong_value"
+
+
+def test_read_only_and_unknown_effects_rank_alike_by_culprit() -> None:
+    unknown = effectful("output_quality", "hallucination", "b" * 16, None)
+    read = effectful("tool_selection", "repeated_call", "c" * 16, "read_only")
+    verdict = roll_up(TRACE_3, [read, unknown])
+    assert verdict.category == "output_quality"
+
+
+def test_the_effect_is_in_the_verdict_line() -> None:
+    write = effectful("parameter", "wrong_value", "b" * 16, "state_changing")
+    (line,) = roll_up(TRACE_3, [write]).to_dict()["evaluations"]
+    assert line["effect"] == "state_changing"

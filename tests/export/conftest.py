@@ -1,18 +1,29 @@
-"""The export tests' world: one project routed through a real flywheel into the session's Phoenix."""
+"""The export tests' worlds: one project routed through a real flywheel into the session's Phoenix,
+and the agent zoo's conversations captured in process (no Phoenix) for the format tests."""
 
 from __future__ import annotations
+
+import os
+
+# Set before any test module here imports datasets or transformers, which read them on import:
+# nothing in these tests may reach the Hugging Face hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from agent_zoo import Zoo, capture_scenarios
 from export_world import World, populated
 from phoenix.client import Client
 
 from otel_flywheel._flywheel import build_flywheel
 from otel_flywheel._register import register
 from otel_flywheel.privacy import build_redactor
+from otel_flywheel.routing import RoutingStore
 from otel_flywheel.testing.llm_server import ScriptedLLMServer
 from otel_flywheel.testing.phoenix import LocalPhoenix
 
@@ -59,3 +70,15 @@ def export_world(
                 yield world
         finally:
             provider.shutdown()
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zoo]:
+    """The agent zoo's conversations, captured once, with golden and preference examples."""
+    with ScriptedLLMServer() as llm:
+        traces = capture_scenarios(llm)
+    store = RoutingStore(tmp_path_factory.mktemp("zoo-store") / "routing.sqlite")
+    try:
+        yield Zoo.build(traces, store)
+    finally:
+        store.close()

@@ -11,7 +11,7 @@ from export_world import Q5, World
 
 from otel_flywheel.cli import main
 from otel_flywheel.datasets import read_examples
-from otel_flywheel.export import SFT_SCHEMA
+from otel_flywheel.export import HF_SFT_SCHEMA
 from otel_flywheel.testing.phoenix import LocalPhoenix
 
 
@@ -42,10 +42,10 @@ def test_export_sft_writes_parquet_and_prints_every_step_with_its_counts(
 
     printed = capsys.readouterr()
     assert code == 0, printed.err
-    assert pq.read_table(out).schema.equals(SFT_SCHEMA)
+    assert pq.read_table(out).schema.equals(HF_SFT_SCHEMA)
     table = printed.out.splitlines()
     assert table[0].split() == ["step", "rows", "in", "removed", "reasons"]
-    assert [line.split()[0] for line in table[1:10]] == [
+    assert [line.split()[0] for line in table[1:11]] == [
         "selection",
         "consent",
         "source_trace",
@@ -54,10 +54,12 @@ def test_export_sft_writes_parquet_and_prints_every_step_with_its_counts(
         "near_duplicate",
         "leakage",
         "balance",
+        "format",
         "pii_scan",
     ]
     assert table[5].split() == ["exact_duplicate", "6", "1", "exact_duplicate", "1"]
     assert f"sft: 4 rows -> {out}" in printed.out
+    assert "format: hf (Hugging Face chat templates and TRL)" in printed.out
     assert f"manifest: {out}.manifest.json" in printed.out
     manifest = json.loads(Path(f"{out}.manifest.json").read_text())
     assert printed.out.splitlines()[-1] == f"sha256: {manifest['output']['sha256']}"
@@ -148,6 +150,7 @@ def test_an_unknown_dataset_exits_2_listing_the_known_ones(
         (["--version", "a", "--version", "b"], "2 --version for 1 --dataset"),
         (["--category-ratio", "parameter"], "write CATEGORY=WEIGHT"),
         (["--min-chars", "10", "--max-chars", "5"], "must not exceed max_chars"),
+        (["--format", "hf", "--out", "x.csv"], "write .parquet or .jsonl"),
     ],
 )
 def test_bad_options_exit_2_naming_the_fix(
@@ -167,3 +170,74 @@ def test_bad_options_exit_2_naming_the_fix(
 
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["sft", "--out", "sft.parquet", "--format", "openai"],
+            "OpenAI fine-tuning reads .jsonl files, not .parquet: write .jsonl; --format hf "
+            "writes Parquet",
+        ),
+        (
+            ["evals", "--out", "golden.jsonl", "--format", "hf"],
+            "--format and --no-parallel-tool-calls apply to sft and dpo",
+        ),
+        (
+            ["evals", "--out", "golden.jsonl", "--no-parallel-tool-calls"],
+            "--format and --no-parallel-tool-calls apply to sft and dpo",
+        ),
+    ],
+)
+def test_a_format_its_file_cannot_hold_exits_2_before_phoenix_is_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    kind, out_flag, out, *rest = arguments
+    code = main(
+        [
+            "export",
+            kind,
+            "--dataset",
+            "support/golden",
+            out_flag,
+            str(tmp_path / out),
+            *rest,
+            "--phoenix-url",
+            "http://127.0.0.1:9",  # nothing listens: reaching it would be another error
+        ]
+    )
+
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_export_dpo_in_hf_format_writes_trl_rows_and_says_so(
+    export_world: World,
+    phoenix_server: LocalPhoenix,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "dpo.jsonl"
+
+    code = export(
+        export_world,
+        phoenix_server,
+        "dpo",
+        "--dataset",
+        export_world.dataset("preference"),
+        "--out",
+        str(out),
+        "--format",
+        "hf",
+        "--no-parallel-tool-calls",
+    )
+
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    [row] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert set(row) == {"prompt", "chosen", "rejected", "tools"}
+    manifest = json.loads(Path(f"{out}.manifest.json").read_text())
+    assert (manifest["row_format"], manifest["parallel_tool_calls"]) == ("hf", False)
+    assert "format: hf (Hugging Face chat templates and TRL)" in printed.out

@@ -13,8 +13,8 @@ from export_world import CORRECTION, Q1, Q2, Q3, Q4, Q5, Q6, Q7, World
 
 from otel_flywheel.datasets import read_examples
 from otel_flywheel.export import (
-    DPO_SCHEMA,
-    SFT_SCHEMA,
+    HF_DPO_SCHEMA,
+    HF_SFT_SCHEMA,
     CurationSettings,
     ExportResult,
     PIIFoundError,
@@ -36,6 +36,7 @@ STEPS = [
     "near_duplicate",
     "leakage",
     "balance",
+    "format",
     "pii_scan",
 ]
 
@@ -54,6 +55,17 @@ def dpo(world: World, out: Path, **options: object) -> ExportResult:
 
 def user_messages(rows: list[dict]) -> list[str]:
     return [m["content"] for row in rows for m in row["messages"] if m["role"] == "user"]
+
+
+def parquet_rows(path: Path) -> list[dict]:
+    """An hf Parquet file's rows with its JSON values decoded, as ``datasets`` returns them."""
+    return [
+        {
+            key: None if items is None else [json.loads(item) for item in items]
+            for key, items in row.items()
+        }
+        for row in pq.read_table(path).to_pylist()
+    ]
 
 
 def example_ids(world: World, route: str) -> dict[str, str]:
@@ -77,8 +89,8 @@ def test_sft_and_dpo_from_feedback_load_in_pyarrow_with_full_lineage(
 
     sft_table = pq.read_table(summary.sft.path)
     dpo_table = pq.read_table(summary.dpo.path)
-    assert sft_table.schema.equals(SFT_SCHEMA)
-    assert dpo_table.schema.equals(DPO_SCHEMA)
+    assert sft_table.schema.equals(HF_SFT_SCHEMA)  # Parquet is hf by default
+    assert dpo_table.schema.equals(HF_DPO_SCHEMA)
     assert (sft_table.num_rows, dpo_table.num_rows) == (summary.sft.rows, summary.dpo.rows)
     assert (summary.sft.rows, summary.dpo.rows) == (4, 1)
 
@@ -90,6 +102,7 @@ def test_sft_and_dpo_from_feedback_load_in_pyarrow_with_full_lineage(
     }
     for result, table in ((summary.sft, sft_table), (summary.dpo, dpo_table)):
         manifest = json.loads(result.manifest_path.read_text())
+        assert (manifest["row_format"], manifest["parallel_tool_calls"]) == ("hf", True)
         assert manifest["output"]["sha256"] == hashlib.sha256(result.path.read_bytes()).hexdigest()
         assert [step["step"] for step in manifest["curation"]["steps"]] == STEPS
         for source in manifest["sources"]:
@@ -114,7 +127,7 @@ def test_sft_and_dpo_from_feedback_load_in_pyarrow_with_full_lineage(
 def test_a_correction_becomes_a_dpo_pair_whose_prompt_holds_the_tool_context(
     export_world: World, tmp_path: Path
 ) -> None:
-    result = dpo(export_world, tmp_path / "dpo.jsonl")
+    result = dpo(export_world, tmp_path / "dpo.jsonl", row_format="hf")
 
     [row] = [json.loads(line) for line in result.path.read_text().splitlines()]
     assert row["chosen"] == [{"role": "assistant", "content": CORRECTION}]
@@ -123,9 +136,21 @@ def test_a_correction_becomes_a_dpo_pair_whose_prompt_holds_the_tool_context(
     assert roles == ["system", "user", "assistant", "tool"]
     assert row["prompt"][1]["content"] == Q7.question
     call = row["prompt"][2]["tool_calls"][0]
-    assert call["function"] == {"name": "lookup_order", "arguments": '{"order_id": "A-1003"}'}
+    assert call["function"] == {"name": "lookup_order", "arguments": {"order_id": "A-1003"}}
     assert row["prompt"][3]["tool_call_id"] == call["id"]
     assert '"delivered_on": "2026-11-15"' in row["prompt"][3]["content"]
+    assert row["tools"][0]["function"]["name"] == "lookup_order"
+
+
+def test_a_correction_becomes_an_openai_preference_row(export_world: World, tmp_path: Path) -> None:
+    result = dpo(export_world, tmp_path / "dpo.jsonl")  # JSON lines default to openai
+
+    [row] = [json.loads(line) for line in result.path.read_text().splitlines()]
+    assert row["preferred_output"] == [{"role": "assistant", "content": CORRECTION}]
+    assert row["non_preferred_output"] == [{"role": "assistant", "content": Q7.answer}]
+    call = row["input"]["messages"][2]["tool_calls"][0]
+    assert call["function"] == {"name": "lookup_order", "arguments": '{"order_id": "A-1003"}'}
+    assert result.manifest["row_format"] == "openai"
 
 
 def test_a_corrected_regression_trains_the_correction_after_the_same_tool_calls(
@@ -164,7 +189,7 @@ def test_duplicates_and_near_duplicates_are_removed_with_what_they_duplicate(
     assert removed[ids[Q2.question]]["duplicate_of"] == ids[Q1.question]
     assert removed[ids[Q2.question]]["similarity"] >= 0.85
     assert (result.removed("exact_duplicate"), result.removed("near_duplicate")) == (1, 1)
-    kept = user_messages(pq.read_table(result.path).to_pylist())
+    kept = user_messages(parquet_rows(result.path))
     assert sorted(kept) == sorted([Q1.question, Q4.question, Q5.question, Q7.question])
 
 
@@ -293,19 +318,19 @@ def test_an_older_dataset_version_exports_what_it_held(export_world: World, tmp_
     assert {e.dataset_version for e in read_examples(result.path)} == {first}
 
 
-def test_parquet_messages_are_nested_structs_and_tools_one_json_text(
+def test_parquet_messages_and_tools_are_json_values_any_arrow_reader_can_parse(
     export_world: World, tmp_path: Path
 ) -> None:
     result = sft(export_world, tmp_path / "sft.parquet")
 
     table = pq.read_table(result.path)
-    assert pa.types.is_list(table.schema.field("messages").type)
-    assert pa.types.is_struct(table.schema.field("messages").type.value_type)
-    row = table.to_pylist()[0]
-    assert json.loads(row["tools"])[0]["function"]["parameters"]["required"] == ["order_id"]
-    assistant = row["messages"][2]
+    for column in ("messages", "tools"):
+        assert table.schema.field(column).type == pa.list_(pa.json_())
+    row = table.to_pylist()[0]  # pyarrow gives the JSON text; datasets decodes it
+    assert json.loads(row["tools"][0])["function"]["parameters"]["required"] == ["order_id"]
+    assistant = json.loads(row["messages"][2])
     assert assistant["tool_calls"][0]["function"]["name"] == "lookup_order"
-    assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == {"order_id": "A-1001"}
+    assert assistant["tool_calls"][0]["function"]["arguments"] == {"order_id": "A-1001"}
 
 
 def test_a_project_without_feedback_yet_gets_empty_files_that_say_why(
@@ -316,7 +341,7 @@ def test_a_project_without_feedback_yet_gets_empty_files_that_say_why(
     )
 
     assert (summary.sft.rows, summary.dpo.rows) == (0, 0)
-    assert pq.read_table(summary.sft.path).schema.equals(SFT_SCHEMA)
+    assert pq.read_table(summary.sft.path).schema.equals(HF_SFT_SCHEMA)
     assert summary.dpo.manifest["notes"] == [
         "no-feedback-yet/preference: dataset not found, read as empty"
     ]

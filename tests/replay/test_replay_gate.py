@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from otel_flywheel import tool
 from otel_flywheel.datasets import DatasetExample
+from otel_flywheel.errors import ConfigError
 from otel_flywheel.evaluation import load_trace_evaluator
 from otel_flywheel.replay import GateSettings, run_replay, wilson_interval, write_summary
 from otel_flywheel.testing.llm_server import ScriptedLLMServer, Text
@@ -284,3 +285,33 @@ def test_a_provider_that_samples_the_run_out_is_an_error_naming_the_fix() -> Non
     assert run.error is not None
     assert "sampler dropped the run's root span" in run.error
     assert run.output is None  # the task was not run for nothing
+
+
+def test_the_gate_can_correct_for_the_judges_measured_error(provider: TracerProvider) -> None:
+    # 20 of 20 pass: Wilson lower bound 20 / (20 + z²) = 0.839. A judge that passes 5 % of what
+    # people fail (specificity 0.95) and everything they pass (sensitivity 1.0) inflates that:
+    # Rogan-Gladen (0.839 + 0.95 - 1) / (1.0 + 0.95 - 1) = 0.831, still above 0.8 ...
+    examples = [golden(i, route="regression") for i in range(20)]
+    report = replay(
+        provider,
+        examples,
+        good_task,
+        gate=GateSettings(min_pass_rate=0.8, judge_error=(1.0, 0.95)),
+    )
+    assert report.gate.exit_code == 0
+    assert any("corrected for the judge's measured error" in note for note in report.gate.notes)
+    # ... while a judge that passes 30 % of real failures cannot vouch for 0.8: (0.839 - 0.3) / 0.7
+    strict = replay(
+        provider,
+        examples,
+        good_task,
+        gate=GateSettings(min_pass_rate=0.8, judge_error=(1.0, 0.7)),
+    )
+    assert strict.gate.exit_code == 1
+    (failure,) = strict.gate.failures
+    assert "corrected for the judge's error, 77.0%" in failure
+
+
+def test_a_judge_no_better_than_chance_cannot_gate() -> None:
+    with pytest.raises(ConfigError, match="no better than chance"):
+        GateSettings(judge_error=(0.5, 0.5))

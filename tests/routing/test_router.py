@@ -6,9 +6,10 @@ import pytest
 from trace_builders import build_trace, check_failure, judged, verdict_of
 
 from otel_flywheel.config import RoutingSettings, resolve_settings
-from otel_flywheel.model import Feedback
-from otel_flywheel.routing import VERDICT_ANNOTATION, Router
+from otel_flywheel.model import Evaluation, Feedback
+from otel_flywheel.routing import DATASET_PURPOSES, VERDICT_ANNOTATION, Router
 from otel_flywheel.routing._examples import example_id
+from otel_flywheel.verdict_context import with_context
 
 
 @pytest.fixture
@@ -82,9 +83,72 @@ def test_a_passing_trace_routes_no_example_and_annotates_only_the_verdict(router
     assert router.verdict_examples(trace, verdict) == []
     writes = router.verdict_annotations(trace, verdict)
     assert [(w.target, w.name, w.annotator_kind, w.label) for w in writes] == [
-        ("span", "tool_selection", "LLM", "correct"),
+        ("span", "tool_selection", "LLM", "pass"),
         ("trace", VERDICT_ANNOTATION, "LLM", "pass"),
         ("span", VERDICT_ANNOTATION, "LLM", "pass"),
+    ]
+    assert writes[0].metadata["result"] == "correct"  # the rubric's own label, kept
+
+
+def test_annotation_labels_say_what_failed_and_keep_the_score_for_sorting(
+    router: Router,
+) -> None:
+    trace = build_trace()
+    observation = Evaluation(
+        evaluator="tool_error", label="tool_error", passed=False, score=0.0, explanation="404"
+    )
+    unscored = judged(trace, passed=None, confidence=None)
+    verdict = verdict_of(trace, check_failure(trace), observation, unscored)
+    by_name = {w.name: w for w in router.verdict_annotations(trace, verdict) if w.target == "span"}
+    assert (by_name["argument_schema"].label, by_name["argument_schema"].score) == (
+        "parameter/invalid_type",
+        0.0,
+    )
+    assert by_name["argument_schema"].metadata["result"] == "fail"
+    assert by_name["tool_error"].label == "tool_error"  # an observation keeps its own label
+    assert by_name["tool_selection"].label == "unscored"
+    assert (by_name[VERDICT_ANNOTATION].label, by_name[VERDICT_ANNOTATION].score) == (
+        "parameter/invalid_type",
+        0.0,
+    )
+    unscored_verdict = verdict_of(trace, unscored)
+    (trace_write,) = [
+        w for w in router.verdict_annotations(trace, unscored_verdict) if w.target == "trace"
+    ]
+    assert (trace_write.label, trace_write.score) == ("unscored", None)
+
+
+def test_the_verdict_annotation_carries_the_analysis_context_the_report_reads(
+    router: Router,
+) -> None:
+    trace = build_trace()
+    trace.resource = {"service.name": "support", "service.version": "2.1.0"}
+    trace.steps[0].attributes["tenant"] = "acme"
+    trace.steps[0].start_time_unix_nano = 1_795_000_000_123_456_000
+    trace.steps[1].start_time_unix_nano = 1_795_000_000_500_000_000
+    verdict = with_context(
+        verdict_of(trace, check_failure(trace), judged(trace, passed=True)),
+        trace,
+        cohort_attributes=["tenant", "plan"],
+    )
+    (write,) = [w for w in router.verdict_annotations(trace, verdict) if w.target == "trace"]
+    meta = write.metadata
+    assert meta["service"] == {"name": "support", "version": "2.1.0"}
+    assert meta["cohort"] == {"tenant": "acme"}  # plan is not set on this trace: left out
+    assert meta["start_time"] == verdict.start_time == "2026-11-18T11:06:40.123456Z"
+    assert meta["tools"] == ["lookup_order"]
+    assert meta["goal"] == "Where is order A-1001?"
+    assert meta["culprit"] == {"kind": "tool", "name": "lookup_order", "tool": "lookup_order"}
+    assert meta["rubric_versions"] == {"tool_selection": "abc123"}
+    assert meta["judge_models"] == ["judge-model"]
+    assert meta["evaluations"] == [
+        {"name": "argument_schema", "rubric_id": None, "rubric_version": None, "passed": False},
+        {
+            "name": "tool_selection",
+            "rubric_id": "tool_selection",
+            "rubric_version": "abc123",
+            "passed": True,
+        },
     ]
 
 
@@ -104,7 +168,7 @@ def test_annotations_go_on_the_culprit_span_with_category_and_rubric_metadata(
     assert judge_write.metadata["rubric_version"] == "abc123"
     assert judge_write.metadata["category"] == "tool_selection"
     (verdict_write,) = [w for w in writes if w.target == "trace"]
-    assert verdict_write.label == "parameter"
+    assert verdict_write.label == "parameter/invalid_type"
     assert verdict_write.score == 0.0
     assert verdict_write.metadata["culprit_span_id"] == trace.steps[1].span_id
     assert len({w.key for w in writes}) == len(writes)  # no two writes upsert each other
@@ -135,6 +199,55 @@ def test_thumbs_up_becomes_golden_with_the_output_and_tool_calls_as_expected(
         "output": "It shipped yesterday.",
         "expected_tool_calls": [{"name": "lookup_order", "arguments": {"order_id": "A-1001"}}],
     }
+
+
+def test_thumbs_up_on_a_failed_verdict_goes_to_review_with_both_signals_never_golden(
+    router: Router,
+) -> None:
+    trace = build_trace()
+    for failing in (check_failure(trace), judged(trace, passed=False, confidence=0.95)):
+        verdict = verdict_of(trace, failing)
+        (review,) = router.feedback_examples(
+            trace, Feedback(trace_id=trace.trace_id, thumbs="up"), verdict
+        )
+        assert (review.route, review.reason) == ("review", "thumbs_up_on_failed_verdict")
+        assert review.metadata["conflict"] is True
+        assert review.metadata["signals"] == {"feedback": "up", "verdict": verdict.label}
+        assert review.metadata["priority"] == 1.0
+        assert review.category == verdict.category
+    # A passed or unscored verdict, or none known yet: the thumbs up is golden as before.
+    for verdict in (verdict_of(trace, judged(trace, passed=True)), None):
+        (golden,) = router.feedback_examples(
+            trace, Feedback(trace_id=trace.trace_id, thumbs="up"), verdict
+        )
+        assert golden.route == "golden"
+
+
+def test_thumbs_down_on_a_passed_verdict_is_review_marked_as_a_conflict(router: Router) -> None:
+    trace = build_trace()
+    down = Feedback(trace_id=trace.trace_id, thumbs="down")
+    (review,) = router.feedback_examples(trace, down, verdict_of(trace, judged(trace, passed=True)))
+    assert (review.route, review.reason) == ("review", "thumbs_down")
+    assert review.metadata["conflict"] is True
+    assert review.metadata["signals"] == {"feedback": "down", "verdict": "pass"}
+    (agreeing,) = router.feedback_examples(trace, down, verdict_of(trace, check_failure(trace)))
+    assert agreeing.metadata["conflict"] is False
+
+
+def test_every_example_write_says_what_its_dataset_holds(router: Router) -> None:
+    trace = build_trace()
+    verdict = verdict_of(trace, check_failure(trace))
+    examples = [
+        *router.verdict_examples(trace, verdict),
+        *router.feedback_examples(trace, Feedback(trace_id=trace.trace_id, thumbs="up")),
+    ]
+    for routed in examples:
+        write = router.example_write(routed, verdict)
+        purpose = DATASET_PURPOSES[routed.route]
+        assert write.dataset_description == purpose.description
+        assert write.dataset_labels == purpose.labels
+        assert "otel-flywheel" in write.dataset_labels
+        assert write.metadata["routed_at"].endswith("Z")
 
 
 def test_thumbs_down_with_a_correction_becomes_regression_and_preference(router: Router) -> None:

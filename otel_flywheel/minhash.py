@@ -11,7 +11,8 @@ only decides what is compared, never what is removed: no false positives, and fa
 bounded by that probability.
 
 Standard library only (``datasketch`` does the same with numpy); fast enough for exports of tens of
-thousands of rows.
+thousands of rows. Shared by the export's near-duplicate filter and the report's goal clustering
+(``NearDuplicateIndex.find_or_add`` keeps the first text of each group: leader clustering).
 """
 
 from __future__ import annotations

@@ -1,0 +1,68 @@
+"""The demo's last step: ``otel-flywheel report`` over what the demo left in Phoenix, written as
+HTML, JSON and Markdown under the demo's working dir."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from otel_flywheel.analysis import (
+    ReportOptions,
+    build_report,
+    load_phoenix,
+    render_html,
+    render_markdown,
+)
+
+__all__ = ["DemoReport", "write_demo_report"]
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    html: Path
+    json: Path
+    markdown: Path
+    report: dict[str, Any]
+
+
+def write_demo_report(
+    *,
+    phoenix_url: str,
+    project: str,
+    datasets: Sequence[str],
+    out_dir: Path,
+    api_key: str | None = None,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> DemoReport:
+    from phoenix.client import Client
+
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    since = datetime.now(timezone.utc) - timedelta(days=30)
+    with httpx.Client(base_url=phoenix_url, headers=headers, timeout=60.0) as http:
+        data = load_phoenix(
+            Client(http_client=http),
+            project=project,
+            since=since,
+            until=None,
+            datasets=datasets,
+            phoenix_url=phoenix_url,
+            progress=progress,
+        )
+    report = build_report(data, ReportOptions())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = DemoReport(
+        html=out_dir / "report.html",
+        json=out_dir / "report.json",
+        markdown=out_dir / "report.md",
+        report=report,
+    )
+    paths.html.write_text(render_html(report), encoding="utf-8")
+    paths.json.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    paths.markdown.write_text(render_markdown(report), encoding="utf-8")
+    return paths
