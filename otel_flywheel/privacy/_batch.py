@@ -25,6 +25,8 @@ __all__ = ["Batch", "Result"]
 CACHE_FROM: Final = 32
 LEAF_CACHE_FROM: Final = 64
 _JSON_STARTS: Final = ("{", "[")
+# First characters of a text that may hold JSON (after leading whitespace); "" is the empty text.
+_MAY_START_JSON: Final = frozenset({"{", "[", " ", "\t", "\n", "\r", "\x0b", "\x0c"})
 # Changed strings are substituted in the source (not rebuilt) while they are under this fraction
 # of it: finding a string's token costs a pass over the source per string.
 _SUBSTITUTE_BELOW: Final = 8
@@ -59,8 +61,14 @@ class Batch:
 
     def add(self, text: str) -> int:
         """A handle for ``text``'s result."""
-        self._pending.append(self._plan(text))
-        return len(self._pending) - 1
+        pending = self._pending
+        if len(text) < CACHE_FROM and text[:1] not in _MAY_START_JSON:
+            scan = self._scan  # short plain text, the common case: scanned, never looked up
+            scan.append(text)
+            pending.append(len(scan) - 1)
+        else:
+            pending.append(self._plan(text))
+        return len(pending) - 1
 
     def add_card_shaped(self, digits: str) -> int:
         """A handle for an integer's digits, replaced only by a finding that is all of them."""
@@ -73,6 +81,11 @@ class Batch:
         result = self._pending[handle]
         assert isinstance(result, Result), "run() first"
         return result
+
+    @property
+    def results(self) -> list[Result]:
+        """Every handle's result, by handle (after ``run``)."""
+        return self._pending  # type: ignore[return-value]
 
     def run(self) -> list[str]:
         """Scan what is left and resolve every handle; returns the kinds found, one per value."""

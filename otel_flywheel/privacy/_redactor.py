@@ -197,22 +197,39 @@ class Redactor:
         """Redacted copies of several attribute maps and texts, scanned together: a span's
         attributes, its events' and links' attributes, its name and status in one pass."""
         batch = Batch(self)
-        plans = [
-            [(key, self._plan_attribute(batch, key, value)) for key, value in attributes.items()]
-            for attributes in attribute_maps
-        ]
-        handles = [batch.add(text) for text in texts]
+        add, allowed, pseudonymize_keys = batch.add, self._allowed, self._pseudonymize_keys
+        plans: list[list[tuple[str, _Planned | int]]] = []
+        for attributes in attribute_maps:
+            plan: list[tuple[str, _Planned | int]] = []
+            for key, value in attributes.items():
+                # Most values are strings of keys that are neither allowed nor pseudonymized:
+                # their plan is the bare handle (an int), without a call or a tuple.
+                if (
+                    type(value) is str
+                    and allowed.get(key) is False
+                    and key not in pseudonymize_keys
+                ):
+                    plan.append((key, add(value)))
+                else:
+                    plan.append((key, self._plan_attribute(batch, key, value)))
+            plans.append(plan)
+        handles = [add(text) for text in texts]
         found = batch.run()
         maps = []
+        results = batch.results
         for plan in plans:
             redacted: dict[str, Any] = {}
             for key, planned in plan:
-                value = self._finish(batch, planned, found)
+                value = (
+                    results[planned].text
+                    if type(planned) is int
+                    else self._finish(batch, planned, found)  # type: ignore[arg-type]
+                )
                 if value is not DROP:
                     redacted[key] = value
             maps.append(redacted)
         audit.counts.update(found)
-        return maps, [batch.result(handle).text for handle in handles]  # type: ignore[misc]
+        return maps, [results[handle].text for handle in handles]  # type: ignore[misc]
 
     def redact_attribute(self, key: str, value: Any, audit: RedactionAudit) -> Any:
         redacted = self.redact_many([{key: value}], (), audit)[0][0]
