@@ -113,9 +113,11 @@ def international_length(candidate: str) -> int:
         number = parse(part, None)
         if number is None:
             continue
-        if phonenumbers.is_valid_number(number) or (
+        # The cheap test first: a possible length written as phone numbers are. Validity (the
+        # number's range is assigned today) matches every pattern of the region's metadata.
+        if (
             phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE
             and _written_like_a_phone(number_part(part), number.country_code or 0)
-        ):
+        ) or phonenumbers.is_valid_number(number):
             return len(part)
     return 0
