@@ -3,9 +3,10 @@
 0. Agent text (``agent_text``): tool outputs as JSON documents (search results, database rows,
    fetched web pages, source files, shell output, message lists), 2.7 MB by default. Per kind and
    in all: the time of ``Redactor.redact_text`` next to ``json.loads`` of the same text, best of
-   ``--repeats`` runs of each, alternating, the redactor's result cache cleared before each run
-   (every text is new to it); MB/s; the ratio; how far from a compiled scanner's ~1 GB/s; and the
-   planted values found. Then the same texts again with the cache warm: what a repeat costs.
+   ``--repeats`` runs of each, alternating, the redactor's caches (results, phone numbers read)
+   cleared before each run (every text and number is new to it); MB/s; the ratio; how far from a
+   compiled scanner's ~1 GB/s; and the planted values found. Then the same texts again with the
+   cache warm: what a repeat costs.
 1. Strings of labelled spans (``span_corpus``): ``Redactor.redact_text`` over every string,
    MB/s of UTF-8 input (median of runs); recall per kind (a planted value counts as found when it
    no longer appears verbatim in the output); false positives (benign strings altered / benign
@@ -76,9 +77,15 @@ class Timing:
 
 
 def _clear_cache(redactor: Redactor) -> None:
+    """Results cached per string, and phone numbers read per candidate: a timed run sees every
+    text and number for the first time, as new traffic does."""
     cache = getattr(redactor, "cache", None)  # older versions had none
     if cache is not None:
         cache.clear()
+    for detector in getattr(redactor, "joinable", ()):
+        forget = getattr(detector, "forget_readings", None)
+        if forget is not None:
+            forget()
 
 
 def measure_agent_text(
@@ -135,7 +142,7 @@ def report_agent_text(texts: Sequence[AgentText], redactor: Redactor, repeats: i
     total_mb = sum(t.megabytes for t in timings.values())
     print(
         f"\n0. agent text: {len(texts)} JSON documents, {total_mb:.2f} MB; best of {repeats}"
-        " runs each, json.loads and redact_text alternating, result cache cleared"
+        " runs each, json.loads and redact_text alternating, caches cleared"
     )
     header = f"{'':<13}{'MB':>6}{'json.loads MB/s':>17}{'redact MB/s':>13}{'redact/loads':>14}"
     print(header)

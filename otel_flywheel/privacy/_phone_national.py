@@ -61,6 +61,11 @@ class _Plan:
     dials_out: re.Pattern[str]  # the international prefix: "00", "011"
     lengths: frozenset[int]  # possible national significant number lengths
     general: re.Pattern[str]  # every valid national significant number matches it
+    # What phonenumbers may strip from the front while parsing: the national prefix (and carrier
+    # codes), or the country code itself.
+    stripped_by_parse: re.Pattern[str]
+    # The national formats that write no national prefix: (leading digits, pattern).
+    untrunked: tuple[tuple[re.Pattern[str] | None, re.Pattern[str]], ...]
 
     def may_accept(self, digits: str) -> bool:
         if self.dials_out.match(digits):
@@ -71,19 +76,53 @@ class _Plan:
             for nsn in {digits, stripped}
         )
 
+    def may_group_without_trunk(self, digits: str) -> bool:
+        """Whether a number written without the national prefix, in several groups, can pass
+        ``_grouped_as_in``: only if phonenumbers would format it with one of ``untrunked``
+        (it picks the first format whose leading digits and pattern fit). Otherwise its national
+        format has the prefix (one digit more than written: rejected) or no groups at all. Saves
+        the parse of a status code and a byte count ("304 80052") in every region that writes
+        the prefix. Answers True where parsing would change the digits first."""
+        if digits.startswith("0") or self.stripped_by_parse.match(digits):
+            return True
+        return any(
+            (leading is None or leading.match(digits)) and pattern.fullmatch(digits)
+            for leading, pattern in self.untrunked
+        )
+
 
 @lru_cache(maxsize=64)
 def _plan(region: str) -> _Plan:
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
     assert metadata is not None
     assert metadata.general_desc is not None
+    country_code = metadata.country_code or 0
+    stripped = [str(country_code)]
+    if metadata.national_prefix_for_parsing:
+        stripped.append(metadata.national_prefix_for_parsing)
+    elif metadata.national_prefix:
+        stripped.append(re.escape(metadata.national_prefix))
     return _Plan(
-        country_code=metadata.country_code or 0,
+        country_code=country_code,
         trunk=metadata.national_prefix or "0",
         dials_out=re.compile(metadata.international_prefix or "(?!)"),
         lengths=frozenset(metadata.general_desc.possible_length or ()),
         general=re.compile(metadata.general_desc.national_number_pattern or "(?!)"),
+        stripped_by_parse=re.compile("|".join(f"(?:{p})" for p in stripped)),
+        untrunked=tuple(
+            (
+                re.compile(f.leading_digits_pattern[-1]) if f.leading_digits_pattern else None,
+                re.compile(f.pattern or "(?!)"),
+            )
+            for f in metadata.number_format
+            if not _adds_digits(f.national_prefix_formatting_rule)
+        ),
     )
+
+
+def _adds_digits(rule: str | None) -> bool:
+    """Whether a national formatting rule ("0\\1", "(\\1)", "0 \\1") writes a national prefix."""
+    return rule is not None and any(c.isdigit() for c in re.sub(r"\\[0-9]|\$[0-9]", "", rule))
 
 
 def _grouped_as_in(
@@ -125,11 +164,14 @@ def national_is_phone(candidate: str, regions: tuple[str, ...]) -> bool:
     # last group of one digit is a check digit ("ISBN 0-101-96167-1"), not a subscriber number.
     if not 8 <= len(found) <= 15 or groups[-1] < 2 or _one_run(found):
         return False
+    untrunked = not bare.startswith("0") and len(groups) > 1
     tried: set[int] = set()
     for region in regions:
         plan = _plan(region)
         if plan.country_code in tried or not plan.may_accept(found):
             continue  # Canada after the US: one numbering plan, one answer
+        if untrunked and not plan.may_group_without_trunk(found):
+            continue
         tried.add(plan.country_code)
         number = parse(candidate, region)
         if (

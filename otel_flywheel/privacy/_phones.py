@@ -50,6 +50,7 @@ __all__ = [
     "INTERNATIONAL_PHONE_ALTERNATIVE",
     "KIND_PHONE",
     "checked_phone_regions",
+    "forget_phone_readings",
     "keep_compiled_metadata",
     "national_phone_alternatives",
 ]
@@ -87,6 +88,12 @@ def keep_compiled_metadata() -> None:
     enable = getattr(phonenumbers, "enable_pattern_cache", None)
     if enable is not None:
         enable()
+
+
+def forget_phone_readings() -> None:
+    """Empty the per-candidate caches of both checks (to measure what unseen numbers cost)."""
+    international_length.cache_clear()
+    national_is_phone.cache_clear()
 
 
 def checked_phone_regions(regions: Iterable[str]) -> tuple[str, ...]:

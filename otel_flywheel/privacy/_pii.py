@@ -25,6 +25,7 @@ from otel_flywheel.privacy._phones import (
     INTERNATIONAL_PHONE_ALTERNATIVE,
     KIND_PHONE,
     checked_phone_regions,
+    forget_phone_readings,
     keep_compiled_metadata,
     national_phone_alternatives,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "PII_ALTERNATIVES",
     "PII_KINDS",
     "checked_phone_regions",
+    "forget_phone_readings",
     "keep_compiled_metadata",
     "national_phone_alternatives",
 ]

@@ -228,3 +228,35 @@ def test_a_phone_number_inside_json_is_redacted_and_the_json_stays_valid() -> No
     assert "555-0132" not in redacted
     assert "0000 0000" not in redacted
     assert json.loads(redacted)["n"] == 2
+
+
+def test_regions_that_write_the_trunk_prefix_are_skipped_only_where_they_could_not_accept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shortcut that skips parsing a candidate written without its national prefix in a
+    region that always writes it must not change a single answer: every national number of the
+    corpus, every benign value, and digit groups shaped like log fields ("304 80052")."""
+    from otel_flywheel.privacy import _phone_national as national
+
+    candidates = {
+        *(number for _, number in national_numbers()),
+        *(value for _, value in benign_values()),
+        *(
+            f"{status} {size}"
+            for status in (200, 304, 404, 500)
+            for size in range(10_000, 99_999, 7919)
+        ),
+        *(f"{a} {b} {c}" for a in (12, 304, 5551) for b in (234, 4567) for c in (56, 7890, 12345)),
+    }
+    candidates = {c for c in candidates if c[:1].isdigit() or c[:1] == "("}
+    regions = DEFAULT_PHONE_REGIONS
+
+    national.national_is_phone.cache_clear()
+    fast = {c: national.national_is_phone(c, regions) for c in candidates}
+    national.national_is_phone.cache_clear()
+    monkeypatch.setattr(national._Plan, "may_group_without_trunk", lambda self, digits: True)
+    slow = {c: national.national_is_phone(c, regions) for c in candidates}
+    national.national_is_phone.cache_clear()
+
+    assert fast == slow
+    assert sum(fast.values()) > 100  # the corpus's national numbers are in there
