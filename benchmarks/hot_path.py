@@ -3,11 +3,16 @@
 Two set-ups are compared in one process, run after run (ABAB...), each run on fresh providers:
 
 - baseline: ``TracerProvider`` + ``BatchSpanProcessor`` around an exporter that does nothing;
-- candidate: the same plus ``FlywheelSpanProcessor``, whose worker thread assembles every trace
-  and normalizes it into an ``AgentTrace`` while the agent's thread keeps creating spans.
+- candidate: what ``register()`` adds instead, wired as ``--wiring``. "one-pass" (register()
+  today): ``FlywheelSpanProcessor(exporter=...)``, whose worker redacts each span once, hands the
+  copy to its own batcher for export and assembles and normalizes every trace into an
+  ``AgentTrace`` while the agent's thread keeps creating spans. "separate" (before issue 16): a
+  ``BatchSpanProcessor`` around ``RedactingSpanExporter`` beside the flywheel, each redacting.
 
 The agent runs traces of ``--trace-size`` spans: an OpenInference AGENT root around TOOL children
-with realistic ``input.value``/``output.value`` JSON. Four measurements:
+with realistic ``input.value``/``output.value`` JSON, each trace with its own order id, customer
+email and dates (identical strings everywhere would let the redactor's cache skip the work). Four
+measurements:
 
 1. tight loop: the agent never waits on I/O. The worst case for any in-process worker: every CPU
    microsecond the worker spends is taken from the agent through the GIL. Per span: wall time on
@@ -17,8 +22,10 @@ with realistic ``input.value``/``output.value`` JSON. Four measurements:
    socket read does) before each TOOL span, as an agent waits on its LLM and tools. Per trace:
    wall time, mean and tail.
 3. ``on_end`` alone on pre-ended spans with the worker asleep: the processor's own share.
-4. the capture worker alone: CPU per captured span, pre-ended spans handed over and flushed while
-   the calling thread waits; the figure the agent pays for, whenever it is CPU-bound.
+4. the capture and export threads alone, both wirings side by side: CPU per span, pre-ended spans
+   handed over and flushed while the calling thread waits; the figure the agent pays for,
+   whenever it is CPU-bound. The script runs on an otel-flywheel from before the one-pass wiring
+   too, and then measures "separate" only.
 
 ``--sample-ratio`` is passed to ``FlywheelSpanProcessor(sample_ratio=...)``, which keeps a trace
 when the low 64 bits of its id fall under ``round(ratio * 2**64)`` (``TraceIdRatioBased``'s rule).
@@ -32,6 +39,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
+import itertools
 import json
 import os
 import platform
@@ -43,7 +52,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.metadata import version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -51,6 +60,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 from otel_flywheel.capture import FlywheelSpanProcessor
 from otel_flywheel.config import CaptureSettings
+from otel_flywheel.privacy import RedactingSpanExporter, build_redactor
 from otel_flywheel.semconv import OpenInferenceSpanKindValues, SpanAttributes
 
 if TYPE_CHECKING:
@@ -66,13 +76,16 @@ _PACED_TRACES = 300
 _FLUSH_TIMEOUT_MILLIS = 60_000
 _TRACE_ID_LOW_BITS_MASK = 2**64 - 1
 _TRACE_ID_LOW_BITS_RANGE = 2**64
+CANDIDATE = "with flywheel"
 
 # --- the agent --------------------------------------------------------------------------------
 
+# Every trace carries its own values (order id, customer, dates), as real traffic does: identical
+# strings in every span would let the redactor's per-string cache skip nearly all the work.
 _TOOL_INPUT = json.dumps(  # ~200 bytes
     {
-        "order_id": "A-1029384756",
-        "customer_email": "jane.doe@example.com",
+        "order_id": "A-%(order)010d",
+        "customer_email": "customer.%(order)d@example.com",
         "fields": ["status", "items", "shipping_address", "refund_eligibility"],
         "include_history": True,
         "locale": "en-GB",
@@ -80,47 +93,49 @@ _TOOL_INPUT = json.dumps(  # ~200 bytes
 )
 _TOOL_OUTPUT = json.dumps(  # ~550 bytes
     {
-        "order_id": "A-1029384756",
+        "order_id": "A-%(order)010d",
         "status": "delivered",
-        "delivered_at": "2025-03-14T10:22:31Z",
+        "delivered_at": "2025-03-%(day)02dT10:%(minute)02d:31Z",
         "items": [
-            {"sku": "KB-7731", "name": "Mechanical keyboard", "qty": 1, "price": "89.90"},
+            {"sku": "KB-%(sku)04d", "name": "Mechanical keyboard", "qty": 1, "price": "89.90"},
             {"sku": "MS-2210", "name": "Wireless mouse", "qty": 2, "price": "24.50"},
         ],
         "shipping_address": {"city": "Leeds", "postcode": "LS1 4AP", "country": "GB"},
-        "refund_eligibility": {"eligible": True, "until": "2025-04-13", "reason": None},
+        "refund_eligibility": {"eligible": True, "until": "2025-04-%(day)02d", "reason": None},
         "history": ["created", "paid", "packed", "shipped", "out_for_delivery", "delivered"],
     }
 )
-_AGENT_INPUT = json.dumps({"input": "My keyboard arrived broken, can I get a refund for it?"})
-_AGENT_OUTPUT = json.dumps(
-    {"output": "Yes: order A-1029384756 is refundable until 13 April; I started the refund."}
+_AGENT_INPUT = json.dumps(
+    {"input": "My keyboard from order A-%(order)010d arrived broken, can I get a refund for it?"}
 )
-_AGENT_ATTRIBUTES = {
-    SA.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.AGENT.value,
-    SA.INPUT_VALUE: _AGENT_INPUT,
-}
-_TOOL_ATTRIBUTES = [
-    {
-        SA.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.TOOL.value,
-        SA.TOOL_NAME: name,
-        SA.INPUT_VALUE: _TOOL_INPUT,
-    }
-    for name in ("lookup_order", "check_refund_policy", "create_refund", "send_email")
-]
+_AGENT_OUTPUT = json.dumps(
+    {"output": "Yes: order A-%(order)010d is refundable until %(day)d April; I started the refund."}
+)
+_TOOL_NAMES = ("lookup_order", "check_refund_policy", "create_refund", "send_email")
+_AGENT_KIND = OpenInferenceSpanKindValues.AGENT.value
+_TOOL_KIND = OpenInferenceSpanKindValues.TOOL.value
+_traces_run = itertools.count(1_000_000)
 
 
 def run_trace(tracer: Tracer, trace_size: int, io_wait_seconds: float) -> None:
     """One agent run: an AGENT root span around ``trace_size - 1`` TOOL spans."""
-    with tracer.start_as_current_span("support_agent", attributes=_AGENT_ATTRIBUTES) as root:
+    order = next(_traces_run)
+    values = {"order": order, "day": order % 28 + 1, "minute": order % 60, "sku": order % 9973}
+    tool_input, tool_output = _TOOL_INPUT % values, _TOOL_OUTPUT % values
+    attributes = {SA.OPENINFERENCE_SPAN_KIND: _AGENT_KIND, SA.INPUT_VALUE: _AGENT_INPUT % values}
+    with tracer.start_as_current_span("support_agent", attributes=attributes) as root:
         for i in range(trace_size - 1):
-            attributes = _TOOL_ATTRIBUTES[i % len(_TOOL_ATTRIBUTES)]
             if io_wait_seconds:
                 time.sleep(io_wait_seconds)  # the LLM or tool call the span would wrap
-            name = str(attributes[SA.TOOL_NAME])
+            name = _TOOL_NAMES[i % len(_TOOL_NAMES)]
+            attributes = {
+                SA.OPENINFERENCE_SPAN_KIND: _TOOL_KIND,
+                SA.TOOL_NAME: name,
+                SA.INPUT_VALUE: tool_input,
+            }
             with tracer.start_as_current_span(name, attributes=attributes) as tool:
-                tool.set_attribute(SA.OUTPUT_VALUE, _TOOL_OUTPUT)
-        root.set_attribute(SA.OUTPUT_VALUE, _AGENT_OUTPUT)
+                tool.set_attribute(SA.OUTPUT_VALUE, tool_output)
+        root.set_attribute(SA.OUTPUT_VALUE, _AGENT_OUTPUT % values)
 
 
 # --- stand-ins that only count ----------------------------------------------------------------
@@ -177,6 +192,19 @@ class CountingPipeline:
 # --- set-ups and runs -------------------------------------------------------------------------
 
 
+# How register() wires export and capture. "separate" (before issue 16): a BatchSpanProcessor
+# around RedactingSpanExporter beside the flywheel, each redacting every span. "one-pass": the
+# flywheel's worker redacts once and feeds its own batcher the copy.
+Wiring = Literal["one-pass", "separate"]
+# The same script measures an otel-flywheel from before the one-pass wiring existed.
+ONE_PASS_AVAILABLE = "exporter" in inspect.signature(FlywheelSpanProcessor).parameters
+WIRINGS: tuple[Wiring, ...] = ("separate", "one-pass") if ONE_PASS_AVAILABLE else ("separate",)
+WIRING_TEXT: dict[Wiring, str] = {
+    "separate": "BSP(RedactingSpanExporter) beside the flywheel: two redactions per span",
+    "one-pass": "the flywheel's worker redacts once, exports the copy: register() now",
+}
+
+
 @dataclass(frozen=True)
 class Options:
     traces: int
@@ -185,6 +213,7 @@ class Options:
     io_wait_seconds: float
     schedule_delay_millis: int | None
     sample_ratio: float | None
+    wiring: Wiring
 
     @property
     def spans(self) -> int:
@@ -201,16 +230,33 @@ class Options:
     def sample_bound(self) -> int:
         return round(self.settings.sample_ratio * _TRACE_ID_LOW_BITS_RANGE)
 
-    def flywheel(self, pipeline: CountingPipeline | None = None) -> FlywheelSpanProcessor:
+    def flywheel(
+        self, pipeline: CountingPipeline | None = None, exporter: SpanExporter | None = None
+    ) -> FlywheelSpanProcessor:
         # trace_grace_millis=0: a trace closes on the worker round after its root ended, so the
         # worker normalizes during the timed loop. The default grace (1 s) only delays that work
         # by a constant; in a loop of a few hundred ms it would push most of it past the timer.
+        extra = {} if exporter is None else {"exporter": exporter}
         return FlywheelSpanProcessor(
             pipeline=pipeline if pipeline is not None else CountingPipeline(),
             trace_grace_millis=0,
             schedule_delay_millis=self.schedule_delay_millis,
             sample_ratio=self.sample_ratio,
+            **extra,  # type: ignore[arg-type]
         )
+
+    def processors(
+        self, wiring: Wiring, exporter: CountingExporter, pipeline: CountingPipeline
+    ) -> list[SpanProcessor]:
+        """What ``register()`` adds to the provider it creates, wired as ``wiring``."""
+        if wiring == "one-pass":
+            return [self.flywheel(pipeline, exporter)]
+        redactor = build_redactor()
+        export = exporter if redactor is None else RedactingSpanExporter(exporter, redactor)
+        # The export queue the one-pass wiring has (the SDK's default, 2048, drops spans in
+        # section 4, which hands everything over at once).
+        queue = max(2048, self.settings.max_queue_size)
+        return [BatchSpanProcessor(export, max_queue_size=queue), self.flywheel(pipeline)]
 
 
 @dataclass
@@ -224,18 +270,21 @@ class Setup:
     def build(cls, options: Options, *, with_flywheel: bool) -> Setup:
         provider = TracerProvider(resource=Resource.create({"service.name": "hot-path-benchmark"}))
         setup = cls(provider, CountingExporter(options.sample_bound))
-        provider.add_span_processor(BatchSpanProcessor(setup.exporter))
-        if with_flywheel:
-            setup.pipeline = CountingPipeline()
-            setup.flywheel = options.flywheel(setup.pipeline)
-            provider.add_span_processor(setup.flywheel)
+        if not with_flywheel:
+            provider.add_span_processor(BatchSpanProcessor(setup.exporter))
+            return setup
+        setup.pipeline = CountingPipeline()
+        for processor in options.processors(options.wiring, setup.exporter, setup.pipeline):
+            provider.add_span_processor(processor)
+            if isinstance(processor, FlywheelSpanProcessor):
+                setup.flywheel = processor
         return setup
 
     def finish(self, traces: int, spans: int) -> Run:
         """Flush, check that everything arrived, shut down."""
         problems = [] if self.provider.force_flush(_FLUSH_TIMEOUT_MILLIS) else ["flush timed out"]
         if self.exporter.spans != spans:
-            problems.append(f"BatchSpanProcessor exported {self.exporter.spans} of {spans} spans")
+            problems.append(f"the exporter received {self.exporter.spans} of {spans} spans")
         run = Run(problems)
         if self.flywheel is not None and self.pipeline is not None:
             if self.exporter.sampling:
@@ -336,9 +385,11 @@ def on_end_us(make: Callable[[], SpanProcessor], spans: Sequence[ReadableSpan]) 
     return elapsed_ns / len(spans) / 1000
 
 
-def worker_cpu_us(options: Options, spans: Sequence[ReadableSpan]) -> tuple[float, Run]:
-    """CPU time of every thread but this one (the capture worker's: there is no BSP here) while
-    ``spans`` are handed to a fresh processor and flushed, per span the pipeline received."""
+def worker_cpu_us(
+    options: Options, spans: Sequence[ReadableSpan], wiring: Wiring
+) -> tuple[float, Run]:
+    """CPU time of every thread but this one (the capture worker's and the export batcher's)
+    while ``spans`` are handed to fresh processors wired as ``wiring`` and flushed, per span."""
     bound = options.sample_bound
     kept = [
         span
@@ -346,21 +397,28 @@ def worker_cpu_us(options: Options, spans: Sequence[ReadableSpan]) -> tuple[floa
         if span.context is not None and span.context.trace_id & _TRACE_ID_LOW_BITS_MASK < bound
     ]
     pipeline = CountingPipeline()
-    processor = options.flywheel(pipeline)
+    exporter = CountingExporter()
+    processors = options.processors(wiring, exporter, pipeline)
     gc.collect()
     caller0, all0 = time.thread_time_ns(), time.process_time_ns()
     for span in spans:
-        processor.on_end(span)
-    flushed = processor.force_flush(_FLUSH_TIMEOUT_MILLIS)
+        for processor in processors:
+            processor.on_end(span)
+    flushed = all(processor.force_flush(_FLUSH_TIMEOUT_MILLIS) for processor in processors)
     caller1, all1 = time.thread_time_ns(), time.process_time_ns()
     run = Run([] if flushed else ["flush timed out"], delivered=pipeline.traces)
     if pipeline.steps != len(kept):
         run.problems.append(f"flywheel delivered {pipeline.steps} of {len(kept)} spans")
-    run.dropped = dict(processor.dropped)
+    if exporter.spans != len(spans):
+        run.problems.append(f"the exporter received {exporter.spans} of {len(spans)} spans")
+    for processor in processors:
+        if isinstance(processor, FlywheelSpanProcessor):
+            run.dropped = dict(processor.dropped)
     if run.dropped:
         run.problems.append(f"flywheel dropped spans: {run.dropped}")
-    processor.shutdown()
-    return ((all1 - all0) - (caller1 - caller0)) / max(1, pipeline.steps) / 1000, run
+    for processor in processors:
+        processor.shutdown()
+    return ((all1 - all0) - (caller1 - caller0)) / len(spans) / 1000, run
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -397,7 +455,7 @@ def report_tight(options: Options, baseline: Sequence[Run], candidate: Sequence[
     )
     print(header)
     print("-" * len(header))
-    for name, runs in (("BSP", baseline), ("BSP + flywheel", candidate)):
+    for name, runs in (("BSP", baseline), (CANDIDATE, candidate)):
         walls = [run.wall_us for run in runs]
         print(
             f"{name:<16}{median(runs, 'wall_us'):>9.1f}"
@@ -425,7 +483,7 @@ def report_paced(options: Options, baseline: Sequence[Run], candidate: Sequence[
     print("-" * len(header))
     means: list[float] = []
     p99s: list[float] = []
-    for name, runs in (("BSP", baseline), ("BSP + flywheel", candidate)):
+    for name, runs in (("BSP", baseline), (CANDIDATE, candidate)):
         durations = [d for run in runs for d in run.trace_wall_us]
         means.append(statistics.fmean(durations))
         p99s.append(percentile(durations, 0.99))
@@ -470,6 +528,12 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="passed to FlywheelSpanProcessor; None: its own default",
     )
     parser.add_argument(
+        "--wiring",
+        choices=WIRINGS,
+        default=WIRINGS[-1],
+        help="sections 1-3: how export and capture are wired (section 4 measures both)",
+    )
+    parser.add_argument(
         "--sample-ratio",
         type=float,
         default=None,
@@ -487,6 +551,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         io_wait_seconds=args.io_wait_millis / 1000,
         schedule_delay_millis=args.schedule_delay_millis,
         sample_ratio=args.sample_ratio,
+        wiring=args.wiring,
     )
 
 
@@ -506,7 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"traces of {options.trace_size} spans (1 AGENT + {options.trace_size - 1} TOOL);"
         f" flywheel: schedule_delay_millis={settings.schedule_delay_millis},"
         f" trace_grace_millis=0, max_queue_size={settings.max_queue_size},"
-        f" sample_ratio={settings.sample_ratio:g}"
+        f" sample_ratio={settings.sample_ratio:g}; wiring {options.wiring} (sections 1-3)"
     )
 
     runs: list[Run] = []
@@ -520,7 +585,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         candidate.append(tight_run(options, with_flywheel=True, traces=options.traces))
     report_tight(options, baseline, candidate)
     label(baseline, "tight loop, BSP")
-    label(candidate, "tight loop, BSP + flywheel")
+    label(candidate, f"tight loop, {CANDIDATE}")
     runs += baseline + candidate
 
     if options.io_wait_seconds:
@@ -530,32 +595,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             candidate.append(paced_run(options, with_flywheel=True))
         report_paced(options, baseline, candidate)
         label(baseline, "paced, BSP")
-        label(candidate, "paced, BSP + flywheel")
+        label(candidate, f"paced, {CANDIDATE}")
         runs += baseline + candidate
 
     spans = ended_spans(options)
     flywheel_us: list[float] = []
     bsp_us: list[float] = []
+    exporting = options.wiring == "one-pass"
     for _ in range(options.repeats):
         bsp_us.append(on_end_us(lambda: BatchSpanProcessor(CountingExporter()), spans))
-        flywheel_us.append(on_end_us(options.flywheel, spans))
+        flywheel_us.append(
+            on_end_us(
+                lambda: options.flywheel(exporter=CountingExporter() if exporting else None), spans
+            )
+        )
     print(
         f"\n3. on_end alone, worker asleep ({len(spans)} pre-ended spans, median of"
-        f" {options.repeats}): FlywheelSpanProcessor {statistics.median(flywheel_us):.2f} us,"
-        f" BatchSpanProcessor {statistics.median(bsp_us):.2f} us"
+        f" {options.repeats}): FlywheelSpanProcessor{' (exporting)' if exporting else ''}"
+        f" {statistics.median(flywheel_us):.2f} us, BatchSpanProcessor {statistics.median(bsp_us):.2f} us"
     )
-    worker_us: list[float] = []
-    worker_runs: list[Run] = []
+    worker_us: dict[Wiring, list[float]] = {wiring: [] for wiring in WIRINGS}
     for _ in range(options.repeats):
-        cpu_us, run = worker_cpu_us(options, spans)
-        worker_us.append(cpu_us)
-        worker_runs.append(run)
-    label(worker_runs, "worker alone")
-    runs += worker_runs
+        for wiring in WIRINGS:
+            cpu_us, run = worker_cpu_us(options, spans, wiring)
+            worker_us[wiring].append(cpu_us)
+            label([run], f"worker alone, {wiring}")
+            runs.append(run)
     print(
-        f"4. capture worker alone ({len(spans)} pre-ended spans handed over and flushed, median of"
-        f" {options.repeats}): {statistics.median(worker_us):.1f} us CPU per captured span"
+        f"4. capture and export threads alone ({len(spans)} pre-ended spans handed over and"
+        f" flushed, median of {options.repeats}), CPU per span:"
     )
+    for wiring in WIRINGS:
+        print(
+            f"   {wiring:<9} {statistics.median(worker_us[wiring]):6.1f} us  ({WIRING_TEXT[wiring]})"
+        )
+    if len(WIRINGS) == 2:
+        ratio = statistics.median(worker_us["one-pass"]) / statistics.median(worker_us["separate"])
+        print(f"   one-pass / separate: {ratio:.2f}")
     print(f"load average {os.getloadavg()[0]:.2f} at end")
 
     problems = [problem for run in runs for problem in run.problems]

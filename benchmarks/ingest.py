@@ -8,15 +8,22 @@ three TOOL calls (JSON arguments and results), with an email and a phone number 
 run sends traces of its own (fresh ids): a trace id seen before would be dropped as a late span.
 
 1. ``decode_otlp_protobuf`` alone over every request: the floor under any receiver in Python.
-2. ``otel-flywheel serve`` as a subprocess (fresh spool, the default logging pipeline, redaction
-   on, ``FLYWHEEL_TRACE_GRACE_MILLIS`` from ``--trace-grace-millis``), fed by ``--senders``
-   threads over keep-alive connections, ``--repeats`` times:
+2. ``otel-flywheel serve`` as a subprocess pinned to one core (``--serve-cpu``; the senders run on
+   the others), with a fresh spool, ``--pipeline`` (by default ``LoggingPipeline``: what is
+   measured is serve's delivery, not the flywheel's evaluation), redaction on and
+   ``FLYWHEEL_TRACE_GRACE_MILLIS`` from ``--trace-grace-millis``, fed by ``--senders`` threads
+   over keep-alive connections, ``--repeats`` times:
    - *accepted*: spans / seconds from the first request to the last 200. A 200 means the
      request's spans were committed to the SQLite spool (WAL, ``synchronous=FULL``).
    - *delivered*: spans / seconds from the first request until ``/metrics`` shows every trace
      submitted to the pipeline and the spool empty: decoded again, assembled, redacted,
-     normalized and handed over.
-3. Phoenix (``LocalPhoenix``, SQLite) fed the first ``--phoenix-spans`` spans by the same
+     normalized and handed over. It includes the last traces' grace.
+   - *serve CPU*: the serve process's CPU time per span (accepting and delivering), from
+     ``/proc``; its inverse is what one core sustains.
+3. Delivery alone: ``IngestWorker`` in this process, pinned to one core, on a spool filled
+   beforehand with the same requests (grace 0: every span is there already), to a pipeline that
+   counts: spool -> decode -> assemble -> redact -> normalize -> submit -> release, per second.
+4. Phoenix (``LocalPhoenix``, SQLite) fed the first ``--phoenix-spans`` spans by the same
    senders: *accepted* (its 200s), and *queryable* (until ``wait_for_spans`` sees them all).
 
 The ratio compares serve's accepted rate with Phoenix's end-to-end rate (target >= 100x). No
@@ -27,12 +34,15 @@ or a count does not add up.
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
+import itertools
 import json
 import os
 import platform
 import queue
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,10 +60,16 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.util.types import AttributeValue
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from otel_flywheel.config import CaptureSettings
+from otel_flywheel.model import AgentTrace
 from otel_flywheel.otlp import decode_otlp_protobuf
+from otel_flywheel.privacy import build_redactor
 from otel_flywheel.semconv import OpenInferenceSpanKindValues, SpanAttributes
+from otel_flywheel.server import IngestWorker, LoggingFeedbackSink, ServerMetrics, Spool
 from otel_flywheel.testing.phoenix import (
     LocalPhoenix,
     find_free_port,
@@ -67,36 +83,52 @@ _BATCH_SPANS = 512
 _TRACE_SPANS = 7
 _TIMEOUT_SECONDS = 600.0
 _POLL_SECONDS = 0.05
+_REDACTION_KEY = "benchmark-key-0123456789"
+_LOGGING_PIPELINE = "otel_flywheel.capture:LoggingPipeline"
 
 # --- the agent ----------------------------------------------------------------------------------
 
-_QUESTION = "My keyboard arrived broken. I'm jane.doe@example.com, +44 20 7946 0958. Refund?"
+# Every trace has its own customer, order and dates, as real traffic does: the redactor caches
+# results per string, and identical text in every trace would measure that cache, not the work.
+_QUESTION = (
+    "My keyboard arrived broken. I'm %(name)s@example.com, +44 20 7946 %(phone)04d; order "
+    "A-%(order)010d. Refund?"
+)
 _SYSTEM = "You are a support agent for an electronics shop. Use the tools; never invent orders."
 _TOOLS = ("lookup_order", "check_refund_policy", "create_refund")
 _TOOL_INPUT = json.dumps(
-    {"order_id": "A-1029384756", "customer_email": "jane.doe@example.com", "include_history": True}
+    {
+        "order_id": "A-%(order)010d",
+        "customer_email": "%(name)s@example.com",
+        "include_history": True,
+    }
 )
 _TOOL_OUTPUT = json.dumps(
     {
-        "order_id": "A-1029384756",
+        "order_id": "A-%(order)010d",
         "status": "delivered",
-        "items": [{"sku": "KB-7731", "name": "Mechanical keyboard", "qty": 1, "price": "89.90"}],
-        "refund_eligibility": {"eligible": True, "until": "2025-04-13"},
+        "items": [
+            {"sku": "KB-%(sku)04d", "name": "Mechanical keyboard", "qty": 1, "price": "89.90"}
+        ],
+        "refund_eligibility": {"eligible": True, "until": "2025-04-%(day)02d"},
         "history": ["created", "paid", "packed", "shipped", "delivered"],
     }
 )
+_ANSWER = "Yes: order A-%(order)010d is refundable until %(day)d April; I started the refund."
 _DOCUMENT = (
     "Refunds: items reported damaged within 30 days of delivery are refunded in full to the "
     "original payment method once the customer confirms the order number. "
 )
+_NAMES = ("jane.doe", "raj.patel", "li.wei", "ana.souza", "tom.meyer", "aiko.sato")
+_traces_made = itertools.count(1)
 
 
-def _llm_attributes(answer: str) -> dict[str, object]:
+def _llm_attributes(question: str, answer: str) -> dict[str, AttributeValue]:
     request = {
         "model": "gpt-4o-mini",
         "messages": [
             {"role": "system", "content": _SYSTEM},
-            {"role": "user", "content": _QUESTION},
+            {"role": "user", "content": question},
         ],
         "tools": [{"type": "function", "function": {"name": name}} for name in _TOOLS],
     }
@@ -108,7 +140,7 @@ def _llm_attributes(answer: str) -> dict[str, object]:
         f"{SA.LLM_INPUT_MESSAGES}.0.message.role": "system",
         f"{SA.LLM_INPUT_MESSAGES}.0.message.content": _SYSTEM,
         f"{SA.LLM_INPUT_MESSAGES}.1.message.role": "user",
-        f"{SA.LLM_INPUT_MESSAGES}.1.message.content": _QUESTION,
+        f"{SA.LLM_INPUT_MESSAGES}.1.message.content": question,
         f"{SA.LLM_OUTPUT_MESSAGES}.0.message.role": "assistant",
         f"{SA.LLM_OUTPUT_MESSAGES}.0.message.content": answer,
         SA.LLM_TOKEN_COUNT_PROMPT: 412,
@@ -127,13 +159,24 @@ def agent_spans(traces: int, project: str) -> list[ReadableSpan]:
     )
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("ingest-benchmark")
-    answer = "Yes: order A-1029384756 is refundable until 13 April; I started the refund."
     for _ in range(traces):
+        number = next(_traces_made)
+        values = {
+            "name": f"{_NAMES[number % len(_NAMES)]}.{number}",
+            "phone": number % 10_000,
+            "order": 1_000_000_000 + number,
+            "sku": number % 9973,
+            "day": number % 28 + 1,
+        }
+        question, answer = _QUESTION % values, _ANSWER % values
+        tool_input, tool_output = _TOOL_INPUT % values, _TOOL_OUTPUT % values
         with tracer.start_as_current_span(
             "support_agent",
-            attributes={SA.OPENINFERENCE_SPAN_KIND: KIND.AGENT.value, SA.INPUT_VALUE: _QUESTION},
+            attributes={SA.OPENINFERENCE_SPAN_KIND: KIND.AGENT.value, SA.INPUT_VALUE: question},
         ) as root:
-            with tracer.start_as_current_span("ChatCompletion", attributes=_llm_attributes("")):
+            with tracer.start_as_current_span(
+                "ChatCompletion", attributes=_llm_attributes(question, "")
+            ):
                 pass
             with tracer.start_as_current_span(
                 "kb_search",
@@ -153,12 +196,14 @@ def agent_spans(traces: int, project: str) -> list[ReadableSpan]:
                     attributes={
                         SA.OPENINFERENCE_SPAN_KIND: KIND.TOOL.value,
                         SA.TOOL_NAME: name,
-                        SA.INPUT_VALUE: _TOOL_INPUT,
-                        SA.OUTPUT_VALUE: _TOOL_OUTPUT,
+                        SA.INPUT_VALUE: tool_input,
+                        SA.OUTPUT_VALUE: tool_output,
                     },
                 ):
                     pass
-            with tracer.start_as_current_span("ChatCompletion", attributes=_llm_attributes(answer)):
+            with tracer.start_as_current_span(
+                "ChatCompletion", attributes=_llm_attributes(question, answer)
+            ):
                 pass
             root.set_attribute(SA.OUTPUT_VALUE, answer)
     provider.shutdown()
@@ -233,11 +278,11 @@ def metrics(port: int) -> dict[str, float]:
         text = connection.getresponse().read().decode()
     finally:
         connection.close()
-    values: Counter[str] = Counter()  # each sample name summed over its label sets
+    values: dict[str, float] = {}  # each sample name summed over its label sets
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            values[sample.name] += sample.value
-    return dict(values)
+            values[sample.name] = values.get(sample.name, 0.0) + sample.value
+    return values
 
 
 def wait_for(condition: object, what: str) -> None:
@@ -266,7 +311,24 @@ def decode_rate(requests: Sequence[tuple[bytes, int]], repeats: int) -> float:
 class ServeRun:
     accepted_per_second: float
     delivered_per_second: float
+    cpu_us_per_span: float  # the serve process's, accepting and delivering; 0 if unknown
     sent: Sent
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far, from ``/proc`` (0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pin_command(command: list[str], cpu: int | None) -> list[str]:
+    """``command`` run on ``cpu`` only (``taskset``), when asked and possible."""
+    if cpu is None or shutil.which("taskset") is None:
+        return command
+    return ["taskset", "--cpu-list", str(cpu), *command]
 
 
 def serve_runs(
@@ -287,12 +349,13 @@ def serve_runs(
         "--max-spool-spans",
         str(spans * 2),
     ]
+    if options.pipeline:
+        command += ["--pipeline", options.pipeline]
+    command = pin_command(command, options.serve_cpu)
     env = {
         **os.environ,
         "FLYWHEEL_STATE_DIR": str(workdir),
-        "FLYWHEEL_REDACTION_KEY": os.environ.get(
-            "FLYWHEEL_REDACTION_KEY", "benchmark-key-0123456789"
-        ),
+        "FLYWHEEL_REDACTION_KEY": os.environ.get("FLYWHEEL_REDACTION_KEY", _REDACTION_KEY),
         "FLYWHEEL_TRACE_GRACE_MILLIS": str(options.trace_grace_millis),
     }
     problems: list[str] = []
@@ -309,6 +372,7 @@ def serve_runs(
         warm_up_spans = sum(count for _, count in warm_up)
         traces = warm_up_spans // _TRACE_SPANS
         for number, requests in enumerate(payloads, start=1):
+            cpu = process_cpu_seconds(process.pid)
             start = time.perf_counter()
             sent = send_all(port, requests, options.senders)
             traces += spans // _TRACE_SPANS
@@ -318,7 +382,8 @@ def serve_runs(
                 "serve to deliver every trace",
             )
             seconds = time.perf_counter() - start
-            runs.append(ServeRun(spans / sent.seconds, spans / seconds, sent))
+            cpu_us = (process_cpu_seconds(process.pid) - cpu) / spans * 1e6
+            runs.append(ServeRun(spans / sent.seconds, spans / seconds, cpu_us, sent))
             if sent.statuses != Counter({200: len(requests)}):
                 problems.append(f"serve run {number}: answers {dict(sent.statuses)}")
         values = metrics(port)
@@ -334,6 +399,99 @@ def serve_runs(
         process.terminate()
         process.wait(timeout=120)
     return runs, problems
+
+
+class CountingPipeline:
+    """A ``TracePipeline`` that counts what it is handed; ``done`` once ``expected`` traces came."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.traces = 0
+        self.spans = 0
+        self.done = threading.Event()
+
+    def submit(self, trace: AgentTrace) -> None:
+        self.traces += 1
+        self.spans += len(trace.steps)
+        if self.traces >= self.expected:
+            self.done.set()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True  # nothing is buffered
+
+    def shutdown(self) -> None:
+        return None  # nothing to release
+
+
+@dataclass
+class DeliveryRun:
+    delivered_per_second: float
+    cpu_us_per_span: float
+    problems: list[str]
+
+
+def delivery_alone(
+    requests: Sequence[tuple[bytes, int]], workdir: Path, cpu: int | None
+) -> DeliveryRun:
+    """``IngestWorker`` on a spool filled beforehand, to a counting pipeline, on one core."""
+    spans = sum(count for _, count in requests)
+    spool = Spool(workdir / "delivery.sqlite", max_spans=spans * 2)
+    traces: set[str] = set()
+    for body, _ in requests:
+        counts = span_counts(body)
+        traces.update(counts)
+        spool.append_request(body, counts)
+    pipeline = CountingPipeline(len(traces))
+    metrics = ServerMetrics(
+        CollectorRegistry(),
+        spool_spans=lambda: spool.depth_spans,
+        spool_feedback=lambda: 0,
+        held_feedback=lambda: 0,
+        open_traces=lambda: 0,
+        awaiting_ack=lambda: 0,
+        requests_in_flight=lambda: 0,
+    )
+    worker = IngestWorker(
+        spool,
+        pipeline,
+        feedback_sink=LoggingFeedbackSink(),
+        metrics=metrics,
+        redactor=build_redactor(key=_REDACTION_KEY.encode()),
+        # Every span is in the spool before the worker starts: no trace waits for a late one.
+        capture_settings=CaptureSettings.model_validate({"trace_grace_millis": 0}),
+    )
+    # The worker thread inherits this thread's CPU mask: pinned to one core, then restored.
+    mask = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if cpu is not None and mask is not None:
+        os.sched_setaffinity(0, {cpu})
+    try:
+        gc.collect()
+        start, cpu0 = time.perf_counter(), time.process_time()
+        worker.start()
+        finished = pipeline.done.wait(_TIMEOUT_SECONDS)
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu0
+    finally:
+        if cpu is not None and mask is not None:
+            os.sched_setaffinity(0, mask)
+        worker.shutdown()
+        spool.close()
+    problems = [] if finished else ["delivery alone: timed out"]
+    if pipeline.spans != spans:
+        problems.append(f"delivery alone: {pipeline.spans} of {spans} spans delivered")
+    return DeliveryRun(spans / seconds, cpu_seconds / spans * 1e6, problems)
+
+
+def span_counts(body: bytes) -> dict[str, int]:
+    """Trace id (hex) -> the request's spans in it, as serve's traces endpoint counts them."""
+    counts: Counter[str] = Counter()
+    for resource_spans in decode_otlp_protobuf(body).resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            counts.update(span.trace_id.hex() for span in scope_spans.spans)
+    return dict(counts)
+
+
+def _core(cpu: int | None) -> str:
+    return "not pinned" if cpu is None else f"on core {cpu}"
 
 
 def _healthy(port: int) -> bool:
@@ -401,6 +559,19 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="serve runs (and decode passes)")
     parser.add_argument("--senders", type=int, default=4, help="concurrent sending connections")
     parser.add_argument(
+        "--pipeline",
+        default=_LOGGING_PIPELINE,
+        help="serve's --pipeline; '' runs serve's default (the whole flywheel: checks, judge, "
+        "routing), which measures the evaluation too",
+    )
+    parser.add_argument(
+        "--serve-cpu",
+        type=int,
+        default=max(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        help="the core serve and the delivery-alone worker run on (the senders use the others); "
+        "-1: not pinned",
+    )
+    parser.add_argument(
         "--trace-grace-millis",
         type=int,
         default=1000,
@@ -408,11 +579,63 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
         "over requests that arrive out of order (late_span)",
     )
     options = parser.parse_args(argv)
+    if options.serve_cpu is not None and options.serve_cpu < 0:
+        options.serve_cpu = None
     if options.spans < _BATCH_SPANS or options.repeats < 1 or options.senders < 1:
         parser.error(f"need --spans >= {_BATCH_SPANS}, --repeats >= 1 and --senders >= 1")
     if options.phoenix_spans > options.spans:
         parser.error("--phoenix-spans must not exceed --spans (it is a prefix of the payload)")
     return options
+
+
+def report_serve(runs: Sequence[ServeRun], options: argparse.Namespace, spans: int) -> None:
+    accepted = [run.accepted_per_second for run in runs]
+    delivered = [run.delivered_per_second for run in runs]
+    print(
+        f"2. otel-flywheel serve, pipeline {options.pipeline or '(the flywheel)'},"
+        f" {_core(options.serve_cpu)}, {options.senders} senders, {options.repeats} runs of"
+        f" {spans} spans (median, min-max):"
+    )
+    print(
+        f"   accepted  (200 = committed to the spool, synchronous=FULL):"
+        f" {statistics.median(accepted):>9,.0f} spans/s ({min(accepted):,.0f}-{max(accepted):,.0f});"
+        f" {sum(run.sent.retries for run in runs)} retries"
+    )
+    print(
+        f"   delivered (assembled, redacted, normalized, submitted):    "
+        f" {statistics.median(delivered):>9,.0f} spans/s ({min(delivered):,.0f}-{max(delivered):,.0f})"
+    )
+    cpu_us = statistics.median(run.cpu_us_per_span for run in runs)
+    if cpu_us:
+        print(
+            f"   serve CPU, accepting and delivering: {cpu_us:.1f} us/span,"
+            f" {1e6 / cpu_us:,.0f} spans per CPU-second"
+        )
+
+
+def report_delivery(
+    payloads: Sequence[Sequence[tuple[bytes, int]]],
+    options: argparse.Namespace,
+    workdir: Path,
+    spans: int,
+) -> list[str]:
+    problems: list[str] = []
+    deliveries = []
+    for requests in payloads:
+        deliveries.append(delivery_alone(requests, workdir, options.serve_cpu))
+        (workdir / "delivery.sqlite").unlink()
+        problems += deliveries[-1].problems
+    rates = [run.delivered_per_second for run in deliveries]
+    print(
+        f"3. delivery alone, {len(deliveries)} runs of {spans} spans from a filled spool,"
+        f" {_core(options.serve_cpu)} (median, min-max):"
+    )
+    print(
+        f"   delivered (spool -> pipeline): {statistics.median(rates):>9,.0f} spans/s"
+        f" ({min(rates):,.0f}-{max(rates):,.0f});"
+        f" {statistics.median(run.cpu_us_per_span for run in deliveries):.1f} us CPU per span"
+    )
+    return problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -445,34 +668,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     decoded = decode_rate(requests, options.repeats)
     print(f"\n1. decode_otlp_protobuf alone (median of {options.repeats}): {decoded:,.0f} spans/s")
 
+    if options.serve_cpu is not None and len(os.sched_getaffinity(0)) > 1:
+        # The senders (threads started from here) and Phoenix keep off serve's core.
+        os.sched_setaffinity(0, os.sched_getaffinity(0) - {options.serve_cpu})
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="flywheel-ingest-") as tmp:
         payloads = [requests] + [payload(more) for more in runs_spans[1:]]
         warm_up = payload(agent_spans(2 * _BATCH_SPANS // _TRACE_SPANS, project))
         runs, serve_problems = serve_runs(warm_up, payloads, options, Path(tmp))
         problems += serve_problems
+        report_serve(runs, options, len(spans))
+        problems += report_delivery(payloads, options, Path(tmp), len(spans))
         accepted = [run.accepted_per_second for run in runs]
         delivered = [run.delivered_per_second for run in runs]
-        print(
-            f"2. otel-flywheel serve, {options.senders} senders, {options.repeats} runs of"
-            f" {len(spans)} spans (median, min-max):"
-        )
-        print(
-            f"   accepted  (200 = committed to the spool, synchronous=FULL):"
-            f" {statistics.median(accepted):>9,.0f} spans/s ({min(accepted):,.0f}-{max(accepted):,.0f});"
-            f" {sum(run.sent.retries for run in runs)} retries"
-        )
-        print(
-            f"   delivered (assembled, redacted, normalized, submitted):    "
-            f" {statistics.median(delivered):>9,.0f} spans/s ({min(delivered):,.0f}-{max(delivered):,.0f})"
-        )
         if options.phoenix_spans:
             subset = payload(spans[: options.phoenix_spans])
             phoenix = phoenix_run(subset, options, Path(tmp), project)
             if phoenix.sent.statuses != Counter({200: len(subset)}):
                 problems.append(f"Phoenix answers {dict(phoenix.sent.statuses)}")
             print(
-                f"3. Phoenix {phoenix_version(binary) if binary else ''} (SQLite),"
+                f"4. Phoenix {phoenix_version(binary) if binary else ''} (SQLite),"
                 f" {options.senders} senders, {phoenix.spans} spans:"
             )
             print(
