@@ -71,3 +71,8 @@ FLYWHEEL_CONSENT: Final = "flywheel.consent"
 """Set to false on any span of a trace (usually the root) to keep it out of every dataset."""
 FLYWHEEL_REDACTION_COUNT: Final = "flywheel.redaction.count"
 FLYWHEEL_REDACTION_TYPES: Final = "flywheel.redaction.types"
+
+# --- otel-flywheel's own keys in annotation metadata ----------------------------------------------
+FEEDBACK_ID_KEY: Final = "feedback_id"
+"""Routing writes each feedback back to Phoenix as an annotation whose metadata carries this key,
+so a reader (sync-feedback, the report) tells routing's copies from what people wrote."""

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Final
 from pydantic import Field
 
 from otel_flywheel import _env
-from otel_flywheel.config import _Settings, resolve_settings
+from otel_flywheel.config import Settings, resolve_settings
 from otel_flywheel.errors import ConfigError
 
 from ..rubric import Rubric  # noqa: TID252 (decisions.md: relative inside evaluators/)
@@ -57,7 +57,7 @@ CACHE_OFF = frozenset({"off", "none", "false", "0", "no"})
 _REPLY_RESERVE_TOKENS: Final = 4096
 
 
-class JudgeSettings(_Settings):
+class JudgeSettings(Settings):
     """How the judge reaches its endpoint and paces itself.
 
     Precedence: explicit argument > environment > config file section ``judge`` > default.

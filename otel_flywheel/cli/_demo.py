@@ -286,7 +286,7 @@ def _print_phoenix(result: DemoResult) -> None:
 
 def _replay(result: DemoResult) -> int:
     """The regression dataset as a release gate: a fixed agent passes it, the original fails it."""
-    from otel_flywheel.replay import demo_replay
+    from otel_flywheel.demo import demo_replay
 
     print(
         "\n6. replayed in CI: the regression dataset gates a fixed version of the agent, then the "
@@ -310,21 +310,20 @@ def _replay(result: DemoResult) -> int:
 
 def _export(result: DemoResult, state_dir: Path) -> int:
     """SFT and DPO files from the demo's feedback, with their lineage manifests."""
-    from phoenix.client import Client
-
-    from otel_flywheel._flywheel import ROUTING_STORE_FILE
     from otel_flywheel.export import PIIFoundError, export_training_data
-    from otel_flywheel.routing import RoutingStore
+    from otel_flywheel.phoenix import phoenix_client
+    from otel_flywheel.routing import ROUTING_STORE_FILE, RoutingStore
 
     print("\n7. exported for training (with lineage back to the source spans):", flush=True)
     store = RoutingStore(state_dir / ROUTING_STORE_FILE)
     try:
-        summary = export_training_data(
-            Client(base_url=result.phoenix_url),
-            project=result.project,
-            out_dir=state_dir.parent / "exports",
-            store=store,
-        )
+        with phoenix_client(result.phoenix_url) as (client, _):
+            summary = export_training_data(
+                client,
+                project=result.project,
+                out_dir=state_dir.parent / "exports",
+                store=store,
+            )
     except PIIFoundError as exc:
         print(f"  the export stopped: {exc}", file=sys.stderr)
         return 1
@@ -414,7 +413,7 @@ def _evaluator() -> TraceEvaluator:
     import os
 
     from otel_flywheel import _env
-    from otel_flywheel.demo._agent import TENANT_ATTRIBUTE
+    from otel_flywheel.demo import TENANT_ATTRIBUTE
     from otel_flywheel.evaluation import load_trace_evaluator
 
     return load_trace_evaluator(

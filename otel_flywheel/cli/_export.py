@@ -23,7 +23,6 @@ from otel_flywheel.export import (
     ExportError,
     ExportResult,
     PIIFoundError,
-    SourceDataset,
     StepReport,
     TraceLookup,
     default_row_format,
@@ -33,13 +32,13 @@ from otel_flywheel.export import (
     file_format,
     get_row_format,
     load_source,
-    open_routing_store,
 )
-
-from ._judge import phoenix_client
+from otel_flywheel.phoenix import phoenix_client
+from otel_flywheel.routing import RoutingStore
 
 if TYPE_CHECKING:
-    from phoenix.client import Client
+    from otel_flywheel.datasets import LoadedDataset
+    from otel_flywheel.phoenix import PhoenixClient
 
 __all__ = ["add_export_parser", "format_steps"]
 
@@ -208,16 +207,16 @@ def run_export(args: argparse.Namespace) -> int:
 
 def _run(
     args: argparse.Namespace,
-    client: Client,
+    client: PhoenixClient,
     *,
-    sources: list[SourceDataset],
-    gating: list[SourceDataset],
+    sources: list[LoadedDataset],
+    gating: list[LoadedDataset],
     curation: CurationSettings,
     stack: ExitStack,
 ) -> ExportResult:
     if args.kind == "evals":
         return export_evals(sources, out=args.out, curation=curation, progress=_say)
-    store = None if args.no_local_store else open_routing_store()
+    store = None if args.no_local_store else RoutingStore.existing()
     if store is not None:
         stack.callback(store.close)
     traces = TraceLookup(store=store, client=client, progress=_say)

@@ -12,17 +12,16 @@ from datetime import datetime, timezone
 from typing import Final
 
 from otel_flywheel.errors import ConfigError, FlywheelError
-from otel_flywheel.export import open_routing_store
 from otel_flywheel.outbox import Outbox, default_outbox_path
+from otel_flywheel.phoenix import PhoenixPurgeError, phoenix_client
 from otel_flywheel.privacy_ops import (
-    PhoenixPurgeError,
     apply_retention,
     is_pseudonym,
     pseudonymize_user,
     purge_user,
 )
-
-from ._judge import parse_time_bound, phoenix_client
+from otel_flywheel.routing import RoutingStore
+from otel_flywheel.times import parse_time_bound
 
 __all__ = ["add_purge_parser"]
 
@@ -125,7 +124,7 @@ def _erase(args: argparse.Namespace, user_ids: list[str]) -> int:
     print(f"purging {user_ids[0]}" + (" (and the raw id)" if len(user_ids) > 1 else ""))
     try:
         with ExitStack() as stack:
-            store = open_routing_store()
+            store = RoutingStore.existing()
             if store is not None:
                 stack.callback(store.close)
             outbox_path = default_outbox_path()
@@ -166,7 +165,7 @@ def _erase(args: argparse.Namespace, user_ids: list[str]) -> int:
 def _retain(older_than: float) -> int:
     try:
         with ExitStack() as stack:
-            store = open_routing_store()
+            store = RoutingStore.existing()
             if store is not None:
                 stack.callback(store.close)
             report = apply_retention(older_than, store=store, outbox_path=default_outbox_path())

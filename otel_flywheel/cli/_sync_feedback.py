@@ -17,26 +17,25 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Final
 
-from otel_flywheel._feedback._sync import (
-    NEGATIVE_LABELS,
-    POSITIVE_LABELS,
-    FeedbackSyncReport,
-    sync_feedback,
-)
-from otel_flywheel._flywheel import ROUTING_STORE_FILE
-from otel_flywheel.config import RoutingSettings, resolve_settings, state_path
+from otel_flywheel._feedback import NEGATIVE_LABELS, POSITIVE_LABELS
+from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.errors import ConfigError, FlywheelError
 from otel_flywheel.model import AgentTrace
 from otel_flywheel.outbox import Outbox, OutboxStats, OutboxWorker
+from otel_flywheel.phoenix import PhoenixSink, phoenix_client, pull_traces, require_project
 from otel_flywheel.privacy import build_redactor
-from otel_flywheel.routing import RoutingSink, RoutingStore
-from otel_flywheel.sinks import PhoenixSink
-
-from ._judge import PhoenixAccessError, parse_time_bound, phoenix_client, pull_traces
+from otel_flywheel.routing import (
+    FeedbackSyncReport,
+    RoutingSink,
+    RoutingStore,
+    default_routing_store_path,
+    sync_feedback,
+)
+from otel_flywheel.times import parse_time_bound
 
 if TYPE_CHECKING:
     import httpx
-    from phoenix.client import Client
+
 
 __all__ = ["add_sync_feedback_parser", "run_sync_feedback"]
 
@@ -149,13 +148,13 @@ def run_sync_feedback(args: argparse.Namespace) -> int:
             client, url = stack.enter_context(
                 phoenix_client(args.phoenix_url, on_response=pages.on_response)
             )
-            _require_project(client, args.project)
+            require_project(client, args.project)
             outbox = stack.enter_context(Outbox())
             phoenix = stack.enter_context(PhoenixSink(base_url=url))
             worker = OutboxWorker(outbox, phoenix)  # not started: force_flush delivers inline
             routing = RoutingSink(
                 outbox,
-                store=RoutingStore(state_path(ROUTING_STORE_FILE)),
+                store=RoutingStore(default_routing_store_path()),
                 settings=settings,
                 worker=worker,
                 redactor=redactor,
@@ -192,21 +191,6 @@ def run_sync_feedback(args: argparse.Namespace) -> int:
     except (FlywheelError, OSError) as exc:
         return _fail(str(exc))
     return _summarize(report, routing.counts(), before=before, after=after, args=args)
-
-
-def _require_project(client: Client, project: str) -> None:
-    import httpx
-
-    try:
-        client.projects.get(project_name=project)
-    except httpx.HTTPStatusError as exc:
-        if exc.response.status_code != 404:
-            raise
-        known = sorted(p["name"] for p in client.projects.list())
-        raise PhoenixAccessError(
-            f"Phoenix has no project {project!r}; known projects: "
-            f"{', '.join(map(repr, known)) or 'none'} (choose one with --project)"
-        ) from exc
 
 
 def _summarize(

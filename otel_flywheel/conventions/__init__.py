@@ -7,7 +7,6 @@ Both the in-process span processor and the OTLP receiver build ``SpanView`` reco
 from __future__ import annotations
 
 from otel_flywheel.conventions._normalize import normalize_span, normalize_trace
-from otel_flywheel.conventions._phoenix_spans import span_view_from_phoenix
 from otel_flywheel.conventions._span_view import (
     SpanEvent,
     SpanView,
@@ -24,7 +23,6 @@ __all__ = [
     "normalize_span",
     "normalize_trace",
     "span_view_from_otlp",
-    "span_view_from_phoenix",
     "span_view_from_readable",
     "span_views_from_request",
 ]

@@ -8,6 +8,7 @@ it with a local Phoenix and prints the results.
 
 from __future__ import annotations
 
+from otel_flywheel.demo._agent import TENANT_ATTRIBUTE
 from otel_flywheel.demo._history import (
     HISTORY_QUESTIONS,
     PLANTED_DRIFT,
@@ -15,7 +16,7 @@ from otel_flywheel.demo._history import (
     HistoryRun,
     plan_history,
 )
-from otel_flywheel.demo._phoenix import PhoenixContents, span_url, trace_url
+from otel_flywheel.demo._replay import DemoReplay, demo_replay
 from otel_flywheel.demo._report import DemoReport, write_demo_report
 from otel_flywheel.demo._reviewers import REVIEWERS, ReviewLabel
 from otel_flywheel.demo._run import DEMO_PROJECT, ROUTES, Delivery, DemoResult, DemoRun, run_demo
@@ -26,6 +27,7 @@ from otel_flywheel.demo._script import (
     DemoFeedback,
     Scenario,
 )
+from otel_flywheel.phoenix import PhoenixContents, span_url, trace_url
 
 __all__ = [
     "ALL_SCENARIOS",
@@ -36,9 +38,11 @@ __all__ = [
     "REVIEWERS",
     "ROUTES",
     "SCENARIOS",
+    "TENANT_ATTRIBUTE",
     "VERSIONS",
     "Delivery",
     "DemoFeedback",
+    "DemoReplay",
     "DemoReport",
     "DemoResult",
     "DemoRun",
@@ -46,6 +50,7 @@ __all__ = [
     "PhoenixContents",
     "ReviewLabel",
     "Scenario",
+    "demo_replay",
     "plan_history",
     "run_demo",
     "span_url",

@@ -3,7 +3,7 @@
 ``export_sft`` / ``export_dpo`` write one file (Parquet or JSON lines) in a row format, the shape
 its reader wants: ``openai`` (OpenAI fine-tuning) or ``hf`` (Hugging Face chat templates and TRL;
 see `get_row_format`). ``export_evals`` writes the examples themselves. Each writes a
-manifest (``<file>.manifest.json``) from dataset examples loaded with ``load_dataset`` (Phoenix)
+manifest (``<file>.manifest.json``) from dataset examples loaded from Phoenix (``load_source``)
 or ``load_examples_file``; source traces come through a ``TraceLookup`` (local routing store,
 then Phoenix). ``export_training_data`` does a project's SFT and DPO exports in one call. The
 ``otel-flywheel export`` command wraps these.
@@ -31,13 +31,9 @@ from otel_flywheel.export._formats import (
 )
 from otel_flywheel.export._hf_format import HF_DPO_SCHEMA, HF_SFT_SCHEMA
 from otel_flywheel.export._load import (
-    DatasetNotFoundError,
-    SourceDataset,
     TraceLookup,
-    load_dataset,
     load_examples_file,
     load_source,
-    open_routing_store,
 )
 from otel_flywheel.export._manifest import MANIFEST_VERSION, manifest_path_for
 from otel_flywheel.export._project import ExportSummary, export_training_data
@@ -51,7 +47,6 @@ __all__ = [
     "ROW_FORMATS",
     "Conversation",
     "CurationSettings",
-    "DatasetNotFoundError",
     "ExportError",
     "ExportKind",
     "ExportResult",
@@ -65,7 +60,6 @@ __all__ = [
     "RowFormat",
     "RowFormatName",
     "SFTRecord",
-    "SourceDataset",
     "StepReport",
     "TraceLookup",
     "TrainingKind",
@@ -77,9 +71,7 @@ __all__ = [
     "export_training_data",
     "file_format",
     "get_row_format",
-    "load_dataset",
     "load_examples_file",
     "load_source",
     "manifest_path_for",
-    "open_routing_store",
 ]

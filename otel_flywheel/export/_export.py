@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from otel_flywheel.datasets import DatasetExample
+from otel_flywheel.datasets import DatasetExample, LoadedDataset
 from otel_flywheel.export._conversation import Conversation, conversation_from_trace
 from otel_flywheel.export._curation import (
     CurationLog,
@@ -44,7 +44,7 @@ from otel_flywheel.export._dpo import build_dpo_row, dpo_pair, not_dpo_reason
 from otel_flywheel.export._errors import PIIFoundError
 from otel_flywheel.export._format_base import RowFormat
 from otel_flywheel.export._formats import RowFormatName, default_row_format, get_row_format
-from otel_flywheel.export._load import SourceDataset, TraceLookup
+from otel_flywheel.export._load import TraceLookup
 from otel_flywheel.export._manifest import build_manifest, manifest_path_for, write_manifest
 from otel_flywheel.export._pii import pii_scanner, scan_rows
 from otel_flywheel.export._rows import Removal, TrainingRow
@@ -84,11 +84,11 @@ class ExportResult:
 
 
 def export_sft(
-    sources: Sequence[SourceDataset],
+    sources: Sequence[LoadedDataset],
     *,
     out: str | Path,
     traces: TraceLookup,
-    gating: Sequence[SourceDataset] = (),
+    gating: Sequence[LoadedDataset] = (),
     row_format: RowFormatName | None = None,
     parallel_tool_calls: bool = True,
     curation: CurationSettings | None = None,
@@ -131,11 +131,11 @@ def export_sft(
 
 
 def export_dpo(
-    sources: Sequence[SourceDataset],
+    sources: Sequence[LoadedDataset],
     *,
     out: str | Path,
     traces: TraceLookup,
-    gating: Sequence[SourceDataset] = (),
+    gating: Sequence[LoadedDataset] = (),
     row_format: RowFormatName | None = None,
     parallel_tool_calls: bool = True,
     curation: CurationSettings | None = None,
@@ -174,11 +174,11 @@ def export_dpo(
 
 def _training_export(
     kind: Literal["sft", "dpo"],
-    sources: Sequence[SourceDataset],
+    sources: Sequence[LoadedDataset],
     *,
     out: str | Path,
     traces: TraceLookup,
-    gating: Sequence[SourceDataset],
+    gating: Sequence[LoadedDataset],
     row_format: RowFormatName | None,
     parallel_tool_calls: bool,
     curation: CurationSettings | None,
@@ -378,8 +378,8 @@ def finish_export(
     parallel_tool_calls: bool | None,
     written: WrittenFile,
     *,
-    sources: Sequence[SourceDataset],
-    gating: Sequence[SourceDataset],
+    sources: Sequence[LoadedDataset],
+    gating: Sequence[LoadedDataset],
     log: CurationLog,
     rows: Sequence[TrainingRow],
     settings: CurationSettings,
@@ -446,7 +446,7 @@ def _balance_description(settings: CurationSettings) -> str:
     return "; ".join(parts) or "off (no cap or ratios set)"
 
 
-def _names(sources: Sequence[SourceDataset]) -> str:
+def _names(sources: Sequence[LoadedDataset]) -> str:
     return ", ".join(source.name for source in sources)
 
 

@@ -16,22 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from otel_flywheel.config import RoutingSettings, resolve_settings
+from otel_flywheel.datasets import LoadedDataset
 from otel_flywheel.export._curation import CurationSettings
 from otel_flywheel.export._export import ExportResult, export_dpo, export_sft
 from otel_flywheel.export._formats import RowFormatName
-from otel_flywheel.export._load import (
-    DatasetNotFoundError,
-    SourceDataset,
-    TraceLookup,
-    load_dataset,
-    open_routing_store,
-)
+from otel_flywheel.export._load import TraceLookup
+from otel_flywheel.phoenix import DatasetNotFoundError, load_dataset
+from otel_flywheel.routing import RoutingStore
 
 if TYPE_CHECKING:
-    from phoenix.client import Client
-
     from otel_flywheel.config import PrivacySettings
-    from otel_flywheel.routing import RoutingStore
+    from otel_flywheel.phoenix import PhoenixClient
 
 __all__ = ["ExportSummary", "export_training_data"]
 
@@ -51,13 +46,13 @@ class ExportSummary:
 
 
 def export_training_data(
-    client: Client,
+    client: PhoenixClient,
     *,
     project: str,
     out_dir: str | os.PathLike[str],
     store: RoutingStore | None = None,
     use_local_store: bool = True,
-    gating: Sequence[SourceDataset] = (),
+    gating: Sequence[LoadedDataset] = (),
     curation: CurationSettings | None = None,
     privacy: PrivacySettings | Mapping[str, Any] | None = None,
     file_format: Literal["parquet", "jsonl"] = "parquet",
@@ -78,11 +73,11 @@ def export_training_data(
     directory = Path(out_dir)
     with ExitStack() as stack:
         if store is None and use_local_store:
-            store = open_routing_store()
+            store = RoutingStore.existing()
             if store is not None:
                 stack.callback(store.close)
 
-        def sources(*routes: str) -> list[SourceDataset]:
+        def sources(*routes: str) -> list[LoadedDataset]:
             return [_dataset_or_empty(client, settings.dataset(route)) for route in routes]
 
         def lookup() -> TraceLookup:
@@ -108,8 +103,8 @@ def export_training_data(
     return ExportSummary(sft=sft, dpo=dpo)
 
 
-def _dataset_or_empty(client: Client, name: str) -> SourceDataset:
+def _dataset_or_empty(client: PhoenixClient, name: str) -> LoadedDataset:
     try:
         return load_dataset(client, name)
     except DatasetNotFoundError:
-        return SourceDataset(name=name, origin="missing")
+        return LoadedDataset(name=name, origin="missing")

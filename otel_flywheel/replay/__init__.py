@@ -28,7 +28,6 @@ from otel_flywheel.replay._tools import (
 
 if TYPE_CHECKING:
     from otel_flywheel.replay._capture import RunCapture
-    from otel_flywheel.replay._demo import DemoReplay, demo_replay
     from otel_flywheel.replay._gate import (
         Baseline,
         BaselineEntry,
@@ -37,9 +36,8 @@ if TYPE_CHECKING:
         GateResult,
         GateSettings,
         evaluate_gate,
-        wilson_interval,
     )
-    from otel_flywheel.replay._job import RECORDINGS_KEY, ReplayReport, run_replay
+    from otel_flywheel.replay._job import RECORDINGS_KEY, ReplayReport, find_recordings, run_replay
     from otel_flywheel.replay._report import (
         ReplayInfo,
         read_baseline_file,
@@ -61,7 +59,6 @@ __all__ = [
     "Baseline",
     "BaselineEntry",
     "CategoryRow",
-    "DemoReplay",
     "ExampleOutcome",
     "GateResult",
     "GateSettings",
@@ -75,9 +72,9 @@ __all__ = [
     "ToolReplay",
     "ToolReplayMiss",
     "ToolReplayMode",
-    "demo_replay",
     "evaluate_gate",
     "expectations",
+    "find_recordings",
     "load_task",
     "read_baseline_file",
     "recordings_from_trace",
@@ -87,15 +84,12 @@ __all__ = [
     "run_replay",
     "summary_dict",
     "tool",
-    "wilson_interval",
     "write_junit",
     "write_summary",
 ]
 
 _LAZY = {
     "RunCapture": "_capture",
-    "DemoReplay": "_demo",
-    "demo_replay": "_demo",
     "Baseline": "_gate",
     "BaselineEntry": "_gate",
     "CategoryRow": "_gate",
@@ -103,10 +97,10 @@ _LAZY = {
     "GateResult": "_gate",
     "GateSettings": "_gate",
     "evaluate_gate": "_gate",
-    "wilson_interval": "_gate",
     "RECORDINGS_KEY": "_job",
     "ReplayReport": "_job",
     "run_replay": "_job",
+    "find_recordings": "_job",
     "ReplayInfo": "_report",
     "read_baseline_file": "_report",
     "render_report": "_report",

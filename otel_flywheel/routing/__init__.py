@@ -8,6 +8,7 @@ from which the outbox worker writes them to Phoenix.
 from __future__ import annotations
 
 from otel_flywheel.routing._datasets import DATASET_PURPOSES, DatasetPurpose, Route
+from otel_flywheel.routing._review_sync import FeedbackSyncReport, sync_feedback
 from otel_flywheel.routing._router import (
     FEEDBACK_ANNOTATION,
     VERDICT_ANNOTATION,
@@ -16,13 +17,21 @@ from otel_flywheel.routing._router import (
     verdict_metadata,
 )
 from otel_flywheel.routing._sink import RoutingSink
-from otel_flywheel.routing._store import PurgeCounts, RoutingStore, StoredTrace
+from otel_flywheel.routing._store import (
+    ROUTING_STORE_FILE,
+    PurgeCounts,
+    RoutingStore,
+    StoredTrace,
+    default_routing_store_path,
+)
 
 __all__ = [
     "DATASET_PURPOSES",
     "FEEDBACK_ANNOTATION",
+    "ROUTING_STORE_FILE",
     "VERDICT_ANNOTATION",
     "DatasetPurpose",
+    "FeedbackSyncReport",
     "PurgeCounts",
     "Route",
     "RoutedExample",
@@ -30,5 +39,7 @@ __all__ = [
     "RoutingSink",
     "RoutingStore",
     "StoredTrace",
+    "default_routing_store_path",
+    "sync_feedback",
     "verdict_metadata",
 ]

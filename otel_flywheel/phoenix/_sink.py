@@ -34,18 +34,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import httpx
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 
+from otel_flywheel._worker import suppressed_instrumentation
 from otel_flywheel.errors import ConfigError
-from otel_flywheel.sinks._phoenix_http import (
-    REJECTED_STATUSES,
-    failure_outcome,
-    malformed_outcome,
-    missing_ids,
-    response_detail,
-)
-from otel_flywheel.sinks._phoenix_labels import DatasetLabeler
-from otel_flywheel.sinks._phoenix_payloads import (
+from otel_flywheel.phoenix._connection import REQUEST_TIMEOUT_SECONDS, http_of, new_client, timeout
+from otel_flywheel.phoenix._dataset_labels import DatasetLabeler
+from otel_flywheel.phoenix._payloads import (
     annotation_data,
     chunks,
     example_of,
@@ -53,9 +47,15 @@ from otel_flywheel.sinks._phoenix_payloads import (
     itself,
     json_object,
 )
-from otel_flywheel.sinks._phoenix_presence import Presence, span_lookup_query
-from otel_flywheel.sinks._sink import WriteOutcome
-from otel_flywheel.sinks._writes import AnnotationTarget, AnnotationWrite, ExampleWrite, Write
+from otel_flywheel.phoenix._presence import Presence, span_lookup_query
+from otel_flywheel.phoenix._sink_http import (
+    REJECTED_STATUSES,
+    failure_outcome,
+    malformed_outcome,
+    missing_ids,
+    response_detail,
+)
+from otel_flywheel.sinks import AnnotationTarget, AnnotationWrite, ExampleWrite, Write, WriteOutcome
 
 if TYPE_CHECKING:
     from phoenix.client import Client
@@ -64,10 +64,8 @@ __all__ = ["PhoenixSink"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_SECONDS: Final = 60.0  # phoenix-client's per-call default of 5 s is too short
 DEFAULT_SPAN_WAIT_SECONDS: Final = 900.0
 DEFAULT_NOT_INGESTED_RETRY_SECONDS: Final = 15.0  # Phoenix ingests ~125 spans/s on 2 cores
-_CONNECT_TIMEOUT_SECONDS: Final = 10.0
 _SPANS_PER_QUERY: Final = 100
 
 _Item = TypeVar("_Item")
@@ -114,7 +112,7 @@ class PhoenixSink:
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        timeout_seconds: float = REQUEST_TIMEOUT_SECONDS,
         span_wait_seconds: float = DEFAULT_SPAN_WAIT_SECONDS,
         not_ingested_retry_seconds: float = DEFAULT_NOT_INGESTED_RETRY_SECONDS,
         max_writes_per_request: int = 500,
@@ -135,9 +133,8 @@ class PhoenixSink:
             raise ConfigError(f"span_wait_seconds must be >= 0, got {span_wait_seconds!r}")
         self._base_url = base_url
         self._api_key = api_key
-        self._timeout = httpx.Timeout(
-            timeout_seconds, connect=min(timeout_seconds, _CONNECT_TIMEOUT_SECONDS)
-        )
+        self._timeout_seconds = timeout_seconds
+        self._timeout = timeout(timeout_seconds)
         self._span_wait_seconds = span_wait_seconds
         self._not_ingested_retry_seconds = not_ingested_retry_seconds
         self._max_per_request = max_writes_per_request
@@ -150,19 +147,8 @@ class PhoenixSink:
         self._link_check = True  # off once Phoenix's GraphQL has no getSpanByOtelId
 
     def _new_client(self) -> Client:
-        from phoenix.client import Client
-        from phoenix.client.utils.config import get_base_url, get_env_client_headers
-
-        headers = get_env_client_headers()
-        if self._api_key:
-            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        base_url = self._base_url or get_base_url(
-            credential_source="explicit arguments" if self._api_key else None
-        )
-        # Our own httpx client: the timeout is ours, and close() closes its connections.
-        return Client(
-            http_client=httpx.Client(base_url=base_url, headers=headers, timeout=self._timeout)
+        return new_client(
+            self._base_url, api_key=self._api_key, timeout_seconds=self._timeout_seconds
         )
 
     def _init_caches(self) -> None:
@@ -185,9 +171,8 @@ class PhoenixSink:
 
     @property
     def _http(self) -> httpx.Client:
-        # phoenix-client has no public route for dataset uploads with example ids and no public
-        # accessor for its httpx client; `_client` is the property its own resources use.
-        return self._client._client
+        # phoenix-client has no public route for dataset uploads with example ids.
+        return http_of(self._client)
 
     def close(self) -> None:
         """Close the HTTP client, if this sink built it. Idempotent."""
@@ -210,11 +195,8 @@ class PhoenixSink:
     def write(self, writes: Sequence[Write]) -> dict[str, WriteOutcome]:
         """Deliver ``writes``; one outcome per ``write.key``. Never raises for Phoenix's answers."""
         # Our own HTTP calls must not be traced (an httpx instrumentation would export them).
-        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-        try:
+        with suppressed_instrumentation():
             return self._write(writes)
-        finally:
-            detach(token)
 
     def _write(self, writes: Sequence[Write]) -> dict[str, WriteOutcome]:
         if os.getpid() != self._pid:

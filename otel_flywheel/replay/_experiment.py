@@ -1,12 +1,8 @@
-"""Replay against Phoenix: load a dataset version, record the experiment, read a baseline.
+"""Replay's record in Phoenix: the experiment on the replayed dataset version, its runs, a baseline.
 
-We run the examples ourselves and record the experiment through Phoenix's REST API (create, then
-one run per example and repetition, then their evaluations) rather than through the client's
-``run_experiment``: the runs must be captured by the flywheel's processor, replay their tools and
-be judged by our evaluators, and the same runner must work offline, where ``run_experiment``
-cannot run. The experiment is tied to the dataset version that was replayed; each run links to
-its trace id, and carries one evaluation per evaluator plus ``flywheel.replay`` (the run's
-status), which is what a later ``--baseline`` reads back.
+The experiment is tied to the dataset version that was replayed; each run links to its trace id and
+carries one evaluation per evaluator plus ``flywheel.replay`` (the run's status), which is what a
+later ``--baseline`` reads back. Phoenix is reached through ``otel_flywheel.phoenix`` only.
 
 Tool recordings for Phoenix examples come from their source traces, read with the same
 ``pull_traces`` as ``otel-flywheel judge`` (redacted, as at capture).
@@ -16,31 +12,38 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from otel_flywheel import __version__
-from otel_flywheel.datasets import DatasetExample, example_from_phoenix
+from otel_flywheel.datasets import DatasetExample, LoadedDataset
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.model import Evaluation
+from otel_flywheel.phoenix import (
+    ExperimentEvaluation,
+    ExperimentNotFoundError,
+    ExperimentRun,
+    PhoenixAccessError,
+    create_experiment,
+    experiment_runs,
+    experiments_of,
+    log_runs,
+    pull_traces,
+)
 from otel_flywheel.replay._gate import Baseline, BaselineEntry, ExampleStatus
 from otel_flywheel.replay._runner import RunResult
 from otel_flywheel.replay._tools import ToolRecording, recordings_from_trace
 
 if TYPE_CHECKING:
-    from phoenix.client import Client
-
+    from otel_flywheel.phoenix import PhoenixClient
     from otel_flywheel.privacy import Redactor
 
 __all__ = [
     "REPLAY_EVALUATION",
-    "PhoenixDataset",
     "baseline_from_experiment",
-    "create_experiment",
     "latest_replay_experiment",
-    "load_dataset",
-    "log_runs",
     "pull_recordings",
+    "record_runs",
+    "start_experiment",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,149 +52,97 @@ REPLAY_EVALUATION: Final = "flywheel.replay"
 """The evaluation on each experiment run that holds the run's status (pass / fail / error)."""
 EXPERIMENT_MARK: Final = "otel_flywheel"
 """Experiment metadata key marking experiments replay recorded (value ``"replay"``)."""
-TIMEOUT_SECONDS: Final = 60
 _EXPLANATION_CHARS: Final = 4000
+_PROGRESS_EVERY_RUNS: Final = 20
 
 
-@dataclass(frozen=True, kw_only=True)
-class PhoenixDataset:
-    name: str
-    id: str
-    version_id: str
-    examples: list[DatasetExample]
-    node_ids: Mapping[str, str] = field(default_factory=dict)  # example id -> Phoenix node id
-
-
-def load_dataset(client: Client, name: str, *, version_id: str | None = None) -> PhoenixDataset:
-    """The examples of dataset ``name`` (a name or id) at ``version_id`` (default: the latest)."""
-    import httpx
-
-    try:
-        dataset = client.datasets.get_dataset(
-            dataset=name, version_id=version_id, timeout=TIMEOUT_SECONDS
-        )
-    except ValueError:
-        known = sorted(d["name"] for d in client.datasets.list())
-        raise ConfigError(
-            f"Phoenix has no dataset {name!r}; known datasets: "
-            f"{', '.join(map(repr, known)) or 'none'}"
-        ) from None
-    except httpx.HTTPStatusError as exc:
-        if exc.response.status_code in (404, 422) and version_id:
-            raise ConfigError(
-                f"dataset {name!r} has no version {version_id!r} (Phoenix answered "
-                f"{exc.response.status_code}). Fix: pick one of its versions in the Phoenix UI"
-            ) from None
-        raise
-    examples = []
-    node_ids = {}
-    for raw in dataset.examples:
-        example = example_from_phoenix(raw, dataset=dataset.name, version_id=dataset.version_id)
-        examples.append(example)
-        node_ids[example.example_id] = str(raw.get("node_id") or raw["id"])
-    return PhoenixDataset(
-        name=dataset.name,
-        id=dataset.id,
-        version_id=dataset.version_id,
-        examples=examples,
-        node_ids=node_ids,
-    )
-
-
-def create_experiment(
-    client: Client,
-    dataset: PhoenixDataset,
+def start_experiment(
+    client: PhoenixClient,
+    dataset: LoadedDataset,
     *,
     task: str,
     repetitions: int,
     judge_model: str | None,
 ) -> dict[str, Any]:
-    """A new experiment on the dataset version (``id``, ``project_name``, ...)."""
-    experiment = client.experiments.create(
-        dataset_id=dataset.id,
-        dataset_version_id=dataset.version_id,
-        experiment_name=f"replay {task}",
-        experiment_description=f"otel-flywheel replay of {dataset.name} with {task}",
-        experiment_metadata={
+    """A new experiment on the replayed dataset version (``id``, ``project_name``, ...)."""
+    return create_experiment(
+        client,
+        dataset,
+        name=f"replay {task}",
+        description=f"otel-flywheel replay of {dataset.name} with {task}",
+        metadata={
             EXPERIMENT_MARK: "replay",
             "task": task,
             "judge_model": judge_model,
             "otel_flywheel_version": __version__,
         },
         repetitions=repetitions,
-        timeout=TIMEOUT_SECONDS,
     )
-    return dict(experiment)
 
 
-def experiment_url(client: Client, dataset: PhoenixDataset, experiment_id: str) -> str:
-    return client.experiments.get_experiment_url(dataset.id, experiment_id)
-
-
-def log_runs(
-    client: Client,
+def record_runs(
+    client: PhoenixClient,
     experiment_id: str,
-    dataset: PhoenixDataset,
+    dataset: LoadedDataset,
     runs: Sequence[RunResult],
     *,
     progress: Callable[[str], None] | None = None,
 ) -> int:
     """Record each run and its evaluations in the experiment; returns the runs recorded."""
-    recorded = 0
-    for run in runs:
-        node_id = dataset.node_ids.get(run.example.example_id)
-        if node_id is None:
-            continue
-        record = client.experiments.log_run(
-            experiment_id=experiment_id,
-            dataset_example_id=node_id,
-            output=run.output if run.status != "error" else None,
-            start_time=run.started_at,
-            end_time=run.ended_at,
-            repetition_number=run.repetition,
-            trace_id=run.trace_id,
-            error=run.error if run.status == "error" else None,
-            timeout=TIMEOUT_SECONDS,
-        )
-        run_id = str(record["id"])
-        client.experiments.log_evaluation(
-            experiment_run_id=run_id,
-            name=REPLAY_EVALUATION,
-            label=run.status,
-            score={"pass": 1.0, "fail": 0.0}.get(run.status),
-            explanation=run.reason[:_EXPLANATION_CHARS] or None
+    records = [
+        _experiment_run(run, node_id)
+        for run in runs
+        if (node_id := dataset.node_ids.get(run.example.example_id)) is not None
+    ]
+
+    def recorded(count: int) -> None:
+        if progress is not None and count % _PROGRESS_EVERY_RUNS == 0:
+            progress(f"recorded {count}/{len(runs)} runs in the experiment")
+
+    return log_runs(client, experiment_id, records, progress=recorded)
+
+
+def _experiment_run(run: RunResult, node_id: str) -> ExperimentRun:
+    status = ExperimentEvaluation(
+        name=REPLAY_EVALUATION,
+        label=run.status,
+        score={"pass": 1.0, "fail": 0.0}.get(run.status),
+        explanation=(
+            run.reason[:_EXPLANATION_CHARS] or None
             if run.status != "pass"
-            else "every evaluation passed",
+            else "every evaluation passed"
+        ),
+        metadata={
+            "example_id": run.example.example_id,
+            "category": run.verdict.category if run.verdict else None,
+            "unjudged_rubrics": list(run.unjudged_rubrics),
+        },
+    )
+    by_evaluator = [
+        ExperimentEvaluation(
+            name=name,
+            annotator_kind="LLM" if entry["judge_model"] else "CODE",
+            label=entry["label"],
+            score=entry["score"],
+            explanation=entry["explanation"] or None,
             metadata={
-                "example_id": run.example.example_id,
-                "category": run.verdict.category if run.verdict else None,
-                "unjudged_rubrics": list(run.unjudged_rubrics),
+                "category": entry["category"],
+                "rubric_version": entry["rubric_version"],
+                "judge_model": entry["judge_model"],
             },
-            trace_id=run.trace_id,
-            start_time=run.ended_at,
-            timeout=TIMEOUT_SECONDS,
         )
-        for name, evaluation in _by_evaluator(run).items():
-            client.experiments.log_evaluation(
-                experiment_run_id=run_id,
-                name=name,
-                annotator_kind="LLM" if evaluation["judge_model"] else "CODE",
-                label=evaluation["label"],
-                score=evaluation["score"],
-                explanation=evaluation["explanation"] or None,
-                metadata={
-                    "category": evaluation["category"],
-                    "rubric_version": evaluation["rubric_version"],
-                    "judge_model": evaluation["judge_model"],
-                },
-                trace_id=run.trace_id,
-                start_time=run.ended_at,
-                timeout=TIMEOUT_SECONDS,
-            )
-        recorded += 1
-        if progress is not None and recorded % 20 == 0:
-            progress(f"recorded {recorded}/{len(runs)} runs in the experiment")
-    return recorded
+        for name, entry in _by_evaluator(run).items()
+    ]
+    return ExperimentRun(
+        example_node_id=node_id,
+        start_time=run.started_at,
+        end_time=run.ended_at,
+        repetition=run.repetition,
+        output=run.output if run.status != "error" else None,
+        error=run.error if run.status == "error" else None,
+        trace_id=run.trace_id,
+        evaluations=[status, *by_evaluator],
+    )
 
 
 def _by_evaluator(run: RunResult) -> dict[str, dict[str, Any]]:
@@ -220,10 +171,10 @@ def _by_evaluator(run: RunResult) -> dict[str, dict[str, Any]]:
 
 
 def latest_replay_experiment(
-    client: Client, dataset: PhoenixDataset, *, exclude: str | None = None
+    client: PhoenixClient, dataset: LoadedDataset, *, exclude: str | None = None
 ) -> str | None:
     """The newest experiment replay recorded on this dataset, or ``None``."""
-    for experiment in client.experiments.list(dataset_id=dataset.id, timeout=TIMEOUT_SECONDS):
+    for experiment in experiments_of(client, dataset):
         metadata = experiment.get("metadata") or {}
         if experiment["id"] != exclude and metadata.get(EXPERIMENT_MARK) == "replay":
             return str(experiment["id"])
@@ -231,21 +182,18 @@ def latest_replay_experiment(
 
 
 def baseline_from_experiment(
-    client: Client, experiment_id: str, dataset: PhoenixDataset
+    client: PhoenixClient, experiment_id: str, dataset: LoadedDataset
 ) -> Baseline:
     """Each example's status in an experiment replay recorded (its ``flywheel.replay`` labels)."""
-    response = client._client.get(  # no client method returns runs with their evaluations
-        f"v1/experiments/{experiment_id}/json", timeout=TIMEOUT_SECONDS
-    )
-    if response.status_code in (404, 422):
+    try:
+        records = experiment_runs(client, experiment_id)
+    except ExperimentNotFoundError as exc:
         raise ConfigError(
-            f"Phoenix has no experiment {experiment_id!r} with runs ({response.status_code}: "
-            f"{response.text[:200]}). Fix: --baseline auto, or an experiment id replay recorded"
-        )
-    response.raise_for_status()
+            f"{exc}. Fix: --baseline auto, or an experiment id replay recorded"
+        ) from None
     by_node = {node: example_id for example_id, node in dataset.node_ids.items()}
     counts: dict[str, list[int]] = {}  # example id -> [passes, fails, errors]
-    for record in response.json():
+    for record in records:
         status = next(
             (
                 a.get("label")
@@ -296,7 +244,7 @@ def _status(passes: int, fails: int) -> ExampleStatus:
 
 
 def pull_recordings(
-    client: Client,
+    client: PhoenixClient,
     examples: Sequence[DatasetExample],
     *,
     redactor: Redactor | None,
@@ -304,8 +252,6 @@ def pull_recordings(
 ) -> dict[str, list[ToolRecording]]:
     """Tool recordings from the source traces in Phoenix of examples that name one
     (``metadata.source_trace_id`` and ``metadata.project``)."""
-    from otel_flywheel.cli._judge import PhoenixAccessError, pull_traces
-
     wanted: dict[str, dict[str, list[str]]] = {}  # project -> trace id -> example ids
     for example in examples:
         trace_id = example.metadata.get("source_trace_id")

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from otel_flywheel import semconv as sc
-from otel_flywheel.errors import FlywheelError
+from otel_flywheel.phoenix._connection import REQUEST_TIMEOUT_SECONDS, PhoenixAccessError, http_of
+from otel_flywheel.phoenix._datasets import dataset_names
 
 if TYPE_CHECKING:
-    import httpx
     from phoenix.client import Client
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT_SECONDS: Final = 60
+_TIMEOUT: Final = int(REQUEST_TIMEOUT_SECONDS)
 _EXAMPLES_PER_MUTATION: Final = 500
 _MAX_SPANS: Final = 100_000
 USER_ID: Final = sc.SpanAttributes.USER_ID
@@ -50,7 +50,7 @@ _DELETE_MUTATION: Final = (
 )
 
 
-class PhoenixPurgeError(FlywheelError):
+class PhoenixPurgeError(PhoenixAccessError):
     """Phoenix refused to delete examples, or they were still there when read back."""
 
 
@@ -83,17 +83,15 @@ def delete_user_examples(
     `PhoenixPurgeError` when a deletion is refused or does not hold on read-back.
     """
     say = progress or (lambda message: None)
-    names = list(datasets) if datasets is not None else _all_datasets(client)
+    names = list(datasets) if datasets is not None else dataset_names(client)
     say(f"looking for the user's examples in {len(names)} datasets")
     results: list[DatasetPurge] = []
     for name in names:
-        dataset = client.datasets.get_dataset(dataset=name, timeout=REQUEST_TIMEOUT_SECONDS)
+        dataset = client.datasets.get_dataset(dataset=name, timeout=_TIMEOUT)
         victims = [e for e in dataset.examples if _user_of(e) in user_ids]
         if not victims:
             continue
-        versions_before = len(
-            client.datasets.get_dataset_versions(dataset=name, timeout=REQUEST_TIMEOUT_SECONDS)
-        )
+        versions_before = len(client.datasets.get_dataset_versions(dataset=name, timeout=_TIMEOUT))
         ids = tuple(str(e["id"]) for e in victims)
         if dry_run:
             results.append(
@@ -111,7 +109,7 @@ def delete_user_examples(
         node_ids = [str(e["node_id"]) for e in victims]
         for start in range(0, len(node_ids), _EXAMPLES_PER_MUTATION):
             _delete(client, dataset.id, node_ids[start : start + _EXAMPLES_PER_MUTATION])
-        after = client.datasets.get_dataset(dataset=name, timeout=REQUEST_TIMEOUT_SECONDS)
+        after = client.datasets.get_dataset(dataset=name, timeout=_TIMEOUT)
         left = [e for e in after.examples if str(e["node_id"]) in set(node_ids)]
         if left:
             raise PhoenixPurgeError(
@@ -165,7 +163,7 @@ def delete_user_traces(
         if projects is not None
         else sorted(p["name"] for p in client.projects.list())
     )
-    http: httpx.Client = client._client  # the REST route has no phoenix-client method
+    http = http_of(client)  # the REST route has no phoenix-client method
     results: list[ProjectPurge] = []
     for project in names:
         trace_ids = _user_trace_ids(client, project, user_ids)
@@ -173,7 +171,7 @@ def delete_user_traces(
             continue
         if not dry_run:
             for trace_id in trace_ids:
-                response = http.delete(f"v1/traces/{trace_id}", timeout=REQUEST_TIMEOUT_SECONDS)
+                response = http.delete(f"v1/traces/{trace_id}", timeout=_TIMEOUT)
                 if response.status_code != 404:  # 404: deleted meanwhile
                     response.raise_for_status()
             left = _user_trace_ids(client, project, user_ids)
@@ -196,14 +194,14 @@ def _user_trace_ids(client: Client, project: str, user_ids: Collection[str]) -> 
             project_identifier=project,
             attributes={USER_ID: user_id},
             limit=_MAX_SPANS,
-            timeout=REQUEST_TIMEOUT_SECONDS,
+            timeout=_TIMEOUT,
         )
         found.update(span["context"]["trace_id"] for span in spans)
     return found
 
 
 def _delete(client: Client, dataset_id: str, node_ids: list[str]) -> None:
-    http: httpx.Client = client._client  # phoenix-client has no public GraphQL call
+    http = http_of(client)  # phoenix-client has no public GraphQL call
     response = http.post(
         "graphql",
         json={
@@ -216,7 +214,7 @@ def _delete(client: Client, dataset_id: str, node_ids: list[str]) -> None:
                 }
             },
         },
-        timeout=REQUEST_TIMEOUT_SECONDS,
+        timeout=_TIMEOUT,
     )
     response.raise_for_status()
     body: dict[str, Any] = response.json()
@@ -232,7 +230,3 @@ def _user_of(example: Any) -> str | None:
     metadata = example.get("metadata") or {}
     value = metadata.get("user_id") if isinstance(metadata, dict) else None
     return value if isinstance(value, str) else None
-
-
-def _all_datasets(client: Client) -> list[str]:
-    return sorted(d["name"] for d in client.datasets.list(timeout=REQUEST_TIMEOUT_SECONDS))

@@ -16,7 +16,8 @@ from phoenix_helpers import (
 )
 
 from otel_flywheel.errors import ConfigError
-from otel_flywheel.sinks import AnnotationWrite, ExampleWrite, PhoenixSink, Write
+from otel_flywheel.phoenix import PhoenixSink
+from otel_flywheel.sinks import AnnotationWrite, ExampleWrite, Write
 from otel_flywheel.testing.phoenix import LocalPhoenix, find_free_port
 
 UNKNOWN_SPAN = "00000000000000ab"

@@ -22,9 +22,11 @@ from typing import Any, Final, Literal
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_flywheel.replay._demo_fix import respond_fixed
-from otel_flywheel.replay._gate import GateSettings
-from otel_flywheel.replay._job import ReplayReport, run_replay
+from otel_flywheel.demo import _script
+from otel_flywheel.demo._agent import SupportAgent
+from otel_flywheel.demo._fixed import respond_fixed
+from otel_flywheel.replay import GateSettings, ReplayReport, run_replay
+from otel_flywheel.testing.llm_server import ScriptedLLMServer
 
 __all__ = ["DEMO_MIN_PASS_RATE", "DEMO_REPETITIONS", "DemoReplay", "demo_replay"]
 
@@ -88,10 +90,6 @@ def demo_agent(version: AgentVersion) -> Iterator[tuple[Callable[..., str], Trac
     from openai import OpenAI
     from openinference.instrumentation import OITracer, TraceConfig
     from openinference.instrumentation.openai import OpenAIInstrumentor
-
-    from otel_flywheel.demo import _script
-    from otel_flywheel.demo._agent import SupportAgent
-    from otel_flywheel.testing.llm_server import ScriptedLLMServer
 
     provider = TracerProvider()
     instrumentor = OpenAIInstrumentor()

@@ -24,7 +24,8 @@ from phoenix_helpers import (
 )
 
 from otel_flywheel.outbox import Outbox, OutboxWorker
-from otel_flywheel.sinks import AnnotationWrite, ExampleWrite, PhoenixSink, Write
+from otel_flywheel.phoenix import PhoenixSink
+from otel_flywheel.sinks import AnnotationWrite, ExampleWrite, Write
 from otel_flywheel.testing.phoenix import LocalPhoenix
 
 REJECTED_EXAMPLE_ID = "RGF0YXNldEV4YW1wbGU6OTk5OTk5"  # see test_phoenix_sink.py

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from otel_flywheel.sinks._sink import WriteOutcome
-from otel_flywheel.sinks._writes import AnnotationWrite, ExampleWrite, Write
+from otel_flywheel.sinks import AnnotationWrite, ExampleWrite, Write, WriteOutcome
 
 if TYPE_CHECKING:
     from phoenix.client.__generated__ import v1

@@ -21,7 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from otel_flywheel.cli import main
 from otel_flywheel.outbox import Outbox, OutboxCollector, OutboxWorker
-from otel_flywheel.sinks import AnnotationWrite, ExampleWrite, PhoenixSink, Write
+from otel_flywheel.phoenix import PhoenixSink
+from otel_flywheel.sinks import AnnotationWrite, ExampleWrite, Write
 from otel_flywheel.testing.phoenix import LocalPhoenix
 
 PROXY_PAGE = "<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"

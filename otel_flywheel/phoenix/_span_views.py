@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from otel_flywheel import semconv as sc
-from otel_flywheel.conventions._span_view import SpanEvent, SpanView
+from otel_flywheel.conventions import SpanEvent, SpanView
 from otel_flywheel.model import StepStatus
 
 __all__ = ["iso_to_unix_nano", "rebuild_json_string_attributes", "span_view_from_phoenix"]

@@ -17,10 +17,10 @@ from replay_agents import wait_for_examples
 from otel_flywheel._flywheel import build_flywheel
 from otel_flywheel._register import register
 from otel_flywheel.capture import InMemoryPipeline
+from otel_flywheel.demo import demo_replay
 from otel_flywheel.demo._agent import SupportAgent
+from otel_flywheel.demo._fixed import FIXED_TURNS
 from otel_flywheel.demo._script import SCENARIOS, respond
-from otel_flywheel.replay import demo_replay
-from otel_flywheel.replay._demo_fix import FIXED_TURNS
 from otel_flywheel.testing.llm_server import ScriptedLLMServer
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
 

@@ -22,14 +22,10 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import SpanContext, Status, StatusCode, set_span_in_context
 from phoenix.client import Client
 
-from otel_flywheel.conventions import (
-    SpanView,
-    normalize_trace,
-    span_view_from_phoenix,
-    span_view_from_readable,
-)
-from otel_flywheel.conventions._phoenix_spans import iso_to_unix_nano
+from otel_flywheel.conventions import SpanView, normalize_trace, span_view_from_readable
 from otel_flywheel.model import AgentTrace, StepKind
+from otel_flywheel.phoenix import span_view_from_phoenix
+from otel_flywheel.phoenix._span_views import iso_to_unix_nano
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
 
 PROJECT_KEY = "openinference.project.name"
@@ -197,7 +193,7 @@ def reshaped(
     memory = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({PROJECT_KEY: project}))
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("tests.conventions.test_phoenix_spans")
+    tracer = provider.get_tracer("tests.phoenix.test_span_views")
     root = tracer.start_span(
         "agent",
         start_time=START_NANOS,

@@ -27,7 +27,7 @@ from typing import Final
 
 import httpx
 
-from otel_flywheel.sinks._sink import WriteOutcome
+from otel_flywheel.sinks import WriteOutcome
 
 __all__ = [
     "REJECTED_STATUSES",

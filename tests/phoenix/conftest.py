@@ -10,7 +10,7 @@ import pytest
 from phoenix.client import Client
 from phoenix_helpers import SpanSource
 
-from otel_flywheel.sinks import PhoenixSink
+from otel_flywheel.phoenix import PhoenixSink
 from otel_flywheel.testing.phoenix import LocalPhoenix
 
 
