@@ -30,9 +30,9 @@ from replay_agents import (
 from otel_flywheel._flywheel import build_flywheel
 from otel_flywheel._register import register
 from otel_flywheel.capture import InMemoryPipeline
-from otel_flywheel.cli._judge import PhoenixAccessError
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.model import AgentTrace, Feedback
+from otel_flywheel.phoenix import PhoenixAccessError
 from otel_flywheel.replay import GateSettings, run_replay
 from otel_flywheel.testing.llm_server import ScriptedLLMServer
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
