@@ -243,6 +243,14 @@ class WorkerThread:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def flush_waiting(self) -> bool:
+        """A caller waits for a flush: a long round should yield to the next one soon.
+
+        Read without the lock: a hint, not a promise (a list's truth value is atomic).
+        """
+        return bool(self._flushes)
+
     def is_current(self) -> bool:
         """True on the worker's own thread."""
         return threading.current_thread() is self._thread
