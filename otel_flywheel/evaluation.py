@@ -11,9 +11,10 @@ above imports an evaluator module by name and everything stays typed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
@@ -31,6 +32,7 @@ __all__ = [
     "EvaluatorPlugin",
     "JudgeResult",
     "TraceEvaluator",
+    "evaluate_traces",
     "evaluator_plugin",
     "load_references",
     "load_tool_catalog",
@@ -179,6 +181,34 @@ def load_trace_evaluator(
         cohort_attributes=cohort_attributes,
         tools=tools,
     )
+
+
+async def evaluate_traces(
+    evaluator: TraceEvaluator,
+    traces: Sequence[AgentTrace],
+    references: Mapping[str, Any] | None = None,
+    *,
+    on_verdict: Callable[[Verdict], None] | None = None,
+) -> list[Verdict]:
+    """Verdicts for ``traces``, in order: checks, then the judge (the judge's requests of all traces
+    run concurrently, bounded by the judge), then the roll-up. ``references`` maps trace ids to
+    what `read_references` read; ``on_verdict`` hears each verdict as it is reached. The evaluator
+    is closed at the end."""
+    references = references or {}
+
+    async def one(trace: AgentTrace) -> Verdict:
+        supplied = references.get(trace.trace_id)
+        evaluations = evaluator.check(trace, supplied)
+        judged = await evaluator.judge(trace, supplied)
+        verdict = evaluator.roll_up(trace, evaluations + judged.evaluations)
+        if on_verdict is not None:
+            on_verdict(verdict)
+        return verdict
+
+    try:
+        return list(await asyncio.gather(*(one(trace) for trace in traces)))
+    finally:
+        await evaluator.aclose()
 
 
 def load_references(path: str | os.PathLike[str], *, redactor: Any = True) -> dict[str, Any]:

@@ -36,6 +36,8 @@ from otel_flywheel.export import (
 from otel_flywheel.phoenix import phoenix_client
 from otel_flywheel.routing import RoutingStore
 
+from ._files import is_stdio
+
 if TYPE_CHECKING:
     from otel_flywheel.datasets import LoadedDataset
     from otel_flywheel.phoenix import PhoenixClient
@@ -281,6 +283,11 @@ def _curation(args: argparse.Namespace) -> CurationSettings:
 
 def _check_shape_options(args: argparse.Namespace) -> None:
     """Row-format options that cannot work fail before Phoenix is asked for anything."""
+    if is_stdio(args.out):
+        raise ValueError(
+            "--out - is not supported: an export writes its lineage manifest beside the file. "
+            "Fix: give a file name (FILE.parquet or FILE.jsonl)"
+        )
     if args.kind == "evals":
         if args.row_format is not None or not args.parallel_tool_calls:
             raise ValueError(

@@ -2,7 +2,7 @@
 
 Pull, then judge, then write: the spans of a time window (or of named traces) come from Phoenix's
 REST API through ``phoenix.client``, are assembled into whole traces, redacted as the capture path
-would (nothing raw reaches the judge), evaluated with `evaluate_all` and written as verdict lines.
+would (nothing raw reaches the judge), evaluated with `evaluate_traces` and written as verdict lines.
 Writing the verdicts back to Phoenix is one more step after evaluation.
 """
 
@@ -13,16 +13,19 @@ import asyncio
 import json
 import re
 import sys
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final
 
 from otel_flywheel.errors import ConfigError, FlywheelError
-from otel_flywheel.evaluation import TraceEvaluator, load_references, load_trace_evaluator
+from otel_flywheel.evaluation import (
+    TraceEvaluator,
+    evaluate_traces,
+    load_references,
+    load_trace_evaluator,
+)
 from otel_flywheel.model import Verdict
 from otel_flywheel.phoenix import (
     MAX_WINDOW_SPANS,
@@ -33,7 +36,9 @@ from otel_flywheel.phoenix import (
 from otel_flywheel.privacy import build_redactor
 from otel_flywheel.times import parse_time_bound
 
-from ._evaluate import evaluate_all, judge_cost_line
+from ._evaluate import judge_cost_line
+from ._files import open_output
+from ._progress import Progress
 
 if TYPE_CHECKING:
     import httpx
@@ -41,7 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["add_judge_parser", "summarize"]
 
 DEFAULT_SINCE: Final = "1h"
-_PROGRESS_INTERVAL_SECONDS: Final = 1.0
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
 EXAMPLES = f"""\
@@ -103,7 +107,9 @@ def add_judge_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "--rubrics", type=Path, help="a directory of rubric YAML files (default: the shipped ones)"
     )
     parser.add_argument("--no-judge", action="store_true", help="run only the deterministic checks")
-    parser.add_argument("--output", type=Path, help="write verdicts here (default: stdout)")
+    parser.add_argument(
+        "--output", type=Path, help="write verdicts here (default, or '-': standard output)"
+    )
     parser.add_argument("--phoenix-url", help="Phoenix's base URL, e.g. http://localhost:6006")
     parser.set_defaults(handler=run_judge)
 
@@ -128,7 +134,7 @@ def run_judge(args: argparse.Namespace) -> int:
             args, evaluator, references=references, since=since, until=until, trace_ids=trace_ids
         )
     finally:
-        asyncio.run(evaluator.aclose())  # idempotent: evaluate_all closed it when it ran
+        asyncio.run(evaluator.aclose())  # idempotent: evaluate_traces closed it when it ran
 
 
 def _pull_and_judge(
@@ -140,22 +146,28 @@ def _pull_and_judge(
     until: datetime | None,
     trace_ids: list[str],
 ) -> int:
-    progress = _Progress(sys.stderr)
+    progress = Progress("otel-flywheel judge")
     try:
         # Before the pull: a first run generates the pseudonymization key and says so, which
         # belongs at the top of the output, not between progress lines.
         redactor = build_redactor()
-        with phoenix_client(args.phoenix_url, on_response=progress.on_response) as (client, url):
-            pulled = pull_traces(
-                client,
-                project=args.project,
-                since=since,
-                until=until,
-                trace_ids=trace_ids,
-                limit=args.limit,
-                redactor=redactor,
-                progress=progress.say,
-            )
+        with progress.counting("read from Phoenix", unit="pages of spans") as pages:
+
+            def on_response(response: httpx.Response) -> None:
+                if response.request.url.path.endswith("/spans"):
+                    pages()
+
+            with phoenix_client(args.phoenix_url, on_response=on_response) as (client, url):
+                pulled = pull_traces(
+                    client,
+                    project=args.project,
+                    since=since,
+                    until=until,
+                    trace_ids=trace_ids,
+                    limit=args.limit,
+                    redactor=redactor,
+                    progress=progress.say,
+                )
     except (FlywheelError, OSError) as exc:
         return _fail(str(exc))
 
@@ -177,13 +189,11 @@ def _pull_and_judge(
 
     judged_by = f"judge {evaluator.judge_model}" if evaluator.judge_model else "checks only"
     progress.say(f"evaluating {len(pulled.traces)} traces ({judged_by})")
-    verdicts = asyncio.run(evaluate_all(evaluator, pulled.traces, references))
-    with ExitStack() as stack:
-        out: TextIO = (
-            stack.enter_context(args.output.open("w", encoding="utf-8"))
-            if args.output
-            else sys.stdout
+    with progress.counting("evaluated", total=len(pulled.traces), unit="traces") as evaluated:
+        verdicts = asyncio.run(
+            evaluate_traces(evaluator, pulled.traces, references, on_verdict=evaluated)
         )
+    with open_output(args.output) as out:
         for verdict in verdicts:
             out.write(json.dumps(verdict.to_dict()) + "\n")
     progress.say(summarize(verdicts, project=args.project))
@@ -249,25 +259,3 @@ def summarize(verdicts: Sequence[Verdict], *, project: str) -> str:
     return f"{len(verdicts)} traces from {project!r}: {len(failed)} failed, {unscored} unscored" + (
         f"; failed by category: {by_category}" if by_category else ""
     )
-
-
-class _Progress:
-    """Progress on stderr: each phase as it ends, Phoenix's pages at most once a second."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._pages = 0
-        self._last_page_report = time.monotonic()
-
-    def say(self, message: str) -> None:
-        print(f"otel-flywheel judge: {message}", file=self._stream, flush=True)
-
-    def on_response(self, response: httpx.Response) -> None:
-        """httpx response hook: a long pull shows that it moves (Phoenix pages 100 spans)."""
-        if not response.request.url.path.endswith("/spans"):
-            return
-        self._pages += 1
-        now = time.monotonic()
-        if now - self._last_page_report >= _PROGRESS_INTERVAL_SECONDS:
-            self._last_page_report = now
-            self.say(f"... {self._pages} pages of spans read")

@@ -10,6 +10,8 @@ from typing import Final
 
 from otel_flywheel.errors import ConfigError, FlywheelError
 
+from ._files import is_stdio
+
 __all__ = ["add_replay_parser"]
 
 DEFAULT_MIN_PASS_RATE: Final = 0.8
@@ -107,8 +109,12 @@ def add_replay_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         help="whose error to correct for (default: the verdict as a whole)",
     )
     parser.add_argument("--baseline", metavar="ID|auto|FILE", help="what to compare with")
-    parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON summary here")
+    parser.add_argument(
+        "--junit", type=Path, metavar="FILE", help="write JUnit XML here ('-': stdout)"
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="write the JSON summary here ('-': stdout)"
+    )
     parser.add_argument("--no-judge", action="store_true", help="run only the deterministic checks")
     parser.add_argument("--rubrics", type=Path, help="a directory of rubric YAML files")
     parser.add_argument(
@@ -170,12 +176,18 @@ def run_replay_command(args: argparse.Namespace) -> int:
         )
         print(f"otel-flywheel replay: {exc}{hint}", file=sys.stderr)
         return 2
-    print(report.render())
+    # With a report on stdout ('-'), the human summary goes to stderr.
+    to_stdout = is_stdio(args.junit) or is_stdio(args.json)
+    print(report.render(), file=sys.stderr if to_stdout else sys.stdout)
     try:
         if args.junit:
-            write_junit(args.junit, report.gate, report.info)
+            write_junit(
+                sys.stdout if is_stdio(args.junit) else args.junit, report.gate, report.info
+            )
         if args.json:
-            write_summary(args.json, report.gate, report.info)
+            write_summary(
+                sys.stdout if is_stdio(args.json) else args.json, report.gate, report.info
+            )
     except OSError as exc:
         print(f"otel-flywheel replay: cannot write a report: {exc}", file=sys.stderr)
         return 2

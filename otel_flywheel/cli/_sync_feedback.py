@@ -10,8 +10,6 @@ delivers the outbox to Phoenix. Traces the flywheel never evaluated here are rea
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -33,8 +31,10 @@ from otel_flywheel.routing import (
 )
 from otel_flywheel.times import parse_time_bound
 
+from ._progress import Progress
+
 if TYPE_CHECKING:
-    import httpx
+    pass
 
 
 __all__ = ["add_sync_feedback_parser", "run_sync_feedback"]
@@ -42,6 +42,7 @@ __all__ = ["add_sync_feedback_parser", "run_sync_feedback"]
 DEFAULT_SINCE: Final = "7d"
 DEFAULT_TIMEOUT_SECONDS: Final = 60.0
 _PREFIX: Final = "otel-flywheel sync-feedback"
+_PROGRESS: Final = Progress(_PREFIX)
 _PROGRESS_INTERVAL_SECONDS: Final = 1.0
 
 
@@ -144,10 +145,8 @@ def run_sync_feedback(args: argparse.Namespace) -> int:
         # Before the reads: a first run generates the pseudonymization key and says so.
         redactor = build_redactor()
         with ExitStack() as stack:
-            pages = _PageCounter()
-            client, url = stack.enter_context(
-                phoenix_client(args.phoenix_url, on_response=pages.on_response)
-            )
+            pages = stack.enter_context(_PROGRESS.counting("read from Phoenix", unit="requests"))
+            client, url = stack.enter_context(phoenix_client(args.phoenix_url, on_response=pages))
             require_project(client, args.project)
             outbox = stack.enter_context(Outbox())
             phoenix = stack.enter_context(PhoenixSink(base_url=url))
@@ -266,23 +265,8 @@ def _positive_float(text: str) -> float:
     return value
 
 
-class _PageCounter:
-    """httpx response hook: a long read shows that it moves, at most once a second."""
-
-    def __init__(self) -> None:
-        self._pages = 0
-        self._last_report = time.monotonic()
-
-    def on_response(self, response: httpx.Response) -> None:
-        self._pages += 1
-        now = time.monotonic()
-        if now - self._last_report >= _PROGRESS_INTERVAL_SECONDS:
-            self._last_report = now
-            _say(f"... {self._pages} requests to Phoenix so far")
-
-
 def _say(message: str) -> None:
-    print(f"{_PREFIX}: {message}", file=sys.stderr, flush=True)
+    _PROGRESS.say(message)
 
 
 def _fail(message: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from otel_flywheel.capture import build_traces
 from otel_flywheel.conventions import span_views_from_request
@@ -22,7 +23,7 @@ class TraceFile:
 
 
 def read_trace_file(
-    path: Path, *, redact: bool = True, redactor: Redactor | None = None
+    path: Path | BinaryIO, *, redact: bool = True, redactor: Redactor | None = None
 ) -> TraceFile:
     """Every trace in an OTLP file, in order of first appearance.
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from otel_flywheel import __version__
 from otel_flywheel.errors import ConfigError
@@ -283,10 +283,17 @@ def _clip(output: Any) -> Any:
     return text[:_OUTPUT_CHARS] + "..."
 
 
-def write_summary(path: str | os.PathLike[str], gate: GateResult, info: ReplayInfo) -> None:
+def write_summary(
+    path: str | os.PathLike[str] | TextIO, gate: GateResult, info: ReplayInfo
+) -> None:
+    """The JSON summary into a file, or an open text stream."""
+    text = json.dumps(summary_dict(gate, info), indent=2) + "\n"
+    if not isinstance(path, (str, os.PathLike)):
+        path.write(text)
+        return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(summary_dict(gate, info), indent=2) + "\n", encoding="utf-8")
+    target.write_text(text, encoding="utf-8")
 
 
 def read_baseline_file(path: str | os.PathLike[str]) -> Baseline:
@@ -331,7 +338,8 @@ def _status(value: Any) -> ExampleStatus:
 # --- JUnit ---------------------------------------------------------------------------------------
 
 
-def write_junit(path: str | os.PathLike[str], gate: GateResult, info: ReplayInfo) -> None:
+def write_junit(path: str | os.PathLike[str] | TextIO, gate: GateResult, info: ReplayInfo) -> None:
+    """JUnit XML (one test case per example, and the gate) into a file, or an open text stream."""
     suite_name = f"otel-flywheel replay {info.dataset}"
     failures = sum(1 for o in gate.outcomes if o.status == "fail") + int(gate.exit_code == 1)
     errors = sum(1 for o in gate.outcomes if o.status == "error") + int(gate.exit_code == 2)
@@ -380,6 +388,10 @@ def write_junit(path: str | os.PathLike[str], gate: GateResult, info: ReplayInfo
         tag = "error" if gate.exit_code == 2 else "failure"
         reasons = [*gate.problems, *gate.failures]
         ET.SubElement(gate_case, tag, message=reasons[0]).text = "\n".join([*reasons, *gate.notes])
+    if not isinstance(path, (str, os.PathLike)):
+        ET.ElementTree(suites).write(path, encoding="unicode", xml_declaration=True)
+        path.write("\n")
+        return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suites).write(target, encoding="utf-8", xml_declaration=True)
