@@ -7,15 +7,14 @@ from which the outbox worker writes them to Phoenix.
 
 from __future__ import annotations
 
-from otel_flywheel.routing._datasets import DATASET_PURPOSES, DatasetPurpose, Route
-from otel_flywheel.routing._review_sync import FeedbackSyncReport, sync_feedback
-from otel_flywheel.routing._router import (
+from otel_flywheel.routing._annotations import (
     FEEDBACK_ANNOTATION,
     VERDICT_ANNOTATION,
-    RoutedExample,
-    Router,
     verdict_metadata,
 )
+from otel_flywheel.routing._datasets import DATASET_PURPOSES, DatasetPurpose, Route
+from otel_flywheel.routing._review_sync import FeedbackSyncReport, sync_feedback
+from otel_flywheel.routing._router import RoutedExample, Router
 from otel_flywheel.routing._sink import RoutingSink
 from otel_flywheel.routing._store import (
     ROUTING_STORE_FILE,
