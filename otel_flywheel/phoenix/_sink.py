@@ -30,11 +30,11 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import httpx
 
+from otel_flywheel._internal import ClosedOnExit
 from otel_flywheel._worker import suppressed_instrumentation
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.phoenix._connection import REQUEST_TIMEOUT_SECONDS, http_of, new_client, timeout
@@ -87,7 +87,7 @@ class _Deferred(Exception):
         self.outcome = outcome
 
 
-class PhoenixSink:
+class PhoenixSink(ClosedOnExit):
     """Writes ``AnnotationWrite``s and ``ExampleWrite``s to Phoenix; a ``Sink``.
 
     Args:
@@ -178,17 +178,6 @@ class PhoenixSink:
         """Close the HTTP client, if this sink built it. Idempotent."""
         if self._owns_client:
             self._http.close()
-
-    def __enter__(self) -> PhoenixSink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- the Sink protocol ------------------------------------------------------------------------
 
