@@ -1,4 +1,4 @@
-"""``OutboxWorker``: a background thread that delivers an ``Outbox`` into a ``Sink``.
+"""``OutboxWorker``: a background thread that delivers an ``Outbox`` into a ``WriteSink``.
 
 Every ``interval_millis`` the worker ("otel-flywheel-outbox") claims the writes that are due, in
 batches of ``batch_size`` leased for ``lease_seconds`` (so that another worker on the same file,
@@ -44,7 +44,7 @@ from otel_flywheel._worker import Round, WorkerThread, suppressed_instrumentatio
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.outbox._outage import OutageLog
 from otel_flywheel.outbox._store import Outbox, OutboxClosedError, OutboxEntry
-from otel_flywheel.sinks import Sink, WriteOutcome
+from otel_flywheel.sinks import WriteOutcome, WriteSink
 
 __all__ = ["DeliveryCount", "OutboxWorker"]
 
@@ -78,7 +78,7 @@ class OutboxWorker:
     def __init__(
         self,
         outbox: Outbox,
-        sink: Sink,
+        sink: WriteSink,
         *,
         batch_size: int = 100,
         interval_millis: int = 1000,

@@ -88,7 +88,7 @@ class _Deferred(Exception):
 
 
 class PhoenixSink(ClosedOnExit):
-    """Writes ``AnnotationWrite``s and ``ExampleWrite``s to Phoenix; a ``Sink``.
+    """Writes ``AnnotationWrite``s and ``ExampleWrite``s to Phoenix; a ``WriteSink``.
 
     Args:
         client: a ``phoenix.client.Client`` to use (its HTTP client's timeout applies to
@@ -179,7 +179,7 @@ class PhoenixSink(ClosedOnExit):
         if self._owns_client:
             self._http.close()
 
-    # --- the Sink protocol ------------------------------------------------------------------------
+    # --- the WriteSink protocol ------------------------------------------------------------------------
 
     def write(self, writes: Sequence[Write]) -> dict[str, WriteOutcome]:
         """Deliver ``writes``; one outcome per ``write.key``. Never raises for Phoenix's answers."""

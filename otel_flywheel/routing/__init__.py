@@ -14,7 +14,7 @@ from otel_flywheel.routing._annotations import (
 )
 from otel_flywheel.routing._datasets import DATASET_PURPOSES, DatasetPurpose, Route
 from otel_flywheel.routing._review_sync import FeedbackSyncReport, sync_feedback
-from otel_flywheel.routing._router import RoutedExample, Router
+from otel_flywheel.routing._router import ExampleCandidate, Router
 from otel_flywheel.routing._sink import RoutingSink
 from otel_flywheel.routing._store import (
     ROUTING_STORE_FILE,
@@ -30,10 +30,10 @@ __all__ = [
     "ROUTING_STORE_FILE",
     "VERDICT_ANNOTATION",
     "DatasetPurpose",
+    "ExampleCandidate",
     "FeedbackSyncReport",
     "PurgeCounts",
     "Route",
-    "RoutedExample",
     "Router",
     "RoutingSink",
     "RoutingStore",

@@ -61,11 +61,11 @@ from otel_flywheel.routing._examples import (
 )
 from otel_flywheel.sinks import AnnotationWrite, ExampleWrite
 
-__all__ = ["FEEDBACK_ANNOTATION", "VERDICT_ANNOTATION", "Route", "RoutedExample", "Router"]
+__all__ = ["FEEDBACK_ANNOTATION", "VERDICT_ANNOTATION", "ExampleCandidate", "Route", "Router"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class RoutedExample:
+class ExampleCandidate:
     """An example routing wants to write, before dedupe and caps."""
 
     route: Route
@@ -103,12 +103,12 @@ class Router:
 
     # ----------------------------------------------------------------------------- examples
 
-    def verdict_examples(self, trace: AgentTrace, verdict: Verdict) -> list[RoutedExample]:
+    def verdict_examples(self, trace: AgentTrace, verdict: Verdict) -> list[ExampleCandidate]:
         if trace.consent is False:
             return []
         failed = [e for e in verdict.evaluations if e.passed is False and e.category is not None]
         uncertain = [e for e in verdict.evaluations if self._uncertain(e)]
-        examples: list[RoutedExample] = []
+        examples: list[ExampleCandidate] = []
         if verdict.passed is False and any(self._confident(e) for e in failed):
             failing_rubrics = sorted({e.rubric_id for e in failed if e.rubric_id is not None})
             failing_checks = sorted({e.evaluator for e in failed if e.judge_model is None})
@@ -118,7 +118,7 @@ class Router:
                 "explanation": primary_explanation(verdict),
             }
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="regression",
                     reason="confident_failure",
                     trace=trace,
@@ -128,7 +128,7 @@ class Router:
                 )
             )
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="review",
                     reason="failure_without_expected_output",
                     trace=trace,
@@ -142,7 +142,7 @@ class Router:
             confidence = least.confidence if least.confidence is not None else 0.0
             category = least.category or verdict.category
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="review",
                     reason="uncertain_judgment",
                     trace=trace,
@@ -161,7 +161,7 @@ class Router:
 
     def feedback_examples(
         self, trace: AgentTrace, feedback: Feedback, verdict: Verdict | None = None
-    ) -> list[RoutedExample]:
+    ) -> list[ExampleCandidate]:
         """``verdict`` is the trace's, when known: feedback that contradicts it goes to review."""
         if trace.consent is False:
             return []
@@ -170,7 +170,7 @@ class Router:
             # Behaviour is evidence, not a label: the case goes to review, ranked below what
             # people reported themselves (priority 1.0).
             return [
-                RoutedExample(
+                ExampleCandidate(
                     route="review",
                     reason=f"implicit_{feedback.signal}",
                     trace=trace,
@@ -188,10 +188,10 @@ class Router:
             "sender": feedback.sender,
             "reason": feedback.reason,
         }
-        examples: list[RoutedExample] = []
+        examples: list[ExampleCandidate] = []
         if feedback.chosen is not None and feedback.rejected is not None:
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="preference",
                     reason="pairwise_feedback",
                     trace=trace,
@@ -205,7 +205,7 @@ class Router:
             # A person liked what a check or the judge failed: one of them is wrong, and a
             # golden example would teach the mistake either way. A reviewer decides.
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="review",
                     reason="thumbs_up_on_failed_verdict",
                     trace=trace,
@@ -221,7 +221,7 @@ class Router:
             )
         elif feedback.thumbs == "up" and feedback.correction is None:
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="golden",
                     reason="thumbs_up",
                     trace=trace,
@@ -231,7 +231,7 @@ class Router:
             )
         elif feedback.correction is not None:
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="regression",
                     reason="correction",
                     trace=trace,
@@ -241,7 +241,7 @@ class Router:
             )
             if original is not None:
                 examples.append(
-                    RoutedExample(
+                    ExampleCandidate(
                         route="preference",
                         reason="correction",
                         trace=trace,
@@ -252,7 +252,7 @@ class Router:
         elif feedback.thumbs == "down":
             conflict = verdict is not None and verdict.passed is True
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="review",
                     reason="thumbs_down",
                     trace=trace,
@@ -271,7 +271,7 @@ class Router:
             )
         return examples
 
-    def example_write(self, routed: RoutedExample, verdict: Verdict | None) -> ExampleWrite:
+    def example_write(self, routed: ExampleCandidate, verdict: Verdict | None) -> ExampleWrite:
         dataset = self.settings.dataset(routed.route)
         trace = routed.trace
         metadata = {
