@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.util import find_spec
 from typing import Final, Literal
 
 import numpy as np
+
+from otel_flywheel.errors import ConfigError
 
 __all__ = [
     "MIN_PAIRS",
@@ -30,6 +33,7 @@ __all__ = [
     "compare_proportions",
     "kappa_with_interval",
     "krippendorff_alpha",
+    "require_statistics",
 ]
 
 MIN_PAIRS: Final = 10
@@ -43,6 +47,18 @@ class ProportionTest:
 
     p_value: float
     method: Literal["fisher_exact", "two_proportion_z"]
+
+
+def require_statistics() -> None:
+    """Raise ``ConfigError`` naming the extra when the report's statistics libraries are missing
+    (SciPy for Fisher's exact test and FDR control, ``krippendorff`` for agreement among
+    reviewers): an agent that only captures need not carry them."""
+    missing = [name for name in ("scipy", "krippendorff") if find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"the report's statistics need {' and '.join(missing)}. Fix: pip install "
+            "'otel-flywheel[report]'"
+        )
 
 
 def compare_proportions(k1: int, n1: int, k2: int, n2: int) -> ProportionTest:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_flywheel.analysis import ReportOptions, build_report
+from otel_flywheel.errors import ConfigError
 
 from ._analysis_inputs import InputError, add_source_options, load_inputs
 from ._files import is_stdio, open_output
@@ -67,7 +68,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
     except InputError as error:
         print(f"otel-flywheel calibrate: {error}", file=sys.stderr)
         return 2
-    report = build_report(data, ReportOptions(cohorts=()))
+    try:
+        report = build_report(data, ReportOptions(cohorts=()))
+    except ConfigError as error:
+        print(f"otel-flywheel calibrate: {error}", file=sys.stderr)
+        return 2
     rows: list[dict[str, Any]] = report["calibration"]
     summary = report["calibration_summary"]
     document = {"source": report["source"], "calibration": rows, **summary}

@@ -17,6 +17,7 @@ from otel_flywheel.analysis import (
     render_html,
     render_markdown,
 )
+from otel_flywheel.errors import ConfigError
 
 from ._analysis_inputs import DEFAULT_SINCE, InputError, add_source_options, load_inputs
 from ._files import is_stdio, open_output
@@ -107,16 +108,20 @@ def run_report(args: argparse.Namespace) -> int:
     except (InputError, ValueError) as error:
         print(f"otel-flywheel report: {error}", file=sys.stderr)
         return 2
-    report = build_report(
-        data,
-        ReportOptions(
-            current=current,
-            baseline=baseline,
-            cohorts=tuple(args.cohorts) if args.cohorts else None,
-            alpha=args.alpha,
-            min_traces=args.min_traces,
-        ),
-    )
+    try:
+        report = build_report(
+            data,
+            ReportOptions(
+                current=current,
+                baseline=baseline,
+                cohorts=tuple(args.cohorts) if args.cohorts else None,
+                alpha=args.alpha,
+                min_traces=args.min_traces,
+            ),
+        )
+    except ConfigError as error:
+        print(f"otel-flywheel report: {error}", file=sys.stderr)
+        return 2
     _say_issues(report)
     try:
         written = _write(report, args)
