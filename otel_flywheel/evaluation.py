@@ -14,11 +14,14 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast, runtime_checkable
 
-from otel_flywheel.model import AgentTrace, Evaluation, Verdict
+from otel_flywheel.model import AgentTrace, Evaluation, ToolDefinition, Verdict
 
 __all__ = [
+    "CallScore",
+    "CallScorer",
     "JudgeResult",
     "TraceEvaluator",
+    "load_call_scorer",
     "load_references",
     "load_tool_catalog",
     "load_trace_evaluator",
@@ -38,6 +41,38 @@ class JudgeResult:
 
     evaluations: list[Evaluation] = field(default_factory=list)
     failed_rubrics: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallScore:
+    """The ``expected_tool_calls`` check's verdict on some tool calls, and how close they came.
+
+    ``passed`` is the check's verdict, exactly as ``evaluate`` reaches it; ``findings`` its
+    failing evaluations. ``required`` counts the calls the references require, ``matched`` those
+    made with matching arguments; ``near_misses`` holds, per required call answered only by a
+    same-named call with other arguments, the share of its arguments that match; ``beyond``
+    counts findings about calls the references do not allow (unnecessary, repeated, misordered).
+    """
+
+    passed: bool
+    findings: tuple[Evaluation, ...] = ()
+    required: int = 0
+    matched: int = 0
+    near_misses: tuple[float, ...] = ()
+    beyond: int = 0
+
+
+class CallScorer(Protocol):
+    """Expected tool calls as training rows hold them, and calls scored against them."""
+
+    def parse_expected(self, value: Any) -> Any:
+        """A row's references (an object in the references format without ``trace_id``, or a
+        list of expected calls); ``ConfigError`` names what is wrong."""
+        ...
+
+    def score_calls(
+        self, trace: AgentTrace, references: Any, *, tools: Sequence[ToolDefinition] = ()
+    ) -> CallScore: ...
 
 
 @runtime_checkable
@@ -125,3 +160,9 @@ def load_tool_catalog(
     are read-only, which are retrieval (a ``ToolCatalog`` for `load_trace_evaluator`)."""
     module = importlib.import_module("otel_flywheel.evaluators.tools")
     return module.load_tool_catalog(path, read_only=read_only, retrieval=retrieval)
+
+
+def load_call_scorer() -> CallScorer:
+    """The ``expected_tool_calls`` check and its matchers, for scoring calls outside a trace
+    (``otel_flywheel.rewards``)."""
+    return cast(CallScorer, importlib.import_module("otel_flywheel.evaluators.call_score"))
