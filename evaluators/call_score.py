@@ -17,12 +17,12 @@ from typing import Any, Final
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.evaluation import CallScore
-from otel_flywheel.model import AgentTrace, ToolDefinition
+from otel_flywheel.model import AgentTrace, Step, StepKind, ToolCall, ToolDefinition
 
-from .checks import ExpectedToolCallsCheck, ToolCatalog, call_credit
+from .checks import ExpectedToolCallsCheck, ToolCatalog, call_credit, failure_reason
 from .references import References, references_from_entry
 
-__all__ = ["parse_expected", "score_calls"]
+__all__ = ["parse_expected", "result_failure", "score_calls"]
 
 # Findings about calls the references do not allow, as opposed to required calls not made right.
 _BEYOND: Final = frozenset(
@@ -81,3 +81,17 @@ def score_calls(
         near_misses=credit.near_misses,
         beyond=sum(1 for e in findings if e.subcategory in _BEYOND),
     )
+
+
+def result_failure(name: str, result: str | None) -> str | None:
+    """Why a tool's result says the call failed (an error payload, ``Error: ...``, MCP's
+    ``isError``), as the checks read a TOOL step's result; ``None`` when it does not."""
+    step = Step(
+        trace_id="0" * 32,
+        span_id="0" * 16,
+        parent_id=None,
+        kind=StepKind.TOOL,
+        name=name,
+        tool=ToolCall(name=name, result=result),
+    )
+    return failure_reason(step)

@@ -74,6 +74,11 @@ class CallScorer(Protocol):
         self, trace: AgentTrace, references: Any, *, tools: Sequence[ToolDefinition] = ()
     ) -> CallScore: ...
 
+    def result_failure(self, name: str, result: str | None) -> str | None:
+        """Why a tool result says its call failed, as the checks read it; ``None`` if it does
+        not."""
+        ...
+
 
 @runtime_checkable
 class TraceEvaluator(Protocol):
