@@ -41,7 +41,7 @@ from otel_flywheel.export._curation import (
     filter_consent,
     filter_length,
 )
-from otel_flywheel.export._dpo import build_dpo_row, dpo_pair, not_dpo_reason
+from otel_flywheel.export._dpo import build_dpo_row, carried_dpo_row, dpo_pair, not_dpo_reason
 from otel_flywheel.export._errors import PIIFoundError
 from otel_flywheel.export._format_base import RowFormat
 from otel_flywheel.export._formats import RowFormatName, default_row_format, get_row_format
@@ -168,6 +168,7 @@ def export_dpo(
         progress=progress,
         select=lambda e: None if dpo_pair(e) is not None else not_dpo_reason(e),
         build=build,
+        carried=carried_dpo_row,
     )
 
 
@@ -234,6 +235,7 @@ def _training_export(
     build: Callable[
         [DatasetExample, Conversation, RowFormat], TrainingRow | list[TrainingRow] | str
     ],
+    carried: Callable[[DatasetExample, RowFormat], TrainingRow | str | None] | None = None,
 ) -> ExportResult:
     settings = curation or CurationSettings()
     say = progress or (lambda message: None)
@@ -272,6 +274,7 @@ def _training_export(
             conversation if parallel_tool_calls else conversation.one_call_per_turn(),
             shape,
         ),
+        carried=(lambda example: carried(example, shape)) if carried is not None else None,
     )
     log.record(
         "source_trace",
@@ -364,14 +367,31 @@ def _build_rows(
     examples: Sequence[DatasetExample],
     traces: TraceLookup,
     build: Callable[[DatasetExample, Conversation], TrainingRow | list[TrainingRow] | str],
+    *,
+    carried: Callable[[DatasetExample], TrainingRow | str | None] | None = None,
 ) -> tuple[list[TrainingRow], list[Removal]]:
     """The rows of each example whose source trace is found and usable (one, or for GRPO one per
-    decision); the others as removals."""
-    found = traces.fetch(examples)
+    decision), or that carries its own conversation; the others as removals."""
+    own = {e.example_id: carried(e) for e in examples} if carried is not None else {}
+    found = traces.fetch([e for e in examples if own.get(e.example_id) is None])
     conversations: dict[str, Conversation] = {}
     rows: list[TrainingRow] = []
     unusable: list[Removal] = []
     for example in examples:
+        kept = own.get(example.example_id)
+        if isinstance(kept, str):
+            unusable.append(_removal("source_trace", kept, example))
+            continue
+        if kept is not None:
+            consent = example.metadata.get("consent")
+            rows.append(
+                replace(
+                    kept,
+                    trace_source="example",
+                    consent=consent if isinstance(consent, bool) else None,
+                )
+            )
+            continue
         trace_id = example.metadata.get("source_trace_id")
         hit = found.get(trace_id) if isinstance(trace_id, str) else None
         if hit is None:

@@ -284,7 +284,9 @@ def _prompt_only_problems(row: dict[str, Any]) -> list[FormatProblem]:
     for index, message in enumerate(prompt if isinstance(prompt, list) else ()):
         if isinstance(message, dict) and "content" not in message:
             found.append(
-                _problem(f"prompt[{index}].content", "content_missing", "TRL's GRPOTrainer reads it")
+                _problem(
+                    f"prompt[{index}].content", "content_missing", "TRL's GRPOTrainer reads it"
+                )
             )
     last = prompt[-1] if isinstance(prompt, list) and prompt else None
     if isinstance(last, dict) and last.get("role") == "assistant":
