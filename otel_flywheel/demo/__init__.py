@@ -8,6 +8,9 @@ it with a local Phoenix and prints the results.
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
 from otel_flywheel.demo._history import (
     HISTORY_QUESTIONS,
     PLANTED_DRIFT,
@@ -52,3 +55,23 @@ __all__ = [
     "trace_url",
     "write_demo_report",
 ]
+
+
+# The few-shot step reaches the replay package, whose demo module reaches back for the script:
+# loaded on first use.
+_LAZY = {
+    "FEWSHOT_K": "_fewshot",
+    "VARIANT_NAMES": "_fewshot",
+    "demo_fewshot_comparison": "_fewshot",
+    "respond_fewshot": "_fewshot",
+}
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'otel_flywheel.demo' has no attribute {name!r}")
+    value = getattr(import_module(f"otel_flywheel.demo.{module}"), name)
+    globals()[name] = value
+    return value

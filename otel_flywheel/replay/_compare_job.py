@@ -76,6 +76,7 @@ def run_comparison(
     alpha: float = DEFAULT_ALPHA,
     delivery_timeout_seconds: float = DELIVERY_TIMEOUT_SECONDS,
     tracer_providers: tuple[TracerProvider | None, TracerProvider | None] | None = None,
+    preferences_outbox: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
     **replay_options: Any,
 ) -> ComparisonReport:
@@ -87,7 +88,8 @@ def run_comparison(
     project the examples name, else the dataset's prefix). Offline, pairs are written only to
     ``preferences_out``. ``tracer_providers``: the provider each variant's instrumentation
     reports to, when they differ (else ``tracer_provider`` in ``replay_options``, or the global
-    one).
+    one). ``preferences_outbox``: the outbox file the pairs wait in for Phoenix (default
+    ``<state dir>/replay-preferences.sqlite``).
     """
     if names[0] == names[1]:
         raise ConfigError(f"the two variants need different names, got {names[0]!r} twice")
@@ -120,6 +122,7 @@ def run_comparison(
             phoenix_url=phoenix,
             file=preferences_out,
             timeout_seconds=delivery_timeout_seconds,
+            outbox_path=preferences_outbox,
         )
         if examples:
             say(f"{len(examples)} preference pair(s) for {target}")
