@@ -10,13 +10,18 @@ that a request is never shown its own user's or session's examples.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, Final
 
 __all__ = ["FewShotExample", "FewShotSelection", "ScoredExample"]
+
+# Stands before every tool-call id in an example's JSON template; each selection replaces it with
+# the example's position, so ids never collide. Invisible separators: never in an id or a text.
+_ID_PREFIX: Final = "\u2063fewshot\u2063"
+_ID_PREFIX_JSON: Final = json.dumps(_ID_PREFIX)[1:-1]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +69,27 @@ class FewShotExample:
             session_id=session_id,
         )
 
+    @cached_property
+    def _template(self) -> str:
+        """The messages as JSON text with a placeholder before each tool-call id: a selection
+        parses fresh dicts from it (much cheaper than deep copies on the agent's thread)."""
+        marked = []
+        for message in self.messages:
+            copied = dict(message)
+            if copied.get("tool_calls"):
+                copied["tool_calls"] = [
+                    {**call, "id": _ID_PREFIX + call["id"]} for call in copied["tool_calls"]
+                ]
+            if "tool_call_id" in copied:
+                copied["tool_call_id"] = _ID_PREFIX + copied["tool_call_id"]
+            marked.append(copied)
+        return json.dumps(marked)
+
+    def messages_with_ids(self, prefix: str) -> list[dict[str, Any]]:
+        """Fresh copies of the messages, every tool-call id prefixed with ``prefix``."""
+        parsed: list[dict[str, Any]] = json.loads(self._template.replace(_ID_PREFIX_JSON, prefix))
+        return parsed
+
 
 @dataclass(frozen=True)
 class ScoredExample:
@@ -94,7 +120,7 @@ class FewShotSelection:
         conversation's or with each other."""
         messages: list[dict[str, Any]] = []
         for position, scored in enumerate(self.examples, start=1):
-            messages += _prefixed(scored.example.messages, f"fewshot{position}_")
+            messages += scored.example.messages_with_ids(f"fewshot{position}_")
         return messages
 
     def __len__(self) -> int:
@@ -129,15 +155,3 @@ def _arguments_text(arguments: Any) -> str:
     if isinstance(arguments, str):
         return arguments
     return json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
-
-
-def _prefixed(messages: Sequence[Mapping[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    result = []
-    for message in messages:
-        copied = copy.deepcopy(dict(message))
-        for call in copied.get("tool_calls") or ():
-            call["id"] = prefix + call["id"]
-        if "tool_call_id" in copied:
-            copied["tool_call_id"] = prefix + copied["tool_call_id"]
-        result.append(copied)
-    return result

@@ -64,6 +64,8 @@ class ExampleIndex:
         import bm25s
 
         self.examples = tuple(examples)
+        for example in self.examples:
+            example.messages_with_ids("")  # builds its message template here, off the hot path
         self._embed = embed
         self._lexical_weight = lexical_weight
         self._shingles = [shingles(example.text) for example in self.examples]
