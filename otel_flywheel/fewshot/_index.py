@@ -17,6 +17,7 @@ none, rather than three unrelated ones.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Collection, Sequence
 from functools import cache
@@ -43,6 +44,15 @@ def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS  # loaded with the first index, not on import
 
     return frozenset(STOPWORDS_EN_PLUS)
+
+
+@cache
+def _quiet_bm25s() -> None:
+    """bm25s sets its own logger to DEBUG on import, which prints "Building index" through any
+    handler an application configured; its level goes back to the application's (NOTSET)."""
+    logger = logging.getLogger("bm25s")
+    if logger.level == logging.DEBUG:
+        logger.setLevel(logging.NOTSET)
 
 
 def tokenize(text: str) -> list[str]:
