@@ -38,7 +38,11 @@ if TYPE_CHECKING:
         compare_variants,
         paired_difference_interval,
     )
-    from otel_flywheel.replay._compare_job import ComparisonReport, run_comparison
+    from otel_flywheel.replay._compare_job import (
+        PREFERENCES_OUTBOX_FILE,
+        ComparisonReport,
+        run_comparison,
+    )
     from otel_flywheel.replay._compare_report import (
         PreferenceDelivery,
         comparison_dict,
@@ -79,6 +83,7 @@ if TYPE_CHECKING:
     from otel_flywheel.replay._task import ReplayTask, load_task
 
 __all__ = [
+    "PREFERENCES_OUTBOX_FILE",
     "RECORDINGS_KEY",
     "Baseline",
     "BaselineEntry",
@@ -134,6 +139,7 @@ _LAZY = {
     "compare_variants": "_compare",
     "paired_difference_interval": "_compare",
     "ComparisonReport": "_compare_job",
+    "PREFERENCES_OUTBOX_FILE": "_compare_job",
     "run_comparison": "_compare_job",
     "PreferenceDelivery": "_compare_report",
     "comparison_dict": "_compare_report",

@@ -274,3 +274,27 @@ def test_the_cli_compares_two_tasks_offline(tmp_path: Path) -> None:
 def test_the_cli_refuses_names_that_are_not_two() -> None:
     with pytest.raises(SystemExit):
         main(["replay", "d", "--task", "m:a", "--compare", "m:b", "--names", "one"])
+
+
+def test_pairs_wait_in_their_outbox_while_phoenix_is_down_and_purge_removes_a_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from otel_flywheel.replay._compare_job import deliver_preferences
+
+    monkeypatch.setenv("FLYWHEEL_STATE_DIR", str(tmp_path))
+    compare("bad", "fixed", tmp_path)
+    pairs = read_examples(tmp_path / "preferences.jsonl")
+    delivery = deliver_preferences(
+        pairs,
+        dataset="orders/preference",
+        phoenix_url="http://127.0.0.1:9",  # nothing listens: Phoenix is down
+        timeout_seconds=1.0,
+    )
+    assert delivery.pairs == len(ORDERS)
+    assert not delivery.delivered
+    assert delivery.pending == len(ORDERS)  # kept for the next run, never dropped
+    assert delivery.outbox == str(tmp_path / "replay-preferences.sqlite")
+
+    code = main(["purge", "--pseudonym", "<USER:0a1b2c3d>", "--no-phoenix"])
+    assert code == 0
+    assert f"replay preference outbox: removed {len(ORDERS)} writes" in capsys.readouterr().out
