@@ -136,8 +136,19 @@ FLYWHEEL_SERVER_PORT: Final = "FLYWHEEL_SERVER_PORT"
 Default 4319, next to the Collector's OTLP ports 4317/4318."""
 
 FLYWHEEL_SERVER_TOKEN: Final = "FLYWHEEL_SERVER_TOKEN"
-"""When set, every POST to ``otel-flywheel serve`` needs ``Authorization: Bearer <token>`` (401
-otherwise); GET probes and ``/metrics`` stay open. Default: unset, no auth."""
+"""When set, ``POST /v1/traces`` on ``otel-flywheel serve`` needs ``Authorization: Bearer <token>``
+(401 otherwise); GET probes and ``/metrics`` stay open. Feedback has its own credential
+(``FLYWHEEL_SERVER_FEEDBACK_TOKEN``). Default: unset, no auth for traces."""
+
+FLYWHEEL_SERVER_FEEDBACK_TOKEN: Final = "FLYWHEEL_SERVER_FEEDBACK_TOKEN"
+"""The credential ``POST /v1/feedback`` requires (``Authorization: Bearer <token>``), separate from
+``FLYWHEEL_SERVER_TOKEN`` so that a leaked Collector config cannot write labels. Feedback sent
+with it is recorded as sent by ``feedback-token``; named tokens go in the config file
+(``server.feedback_tokens``). Without any, ``/v1/feedback`` answers 403."""
+
+FLYWHEEL_SERVER_UNKNOWN_TRACE_FEEDBACK: Final = "FLYWHEEL_SERVER_UNKNOWN_TRACE_FEEDBACK"
+"""Feedback naming a trace or span ``otel-flywheel serve`` has not received: ``refuse`` (404,
+the default), ``hold`` (until the trace arrives, bounded) or ``accept``."""
 
 FLYWHEEL_SERVER_SPOOL: Final = "FLYWHEEL_SERVER_SPOOL"
 """SQLite file where ``otel-flywheel serve`` keeps accepted spans and feedback until they are

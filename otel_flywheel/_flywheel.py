@@ -21,7 +21,7 @@ from otel_flywheel.config import RoutingSettings, resolve_settings, state_path
 from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
 from otel_flywheel.model import AgentTrace, Feedback
 from otel_flywheel.outbox import Outbox, OutboxCollector, OutboxWorker, default_outbox_path
-from otel_flywheel.pipeline import EvaluationPipeline, PipelineCollector, VerdictSink
+from otel_flywheel.pipeline import EvaluationPipeline, PipelineCollector, TraceAck, VerdictSink
 from otel_flywheel.privacy import Redactor
 from otel_flywheel.routing import RoutingSink, RoutingStore
 from otel_flywheel.sinks import PhoenixSink
@@ -57,6 +57,11 @@ class Flywheel:
 
     def submit(self, trace: AgentTrace) -> None:
         self.pipeline.submit(trace)
+
+    def submit_acknowledged(self, trace: AgentTrace, ack: TraceAck) -> bool:
+        """``serve``'s hand-over: ``ack`` says when the verdict and its routed writes are in
+        the outbox (see ``otel_flywheel.pipeline.AcknowledgingPipeline``)."""
+        return self.pipeline.submit_acknowledged(trace, ack)
 
     def collectors(self) -> list[Collector]:
         """Prometheus collectors for the pipeline, the outbox and the verdict counts (``serve``

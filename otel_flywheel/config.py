@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from otel_flywheel import _env
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.state import state_path
 
 __all__ = [
     "AnalysisSettings",
@@ -35,7 +36,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "flywheel.yaml"
-DEFAULT_STATE_DIR = ".flywheel"
 
 _S = TypeVar("_S", bound="_Settings")
 
@@ -268,9 +268,3 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
     )
-
-
-def state_path(name: str, *, environ: Mapping[str, str] | None = None) -> Path:
-    """``name`` inside the state directory (``FLYWHEEL_STATE_DIR``, default ``.flywheel``)."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get(_env.FLYWHEEL_STATE_DIR) or DEFAULT_STATE_DIR) / name

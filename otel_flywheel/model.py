@@ -450,7 +450,9 @@ class Feedback:
     and/or a pairwise preference (``chosen`` over ``rejected``). Implicit feedback is detected from
     sessions: ``signal`` names it, ``evidence`` says what was seen, and its ``weight`` is below the
     1.0 of explicit feedback. ``feedback_id`` is the idempotency key: submitting the same feedback
-    twice routes it once.
+    twice routes it once. ``sender`` is who sent it as authenticated (``otel-flywheel serve``
+    records the name of the credential used); ``annotator`` is what the sender says about who
+    gave it, free text.
     """
 
     trace_id: str | None = None
@@ -461,6 +463,7 @@ class Feedback:
     rejected: str | None = None
     reason: str | None = None
     annotator: str | None = None
+    sender: str | None = None
     signal: ImplicitSignal | None = None
     evidence: str | None = None
     weight: float = 1.0
@@ -472,9 +475,9 @@ class Feedback:
             raise ValueError("feedback needs trace_id or span_id: say which run it is about")
         for name, value, length in (("trace_id", self.trace_id, 32), ("span_id", self.span_id, 16)):
             if value is not None and not _is_hex_id(value, length):
+                # The value is not quoted: error messages reach logs, and a bad id may be PII.
                 raise ValueError(
-                    f"{name} must be {length} lowercase hex characters as OTel and Phoenix "
-                    f"spell it, got {value!r}"
+                    f"{name} must be {length} lowercase hex characters as OTel and Phoenix spell it"
                 )
         if (self.chosen is None) != (self.rejected is None):
             raise ValueError("a preference needs both chosen and rejected")
@@ -488,7 +491,7 @@ class Feedback:
                 "feedback says nothing: give thumbs, a correction, chosen/rejected or a signal"
             )
         if not 0.0 <= self.weight <= 1.0:
-            raise ValueError(f"weight must be within [0, 1], got {self.weight}")
+            raise ValueError("weight must be within [0, 1]")
 
     @property
     def negative(self) -> bool:

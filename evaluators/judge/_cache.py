@@ -22,6 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.model import Evaluation
+from otel_flywheel.state import open_sqlite
 
 __all__ = ["JudgeCache", "cache_key"]
 
@@ -52,19 +53,21 @@ class JudgeCache:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        fix = "point cache_path (FLYWHEEL_JUDGE_CACHE) at a writable file, or set it to 'off'"
+        # Private (0600) like every state file: cached judgments quote the judged traces.
+        self._connection = open_sqlite(
+            self.path,
+            what="judge cache",
+            fix=fix,
+            synchronous="NORMAL",  # a lost entry is only judged again
+            busy_timeout_seconds=10.0,
+            require_wal=False,
+        )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._connection = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=10.0
-            )
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(
-                f"judge cache {self.path}: cannot open it ({exc}). Fix: point cache_path "
-                "(FLYWHEEL_JUDGE_CACHE) at a writable file, or set it to 'off'"
-            ) from None
+        except sqlite3.Error as exc:
+            self._connection.close()
+            raise ConfigError(f"judge cache {self.path}: cannot use it ({exc}); {fix}") from None
         self._lock = threading.Lock()
         self._closed = False
 

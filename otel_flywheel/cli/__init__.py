@@ -15,6 +15,7 @@ from ._evaluate import add_evaluate_parser
 from ._export import add_export_parser
 from ._inspect import add_inspect_parser
 from ._judge import add_judge_parser
+from ._outbox import add_outbox_parser
 from ._purge import add_purge_parser
 from ._replay import add_replay_parser
 from ._report import add_report_parser
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(subparsers)
     add_export_parser(subparsers)
     add_purge_parser(subparsers)
+    add_outbox_parser(subparsers)
     add_sync_feedback_parser(subparsers)
     add_report_parser(subparsers)
     add_calibrate_parser(subparsers)

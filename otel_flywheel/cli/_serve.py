@@ -22,6 +22,7 @@ from otel_flywheel._flywheel import Flywheel
 from otel_flywheel.capture import TracePipeline
 from otel_flywheel.config import resolve_settings
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.state import private_directory, state_dir
 
 __all__ = ["add_serve_parser", "build_default_pipeline", "load_pipeline"]
 
@@ -35,7 +36,11 @@ examples:
 
 endpoints: POST /v1/traces (OTLP/HTTP protobuf or JSON, gzip), POST /v1/feedback (JSON),
 GET /healthz, GET /readyz, GET /metrics (Prometheus). Settings: FLYWHEEL_SERVER_* variables or the
-`server:` section of flywheel.yaml; FLYWHEEL_SERVER_TOKEN turns on bearer auth for every POST.
+`server:` section of flywheel.yaml. FLYWHEEL_SERVER_TOKEN turns on bearer auth for /v1/traces;
+feedback needs its own token, FLYWHEEL_SERVER_FEEDBACK_TOKEN (without one it is off), and is
+refused for traces this server never received (FLYWHEEL_SERVER_UNKNOWN_TRACE_FEEDBACK=hold keeps
+it until the trace arrives). A trace leaves the spool once its verdict is durable in the outbox;
+dead outbox writes: otel-flywheel outbox status.
 
 exit codes: 0 stopped cleanly; 2 bad options, pipeline or spool (message on stderr); 3 uvicorn could
 not start (port in use, bad certificate). On SIGTERM it stops cleanly, then ends by that signal
@@ -152,12 +157,15 @@ def load_pipeline(spec: str) -> TracePipeline:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from otel_flywheel.server import ServerSettings, Spool, create_app
+    from otel_flywheel.server import ServerSettings, create_app, open_spool
 
     if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
         print("otel-flywheel serve: give both --ssl-certfile and --ssl-keyfile", file=sys.stderr)
         return 2
     try:
+        # First, so that whatever creates a file in it next (the redaction key, the outbox, the
+        # spool) finds it private: everything in it is agent data.
+        private_directory(state_dir())
         settings = resolve_settings(
             ServerSettings,
             {
@@ -172,12 +180,8 @@ def run_serve(args: argparse.Namespace) -> int:
         pipeline: TracePipeline = (
             load_pipeline(args.pipeline) if args.pipeline else build_default_pipeline(args)
         )
-        spool = Spool(
-            settings.spool_path(),
-            max_spans=settings.max_spool_spans,
-            max_feedback=settings.max_spool_feedback,
-        )
-    except ConfigError as exc:
+        spool = open_spool(settings)
+    except (ConfigError, OSError) as exc:
         print(f"otel-flywheel serve: {exc}", file=sys.stderr)
         return 2
     try:
@@ -196,10 +200,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
     scheme = "https" if args.ssl_certfile else "http"
     auth = "bearer token" if settings.token_value() else "none"
+    feedback_senders = sorted(settings.feedback_credentials())
+    feedback = (
+        f"feedback from {', '.join(feedback_senders)}"
+        if feedback_senders
+        else "feedback off (set FLYWHEEL_SERVER_FEEDBACK_TOKEN)"
+    )
     print(
         f"otel-flywheel serve: {scheme}://{_url_host(settings.host)}:{settings.port}/v1/traces, "
         f"spool {spool.path} ({spool.depth_spans} spans waiting), "
-        f"pipeline {type(pipeline).__qualname__}, auth {auth}",
+        f"pipeline {type(pipeline).__qualname__}, auth {auth}, {feedback}",
         file=sys.stderr,
     )
     if not _is_loopback(settings.host) and settings.token_value() is None:

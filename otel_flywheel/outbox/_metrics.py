@@ -10,8 +10,10 @@ A server registers it in its own registry::
 Metrics: ``flywheel_outbox_depth`` (pending writes), ``flywheel_outbox_retrying`` (pending writes
 that failed at least once), ``flywheel_outbox_dead``, ``flywheel_outbox_oldest_pending_age_seconds``
 and the counter ``flywheel_outbox_done_total``; with a worker, also
-``flywheel_outbox_deliveries_total{outcome="done|retry|dead"}`` and
-``flywheel_outbox_sink_errors_total`` for this process.
+``flywheel_outbox_deliveries_total{outcome="done|retry|failed|dead"}``,
+``flywheel_outbox_sink_errors_total``, ``flywheel_outbox_sink_up`` (0 while deliveries fail) and
+``flywheel_outbox_outage_seconds`` for this process. Alert on ``flywheel_outbox_dead > 0`` and on
+``flywheel_outbox_sink_up == 0`` for longer than you accept.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ __all__ = ["OutboxCollector"]
 logger = logging.getLogger(__name__)
 
 _PREFIX = "flywheel_outbox"
-_OUTCOMES: tuple[DeliveryCount, ...] = ("done", "retry", "dead")
+_OUTCOMES: tuple[DeliveryCount, ...] = ("done", "retry", "failed", "dead")
 
 
 class OutboxCollector:
@@ -61,7 +63,11 @@ class OutboxCollector:
         gauges = (
             ("depth", "Writes waiting to be delivered.", stats and stats.depth),
             ("retrying", "Waiting writes that failed at least once.", stats and stats.retrying),
-            ("dead", "Writes given up on, kept with their reason.", stats and stats.dead),
+            (
+                "dead",
+                "Writes given up on (rejected, or failed too often), kept with their reason.",
+                stats and stats.dead,
+            ),
             (
                 "oldest_pending_age_seconds",
                 "Age of the oldest waiting write (0 when none).",
@@ -89,9 +95,20 @@ class OutboxCollector:
         errors = CounterMetricFamily(
             f"{_PREFIX}_sink_errors", "Sink calls that raised, in this process's worker."
         )
+        sink_up = GaugeMetricFamily(
+            f"{_PREFIX}_sink_up",
+            "1 while deliveries succeed, 0 from the first sink call that delivered nothing.",
+        )
+        outage = GaugeMetricFamily(
+            f"{_PREFIX}_outage_seconds", "How long deliveries have been failing (0 when they work)."
+        )
         if counts is not None:
             for outcome in _OUTCOMES:
                 deliveries.add_metric([outcome], float(counts[outcome]))
             errors.add_metric([], float(counts["sink_error"]))
+            sink_up.add_metric([], float(self._worker.outage.sink_up))
+            outage.add_metric([], self._worker.outage.outage_seconds())
         yield deliveries
         yield errors
+        yield sink_up
+        yield outage

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sqlite3
 from pathlib import Path
 from typing import Final
 
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.state import open_sqlite, write_transaction
 
 __all__ = [
     "COLUMNS",
     "MARK_DEAD",
     "MARK_DONE",
+    "MARK_FAILED",
     "MARK_RETRY",
     "SCHEMA_VERSION",
     "UPSERT",
@@ -23,7 +23,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 # How long to wait for another process's write lock (a CLI purge, a second worker).
 BUSY_TIMEOUT_SECONDS: Final = 30.0
 
@@ -37,6 +37,7 @@ SCHEMA: Final = (
         user_id TEXT,
         state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'dead')),
         attempts INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
         created_at REAL NOT NULL,
         queued_at REAL NOT NULL,
         updated_at REAL NOT NULL,
@@ -54,9 +55,19 @@ SCHEMA: Final = (
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 
+# From version N to N + 1, and on to the current one.
+MIGRATIONS: Final = {
+    1: (
+        # failures: non-transient failures in a row (a malformed answer, refused credentials),
+        # which dead-letter a write after a bound; transient ones (Phoenix down) never do.
+        "ALTER TABLE writes ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
+        f"PRAGMA user_version = {SCHEMA_VERSION}",
+    ),
+}
+
 COLUMNS: Final = (
     "key, seq, payload, state, attempts, created_at, queued_at, next_attempt_at, "
-    "last_attempt_at, last_error, leased_until"
+    "last_attempt_at, last_error, leased_until, failures"
 )
 
 # Same key and same content: nothing to do. Same key, new content: the new content is queued afresh.
@@ -66,7 +77,7 @@ UPSERT: Final = """
     VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET
         seq = excluded.seq, kind = excluded.kind, payload = excluded.payload,
-        user_id = excluded.user_id, state = 'pending', attempts = 0,
+        user_id = excluded.user_id, state = 'pending', attempts = 0, failures = 0,
         queued_at = excluded.queued_at, updated_at = excluded.updated_at,
         next_attempt_at = excluded.next_attempt_at, last_attempt_at = NULL, last_error = NULL,
         leased_until = NULL
@@ -83,6 +94,10 @@ MARK_RETRY: Final = (
     "UPDATE writes SET attempts = attempts + 1, last_attempt_at = ?, updated_at = ?, "
     "next_attempt_at = ?, last_error = ?, leased_until = NULL" + WHERE_PENDING
 )
+MARK_FAILED: Final = (
+    "UPDATE writes SET attempts = attempts + 1, failures = failures + 1, last_attempt_at = ?, "
+    "updated_at = ?, next_attempt_at = ?, last_error = ?, leased_until = NULL" + WHERE_PENDING
+)
 MARK_DEAD: Final = (
     "UPDATE writes SET state = 'dead', attempts = attempts + 1, last_attempt_at = ?, "
     "updated_at = ?, last_error = ?, leased_until = NULL" + WHERE_PENDING
@@ -90,27 +105,17 @@ MARK_DEAD: Final = (
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        # The outbox holds (redacted) agent data: readable by its owner only. SQLite gives the
-        # -wal and -shm files the database's permissions.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    conn = sqlite3.connect(
+    """The outbox's connection: private, WAL, ``synchronous=FULL`` (a committed put survives a
+    power cut), its schema created or migrated. Raises ``ConfigError`` naming the fix."""
+    conn = open_sqlite(
         path,
-        timeout=BUSY_TIMEOUT_SECONDS,
-        isolation_level=None,  # autocommit; transactions are explicit (BEGIN IMMEDIATE)
-        check_same_thread=False,  # shared by threads, serialized by Outbox._lock
+        what="outbox",
+        fix="point the outbox at another file on a local disk, or move this one aside",
+        synchronous="FULL",
+        busy_timeout_seconds=BUSY_TIMEOUT_SECONDS,
+        require_wal=False,  # it works without WAL, only with more waiting: warn, do not refuse
     )
     try:
-        (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        if str(mode).lower() != "wal":
-            logger.warning(
-                "outbox %s: SQLite refused WAL mode (journal_mode=%s); putting writes will "
-                "block while the worker reads. Keep the state directory on a local disk.",
-                path,
-                mode,
-            )
-        conn.execute("PRAGMA synchronous = FULL")  # a committed put survives a power cut
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
             raise ConfigError(
@@ -118,16 +123,15 @@ def connect(path: Path) -> sqlite3.Connection:
                 f"understands ({SCHEMA_VERSION}); upgrade otel-flywheel or use another file"
             )
         if version < SCHEMA_VERSION:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(conn):
+                # Read again under the write lock: another process may have migrated meanwhile.
                 (version,) = conn.execute("PRAGMA user_version").fetchone()
-                if version == 0:  # another process may have created it meanwhile
+                if version == 0:
                     for statement in SCHEMA:
                         conn.execute(statement)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                elif version < SCHEMA_VERSION:
+                    for statement in MIGRATIONS[version]:
+                        conn.execute(statement)
     except sqlite3.DatabaseError as error:
         conn.close()
         raise ConfigError(

@@ -13,7 +13,10 @@ flight is delivered again rather than marked done.
 
 States: ``pending`` (due at ``next_attempt_at``), ``done`` (kept ``done_retention_seconds`` so
 that a repeated ``put`` stays a no-op, then pruned; the ``done_total`` counter survives pruning),
-``dead`` (kept with its reason until ``requeue_dead`` or ``purge_user``; never dropped silently).
+``dead`` (kept with its reason until ``requeue_dead``, ``drop_dead`` or ``purge_user``; never
+dropped silently). ``failures`` counts the attempts of the current content that failed for a
+reason waiting alone will not fix (``mark_failed``); the worker dead-letters a write after a
+bounded number of them.
 
 Thread-safe: one connection, guarded by a lock, shared by the threads of this process. Other
 processes may open the same file (WAL, ``busy_timeout``). Workers ``claim`` writes with a lease, so
@@ -26,28 +29,34 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from otel_flywheel import _env
 from otel_flywheel._internal import reinit_after_fork
 from otel_flywheel.errors import ConfigError, FlywheelError
+from otel_flywheel.outbox._records import (
+    EntryState,
+    OutboxEntry,
+    OutboxStats,
+    entry_from_row,
+    key_and_seq,
+)
 from otel_flywheel.outbox._sqlite import (
     COLUMNS,
     MARK_DEAD,
     MARK_DONE,
+    MARK_FAILED,
     MARK_RETRY,
     UPSERT,
     connect,
 )
-from otel_flywheel.sinks import Write, write_from_dict
+from otel_flywheel.sinks import Write
+from otel_flywheel.state import state_path, write_transaction
 
 __all__ = [
     "DEFAULT_DONE_RETENTION_SECONDS",
@@ -61,10 +70,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EntryState = Literal["pending", "done", "dead"]
-
 DEFAULT_FILE_NAME: Final = "outbox.sqlite"
-DEFAULT_STATE_DIR: Final = ".flywheel"
 DEFAULT_DONE_RETENTION_SECONDS: Final = 7 * 24 * 3600.0
 
 # Connections abandoned in a fork child: closing one there could checkpoint or delete the WAL
@@ -76,40 +82,9 @@ class OutboxClosedError(FlywheelError, RuntimeError):
     """The outbox was used after ``close()``."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class OutboxEntry:
-    """One write in the outbox, as ``due`` / ``get`` read it. Times are ``clock`` seconds."""
-
-    key: str
-    write: Write
-    seq: int
-    state: EntryState
-    attempts: int
-    created_at: float
-    queued_at: float  # when its current content was put
-    next_attempt_at: float
-    last_attempt_at: float | None
-    last_error: str | None
-    leased_until: float | None = None  # claimed by a worker until then
-
-
-@dataclass(frozen=True, kw_only=True)
-class OutboxStats:
-    """How the outbox is doing. ``depth`` counts pending writes, ``retrying`` those of them that
-    failed at least once; ``oldest_pending_age_seconds`` is 0.0 when nothing is pending."""
-
-    depth: int
-    retrying: int
-    dead: int
-    done_kept: int
-    done_total: int
-    oldest_pending_age_seconds: float
-
-
 def default_outbox_path(*, environ: Mapping[str, str] | None = None) -> Path:
     """``<FLYWHEEL_STATE_DIR or .flywheel>/outbox.sqlite``."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get(_env.FLYWHEEL_STATE_DIR) or DEFAULT_STATE_DIR) / DEFAULT_FILE_NAME
+    return state_path(DEFAULT_FILE_NAME, environ=environ)
 
 
 class Outbox:
@@ -189,6 +164,10 @@ class Outbox:
         """Count a failed attempt and make the write due again ``delay_seconds`` from now."""
         return self.mark_many(retry=[(entry, reason, delay_seconds)])
 
+    def mark_failed(self, entry: OutboxEntry | str, *, reason: str, delay_seconds: float) -> int:
+        """Like ``mark_retry``, for a failure waiting alone will not fix; counted in ``failures``."""
+        return self.mark_many(failed=[(entry, reason, delay_seconds)])
+
     def mark_dead(self, entry: OutboxEntry | str, *, reason: str) -> int:
         """Give up on a write: it is kept, with ``reason``, and counted as dead."""
         return self.mark_many(dead=[(entry, reason)])
@@ -198,6 +177,7 @@ class Outbox:
         *,
         done: Iterable[OutboxEntry | str] = (),
         retry: Iterable[tuple[OutboxEntry | str, str, float]] = (),
+        failed: Iterable[tuple[OutboxEntry | str, str, float]] = (),
         dead: Iterable[tuple[OutboxEntry | str, str]] = (),
     ) -> int:
         """Record a batch's outcomes in one transaction; returns the rows changed.
@@ -205,10 +185,11 @@ class Outbox:
         Given an ``OutboxEntry``, a row is only changed if it is still pending with the same
         ``seq`` (its content did not change meanwhile); given a bare key, if it is pending.
         """
-        done_items = [_key_and_seq(item) for item in done]
-        retry_items = [(*_key_and_seq(item), reason, delay) for item, reason, delay in retry]
-        dead_items = [(*_key_and_seq(item), reason) for item, reason in dead]
-        if not (done_items or retry_items or dead_items):
+        done_items = [key_and_seq(item) for item in done]
+        retry_items = [(*key_and_seq(item), reason, delay) for item, reason, delay in retry]
+        failed_items = [(*key_and_seq(item), reason, delay) for item, reason, delay in failed]
+        dead_items = [(*key_and_seq(item), reason) for item, reason in dead]
+        if not (done_items or retry_items or failed_items or dead_items):
             return 0
         now = self._clock()
         with self._transaction() as conn:
@@ -220,6 +201,10 @@ class Outbox:
                 next_attempt_at = now + max(0.0, delay)
                 changed += conn.execute(
                     MARK_RETRY, (now, now, next_attempt_at, reason, key, seq, seq)
+                ).rowcount
+            for key, seq, reason, delay in failed_items:
+                changed += conn.execute(
+                    MARK_FAILED, (now, now, now + max(0.0, delay), reason, key, seq, seq)
                 ).rowcount
             for key, seq, reason in dead_items:
                 changed += conn.execute(MARK_DEAD, (now, now, reason, key, seq, seq)).rowcount
@@ -234,13 +219,24 @@ class Outbox:
         """Make dead writes (all, or those of ``keys``) pending and due now; returns how many."""
         now = self._clock()
         sql = (
-            "UPDATE writes SET state = 'pending', attempts = 0, next_attempt_at = ?, "
+            "UPDATE writes SET state = 'pending', attempts = 0, failures = 0, next_attempt_at = ?, "
             "updated_at = ?, last_error = NULL, leased_until = NULL WHERE state = 'dead'"
         )
         with self._transaction() as conn:
             if keys is None:
                 return conn.execute(sql, (now, now)).rowcount
             return sum(conn.execute(sql + " AND key = ?", (now, now, key)).rowcount for key in keys)
+
+    def drop_dead(self, keys: Iterable[str] | None = None) -> int:
+        """Delete dead writes (all, or those of ``keys``) for good; returns how many.
+
+        Only dead ones: a pending write is still on its way. Their keys are forgotten, so putting
+        the same write again queues it afresh."""
+        sql = "DELETE FROM writes WHERE state = 'dead'"
+        with self._transaction() as conn:
+            if keys is None:
+                return conn.execute(sql).rowcount
+            return sum(conn.execute(sql + " AND key = ?", (key,)).rowcount for key in keys)
 
     def purge_user(self, user_id: str) -> int:
         """Delete every write about ``user_id`` (pseudonymized), whatever its state; how many."""
@@ -351,7 +347,7 @@ class Outbox:
         unreadable: list[tuple[OutboxEntry | str, str]] = []
         for row in rows:
             try:
-                entries.append(_entry(row))
+                entries.append(entry_from_row(row))
             except ValueError as error:
                 reason = f"stored write cannot be read: {error}"
                 logger.error("outbox %s: write %s is dead: %s", self._path, row[0], reason)
@@ -366,7 +362,7 @@ class Outbox:
         Raises ``ValueError`` if the row cannot be read back as a write."""
         with self._reading() as conn:
             row = conn.execute(f"SELECT {COLUMNS} FROM writes WHERE key = ?", (key,)).fetchone()
-        return None if row is None else _entry(row)
+        return None if row is None else entry_from_row(row)
 
     def list_entries(self, *, state: EntryState, limit: int = 100) -> list[OutboxEntry]:
         """Up to ``limit`` writes in ``state``, oldest first (e.g. the dead, to show why).
@@ -380,7 +376,7 @@ class Outbox:
         entries: list[OutboxEntry] = []
         for row in rows:
             try:
-                entries.append(_entry(row))
+                entries.append(entry_from_row(row))
             except ValueError as error:
                 logger.warning("outbox %s: write %s cannot be read: %s", self._path, row[0], error)
         return entries
@@ -438,17 +434,10 @@ class Outbox:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._open_connection()
-            # IMMEDIATE: take the write lock now, so that MAX(seq) and the upserts that follow
-            # see no other process's writes in between.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        # IMMEDIATE: take the write lock now, so that MAX(seq) and the upserts that follow see
+        # no other process's writes in between.
+        with self._lock, write_transaction(self._open_connection()) as conn:
+            yield conn
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -460,30 +449,3 @@ class Outbox:
         if self._closed:
             raise OutboxClosedError(f"outbox {self._path} is closed; open a new Outbox to use it")
         return self._conn
-
-
-def _key_and_seq(item: OutboxEntry | str) -> tuple[str, int | None]:
-    if isinstance(item, OutboxEntry):
-        return item.key, item.seq
-    return item, None
-
-
-def _entry(row: tuple[Any, ...]) -> OutboxEntry:
-    key, seq, payload, state, attempts, created, queued, next_at, last_at, last_error, lease = row
-    try:
-        write = write_from_dict(json.loads(payload))
-    except Exception as error:  # JSON or validation: either way the row cannot be delivered
-        raise ValueError(f"{type(error).__name__}: {error}") from error
-    return OutboxEntry(
-        key=key,
-        write=write,
-        seq=seq,
-        state=state,
-        attempts=attempts,
-        created_at=created,
-        queued_at=queued,
-        next_attempt_at=next_at,
-        last_attempt_at=last_at,
-        last_error=last_error,
-        leased_until=lease,
-    )

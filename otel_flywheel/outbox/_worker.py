@@ -3,10 +3,14 @@
 Every ``interval_millis`` the worker ("otel-flywheel-outbox") claims the writes that are due, in
 batches of ``batch_size`` leased for ``lease_seconds`` (so that another worker on the same file,
 say in a forked child, does not send them too), hands each batch to the sink and records the
-outcomes in one transaction: ``done``; ``retry`` after exponential backoff with jitter (never sooner than the
-sink's ``retry_after_seconds``, e.g. a ``Retry-After``); ``dead`` with the sink's reason. When a
-whole batch comes back ``retry`` (Phoenix is down), the worker stops calling the sink until the
-shortest of those delays has passed, instead of sending every other due batch into the same wall.
+outcomes in one transaction: ``done``; ``retry`` after exponential backoff with jitter (never sooner
+than the sink's ``retry_after_seconds``, e.g. a ``Retry-After``), for as long as it takes;
+``failed`` the same way, but after ``max_failed_attempts`` of those in a row the write is dead
+(a malformed answer or refused credentials will not fix themselves); ``dead`` with the sink's
+reason. When a whole batch comes back ``retry`` or ``failed`` (Phoenix is down), the worker stops
+calling the sink until the shortest of those delays has passed, instead of sending every other
+due batch into the same wall. An outage is logged once when it begins and once when it ends
+(``_outage``), never per batch; dead writes once per batch, with their count.
 
 Lifecycle (the OTel contract):
 
@@ -40,6 +44,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 
 from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, running_under_pytest
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.outbox._outage import OutageLog
 from otel_flywheel.outbox._store import Outbox, OutboxClosedError, OutboxEntry
 from otel_flywheel.sinks import Sink, WriteOutcome
 
@@ -47,7 +52,7 @@ __all__ = ["DeliveryCount", "OutboxWorker"]
 
 logger = logging.getLogger(__name__)
 
-DeliveryCount = Literal["done", "retry", "dead", "sink_error"]
+DeliveryCount = Literal["done", "retry", "failed", "dead", "sink_error"]
 
 WORKER_THREAD_NAME: Final = "otel-flywheel-outbox"
 _PRUNE_INTERVAL_SECONDS: Final = 3600.0
@@ -75,6 +80,8 @@ class OutboxWorker:
             for more, and gets it).
         lease_seconds: how long a claimed batch is reserved for this worker; longer than a sink
             call may take. A worker that dies mid-batch delays those writes by this much.
+        max_failed_attempts: ``failed`` outcomes of one write (in a row, for its current content)
+            after which it is dead. With the default backoff, 10 take 4 to 9 minutes.
         rng: the jitter's random source (tests pass a seeded one).
     """
 
@@ -88,6 +95,7 @@ class OutboxWorker:
         initial_backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 300.0,
         lease_seconds: float = 300.0,
+        max_failed_attempts: int = 10,
         rng: random.Random | None = None,
     ) -> None:
         for name, value in (
@@ -96,6 +104,7 @@ class OutboxWorker:
             ("initial_backoff_seconds", initial_backoff_seconds),
             ("max_backoff_seconds", max_backoff_seconds),
             ("lease_seconds", lease_seconds),
+            ("max_failed_attempts", max_failed_attempts),
         ):
             if not value > 0:
                 raise ConfigError(f"{name} must be > 0, got {value!r}")
@@ -112,11 +121,15 @@ class OutboxWorker:
         self._initial_backoff = initial_backoff_seconds
         self._max_backoff = max_backoff_seconds
         self._lease_seconds = lease_seconds
+        self._max_failed_attempts = max_failed_attempts
         self._rng = rng if rng is not None else random.Random()
+        self.outage = OutageLog(self._sink_name)
         self._worker_guard = handle_internal_errors(on_error=self._keep_error)
         # Written by whichever thread delivers (the worker, or a caller flushing inline under
         # _inline_lock); read by anyone. Fixed keys, so readers can copy it during increments.
-        self._counts: dict[DeliveryCount, int] = {"done": 0, "retry": 0, "dead": 0, "sink_error": 0}
+        self._counts: dict[DeliveryCount, int] = dict.fromkeys(
+            ("done", "retry", "failed", "dead", "sink_error"), 0
+        )
         self._inline_lock = threading.Lock()  # one inline flush at a time when not started
         self._init_state()
 
@@ -208,8 +221,8 @@ class OutboxWorker:
 
     @property
     def counts(self) -> Mapping[DeliveryCount, int]:
-        """Writes delivered (``done``), rescheduled (``retry``), given up on (``dead``) so far, and
-        how often the sink raised (``sink_error``)."""
+        """Writes delivered (``done``), rescheduled (``retry``, ``failed``), given up on (``dead``)
+        so far, and how often the sink raised (``sink_error``)."""
         return MappingProxyType(dict(self._counts))
 
     @property
@@ -339,46 +352,65 @@ class OutboxWorker:
 
     def _deliver(self, entries: list[OutboxEntry]) -> float | None:
         """Hand ``entries`` to the sink and record the outcomes. Returns the pause, in seconds,
-        when the sink asked to retry every one of them (it is down); else ``None``."""
+        when the sink delivered none of them (it is down, or something else answers); else
+        ``None``."""
+        raised: Exception | None = None
         try:
             outcomes = self._sink.write([entry.write for entry in entries])
         except Exception as error:
-            # A failing sink is a failing component, not our bug: log, count, retry the batch.
-            logger.exception("sink %s failed on %d writes", self._sink_name, len(entries))
+            # A failing sink is a failing component, not our bug: count, retry the batch, and
+            # log it with the outage (its traceback once, when the outage begins).
+            raised = error
             self._counts["sink_error"] += 1
             outcomes = {}
-            failure = WriteOutcome.retry(f"sink {self._sink_name} raised {type(error).__name__}")
+            failure = WriteOutcome.retry(
+                f"sink {self._sink_name} raised {type(error).__name__}: {error}"
+            )
         else:
             failure = WriteOutcome.retry(f"sink {self._sink_name} returned no outcome for it")
         done: list[OutboxEntry] = []
         retry: list[tuple[OutboxEntry, str, float]] = []
+        failed: list[tuple[OutboxEntry, str, float]] = []
         dead: list[tuple[OutboxEntry, str]] = []
+        rejected = 0
         for entry in entries:
             outcome = outcomes.get(entry.key, failure)
             if outcome.kind == "done":
                 done.append(entry)
             elif outcome.kind == "dead":
                 dead.append((entry, outcome.reason))
+                rejected += 1
+            elif outcome.kind == "failed" and entry.failures + 1 >= self._max_failed_attempts:
+                attempts = entry.failures + 1
+                dead.append((entry, f"{outcome.reason} (failed {attempts} times in a row)"))
             else:
                 delay = self._backoff(entry.attempts + 1, outcome.retry_after_seconds)
-                retry.append((entry, outcome.reason, delay))
-        self._outbox.mark_many(done=done, retry=retry, dead=dead)
+                (failed if outcome.kind == "failed" else retry).append(
+                    (entry, outcome.reason, delay)
+                )
+        self._outbox.mark_many(done=done, retry=retry, failed=failed, dead=dead)
         self._counts["done"] += len(done)
         self._counts["retry"] += len(retry)
+        self._counts["failed"] += len(failed)
         self._counts["dead"] += len(dead)
-        for entry, reason in dead:
-            logger.warning("outbox write %s is dead: %s", entry.key, reason)
-        if done or dead:
+        if dead:
+            logger.warning(
+                "%d outbox writes are dead (kept; `otel-flywheel outbox status` lists them, "
+                "`otel-flywheel outbox retry` requeues them): %s",
+                len(dead),
+                dead[0][1],
+            )
+        if done or rejected:
+            self.outage.delivered()  # the sink answered as it should, even if it said no
             return None
-        pause = min(delay for _, _, delay in retry)
+        waiting = retry + failed
+        reason = waiting[0][1] if waiting else dead[0][1]
+        self.outage.failed(reason, writes=len(entries), error=raised)
+        if not waiting:
+            return None
+        pause = min(delay for _, _, delay in waiting)
         self._paused_until = time.monotonic() + pause
-        logger.info(
-            "sink %s asked to retry all %d writes (%s); pausing deliveries for %.1f s",
-            self._sink_name,
-            len(retry),
-            retry[0][1],
-            pause,
-        )
+        logger.debug("pausing deliveries to %s for %.1f s", self._sink_name, pause)
         return pause
 
     def _backoff(self, attempts: int, retry_after_seconds: float | None) -> float:

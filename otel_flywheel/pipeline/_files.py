@@ -15,8 +15,10 @@ __all__ = ["VerdictFile"]
 class VerdictFile:
     """Appends each verdict as the JSON line ``otel-flywheel evaluate`` writes; fsyncs on flush.
 
-    Thread-safe. A trace evaluated twice (judged again after feedback) gets two lines; the later
-    one is current.
+    Each line is handed to the operating system before ``submit_verdict`` returns, so a verdict
+    the pipeline acknowledged survives the process being killed (a power cut needs the fsync of
+    ``force_flush``). Thread-safe. A trace evaluated twice (judged again after feedback, or after
+    a crash) gets two lines; the later one is current.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -31,6 +33,7 @@ class VerdictFile:
             if self._file.closed:
                 raise RuntimeError(f"{self.path}: this VerdictFile is shut down")
             self._file.write(line)
+            self._file.flush()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         with self._lock:

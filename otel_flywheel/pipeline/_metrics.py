@@ -34,6 +34,11 @@ class PipelineCollector(Collector):
         yield _counter("traces_unscored", "Verdicts left unscored.", stats.unscored)
         yield _counter("judge_retries", "Traces waiting to retry the judge.", stats.judge_retries)
         yield _counter("sink_errors", "Verdicts a sink failed to take.", stats.sink_errors)
+        yield _counter(
+            "traces_refused",
+            "Acknowledged hand-overs refused while the queue was full (the caller kept them).",
+            stats.refused,
+        )
         decisions = CounterMetricFamily(
             "flywheel_pipeline_judge_decisions",
             "Judge-sampling decisions by reason.",

@@ -21,6 +21,10 @@ evaluations unscored, which is never a pass.
 
 Feedback arriving after a trace was evaluated without the judge (``notify_feedback``) sends the
 trace, if it is among the ``max_recent_traces`` last ones, back to be judged.
+
+``submit_acknowledged`` is ``otel-flywheel serve``'s hand-over (see ``_ack``): refused, not
+dropped, when full; acknowledged once every sink took the verdict; at shutdown, handed back
+unsettled while it still waits for the judge.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -40,8 +44,10 @@ from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, r
 from otel_flywheel.config import PipelineSettings, resolve_settings
 from otel_flywheel.evaluation import TraceEvaluator
 from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
+from otel_flywheel.pipeline._ack import TraceAck, settle, unscored_verdict
 from otel_flywheel.pipeline._judge_cost import JudgeCost, JudgeCostCounter
 from otel_flywheel.pipeline._policy import JudgeReason, JudgeSamplingPolicy
+from otel_flywheel.pipeline._recent import RecentTraces
 
 __all__ = ["EvaluationPipeline", "PipelineStats", "VerdictSink"]
 
@@ -82,6 +88,7 @@ class PipelineStats:
     judge_output_tokens: int = 0
     judge_cost: Mapping[str, JudgeCost] = field(default_factory=dict)
     """Per rubric: prompt tokens per judgment, requests, parts, share of the trace shown."""
+    refused: int = 0  # acknowledged hand-overs refused (full or closed): the caller kept them
 
 
 @dataclass(kw_only=True, eq=False)  # identity: jobs live in a set while they wait
@@ -97,12 +104,7 @@ class _Job:
     retry_rubrics: frozenset[str] | None = None
     attempt: int = 0
     timer: asyncio.TimerHandle | None = None
-
-
-@dataclass(kw_only=True)
-class _Recent:
-    trace: AgentTrace
-    judged: bool
+    ack: TraceAck | None = None  # told once whether the verdict is durable (serve's hand-over)
 
 
 class EvaluationPipeline:
@@ -162,9 +164,7 @@ class EvaluationPipeline:
         self._drops: Counter[str] = Counter()
         self._drops_warned = 0
         self._next_drop_warning = 0.0
-        self._negative: OrderedDict[str, None] = OrderedDict()  # trace ids with negative feedback
-        self._recent: OrderedDict[str, _Recent] = OrderedDict()
-        self._span_traces: OrderedDict[str, str] = OrderedDict()  # span id -> trace id (recent)
+        self._recent = RecentTraces(self._settings.max_recent_traces)
         self._errors: list[Exception] = []
         # Loop-side state: touched only on the loop thread.
         self._semaphore: asyncio.Semaphore | None = None
@@ -178,23 +178,21 @@ class EvaluationPipeline:
         """Queue ``trace`` for evaluation; never blocks. Dropped (and counted) when full or closed."""
         self._enqueue(_Job(trace=trace))
 
+    def submit_acknowledged(self, trace: AgentTrace, ack: TraceAck) -> bool:
+        """Queue ``trace``; ``False`` (nothing queued, nothing dropped) when full or closed.
+
+        Once queued, ``ack`` is called once: durable when every sink took the verdict, or not
+        (a sink failed, the pipeline shut down while the trace waited for the judge).
+        """
+        return self._enqueue(_Job(trace=trace, ack=ack))
+
     def notify_feedback(self, feedback: Feedback) -> None:
         """Remember negative feedback; a recent trace evaluated without the judge is judged now."""
         if not feedback.negative:
             return
-        with self._lock:
-            trace_id = feedback.trace_id or self._span_traces.get(feedback.span_id or "")
-            if trace_id is None:
-                return
-            self._negative[trace_id] = None
-            self._negative.move_to_end(trace_id)
-            while len(self._negative) > max(self._settings.max_recent_traces, 1):
-                self._negative.popitem(last=False)
-            recent = self._recent.get(trace_id)
-            if recent is None or recent.judged or self._evaluator.judge_model is None:
-                return
-            recent.judged = True  # one re-evaluation per trace, however much feedback comes in
-        self._enqueue(_Job(trace=recent.trace, force_judge=True))
+        trace = self._recent.negative(feedback, can_judge=self._evaluator.judge_model is not None)
+        if trace is not None:
+            self._enqueue(_Job(trace=trace, force_judge=True))
 
     def stats(self) -> PipelineStats:
         with self._lock:
@@ -214,6 +212,7 @@ class EvaluationPipeline:
                 judge_input_tokens=self._counts["judge_input_tokens"],
                 judge_output_tokens=self._counts["judge_output_tokens"],
                 judge_cost=self._judge_cost.snapshot(),
+                refused=self._counts["refused"],
             )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -268,20 +267,25 @@ class EvaluationPipeline:
 
     # ------------------------------------------------------------------------------ internals
 
-    def _enqueue(self, job: _Job) -> None:
+    def _enqueue(self, job: _Job) -> bool:
+        refused = job.ack is not None  # refused, not dropped: the caller keeps the trace
         with self._lock:
+            if self._closed or self._pending >= self._settings.max_queue_size:
+                if not refused:
+                    self._counts["received"] += not job.force_judge
+                    reason = "shutdown" if self._closed else "queue_full"
+                    self._drops[reason] += 1
+                    if reason == "queue_full":
+                        self._warn_about_drops()
+                else:
+                    self._counts["refused"] += 1
+                return False
             if job.force_judge is False:
                 self._counts["received"] += 1
-            if self._closed:
-                self._drops["shutdown"] += 1
-                return
-            if self._pending >= self._settings.max_queue_size:
-                self._drops["queue_full"] += 1
-                self._warn_about_drops()
-                return
             self._pending += 1
             loop = self._loop if self._loop is not None else self._start_locked()
         loop.call_soon_threadsafe(self._spawn, job)
+        return True
 
     def _start_locked(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.new_event_loop()
@@ -309,8 +313,15 @@ class EvaluationPipeline:
             if self._semaphore is None:
                 self._semaphore = asyncio.Semaphore(self._settings.concurrency)
             async with self._semaphore:
+                failed: list[Exception] = []
                 with self._guard:
-                    finished = await self._evaluate(job)
+                    try:
+                        finished = await self._evaluate(job)
+                    except Exception as error:
+                        failed.append(error)
+                        raise  # the guard logs and keeps it
+                if failed:
+                    await self._record_failure(job, failed[0])
         finally:
             detach(token)
             if finished:
@@ -354,8 +365,7 @@ class EvaluationPipeline:
             return "no_judge"
         if job.force_judge:
             return "negative_feedback"
-        with self._lock:
-            negative = job.trace.trace_id in self._negative
+        negative = self._recent.drew_negative_feedback(job.trace.trace_id)
         assert job.checks is not None
         return self._policy.decide(job.trace, job.checks, negative_feedback=negative).reason
 
@@ -365,10 +375,17 @@ class EvaluationPipeline:
         self._spawn(job)
 
     def _release_waiting(self) -> None:
-        """At shutdown: judge retries end; their traces go out with what they have."""
+        """At shutdown: judge retries end. An acknowledged trace goes back unsettled (its caller
+        keeps it durably and judges it again later); the others go out with what they have."""
         for job in list(self._waiting):
             if job.timer is not None:
                 job.timer.cancel()
+            if job.ack is not None:
+                self._waiting.discard(job)
+                waited = "the pipeline shut down while the trace waited for the judge"
+                settle(job.ack, job.trace.trace_id, waited)
+                self._finish()
+                continue
             job.attempt = len(self._settings.judge_retry_delays_seconds)  # no more retries
             self._retry(job)
 
@@ -384,7 +401,7 @@ class EvaluationPipeline:
     async def _emit(self, job: _Job, evaluations: list[Evaluation], *, judged: bool) -> None:
         trace = job.trace
         verdict = self._evaluator.roll_up(trace, evaluations)
-        self._remember(trace, judged=judged)
+        self._recent.remember(trace, judged=judged)
         judge_runs = [e for e in evaluations if e.judge_model is not None]
         with self._lock:
             for evaluation in judge_runs:
@@ -397,31 +414,34 @@ class EvaluationPipeline:
             self._counts["judged"] += judged
             self._counts["failed"] += verdict.passed is False
             self._counts["unscored"] += verdict.passed is None
+        await self._deliver(job, verdict)
+
+    async def _deliver(self, job: _Job, verdict: Verdict) -> None:
+        """Hand the verdict to every sink; then tell an acknowledged job's caller, once, whether
+        all of them took it."""
+        failed = None
         for sink in self._sinks:
             try:
-                await asyncio.to_thread(sink.submit_verdict, trace, verdict)
+                await asyncio.to_thread(sink.submit_verdict, job.trace, verdict)
             except Exception:
-                logger.exception(
-                    "verdict sink %s failed for trace %s", type(sink).__name__, trace.trace_id
-                )
+                failed = type(sink).__name__
+                logger.exception("verdict sink %s failed for trace %s", failed, job.trace.trace_id)
                 with self._lock:
                     self._counts["sink_errors"] += 1
+        ack, job.ack = job.ack, None
+        if ack is not None:
+            settle(ack, job.trace.trace_id, f"verdict sink {failed} failed" if failed else None)
 
-    def _remember(self, trace: AgentTrace, *, judged: bool) -> None:
-        limit = self._settings.max_recent_traces
-        if limit == 0:
+    async def _record_failure(self, job: _Job, error: Exception) -> None:
+        """Evaluating ``job`` raised in our own code: record it unscored, naming the error, so
+        that it is never lost and never counted as a pass. Only for an acknowledged trace: its
+        caller would otherwise offer it again, and the same bug would fail it again."""
+        if job.ack is None:
             return
         with self._lock:
-            self._recent[trace.trace_id] = _Recent(trace=trace, judged=judged)
-            self._recent.move_to_end(trace.trace_id)
-            for step in trace.steps:
-                self._span_traces[step.span_id] = trace.trace_id
-            while len(self._recent) > limit:
-                evicted, _ = self._recent.popitem(last=False)
-                self._negative.pop(evicted, None)
-            # A few spans per trace: keep the span index proportionate.
-            while len(self._span_traces) > limit * 64:
-                self._span_traces.popitem(last=False)
+            self._counts["evaluated"] += 1
+            self._counts["unscored"] += 1
+        await self._deliver(job, unscored_verdict(job.trace, job.checks or [], error))
 
     def _finish(self) -> None:
         with self._idle:

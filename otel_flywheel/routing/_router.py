@@ -172,12 +172,14 @@ class Router:
             metadata={
                 "feedback_id": feedback.feedback_id,
                 "annotator": feedback.annotator,
+                "sender": feedback.sender,
                 "weight": feedback.weight,
                 "signal": feedback.signal,
                 "has_correction": feedback.correction is not None,
             },
-            # The latest feedback of one annotator on one span wins; implicit signals by kind.
-            identifier=feedback.annotator or ("user" if explicit else "detector"),
+            # The latest feedback of one annotator on one span wins; implicit signals by kind. An
+            # authenticated sender scopes its annotators: one sender cannot overwrite another's.
+            identifier=_feedback_identifier(feedback, explicit=explicit),
             user_id=trace.user_id if trace else None,
         )
 
@@ -265,6 +267,7 @@ class Router:
         meta: dict[str, Any] = {
             "feedback_id": feedback.feedback_id,
             "annotator": feedback.annotator,
+            "sender": feedback.sender,
             "reason": feedback.reason,
         }
         examples: list[RoutedExample] = []
@@ -472,6 +475,11 @@ def _primary_explanation(verdict: Verdict) -> str:
         ):
             return evaluation.explanation
     return ""
+
+
+def _feedback_identifier(feedback: Feedback, *, explicit: bool) -> str:
+    who = feedback.annotator or ("user" if explicit else "detector")
+    return f"{feedback.sender}/{who}" if feedback.sender else who
 
 
 def _evaluation_metadata(evaluation: Evaluation, trace: AgentTrace) -> dict[str, Any]:

@@ -73,12 +73,21 @@ class RoutingSink:
     # ---------------------------------------------------------------------------- verdicts
 
     def submit_verdict(self, trace: AgentTrace, verdict: Verdict) -> None:
+        """Route ``verdict``; when this returns, its writes are committed to the outbox.
+
+        Safe to repeat for the same trace (``serve`` judges a trace again after a crash that came
+        before this returned): the same verdict gives the same write keys, a claim already made
+        for this trace is made again, and waiting feedback is forgotten only once its writes are
+        in the outbox.
+        """
         self.store.put_trace(trace, verdict)
         writes: list[Write] = list(self.router.verdict_annotations(trace, verdict))
         writes += self._claim(self.router.verdict_examples(trace, verdict), verdict, _RANK_INFERRED)
-        for feedback in self.store.take_pending_feedback(trace):
+        waiting = self.store.pending_feedback_for(trace)
+        for feedback in waiting:
             writes += self._feedback_writes(trace, verdict, feedback)
         self._put(writes)
+        self.store.drop_pending_feedback([feedback.feedback_id for feedback in waiting])
         if self._signals is not None:
             for signal in [*self._signals.observe(trace, verdict), *self._signals.sweep()]:
                 self.submit_feedback(signal)

@@ -14,11 +14,27 @@ keeps, per instance:
 
 Everything is keyed by pseudonymized ``user_id`` where there is one, so ``purge_user`` and
 ``purge_older_than`` can apply erasure and retention.
+
+It is bounded, because agents put megabytes into span attributes:
+
+- per trace, ``max_trace_bytes`` of JSON (default 1 MiB): a larger trace is stored trimmed (see
+  ``_trim``), and says so in its warnings;
+- in total, ``max_bytes`` of stored traces (default 256 MiB): past it the oldest traces go, down
+  to 90 % of the limit, so that eviction runs now and then rather than at every put;
+- in time, ``retention_seconds`` (default 30 days): older traces and waiting feedback are deleted
+  as new traces come in (at most once every ten minutes), and ``max_pending_feedback`` (10 000)
+  caps feedback waiting for a trace.
+
+A trace evicted or expired can no longer turn later feedback into examples: that feedback still
+becomes an annotation, and waits for the trace like feedback for a trace not seen yet. The ledger
+(``routed``) holds ids and categories only and is kept, so dedupe holds for examples already in
+Phoenix. Freed pages are returned to the file system (``auto_vacuum = INCREMENTAL``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -27,48 +43,40 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Final
 
 from pydantic import TypeAdapter
 
+from otel_flywheel.errors import ConfigError
 from otel_flywheel.model import AgentTrace, Feedback, Verdict
+from otel_flywheel.routing._store_db import (
+    add_bytes,
+    cap_pending_feedback,
+    create_or_migrate,
+    evict_oldest,
+    expire,
+    total_bytes,
+)
+from otel_flywheel.routing._trim import fit_trace_json
+from otel_flywheel.state import open_sqlite, write_transaction
 
-__all__ = ["PurgeCounts", "RoutingStore", "StoredTrace"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_PENDING_FEEDBACK",
+    "DEFAULT_MAX_TRACE_BYTES",
+    "DEFAULT_RETENTION_SECONDS",
+    "PurgeCounts",
+    "RoutingStore",
+    "StoredTrace",
+]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS traces (
-    trace_id TEXT PRIMARY KEY,
-    user_id TEXT,
-    stored_at REAL NOT NULL,
-    trace_json TEXT NOT NULL,
-    verdict_json TEXT
-);
-CREATE INDEX IF NOT EXISTS traces_user ON traces (user_id);
-CREATE INDEX IF NOT EXISTS traces_stored_at ON traces (stored_at);
-CREATE TABLE IF NOT EXISTS spans (
-    span_id TEXT PRIMARY KEY,
-    trace_id TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS spans_trace ON spans (trace_id);
-CREATE TABLE IF NOT EXISTS pending_feedback (
-    feedback_id TEXT PRIMARY KEY,
-    trace_id TEXT,
-    span_id TEXT,
-    received_at REAL NOT NULL,
-    feedback_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS routed (
-    dataset TEXT NOT NULL,
-    example_id TEXT NOT NULL,
-    category TEXT,
-    user_id TEXT,
-    trace_id TEXT NOT NULL,
-    routed_at REAL NOT NULL,
-    rank INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (dataset, example_id)
-);
-CREATE INDEX IF NOT EXISTS routed_category ON routed (dataset, category, routed_at);
-CREATE INDEX IF NOT EXISTS routed_user ON routed (user_id);
-"""
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_TRACE_BYTES: Final = 1024 * 1024
+DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
+DEFAULT_RETENTION_SECONDS: Final = 30 * 86_400.0
+DEFAULT_MAX_PENDING_FEEDBACK: Final = 10_000
+_MAINTENANCE_INTERVAL_SECONDS: Final = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,43 +93,105 @@ class PurgeCounts:
 
 
 class RoutingStore:
-    """Thread-safe; one connection guarded by a lock (every call is a short transaction)."""
+    """Thread-safe; one connection guarded by a lock (every call is a short transaction).
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    Args:
+        path: the SQLite file, created private (0600) if missing.
+        clock: wall-clock seconds (stored times are compared across restarts).
+        max_trace_bytes: JSON bytes kept per trace; a larger trace is stored trimmed.
+        max_bytes: stored trace bytes in total; past it the oldest traces are evicted.
+        retention_seconds: traces and waiting feedback older than this are deleted.
+        max_pending_feedback: feedback records waiting for their trace; past it the oldest go.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_trace_bytes: int = DEFAULT_MAX_TRACE_BYTES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        max_pending_feedback: int = DEFAULT_MAX_PENDING_FEEDBACK,
+    ) -> None:
+        for name, value in (
+            ("max_trace_bytes", max_trace_bytes),
+            ("max_bytes", max_bytes),
+            ("retention_seconds", retention_seconds),
+            ("max_pending_feedback", max_pending_feedback),
+        ):
+            if not value > 0:
+                raise ConfigError(f"RoutingStore {name} must be > 0, got {value!r}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
+        self.max_trace_bytes = max_trace_bytes
+        self.max_bytes = max(max_bytes, max_trace_bytes)
+        self.retention_seconds = retention_seconds
+        self.max_pending_feedback = max_pending_feedback
+        self._next_maintenance = 0.0  # clock seconds; guarded by _lock
         self._lock = threading.Lock()  # guards _db: sqlite3 connections are not thread-safe
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA busy_timeout=5000")  # other processes may share the state dir
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes
-        self._db.executescript(_SCHEMA)
+        # Other processes may share the state dir (a CLI purge next to a server): wait for them.
+        # WAL + NORMAL is durable across a crash of the process; only a power cut may lose the
+        # last commits, which routing repeats when the trace is judged again.
+        self._db = open_sqlite(
+            self.path,
+            what="routing store",
+            fix="point FLYWHEEL_STATE_DIR at a writable directory on a local disk",
+            synchronous="NORMAL",
+            busy_timeout_seconds=5.0,
+        )
+        try:
+            create_or_migrate(self._db)
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            raise ConfigError(
+                f"{self.path} is not a usable routing store ({error}); move it aside"
+            ) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, write_transaction(self._db) as db:
+            yield db
 
     # --------------------------------------------------------------------------- traces
 
     def put_trace(self, trace: AgentTrace, verdict: Verdict | None) -> None:
+        """Store ``trace`` (trimmed to ``max_trace_bytes``) with its verdict; apply the limits."""
+        trace_json, trimmed = fit_trace_json(trace, max_bytes=self.max_trace_bytes)
+        if trimmed:
+            logger.info(
+                "trace %s is stored trimmed: its JSON exceeds the routing store's %d bytes",
+                trace.trace_id,
+                self.max_trace_bytes,
+            )
         verdict_json = json.dumps(_verdict_record(verdict)) if verdict is not None else None
+        size = len(trace_json.encode("utf-8", "surrogatepass")) + len(verdict_json or "")
+        now = self._clock()
         with self._transaction() as db:
+            row = db.execute(
+                "SELECT size_bytes FROM traces WHERE trace_id = ?", (trace.trace_id,)
+            ).fetchone()
+            if row is not None:
+                db.execute("DELETE FROM spans WHERE trace_id = ?", (trace.trace_id,))
             db.execute(
-                "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?)",
-                (trace.trace_id, trace.user_id, self._clock(), trace.to_json(), verdict_json),
+                "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?)",
+                (trace.trace_id, trace.user_id, now, trace_json, verdict_json, size),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO spans VALUES (?, ?)",
                 [(step.span_id, trace.trace_id) for step in trace.steps],
             )
+            add_bytes(db, size - (row[0] if row is not None else 0))
+            self._enforce_limits(db, now)
+
+    def stored_bytes(self) -> int:
+        """JSON bytes of the traces and verdicts stored now (what ``max_bytes`` bounds)."""
+        with self._lock:
+            return total_bytes(self._db)
+
+    def trace_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM traces").fetchone()[0])
 
     def get_trace(
         self, *, trace_id: str | None = None, span_id: str | None = None
@@ -157,20 +227,37 @@ class RoutingStore:
                 ),
             )
 
-    def take_pending_feedback(self, trace: AgentTrace) -> list[Feedback]:
-        """Remove and return feedback waiting for ``trace`` (by trace id or one of its spans)."""
+    def pending_feedback_for(self, trace: AgentTrace) -> list[Feedback]:
+        """Feedback waiting for ``trace`` (by trace id or one of its spans), oldest first.
+
+        It stays stored until ``drop_pending_feedback``: a caller that crashes before its writes
+        are durable finds it again when the trace is routed again.
+        """
         span_ids = [step.span_id for step in trace.steps]
         marks = ",".join("?" * len(span_ids)) or "NULL"
-        with self._transaction() as db:
-            rows = db.execute(
-                f"SELECT feedback_id, feedback_json FROM pending_feedback "
-                f"WHERE trace_id = ? OR span_id IN ({marks})",
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT feedback_json FROM pending_feedback "
+                f"WHERE trace_id = ? OR span_id IN ({marks}) ORDER BY received_at",
                 (trace.trace_id, *span_ids),
             ).fetchall()
+        return [Feedback.from_dict(json.loads(row[0])) for row in rows]
+
+    def drop_pending_feedback(self, feedback_ids: list[str]) -> None:
+        """Forget waiting feedback whose writes are now durable elsewhere (the outbox)."""
+        if not feedback_ids:
+            return
+        with self._transaction() as db:
             db.executemany(
-                "DELETE FROM pending_feedback WHERE feedback_id = ?", [(r[0],) for r in rows]
+                "DELETE FROM pending_feedback WHERE feedback_id = ?", [(i,) for i in feedback_ids]
             )
-        return [Feedback.from_dict(json.loads(r[1])) for r in rows]
+
+    def take_pending_feedback(self, trace: AgentTrace) -> list[Feedback]:
+        """Remove and return feedback waiting for ``trace`` (``pending_feedback_for``, then
+        ``drop_pending_feedback``)."""
+        feedback = self.pending_feedback_for(trace)
+        self.drop_pending_feedback([item.feedback_id for item in feedback])
+        return feedback
 
     def pending_feedback_count(self) -> int:
         with self._lock:
@@ -195,15 +282,20 @@ class RoutingStore:
         Returns ``"routed"``, ``"duplicate"``, ``"capped"``, or ``"upgraded"`` when an example with
         the same id was routed at a lower ``rank`` (an inferred failure, now corrected by a
         person): the caller then rewrites it. Check and insert are one transaction, so two
-        workers cannot both route the same example.
+        workers cannot both route the same example. The same trace claiming the same example at
+        the same rank again is ``"routed"`` again: routing that is repeated after a crash must
+        put the write again, since it may never have reached the outbox (the outbox makes the
+        repeat a no-op when it did).
         """
         now = self._clock()
         with self._transaction() as db:
             existing = db.execute(
-                "SELECT rank FROM routed WHERE dataset = ? AND example_id = ?",
+                "SELECT rank, trace_id FROM routed WHERE dataset = ? AND example_id = ?",
                 (dataset, example_id),
             ).fetchone()
             if existing is not None:
+                if rank == existing[0] and trace_id == existing[1]:
+                    return "routed"
                 if rank <= existing[0]:
                     return "duplicate"
                 db.execute(
@@ -251,8 +343,13 @@ class RoutingStore:
                 feedback += db.execute(
                     "DELETE FROM pending_feedback WHERE trace_id = ?", (trace_id,)
                 ).rowcount
+            (size,) = db.execute(
+                "SELECT COALESCE(SUM(size_bytes), 0) FROM traces WHERE user_id = ?", (user_id,)
+            ).fetchone()
             traces = db.execute("DELETE FROM traces WHERE user_id = ?", (user_id,)).rowcount
+            add_bytes(db, -size)
             routed = db.execute("DELETE FROM routed WHERE user_id = ?", (user_id,)).rowcount
+        self._vacuum()
         return PurgeCounts(traces=traces, feedback=feedback, routed=routed)
 
     def purge_older_than(self, seconds: float) -> PurgeCounts:
@@ -261,18 +358,32 @@ class RoutingStore:
         Routing records stay (they hold ids and categories, no content) so that dedupe still
         holds for examples already in Phoenix.
         """
-        cutoff = self._clock() - seconds
         with self._transaction() as db:
-            db.execute(
-                "DELETE FROM spans WHERE trace_id IN "
-                "(SELECT trace_id FROM traces WHERE stored_at < ?)",
-                (cutoff,),
-            )
-            traces = db.execute("DELETE FROM traces WHERE stored_at < ?", (cutoff,)).rowcount
-            feedback = db.execute(
-                "DELETE FROM pending_feedback WHERE received_at < ?", (cutoff,)
-            ).rowcount
+            traces, feedback = expire(db, self._clock() - seconds)
+        self._vacuum()
         return PurgeCounts(traces=traces, feedback=feedback)
+
+    def _enforce_limits(self, db: sqlite3.Connection, now: float) -> None:
+        """Within a put's transaction: the total size now, retention now and then."""
+        evicted = evict_oldest(db, max_bytes=self.max_bytes)
+        if evicted:
+            logger.info(
+                "routing store %s reached its %d-byte limit: evicted the %d oldest traces",
+                self.path,
+                self.max_bytes,
+                evicted,
+            )
+        if now >= self._next_maintenance:
+            self._next_maintenance = now + _MAINTENANCE_INTERVAL_SECONDS
+            expire(db, now - self.retention_seconds)
+        cap_pending_feedback(db, self.max_pending_feedback)
+
+    # ------------------------------------------------------------------------ limits
+
+    def _vacuum(self) -> None:
+        # Give freed pages back (a no-op for a file created before auto_vacuum was set).
+        with self._lock:
+            self._db.execute("PRAGMA incremental_vacuum")
 
     def close(self) -> None:
         with self._lock:

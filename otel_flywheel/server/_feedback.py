@@ -23,8 +23,10 @@ class LoggingFeedbackSink:
 
     def submit_feedback(self, feedback: Feedback) -> None:
         logger.info(
-            "feedback %s on trace %s span %s: thumbs=%s correction=%s preference=%s signal=%s",
+            "feedback %s from %s on trace %s span %s: thumbs=%s correction=%s preference=%s "
+            "signal=%s",
             feedback.feedback_id,
+            feedback.sender,
             feedback.trace_id,
             feedback.span_id,
             feedback.thumbs,

@@ -7,14 +7,17 @@ request (or feedback), or every ``schedule_delay_millis``, and:
    ``TraceAssembler``: converted with ``span_views_from_request`` and redacted with
    ``redact_span_view``, exactly as the in-process capture worker does (same redactor, same
    resource cache), so a trace looks the same whichever way it came in;
-2. normalizes each closed trace (``normalize_trace``) and submits it to the ``TracePipeline``;
-   once ``submit`` returned, the trace's rows are released from the spool. A ``submit`` that
-   raises leaves the rows in place and the trace is offered again with backoff (1 s doubling to
-   60 s): the spool fills, the server answers 503, and nothing accepted is dropped;
-3. hands spooled feedback, redacted, to the ``FeedbackSink`` and releases what it accepted.
+2. normalizes each closed trace (``normalize_trace``) and hands it over (``_handover``): with the
+   flywheel, its rows leave the spool only once its verdict and routed writes are durable in the
+   outbox; a trace the pipeline refuses or does not make durable is offered again, with backoff.
+   The spool fills, the server answers 503, and nothing accepted is dropped;
+3. hands spooled feedback, redacted, to the ``FeedbackSink`` and releases what it accepted
+   (``_feedback_delivery``), and records the span ids it read, so that feedback naming a span
+   can be checked; now and then it forgets traces past ``known_trace_retention_seconds``.
 
 After a restart the cursor starts at 0: whatever the spool still holds is read again, skipping
-traces already released, and resumes from there. Delivery is therefore at least once.
+traces already released, and resumes from there: every trace not yet durable downstream is judged
+again. Delivery is at least once; downstream it is exactly once, since writes are keyed by trace.
 
 Spans of one trace that arrive in different requests meet in the assembler, whose rules apply
 unchanged (grace after the root, idle timeout without one, bounded open traces). A span that
@@ -38,7 +41,6 @@ released rather than retried, since the same bug would fail them again after eve
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -49,15 +51,16 @@ from typing import Final
 from google.protobuf.message import DecodeError
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from pydantic import ValidationError
 
 from otel_flywheel._internal import handle_internal_errors
 from otel_flywheel.capture import ClosedTrace, TraceAssembler, TracePipeline
 from otel_flywheel.config import CaptureSettings
 from otel_flywheel.conventions import SpanView, normalize_trace, span_views_from_request
-from otel_flywheel.model import AgentTrace, Feedback
+from otel_flywheel.model import AgentTrace
 from otel_flywheel.privacy import RedactedResourceCache, Redactor, redact_span_view
-from otel_flywheel.server._feedback import FeedbackSink, redact_feedback
+from otel_flywheel.server._feedback import FeedbackSink
+from otel_flywheel.server._feedback_delivery import FeedbackDelivery
+from otel_flywheel.server._handover import TraceHandover
 from otel_flywheel.server._metrics import ServerMetrics
 from otel_flywheel.server._spool import Spool
 
@@ -67,11 +70,8 @@ logger = logging.getLogger(__name__)
 
 WORKER_THREAD_NAME: Final = "otel-flywheel-ingest"
 _READ_BATCH_REQUESTS: Final = 32
-_FEEDBACK_BATCH: Final = 256
-_RETRY_FIRST_SECONDS: Final = 1.0
-_RETRY_MAX_SECONDS: Final = 60.0
-_ERROR_LOG_INTERVAL_SECONDS: Final = 60.0
 _MAX_KEPT_ERRORS: Final = 16
+_FORGET_INTERVAL_SECONDS: Final = 60.0
 # Redacting and assembling a span takes ~0.1-0.2 ms: yield every few spans, not per request.
 _YIELD_EVERY_SPANS: Final = 8
 _STEP_ASIDE_SECONDS: Final = 0.001
@@ -84,14 +84,6 @@ class _OpenTrace:
 
     request_ids: list[int] = field(default_factory=list)  # spooled requests holding its spans
     span_ids: set[str] = field(default_factory=set)  # to drop a span sent twice
-
-
-@dataclass(slots=True)
-class _Undelivered:
-    trace: AgentTrace
-    keys: list[tuple[int, str]]
-    attempts: int
-    next_attempt: float  # time.monotonic()
 
 
 class IngestWorker:
@@ -111,14 +103,17 @@ class IngestWorker:
         metrics: ServerMetrics,
         redactor: Redactor | None,
         capture_settings: CaptureSettings,
+        known_trace_retention_seconds: float = 7 * 86_400.0,
+        max_known_traces: int = 100_000,
         senders_waiting: Callable[[], bool] = lambda: False,
         clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self._spool = spool
         self._pipeline = pipeline
         self._pipeline_name = type(pipeline).__qualname__
-        self._sink = feedback_sink
         self._metrics = metrics
+        self._known_retention_ns = int(known_trace_retention_seconds * 1e9)
+        self._max_known_traces = max_known_traces
         self._redactor = redactor
         self._resources = RedactedResourceCache(redactor) if redactor is not None else None
         self._clock = clock
@@ -140,10 +135,11 @@ class IngestWorker:
         self._assembler = TraceAssembler.from_settings(capture_settings)
         self._cursor = 0  # highest request id read from the spool
         self._open: dict[str, _OpenTrace] = {}  # the traces the assembler holds open
-        self._undelivered: list[_Undelivered] = []
-        self._feedback_retry_at = 0.0
+        self._seen_spans: list[tuple[str, str]] = []  # (span id, trace id) read, to remember
+        self._handover = TraceHandover(spool, pipeline, metrics=metrics, wake=self._wake.set)
+        self._feedback = FeedbackDelivery(spool, feedback_sink, metrics=metrics, redactor=redactor)
         self._assembler_drops = {"late_span": 0, "trace_too_large": 0}
-        self._next_error_log = 0.0
+        self._next_forget = 0.0
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -189,6 +185,18 @@ class IngestWorker:
             self._pipeline.shutdown()
         except Exception:
             logger.exception("pipeline %s failed to shut down", self._pipeline_name)
+        if finished:
+            # Verdicts the pipeline made durable while it shut down: release their traces now
+            # rather than judge them again at the next start.
+            with self._guard:
+                unsettled = self._handover.drain()
+                if unsettled:
+                    logger.info(
+                        "%d traces had no durable verdict when the pipeline stopped; they stay "
+                        "in the spool %s and are judged at the next start",
+                        unsettled,
+                        self._spool.path,
+                    )
         return finished
 
     @property
@@ -198,6 +206,11 @@ class IngestWorker:
     @property
     def open_traces(self) -> int:
         return self._assembler.open_trace_count
+
+    @property
+    def traces_awaiting_ack(self) -> int:
+        """Traces handed to the pipeline whose verdict is not durable yet."""
+        return self._handover.awaiting
 
     @property
     def internal_errors(self) -> list[Exception]:
@@ -223,14 +236,16 @@ class IngestWorker:
             detach(token)
 
     def _round(self, *, final: bool) -> None:
+        self._handover.settle()
         self._read_new(final=final)
         closed = (
             self._assembler.pop_all() if final else self._assembler.pop_due(now_ns=self._clock())
         )
         self._emit(closed)
-        self._retry_undelivered(final=final)
-        self._deliver_feedback(final=final)
+        self._handover.retry_due(final=final)
+        self._feedback.run(final=final)
         self._count_assembler_drops()
+        self._forget_old_traces()
 
     def _read_new(self, *, final: bool) -> None:
         while not (final and time.monotonic() >= self._deadline):
@@ -239,6 +254,9 @@ class IngestWorker:
                 self._add_request(spooled.request_id, spooled.body, spooled.pending)
                 self._cursor = spooled.request_id
                 self._yield()
+            # One transaction per batch: what feedback naming a span is checked against.
+            self._spool.remember_spans(self._seen_spans)
+            self._seen_spans.clear()
             # Close what is due between batches: catching up on a large spool stays bounded.
             self._emit(self._assembler.pop_due(now_ns=self._clock()))
             if len(batch) < _READ_BATCH_REQUESTS:
@@ -260,6 +278,9 @@ class IngestWorker:
         for view in span_views_from_request(request):
             if view.trace_id in pending_ids:
                 groups.setdefault(view.trace_id, []).append(view)
+        self._seen_spans += (
+            (view.span_id, view.trace_id) for views in groups.values() for view in views
+        )
         now_ns = self._clock()
         # Traces without a span in the body cannot close; never leave their rows behind.
         finished = [(request_id, trace_id) for trace_id in pending_ids - groups.keys()]
@@ -300,7 +321,7 @@ class IngestWorker:
         self._assembler.add(view, now_ns=now_ns, is_root=is_root)
 
     def _emit(self, closed: Iterable[ClosedTrace]) -> None:
-        delivered: list[tuple[int, str]] = []
+        unusable: list[tuple[int, str]] = []
         for trace_spans in closed:
             entry = self._open.pop(trace_spans.trace_id, None)
             keys = [
@@ -316,86 +337,28 @@ class IngestWorker:
                 )
             if trace is None:
                 self._metrics.spans_dropped.labels("internal_error").inc(len(trace_spans.spans))
-                delivered += keys
-            elif self._submit(trace):
-                delivered += keys
+                unusable += keys
             else:
-                self._undelivered.append(
-                    _Undelivered(trace, keys, 1, time.monotonic() + _RETRY_FIRST_SECONDS)
-                )
+                self._handover.offer(trace, keys)
             self._yield()
-        self._release(delivered)
-
-    def _submit(self, trace: AgentTrace) -> bool:
-        try:
-            self._pipeline.submit(trace)
-        except Exception:
-            self._metrics.pipeline_errors.inc()
-            if time.monotonic() >= self._next_error_log:
-                self._next_error_log = time.monotonic() + _ERROR_LOG_INTERVAL_SECONDS
-                logger.exception(
-                    "pipeline %s failed to accept trace %s; it stays in the spool and is offered "
-                    "again (logged at most once a minute)",
-                    self._pipeline_name,
-                    trace.trace_id,
-                )
-            return False
-        self._metrics.traces_submitted.inc()
-        return True
-
-    def _retry_undelivered(self, *, final: bool) -> None:
-        if not self._undelivered:
-            return
-        now = time.monotonic()
-        delivered: list[tuple[int, str]] = []
-        waiting: list[_Undelivered] = []
-        for item in self._undelivered:
-            if not final and item.next_attempt > now:
-                waiting.append(item)
-            elif self._submit(item.trace):
-                delivered += item.keys
-            else:
-                item.attempts += 1
-                delay = min(_RETRY_MAX_SECONDS, _RETRY_FIRST_SECONDS * 2 ** (item.attempts - 1))
-                item.next_attempt = now + delay
-                waiting.append(item)
-        self._undelivered = waiting
-        self._release(delivered)
-
-    def _deliver_feedback(self, *, final: bool) -> None:
-        if self._spool.depth_feedback == 0 or (
-            not final and time.monotonic() < self._feedback_retry_at
-        ):
-            return
-        # Delivered rows are deleted, so the oldest rows are always the next ones.
-        rows = self._spool.read_feedback(after_row=0, limit=_FEEDBACK_BATCH)
-        delivered: list[int] = []
-        for row in rows:
-            try:
-                feedback = Feedback.from_dict(json.loads(row.payload))
-            except (ValueError, ValidationError):
-                logger.error("spooled feedback %s is unreadable; dropped", row.feedback_id)
-                delivered.append(row.row_id)
-                continue
-            if self._redactor is not None:
-                feedback = redact_feedback(feedback, self._redactor)
-            try:
-                self._sink.submit_feedback(feedback)
-            except Exception:
-                self._metrics.feedback_errors.inc()
-                logger.exception(
-                    "feedback sink %s failed to accept feedback %s; it stays in the spool",
-                    type(self._sink).__qualname__,
-                    row.feedback_id,
-                )
-                self._feedback_retry_at = time.monotonic() + _RETRY_FIRST_SECONDS
-                break
-            self._metrics.feedback_submitted.inc()
-            delivered.append(row.row_id)
-        self._spool.release_feedback(delivered)
+        self._release(unusable)
 
     def _release(self, keys: Iterable[tuple[int, str]]) -> None:
         self._spool.release(keys)
+
+    def _forget_old_traces(self) -> None:
+        now = time.monotonic()
+        if now < self._next_forget:
+            return
+        self._next_forget = now + _FORGET_INTERVAL_SECONDS
+        forgotten = self._spool.forget_known(
+            seen_before_unix_nano=time.time_ns() - self._known_retention_ns,
+            keep_latest=self._max_known_traces,
+        )
+        if forgotten:
+            logger.debug(
+                "forgot %d traces received long ago (feedback on them: unknown)", forgotten
+            )
 
     def _count_assembler_drops(self) -> None:
         counts = self._assembler.counts

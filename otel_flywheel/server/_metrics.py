@@ -27,7 +27,9 @@ class ServerMetrics:
         *,
         spool_spans: Callable[[], float],
         spool_feedback: Callable[[], float],
+        held_feedback: Callable[[], float],
         open_traces: Callable[[], float],
+        awaiting_ack: Callable[[], float],
         requests_in_flight: Callable[[], float],
     ) -> None:
         self.registry = registry
@@ -72,6 +74,24 @@ class ServerMetrics:
             "Traces the pipeline accepted",
             registry=registry,
         )
+        self.traces_acknowledged = Counter(
+            "flywheel_server_traces_acknowledged",
+            "Traces released from the spool: durable downstream (verdict and writes in the "
+            "outbox), or, for a pipeline without acknowledgements, accepted",
+            registry=registry,
+        )
+        self.traces_unacknowledged = Counter(
+            "flywheel_server_traces_unacknowledged",
+            "Times the pipeline reported a trace not made durable; it stays spooled and is "
+            "offered again",
+            registry=registry,
+        )
+        self.traces_awaiting_ack = Gauge(
+            "flywheel_server_traces_awaiting_ack",
+            "Traces handed to the pipeline whose verdict is not durable yet (they stay spooled)",
+            registry=registry,
+        )
+        self.traces_awaiting_ack.set_function(awaiting_ack)
         self.pipeline_errors = Counter(
             "flywheel_server_pipeline_errors",
             "Times the pipeline's submit raised; the trace stays spooled and is offered again",
@@ -80,6 +100,17 @@ class ServerMetrics:
         self.feedback_received = Counter(
             "flywheel_server_feedback_received",
             "Feedback records accepted (a repeated feedback_id counts once)",
+            registry=registry,
+        )
+        self.feedback_rejected = Counter(
+            "flywheel_server_feedback_rejected",
+            "Feedback records refused after authentication, by reason (unknown_trace, spool_full)",
+            ["reason"],
+            registry=registry,
+        )
+        self.feedback_expired = Counter(
+            "flywheel_server_feedback_expired",
+            "Held feedback dropped because its trace did not arrive within feedback_hold_seconds",
             registry=registry,
         )
         self.feedback_submitted = Counter(
@@ -104,6 +135,12 @@ class ServerMetrics:
             registry=registry,
         )
         self.spool_feedback.set_function(spool_feedback)
+        self.held_feedback = Gauge(
+            "flywheel_server_held_feedback",
+            "Feedback records held until their trace arrives (unknown_trace_feedback: hold)",
+            registry=registry,
+        )
+        self.held_feedback.set_function(held_feedback)
         self.open_traces = Gauge(
             "flywheel_server_open_traces",
             "Traces being assembled (waiting for their root span or their grace period)",

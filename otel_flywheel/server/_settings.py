@@ -6,23 +6,28 @@ Resolved like every other setting (explicit argument > environment > config file
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import ClassVar, Final, Literal
 
 from pydantic import Field, SecretStr
 
 from otel_flywheel import _env
 from otel_flywheel.config import _Settings
-from otel_flywheel.privacy._keys import DEFAULT_STATE_DIR
+from otel_flywheel.state import state_path
 
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
+    "FEEDBACK_TOKEN_IDENTITY",
     "SPOOL_FILE_NAME",
     "ServerSettings",
+    "UnknownTraceFeedback",
 ]
+
+UnknownTraceFeedback = Literal["refuse", "hold", "accept"]
+# Who sent feedback with FLYWHEEL_SERVER_FEEDBACK_TOKEN (named tokens give their own names).
+FEEDBACK_TOKEN_IDENTITY: Final = "feedback-token"
 
 DEFAULT_HOST: Final = "127.0.0.1"
 # 4317/4318 are OTLP gRPC/HTTP (the Collector's own receivers): next to them, not on them.
@@ -34,13 +39,30 @@ _MIB: Final = 1024 * 1024
 class ServerSettings(_Settings):
     """What ``otel-flywheel serve`` binds, where it spools and when it pushes back.
 
-    ``token`` is read from the environment or the config file only: a secret on a command line
-    is visible to every user of the machine (``ps``).
+    Tokens are read from the environment or the config file only: a secret on a command line is
+    visible to every user of the machine (``ps``). ``token`` guards ``/v1/traces`` (the
+    Collector's credential); feedback has its own, so that a leaked Collector config cannot
+    write labels: ``feedback_token`` (its sender is recorded as ``feedback-token``) and/or
+    ``feedback_tokens``, a mapping of sender name to token (config file only). Without either,
+    ``/v1/feedback`` answers 403.
+
+    ``unknown_trace_feedback`` says what happens to feedback naming a trace (or span) this
+    instance has not received: ``refuse`` (404, the default), ``hold`` it until the trace arrives
+    (at most ``feedback_hold_seconds``, at most ``max_held_feedback`` records), or ``accept`` it
+    as it is. What counts as received: the last ``max_known_traces`` traces, within
+    ``known_trace_retention_seconds``.
     """
 
     host: str = DEFAULT_HOST
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     token: SecretStr | None = None
+    feedback_token: SecretStr | None = None
+    feedback_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    unknown_trace_feedback: UnknownTraceFeedback = "refuse"
+    feedback_hold_seconds: float = Field(3600.0, gt=0)
+    max_held_feedback: int = Field(10_000, gt=0)
+    known_trace_retention_seconds: float = Field(7 * 86_400.0, gt=0)
+    max_known_traces: int = Field(100_000, gt=0)
     spool: Path | None = None  # None: <state dir>/spool.sqlite
     max_spool_spans: int = Field(200_000, gt=0)
     max_spool_feedback: int = Field(100_000, gt=0)
@@ -56,6 +78,8 @@ class ServerSettings(_Settings):
         "host": (_env.FLYWHEEL_SERVER_HOST,),
         "port": (_env.FLYWHEEL_SERVER_PORT,),
         "token": (_env.FLYWHEEL_SERVER_TOKEN,),
+        "feedback_token": (_env.FLYWHEEL_SERVER_FEEDBACK_TOKEN,),
+        "unknown_trace_feedback": (_env.FLYWHEEL_SERVER_UNKNOWN_TRACE_FEEDBACK,),
         "spool": (_env.FLYWHEEL_SERVER_SPOOL,),
         "max_spool_spans": (_env.FLYWHEEL_SERVER_MAX_SPOOL_SPANS,),
         "max_body_bytes": (_env.FLYWHEEL_SERVER_MAX_BODY_BYTES,),
@@ -67,13 +91,27 @@ class ServerSettings(_Settings):
         """``spool``, else ``spool.sqlite`` in the state directory (``FLYWHEEL_STATE_DIR``)."""
         if self.spool is not None:
             return self.spool
-        environ = os.environ if environ is None else environ
-        state_dir = environ.get(_env.FLYWHEEL_STATE_DIR) or DEFAULT_STATE_DIR
-        return Path(state_dir) / SPOOL_FILE_NAME
+        return state_path(SPOOL_FILE_NAME, environ=environ)
 
     def token_value(self) -> str | None:
-        """The bearer token, or ``None`` when auth is off (unset or blank)."""
-        if self.token is None:
-            return None
-        value = self.token.get_secret_value().strip()
-        return value or None
+        """The traces bearer token, or ``None`` when auth is off (unset or blank)."""
+        return _secret(self.token)
+
+    def feedback_credentials(self) -> dict[str, str]:
+        """Sender name -> token for ``/v1/feedback``; empty when feedback is off."""
+        credentials = {
+            name: value
+            for name, secret in self.feedback_tokens.items()
+            if (value := _secret(secret)) is not None
+        }
+        single = _secret(self.feedback_token)
+        if single is not None:
+            credentials[FEEDBACK_TOKEN_IDENTITY] = single
+        return credentials
+
+
+def _secret(secret: SecretStr | None) -> str | None:
+    if secret is None:
+        return None
+    value = secret.get_secret_value().strip()
+    return value or None

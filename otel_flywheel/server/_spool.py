@@ -14,10 +14,17 @@ Layout:
   A trace is released by deleting its rows; a request goes when it has no trace left. The sum of
   ``span_count`` is the spool depth in spans, which back-pressure compares with its limit.
 - ``feedback``: one row per feedback record, unique by ``feedback_id`` (a retried POST is stored
-  once), deleted once the feedback sink accepted it.
+  once), deleted once the feedback sink accepted it. Feedback for a trace this instance has not
+  received yet may be *held* (``held_until_unix_nano``) until the trace arrives or that time
+  passes.
+- ``known_traces`` (written with each request) and ``known_spans`` (written by the worker): what
+  this instance has received, so that feedback naming anything else can be refused. Bounded by
+  age and count (``forget_known``).
 
-Delivery is at least once: a crash between the pipeline's ``submit`` and the release delivers
-that trace again after the restart (pipelines key their own writes by trace id).
+A trace's rows are released once the pipeline has made it durable downstream (its verdict and
+routed writes in the outbox) or, for a pipeline that does not acknowledge, once it accepted the
+trace. A crash before that delivers the trace again after the restart; pipelines key their
+writes by trace id, so the repeat changes nothing downstream.
 
 Two connections: the request handlers write through one (``synchronous=FULL``: each commit is on
 disk before the answer); the worker reads and releases through the other with
@@ -38,36 +45,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Final
 
 from otel_flywheel.errors import ConfigError, FlywheelError
+from otel_flywheel.server._spool_db import connect, lock_exclusively, unlock
+from otel_flywheel.state import write_transaction
 
 __all__ = ["Spool", "SpoolFullError", "SpooledFeedback", "SpooledRequest"]
 
 logger = logging.getLogger(__name__)
-
-_SCHEMA_VERSION: Final = "1"
-_BUSY_TIMEOUT_MILLIS: Final = 10_000
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS requests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    received_unix_nano INTEGER NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS request_traces (
-    request_id INTEGER NOT NULL,
-    trace_id TEXT NOT NULL,
-    span_count INTEGER NOT NULL,
-    PRIMARY KEY (request_id, trace_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    feedback_id TEXT NOT NULL UNIQUE,
-    received_unix_nano INTEGER NOT NULL,
-    payload TEXT NOT NULL
-);
-"""
 
 
 class SpoolFullError(FlywheelError):
@@ -94,9 +79,10 @@ class Spool:
     """A SQLite file holding what the server accepted and has not delivered yet. Thread-safe.
 
     Args:
-        path: the SQLite file; its directory is created.
+        path: the SQLite file; it and its directory are created private (0600/0700).
         max_spans: depth in spans past which ``append_request`` raises ``SpoolFullError``.
         max_feedback: feedback records past which ``add_feedback`` raises ``SpoolFullError``.
+        max_held_feedback: of those, how many may be held waiting for their trace.
 
     Raises:
         ConfigError: the file is locked by another instance, or cannot be opened or used in WAL
@@ -104,41 +90,50 @@ class Spool:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, max_spans: int, max_feedback: int = 100_000
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_spans: int,
+        max_feedback: int = 100_000,
+        max_held_feedback: int = 10_000,
     ) -> None:
-        if max_spans < 1 or max_feedback < 1:
+        if max_spans < 1 or max_feedback < 1 or max_held_feedback < 1:
             raise ConfigError(
-                f"max_spans={max_spans!r} and max_feedback={max_feedback!r}: use integers >= 1"
+                f"max_spans={max_spans!r}, max_feedback={max_feedback!r} and "
+                f"max_held_feedback={max_held_feedback!r}: use integers >= 1"
             )
         self._path = Path(path)
         self._max_spans = max_spans
         self._max_feedback = max_feedback
-        self._lock_fd = _lock_exclusively(self._path)
+        self._max_held = max_held_feedback
+        self._lock_fd = lock_exclusively(self._path)
         try:
-            # check_same_thread=False: handlers write from anyio's worker threads; each connection
-            # is used under its own lock below.
-            self._ingest = _connect(self._path, synchronous="FULL")
-            self._worker = _connect(self._path, synchronous="NORMAL")
-        except sqlite3.Error as error:
-            _unlock(self._lock_fd)
-            raise ConfigError(
-                f"cannot use {self._path} as the spool: {error}; give --spool a writable path "
-                "on a local disk"
-            ) from None
+            # Handlers write from anyio's worker threads; each connection is used under its own
+            # lock below.
+            self._ingest = connect(self._path, synchronous="FULL")
+            try:
+                self._worker = connect(self._path, synchronous="NORMAL")
+            except BaseException:
+                self._ingest.close()
+                raise
+        except BaseException:
+            unlock(self._lock_fd)
+            raise
         self._ingest_lock = threading.Lock()  # guards _ingest (the handlers' connection)
         self._worker_lock = threading.Lock()  # guards _worker (the ingest worker's connection)
-        self._depth_lock = threading.Lock()  # guards _spans, _feedback and _closed
+        self._depth_lock = threading.Lock()  # guards _spans, _feedback, _held and _closed
         # One write transaction at a time, across both connections (see _transaction).
         self._write_lock = threading.Lock()
         self._closed = False
         with self._worker_lock:
-            row = self._worker.execute(
+            db = self._worker
+            self._spans: int = db.execute(
                 "SELECT COALESCE(SUM(span_count), 0) FROM request_traces"
-            ).fetchone()
-            self._spans: int = row[0]
-            self._feedback: int = self._worker.execute("SELECT COUNT(*) FROM feedback").fetchone()[
-                0
-            ]
+            ).fetchone()[0]
+            self._feedback: int = db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+            self._held: int = db.execute(
+                "SELECT COUNT(*) FROM feedback WHERE held_until_unix_nano IS NOT NULL"
+            ).fetchone()[0]
         if self._spans or self._feedback:
             logger.info(
                 "spool %s holds %d spans and %d feedback records from before; resuming",
@@ -164,8 +159,13 @@ class Spool:
 
     @property
     def depth_feedback(self) -> int:
-        """Feedback records accepted and not yet handed to the sink."""
+        """Feedback records accepted and not yet handed to the sink (held ones included)."""
         return self._feedback
+
+    @property
+    def depth_held_feedback(self) -> int:
+        """Feedback records held until their trace arrives."""
+        return self._held
 
     @property
     def full(self) -> bool:
@@ -182,6 +182,7 @@ class Spool:
         be taken).
         """
         spans = sum(span_counts.values())
+        now = time.time_ns()
         with self._ingest_lock:
             with self._depth_lock:
                 self._check_open()
@@ -191,8 +192,7 @@ class Spool:
                     )
             with self._transaction(self._ingest) as connection:
                 cursor = connection.execute(
-                    "INSERT INTO requests (received_unix_nano, body) VALUES (?, ?)",
-                    (time.time_ns(), body),
+                    "INSERT INTO requests (received_unix_nano, body) VALUES (?, ?)", (now, body)
                 )
                 request_id = cursor.lastrowid
                 assert request_id is not None
@@ -200,12 +200,29 @@ class Spool:
                     "INSERT INTO request_traces (request_id, trace_id, span_count) VALUES (?, ?, ?)",
                     [(request_id, trace_id, count) for trace_id, count in span_counts.items()],
                 )
+                connection.executemany(
+                    "INSERT OR IGNORE INTO known_traces (trace_id, seen_unix_nano) VALUES (?, ?)",
+                    [(trace_id, now) for trace_id in span_counts],
+                )
             with self._depth_lock:
                 self._spans += spans
         return request_id
 
-    def add_feedback(self, feedback_id: str, payload: str) -> bool:
-        """Store one feedback record; ``False`` if one with this id is stored already."""
+    def add_feedback(
+        self,
+        feedback_id: str,
+        payload: str,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        held_until_unix_nano: int | None = None,
+    ) -> bool:
+        """Store one feedback record; ``False`` if one with this id is stored already.
+
+        With ``held_until_unix_nano`` it is held: not handed to the sink until its trace (or
+        span) is known (``settle_held``), and dropped when that time passes first.
+        """
+        held = held_until_unix_nano is not None
         with self._ingest_lock:
             with self._depth_lock:
                 self._check_open()
@@ -214,17 +231,29 @@ class Spool:
                         f"the spool holds {self._feedback} feedback records, its limit is "
                         f"{self._max_feedback}"
                     )
+                if held and self._held >= self._max_held:
+                    raise SpoolFullError(
+                        f"the spool holds {self._held} feedback records for traces it has not "
+                        f"received, its limit is {self._max_held}"
+                    )
             with self._transaction(self._ingest) as connection:
                 cursor = connection.execute(
-                    "INSERT OR IGNORE INTO feedback (feedback_id, received_unix_nano, payload) "
-                    "VALUES (?, ?, ?)",
-                    (feedback_id, time.time_ns(), payload),
+                    "INSERT OR IGNORE INTO feedback (feedback_id, received_unix_nano, payload, "
+                    "held_until_unix_nano, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    (feedback_id, time.time_ns(), payload, held_until_unix_nano, trace_id, span_id),
                 )
                 inserted = cursor.rowcount == 1
             if inserted:
                 with self._depth_lock:
                     self._feedback += 1
+                    self._held += held
         return inserted
+
+    def knows(self, *, trace_id: str | None = None, span_id: str | None = None) -> bool:
+        """Whether this instance received the trace ``trace_id``, or a span ``span_id``."""
+        with self._ingest_lock:
+            self._check_open()
+            return self._knows(self._ingest, trace_id, span_id)
 
     def check_writable(self) -> None:
         """Commit a probe row; raises ``sqlite3.Error`` (or ``OSError``) when the disk refuses."""
@@ -294,12 +323,42 @@ class Spool:
             self._spans -= released
         return released
 
+    def remember_spans(self, spans: Iterable[tuple[str, str]]) -> None:
+        """Record (span id, trace id) pairs received, so feedback naming a span can be checked."""
+        rows = list(spans)
+        if not rows:
+            return
+        with self._worker_lock:
+            self._check_open()
+            with self._transaction(self._worker) as connection:
+                connection.executemany(
+                    "INSERT OR IGNORE INTO known_spans (span_id, trace_id) VALUES (?, ?)", rows
+                )
+
+    def forget_known(self, *, seen_before_unix_nano: int, keep_latest: int) -> int:
+        """Forget traces (and their spans) first seen before the cutoff, and all but the
+        ``keep_latest`` most recent ones; returns how many traces were forgotten."""
+        with self._worker_lock:
+            self._check_open()
+            with self._transaction(self._worker) as connection:
+                (count,) = connection.execute("SELECT COUNT(*) FROM known_traces").fetchone()
+                old = connection.execute(
+                    "SELECT trace_id FROM known_traces WHERE seen_unix_nano < ? "
+                    "UNION SELECT trace_id FROM (SELECT trace_id FROM known_traces "
+                    "ORDER BY seen_unix_nano LIMIT ?)",
+                    (seen_before_unix_nano, max(0, count - keep_latest)),
+                ).fetchall()
+                connection.executemany("DELETE FROM known_spans WHERE trace_id = ?", old)
+                connection.executemany("DELETE FROM known_traces WHERE trace_id = ?", old)
+        return len(old)
+
     def read_feedback(self, *, after_row: int, limit: int) -> list[SpooledFeedback]:
-        """Up to ``limit`` stored feedback records after ``after_row``, oldest first."""
+        """Up to ``limit`` feedback records ready for the sink after ``after_row``, oldest first."""
         with self._worker_lock:
             self._check_open()
             rows = self._worker.execute(
-                "SELECT id, feedback_id, payload FROM feedback WHERE id > ? ORDER BY id LIMIT ?",
+                "SELECT id, feedback_id, payload FROM feedback WHERE id > ? "
+                "AND held_until_unix_nano IS NULL ORDER BY id LIMIT ?",
                 (after_row, limit),
             ).fetchall()
         return [
@@ -322,6 +381,39 @@ class Spool:
         with self._depth_lock:
             self._feedback -= deleted
 
+    def settle_held(self, *, now_unix_nano: int) -> tuple[int, list[str]]:
+        """Make held feedback whose trace arrived ready; drop what waited past its time.
+
+        Returns how many became ready, and the ids of those dropped.
+        """
+        if not self._held:
+            return 0, []
+        with self._worker_lock:
+            self._check_open()
+            with self._transaction(self._worker) as connection:
+                held = connection.execute(
+                    "SELECT id, feedback_id, trace_id, span_id, held_until_unix_nano FROM feedback "
+                    "WHERE held_until_unix_nano IS NOT NULL"
+                ).fetchall()
+                ready: list[int] = []
+                expired: list[tuple[int, str]] = []
+                for row_id, feedback_id, trace_id, span_id, held_until in held:
+                    if self._knows(connection, trace_id, span_id):
+                        ready.append(row_id)
+                    elif held_until <= now_unix_nano:
+                        expired.append((row_id, feedback_id))
+                connection.executemany(
+                    "UPDATE feedback SET held_until_unix_nano = NULL WHERE id = ?",
+                    [(row_id,) for row_id in ready],
+                )
+                connection.executemany(
+                    "DELETE FROM feedback WHERE id = ?", [(row_id,) for row_id, _ in expired]
+                )
+        with self._depth_lock:
+            self._held -= len(ready) + len(expired)
+            self._feedback -= len(expired)
+        return len(ready), [feedback_id for _, feedback_id in expired]
+
     # --- lifecycle --------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -332,7 +424,7 @@ class Spool:
             self._closed = True
             self._ingest.close()
             self._worker.close()
-            _unlock(self._lock_fd)
+            unlock(self._lock_fd)
 
     def __enter__(self) -> Spool:
         return self
@@ -356,82 +448,24 @@ class Spool:
         blocked writer sleep 1, 2, 5, 10, ... ms, which stalled the handlers behind the worker's
         releases; a lock hands over the moment the other transaction ends.
         """
-        with self._write_lock:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-                connection.execute("COMMIT")
-            except BaseException:
-                _rollback(connection)
-                raise
+        with self._write_lock, write_transaction(connection):
+            yield connection
+
+    @staticmethod
+    def _knows(connection: sqlite3.Connection, trace_id: str | None, span_id: str | None) -> bool:
+        if trace_id is not None:
+            row = connection.execute(
+                "SELECT 1 FROM known_traces WHERE trace_id = ?", (trace_id,)
+            ).fetchone()
+            if row is not None:
+                return True
+        if span_id is not None:
+            row = connection.execute(
+                "SELECT 1 FROM known_spans WHERE span_id = ?", (span_id,)
+            ).fetchone()
+            return row is not None
+        return False
 
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"the spool {self._path} is closed")
-
-
-def _connect(path: Path, *, synchronous: str) -> sqlite3.Connection:
-    # isolation_level=None: no implicit transactions; every write says BEGIN IMMEDIATE itself, so
-    # a writer takes the lock up front instead of failing to upgrade a read transaction.
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MILLIS}")
-        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise sqlite3.OperationalError(
-                f"journal_mode is {mode!r}, not 'wal' (a network file system?)"
-            )
-        connection.execute(f"PRAGMA synchronous = {synchronous}")
-        connection.executescript(_SCHEMA)
-        connection.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (_SCHEMA_VERSION,),
-        )
-        version = connection.execute(
-            "SELECT value FROM meta WHERE key = 'schema_version'"
-        ).fetchone()[0]
-        if version != _SCHEMA_VERSION:
-            raise sqlite3.OperationalError(
-                f"spool schema version {version!r}, this otel-flywheel reads {_SCHEMA_VERSION!r}"
-            )
-    except BaseException:
-        connection.close()
-        raise
-    return connection
-
-
-def _rollback(connection: sqlite3.Connection) -> None:
-    # No transaction may be left to roll back: a failed statement can end it.
-    with contextlib.suppress(sqlite3.Error):
-        connection.execute("ROLLBACK")
-
-
-def _lock_exclusively(path: Path) -> int | None:
-    """Hold an exclusive lock on ``<path>.lock`` while the spool is open; ``None`` where
-    ``fcntl`` does not exist (Windows), which then relies on the operator."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise ConfigError(
-            f"cannot create the spool {path}: {error}; give --spool a writable path"
-        ) from None
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        os.close(fd)
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise ConfigError(
-            f"the spool {path} is in use by another process (another `otel-flywheel serve`?); "
-            "give each instance its own --spool"
-        ) from None
-    return fd
-
-
-def _unlock(fd: int | None) -> None:
-    if fd is not None:
-        os.close(fd)  # closing the descriptor releases the flock

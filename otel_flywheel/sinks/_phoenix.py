@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -39,18 +39,26 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.sinks._phoenix_http import (
     REJECTED_STATUSES,
+    failure_outcome,
+    malformed_outcome,
     missing_ids,
     response_detail,
-    retry_outcome,
 )
 from otel_flywheel.sinks._phoenix_labels import DatasetLabeler
+from otel_flywheel.sinks._phoenix_payloads import (
+    annotation_data,
+    chunks,
+    example_of,
+    fill,
+    itself,
+    json_object,
+)
 from otel_flywheel.sinks._phoenix_presence import Presence, span_lookup_query
 from otel_flywheel.sinks._sink import WriteOutcome
 from otel_flywheel.sinks._writes import AnnotationTarget, AnnotationWrite, ExampleWrite, Write
 
 if TYPE_CHECKING:
     from phoenix.client import Client
-    from phoenix.client.__generated__ import v1
 
 __all__ = ["PhoenixSink"]
 
@@ -237,12 +245,13 @@ class PhoenixSink:
                 try:
                     send(outcomes)
                 except _Unreachable as error:
+                    # The outbox worker logs an outage once, when it begins; not per call.
                     unreachable = error.outcome
-                    logger.warning("%s", unreachable.reason)
+                    logger.debug("%s", unreachable.reason)
                 except _Deferred as error:
-                    _fill(outcomes, group, error.outcome)
+                    fill(outcomes, group, error.outcome)
             if unreachable is not None:
-                _fill(outcomes, group, unreachable)
+                fill(outcomes, group, unreachable)
         return outcomes
 
     # --- annotations ------------------------------------------------------------------------------
@@ -251,7 +260,7 @@ class PhoenixSink:
         self, target: AnnotationTarget, writes: list[AnnotationWrite]
     ) -> Callable[[dict[str, WriteOutcome]], None]:
         def send(outcomes: dict[str, WriteOutcome]) -> None:
-            for chunk in _chunks(writes, self._max_per_request):
+            for chunk in chunks(writes, self._max_per_request):
                 self._annotate(target, chunk, outcomes)
 
         return send
@@ -263,62 +272,45 @@ class PhoenixSink:
         outcomes: dict[str, WriteOutcome],
     ) -> None:
         try:
-            self._post_annotations(target, writes)
-        except httpx.HTTPStatusError as error:
-            response = error.response
-            if response.status_code == 404:
-                absent = missing_ids(response, {write.target_id for write in writes})
-                if absent:
-                    for write in writes:
-                        if write.target_id in absent:
-                            outcomes[write.key] = self._target_missing(target, write.target_id)
-                    rest = [write for write in writes if write.target_id not in absent]
-                    if rest:
-                        self._annotate(target, rest, outcomes)
-                    return
-            if response.status_code in REJECTED_STATUSES:
-                self._bisect(
-                    writes,
-                    _itself,
-                    response,
-                    outcomes,
-                    lambda part: self._annotate(target, part, outcomes),
-                )
-                return
-            _fill(outcomes, writes, retry_outcome(response, base_url=self.base_url))
-            return
+            response = self._http.post(
+                f"v1/{target}_annotations",
+                params={"sync": "true"},  # inserted now, or 404 naming what is not there yet
+                json={"data": [annotation_data(write) for write in writes]},
+                timeout=self._timeout,
+            )
         except httpx.TransportError as error:
             raise self._unreachable(error) from error
-        _fill(outcomes, writes, WriteOutcome.done())
+        if response.status_code == 404:
+            absent = missing_ids(response, {write.target_id for write in writes})
+            if absent:
+                for write in writes:
+                    if write.target_id in absent:
+                        outcomes[write.key] = self._target_missing(target, write.target_id)
+                rest = [write for write in writes if write.target_id not in absent]
+                if rest:
+                    self._annotate(target, rest, outcomes)
+                return
+        if response.status_code in REJECTED_STATUSES:
+            self._bisect(
+                writes,
+                itself,
+                response,
+                outcomes,
+                lambda part: self._annotate(target, part, outcomes),
+            )
+            return
+        if not response.is_success:
+            fill(outcomes, writes, failure_outcome(response, base_url=self.base_url))
+            return
+        inserted = json_object(response)
+        if inserted is None or not isinstance(inserted.get("data"), list):
+            # 200 from something that is not Phoenix: never count that as delivered.
+            expected = "Phoenix's JSON list of inserted annotations"
+            outcome = malformed_outcome(response, base_url=self.base_url, expected=expected)
+            fill(outcomes, writes, outcome)
+            return
+        fill(outcomes, writes, WriteOutcome.done())
         self._presence.found(target, (write.target_id for write in writes))
-
-    def _post_annotations(self, target: AnnotationTarget, writes: list[AnnotationWrite]) -> None:
-        if target == "span":
-            span_data: list[v1.SpanAnnotationData] = [
-                {
-                    "span_id": write.target_id,
-                    "name": write.name,
-                    "annotator_kind": write.annotator_kind,
-                    "result": _result(write),
-                    "metadata": write.metadata,
-                    "identifier": write.identifier,
-                }
-                for write in writes
-            ]
-            self._client.spans.log_span_annotations(span_annotations=span_data, sync=True)
-        else:
-            trace_data: list[v1.TraceAnnotationData] = [
-                {
-                    "trace_id": write.target_id,
-                    "name": write.name,
-                    "annotator_kind": write.annotator_kind,
-                    "result": _result(write),
-                    "metadata": write.metadata,
-                    "identifier": write.identifier,
-                }
-                for write in writes
-            ]
-            self._client.traces.log_trace_annotations(trace_annotations=trace_data, sync=True)
 
     def _target_missing(self, target: AnnotationTarget, target_id: str) -> WriteOutcome:
         if self._presence.missing(target, target_id):
@@ -339,7 +331,7 @@ class PhoenixSink:
     ) -> Callable[[dict[str, WriteOutcome]], None]:
         def send(outcomes: dict[str, WriteOutcome]) -> None:
             ready = self._with_links(writes, outcomes)
-            for chunk in _chunks(ready, self._max_per_request):
+            for chunk in chunks(ready, self._max_per_request):
                 self._upload(dataset, chunk, outcomes)
 
         return send
@@ -378,7 +370,7 @@ class PhoenixSink:
         if not span_ids or not self._link_check:
             return set()
         absent: set[str] = set()
-        for chunk in _chunks(span_ids, _SPANS_PER_QUERY):
+        for chunk in chunks(span_ids, _SPANS_PER_QUERY):
             query, variables = span_lookup_query(chunk)
             try:
                 response = self._http.post(
@@ -386,9 +378,14 @@ class PhoenixSink:
                 )
             except httpx.TransportError as error:
                 raise self._unreachable(error) from error
-            if response.status_code >= 500 or response.status_code in (401, 403, 429):
-                raise _Deferred(retry_outcome(response, base_url=self.base_url))
-            body = _json_object(response)
+            if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
+                raise _Deferred(failure_outcome(response, base_url=self.base_url))
+            body = json_object(response)
+            if response.is_success and body is None:
+                # A proxy's page, not Phoenix: the examples wait, the check stays on.
+                raise _Deferred(
+                    malformed_outcome(response, base_url=self.base_url, expected="GraphQL JSON")
+                )
             data = body.get("data") if body is not None else None
             if not response.is_success or body is None or body.get("errors") or data is None:
                 # Not a Phoenix with this query: upload without checking, as Phoenix would.
@@ -434,18 +431,25 @@ class PhoenixSink:
         except httpx.TransportError as error:
             raise self._unreachable(error) from error
         if response.is_success:
-            _fill(outcomes, writes, WriteOutcome.done())
-            self._labeler.ensure(dataset, _json_object(response), writes[0].dataset_labels)
+            answer = json_object(response)
+            if answer is None or not isinstance(answer.get("data"), dict):
+                # 200 from something that is not Phoenix: never count that as delivered.
+                expected = "Phoenix's JSON upload summary"
+                outcome = malformed_outcome(response, base_url=self.base_url, expected=expected)
+                fill(outcomes, writes, outcome)
+            else:
+                fill(outcomes, writes, WriteOutcome.done())
+                self._labeler.ensure(dataset, answer, writes[0].dataset_labels)
         elif response.status_code in REJECTED_STATUSES:
             self._bisect(
                 items,
-                _first,
+                example_of,
                 response,
                 outcomes,
                 lambda part: self._upload(dataset, part, outcomes),
             )
         else:
-            _fill(outcomes, writes, retry_outcome(response, base_url=self.base_url))
+            fill(outcomes, writes, failure_outcome(response, base_url=self.base_url))
 
     # --- shared -----------------------------------------------------------------------------------
 
@@ -476,42 +480,3 @@ class PhoenixSink:
                 f"Phoenix unreachable at {self.base_url}: {type(error).__name__}: {error}"
             )
         )
-
-
-def _itself(write: AnnotationWrite) -> Write:
-    return write
-
-
-def _first(item: tuple[ExampleWrite, str | None]) -> Write:
-    return item[0]
-
-
-def _result(write: AnnotationWrite) -> v1.AnnotationResult:
-    result: v1.AnnotationResult = {}
-    if write.label is not None:
-        result["label"] = write.label
-    if write.score is not None:
-        result["score"] = write.score
-    if write.explanation is not None:
-        result["explanation"] = write.explanation
-    return result
-
-
-def _fill(
-    outcomes: dict[str, WriteOutcome], writes: Sequence[Write], outcome: WriteOutcome
-) -> None:
-    for write in writes:
-        outcomes.setdefault(write.key, outcome)
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None

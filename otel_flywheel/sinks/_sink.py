@@ -1,10 +1,19 @@
 """The ``Sink`` extension point: where the outbox delivers writes, and what it hears back.
 
-A sink reports one ``WriteOutcome`` per write, keyed by ``write.key``: ``done`` (delivered, or
-already there), ``retry`` (not now; the outbox backs off, honouring ``retry_after_seconds``) or
-``dead`` (can never succeed; kept with the reason, counted, never silently dropped). A sink must
-be idempotent: the outbox may deliver a write again after a crash between a sink accepting it and
-the outbox recording that.
+A sink reports one ``WriteOutcome`` per write, keyed by ``write.key``:
+
+- ``done``: delivered, or already there;
+- ``retry``: not now, for a reason that passes by itself (the remote is down, overloaded, or has
+  not ingested the span yet); the outbox backs off, honouring ``retry_after_seconds``, for as
+  long as it takes;
+- ``failed``: the remote answered, but not as it should, and waiting alone will not fix it (a
+  malformed answer such as a proxy's HTML page, refused credentials, a wrong URL); retried with
+  backoff a bounded number of times in a row, then dead;
+- ``dead``: can never succeed as sent (the remote rejected the write itself); kept with the
+  reason, counted, never silently dropped, until someone retries or drops it.
+
+A sink must be idempotent: the outbox may deliver a write again after a crash between a sink
+accepting it and the outbox recording that.
 """
 
 from __future__ import annotations
@@ -18,12 +27,12 @@ from otel_flywheel.sinks._writes import Write
 
 __all__ = ["InMemorySink", "OutcomeKind", "Sink", "WriteOutcome"]
 
-OutcomeKind = Literal["done", "retry", "dead"]
+OutcomeKind = Literal["done", "retry", "failed", "dead"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class WriteOutcome:
-    """What became of one write. ``reason`` says why for ``retry`` and ``dead``."""
+    """What became of one write. ``reason`` says why for ``retry``, ``failed`` and ``dead``."""
 
     kind: OutcomeKind
     reason: str = ""
@@ -36,6 +45,10 @@ class WriteOutcome:
     @classmethod
     def retry(cls, reason: str, *, retry_after_seconds: float | None = None) -> WriteOutcome:
         return cls(kind="retry", reason=reason, retry_after_seconds=retry_after_seconds)
+
+    @classmethod
+    def failed(cls, reason: str, *, retry_after_seconds: float | None = None) -> WriteOutcome:
+        return cls(kind="failed", reason=reason, retry_after_seconds=retry_after_seconds)
 
     @classmethod
     def dead(cls, reason: str) -> WriteOutcome:

@@ -155,7 +155,10 @@ def test_retention_drops_old_traces_and_delivered_writes_but_counts_dead_ones(
 ) -> None:
     now = time.time()
     clock = [now - 100 * DAY]
-    store = RoutingStore(tmp_path / "routing.sqlite", clock=lambda: clock[0])
+    # A retention of its own longer than the purge's: the command is what removes the trace.
+    store = RoutingStore(
+        tmp_path / "routing.sqlite", clock=lambda: clock[0], retention_seconds=365 * DAY
+    )
     store.put_trace(trace("a" * 32, "<USER:0123abcd>"), None)
     with Outbox(tmp_path / "outbox.sqlite", clock=lambda: clock[0]) as outbox:
         old = ExampleWrite(dataset="s/golden", example_id="old", input={"input": "q"})

@@ -186,7 +186,7 @@ def test_a_dead_outcome_is_kept_with_its_reason_and_the_rest_of_the_batch_is_del
     assert (stats.depth, stats.dead, stats.done_total) == (0, 1, 2)
     (dead,) = outbox.list_entries(state="dead")
     assert (dead.key, dead.last_error) == (example("bad").key, "HTTP 422: no such example id")
-    assert dict(worker.counts) == {"done": 2, "retry": 0, "dead": 1, "sink_error": 0}
+    assert dict(worker.counts) == {"done": 2, "retry": 0, "failed": 0, "dead": 1, "sink_error": 0}
 
 
 def test_a_sink_that_raises_is_logged_and_its_batch_retried(
@@ -196,15 +196,17 @@ def test_a_sink_that_raises_is_logged_and_its_batch_retried(
     outbox.put([example("a"), example("b")])
     worker = OutboxWorker(outbox, sink)
 
-    with caplog.at_level(logging.ERROR, logger="otel_flywheel.outbox"):
+    with caplog.at_level(logging.WARNING, logger="otel_flywheel.outbox"):
         assert not worker.force_flush(timeout_millis=50)
 
-    assert "sink ScriptedSink failed on 2 writes" in caplog.text
+    [logged] = caplog.records  # the outage, once, with the sink's traceback
+    assert "deliveries to ScriptedSink are failing: sink ScriptedSink raised" in logged.message
+    assert logged.exc_info is not None
     entry = outbox.get(example("a").key)
     assert entry is not None
     assert (entry.state, entry.last_error) == (
         "pending",
-        "sink ScriptedSink raised ConnectionResetError",
+        "sink ScriptedSink raised ConnectionResetError: peer went away",
     )
     assert worker.counts["sink_error"] == 1
     assert worker.force_flush(timeout_millis=5_000)

@@ -34,6 +34,9 @@ WAIT_SECONDS = 30.0
 FAST_CAPTURE = CaptureSettings(
     trace_grace_millis=50, trace_idle_timeout_millis=500, schedule_delay_millis=20
 )
+# The credential POST /v1/feedback needs; start_in_process configures it unless told otherwise.
+FEEDBACK_TOKEN = "feedback-credential-0123456789"
+FEEDBACK_AUTH = {"Authorization": f"Bearer {FEEDBACK_TOKEN}"}
 FAST_CAPTURE_ENV = {
     "FLYWHEEL_TRACE_GRACE_MILLIS": "50",
     "FLYWHEEL_TRACE_IDLE_TIMEOUT_MILLIS": "500",
@@ -99,13 +102,16 @@ def start_in_process(
     registry: CollectorRegistry | None = None,
     **settings: Any,
 ) -> RunningServer:
-    """The app under uvicorn in a thread, on a free port; ``settings`` go to ``ServerSettings``."""
+    """The app under uvicorn in a thread, on a free port; ``settings`` go to ``ServerSettings``
+    (``feedback_token`` defaults to ``FEEDBACK_TOKEN``)."""
     port = find_free_port()
+    settings.setdefault("feedback_token", FEEDBACK_TOKEN)
     server_settings = ServerSettings(port=port, **settings)
     spool = Spool(
         spool_path,
         max_spans=server_settings.max_spool_spans,
         max_feedback=server_settings.max_spool_feedback,
+        max_held_feedback=server_settings.max_held_feedback,
     )
     registry = registry if registry is not None else CollectorRegistry()
     pipeline = pipeline if pipeline is not None else InMemoryPipeline()
@@ -171,8 +177,11 @@ def start_subprocess(
     env: Mapping[str, str] | None = None,
     scheme: str = "http",
     verify: str | bool = True,
+    umask: int = -1,
 ) -> ServeProcess:
-    """Start ``otel-flywheel serve`` on a free port and wait until ``/healthz`` answers."""
+    """Start ``otel-flywheel serve`` on a free port and wait until ``/healthz`` answers.
+
+    ``umask``: the child's (``-1`` keeps ours)."""
     port = find_free_port()
     child_env = {
         **os.environ,
@@ -183,7 +192,7 @@ def start_subprocess(
     command = [*SERVE, "--port", str(port), *args]
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            command, env=child_env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+            command, env=child_env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, umask=umask
         )
     serve = ServeProcess(
         process=process, port=port, log_path=log_path, scheme=scheme, command=command

@@ -11,7 +11,7 @@ from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
-from serve_harness import RunningServer, wait_until
+from serve_harness import FEEDBACK_AUTH, RunningServer, wait_until
 
 from otel_flywheel.capture import InMemoryPipeline
 from otel_flywheel.model import AgentTrace
@@ -108,7 +108,9 @@ def test_too_many_requests_in_flight_answers_429_with_retry_after(serve, recorde
     body = encode_spans(make_trace(recorded_provider, "t")).SerializeToString()
     refused = httpx.post(server.traces_url, content=body, headers=PROTOBUF)
     feedback = httpx.post(
-        f"{server.base_url}/v1/feedback", json={"trace_id": "ab" * 16, "thumbs": "up"}
+        f"{server.base_url}/v1/feedback",
+        json={"trace_id": "ab" * 16, "thumbs": "up"},
+        headers=FEEDBACK_AUTH,
     )
     release.set()
     slow.join(60)

@@ -133,16 +133,32 @@ def test_tls_is_served_with_the_certificate_and_key_given(
         httpx.get(f"http://127.0.0.1:{serve.port}/healthz")  # plain HTTP is not spoken
 
 
-def test_the_token_comes_from_the_environment(serve_command, tmp_path):
+def test_the_tokens_come_from_the_environment_each_for_its_own_path(
+    serve_command, recorded_provider, tmp_path
+):
     serve = serve_command(
-        ["--spool", str(tmp_path / "spool.sqlite")], env={"FLYWHEEL_SERVER_TOKEN": "t0ken-t0ken"}
+        ["--spool", str(tmp_path / "spool.sqlite")],
+        env={
+            "FLYWHEEL_SERVER_TOKEN": "t0ken-t0ken",
+            "FLYWHEEL_SERVER_FEEDBACK_TOKEN": "f33dback-t0ken",
+            "FLYWHEEL_SERVER_UNKNOWN_TRACE_FEEDBACK": "accept",
+        },
     )
     body = {"trace_id": "ab" * 16, "thumbs": "up"}
     url = f"{serve.base_url}/v1/feedback"
+    exporter = OTLPSpanExporter(
+        endpoint=serve.traces_url, headers={"Authorization": "Bearer t0ken-t0ken"}
+    )
 
+    assert exporter.export(agent_runs(recorded_provider, 1)) is SpanExportResult.SUCCESS
+    exporter.shutdown()
     assert httpx.post(url, json=body).status_code == 401
     assert (
         httpx.post(url, json=body, headers={"Authorization": "Bearer t0ken-t0ken"}).status_code
+        == 401
+    )
+    assert (
+        httpx.post(url, json=body, headers={"Authorization": "Bearer f33dback-t0ken"}).status_code
         == 202
     )
 

@@ -10,6 +10,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 from serve_harness import RunningServer, wait_until
+from slow_judge import slow_judge_pipeline
 
 from otel_flywheel.capture import InMemoryPipeline
 from otel_flywheel.config import CaptureSettings
@@ -155,3 +156,27 @@ def test_a_request_sent_twice_gives_one_trace_without_duplicate_steps(serve, rec
     assert len({step.span_id for step in trace.steps}) == 3
     with Spool(server.spool.path, max_spans=10) as reopened:
         assert reopened.depth_spans == 0
+
+
+def test_traces_the_flywheel_cannot_take_yet_wait_in_the_spool_and_none_is_dropped(
+    serve, recorded_provider, tmp_path
+):
+    with slow_judge_pipeline(tmp_path, max_queue_size=2, judge_seconds=0.5) as (pipeline, verdicts):
+        server: RunningServer = serve(pipeline=pipeline)
+        exporter = OTLPSpanExporter(endpoint=server.traces_url)
+        trace_ids = set()
+        for _ in range(6):
+            spans = one_trace(recorded_provider, children=1)
+            trace_ids.add(f"{spans[0].context.trace_id:032x}")
+            assert exporter.export(spans) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+
+        wait_until(
+            lambda: server.metric("flywheel_server_traces_acknowledged_total") == 6,
+            "a durable verdict for all six traces",
+        )
+        assert pipeline.stats().refused > 0  # it was full: the spool kept the others meanwhile
+        assert pipeline.stats().dropped == {}
+        assert {line["trace_id"] for line in verdicts()} == trace_ids
+        wait_until(lambda: server.spool.depth_spans == 0, "the spool to release them")
+        server.stop()

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from phoenix.client import Client
 from prometheus_client.parser import text_string_to_metric_families
-from serve_harness import ServeProcess, wait_until
+from serve_harness import FEEDBACK_AUTH, FEEDBACK_TOKEN, ServeProcess, wait_until
 
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
 
@@ -67,7 +67,11 @@ def test_serve_runs_the_flywheel_into_phoenix_and_exposes_its_metrics(
     to_phoenix.shutdown()
     serve = serve_command(
         ["--project", project, "--phoenix-url", phoenix_server.base_url, "--no-judge"],
-        env={"FLYWHEEL_STATE_DIR": str(tmp_path / "state"), "PHOENIX_DISCOVER_CONFIG": "false"},
+        env={
+            "FLYWHEEL_STATE_DIR": str(tmp_path / "state"),
+            "PHOENIX_DISCOVER_CONFIG": "false",
+            "FLYWHEEL_SERVER_FEEDBACK_TOKEN": FEEDBACK_TOKEN,
+        },
     )
     to_serve = OTLPSpanExporter(endpoint=serve.traces_url)
     assert to_serve.export(spans) is SpanExportResult.SUCCESS
@@ -82,6 +86,7 @@ def test_serve_runs_the_flywheel_into_phoenix_and_exposes_its_metrics(
     feedback = httpx.post(
         f"{serve.base_url}/v1/feedback",
         json={"trace_id": f"{root.context.trace_id:032x}", "thumbs": "up"},
+        headers=FEEDBACK_AUTH,
         timeout=10,
     )
     assert feedback.status_code == 202

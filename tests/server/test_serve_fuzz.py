@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from serve_harness import RunningServer, start_in_process
+from serve_harness import FEEDBACK_AUTH, RunningServer, start_in_process
 
 from otel_flywheel.otlp import encode_otlp_json
 
@@ -66,7 +66,9 @@ FEEDBACK_VALUES = (
 @st.composite
 def bodies(draw: st.DrawFn) -> bytes:
     valid = draw(st.sampled_from([VALID_PROTOBUF, VALID_JSON]))
-    kind = draw(st.sampled_from(["random", "truncated", "mutated", "json", "valid", "spliced"]))
+    kind = draw(
+        st.sampled_from(["random", "truncated", "mutated", "json", "feedback", "valid", "spliced"])
+    )
     if kind == "random":
         return draw(st.binary(max_size=1024))
     if kind == "truncated":
@@ -121,8 +123,11 @@ def encode(body: bytes, encoding: str, how: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    # Feedback for any trace is taken, so that fuzzed bodies reach validation.
     server = start_in_process(
-        tmp_path_factory.mktemp("fuzz") / "spool.sqlite", max_body_bytes=256 * 1024
+        tmp_path_factory.mktemp("fuzz") / "spool.sqlite",
+        max_body_bytes=256 * 1024,
+        unknown_trace_feedback="accept",
     )
     yield server
     server.stop()
@@ -144,7 +149,7 @@ def test_no_body_content_type_or_encoding_gets_a_5xx(
     fuzz_server, path, valid_type, other_type, data, encoding, how, body
 ):
     content_type = data.draw(st.sampled_from(VALID_TYPES[path])) if valid_type else other_type
-    headers = {"Content-Type": content_type}
+    headers = {"Content-Type": content_type, **(FEEDBACK_AUTH if path == "/v1/feedback" else {})}
     if encoding:
         headers["Content-Encoding"] = encoding
     response = httpx.post(

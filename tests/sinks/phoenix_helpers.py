@@ -77,11 +77,12 @@ def dataset_examples(client: Client, dataset: str) -> list[Any]:
 
 
 class CannedPhoenix:
-    """A real HTTP server that answers every request with one status and headers, as a proxy or
-    an overloaded Phoenix would."""
+    """A real HTTP server that answers every request with one status, headers and body, as a
+    proxy or an overloaded Phoenix would. ``answer(...)`` changes what it answers from then on."""
 
     def __init__(self, status: int, headers: dict[str, str], body: str = "") -> None:
         self.requests: list[str] = []
+        self.answer(status, headers, body)
         canned = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -89,6 +90,7 @@ class CannedPhoenix:
                 length = int(self.headers.get("content-length") or 0)
                 self.rfile.read(length)
                 canned.requests.append(self.path)
+                status, headers, body = canned.canned
                 payload = body.encode()
                 self.send_response(status)
                 for name, value in headers.items():
@@ -104,6 +106,9 @@ class CannedPhoenix:
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def answer(self, status: int, headers: dict[str, str], body: str = "") -> None:
+        self.canned = (status, headers, body)  # one reference swap: handlers see old or new
 
     def close(self) -> None:
         self._server.shutdown()

@@ -324,7 +324,7 @@ def test_overload_and_server_errors_are_retried_honoring_retry_after(
         assert outcome.retry_after_seconds == retry_after
 
 
-def test_refused_credentials_are_retried_with_a_reason_naming_the_api_key(
+def test_refused_credentials_fail_with_a_reason_naming_the_api_key(
     canned: list[CannedPhoenix],
 ) -> None:
     server = CannedPhoenix(401, {}, body='{"detail": "Invalid token"}')
@@ -332,7 +332,7 @@ def test_refused_credentials_are_retried_with_a_reason_naming_the_api_key(
     with PhoenixSink(base_url=server.base_url, api_key="wrong") as sink:
         outcomes = sink.write(ALL_KINDS[:1])
     (outcome,) = outcomes.values()
-    assert outcome.kind == "retry"
+    assert outcome.kind == "failed"  # retried a bounded number of times, then dead
     assert "PHOENIX_API_KEY" in outcome.reason
     assert "Invalid token" in outcome.reason
 
