@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
+from types import ModuleType
 from typing import Any
 
 from otel_flywheel.config import AnalysisSettings, resolve_settings
@@ -146,6 +147,13 @@ class EvaluatorSuite:
     ) -> ToolCatalog:
         """What a tools file (MCP ``tools/list``) and name patterns declare about the tools."""
         return load_tool_catalog(path, read_only=read_only, retrieval=retrieval)
+
+    @staticmethod
+    def call_scorer() -> ModuleType:
+        """What scores tool calls outside a trace (rewards): the same check and matchers."""
+        from . import call_score
+
+        return call_score
 
     def references_for(
         self,

@@ -145,8 +145,9 @@ class Round:
 class WorkerThread:
     """A daemon thread that runs ``run_round(Round)`` when woken or every ``interval_seconds``.
 
-    ``run_round`` runs under ``errors.guard`` (a bug of ours is logged and kept, the thread goes on)
-    and with instrumentation suppressed. Nothing runs until ``start()``.
+    ``interval_seconds`` may be a callable, asked before each wait (a worker that retries sooner
+    after a failure). ``run_round`` runs under ``errors.guard`` (a bug of ours is logged and kept,
+    the thread goes on) and with instrumentation suppressed. Nothing runs until ``start()``.
     """
 
     def __init__(
@@ -154,12 +155,14 @@ class WorkerThread:
         name: str,
         run_round: Callable[[Round], None],
         *,
-        interval_seconds: float,
+        interval_seconds: float | Callable[[], float],
         errors: KeptErrors | None = None,
     ) -> None:
         self._name = name
         self._run_round = run_round
-        self._interval_seconds = interval_seconds
+        self._interval = (
+            interval_seconds if callable(interval_seconds) else (lambda: interval_seconds)
+        )
         self.errors = errors if errors is not None else KeptErrors()
         self._init_state(started=False, stop_requested=False)
 
@@ -269,7 +272,7 @@ class WorkerThread:
         with suppressed_instrumentation():
             try:
                 while True:
-                    self._wake.wait(self._interval_seconds)
+                    self._wake.wait(self._interval())
                     self._wake.clear()  # before the round: later pokes are seen next time
                     with self._lock:
                         final = self._stop_requested

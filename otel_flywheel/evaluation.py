@@ -22,18 +22,21 @@ from typing import Any, Final, Protocol, cast, runtime_checkable
 
 from otel_flywheel import _env
 from otel_flywheel.errors import ConfigError
-from otel_flywheel.model import AgentTrace, Evaluation, Verdict
+from otel_flywheel.model import AgentTrace, Evaluation, ToolDefinition, Verdict
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_SUITE",
     "ENTRY_POINT_GROUP",
+    "CallScore",
+    "CallScorer",
     "EvaluatorPlugin",
     "JudgeResult",
     "TraceEvaluator",
     "evaluate_traces",
     "evaluator_plugin",
+    "load_call_scorer",
     "load_references",
     "load_tool_catalog",
     "load_trace_evaluator",
@@ -53,6 +56,43 @@ class JudgeResult:
 
     evaluations: list[Evaluation] = field(default_factory=list)
     failed_rubrics: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallScore:
+    """The ``expected_tool_calls`` check's verdict on some tool calls, and how close they came.
+
+    ``passed`` is the check's verdict, exactly as ``evaluate`` reaches it; ``findings`` its
+    failing evaluations. ``required`` counts the calls the references require, ``matched`` those
+    made with matching arguments; ``near_misses`` holds, per required call answered only by a
+    same-named call with other arguments, the share of its arguments that match; ``beyond``
+    counts findings about calls the references do not allow (unnecessary, repeated, misordered).
+    """
+
+    passed: bool
+    findings: tuple[Evaluation, ...] = ()
+    required: int = 0
+    matched: int = 0
+    near_misses: tuple[float, ...] = ()
+    beyond: int = 0
+
+
+class CallScorer(Protocol):
+    """Expected tool calls as training rows hold them, and calls scored against them."""
+
+    def parse_expected(self, value: Any) -> Any:
+        """A row's references (an object in the references format without ``trace_id``, or a
+        list of expected calls); ``ConfigError`` names what is wrong."""
+        ...
+
+    def score_calls(
+        self, trace: AgentTrace, references: Any, *, tools: Sequence[ToolDefinition] = ()
+    ) -> CallScore: ...
+
+    def result_failure(self, name: str, result: str | None) -> str | None:
+        """Why a tool result says its call failed, as the checks read it; ``None`` if it does
+        not."""
+        ...
 
 
 @runtime_checkable
@@ -235,3 +275,16 @@ def load_tool_catalog(
     """What a tools file (MCP ``tools/list`` JSON) and name patterns say about the tools: which
     are read-only, which are retrieval (a ``ToolCatalog`` for `load_trace_evaluator`)."""
     return evaluator_plugin().load_tool_catalog(path, read_only=read_only, retrieval=retrieval)
+
+
+def load_call_scorer(suite: str | None = None) -> CallScorer:
+    """The suite's ``expected_tool_calls`` check and matchers, for scoring calls outside a trace
+    (``otel_flywheel.rewards``). Raises ``ConfigError`` when the suite cannot score calls."""
+    plugin = evaluator_plugin(suite)
+    scorer = getattr(plugin, "call_scorer", None)
+    if scorer is None:
+        raise ConfigError(
+            f"the evaluator suite {suite or 'in use'} cannot score tool calls outside a trace "
+            "(its plugin has no call_scorer()). Fix: use the default suite for rewards"
+        )
+    return cast(CallScorer, scorer())

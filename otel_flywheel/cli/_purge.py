@@ -120,6 +120,18 @@ def run_purge(args: argparse.Namespace) -> int:
     return code
 
 
+def _purge_preference_outbox(user_ids: list[str], *, dry_run: bool) -> int | None:
+    """The user's preference pairs still waiting in ``replay --compare``'s own outbox."""
+    from otel_flywheel.config import state_path
+    from otel_flywheel.replay import PREFERENCES_OUTBOX_FILE
+
+    path = state_path(PREFERENCES_OUTBOX_FILE)
+    if dry_run or not path.is_file():
+        return None
+    with Outbox(path) as outbox:
+        return sum(outbox.purge_user(user_id) for user_id in user_ids)
+
+
 def _erase(args: argparse.Namespace, user_ids: list[str]) -> int:
     print(f"purging {user_ids[0]}" + (" (and the raw id)" if len(user_ids) > 1 else ""))
     try:
@@ -143,6 +155,7 @@ def _erase(args: argparse.Namespace, user_ids: list[str]) -> int:
                 dry_run=args.dry_run,
                 progress=_say,
             )
+            preference_writes = _purge_preference_outbox(user_ids, dry_run=args.dry_run)
     except PhoenixPurgeError as exc:
         print(f"{_PREFIX}: {exc}", file=sys.stderr)
         return 1
@@ -154,6 +167,8 @@ def _erase(args: argparse.Namespace, user_ids: list[str]) -> int:
         print("outbox: none here (nothing to remove)")
     for line in report.lines():
         print(line)
+    if preference_writes is not None:
+        print(f"replay preference outbox: removed {preference_writes} writes")
     if report.phoenix:
         print(
             "Phoenix keeps earlier dataset versions readable by version id; to erase those "

@@ -9,6 +9,12 @@ it with a local Phoenix and prints the results.
 from __future__ import annotations
 
 from otel_flywheel.demo._agent import TENANT_ATTRIBUTE
+from otel_flywheel.demo._fewshot import (
+    FEWSHOT_K,
+    VARIANT_NAMES,
+    demo_fewshot_comparison,
+    respond_fewshot,
+)
 from otel_flywheel.demo._history import (
     HISTORY_QUESTIONS,
     PLANTED_DRIFT,
@@ -32,6 +38,7 @@ from otel_flywheel.phoenix import PhoenixContents, span_url, trace_url
 __all__ = [
     "ALL_SCENARIOS",
     "DEMO_PROJECT",
+    "FEWSHOT_K",
     "FOLLOW_UPS",
     "HISTORY_QUESTIONS",
     "PLANTED_DRIFT",
@@ -39,6 +46,7 @@ __all__ = [
     "ROUTES",
     "SCENARIOS",
     "TENANT_ATTRIBUTE",
+    "VARIANT_NAMES",
     "VERSIONS",
     "Delivery",
     "DemoFeedback",
@@ -50,8 +58,10 @@ __all__ = [
     "PhoenixContents",
     "ReviewLabel",
     "Scenario",
+    "demo_fewshot_comparison",
     "demo_replay",
     "plan_history",
+    "respond_fewshot",
     "run_demo",
     "span_url",
     "trace_url",

@@ -93,6 +93,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             [("search_kb", {"query": "standard shipping time"})],
             "Standard shipping takes 3-5 business days.",
         ],
+        user_id="user-kim",
         feedback=DemoFeedback(thumbs="up"),
     ),
     Scenario(
@@ -186,6 +187,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             [("search_kb", {"query": "warranty coverage electronics"})],
             "Electronics carry a 1-year limited warranty covering manufacturing defects.",
         ],
+        user_id="user-lou",
         feedback=DemoFeedback(thumbs="up"),
     ),
     Scenario(
@@ -242,6 +244,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             [("lookup_order", {"order_id": "A-1004"})],
             "Order A-1004 was cancelled, so there is nothing to track.",
         ],
+        user_id="user-max",
         feedback=DemoFeedback(thumbs="up"),
     ),
     Scenario(

@@ -115,6 +115,9 @@ def row_lineage(row: TrainingRow, index: int) -> dict[str, Any]:
         "user_id": meta.get("user_id"),
         "trace_from": row.trace_source,
         "label": label,
+        # The golden examples a few-shot library put in front of the model in the source run.
+        "fewshot_example_ids": list(meta.get("fewshot_example_ids") or []),
+        **row.lineage,
     }
 
 

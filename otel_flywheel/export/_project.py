@@ -1,9 +1,10 @@
-"""`export_training_data`: a project's SFT and DPO exports in one call (the demo's last step).
+"""`export_training_data`: a project's SFT, DPO and GRPO exports in one call (the demo's last step).
 
-SFT comes from the project's golden and regression datasets, DPO from its preference dataset,
+SFT and GRPO come from the project's golden and regression datasets, DPO from its preference
+dataset,
 with the dataset names routing uses (`RoutingSettings`: ``<project>/golden`` ...). A routing
 dataset that does not exist yet (no feedback of that kind so far) is read as empty and noted in
-the manifest, so a young project still gets both files.
+the manifest, so a young project still gets every file.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.datasets import LoadedDataset
 from otel_flywheel.export._curation import CurationSettings
-from otel_flywheel.export._export import ExportResult, export_dpo, export_sft
-from otel_flywheel.export._formats import RowFormatName
+from otel_flywheel.export._export import ExportResult, export_dpo, export_grpo, export_sft
+from otel_flywheel.export._formats import RowFormatName, default_row_format
 from otel_flywheel.export._load import TraceLookup
 from otel_flywheel.phoenix import DatasetNotFoundError, load_dataset
 from otel_flywheel.routing import RoutingStore
@@ -35,13 +36,15 @@ __all__ = ["ExportSummary", "export_training_data"]
 class ExportSummary:
     sft: ExportResult
     dpo: ExportResult
+    grpo: ExportResult | None = None  # None when the files are JSON lines for OpenAI
 
     def lines(self) -> list[str]:
         """One line per file: rows written and where the manifest is."""
         return [
             f"{result.kind.upper()}: {result.rows} rows -> {result.path} "
             f"(manifest: {result.manifest_path})"
-            for result in (self.sft, self.dpo)
+            for result in (self.sft, self.dpo, self.grpo)
+            if result is not None
         ]
 
 
@@ -60,7 +63,8 @@ def export_training_data(
     parallel_tool_calls: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ExportSummary:
-    """Write ``sft.<format>`` and ``dpo.<format>`` (each with its manifest) into ``out_dir``.
+    """Write ``sft.<format>``, ``dpo.<format>`` and, for ``hf`` rows, ``grpo.<format>`` (each
+    with its manifest) into ``out_dir``.
 
     ``row_format``: ``hf`` or ``openai``; by default ``hf`` for Parquet, ``openai`` for JSON lines.
     ``parallel_tool_calls=False``: one tool call per assistant turn (see `export_sft`).
@@ -100,7 +104,15 @@ def export_training_data(
         dpo = export_dpo(
             sources("preference"), out=directory / f"dpo.{file_format}", traces=lookup(), **options
         )
-    return ExportSummary(sft=sft, dpo=dpo)
+        grpo = None
+        if (row_format or default_row_format(file_format)) == "hf":
+            grpo = export_grpo(
+                sources("golden", "regression"),
+                out=directory / f"grpo.{file_format}",
+                traces=lookup(),
+                **{**options, "row_format": "hf"},
+            )
+    return ExportSummary(sft=sft, dpo=dpo, grpo=grpo)
 
 
 def _dataset_or_empty(client: PhoenixClient, name: str) -> LoadedDataset:

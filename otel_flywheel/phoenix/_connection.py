@@ -28,6 +28,7 @@ __all__ = [
     "DatasetNotFoundError",
     "PhoenixAccessError",
     "base_url_of",
+    "default_base_url",
     "http_of",
     "new_client",
     "phoenix_client",
@@ -72,6 +73,14 @@ def base_url_of(url: str) -> str:
     """Phoenix's base URL (REST, UI) from a URL a user has at hand: its base URL, or its OTLP/HTTP
     traces URL (``PHOENIX_COLLECTOR_ENDPOINT`` often is one)."""
     return url.strip().rstrip("/").removesuffix(_TRACES_PATH)
+
+
+def default_base_url() -> str:
+    """The base URL phoenix-client finds in the environment (``PHOENIX_ENDPOINT``,
+    ``PHOENIX_COLLECTOR_ENDPOINT``, ..., else ``http://localhost:6006``)."""
+    from phoenix.client.utils.config import get_base_url
+
+    return base_url_of(str(get_base_url()))
 
 
 def new_client(

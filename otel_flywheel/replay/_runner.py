@@ -125,6 +125,7 @@ class RunResult:
     unjudged_rubrics: tuple[str, ...] = ()
     tools_replayed: int = 0
     tools_live: int = 0
+    trace: AgentTrace | None = None  # the run as captured (redacted): what a comparison pairs
 
     @property
     def failures(self) -> list[Evaluation]:
@@ -380,7 +381,12 @@ class _Run:
             error = f"unscored: {', '.join(unscored)} (an unscored judgment is never a pass)"
         status: RunStatus = "error" if error is not None else ("pass" if verdict.passed else "fail")
         return RunResult(
-            **base, status=status, verdict=verdict, error=error, unjudged_rubrics=unjudged
+            **base,
+            status=status,
+            verdict=verdict,
+            error=error,
+            unjudged_rubrics=unjudged,
+            trace=trace,
         )
 
 

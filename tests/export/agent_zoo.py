@@ -24,7 +24,7 @@ from opentelemetry.trace import Status, StatusCode, format_trace_id
 
 from otel_flywheel.capture import FlywheelSpanProcessor, InMemoryPipeline
 from otel_flywheel.datasets import DatasetExample, LoadedDataset
-from otel_flywheel.export import ExportResult, TraceLookup, export_dpo, export_sft
+from otel_flywheel.export import ExportResult, TraceLookup, export_dpo, export_grpo, export_sft
 from otel_flywheel.model import AgentTrace
 from otel_flywheel.routing import RoutingStore
 from otel_flywheel.testing.llm_server import (
@@ -284,6 +284,9 @@ class Zoo:
 
     def dpo(self, out: Path, **options: Any) -> ExportResult:
         return export_dpo([self.preference], out=out, traces=self.lookup(), **options)
+
+    def grpo(self, out: Path, **options: Any) -> ExportResult:
+        return export_grpo([self.golden], out=out, traces=self.lookup(), **options)
 
     def lookup(self) -> TraceLookup:
         return TraceLookup(store=self.store)
