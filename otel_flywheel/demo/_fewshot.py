@@ -110,7 +110,7 @@ def _agents(
     provider = TracerProvider()
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
-    scenarios = _Scenarios()
+    scenarios = _script.ScenarioLookup()
     try:
         with (
             ScriptedLLMServer(responder=_script.respond) as plain_llm,
@@ -144,26 +144,3 @@ def _agents(
         instrumentor.uninstrument()
         provider.shutdown()
         library.close()
-
-
-class _Scenarios:
-    """The scenario an example's (redacted) question came from, as the customer asked it."""
-
-    def __init__(self) -> None:
-        from otel_flywheel.privacy import RedactionAudit, build_redactor
-
-        redactor = build_redactor()
-        self._by_question: dict[str, tuple[int, _script.Scenario]] = {}
-        for index, scenario in enumerate(_script.ALL_SCENARIOS, start=1):
-            self._by_question.setdefault(scenario.question, (index, scenario))
-            if redactor is not None:
-                redacted = redactor.redact_message(scenario.question, RedactionAudit())
-                self._by_question.setdefault(redacted, (index, scenario))
-
-    def conversation(self, input: Mapping[str, Any]) -> Any:
-        question = str(input.get("input") or "")
-        found = self._by_question.get(question)
-        if found is None:
-            raise LookupError(f"no demo scenario asks {question!r}")
-        index, scenario = found
-        return scenario.conversation(index)

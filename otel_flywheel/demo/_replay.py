@@ -104,7 +104,7 @@ def demo_agent(version: AgentVersion) -> Iterator[tuple[Callable[..., str], Trac
                 provider.get_tracer("otel_flywheel.demo.replay"), config=TraceConfig()
             )
             agent = SupportAgent(client=client, tracer=tracer, model=f"acme-support-{version}")
-            scenarios = _Scenarios(getattr(_script, "ALL_SCENARIOS", _script.SCENARIOS))
+            scenarios = _script.ScenarioLookup()
 
             def task(input: Mapping[str, Any]) -> str:
                 conversation = scenarios.conversation(input)
@@ -116,26 +116,3 @@ def demo_agent(version: AgentVersion) -> Iterator[tuple[Callable[..., str], Trac
     finally:
         instrumentor.uninstrument()
         provider.shutdown()
-
-
-class _Scenarios:
-    """Finds the scenario an example's (redacted) question came from."""
-
-    def __init__(self, scenarios: Any) -> None:
-        from otel_flywheel.privacy import RedactionAudit, build_redactor
-
-        self._by_question: dict[str, tuple[int, Any]] = {}
-        redactor = build_redactor()
-        for index, scenario in enumerate(scenarios, start=1):
-            self._by_question.setdefault(scenario.question, (index, scenario))
-            if redactor is not None:
-                redacted = redactor.redact_message(scenario.question, RedactionAudit())
-                self._by_question.setdefault(redacted, (index, scenario))
-
-    def conversation(self, input: Mapping[str, Any]) -> Any:
-        question = str(input.get("input") or "")
-        found = self._by_question.get(question)
-        if found is None:
-            raise LookupError(f"no demo scenario asks {question!r}")
-        index, scenario = found
-        return scenario.conversation(index)
