@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from otel_flywheel.rates import wilson_interval
 from otel_flywheel.replay._compare import Comparison, ExampleDifference
-from otel_flywheel.replay._report import ReplayInfo, summary_dict
+from otel_flywheel.replay._report import ReplayInfo, summary_dict, text_table
 
 __all__ = [
     "COMPARISON_FORMAT",
@@ -79,16 +79,7 @@ def render_comparison(
             ),
         )
     )
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    for index, cells in enumerate((header, *rows)):
-        if index == len(rows):
-            lines.append("  ".join("-" * w for w in widths))
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            ).rstrip()
-        )
+    lines += text_table(header, rows)
     lines.append("")
     for name, gate in ((a, comparison.a), (b, comparison.b)):
         if gate.scored:

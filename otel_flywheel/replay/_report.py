@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,16 +100,7 @@ def render_report(gate: GateResult, info: ReplayInfo) -> str:
             str(gate.errors),
         )
     )
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    for index, cells in enumerate((header, *rows)):
-        if index == len(rows):  # the total row
-            lines.append("  ".join("-" * w for w in widths))
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            ).rstrip()
-        )
+    lines += text_table(header, rows)
     lines.append("")
     if gate.scored:
         lines.append(
@@ -410,3 +401,19 @@ def _runs_text(outcome: ExampleOutcome) -> str:
             line += f": {run.reason}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned columns (the first left, the rest right), a rule above the last row (the total)."""
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    lines = []
+    for index, cells in enumerate((header, *rows)):
+        if index == len(rows):
+            lines.append("  ".join("-" * w for w in widths))
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+        )
+    return lines
