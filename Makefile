@@ -18,7 +18,7 @@ export PHOENIX_DISCOVER_CONFIG := false
 help:
 	@echo "make demo   start Phoenix, run the sample support agent through the flywheel, print where to look"
 	@echo "make test   install dev extras, then lint, type-check and run the whole suite"
-	@echo "make bench  run benchmarks/ (hot path, redaction, judge, judge evidence, report, evaluate, ingest, crash, gzip) and print the figures"
+	@echo "make bench  run benchmarks/ (hot path, redaction, judge, judge evidence, report, evaluate, few-shot, ingest, crash, gzip) and print the figures"
 
 $(VENV)/.installed-dev: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,7 @@ bench: $(VENV)/.installed-dev $(PHOENIX_VENV)/.installed-$(PHOENIX_VERSION)
 	$(VENV)/bin/python benchmarks/judge_evidence.py
 	$(VENV)/bin/python benchmarks/report.py
 	$(VENV)/bin/python benchmarks/evaluate.py
+	$(VENV)/bin/python benchmarks/fewshot.py
 	FLYWHEEL_PHOENIX_BIN=$(CURDIR)/$(PHOENIX_VENV)/bin/phoenix $(VENV)/bin/python benchmarks/ingest.py
 	$(VENV)/bin/python benchmarks/serve_crash.py
 	$(VENV)/bin/python benchmarks/serve_gzip.py

@@ -68,6 +68,7 @@ __all__ = [
     "ReferencesFile",
     "load_references",
     "read_references",
+    "references_from_entry",
 ]
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ _MAX_ERRORS_SHOWN: Final = 20
 _KEYS_V1: Final = ("trace_id", "expected_output", "expected_tool_calls", "policy")
 _KEYS_V2: Final = ("version", *_KEYS_V1, "tool_calls")
 _REDACTED: Final = "<REDACTED>"
+_ANY_TRACE_ID: Final = "0" * 32  # an entry without a trace id is validated as a line of one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,6 +256,15 @@ def load_references(
     for warning in file.warnings:
         logger.warning("%s", warning)
     return file.references
+
+
+def references_from_entry(entry: Mapping[str, Any], *, base: Path | None = None) -> References:
+    """One line of the format as an object, without its ``trace_id`` (a training row's
+    references); validated as :func:`read_references` validates a line, values left as they are
+    (a training export holds them redacted already). ``ConfigError`` names what is wrong."""
+    line = json.dumps({**entry, "trace_id": _ANY_TRACE_ID}, ensure_ascii=False)
+    _trace_id, references, _notes = _parse_line(line, base or Path.cwd())
+    return replace(references, redacted=True)
 
 
 # --- parsing one line -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
+from types import ModuleType
 from typing import Any
 
 from otel_flywheel.config import AnalysisSettings, resolve_settings
@@ -25,13 +26,15 @@ from .checks import (
     EMPTY_CATALOG,
     EXACT_SET,
     Check,
+    ExpectedCall,
     ExpectedToolCallsCheck,
     ToolCatalog,
     default_checks,
 )
 from .judge import LLMJudge
-from .references import References
+from .references import References, ReferencesFile, read_references
 from .rubric import Rubric, Taxonomy, load_rubrics, load_taxonomy
+from .tools import load_tool_catalog
 from .verdict import roll_up
 
 __all__ = ["TRACE_REFERENCES", "EvaluatorSuite"]
@@ -96,9 +99,14 @@ class EvaluatorSuite:
         rubric_ids: Collection[str] | None = None,
         judge_options: Mapping[str, Any] | None = None,
         cohort_attributes: Sequence[str] | None = None,
-        tools: ToolCatalog = EMPTY_CATALOG,
+        tools: ToolCatalog | None = None,
     ) -> EvaluatorSuite:
-        """The shipped checks and rubrics (or ``rubrics_dir``), with an ``LLMJudge`` if asked."""
+        """The shipped checks and rubrics (or ``rubrics_dir``), with an ``LLMJudge`` if asked.
+
+        The class is the shipped suite's plugin (the ``default`` entry point of the
+        ``otel_flywheel.evaluators`` group): ``load``, `read_references`, `load_tool_catalog`.
+        """
+        tools = tools if tools is not None else EMPTY_CATALOG
         if rubrics_dir is not None:
             own = os.path.join(rubrics_dir, "taxonomy.yaml")
             taxonomy = load_taxonomy(extra=own if os.path.isfile(own) else None)
@@ -122,6 +130,46 @@ class EvaluatorSuite:
             tools=tools,
             cohort_attributes=cohort_attributes,
         )
+
+    @staticmethod
+    def read_references(
+        path: str | os.PathLike[str], *, redactor: Redactor | bool | None = True
+    ) -> ReferencesFile:
+        """A references file, validated (see ``otel-flywheel evaluate --help``)."""
+        return read_references(path, redactor=redactor)
+
+    @staticmethod
+    def load_tool_catalog(
+        path: str | os.PathLike[str] | None = None,
+        *,
+        read_only: Sequence[str] = (),
+        retrieval: Sequence[str] = (),
+    ) -> ToolCatalog:
+        """What a tools file (MCP ``tools/list``) and name patterns declare about the tools."""
+        return load_tool_catalog(path, read_only=read_only, retrieval=retrieval)
+
+    @staticmethod
+    def call_scorer() -> ModuleType:
+        """What scores tool calls outside a trace (rewards): the same check and matchers."""
+        from . import call_score
+
+        return call_score
+
+    def references_for(
+        self,
+        *,
+        expected_output: str | None = None,
+        expected_tool_calls: Sequence[Mapping[str, Any]] | None = None,
+    ) -> References | None:
+        """An example's expectations as references (replay); ``None`` when it has none."""
+        if expected_output is None and expected_tool_calls is None:
+            return None
+        calls = (
+            tuple(ExpectedCall.from_dict(call) for call in expected_tool_calls)
+            if expected_tool_calls is not None
+            else None
+        )
+        return References(expected_output=expected_output, expected_tool_calls=calls)
 
     @property
     def judge_model(self) -> str | None:

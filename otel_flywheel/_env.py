@@ -52,6 +52,10 @@ FLYWHEEL_REDACTION_KEY: Final = "FLYWHEEL_REDACTION_KEY"
 """Secret for pseudonyms (HMAC key, >= 16 characters). Share it across agents, receivers and CI so
 the same value gets the same token everywhere. Default: generated into the state directory."""
 
+FLYWHEEL_EVALUATORS: Final = "FLYWHEEL_EVALUATORS"
+"""The evaluator suite: the name of an entry point in the ``otel_flywheel.evaluators`` group.
+Default ``default`` (the shipped checks and rubric judge)."""
+
 FLYWHEEL_JUDGE_MODEL: Final = "FLYWHEEL_JUDGE_MODEL"
 """The judge's model name on its endpoint. Required to judge; there is no default."""
 

@@ -17,21 +17,19 @@ from prometheus_client.registry import Collector
 
 from otel_flywheel import _env
 from otel_flywheel._feedback import ImplicitSignalDetector
-from otel_flywheel.config import RoutingSettings, resolve_settings, state_path
+from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
 from otel_flywheel.model import AgentTrace, Feedback
 from otel_flywheel.outbox import Outbox, OutboxCollector, OutboxWorker, default_outbox_path
+from otel_flywheel.phoenix import PhoenixSink
 from otel_flywheel.pipeline import EvaluationPipeline, PipelineCollector, TraceAck, VerdictSink
 from otel_flywheel.privacy import Redactor
-from otel_flywheel.routing import RoutingSink, RoutingStore
-from otel_flywheel.sinks import PhoenixSink
+from otel_flywheel.routing import RoutingSink, RoutingStore, default_routing_store_path
 from otel_flywheel.verdict_metrics import VerdictMetrics
 
 __all__ = ["Flywheel", "build_flywheel"]
 
 logger = logging.getLogger(__name__)
-
-ROUTING_STORE_FILE = "routing.sqlite"
 
 
 class Flywheel:
@@ -120,7 +118,7 @@ def build_flywheel(
     worker = OutboxWorker(outbox, phoenix)
     routing = RoutingSink(
         outbox,
-        store=RoutingStore(state_path(ROUTING_STORE_FILE, environ=environ)),
+        store=RoutingStore(default_routing_store_path(environ=environ)),
         settings=settings,
         worker=worker,
         redactor=redactor,

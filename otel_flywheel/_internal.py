@@ -19,8 +19,9 @@ import os
 import weakref
 from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
-__all__ = ["handle_internal_errors", "reinit_after_fork", "running_under_pytest"]
+__all__ = ["ClosedOnExit", "handle_internal_errors", "reinit_after_fork", "running_under_pytest"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +81,24 @@ def reinit_after_fork(method: Callable[[], None]) -> None:
             reinit()
 
     os.register_at_fork(after_in_child=_after_in_child)
+
+
+_C = TypeVar("_C", bound="ClosedOnExit")
+
+
+class ClosedOnExit:
+    """``with thing:`` closes it at the end. Subclasses define an idempotent ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

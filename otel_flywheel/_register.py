@@ -28,8 +28,9 @@ from otel_flywheel import semconv as sc
 from otel_flywheel._feedback import set_feedback_sink
 from otel_flywheel._flywheel import build_flywheel
 from otel_flywheel.capture import FlywheelSpanProcessor, TracePipeline
-from otel_flywheel.config import PrivacySettings, config_file_section
+from otel_flywheel.config import PrivacySettings, resolve_project
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.phoenix import base_url_of
 from otel_flywheel.privacy import Redactor, build_redactor
 
 __all__ = ["DEFAULT_PHOENIX_ENDPOINT", "register", "resolve_otlp_traces_endpoint"]
@@ -37,7 +38,6 @@ __all__ = ["DEFAULT_PHOENIX_ENDPOINT", "register", "resolve_otlp_traces_endpoint
 logger = logging.getLogger(__name__)
 
 DEFAULT_PHOENIX_ENDPOINT = "http://localhost:6006"
-DEFAULT_PROJECT = "default"
 _TRACES_PATH = "/v1/traces"
 
 _lock = threading.Lock()  # guards _registered
@@ -99,7 +99,7 @@ def register(
         traces_endpoint = resolve_otlp_traces_endpoint(endpoint)
         provider = TracerProvider(
             resource=Resource.create(
-                {**(resource or {}), sc.ResourceAttributes.PROJECT_NAME: _project(project)}
+                {**(resource or {}), sc.ResourceAttributes.PROJECT_NAME: resolve_project(project)}
             )
         )
 
@@ -111,10 +111,8 @@ def register(
             return provider
         if pipeline is None and evaluate:
             flywheel = build_flywheel(
-                project=_project(project),
-                phoenix_url=phoenix_base_url(
-                    traces_endpoint or resolve_otlp_traces_endpoint(endpoint)
-                ),
+                project=resolve_project(project),
+                phoenix_url=base_url_of(traces_endpoint or resolve_otlp_traces_endpoint(endpoint)),
                 phoenix_api_key=os.environ.get(_env.PHOENIX_API_KEY),
                 judge=judge,
                 rubrics_dir=rubrics,
@@ -171,12 +169,6 @@ def resolve_otlp_traces_endpoint(
     return DEFAULT_PHOENIX_ENDPOINT + _TRACES_PATH
 
 
-def phoenix_base_url(traces_endpoint: str) -> str:
-    """Phoenix's base URL (REST, UI) from its OTLP/HTTP traces URL."""
-    stripped = traces_endpoint.rstrip("/")
-    return stripped[: -len(_TRACES_PATH)] if stripped.endswith(_TRACES_PATH) else stripped
-
-
 def _existing_global_provider() -> TracerProvider | None:
     current = trace.get_tracer_provider()
     return current if isinstance(current, TracerProvider) else None
@@ -191,18 +183,6 @@ def _add_processor(provider: TracerProvider, processor: SpanProcessor) -> None:
         add(processor, replace_default_processor=False)
     else:
         provider.add_span_processor(processor)
-
-
-def _project(project: str | None) -> str:
-    if project:
-        return project
-    for name in (_env.FLYWHEEL_PROJECT, _env.PHOENIX_PROJECT_NAME):
-        if value := os.environ.get(name):
-            return value
-    configured = config_file_section("").get("project")
-    if configured is not None and not isinstance(configured, str):
-        raise ConfigError(f"config file 'project' must be a string, not {configured!r}")
-    return configured or DEFAULT_PROJECT
 
 
 def _headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:

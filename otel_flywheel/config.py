@@ -28,7 +28,9 @@ __all__ = [
     "RedactionMode",
     "RegexRule",
     "RoutingSettings",
+    "Settings",
     "config_file_section",
+    "resolve_project",
     "resolve_settings",
     "state_path",
 ]
@@ -36,11 +38,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "flywheel.yaml"
+DEFAULT_PROJECT = "default"
 
-_S = TypeVar("_S", bound="_Settings")
+_S = TypeVar("_S", bound="Settings")
 
 
-class _Settings(BaseModel):
+class Settings(BaseModel):
+    """The one base of every settings record (capture, pipeline, routing, privacy, server,
+    judge): validated, frozen, resolved by `resolve_settings` with one precedence rule."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # field name -> environment variables, first set wins; subclasses fill it in.
@@ -49,7 +55,7 @@ class _Settings(BaseModel):
     file_section: ClassVar[str] = ""
 
 
-class CaptureSettings(_Settings):
+class CaptureSettings(Settings):
     """How the span processor buffers and assembles traces. Env names: see ``otel_flywheel._env``."""
 
     max_queue_size: int = Field(8192, gt=0)
@@ -72,7 +78,7 @@ class CaptureSettings(_Settings):
     file_section: ClassVar[str] = "capture"
 
 
-class PipelineSettings(_Settings):
+class PipelineSettings(Settings):
     """How the evaluation pipeline queues, samples and retries. Env names: see ``_env``."""
 
     judge_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
@@ -91,7 +97,7 @@ class PipelineSettings(_Settings):
     file_section: ClassVar[str] = "pipeline"
 
 
-class RoutingSettings(_Settings):
+class RoutingSettings(Settings):
     """Which verdicts and feedback become which Phoenix datasets. Config file section ``routing``.
 
     Dataset names are templates over ``{project}``. A judged failure is *confident* when its
@@ -120,7 +126,7 @@ class RoutingSettings(_Settings):
         return template.format(project=self.project)
 
 
-class AnalysisSettings(_Settings):
+class AnalysisSettings(Settings):
     """What verdicts record for ``otel-flywheel report`` (config file section ``analysis``).
 
     ``cohort_attributes`` names the span or resource attributes (``tenant``, ``plan``,
@@ -161,7 +167,7 @@ class RegexRule(BaseModel):
     pattern: str
 
 
-class PrivacySettings(_Settings):
+class PrivacySettings(Settings):
     """What is redacted and how (config file section ``privacy``; see docs/privacy.md)."""
 
     enabled: bool = True
@@ -214,11 +220,9 @@ def resolve_settings(
             try:
                 settings_type(**{**values, name: raw})
             except ValidationError as exc:
+                # The value is not echoed: a variable may hold a secret (a key, a token).
                 logger.warning(
-                    "ignoring %s=%r (%s); using the next source instead",
-                    env_name,
-                    raw,
-                    _summary(exc),
+                    "ignoring %s (%s); using the next source instead", env_name, _summary(exc)
                 )
                 continue
             values[name] = raw
@@ -230,9 +234,24 @@ def resolve_settings(
         try:
             settings_type(**{**values, name: value})
         except ValidationError as exc:
-            raise ConfigError(f"{name}={value!r} is invalid: {_summary(exc)}") from None
+            raise ConfigError(f"{name} is invalid: {_summary(exc)}") from None
         values[name] = value
     return settings_type(**values)
+
+
+def resolve_project(project: str | None = None, *, environ: Mapping[str, str] | None = None) -> str:
+    """The Phoenix project: ``project``, else ``FLYWHEEL_PROJECT`` / ``PHOENIX_PROJECT_NAME``, else
+    the config file's ``project``, else ``default``."""
+    if project:
+        return project
+    environ = os.environ if environ is None else environ
+    for name in (_env.FLYWHEEL_PROJECT, _env.PHOENIX_PROJECT_NAME):
+        if value := environ.get(name):
+            return value
+    configured = config_file_section("", environ=environ).get("project")
+    if configured is not None and not isinstance(configured, str):
+        raise ConfigError("config file 'project' must be a string")
+    return configured or DEFAULT_PROJECT
 
 
 def config_file_section(

@@ -26,6 +26,7 @@ from otel_flywheel.errors import ConfigError
 __all__ = [
     "EXAMPLES_SCHEMA",
     "DatasetExample",
+    "LoadedDataset",
     "example_from_phoenix",
     "read_examples",
     "write_examples",
@@ -100,6 +101,32 @@ class DatasetExample:
             output=obj("output"),
             metadata=obj("metadata"),
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedDataset:
+    """The examples of one dataset version (in Phoenix) or of one examples file, with what
+    identifies them (an export's manifest records it; an experiment is tied to the version).
+
+    ``origin``: ``"phoenix"``, ``"missing"`` (a routing dataset nothing was routed to yet) or the
+    file's path. ``node_ids``: example id -> Phoenix's own id for it, which experiment runs name.
+    """
+
+    name: str
+    examples: list[DatasetExample] = field(default_factory=list)
+    dataset_id: str | None = None
+    version_id: str | None = None
+    origin: str = "phoenix"
+    node_ids: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "dataset": self.name,
+            "dataset_id": self.dataset_id,
+            "version_id": self.version_id,
+            "origin": self.origin,
+            "examples": len(self.examples),
+        }
 
 
 def example_from_phoenix(

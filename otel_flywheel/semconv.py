@@ -71,3 +71,12 @@ FLYWHEEL_CONSENT: Final = "flywheel.consent"
 """Set to false on any span of a trace (usually the root) to keep it out of every dataset."""
 FLYWHEEL_REDACTION_COUNT: Final = "flywheel.redaction.count"
 FLYWHEEL_REDACTION_TYPES: Final = "flywheel.redaction.types"
+FLYWHEEL_FEWSHOT_EXAMPLE_IDS: Final = "flywheel.fewshot.example_ids"
+"""The dataset example ids a few-shot library put in front of the model, on the span that asked
+(``FewShotLibrary.select``): routing copies them into the examples it writes, exports into the
+manifest's row lineage."""
+
+# --- otel-flywheel's own keys in annotation metadata ----------------------------------------------
+FEEDBACK_ID_KEY: Final = "feedback_id"
+"""Routing writes each feedback back to Phoenix as an annotation whose metadata carries this key,
+so a reader (sync-feedback, the report) tells routing's copies from what people wrote."""

@@ -796,6 +796,9 @@ def test_demo_command_against_a_running_phoenix_prints_the_loop_and_exits_0(
         route: len(dataset_examples(phoenix_server_client, f"{project}/{route}"))
         for route in EXPECTED_DATASETS
     }
+    # The A/B replay (step 7) adds its preference pairs after step 5 printed the counts.
+    (pairs,) = re.findall(r"preference pairs: (\d+) written to \S+/preference \(delivered\)", out)
+    examples["preference"] -= int(pairs)
     for route, count in examples.items():
         assert count == len(EXPECTED_DATASETS[route])
         assert re.search(rf"\n    {project}/{route} +{count} examples\n", out), route
@@ -810,7 +813,7 @@ def test_demo_command_against_a_running_phoenix_prints_the_loop_and_exits_0(
         if a["identifier"] not in REVIEWERS  # added after the counts were printed
     )
     assert f"  spans:       {len(spans)} in project '{project}'\n" in out
-    held = sum(span_names.values()) + traces + sum(examples.values())
+    held = sum(span_names.values()) + traces + sum(examples.values())  # before step 7
     # The review example the thumbs up replaced was sent once or twice, as timing had it.
     assert int(delivered) in (held, held + 1)
     assert (
@@ -829,16 +832,24 @@ def test_demo_command_against_a_running_phoenix_prints_the_loop_and_exits_0(
     assert "GATE PASSED (exit 0)" in out
     assert "GATE FAILED (exit 1)" in out
     assert "the gate passes the fix and fails the original, as it should" in out
-    # SFT and DPO files from the demo's feedback, loadable, each with its manifest.
-    exports = re.findall(r"  (SFT|DPO): (\d+) rows -> (\S+) \(manifest: (\S+)\)\n", out)
-    assert [kind for kind, *_ in exports] == ["SFT", "DPO"]
+    # The loop into the agent: the few-shot variant beside the original, on the regression set.
+    assert "7. the loop closes into the agent" in out
+    assert "The demo's model is scripted" in out
+    assert "A/B replay of support-agent-demo/regression" in out
+    assert re.search(r"fewshot - original over the \d+ examples both scored: \+\d+\.\d%", out)
+    assert "better with fewshot (fewshot passes, original fails): 1\n" in out
+    assert "      Status of order A-1003 please" in out
+    assert int(pairs) == 1
+    # SFT, DPO and GRPO files from the demo's feedback, loadable, each with its manifest.
+    exports = re.findall(r"  (SFT|DPO|GRPO): (\d+) rows -> (\S+) \(manifest: (\S+)\)\n", out)
+    assert [kind for kind, *_ in exports] == ["SFT", "DPO", "GRPO"]
     for _kind, rows, path, manifest in exports:
         assert int(rows) > 0
         assert pq.read_table(path).num_rows == int(rows)
         assert json.loads(Path(manifest).read_text())
     # The loop's last step: the report, written under the working dir, and the top of its plan.
     assert (
-        f"8. analyzed and planned: {len(plan_history())} conversations of the last two weeks" in out
+        f"9. analyzed and planned: {len(plan_history())} conversations of the last two weeks" in out
     )
     assert re.search(r"drift: parameter for tenant=globex: \d+% -> \d+% \(q=", out)
     assert re.search(r"\n    1\. parameter -> prompt or tool schema: \d+ failures", out)

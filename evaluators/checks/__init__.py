@@ -11,6 +11,7 @@ from __future__ import annotations
 from ._argument_schema import ArgumentSchemaCheck
 from ._base import Check
 from ._budgets import LatencyBudgetCheck, TokenBudgetCheck
+from ._call_credit import CallCredit, call_credit
 from ._empty_retrieval import EmptyRetrievalCheck
 from ._expected_tool_calls import (
     EXACT_SET,
@@ -32,6 +33,7 @@ __all__ = [
     "EXACT_SET",
     "OPERATORS",
     "ArgumentSchemaCheck",
+    "CallCredit",
     "CallMatching",
     "Check",
     "EmptyRetrievalCheck",
@@ -47,6 +49,7 @@ __all__ = [
     "ToolEffects",
     "ToolErrorCheck",
     "UnknownToolCheck",
+    "call_credit",
     "default_checks",
     "failure_reason",
     "map_matcher_values",

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar
 
+from otel_flywheel._internal import ClosedOnExit
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.model import AgentTrace, Evaluation, TokenUsage
 
@@ -105,7 +106,7 @@ class _Asked:
     unusable: set[int] = field(default_factory=set)
 
 
-class LLMJudge:
+class LLMJudge(ClosedOnExit):
     """Judges traces against rubrics with an LLM; close it (`aclose`, or ``async with``).
 
     Keyword arguments override the environment and the config file (see `JudgeSettings`);
@@ -369,17 +370,6 @@ class LLMJudge:
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    def __enter__(self) -> LLMJudge:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ------------------------------------------------------------------------------- internals
 

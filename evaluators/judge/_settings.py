@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -10,8 +9,9 @@ from typing import Any, ClassVar, Final
 from pydantic import Field
 
 from otel_flywheel import _env
-from otel_flywheel.config import _Settings, resolve_settings
+from otel_flywheel.config import Settings, resolve_settings
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.state import state_path
 
 from ..rubric import Rubric  # noqa: TID252 (decisions.md: relative inside evaluators/)
 from ._retry import RetryPolicy
@@ -48,16 +48,13 @@ FLYWHEEL_JUDGE_CONTEXT_TOKENS: Final = _env.FLYWHEEL_JUDGE_CONTEXT_TOKENS
 FLYWHEEL_JUDGE_MAX_PARTS: Final = _env.FLYWHEEL_JUDGE_MAX_PARTS
 OPENAI_BASE_URL: Final = "OPENAI_BASE_URL"
 OPENAI_API_KEY: Final = "OPENAI_API_KEY"
-_FLYWHEEL_STATE_DIR: Final = "FLYWHEEL_STATE_DIR"
-
-DEFAULT_STATE_DIR = ".flywheel"
 CACHE_FILE = "judge-cache.sqlite3"
 CACHE_OFF = frozenset({"off", "none", "false", "0", "no"})
 # Tokens of the context window kept free for the reply, at most (reasoning models think there).
 _REPLY_RESERVE_TOKENS: Final = 4096
 
 
-class JudgeSettings(_Settings):
+class JudgeSettings(Settings):
     """How the judge reaches its endpoint and paces itself.
 
     Precedence: explicit argument > environment > config file section ``judge`` > default.
@@ -125,8 +122,7 @@ class JudgeSettings(_Settings):
             if self.cache_path.strip().lower() in CACHE_OFF:
                 return None
             return Path(self.cache_path)
-        environ = os.environ if environ is None else environ
-        return Path(environ.get(_FLYWHEEL_STATE_DIR) or DEFAULT_STATE_DIR) / CACHE_FILE
+        return state_path(CACHE_FILE, environ=environ)
 
     @property
     def retry_policy(self) -> RetryPolicy:

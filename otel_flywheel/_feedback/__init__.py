@@ -12,23 +12,31 @@ import threading
 from typing import Literal, Protocol, runtime_checkable
 
 from otel_flywheel._feedback._implicit import SIGNAL_WEIGHTS, ImplicitSignalDetector
-from otel_flywheel._feedback._sync import (
+from otel_flywheel._feedback._reviews import (
+    DEFAULT_MAX_TRACES,
     NEGATIVE_LABELS,
     POSITIVE_LABELS,
-    ReviewAnnotation,
+    ExplanationUse,
+    ReviewWindow,
+    feedback_from_annotation,
+    feedback_id_for,
     read_review_window,
 )
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.model import Feedback
 
 __all__ = [
+    "DEFAULT_MAX_TRACES",
     "NEGATIVE_LABELS",
     "POSITIVE_LABELS",
     "SIGNAL_WEIGHTS",
+    "ExplanationUse",
     "FeedbackSink",
     "ImplicitSignalDetector",
-    "ReviewAnnotation",
+    "ReviewWindow",
     "feedback",
+    "feedback_from_annotation",
+    "feedback_id_for",
     "read_review_window",
     "set_feedback_sink",
 ]

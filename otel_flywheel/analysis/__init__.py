@@ -10,12 +10,10 @@ callback.
 
 from __future__ import annotations
 
-from otel_flywheel.analysis._calibration import corrected_pass_rate
 from otel_flywheel.analysis._data import AnalysisData
 from otel_flywheel.analysis._files import load_files
 from otel_flywheel.analysis._jsonl import LineIssue
-from otel_flywheel.analysis._links import span_url, trace_url
-from otel_flywheel.analysis._phoenix import PhoenixReadError, load_phoenix
+from otel_flywheel.analysis._phoenix import load_phoenix
 from otel_flywheel.analysis._render_html import render_html
 from otel_flywheel.analysis._render_markdown import render_markdown
 from otel_flywheel.analysis._report import FLAG_KINDS, ReportOptions, build_report
@@ -25,16 +23,12 @@ __all__ = [
     "FLAG_KINDS",
     "AnalysisData",
     "LineIssue",
-    "PhoenixReadError",
     "ReportOptions",
     "Window",
     "build_report",
-    "corrected_pass_rate",
     "load_files",
     "load_phoenix",
     "parse_window",
     "render_html",
     "render_markdown",
-    "span_url",
-    "trace_url",
 ]

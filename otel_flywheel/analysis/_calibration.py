@@ -8,7 +8,7 @@ that trace. Unscored judgments are left out (they are neither pass nor fail). Th
 - the confusion matrix, the judge's and people's pass rates (the judge's bias is the difference);
 - ``sensitivity`` (the judge passes what people pass) and ``specificity`` (it fails what people
   fail), which a replay gate can use to correct an observed pass rate for the judge's error
-  (`corrected_pass_rate`);
+  (`otel_flywheel.rates.corrected_pass_rate`);
 - agreement over time (judge drift, reviewer fatigue) and per reviewer;
 - Krippendorff's alpha among reviewers, on the traces two or more of them labelled.
 
@@ -30,17 +30,7 @@ from otel_flywheel.analysis._stats import kappa_with_interval, krippendorff_alph
 from otel_flywheel.analysis._verdicts import VERDICT_ANNOTATION_KEY
 from otel_flywheel.analysis._windows import bucket_unit
 
-__all__ = ["calibration_section", "corrected_pass_rate"]
-
-
-def corrected_pass_rate(observed: float, sensitivity: float, specificity: float) -> float | None:
-    """The pass rate people would give, from the judge's ``observed`` one (Rogan-Gladen):
-    ``(observed + specificity - 1) / (sensitivity + specificity - 1)``, clipped to [0, 1].
-    ``None`` when the judge is no better than chance (``sensitivity + specificity <= 1``)."""
-    informedness = sensitivity + specificity - 1
-    if informedness <= 0:
-        return None
-    return min(1.0, max(0.0, (observed + specificity - 1) / informedness))
+__all__ = ["calibration_section"]
 
 
 def calibration_section(

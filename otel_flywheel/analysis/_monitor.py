@@ -9,8 +9,8 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from otel_flywheel.analysis._links import span_url, trace_url
 from otel_flywheel.analysis._tally import Tally, rate, tally
+from otel_flywheel.phoenix import span_url, trace_url
 
 __all__ = ["attribute_section", "categories_figures", "monitor_section", "trace_links"]
 

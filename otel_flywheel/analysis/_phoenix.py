@@ -19,14 +19,12 @@ renders it. httpx errors propagate as the client raises them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-import httpx
 import pyarrow as pa
 
-from otel_flywheel._feedback import ReviewAnnotation
 from otel_flywheel.analysis._data import AnalysisData
 from otel_flywheel.analysis._jsonl import LineIssue
 from otel_flywheel.analysis._people import (
@@ -36,28 +34,27 @@ from otel_flywheel.analysis._people import (
     label_passed,
 )
 from otel_flywheel.analysis._verdicts import VERDICT_ANNOTATION_KEY, VerdictAccumulator
-from otel_flywheel.datasets import DatasetExample, example_from_phoenix
-from otel_flywheel.errors import FlywheelError
+from otel_flywheel.datasets import DatasetExample
+from otel_flywheel.phoenix import (
+    Annotation,
+    DatasetNotFoundError,
+    annotations_on,
+    load_dataset,
+    require_project,
+    trace_pages,
+)
 
 if TYPE_CHECKING:
-    from phoenix.client import Client
+    from otel_flywheel.phoenix import PhoenixClient
 
-__all__ = ["PhoenixReadError", "load_phoenix"]
+__all__ = ["load_phoenix"]
 
 FEEDBACK_ANNOTATION: Final = "user_feedback"
 IMPLICIT_PREFIX: Final = "implicit_feedback."
-TRACES_PER_PAGE: Final = 100
-_IDS_PER_REQUEST: Final = 50
-_ANNOTATIONS_PER_PAGE: Final = 1000
-_TIMEOUT_SECONDS: Final = 60
-
-
-class PhoenixReadError(FlywheelError):
-    """The project does not exist (the message lists those that do)."""
 
 
 def load_phoenix(
-    client: Client,
+    client: PhoenixClient,
     *,
     project: str,
     since: datetime | None,
@@ -71,13 +68,15 @@ def load_phoenix(
     """The verdicts, feedback and labels of ``project``'s traces started in ``[since, until)``,
     and the examples of ``datasets``."""
     report = progress or (lambda message: None)
-    _check_project(client, project)
+    require_project(client, project)
     issues: list[LineIssue] = []
     where = f"Phoenix {phoenix_url} project {project!r}"
     pages: list[_Page] = []
     attributes: set[str] = set(cohort_attributes or ())
     traces_read = 0
-    for traces in _trace_pages(client, project, since, until, max_traces):
+    for traces in trace_pages(
+        client, project=project, since=since, until=until, max_traces=max_traces
+    ):
         traces_read += len(traces)
         pages.append(_read_page(client, project, traces))
         if cohort_attributes is None:
@@ -123,74 +122,10 @@ class _Page:
         self.feedback: list[dict[str, Any]] = []
 
 
-def _check_project(client: Client, project: str) -> None:
-    try:
-        client.projects.get(project_name=project)
-    except httpx.HTTPStatusError as error:
-        if error.response.status_code != 404:
-            raise
-        known = sorted(p["name"] for p in client.projects.list())
-        raise PhoenixReadError(
-            f"Phoenix has no project {project!r}; known projects: "
-            f"{', '.join(map(repr, known)) or 'none'} (choose one with --project)"
-        ) from error
-
-
-def _trace_pages(
-    client: Client,
-    project: str,
-    since: datetime | None,
-    until: datetime | None,
-    max_traces: int | None,
-) -> Iterator[list[Mapping[str, Any]]]:
-    params: dict[str, Any] = {"limit": TRACES_PER_PAGE, "include_spans": True, "sort": "start_time"}
-    if since is not None:
-        params["start_time"] = since.isoformat()
-    if until is not None:
-        params["end_time"] = until.isoformat()
-    seen = 0
-    cursor: str | None = None
-    while True:
-        response = client._client.get(
-            f"v1/projects/{project}/traces",
-            params={**params, **({"cursor": cursor} if cursor else {})},
-            headers={"accept": "application/json"},
-            timeout=_TIMEOUT_SECONDS,
-        )
-        response.raise_for_status()
-        body = response.json()
-        traces = list(body.get("data") or ())
-        if max_traces is not None:
-            traces = traces[: max_traces - seen]
-        if traces:
-            yield traces
-        seen += len(traces)
-        cursor = body.get("next_cursor")
-        if not cursor or not traces or (max_traces is not None and seen >= max_traces):
-            return
-
-
-def _read_page(client: Client, project: str, traces: Sequence[Mapping[str, Any]]) -> _Page:
+def _read_page(client: PhoenixClient, project: str, traces: Sequence[Mapping[str, Any]]) -> _Page:
     page = _Page()
     started = {t["trace_id"]: t.get("start_time") for t in traces}
-    owner = {span["span_id"]: t["trace_id"] for t in traces for span in t.get("spans") or ()}
-    annotations: list[ReviewAnnotation] = []
-    if owner:
-        for span_annotation in client.spans.get_span_annotations(
-            span_ids=list(owner),
-            project_identifier=project,
-            limit=_ANNOTATIONS_PER_PAGE,
-            timeout=_TIMEOUT_SECONDS,
-        ):
-            trace_id = owner.get(span_annotation["span_id"])
-            if trace_id is not None:
-                annotations.append(
-                    ReviewAnnotation.from_phoenix(span_annotation, trace_id=trace_id)
-                )
-    ids = list(started)
-    for start in range(0, len(ids), _IDS_PER_REQUEST):
-        for data in _trace_annotations(client, project, ids[start : start + _IDS_PER_REQUEST]):
-            annotations.append(ReviewAnnotation.from_phoenix(data, trace_id=str(data["trace_id"])))
+    annotations = annotations_on(client, project=project, traces=traces)
     for annotation in annotations:
         if annotation.name == VERDICT_ANNOTATION_KEY and annotation.target == "trace":
             if annotation.annotator_kind != "HUMAN":
@@ -213,30 +148,7 @@ def _read_page(client: Client, project: str, traces: Sequence[Mapping[str, Any]]
     return page
 
 
-def _trace_annotations(
-    client: Client, project: str, trace_ids: Sequence[str]
-) -> Iterator[Mapping[str, Any]]:
-    # phoenix-client 3.5 has no getter for trace annotations; this is the REST route it would use.
-    cursor: str | None = None
-    while True:
-        params: dict[str, Any] = {"trace_ids": list(trace_ids), "limit": _ANNOTATIONS_PER_PAGE}
-        if cursor:
-            params["cursor"] = cursor
-        response = client._client.get(
-            f"v1/projects/{project}/trace_annotations",
-            params=params,
-            headers={"accept": "application/json"},
-            timeout=_TIMEOUT_SECONDS,
-        )
-        response.raise_for_status()
-        body = response.json()
-        yield from body.get("data") or ()
-        cursor = body.get("next_cursor")
-        if not cursor:
-            return
-
-
-def _verdict_line(annotation: ReviewAnnotation, trace_start: str | None) -> dict[str, Any]:
+def _verdict_line(annotation: Annotation, trace_start: str | None) -> dict[str, Any]:
     """The verdict line (as ``evaluate`` writes it) a ``flywheel.verdict`` annotation stands for."""
     meta = dict(annotation.metadata)
     label = annotation.label
@@ -267,7 +179,7 @@ def _verdict_line(annotation: ReviewAnnotation, trace_start: str | None) -> dict
     }
 
 
-def _feedback_record(annotation: ReviewAnnotation) -> dict[str, Any]:
+def _feedback_record(annotation: Annotation) -> dict[str, Any]:
     meta = annotation.metadata
     label = annotation.label
     updated = _time(annotation.updated_at)
@@ -283,13 +195,13 @@ def _feedback_record(annotation: ReviewAnnotation) -> dict[str, Any]:
     }
 
 
-def _is_feedback(annotation: ReviewAnnotation) -> bool:
+def _is_feedback(annotation: Annotation) -> bool:
     """One of routing's feedback annotations (it carries the feedback's id)."""
     named = annotation.name == FEEDBACK_ANNOTATION or annotation.name.startswith(IMPLICIT_PREFIX)
     return named and annotation.feedback_id_written is not None
 
 
-def _says_pass(annotation: ReviewAnnotation) -> bool | None:
+def _says_pass(annotation: Annotation) -> bool | None:
     passed = label_passed(annotation.label)
     if passed is not None:
         return passed
@@ -299,22 +211,16 @@ def _says_pass(annotation: ReviewAnnotation) -> bool | None:
 
 
 def _read_datasets(
-    client: Client, names: Sequence[str], report: Callable[[str], None]
+    client: PhoenixClient, names: Sequence[str], report: Callable[[str], None]
 ) -> list[DatasetExample]:
     examples: list[DatasetExample] = []
     for name in names:
         try:
-            dataset = client.datasets.get_dataset(dataset=name, timeout=_TIMEOUT_SECONDS)
-        except (httpx.HTTPStatusError, ValueError) as error:
-            if isinstance(error, httpx.HTTPStatusError) and error.response.status_code != 404:
-                raise
+            dataset = load_dataset(client, name)
+        except DatasetNotFoundError:
             report(f"dataset {name!r} does not exist (nothing routed to it yet)")
             continue
-        version = getattr(dataset, "version_id", None)
-        examples += [
-            example_from_phoenix(example, dataset=name, version_id=version)
-            for example in dataset.examples
-        ]
+        examples += dataset.examples
         report(f"dataset {name!r}: {len(dataset.examples)} examples")
     return examples
 

@@ -32,6 +32,7 @@ from otel_flywheel.analysis._monitor import (
 from otel_flywheel.analysis._plan import plan_section
 from otel_flywheel.analysis._signals import datasets_section, feedback_section, review_queue
 from otel_flywheel.analysis._stall import stall_section
+from otel_flywheel.analysis._stats import require_statistics
 from otel_flywheel.analysis._tally import Tally, in_window, rate, tally
 from otel_flywheel.analysis._windows import (
     Window,
@@ -68,6 +69,9 @@ class ReportOptions:
 
 
 def build_report(data: AnalysisData, options: ReportOptions | None = None) -> dict[str, Any]:
+    """Every section's figures as one JSON-ready document. Raises ``ConfigError`` naming the extra
+    to install when the statistics libraries are missing."""
+    require_statistics()
     options = options or ReportOptions()
     verdicts = data.verdicts
     cohorts = (

@@ -14,9 +14,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from otel_flywheel.analysis._links import trace_url
 from otel_flywheel.analysis._tally import Tally, tally
 from otel_flywheel.analysis._verdicts import cohort_column
+from otel_flywheel.phoenix import trace_url
 
 __all__ = ["datasets_section", "feedback_section", "review_queue"]
 

@@ -1,7 +1,6 @@
 """The statistics the report states, each chosen for the counts it will see.
 
-- Rates get a Wilson score interval (95 %): unlike the normal approximation it stays inside
-  [0, 1] and keeps its coverage at 0 or n failures, which small cohorts produce all the time.
+- Rates get a Wilson score interval (95 %, `otel_flywheel.rates`).
 - Two rates are compared with Fisher's exact test when an expected cell count is below 5, else
   with the pooled two-proportion z-test (two-sided); the method is recorded with the p-value.
 - Many comparisons at once (every category x cohort cell) are controlled with Benjamini-Hochberg:
@@ -18,9 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.util import find_spec
 from typing import Final, Literal
 
 import numpy as np
+
+from otel_flywheel.errors import ConfigError
 
 __all__ = [
     "MIN_PAIRS",
@@ -31,24 +33,12 @@ __all__ = [
     "compare_proportions",
     "kappa_with_interval",
     "krippendorff_alpha",
-    "wilson_interval",
+    "require_statistics",
 ]
 
-Z95: Final = 1.959963984540054
 MIN_PAIRS: Final = 10
 BOOTSTRAP_SAMPLES: Final = 2000
 _FISHER_BELOW_EXPECTED: Final = 5.0
-
-
-def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float, float] | None:
-    """The Wilson score interval of ``successes / n``; ``None`` when ``n`` is 0."""
-    if n <= 0:
-        return None
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True)
@@ -57,6 +47,18 @@ class ProportionTest:
 
     p_value: float
     method: Literal["fisher_exact", "two_proportion_z"]
+
+
+def require_statistics() -> None:
+    """Raise ``ConfigError`` naming the extra when the report's statistics libraries are missing
+    (SciPy for Fisher's exact test and FDR control, ``krippendorff`` for agreement among
+    reviewers): an agent that only captures need not carry them."""
+    missing = [name for name in ("scipy", "krippendorff") if find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"the report's statistics need {' and '.join(missing)}. Fix: pip install "
+            "'otel-flywheel[report]'"
+        )
 
 
 def compare_proportions(k1: int, n1: int, k2: int, n2: int) -> ProportionTest:

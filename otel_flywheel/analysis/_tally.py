@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from otel_flywheel.analysis._stats import wilson_interval
 from otel_flywheel.analysis._windows import Window
+from otel_flywheel.rates import wilson_interval
 
 __all__ = ["Tally", "in_window", "rate", "tally"]
 
@@ -63,12 +63,11 @@ def tally(table: pa.Table, keys: Sequence[str] = ()) -> dict[tuple[Any, ...], Ta
 
 def rate(failed: int, traces: int) -> dict[str, Any]:
     """``{failed, traces, rate, ci95}``; ``rate`` and ``ci95`` are ``None`` without traces."""
-    interval = wilson_interval(failed, traces)
     return {
         "failed": failed,
         "traces": traces,
         "rate": failed / traces if traces else None,
-        "ci95": list(interval) if interval is not None else None,
+        "ci95": list(wilson_interval(failed, traces)) if traces else None,
     }
 
 

@@ -15,9 +15,8 @@ from typing import Final
 from otel_flywheel.analysis import AnalysisData, load_files, load_phoenix
 from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.errors import ConfigError, FlywheelError
+from otel_flywheel.phoenix import phoenix_client
 from otel_flywheel.times import parse_time_bound
-
-from ._judge import phoenix_client
 
 __all__ = ["DEFAULT_SINCE", "InputError", "add_source_options", "load_inputs"]
 

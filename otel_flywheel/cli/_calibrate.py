@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from otel_flywheel.analysis import ReportOptions, build_report
+from otel_flywheel.errors import ConfigError
 
 from ._analysis_inputs import InputError, add_source_options, load_inputs
+from ._files import is_stdio, open_output
 
 __all__ = ["add_calibrate_parser"]
 
@@ -66,18 +68,18 @@ def run_calibrate(args: argparse.Namespace) -> int:
     except InputError as error:
         print(f"otel-flywheel calibrate: {error}", file=sys.stderr)
         return 2
-    report = build_report(data, ReportOptions(cohorts=()))
+    try:
+        report = build_report(data, ReportOptions(cohorts=()))
+    except ConfigError as error:
+        print(f"otel-flywheel calibrate: {error}", file=sys.stderr)
+        return 2
     rows: list[dict[str, Any]] = report["calibration"]
     summary = report["calibration_summary"]
     document = {"source": report["source"], "calibration": rows, **summary}
     if args.json_path is not None:
-        text = json.dumps(document, indent=2, allow_nan=False) + "\n"
-        if str(args.json_path) == "-":
-            sys.stdout.write(text)
-        else:
-            args.json_path.parent.mkdir(parents=True, exist_ok=True)
-            args.json_path.write_text(text, encoding="utf-8")
-    if str(args.json_path) != "-":
+        with open_output(args.json_path) as out:
+            out.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    if not is_stdio(args.json_path):
         _print(rows, summary)
     for issue in report["issues"][:20]:
         print(

@@ -24,8 +24,8 @@ examples:
 
 exit codes: 0 the loop ran and Phoenix holds its traces, annotations and datasets; 1 it ran, but
 some writes did not reach Phoenix (still pending in the outbox, or rejected), the replay gate did
-not pass the fix and fail the original, or the export's PII scan stopped it; 2 Phoenix could not
-be started or reached, or a wait timed out.
+not pass the fix and fail the original, the few-shot variant did worse than the original, or the
+export's PII scan stopped it; 2 Phoenix could not be started or reached, or a wait timed out.
 """
 
 
@@ -129,7 +129,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
         _print_feedback(result)
         code = _print_delivery(result)
         _print_phoenix(result)
-        code = max(code, _replay(result), _export(result, state_dir))
+        code = max(code, _replay(result), _fewshot(result, state_dir), _export(result, state_dir))
         report_path = _report(result, args.working_dir / "report")
         _print_where_to_look(result, report_path)
         if phoenix is not None and keep_running:
@@ -286,7 +286,7 @@ def _print_phoenix(result: DemoResult) -> None:
 
 def _replay(result: DemoResult) -> int:
     """The regression dataset as a release gate: a fixed agent passes it, the original fails it."""
-    from otel_flywheel.replay import demo_replay
+    from otel_flywheel.demo import demo_replay
 
     print(
         "\n6. replayed in CI: the regression dataset gates a fixed version of the agent, then the "
@@ -308,23 +308,49 @@ def _replay(result: DemoResult) -> int:
     return 1
 
 
+def _fewshot(result: DemoResult, state_dir: Path) -> int:
+    """The loop into the agent: golden examples as few-shot, A/B against the original agent."""
+    from otel_flywheel.demo import FEWSHOT_K, demo_fewshot_comparison
+    from otel_flywheel.routing import ROUTING_STORE_FILE
+
+    print(
+        "\n7. the loop closes into the agent: the regression dataset replayed by the original "
+        f"agent and by a variant that puts the {FEWSHOT_K} golden examples most like each "
+        "question in front of its model (otel_flywheel.fewshot). The demo's model is scripted: "
+        "it follows the fix when an example it was shown uses the tool the fix needs, so the "
+        "difference below measures what the library retrieved, not what a real model learns",
+        flush=True,
+    )
+    report = demo_fewshot_comparison(
+        phoenix_url=result.phoenix_url,
+        project=result.project,
+        routing_store=state_dir / ROUTING_STORE_FILE,
+        # Step 6 showed the runs one by one; here the variants and experiments are enough.
+        progress=lambda m: None if m.startswith("[") else print("  " + m, flush=True),
+    )
+    print("\n".join("    " + line for line in report.render().splitlines()))
+    if report.exit_code != 0:
+        print("  the few-shot comparison did not complete as expected (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _export(result: DemoResult, state_dir: Path) -> int:
     """SFT and DPO files from the demo's feedback, with their lineage manifests."""
-    from phoenix.client import Client
-
-    from otel_flywheel._flywheel import ROUTING_STORE_FILE
     from otel_flywheel.export import PIIFoundError, export_training_data
-    from otel_flywheel.routing import RoutingStore
+    from otel_flywheel.phoenix import phoenix_client
+    from otel_flywheel.routing import ROUTING_STORE_FILE, RoutingStore
 
-    print("\n7. exported for training (with lineage back to the source spans):", flush=True)
+    print("\n8. exported for training (with lineage back to the source spans):", flush=True)
     store = RoutingStore(state_dir / ROUTING_STORE_FILE)
     try:
-        summary = export_training_data(
-            Client(base_url=result.phoenix_url),
-            project=result.project,
-            out_dir=state_dir.parent / "exports",
-            store=store,
-        )
+        with phoenix_client(result.phoenix_url) as (client, _):
+            summary = export_training_data(
+                client,
+                project=result.project,
+                out_dir=state_dir.parent / "exports",
+                store=store,
+            )
     except PIIFoundError as exc:
         print(f"  the export stopped: {exc}", file=sys.stderr)
         return 1
@@ -341,7 +367,7 @@ def _report(result: DemoResult, out_dir: Path) -> Path:
 
     history = result.history
     print(
-        f"\n8. analyzed and planned: {len(history)} conversations of the last two weeks (agent "
+        f"\n9. analyzed and planned: {len(history)} conversations of the last two weeks (agent "
         f"{' and '.join(sorted({r.version for r in history}))}, tenants "
         f"{' and '.join(sorted({r.tenant for r in history}))}) ran before the ones above; "
         f"{' and '.join(REVIEWERS)} labelled {len({r.trace_id for r in result.reviews})} review "
@@ -414,7 +440,7 @@ def _evaluator() -> TraceEvaluator:
     import os
 
     from otel_flywheel import _env
-    from otel_flywheel.demo._agent import TENANT_ATTRIBUTE
+    from otel_flywheel.demo import TENANT_ATTRIBUTE
     from otel_flywheel.evaluation import load_trace_evaluator
 
     return load_trace_evaluator(

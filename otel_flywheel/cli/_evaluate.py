@@ -8,23 +8,24 @@ import json
 import statistics
 import sys
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from otel_flywheel.errors import ConfigError, OTLPDecodeError
 from otel_flywheel.evaluation import (
-    TraceEvaluator,
+    evaluate_traces,
     load_tool_catalog,
     load_trace_evaluator,
     read_references,
 )
-from otel_flywheel.model import AgentTrace, Verdict
+from otel_flywheel.model import Verdict
 from otel_flywheel.privacy import build_redactor
 
+from ._files import input_source, open_output
+from ._progress import Progress
 from ._traces import read_trace_file
 
-__all__ = ["add_evaluate_parser", "evaluate_all", "judge_cost_line"]
+__all__ = ["add_evaluate_parser", "judge_cost_line"]
 
 EXAMPLES = """\
 judge: any OpenAI-compatible endpoint. FLYWHEEL_JUDGE_MODEL (required), FLYWHEEL_JUDGE_BASE_URL or
@@ -91,7 +92,9 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction[argparse.Argument
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--traces", type=Path, required=True, help="OTLP traces file")
+    parser.add_argument(
+        "--traces", type=Path, required=True, help="OTLP traces file ('-': standard input)"
+    )
     parser.add_argument("--references", type=Path, help="references, JSON lines by trace_id")
     parser.add_argument(
         "--strict-references",
@@ -120,11 +123,14 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction[argparse.Argument
         "--rubrics", type=Path, help="a directory of rubric YAML files (default: the shipped ones)"
     )
     parser.add_argument("--no-judge", action="store_true", help="run only the deterministic checks")
-    parser.add_argument("--output", type=Path, help="write verdicts here (default: stdout)")
+    parser.add_argument(
+        "--output", type=Path, help="write verdicts here (default, or '-': standard output)"
+    )
     parser.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    progress = Progress("otel-flywheel evaluate")
     try:
         tools = load_tool_catalog(
             args.tools, read_only=args.read_only_tool, retrieval=args.retrieval_tool
@@ -145,7 +151,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         references_file = (
             read_references(args.references, redactor=redactor) if args.references else None
         )
-        read = read_trace_file(args.traces, redactor=redactor)
+        read = read_trace_file(input_source(args.traces), redactor=redactor)
     except FileNotFoundError as exc:
         asyncio.run(evaluator.aclose())
         return _fail(f"no such file: {exc.filename}")
@@ -153,7 +159,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         asyncio.run(evaluator.aclose())
         return _fail(str(exc))
     for error in read.unreadable:
-        print(f"otel-flywheel evaluate: skipped: {error}", file=sys.stderr)
+        progress.say(f"skipped: {error}")
     references: Mapping[str, Any] = {}
     if references_file is not None:
         warnings = [
@@ -161,29 +167,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
             *references_file.check_against(read.traces, tools=tools),
         ]
         for warning in warnings:
-            print(f"otel-flywheel evaluate: warning: {warning}", file=sys.stderr)
+            progress.say(f"warning: {warning}")
         if warnings and args.strict_references:
-            print(
-                f"otel-flywheel evaluate: {len(warnings)} reference warning(s) with "
-                "--strict-references: nothing evaluated",
-                file=sys.stderr,
+            progress.say(
+                f"{len(warnings)} reference warning(s) with --strict-references: nothing evaluated"
             )
             asyncio.run(evaluator.aclose())
             return 2
         references = references_file.references
 
-    verdicts = asyncio.run(evaluate_all(evaluator, read.traces, references))
-    with ExitStack() as stack:
-        out: TextIO = (
-            stack.enter_context(args.output.open("w", encoding="utf-8"))
-            if args.output
-            else sys.stdout
+    with progress.counting("evaluated", total=len(read.traces), unit="traces") as evaluated:
+        verdicts = asyncio.run(
+            evaluate_traces(evaluator, read.traces, references, on_verdict=evaluated)
         )
+    with open_output(args.output) as out:
         for verdict in verdicts:
             out.write(json.dumps(verdict.to_dict()) + "\n")
     cost = judge_cost_line(verdicts)
     if cost is not None:
-        print(f"otel-flywheel evaluate: {cost}", file=sys.stderr)
+        progress.say(cost)
     return 1 if read.unreadable else 0
 
 
@@ -208,23 +210,3 @@ def judge_cost_line(verdicts: Sequence[Verdict]) -> str | None:
         f"{sum(c.mostly_unseen for c in coverages)} with most of the trace unseen; "
         f"billed {billed_in} input and {billed_out} output tokens (cached judgments bill none)"
     )
-
-
-async def evaluate_all(
-    evaluator: TraceEvaluator,
-    traces: Sequence[AgentTrace],
-    references: Mapping[str, Any] | None = None,
-) -> list[Verdict]:
-    """Verdicts for ``traces`` in order; judge requests of all traces run concurrently."""
-    references = references or {}
-
-    async def one(trace: AgentTrace) -> Verdict:
-        supplied = references.get(trace.trace_id)
-        evaluations = evaluator.check(trace, supplied)
-        judged = await evaluator.judge(trace, supplied)
-        return evaluator.roll_up(trace, evaluations + judged.evaluations)
-
-    try:
-        return list(await asyncio.gather(*(one(trace) for trace in traces)))
-    finally:
-        await evaluator.aclose()

@@ -1,4 +1,4 @@
-"""``otel-flywheel export sft|dpo|evals``: training files and the offline evals file, from Phoenix.
+"""``otel-flywheel export sft|dpo|grpo|evals``: training files and the offline evals file.
 
 The command loads the named datasets (latest or ``--version``), finds each example's source trace
 (the local routing store, then Phoenix), curates, runs the second PII scan, and writes the file
@@ -23,23 +23,25 @@ from otel_flywheel.export import (
     ExportError,
     ExportResult,
     PIIFoundError,
-    SourceDataset,
     StepReport,
     TraceLookup,
     default_row_format,
     export_dpo,
     export_evals,
+    export_grpo,
     export_sft,
     file_format,
     get_row_format,
     load_source,
-    open_routing_store,
 )
+from otel_flywheel.phoenix import phoenix_client
+from otel_flywheel.routing import RoutingStore
 
-from ._judge import phoenix_client
+from ._files import is_stdio
 
 if TYPE_CHECKING:
-    from phoenix.client import Client
+    from otel_flywheel.datasets import LoadedDataset
+    from otel_flywheel.phoenix import PhoenixClient
 
 __all__ = ["add_export_parser", "format_steps"]
 
@@ -50,6 +52,13 @@ what each kind writes:
   sft    a conversation to learn from, from golden examples (as it ran, tool calls and results
          included) and corrected regressions (the final answer replaced by the correction)
   dpo    a prompt with a preferred and a rejected answer, from preference examples
+  grpo   prompt-only rows for reinforcement learning, from golden examples (one per decision:
+         each assistant turn, with the tool calls it made as expected_tool_calls, or the answer)
+         and corrected regressions (the answer, with the correction as expected_output); columns
+         prompt, tools, expected_tool_calls (the references format), expected_output: what
+         otel_flywheel.rewards.tool_call_reward reads in TRL's GRPOTrainer. --granularity
+         conversation: one row per user request, every call until the answer expected (for
+         trainers that run the tools during rollouts). Written as hf rows only
   evals  the examples themselves, the file `otel-flywheel replay --offline` reads
 
 --format says who reads the file (sft and dpo):
@@ -60,12 +69,12 @@ what each kind writes:
           {"messages", "tools"}, dpo {"prompt", "chosen", "rejected", "tools"}; arguments as
           objects, "tools" a list for apply_chat_template, 9-character tool-call ids; in Parquet
           each message and tool is a JSON value (datasets >= 4.7 loads them as List(Json()))
-  default: hf for .parquet, openai for .jsonl
+  default: hf for .parquet, openai for .jsonl (grpo: always hf)
 A manifest is written beside the file: <file>.manifest.json (the row format, sources and versions,
 every curation step with counts, each row's example, trace and span, labels with rubric versions
 and judge models, the file's sha256).
 
-curation (sft, dpo; every step counted in the manifest and on stdout): consent, source trace,
+curation (sft, dpo, grpo; every step counted in the manifest and on stdout): consent, source trace,
 length, exact duplicates, near-duplicates (MinHash, Jaccard threshold), leakage against the
 --gating-set datasets/files CI gates on, balance per category, format (rows the reader would
 reject, by field and rule), then a PII scan that fails the export (exit 1, nothing written)
@@ -75,6 +84,7 @@ examples:
   otel-flywheel export sft --dataset support/golden --dataset support/regression --out sft.parquet
   otel-flywheel export sft --dataset support/golden --out sft.jsonl --format hf
   otel-flywheel export dpo --dataset support/preference --out dpo.jsonl --gating-set evals.jsonl
+  otel-flywheel export grpo --dataset support/golden --dataset support/regression --out grpo.parquet
   otel-flywheel export evals --dataset support/golden --version RGF0YXNldFZlcnNpb246Mw== \\
       --out golden.jsonl
   otel-flywheel export sft --dataset support/golden --max-per-category 200 \\
@@ -92,15 +102,15 @@ file not found, or Phoenix unreachable.
 def add_export_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="write SFT or DPO training data, or the offline evals file, from Phoenix datasets",
+        help="write SFT, DPO or GRPO training data, or the offline evals file, from datasets",
         description=(
-            "Export Phoenix datasets as SFT rows, DPO pairs or the offline evals file, curated, "
-            "PII-scanned, with a lineage manifest beside the file."
+            "Export Phoenix datasets as SFT rows, DPO pairs, GRPO prompts or the offline evals "
+            "file, curated, PII-scanned, with a lineage manifest beside the file."
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("kind", choices=("sft", "dpo", "evals"), help="what to write")
+    parser.add_argument("kind", choices=("sft", "dpo", "grpo", "evals"), help="what to write")
     parser.add_argument(
         "--dataset",
         dest="datasets",
@@ -131,6 +141,12 @@ def add_export_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         help="one tool call per assistant turn: a turn that made several becomes one turn per "
         "call, each followed by its result (for Llama 3.1/3.2, whose templates render one call "
         "per turn; openai rows say parallel_tool_calls: false)",
+    )
+    parser.add_argument(
+        "--granularity",
+        choices=("turn", "conversation"),
+        default=None,
+        help="grpo: one row per assistant turn (default), or per user request",
     )
     parser.add_argument(
         "--gating-set",
@@ -208,19 +224,31 @@ def run_export(args: argparse.Namespace) -> int:
 
 def _run(
     args: argparse.Namespace,
-    client: Client,
+    client: PhoenixClient,
     *,
-    sources: list[SourceDataset],
-    gating: list[SourceDataset],
+    sources: list[LoadedDataset],
+    gating: list[LoadedDataset],
     curation: CurationSettings,
     stack: ExitStack,
 ) -> ExportResult:
     if args.kind == "evals":
         return export_evals(sources, out=args.out, curation=curation, progress=_say)
-    store = None if args.no_local_store else open_routing_store()
+    store = None if args.no_local_store else RoutingStore.existing()
     if store is not None:
         stack.callback(store.close)
     traces = TraceLookup(store=store, client=client, progress=_say)
+    if args.kind == "grpo":
+        return export_grpo(
+            sources,
+            out=args.out,
+            traces=traces,
+            gating=gating,
+            granularity=args.granularity or "turn",
+            row_format=args.row_format,
+            parallel_tool_calls=args.parallel_tool_calls,
+            curation=curation,
+            progress=_say,
+        )
     export = export_sft if args.kind == "sft" else export_dpo
     return export(
         sources,
@@ -282,17 +310,30 @@ def _curation(args: argparse.Namespace) -> CurationSettings:
 
 def _check_shape_options(args: argparse.Namespace) -> None:
     """Row-format options that cannot work fail before Phoenix is asked for anything."""
+    if is_stdio(args.out):
+        raise ValueError(
+            "--out - is not supported: an export writes its lineage manifest beside the file. "
+            "Fix: give a file name (FILE.parquet or FILE.jsonl)"
+        )
+    if args.granularity is not None and args.kind != "grpo":
+        raise ValueError("--granularity applies to grpo rows only")
     if args.kind == "evals":
         if args.row_format is not None or not args.parallel_tool_calls:
             raise ValueError(
-                "--format and --no-parallel-tool-calls apply to sft and dpo; an evals file holds "
-                "the examples themselves"
+                "--format and --no-parallel-tool-calls apply to sft, dpo and grpo; an evals file "
+                "holds the examples themselves"
             )
         return
     try:
         suffix = file_format(args.out)
-        name = args.row_format or default_row_format(suffix)
-        get_row_format(name).check_file_format(suffix, args.out)
+        default = "hf" if args.kind == "grpo" else default_row_format(suffix)
+        shape = get_row_format(args.row_format or default)
+        shape.check_file_format(suffix, args.out)
+        if args.kind == "grpo" and shape.name != "hf":
+            raise ExportError(
+                f"{shape.reader} reads no prompt-only (GRPO) rows: write them with --format hf, "
+                "the layout TRL's GRPOTrainer reads"
+            )
     except ExportError as exc:
         raise ValueError(str(exc)) from None
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from otel_flywheel.errors import ConfigError, OTLPDecodeError
 
+from ._files import input_source
 from ._render import render_tree, trace_summary_dict
 from ._traces import read_trace_file
 
@@ -18,6 +19,7 @@ EXAMPLES = """\
 examples:
   otel-flywheel inspect traces.jsonl                 # a Collector file exporter's output
   otel-flywheel inspect traces.pb --format json | jq '.steps[] | select(.kind == "tool")'
+  gunzip -c traces.jsonl.gz | otel-flywheel inspect -
 
 exit codes: 0 every request decoded; 1 some requests were unreadable (reported on stderr, the rest
 shown); 2 the file could not be read at all.
@@ -35,7 +37,7 @@ def add_inspect_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", type=Path, help="OTLP traces file")
+    parser.add_argument("file", type=Path, help="OTLP traces file ('-': standard input)")
     parser.add_argument(
         "--format",
         choices=("tree", "json"),
@@ -57,7 +59,7 @@ def add_inspect_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 
 def run_inspect(args: argparse.Namespace) -> int:
     try:
-        read = read_trace_file(args.file, redact=not args.no_redact)
+        read = read_trace_file(input_source(args.file), redact=not args.no_redact)
     except FileNotFoundError:
         print(f"otel-flywheel inspect: no such file: {args.file}", file=sys.stderr)
         return 2

@@ -12,17 +12,16 @@ from datetime import datetime, timezone
 from typing import Final
 
 from otel_flywheel.errors import ConfigError, FlywheelError
-from otel_flywheel.export import open_routing_store
 from otel_flywheel.outbox import Outbox, default_outbox_path
+from otel_flywheel.phoenix import PhoenixPurgeError, phoenix_client
 from otel_flywheel.privacy_ops import (
-    PhoenixPurgeError,
     apply_retention,
     is_pseudonym,
     pseudonymize_user,
     purge_user,
 )
-
-from ._judge import parse_time_bound, phoenix_client
+from otel_flywheel.routing import RoutingStore
+from otel_flywheel.times import parse_time_bound
 
 __all__ = ["add_purge_parser"]
 
@@ -121,11 +120,23 @@ def run_purge(args: argparse.Namespace) -> int:
     return code
 
 
+def _purge_preference_outbox(user_ids: list[str], *, dry_run: bool) -> int | None:
+    """The user's preference pairs still waiting in ``replay --compare``'s own outbox."""
+    from otel_flywheel.config import state_path
+    from otel_flywheel.replay import PREFERENCES_OUTBOX_FILE
+
+    path = state_path(PREFERENCES_OUTBOX_FILE)
+    if dry_run or not path.is_file():
+        return None
+    with Outbox(path) as outbox:
+        return sum(outbox.purge_user(user_id) for user_id in user_ids)
+
+
 def _erase(args: argparse.Namespace, user_ids: list[str]) -> int:
     print(f"purging {user_ids[0]}" + (" (and the raw id)" if len(user_ids) > 1 else ""))
     try:
         with ExitStack() as stack:
-            store = open_routing_store()
+            store = RoutingStore.existing()
             if store is not None:
                 stack.callback(store.close)
             outbox_path = default_outbox_path()
@@ -144,6 +155,7 @@ def _erase(args: argparse.Namespace, user_ids: list[str]) -> int:
                 dry_run=args.dry_run,
                 progress=_say,
             )
+            preference_writes = _purge_preference_outbox(user_ids, dry_run=args.dry_run)
     except PhoenixPurgeError as exc:
         print(f"{_PREFIX}: {exc}", file=sys.stderr)
         return 1
@@ -155,6 +167,8 @@ def _erase(args: argparse.Namespace, user_ids: list[str]) -> int:
         print("outbox: none here (nothing to remove)")
     for line in report.lines():
         print(line)
+    if preference_writes is not None:
+        print(f"replay preference outbox: removed {preference_writes} writes")
     if report.phoenix:
         print(
             "Phoenix keeps earlier dataset versions readable by version id; to erase those "
@@ -166,7 +180,7 @@ def _erase(args: argparse.Namespace, user_ids: list[str]) -> int:
 def _retain(older_than: float) -> int:
     try:
         with ExitStack() as stack:
-            store = open_routing_store()
+            store = RoutingStore.existing()
             if store is not None:
                 stack.callback(store.close)
             report = apply_retention(older_than, store=store, outbox_path=default_outbox_path())

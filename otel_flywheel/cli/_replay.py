@@ -6,9 +6,11 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from otel_flywheel.errors import ConfigError, FlywheelError
+
+from ._files import is_stdio
 
 __all__ = ["add_replay_parser"]
 
@@ -41,16 +43,28 @@ tools: functions decorated with @otel_flywheel.tool answer from the example's so
 passthrough (default) calls the real tool when no recording matches, fail raises, off replays
 nothing.
 
+A/B: --compare MODULE:FUNCTION replays a second variant (B) over the same examples after --task
+(A): with and without few-shot examples, two models, two prompts. Both are gated and recorded as
+experiments as above; the report sets them side by side: pass rates with 95% Wilson intervals, B
+minus A over the examples both scored with a 95% interval (Newcombe, paired) and McNemar's exact
+test, per category, and the examples B does better and worse on. Where one variant passed and the
+other failed, the pair goes to the preference dataset (<project>/preference, or
+--preference-dataset; --preferences-out FILE writes them to an examples file `export dpo` reads;
+--no-preferences writes none). --json writes the comparison, --junit B's test cases.
+
 examples:
   otel-flywheel replay support-agent/golden --task my_agent.replay:answer --no-judge
   otel-flywheel replay support-agent/regression --task my_agent.replay:answer --baseline auto \\
       --repetitions 3 --min-pass-rate 0.9 --junit replay.xml --json replay.json
   otel-flywheel replay support-agent/golden --offline golden.jsonl --task my_agent.replay:answer \\
       --baseline last-replay.json --no-judge
+  otel-flywheel replay support-agent/regression --task my_agent.replay:answer \
+      --compare my_agent.replay:answer_with_fewshot --names plain,fewshot --repetitions 3
 
 exit codes: 0 the gate passed; 1 the gate failed (pass rate, golden regressions); 2 error: more
 runs errored than --max-errors (a task exception, an unscored judgment), Phoenix unreachable,
-bad options or examples.
+bad options or examples. With --compare: 0 B is not significantly worse than A, 1 it is
+(McNemar p < --alpha), 2 as above, for either variant.
 """
 
 
@@ -107,8 +121,12 @@ def add_replay_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         help="whose error to correct for (default: the verdict as a whole)",
     )
     parser.add_argument("--baseline", metavar="ID|auto|FILE", help="what to compare with")
-    parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON summary here")
+    parser.add_argument(
+        "--junit", type=Path, metavar="FILE", help="write JUnit XML here ('-': stdout)"
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="write the JSON summary here ('-': stdout)"
+    )
     parser.add_argument("--no-judge", action="store_true", help="run only the deterministic checks")
     parser.add_argument("--rubrics", type=Path, help="a directory of rubric YAML files")
     parser.add_argument(
@@ -125,6 +143,34 @@ def add_replay_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     )
     parser.add_argument("--phoenix-url", help="Phoenix's base URL, e.g. http://localhost:6006")
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-run progress")
+    ab = parser.add_argument_group("A/B (--compare)")
+    ab.add_argument(
+        "--compare",
+        metavar="MODULE:FUNCTION",
+        help="a second variant (B) to replay over the same examples, beside --task (A)",
+    )
+    ab.add_argument(
+        "--names",
+        default="A,B",
+        type=_names,
+        metavar="A,B",
+        help="what to call the two variants in the report (default A,B)",
+    )
+    ab.add_argument(
+        "--alpha", type=_rate, default=0.05, help="significance level of McNemar's test (0.05)"
+    )
+    ab.add_argument(
+        "--preference-dataset",
+        metavar="NAME",
+        help="where the preference pairs go (default: the project's <project>/preference)",
+    )
+    ab.add_argument(
+        "--preferences-out",
+        type=Path,
+        metavar="FILE",
+        help="also write the pairs to this examples file (.jsonl/.parquet; offline: only here)",
+    )
+    ab.add_argument("--no-preferences", action="store_true", help="write no preference pairs")
     parser.set_defaults(handler=run_replay_command)
 
 
@@ -134,6 +180,8 @@ def run_replay_command(args: argparse.Namespace) -> int:
     # As `python -m` does: the task module is usually next to where CI runs the command.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    if args.compare is not None:
+        return _run_comparison(args)
     progress = None if args.quiet else _say
     try:
         judge_error = (
@@ -170,16 +218,90 @@ def run_replay_command(args: argparse.Namespace) -> int:
         )
         print(f"otel-flywheel replay: {exc}{hint}", file=sys.stderr)
         return 2
-    print(report.render())
+    # With a report on stdout ('-'), the human summary goes to stderr.
+    to_stdout = is_stdio(args.junit) or is_stdio(args.json)
+    print(report.render(), file=sys.stderr if to_stdout else sys.stdout)
     try:
         if args.junit:
-            write_junit(args.junit, report.gate, report.info)
+            write_junit(
+                sys.stdout if is_stdio(args.junit) else args.junit, report.gate, report.info
+            )
         if args.json:
-            write_summary(args.json, report.gate, report.info)
+            write_summary(
+                sys.stdout if is_stdio(args.json) else args.json, report.gate, report.info
+            )
     except OSError as exc:
         print(f"otel-flywheel replay: cannot write a report: {exc}", file=sys.stderr)
         return 2
     return report.exit_code
+
+
+def _replay_options(args: argparse.Namespace) -> dict[str, Any]:
+    from otel_flywheel.replay import GateSettings
+
+    judge_error = (
+        _judge_error(args.judge_calibration, args.calibration_rubric)
+        if args.judge_calibration
+        else None
+    )
+    return {
+        "offline": args.offline,
+        "dataset_version": args.dataset_version,
+        "phoenix_url": args.phoenix_url,
+        "concurrency": args.concurrency,
+        "repetitions": args.repetitions,
+        "gate": GateSettings(
+            min_pass_rate=args.min_pass_rate, max_errors=args.max_errors, judge_error=judge_error
+        ),
+        "baseline": args.baseline,
+        "judge": not args.no_judge,
+        "rubrics_dir": args.rubrics,
+        "tool_replay": args.tool_replay,
+        "record_experiment": not args.no_experiment,
+        "timeout_seconds": args.timeout,
+    }
+
+
+def _run_comparison(args: argparse.Namespace) -> int:
+    from otel_flywheel.replay import run_comparison, write_comparison, write_junit
+
+    try:
+        report = run_comparison(
+            args.dataset,
+            args.task,
+            args.compare,
+            names=args.names,
+            alpha=args.alpha,
+            preferences=not args.no_preferences,
+            preference_dataset=args.preference_dataset,
+            preferences_out=args.preferences_out,
+            progress=None if args.quiet else _say,
+            **_replay_options(args),
+        )
+    except (FlywheelError, OSError) as exc:
+        print(f"otel-flywheel replay: {exc}", file=sys.stderr)
+        return 2
+    print(report.render())
+    try:
+        if args.junit:
+            write_junit(args.junit, report.b.gate, report.info_b)
+        if args.json:
+            write_comparison(
+                args.json, report.comparison, report.info_a, report.info_b, report.preferences
+            )
+    except OSError as exc:
+        print(f"otel-flywheel replay: cannot write a report: {exc}", file=sys.stderr)
+        return 2
+    return report.exit_code
+
+
+def _names(text: str) -> tuple[str, str]:
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+        raise argparse.ArgumentTypeError(
+            f"give two different names, e.g. plain,fewshot; got {text!r}"
+        )
+    return parts[0], parts[1]
 
 
 def _judge_error(path: Path, rubric_id: str) -> tuple[float, float]:

@@ -17,8 +17,10 @@ from otel_flywheel.analysis import (
     render_html,
     render_markdown,
 )
+from otel_flywheel.errors import ConfigError
 
 from ._analysis_inputs import DEFAULT_SINCE, InputError, add_source_options, load_inputs
+from ._files import is_stdio, open_output
 
 __all__ = ["add_report_parser"]
 
@@ -76,7 +78,9 @@ def add_report_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         help="test a rate only with at least N traces on each side (default 20)",
     )
     out = parser.add_argument_group("outputs")
-    out.add_argument("--html", type=Path, help=f"the HTML page (default: {DEFAULT_HTML})")
+    out.add_argument(
+        "--html", type=Path, help=f"the HTML page (default: {DEFAULT_HTML}; '-': stdout)"
+    )
     out.add_argument("--json", dest="json_path", type=Path, help="the JSON document ('-': stdout)")
     out.add_argument("--markdown", type=Path, help="a Markdown summary for CI ('-': stdout)")
     parser.add_argument(
@@ -104,16 +108,20 @@ def run_report(args: argparse.Namespace) -> int:
     except (InputError, ValueError) as error:
         print(f"otel-flywheel report: {error}", file=sys.stderr)
         return 2
-    report = build_report(
-        data,
-        ReportOptions(
-            current=current,
-            baseline=baseline,
-            cohorts=tuple(args.cohorts) if args.cohorts else None,
-            alpha=args.alpha,
-            min_traces=args.min_traces,
-        ),
-    )
+    try:
+        report = build_report(
+            data,
+            ReportOptions(
+                current=current,
+                baseline=baseline,
+                cohorts=tuple(args.cohorts) if args.cohorts else None,
+                alpha=args.alpha,
+                min_traces=args.min_traces,
+            ),
+        )
+    except ConfigError as error:
+        print(f"otel-flywheel report: {error}", file=sys.stderr)
+        return 2
     _say_issues(report)
     try:
         written = _write(report, args)
@@ -145,15 +153,12 @@ def _write(report: dict[str, Any], args: argparse.Namespace) -> list[str]:
     if args.markdown is not None:
         _put(args.markdown, render_markdown(report))
         written.append(str(args.markdown))
-    return [path for path in written if path != "-"]
+    return [path for path in written if not is_stdio(path)]
 
 
 def _put(path: Path, text: str) -> None:
-    if str(path) == "-":
-        sys.stdout.write(text)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    with open_output(path) as out:
+        out.write(text)
 
 
 def _say_issues(report: dict[str, Any]) -> None:

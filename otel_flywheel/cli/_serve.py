@@ -111,11 +111,13 @@ def add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 def build_default_pipeline(args: argparse.Namespace) -> Flywheel:
     """The flywheel ``serve`` runs without ``--pipeline``: checks, judge, routing into Phoenix."""
     from otel_flywheel._flywheel import build_flywheel
-    from otel_flywheel._register import _project, phoenix_base_url, resolve_otlp_traces_endpoint
+    from otel_flywheel._register import resolve_otlp_traces_endpoint
+    from otel_flywheel.config import resolve_project
+    from otel_flywheel.phoenix import base_url_of
 
     return build_flywheel(
-        project=_project(args.project),
-        phoenix_url=phoenix_base_url(resolve_otlp_traces_endpoint(args.phoenix_url)),
+        project=resolve_project(args.project),
+        phoenix_url=base_url_of(resolve_otlp_traces_endpoint(args.phoenix_url)),
         phoenix_api_key=os.environ.get(_env.PHOENIX_API_KEY),
         judge=args.judge,
         rubrics_dir=args.rubrics,

@@ -10,39 +10,39 @@ delivers the outbox to Phoenix. Traces the flywheel never evaluated here are rea
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Final
 
-from otel_flywheel._feedback._sync import (
-    NEGATIVE_LABELS,
-    POSITIVE_LABELS,
-    FeedbackSyncReport,
-    sync_feedback,
-)
-from otel_flywheel._flywheel import ROUTING_STORE_FILE
-from otel_flywheel.config import RoutingSettings, resolve_settings, state_path
+from otel_flywheel._feedback import NEGATIVE_LABELS, POSITIVE_LABELS
+from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.errors import ConfigError, FlywheelError
 from otel_flywheel.model import AgentTrace
 from otel_flywheel.outbox import Outbox, OutboxStats, OutboxWorker
+from otel_flywheel.phoenix import PhoenixSink, phoenix_client, pull_traces, require_project
 from otel_flywheel.privacy import build_redactor
-from otel_flywheel.routing import RoutingSink, RoutingStore
-from otel_flywheel.sinks import PhoenixSink
+from otel_flywheel.routing import (
+    FeedbackSyncReport,
+    RoutingSink,
+    RoutingStore,
+    default_routing_store_path,
+    sync_feedback,
+)
+from otel_flywheel.times import parse_time_bound
 
-from ._judge import PhoenixAccessError, parse_time_bound, phoenix_client, pull_traces
+from ._progress import Progress
 
 if TYPE_CHECKING:
-    import httpx
-    from phoenix.client import Client
+    pass
+
 
 __all__ = ["add_sync_feedback_parser", "run_sync_feedback"]
 
 DEFAULT_SINCE: Final = "7d"
 DEFAULT_TIMEOUT_SECONDS: Final = 60.0
 _PREFIX: Final = "otel-flywheel sync-feedback"
+_PROGRESS: Final = Progress(_PREFIX)
 _PROGRESS_INTERVAL_SECONDS: Final = 1.0
 
 
@@ -145,17 +145,15 @@ def run_sync_feedback(args: argparse.Namespace) -> int:
         # Before the reads: a first run generates the pseudonymization key and says so.
         redactor = build_redactor()
         with ExitStack() as stack:
-            pages = _PageCounter()
-            client, url = stack.enter_context(
-                phoenix_client(args.phoenix_url, on_response=pages.on_response)
-            )
-            _require_project(client, args.project)
+            pages = stack.enter_context(_PROGRESS.counting("read from Phoenix", unit="requests"))
+            client, url = stack.enter_context(phoenix_client(args.phoenix_url, on_response=pages))
+            require_project(client, args.project)
             outbox = stack.enter_context(Outbox())
             phoenix = stack.enter_context(PhoenixSink(base_url=url))
             worker = OutboxWorker(outbox, phoenix)  # not started: force_flush delivers inline
             routing = RoutingSink(
                 outbox,
-                store=RoutingStore(state_path(ROUTING_STORE_FILE)),
+                store=RoutingStore(default_routing_store_path()),
                 settings=settings,
                 worker=worker,
                 redactor=redactor,
@@ -192,21 +190,6 @@ def run_sync_feedback(args: argparse.Namespace) -> int:
     except (FlywheelError, OSError) as exc:
         return _fail(str(exc))
     return _summarize(report, routing.counts(), before=before, after=after, args=args)
-
-
-def _require_project(client: Client, project: str) -> None:
-    import httpx
-
-    try:
-        client.projects.get(project_name=project)
-    except httpx.HTTPStatusError as exc:
-        if exc.response.status_code != 404:
-            raise
-        known = sorted(p["name"] for p in client.projects.list())
-        raise PhoenixAccessError(
-            f"Phoenix has no project {project!r}; known projects: "
-            f"{', '.join(map(repr, known)) or 'none'} (choose one with --project)"
-        ) from exc
 
 
 def _summarize(
@@ -282,23 +265,8 @@ def _positive_float(text: str) -> float:
     return value
 
 
-class _PageCounter:
-    """httpx response hook: a long read shows that it moves, at most once a second."""
-
-    def __init__(self) -> None:
-        self._pages = 0
-        self._last_report = time.monotonic()
-
-    def on_response(self, response: httpx.Response) -> None:
-        self._pages += 1
-        now = time.monotonic()
-        if now - self._last_report >= _PROGRESS_INTERVAL_SECONDS:
-            self._last_report = now
-            _say(f"... {self._pages} requests to Phoenix so far")
-
-
 def _say(message: str) -> None:
-    print(f"{_PREFIX}: {message}", file=sys.stderr, flush=True)
+    _PROGRESS.say(message)
 
 
 def _fail(message: str) -> int:

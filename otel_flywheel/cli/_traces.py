@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-from otel_flywheel.conventions import SpanView, normalize_trace, span_views_from_request
+from otel_flywheel.capture import build_traces
+from otel_flywheel.conventions import span_views_from_request
 from otel_flywheel.errors import OTLPDecodeError
 from otel_flywheel.model import AgentTrace
 from otel_flywheel.otlp import read_otlp_file
-from otel_flywheel.privacy import (
-    RedactedResourceCache,
-    Redactor,
-    build_redactor,
-    redact_span_view,
-)
+from otel_flywheel.privacy import Redactor, build_redactor
 
 __all__ = ["TraceFile", "read_trace_file"]
 
@@ -26,7 +23,7 @@ class TraceFile:
 
 
 def read_trace_file(
-    path: Path, *, redact: bool = True, redactor: Redactor | None = None
+    path: Path | BinaryIO, *, redact: bool = True, redactor: Redactor | None = None
 ) -> TraceFile:
     """Every trace in an OTLP file, in order of first appearance.
 
@@ -38,20 +35,14 @@ def read_trace_file(
     a caller can redact its references with the same one.
     """
     result = TraceFile()
-    spans_by_trace: dict[str, list[SpanView]] = {}
-    for request in read_otlp_file(path, on_error=result.unreadable.append):
-        for view in span_views_from_request(request):
-            spans_by_trace.setdefault(view.trace_id, []).append(view)
-    if redact and redactor is None:
-        redactor = build_redactor()
-    elif not redact:
+    views = (
+        view
+        for request in read_otlp_file(path, on_error=result.unreadable.append)
+        for view in span_views_from_request(request)
+    )
+    if not redact:
         redactor = None
-    resources = RedactedResourceCache(redactor) if redactor is not None else None
-    for views in spans_by_trace.values():
-        redacted = (
-            [redact_span_view(v, redactor, resources=resources) for v in views]
-            if redactor is not None
-            else views
-        )
-        result.traces.append(normalize_trace(redacted))
+    elif redactor is None:
+        redactor = build_redactor()
+    result.traces = build_traces(views, redactor=redactor)
     return result

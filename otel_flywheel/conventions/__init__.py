@@ -6,8 +6,8 @@ Both the in-process span processor and the OTLP receiver build ``SpanView`` reco
 
 from __future__ import annotations
 
+from otel_flywheel.conventions._messages import messages_from_json, tool_definitions_from_json
 from otel_flywheel.conventions._normalize import normalize_span, normalize_trace
-from otel_flywheel.conventions._phoenix_spans import span_view_from_phoenix
 from otel_flywheel.conventions._span_view import (
     SpanEvent,
     SpanView,
@@ -21,10 +21,11 @@ __all__ = [
     "SpanEvent",
     "SpanView",
     "any_value_to_python",
+    "messages_from_json",
     "normalize_span",
     "normalize_trace",
     "span_view_from_otlp",
-    "span_view_from_phoenix",
     "span_view_from_readable",
     "span_views_from_request",
+    "tool_definitions_from_json",
 ]

@@ -8,6 +8,13 @@ it with a local Phoenix and prints the results.
 
 from __future__ import annotations
 
+from otel_flywheel.demo._agent import TENANT_ATTRIBUTE
+from otel_flywheel.demo._fewshot import (
+    FEWSHOT_K,
+    VARIANT_NAMES,
+    demo_fewshot_comparison,
+    respond_fewshot,
+)
 from otel_flywheel.demo._history import (
     HISTORY_QUESTIONS,
     PLANTED_DRIFT,
@@ -15,7 +22,7 @@ from otel_flywheel.demo._history import (
     HistoryRun,
     plan_history,
 )
-from otel_flywheel.demo._phoenix import PhoenixContents, span_url, trace_url
+from otel_flywheel.demo._replay import DemoReplay, demo_replay
 from otel_flywheel.demo._report import DemoReport, write_demo_report
 from otel_flywheel.demo._reviewers import REVIEWERS, ReviewLabel
 from otel_flywheel.demo._run import DEMO_PROJECT, ROUTES, Delivery, DemoResult, DemoRun, run_demo
@@ -26,19 +33,24 @@ from otel_flywheel.demo._script import (
     DemoFeedback,
     Scenario,
 )
+from otel_flywheel.phoenix import PhoenixContents, span_url, trace_url
 
 __all__ = [
     "ALL_SCENARIOS",
     "DEMO_PROJECT",
+    "FEWSHOT_K",
     "FOLLOW_UPS",
     "HISTORY_QUESTIONS",
     "PLANTED_DRIFT",
     "REVIEWERS",
     "ROUTES",
     "SCENARIOS",
+    "TENANT_ATTRIBUTE",
+    "VARIANT_NAMES",
     "VERSIONS",
     "Delivery",
     "DemoFeedback",
+    "DemoReplay",
     "DemoReport",
     "DemoResult",
     "DemoRun",
@@ -46,7 +58,10 @@ __all__ = [
     "PhoenixContents",
     "ReviewLabel",
     "Scenario",
+    "demo_fewshot_comparison",
+    "demo_replay",
     "plan_history",
+    "respond_fewshot",
     "run_demo",
     "span_url",
     "trace_url",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openai import OpenAI
 from openinference.instrumentation import (
@@ -22,6 +22,9 @@ from openinference.instrumentation import (
 from opentelemetry.trace import Status, StatusCode, format_span_id, format_trace_id
 
 from otel_flywheel import semconv as sc
+
+if TYPE_CHECKING:
+    from otel_flywheel.fewshot import FewShotLibrary
 
 __all__ = [
     "KNOWLEDGE_BASE",
@@ -166,13 +169,23 @@ class AgentReply:
 class SupportAgent:
     """Answers one question per ``run``: model -> tools -> model, at most ``MAX_TURNS`` times.
 
-    ``run`` returns the answer with the run's trace id, which feedback is keyed to.
+    ``run`` returns the answer with the run's trace id, which feedback is keyed to. With
+    ``fewshot``, the golden examples most like the question go between the system prompt and the
+    question (never the customer's own: the library leaves out their user and session).
     """
 
-    def __init__(self, *, client: OpenAI, tracer: OITracer, model: str = "acme-support-1") -> None:
+    def __init__(
+        self,
+        *,
+        client: OpenAI,
+        tracer: OITracer,
+        model: str = "acme-support-1",
+        fewshot: FewShotLibrary | None = None,
+    ) -> None:
         self._client = client
         self._tracer = tracer
         self._model = model
+        self._fewshot = fewshot
 
     def run(self, conversation: Conversation) -> AgentReply:
         tracer = self._tracer
@@ -187,8 +200,18 @@ class SupportAgent:
             if conversation.tenant is not None:
                 span.set_attribute(TENANT_ATTRIBUTE, conversation.tenant)
             context = span.get_span_context()
+            shots = (
+                self._fewshot.select(
+                    conversation.question,
+                    user_id=conversation.user_id,
+                    session_id=conversation.session_id,
+                ).messages
+                if self._fewshot is not None
+                else []
+            )
             messages: list[dict[str, Any]] = [
                 {"role": "system", "content": SYSTEM_PROMPT},
+                *shots,
                 {"role": "user", "content": conversation.question},
             ]
             answer = "Sorry, I could not finish that request."

@@ -10,8 +10,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from otel_flywheel.analysis import (
     ReportOptions,
     build_report,
@@ -19,6 +17,7 @@ from otel_flywheel.analysis import (
     render_html,
     render_markdown,
 )
+from otel_flywheel.phoenix import phoenix_client
 
 __all__ = ["DemoReport", "write_demo_report"]
 
@@ -40,13 +39,10 @@ def write_demo_report(
     api_key: str | None = None,
     progress: Callable[[str], None] = lambda _message: None,
 ) -> DemoReport:
-    from phoenix.client import Client
-
-    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
     since = datetime.now(timezone.utc) - timedelta(days=30)
-    with httpx.Client(base_url=phoenix_url, headers=headers, timeout=60.0) as http:
+    with phoenix_client(phoenix_url, api_key=api_key) as (client, _):
         data = load_phoenix(
-            Client(http_client=http),
+            client,
             project=project,
             since=since,
             until=None,

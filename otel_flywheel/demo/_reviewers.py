@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from otel_flywheel.model import Verdict
+from otel_flywheel.phoenix import annotate_span, load_dataset
 
 if TYPE_CHECKING:
-    from phoenix.client import Client
+    from otel_flywheel.phoenix import PhoenixClient
 
 __all__ = ["REVIEWERS", "ReviewLabel", "label_review_items"]
 
@@ -33,13 +34,13 @@ class ReviewLabel:
 
 
 def label_review_items(
-    client: Client, *, review_dataset: str, verdicts: Mapping[str, Verdict]
+    client: PhoenixClient, *, review_dataset: str, verdicts: Mapping[str, Verdict]
 ) -> list[ReviewLabel]:
     """Label the review dataset's first items (by their source trace's time) in Phoenix."""
-    examples = client.datasets.get_dataset(dataset=review_dataset, timeout=60).examples
+    examples = load_dataset(client, review_dataset).examples
     items: list[tuple[str, str, Verdict]] = []
     for example in examples:
-        meta: Mapping[str, Any] = example.get("metadata") or {}
+        meta: Mapping[str, Any] = example.metadata
         trace_id, span_id = meta.get("source_trace_id"), meta.get("source_span_id")
         verdict = verdicts.get(str(trace_id))
         if isinstance(trace_id, str) and isinstance(span_id, str) and verdict is not None:
@@ -63,15 +64,15 @@ def label_review_items(
         for trace, span, verdict in bob
     ]
     for label in labels:
-        client.spans.add_span_annotation(
+        annotate_span(
+            client,
             span_id=label.span_id,
-            annotation_name=VERDICT_ANNOTATION,
+            name=VERDICT_ANNOTATION,
             annotator_kind="HUMAN",
             label="pass" if label.passed else "fail",
             score=1.0 if label.passed else 0.0,
             explanation=f"reviewed by {label.reviewer}",
             identifier=label.reviewer,
-            sync=True,
         )
     return labels
 

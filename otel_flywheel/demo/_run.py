@@ -22,21 +22,26 @@ from openinference.instrumentation.openai import OpenAIInstrumentor
 from otel_flywheel import _env
 from otel_flywheel import semconv as sc
 from otel_flywheel._feedback import ImplicitSignalDetector, feedback
-from otel_flywheel._flywheel import ROUTING_STORE_FILE, Flywheel
+from otel_flywheel._flywheel import Flywheel
 from otel_flywheel._register import register, resolve_otlp_traces_endpoint
 from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.demo._agent import TENANT_ATTRIBUTE, AgentReply, SupportAgent
 from otel_flywheel.demo._history import AGENT_SERVICE, VERSIONS, HistoryRun, run_history
-from otel_flywheel.demo._phoenix import PhoenixContents, read_phoenix, span_url
 from otel_flywheel.demo._reviewers import ReviewLabel, label_review_items
 from otel_flywheel.demo._script import ALL_SCENARIOS, FOLLOW_UPS, SCENARIOS, Scenario, respond
 from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
 from otel_flywheel.model import AgentTrace, Feedback, Verdict
 from otel_flywheel.outbox import Outbox, OutboxStats, OutboxWorker
+from otel_flywheel.phoenix import (
+    PhoenixContents,
+    PhoenixSink,
+    phoenix_client,
+    read_contents,
+    span_url,
+)
 from otel_flywheel.pipeline import EvaluationPipeline
 from otel_flywheel.privacy import Redactor, build_redactor
-from otel_flywheel.routing import RoutingSink, RoutingStore
-from otel_flywheel.sinks import PhoenixSink
+from otel_flywheel.routing import ROUTING_STORE_FILE, RoutingSink, RoutingStore
 from otel_flywheel.testing.llm_server import ScriptedLLMServer
 
 __all__ = ["DEMO_PROJECT", "ROUTES", "Delivery", "DemoResult", "DemoRun", "run_demo"]
@@ -217,7 +222,7 @@ def run_demo(
     datasets = {route: settings.dataset(route) for route in ROUTES}
     verdicts = {trace_id: verdict for trace_id, (_, verdict) in judged_traces.items()}
     traces = {trace_id: trace for trace_id, (trace, _) in judged_traces.items()}
-    contents = read_phoenix(
+    contents = read_contents(
         phoenix_url,
         project=project,
         trace_steps={trace_id: len(trace.steps) for trace_id, (trace, _) in judged_traces.items()},
@@ -260,14 +265,8 @@ def _conflicting_thumbs_up(
 def _review(
     phoenix_url: str, api_key: str | None, review_dataset: str, verdicts: dict[str, Verdict]
 ) -> list[ReviewLabel]:
-    import httpx
-    from phoenix.client import Client
-
-    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-    with httpx.Client(base_url=phoenix_url, headers=headers, timeout=60.0) as http:
-        return label_review_items(
-            Client(http_client=http), review_dataset=review_dataset, verdicts=verdicts
-        )
+    with phoenix_client(phoenix_url, api_key=api_key) as (client, _):
+        return label_review_items(client, review_dataset=review_dataset, verdicts=verdicts)
 
 
 def _converse(

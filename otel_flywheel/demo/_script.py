@@ -32,6 +32,7 @@ __all__ = [
     "SCENARIOS",
     "DemoFeedback",
     "Scenario",
+    "ScenarioLookup",
     "respond",
 ]
 
@@ -93,6 +94,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             [("search_kb", {"query": "standard shipping time"})],
             "Standard shipping takes 3-5 business days.",
         ],
+        user_id="user-kim",
         feedback=DemoFeedback(thumbs="up"),
     ),
     Scenario(
@@ -186,6 +188,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             [("search_kb", {"query": "warranty coverage electronics"})],
             "Electronics carry a 1-year limited warranty covering manufacturing defects.",
         ],
+        user_id="user-lou",
         feedback=DemoFeedback(thumbs="up"),
     ),
     Scenario(
@@ -242,6 +245,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             [("lookup_order", {"order_id": "A-1004"})],
             "Order A-1004 was cancelled, so there is nothing to track.",
         ],
+        user_id="user-max",
         feedback=DemoFeedback(thumbs="up"),
     ),
     Scenario(
@@ -317,3 +321,28 @@ def respond(request: Mapping[str, Any]) -> Reply:
     if isinstance(step, str):
         return Text(step)
     return ToolCalls([ToolCallReply(name, arguments) for name, arguments in step])
+
+
+class ScenarioLookup:
+    """The scenario an example's (redacted) question came from, as the customer asked it: a
+    replayed example holds the question as capture redacted it."""
+
+    def __init__(self, scenarios: Sequence[Scenario] = ALL_SCENARIOS) -> None:
+        from otel_flywheel.privacy import RedactionAudit, build_redactor
+
+        redactor = build_redactor()
+        self._by_question: dict[str, tuple[int, Scenario]] = {}
+        for index, scenario in enumerate(scenarios, start=1):
+            self._by_question.setdefault(scenario.question, (index, scenario))
+            if redactor is not None:
+                redacted = redactor.redact_message(scenario.question, RedactionAudit())
+                self._by_question.setdefault(redacted, (index, scenario))
+
+    def conversation(self, input: Mapping[str, Any]) -> Conversation:
+        """The conversation of the scenario whose question ``input["input"]`` is."""
+        question = str(input.get("input") or "")
+        found = self._by_question.get(question)
+        if found is None:
+            raise LookupError(f"no demo scenario asks {question!r}")
+        index, scenario = found
+        return scenario.conversation(index)

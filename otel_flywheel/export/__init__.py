@@ -1,11 +1,11 @@
-"""Training exports: SFT and DPO rows with curation and lineage, and the offline evals file.
+"""Training exports: SFT, DPO and GRPO rows with curation and lineage, and the offline evals file.
 
-``export_sft`` / ``export_dpo`` write one file (Parquet or JSON lines) in a row format, the shape
+``export_sft`` / ``export_dpo`` / ``export_grpo`` write one file (Parquet or JSON lines) in a row format, the shape
 its reader wants: ``openai`` (OpenAI fine-tuning) or ``hf`` (Hugging Face chat templates and TRL;
 see `get_row_format`). ``export_evals`` writes the examples themselves. Each writes a
-manifest (``<file>.manifest.json``) from dataset examples loaded with ``load_dataset`` (Phoenix)
+manifest (``<file>.manifest.json``) from dataset examples loaded from Phoenix (``load_source``)
 or ``load_examples_file``; source traces come through a ``TraceLookup`` (local routing store,
-then Phoenix). ``export_training_data`` does a project's SFT and DPO exports in one call. The
+then Phoenix). ``export_training_data`` does a project's SFT, DPO and GRPO exports in one call. The
 ``otel-flywheel export`` command wraps these.
 """
 
@@ -15,10 +15,17 @@ from otel_flywheel.export._conversation import Conversation, conversation_from_t
 from otel_flywheel.export._curation import CurationSettings, StepReport
 from otel_flywheel.export._errors import ExportError, PIIFinding, PIIFoundError
 from otel_flywheel.export._evals import export_evals
-from otel_flywheel.export._export import ExportKind, ExportResult, export_dpo, export_sft
+from otel_flywheel.export._export import (
+    ExportKind,
+    ExportResult,
+    export_dpo,
+    export_grpo,
+    export_sft,
+)
 from otel_flywheel.export._format_base import (
     FormatProblem,
     PreferenceRecord,
+    PromptRecord,
     RowFormat,
     SFTRecord,
     TrainingKind,
@@ -29,43 +36,42 @@ from otel_flywheel.export._formats import (
     default_row_format,
     get_row_format,
 )
-from otel_flywheel.export._hf_format import HF_DPO_SCHEMA, HF_SFT_SCHEMA
+from otel_flywheel.export._grpo import Granularity
+from otel_flywheel.export._hf_format import HF_DPO_SCHEMA, HF_GRPO_SCHEMA, HF_SFT_SCHEMA
 from otel_flywheel.export._load import (
-    DatasetNotFoundError,
-    SourceDataset,
     TraceLookup,
-    load_dataset,
     load_examples_file,
     load_source,
-    open_routing_store,
 )
 from otel_flywheel.export._manifest import MANIFEST_VERSION, manifest_path_for
+from otel_flywheel.export._pii import pii_scanner
 from otel_flywheel.export._project import ExportSummary, export_training_data
 from otel_flywheel.export._write import FileFormat, file_format
 from otel_flywheel.minhash import NearDuplicateIndex
 
 __all__ = [
     "HF_DPO_SCHEMA",
+    "HF_GRPO_SCHEMA",
     "HF_SFT_SCHEMA",
     "MANIFEST_VERSION",
     "ROW_FORMATS",
     "Conversation",
     "CurationSettings",
-    "DatasetNotFoundError",
     "ExportError",
     "ExportKind",
     "ExportResult",
     "ExportSummary",
     "FileFormat",
     "FormatProblem",
+    "Granularity",
     "NearDuplicateIndex",
     "PIIFinding",
     "PIIFoundError",
     "PreferenceRecord",
+    "PromptRecord",
     "RowFormat",
     "RowFormatName",
     "SFTRecord",
-    "SourceDataset",
     "StepReport",
     "TraceLookup",
     "TrainingKind",
@@ -73,13 +79,13 @@ __all__ = [
     "default_row_format",
     "export_dpo",
     "export_evals",
+    "export_grpo",
     "export_sft",
     "export_training_data",
     "file_format",
     "get_row_format",
-    "load_dataset",
     "load_examples_file",
     "load_source",
     "manifest_path_for",
-    "open_routing_store",
+    "pii_scanner",
 ]

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from otel_flywheel.datasets import write_examples
+from otel_flywheel.datasets import LoadedDataset, write_examples
 from otel_flywheel.export._curation import CurationLog, CurationSettings, filter_consent
 from otel_flywheel.export._export import (
     ExportResult,
@@ -19,7 +19,6 @@ from otel_flywheel.export._export import (
     finish_export,
     pii_scan,
 )
-from otel_flywheel.export._load import SourceDataset
 from otel_flywheel.export._rows import TrainingRow
 from otel_flywheel.export._write import atomic_target, described, file_format
 
@@ -30,7 +29,7 @@ __all__ = ["export_evals"]
 
 
 def export_evals(
-    sources: Sequence[SourceDataset],
+    sources: Sequence[LoadedDataset],
     *,
     out: str | Path,
     curation: CurationSettings | None = None,

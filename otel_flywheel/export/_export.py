@@ -1,9 +1,10 @@
 """Export runs: examples in, curated rows out, the file and its manifest written together.
 
-``export_sft`` / ``export_dpo`` run the steps in this order, each recorded in the manifest:
+``export_sft`` / ``export_dpo`` / ``export_grpo`` run the steps in this order, each recorded in
+the manifest:
 
-1. ``selection``: examples that are SFT (golden, corrected regressions) or DPO (preference pairs)
-   material; the rest is counted by route;
+1. ``selection``: examples that are SFT and GRPO (golden, corrected regressions) or DPO
+   (preference pairs) material; the rest is counted by route;
 2. ``consent`` (`CurationSettings.require_consent`), before any trace is read;
 3. ``source_trace``: the trace read (local store, then Phoenix) and its conversation built;
    examples whose trace is gone or unusable are counted by reason;
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from otel_flywheel.datasets import DatasetExample
+from otel_flywheel.datasets import DatasetExample, LoadedDataset
 from otel_flywheel.export._conversation import Conversation, conversation_from_trace
 from otel_flywheel.export._curation import (
     CurationLog,
@@ -40,11 +41,12 @@ from otel_flywheel.export._curation import (
     filter_consent,
     filter_length,
 )
-from otel_flywheel.export._dpo import build_dpo_row, dpo_pair, not_dpo_reason
+from otel_flywheel.export._dpo import build_dpo_row, carried_dpo_row, dpo_pair, not_dpo_reason
 from otel_flywheel.export._errors import PIIFoundError
 from otel_flywheel.export._format_base import RowFormat
 from otel_flywheel.export._formats import RowFormatName, default_row_format, get_row_format
-from otel_flywheel.export._load import SourceDataset, TraceLookup
+from otel_flywheel.export._grpo import Granularity, build_grpo_rows
+from otel_flywheel.export._load import TraceLookup
 from otel_flywheel.export._manifest import build_manifest, manifest_path_for, write_manifest
 from otel_flywheel.export._pii import pii_scanner, scan_rows
 from otel_flywheel.export._rows import Removal, TrainingRow
@@ -58,11 +60,11 @@ from otel_flywheel.export._write import (
 if TYPE_CHECKING:
     from otel_flywheel.config import PrivacySettings
 
-__all__ = ["ExportKind", "ExportResult", "Progress", "export_dpo", "export_sft"]
+__all__ = ["ExportKind", "ExportResult", "Progress", "export_dpo", "export_grpo", "export_sft"]
 
 logger = logging.getLogger(__name__)
 
-ExportKind = Literal["sft", "dpo", "evals"]
+ExportKind = Literal["sft", "dpo", "grpo", "evals"]
 Progress = Callable[[str], None]
 
 
@@ -84,11 +86,11 @@ class ExportResult:
 
 
 def export_sft(
-    sources: Sequence[SourceDataset],
+    sources: Sequence[LoadedDataset],
     *,
     out: str | Path,
     traces: TraceLookup,
-    gating: Sequence[SourceDataset] = (),
+    gating: Sequence[LoadedDataset] = (),
     row_format: RowFormatName | None = None,
     parallel_tool_calls: bool = True,
     curation: CurationSettings | None = None,
@@ -131,11 +133,11 @@ def export_sft(
 
 
 def export_dpo(
-    sources: Sequence[SourceDataset],
+    sources: Sequence[LoadedDataset],
     *,
     out: str | Path,
     traces: TraceLookup,
-    gating: Sequence[SourceDataset] = (),
+    gating: Sequence[LoadedDataset] = (),
     row_format: RowFormatName | None = None,
     parallel_tool_calls: bool = True,
     curation: CurationSettings | None = None,
@@ -166,26 +168,74 @@ def export_dpo(
         progress=progress,
         select=lambda e: None if dpo_pair(e) is not None else not_dpo_reason(e),
         build=build,
+        carried=carried_dpo_row,
     )
 
 
-# --- the shared SFT/DPO run -----------------------------------------------------------------------
-
-
-def _training_export(
-    kind: Literal["sft", "dpo"],
-    sources: Sequence[SourceDataset],
+def export_grpo(
+    sources: Sequence[LoadedDataset],
     *,
     out: str | Path,
     traces: TraceLookup,
-    gating: Sequence[SourceDataset],
+    gating: Sequence[LoadedDataset] = (),
+    granularity: Granularity = "turn",
+    row_format: RowFormatName | None = None,
+    parallel_tool_calls: bool = True,
+    curation: CurationSettings | None = None,
+    privacy: PrivacySettings | Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Write prompt-only GRPO rows (``{"prompt", "tools", "expected_tool_calls",
+    "expected_output"}``, the ``hf`` layout TRL's ``GRPOTrainer`` reads) for the golden and
+    corrected-regression examples of ``sources``: one per decision of each conversation
+    (``granularity="turn"``) or per user request (``"conversation"``); see `_grpo`. The reward
+    that reads them is ``otel_flywheel.rewards.tool_call_reward``. As `export_sft` otherwise;
+    ``row_format="openai"`` raises `ExportError` (OpenAI reads no such rows).
+    """
+
+    def build(
+        example: DatasetExample, conversation: Conversation, shape: RowFormat
+    ) -> list[TrainingRow] | str:
+        kind = sft_kind(example)
+        assert kind is not None  # selected below
+        return build_grpo_rows(example, kind, conversation, shape, granularity=granularity)
+
+    return _training_export(
+        "grpo",
+        sources,
+        out=out,
+        traces=traces,
+        gating=gating,
+        row_format=row_format or "hf",
+        parallel_tool_calls=parallel_tool_calls,
+        curation=curation,
+        privacy=privacy,
+        progress=progress,
+        select=lambda e: None if sft_kind(e) is not None else not_sft_reason(e),
+        build=build,
+    )
+
+
+# --- the shared SFT/DPO/GRPO run ------------------------------------------------------------------
+
+
+def _training_export(
+    kind: Literal["sft", "dpo", "grpo"],
+    sources: Sequence[LoadedDataset],
+    *,
+    out: str | Path,
+    traces: TraceLookup,
+    gating: Sequence[LoadedDataset],
     row_format: RowFormatName | None,
     parallel_tool_calls: bool,
     curation: CurationSettings | None,
     privacy: PrivacySettings | Mapping[str, Any] | None,
     progress: Progress | None,
     select: Callable[[DatasetExample], str | None],
-    build: Callable[[DatasetExample, Conversation, RowFormat], TrainingRow | str],
+    build: Callable[
+        [DatasetExample, Conversation, RowFormat], TrainingRow | list[TrainingRow] | str
+    ],
+    carried: Callable[[DatasetExample, RowFormat], TrainingRow | str | None] | None = None,
 ) -> ExportResult:
     settings = curation or CurationSettings()
     say = progress or (lambda message: None)
@@ -194,6 +244,8 @@ def _training_export(
     format_name = row_format if row_format is not None else default_row_format(suffix)
     shape = get_row_format(format_name)
     shape.check_file_format(suffix, target)
+    if kind == "grpo":
+        _refuse_without_grpo(shape)
     log = CurationLog()
 
     examples = [example for source in sources for example in source.examples]
@@ -206,7 +258,7 @@ def _training_export(
             selected.append(example)
         else:
             not_selected.append(_removal("selection", reason, example))
-    material = "golden and corrected regressions" if kind == "sft" else "preference pairs"
+    material = "preference pairs" if kind == "dpo" else "golden and corrected regressions"
     log.record(
         "selection", f"{kind} material: {material}", rows_in=len(examples), removals=not_selected
     )
@@ -222,6 +274,7 @@ def _training_export(
             conversation if parallel_tool_calls else conversation.one_call_per_turn(),
             shape,
         ),
+        carried=(lambda example: carried(example, shape)) if carried is not None else None,
     )
     log.record(
         "source_trace",
@@ -313,14 +366,32 @@ def _training_export(
 def _build_rows(
     examples: Sequence[DatasetExample],
     traces: TraceLookup,
-    build: Callable[[DatasetExample, Conversation], TrainingRow | str],
+    build: Callable[[DatasetExample, Conversation], TrainingRow | list[TrainingRow] | str],
+    *,
+    carried: Callable[[DatasetExample], TrainingRow | str | None] | None = None,
 ) -> tuple[list[TrainingRow], list[Removal]]:
-    """A row per example whose source trace is found and usable; the others as removals."""
-    found = traces.fetch(examples)
+    """The rows of each example whose source trace is found and usable (one, or for GRPO one per
+    decision), or that carries its own conversation; the others as removals."""
+    own = {e.example_id: carried(e) for e in examples} if carried is not None else {}
+    found = traces.fetch([e for e in examples if own.get(e.example_id) is None])
     conversations: dict[str, Conversation] = {}
     rows: list[TrainingRow] = []
     unusable: list[Removal] = []
     for example in examples:
+        kept = own.get(example.example_id)
+        if isinstance(kept, str):
+            unusable.append(_removal("source_trace", kept, example))
+            continue
+        if kept is not None:
+            consent = example.metadata.get("consent")
+            rows.append(
+                replace(
+                    kept,
+                    trace_source="example",
+                    consent=consent if isinstance(consent, bool) else None,
+                )
+            )
+            continue
         trace_id = example.metadata.get("source_trace_id")
         hit = found.get(trace_id) if isinstance(trace_id, str) else None
         if hit is None:
@@ -337,8 +408,16 @@ def _build_rows(
         if isinstance(built, str):
             unusable.append(_removal("source_trace", built, example))
             continue
-        rows.append(_with_source(built, source, trace.consent))
+        for row in built if isinstance(built, list) else [built]:
+            rows.append(_with_source(row, source, trace.consent))
     return rows, unusable
+
+
+def _refuse_without_grpo(shape: RowFormat) -> None:
+    """`ExportError` now, before any trace is read, when ``shape`` writes no GRPO rows."""
+    probe = type(shape).grpo_row
+    if probe is RowFormat.grpo_row:
+        RowFormat.grpo_row(shape, None)  # type: ignore[arg-type]  # raises, naming the fix
 
 
 def _step(
@@ -378,8 +457,8 @@ def finish_export(
     parallel_tool_calls: bool | None,
     written: WrittenFile,
     *,
-    sources: Sequence[SourceDataset],
-    gating: Sequence[SourceDataset],
+    sources: Sequence[LoadedDataset],
+    gating: Sequence[LoadedDataset],
     log: CurationLog,
     rows: Sequence[TrainingRow],
     settings: CurationSettings,
@@ -446,7 +525,7 @@ def _balance_description(settings: CurationSettings) -> str:
     return "; ".join(parts) or "off (no cap or ratios set)"
 
 
-def _names(sources: Sequence[SourceDataset]) -> str:
+def _names(sources: Sequence[LoadedDataset]) -> str:
     return ", ".join(source.name for source in sources)
 
 

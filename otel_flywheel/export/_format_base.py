@@ -27,13 +27,14 @@ from otel_flywheel.export._write import FileFormat
 __all__ = [
     "FormatProblem",
     "PreferenceRecord",
+    "PromptRecord",
     "RowFormat",
     "SFTRecord",
     "TrainingKind",
     "json_list_column",
 ]
 
-TrainingKind = Literal["sft", "dpo"]
+TrainingKind = Literal["sft", "dpo", "grpo"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +53,23 @@ class PreferenceRecord:
     prompt: list[dict[str, Any]]
     chosen: list[dict[str, Any]]
     rejected: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    parallel_tool_calls: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptRecord:
+    """One prompt-only example for reinforcement learning (GRPO): the context up to a decision,
+    what a verifiable reward checks the model's continuation against, and the tools offered.
+
+    ``expected_tool_calls`` is an object in the references format without ``trace_id``
+    (``{"expected_tool_calls": [...]}``: the exact set, empty for "answer now, no call");
+    ``expected_output`` the answer on record when the decision is the final answer.
+    """
+
+    prompt: list[dict[str, Any]]
+    expected_tool_calls: dict[str, Any]
+    expected_output: str | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
     parallel_tool_calls: bool = True
 
@@ -83,6 +101,13 @@ class RowFormat(ABC):
     @abstractmethod
     def dpo_row(self, record: PreferenceRecord) -> dict[str, Any]:
         """The row written for a preference pair (its JSON lines form)."""
+
+    def grpo_row(self, record: PromptRecord) -> dict[str, Any]:
+        """The row written for a prompt-only example; only for readers that train with RL."""
+        raise ExportError(
+            f"{self.reader} reads no prompt-only (GRPO) rows: write them with --format hf, the "
+            "layout TRL's GRPOTrainer reads"
+        )
 
     @abstractmethod
     def problems(self, kind: TrainingKind, row: dict[str, Any]) -> list[FormatProblem]:

@@ -15,7 +15,9 @@ saw it, for every template family we test (Qwen2.5, Llama 3.1, Mistral):
 - tool messages also carry the tool's ``name``, which some templates print instead of an id.
 
 SFT rows are ``{"messages", "tools"}``; DPO rows ``{"prompt", "chosen", "rejected", "tools"}``, TRL's
-conversational preference format (the trainers pass ``tools`` to the template).
+conversational preference format (the trainers pass ``tools`` to the template). GRPO rows are
+prompt-only, ``{"prompt", "tools", "expected_tool_calls", "expected_output"}``: TRL's GRPOTrainer
+hands every column but ``prompt`` to the reward functions (``otel_flywheel.rewards``).
 
 Parquet stores every message and every tool definition as its own JSON value (``list<json>``,
 Arrow's canonical JSON type, the Parquet JSON logical type), so tools with different parameter
@@ -28,6 +30,7 @@ them.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import string
 from collections.abc import Mapping, Sequence
@@ -35,9 +38,12 @@ from typing import Any, ClassVar, Final
 
 import pyarrow as pa
 
+from otel_flywheel.errors import ConfigError
+from otel_flywheel.evaluation import load_call_scorer
 from otel_flywheel.export._format_base import (
     FormatProblem,
     PreferenceRecord,
+    PromptRecord,
     RowFormat,
     SFTRecord,
     TrainingKind,
@@ -45,7 +51,7 @@ from otel_flywheel.export._format_base import (
 )
 from otel_flywheel.export._write import FileFormat
 
-__all__ = ["HF_DPO_SCHEMA", "HF_SFT_SCHEMA", "HFFormat", "short_call_id"]
+__all__ = ["HF_DPO_SCHEMA", "HF_GRPO_SCHEMA", "HF_SFT_SCHEMA", "HFFormat", "short_call_id"]
 
 _JSON_LIST: Final = pa.list_(pa.json_())
 HF_SFT_SCHEMA: Final = pa.schema(
@@ -61,7 +67,22 @@ HF_DPO_SCHEMA: Final = pa.schema(
     ],
     metadata={"otel_flywheel.kind": "dpo", "otel_flywheel.row_format": "hf"},
 )
-_MESSAGE_COLUMNS: Final = {"sft": ("messages",), "dpo": ("prompt", "chosen", "rejected")}
+HF_GRPO_SCHEMA: Final = pa.schema(
+    [
+        pa.field("prompt", _JSON_LIST, nullable=False),
+        pa.field("tools", _JSON_LIST),
+        # The references format's object: its shape differs per row (version 1 or 2, matchers).
+        pa.field("expected_tool_calls", pa.json_(), nullable=False),
+        pa.field("expected_output", pa.string()),
+    ],
+    metadata={"otel_flywheel.kind": "grpo", "otel_flywheel.row_format": "hf"},
+)
+_SCHEMAS: Final = {"sft": HF_SFT_SCHEMA, "dpo": HF_DPO_SCHEMA, "grpo": HF_GRPO_SCHEMA}
+_MESSAGE_COLUMNS: Final = {
+    "sft": ("messages",),
+    "dpo": ("prompt", "chosen", "rejected"),
+    "grpo": ("prompt",),
+}
 _ID_LENGTH: Final = 9
 _ID_ALPHABET: Final = string.digits + string.ascii_letters
 _ID_SHAPE: Final = re.compile(rf"^[A-Za-z0-9]{{{_ID_LENGTH}}}$")
@@ -89,14 +110,33 @@ class HFFormat(RowFormat):
             "tools": list(record.tools) or None,
         }
 
+    def grpo_row(self, record: PromptRecord) -> dict[str, Any]:
+        ids = _CallIds()
+        return {
+            # TRL's GRPOTrainer reads every prompt message's "content" (1.16 indexes it): an
+            # assistant turn that only called tools gets "", which every template we test skips.
+            "prompt": [{"content": "", **_message(m, ids)} for m in record.prompt],
+            "tools": list(record.tools) or None,
+            "expected_tool_calls": record.expected_tool_calls,
+            "expected_output": record.expected_output,
+        }
+
     def parquet_schema(self, kind: TrainingKind) -> pa.Schema:
-        return HF_SFT_SCHEMA if kind == "sft" else HF_DPO_SCHEMA
+        return _SCHEMAS[kind]
 
     def parquet_table(self, kind: TrainingKind, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
         schema = self.parquet_schema(kind)
-        return pa.Table.from_arrays(
-            [json_list_column(rows, name) for name in schema.names], schema=schema
-        )
+        columns = []
+        for name in schema.names:
+            column_type = schema.field(name).type
+            if column_type == _JSON_LIST:
+                columns.append(json_list_column(rows, name))
+            elif column_type == pa.json_():
+                texts = [json.dumps(row[name], ensure_ascii=False) for row in rows]
+                columns.append(pa.array(texts, pa.string()).cast(pa.json_()))
+            else:
+                columns.append(pa.array([row.get(name) for row in rows], column_type))
+        return pa.Table.from_arrays(columns, schema=schema)
 
     def problems(self, kind: TrainingKind, row: dict[str, Any]) -> list[FormatProblem]:
         found: list[FormatProblem] = []
@@ -113,6 +153,8 @@ class HFFormat(RowFormat):
             ):
                 found.append(_problem(column, "output_not_assistant", "assistant messages only"))
         found += _tools_problems(row.get("tools"))
+        if kind == "grpo":
+            found += _prompt_only_problems(row)
         return found
 
 
@@ -233,6 +275,42 @@ def _tools_problems(tools: Any) -> list[FormatProblem]:
             and isinstance(tool["function"].get("name"), str)
         )
     ]
+
+
+def _prompt_only_problems(row: dict[str, Any]) -> list[FormatProblem]:
+    """A GRPO row: the model continues the prompt, and the reward can read what it expects."""
+    found = []
+    prompt = row.get("prompt")
+    for index, message in enumerate(prompt if isinstance(prompt, list) else ()):
+        if isinstance(message, dict) and "content" not in message:
+            found.append(
+                _problem(
+                    f"prompt[{index}].content", "content_missing", "TRL's GRPOTrainer reads it"
+                )
+            )
+    last = prompt[-1] if isinstance(prompt, list) and prompt else None
+    if isinstance(last, dict) and last.get("role") == "assistant":
+        found.append(
+            _problem(
+                f"prompt[{len(prompt) - 1}]",  # type: ignore[arg-type]
+                "prompt_ends_with_assistant",
+                "the model continues after a user or tool message",
+            )
+        )
+    try:
+        load_call_scorer().parse_expected(row.get("expected_tool_calls"))
+    except ConfigError:
+        found.append(
+            _problem(
+                "expected_tool_calls",
+                "references_format",
+                "an object in the references format that tool_call_reward reads",
+            )
+        )
+    output = row.get("expected_output")
+    if output is not None and not isinstance(output, str):
+        found.append(_problem("expected_output", "expected_output_not_text", "text, or null"))
+    return found
 
 
 def _problem(field: str, rule: str, explanation: str) -> FormatProblem:

@@ -14,97 +14,33 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from otel_flywheel.datasets import DatasetExample, example_from_phoenix, read_examples
+from otel_flywheel.datasets import DatasetExample, LoadedDataset, read_examples
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.export._errors import ExportError
 from otel_flywheel.model import AgentTrace
+from otel_flywheel.phoenix import PhoenixAccessError, load_dataset, pull_traces
 
 if TYPE_CHECKING:
-    from phoenix.client import Client
-
+    from otel_flywheel.phoenix import PhoenixClient
     from otel_flywheel.privacy import Redactor
     from otel_flywheel.routing import RoutingStore
 
 __all__ = [
     "EXAMPLE_FILE_SUFFIXES",
-    "SourceDataset",
     "TraceLookup",
-    "load_dataset",
     "load_examples_file",
     "load_source",
-    "open_routing_store",
 ]
 
 logger = logging.getLogger(__name__)
 
 EXAMPLE_FILE_SUFFIXES = (".jsonl", ".parquet", ".pq")
-REQUEST_TIMEOUT_SECONDS = 60  # phoenix-client's default of 5 s is too short for big datasets
 
 
-@dataclass(frozen=True, kw_only=True)
-class SourceDataset:
-    """The examples of one dataset version (or file), with what identifies it in the manifest."""
-
-    name: str
-    examples: list[DatasetExample] = field(default_factory=list)
-    dataset_id: str | None = None
-    version_id: str | None = None
-    origin: str = "phoenix"  # "phoenix", "missing" (a routing dataset not created yet) or a path
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "dataset": self.name,
-            "dataset_id": self.dataset_id,
-            "version_id": self.version_id,
-            "origin": self.origin,
-            "examples": len(self.examples),
-        }
-
-
-def load_dataset(client: Client, name: str, *, version_id: str | None = None) -> SourceDataset:
-    """The examples of Phoenix dataset ``name`` (latest version, or ``version_id``).
-
-    Raises `ExportError` naming the known datasets when there is no such dataset or version.
-    """
-    import httpx
-
-    try:
-        dataset = client.datasets.get_dataset(
-            dataset=name, version_id=version_id, timeout=REQUEST_TIMEOUT_SECONDS
-        )
-    except (ValueError, httpx.HTTPStatusError) as exc:
-        if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code not in (404, 422):
-            raise
-        if version_id is not None and name in _dataset_names(client):
-            raise ExportError(
-                f"dataset {name!r} has no version {version_id!r}; list its versions with "
-                "phoenix.client's datasets.get_dataset_versions, or drop --version for the latest"
-            ) from exc
-        raise DatasetNotFoundError(name, _dataset_names(client)) from exc
-    examples = [
-        example_from_phoenix(example, dataset=dataset.name, version_id=dataset.version_id)
-        for example in dataset.examples
-    ]
-    return SourceDataset(
-        name=dataset.name,
-        examples=examples,
-        dataset_id=dataset.id,
-        version_id=dataset.version_id,
-    )
-
-
-class DatasetNotFoundError(ExportError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        self.name = name
-        listed = ", ".join(map(repr, known[:20])) or "none"
-        super().__init__(f"Phoenix has no dataset {name!r}; known datasets: {listed}")
-
-
-def load_examples_file(path: str | Path) -> SourceDataset:
+def load_examples_file(path: str | Path) -> LoadedDataset:
     """The examples of a file ``export evals`` wrote; raises `ExportError` for a bad file."""
     try:
         examples = read_examples(path)
@@ -112,7 +48,7 @@ def load_examples_file(path: str | Path) -> SourceDataset:
         raise ExportError(str(exc)) from None
     names = sorted({e.dataset for e in examples})
     versions = sorted({e.dataset_version for e in examples if e.dataset_version})
-    return SourceDataset(
+    return LoadedDataset(
         name=", ".join(names) or Path(path).name,
         examples=examples,
         version_id=", ".join(versions) or None,
@@ -120,7 +56,9 @@ def load_examples_file(path: str | Path) -> SourceDataset:
     )
 
 
-def load_source(client: Client | None, ref: str, *, version_id: str | None = None) -> SourceDataset:
+def load_source(
+    client: PhoenixClient | None, ref: str, *, version_id: str | None = None
+) -> LoadedDataset:
     """``ref`` as an examples file when it names one (``.jsonl``/``.parquet``), else a dataset."""
     candidate = Path(ref)
     if candidate.suffix.lower() in EXAMPLE_FILE_SUFFIXES:
@@ -131,18 +69,10 @@ def load_source(client: Client | None, ref: str, *, version_id: str | None = Non
         return load_examples_file(candidate)
     if client is None:
         raise ExportError(f"{ref!r} is not an examples file, and no Phoenix client was given")
-    return load_dataset(client, ref, version_id=version_id)
-
-
-def open_routing_store(path: str | Path | None = None) -> RoutingStore | None:
-    """The local routing store (default ``<state dir>/routing.sqlite``), or ``None`` when this
-    machine has none: an export must not create an empty store as a side effect."""
-    from otel_flywheel._flywheel import ROUTING_STORE_FILE
-    from otel_flywheel.config import state_path
-    from otel_flywheel.routing import RoutingStore
-
-    target = Path(path) if path is not None else state_path(ROUTING_STORE_FILE)
-    return RoutingStore(target) if target.is_file() else None
+    try:
+        return load_dataset(client, ref, version_id=version_id)
+    except PhoenixAccessError as exc:
+        raise ExportError(str(exc)) from None
 
 
 class TraceLookup:
@@ -157,7 +87,7 @@ class TraceLookup:
         self,
         *,
         store: RoutingStore | None = None,
-        client: Client | None = None,
+        client: PhoenixClient | None = None,
         redactor: Redactor | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
@@ -192,7 +122,6 @@ class TraceLookup:
         return found
 
     def _pull(self, wanted: Mapping[str, str | None]) -> dict[str, AgentTrace]:
-        from otel_flywheel.cli._judge import PhoenixAccessError, pull_traces
         from otel_flywheel.privacy import build_redactor
 
         assert self._client is not None
@@ -219,7 +148,3 @@ class TraceLookup:
                 continue
             traces.update((trace.trace_id, trace) for trace in pulled.traces)
         return traces
-
-
-def _dataset_names(client: Client) -> list[str]:
-    return sorted(d["name"] for d in client.datasets.list(timeout=REQUEST_TIMEOUT_SECONDS))

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from otel_flywheel import __version__
+from otel_flywheel.datasets import LoadedDataset
 from otel_flywheel.export._curation import CurationLog
-from otel_flywheel.export._load import SourceDataset
 from otel_flywheel.export._rows import TrainingRow, row_sha256
 from otel_flywheel.export._write import WrittenFile, atomic_target
 
@@ -50,8 +50,8 @@ def build_manifest(
     row_format: str | None,
     parallel_tool_calls: bool | None,
     output: WrittenFile,
-    sources: Sequence[SourceDataset],
-    gating: Sequence[SourceDataset],
+    sources: Sequence[LoadedDataset],
+    gating: Sequence[LoadedDataset],
     log: CurationLog,
     rows: Sequence[TrainingRow],
     settings: Mapping[str, Any],
@@ -115,6 +115,9 @@ def row_lineage(row: TrainingRow, index: int) -> dict[str, Any]:
         "user_id": meta.get("user_id"),
         "trace_from": row.trace_source,
         "label": label,
+        # The golden examples a few-shot library put in front of the model in the source run.
+        "fewshot_example_ids": list(meta.get("fewshot_example_ids") or []),
+        **row.lineage,
     }
 
 

@@ -27,6 +27,8 @@ class TrainingRow:
     similarity_text: str  # what duplicates are judged on (no system prompt, no tool schemas)
     consent: bool | None = None
     trace_source: str | None = None  # "local_store" | "phoenix" | None (evals)
+    # Where in its example the row comes from, when an example gives several (GRPO's decisions).
+    lineage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def category(self) -> str:

@@ -21,7 +21,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal, Protocol, TypeAlias, TypeVar
+from typing import BinaryIO, Literal, Protocol, TypeAlias, TypeVar
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -70,9 +70,12 @@ _ZSTD_FIX = (
 
 
 def read_otlp_file(
-    path: str | os.PathLike[str], *, on_error: OnDecodeError = "raise"
+    path: str | os.PathLike[str] | BinaryIO, *, on_error: OnDecodeError = "raise"
 ) -> Iterator[ExportTraceServiceRequest]:
     """Yield each ``ExportTraceServiceRequest`` in an OTLP traces file, detecting its format.
+
+    ``path`` may also be an open binary stream (``sys.stdin.buffer`` for ``-``); one that cannot
+    seek (a pipe) is read into memory first, since detecting the format looks ahead.
 
     Formats: OTLP/JSON lines (blank lines skipped), one or more pretty-printed OTLP/JSON documents,
     length-prefixed protobuf frames (the Collector's ``format: proto``), or one bare protobuf
@@ -87,28 +90,41 @@ def read_otlp_file(
     """
     if not callable(on_error) and on_error not in ("raise", "skip"):
         raise ConfigError(f"on_error={on_error!r}: use 'raise', 'skip' or a callable")
-    return _read(Path(path), on_error)
+    if isinstance(path, (str, os.PathLike)):
+        return _read_file(Path(path), on_error)
+    return _read_open(path, str(getattr(path, "name", "<stream>")), on_error)
 
 
-def _read(path: Path, on_error: OnDecodeError) -> Iterator[ExportTraceServiceRequest]:
+def _read_file(path: Path, on_error: OnDecodeError) -> Iterator[ExportTraceServiceRequest]:
     with path.open("rb") as raw:
-        magic = raw.read(len(_ZSTD_MAGIC))
-        raw.seek(0)
-        if magic.startswith(_ZSTD_MAGIC):
-            raise OTLPDecodeError(f"{path}: {_ZSTD_FIX}")
-        if not magic.startswith(_GZIP_MAGIC):
-            yield from _read_stream(raw, path, on_error)
-            return
-        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-            try:
-                yield from _read_stream(unzipped, path, on_error)
-            except (gzip.BadGzipFile, EOFError, zlib.error) as error:
-                # EOFError: the gzip stream ends early, as when a writer was killed mid-file.
-                raise OTLPDecodeError(f"{path}: corrupt gzip data: {error}") from None
+        yield from _read(raw, str(path), on_error)
+
+
+def _read_open(
+    stream: BinaryIO, label: str, on_error: OnDecodeError
+) -> Iterator[ExportTraceServiceRequest]:
+    raw = stream if stream.seekable() else io.BytesIO(stream.read())
+    yield from _read(raw, label, on_error)
+
+
+def _read(raw: BinaryIO, path: str, on_error: OnDecodeError) -> Iterator[ExportTraceServiceRequest]:
+    magic = raw.read(len(_ZSTD_MAGIC))
+    raw.seek(0)
+    if magic.startswith(_ZSTD_MAGIC):
+        raise OTLPDecodeError(f"{path}: {_ZSTD_FIX}")
+    if not magic.startswith(_GZIP_MAGIC):
+        yield from _read_stream(raw, path, on_error)
+        return
+    with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+        try:
+            yield from _read_stream(unzipped, path, on_error)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+            # EOFError: the gzip stream ends early, as when a writer was killed mid-file.
+            raise OTLPDecodeError(f"{path}: corrupt gzip data: {error}") from None
 
 
 def _read_stream(
-    stream: _Stream, path: Path, on_error: OnDecodeError
+    stream: _Stream, path: str, on_error: OnDecodeError
 ) -> Iterator[ExportTraceServiceRequest]:
     head = stream.read(_SNIFF_BYTES)
     stream.seek(0)  # cheap on gzip too: it re-reads at most _SNIFF_BYTES
@@ -135,7 +151,7 @@ def _is_text(head: bytes) -> bool:
 
 
 def _read_json(
-    stream: _Stream, path: Path, on_error: OnDecodeError
+    stream: _Stream, path: str, on_error: OnDecodeError
 ) -> Iterator[ExportTraceServiceRequest]:
     first = True
     for line_number, line in enumerate(stream, start=1):
@@ -156,7 +172,7 @@ def _read_json(
 
 
 def _read_json_documents(
-    data: bytes, path: Path, on_error: OnDecodeError
+    data: bytes, path: str, on_error: OnDecodeError
 ) -> Iterator[ExportTraceServiceRequest]:
     try:
         text = data.decode("utf-8-sig")
@@ -183,7 +199,7 @@ def _read_json_documents(
 
 
 def _read_frames(
-    stream: _Stream, path: Path, on_error: OnDecodeError
+    stream: _Stream, path: str, on_error: OnDecodeError
 ) -> Iterator[ExportTraceServiceRequest]:
     offset = 0
     for index in itertools.count():
@@ -229,7 +245,7 @@ def _read_up_to(stream: _Stream, size: int) -> bytes:
 def _decode_record(
     decode: Callable[[_T], ExportTraceServiceRequest],
     data: _T,
-    path: Path,
+    path: str,
     where: str,
     on_error: OnDecodeError,
 ) -> ExportTraceServiceRequest | None:

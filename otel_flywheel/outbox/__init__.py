@@ -1,7 +1,7 @@
 """The durable outbox: every write to Phoenix is committed locally first, then delivered.
 
 ``Outbox`` is the SQLite store (``<state dir>/outbox.sqlite`` by default), ``OutboxWorker`` the
-background thread that delivers it into a ``Sink`` with backoff, and ``OutboxCollector`` exposes
+background thread that delivers it into a ``WriteSink`` with backoff, and ``OutboxCollector`` exposes
 its depth and age to Prometheus. Phoenix or the network being down delays writes; it never drops
 or duplicates them.
 """

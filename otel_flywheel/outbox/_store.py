@@ -34,10 +34,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final
 
-from otel_flywheel._internal import reinit_after_fork
+from otel_flywheel._internal import ClosedOnExit, reinit_after_fork
 from otel_flywheel.errors import ConfigError, FlywheelError
 from otel_flywheel.outbox._records import (
     EntryState,
@@ -87,7 +86,7 @@ def default_outbox_path(*, environ: Mapping[str, str] | None = None) -> Path:
     return state_path(DEFAULT_FILE_NAME, environ=environ)
 
 
-class Outbox:
+class Outbox(ClosedOnExit):
     """The SQLite outbox at ``path`` (default: ``default_outbox_path()``), created if missing.
 
     ``clock`` gives wall-clock seconds (times are stored and compared across restarts).
@@ -417,17 +416,6 @@ class Outbox:
                 return
             self._closed = True
             self._conn.close()
-
-    def __enter__(self) -> Outbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Outbox({str(self._path)!r}{', closed' if self._closed else ''})"

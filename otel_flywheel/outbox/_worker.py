@@ -1,4 +1,4 @@
-"""``OutboxWorker``: a background thread that delivers an ``Outbox`` into a ``Sink``.
+"""``OutboxWorker``: a background thread that delivers an ``Outbox`` into a ``WriteSink``.
 
 Every ``interval_millis`` the worker ("otel-flywheel-outbox") claims the writes that are due, in
 batches of ``batch_size`` leased for ``lease_seconds`` (so that another worker on the same file,
@@ -36,17 +36,15 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Literal
 
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
-
-from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, running_under_pytest
+from otel_flywheel._internal import reinit_after_fork
+from otel_flywheel._worker import Round, WorkerThread, suppressed_instrumentation
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.outbox._outage import OutageLog
 from otel_flywheel.outbox._store import Outbox, OutboxClosedError, OutboxEntry
-from otel_flywheel.sinks import Sink, WriteOutcome
+from otel_flywheel.sinks import WriteOutcome, WriteSink
 
 __all__ = ["DeliveryCount", "OutboxWorker"]
 
@@ -56,15 +54,7 @@ DeliveryCount = Literal["done", "retry", "failed", "dead", "sink_error"]
 
 WORKER_THREAD_NAME: Final = "otel-flywheel-outbox"
 _PRUNE_INTERVAL_SECONDS: Final = 3600.0
-_MAX_KEPT_ERRORS: Final = 10
 _MAX_BACKOFF_EXPONENT: Final = 62  # 2**62 * any sane initial delay is past every cap
-
-
-@dataclass(eq=False)
-class _FlushRequest:
-    deadline: float  # time.monotonic()
-    done: threading.Event = field(default_factory=threading.Event)
-    flushed: bool = False
 
 
 class OutboxWorker:
@@ -88,7 +78,7 @@ class OutboxWorker:
     def __init__(
         self,
         outbox: Outbox,
-        sink: Sink,
+        sink: WriteSink,
         *,
         batch_size: int = 100,
         interval_millis: int = 1000,
@@ -124,100 +114,65 @@ class OutboxWorker:
         self._max_failed_attempts = max_failed_attempts
         self._rng = rng if rng is not None else random.Random()
         self.outage = OutageLog(self._sink_name)
-        self._worker_guard = handle_internal_errors(on_error=self._keep_error)
         # Written by whichever thread delivers (the worker, or a caller flushing inline under
         # _inline_lock); read by anyone. Fixed keys, so readers can copy it during increments.
         self._counts: dict[DeliveryCount, int] = dict.fromkeys(
             ("done", "retry", "failed", "dead", "sink_error"), 0
         )
         self._inline_lock = threading.Lock()  # one inline flush at a time when not started
+        self._worker = WorkerThread(
+            WORKER_THREAD_NAME, self._round, interval_seconds=interval_millis / 1000
+        )
         self._init_state()
-
         reinit_after_fork(self._at_fork_reinit)
 
     def _init_state(self) -> None:
-        # Guards _started, _shutdown, _stopped, _flush_requests, _errors, _shutdown_deadline.
-        # Never held while calling the sink or the outbox, or while waiting.
-        self._lock = threading.Lock()
-        self._wake = threading.Event()  # force_flush and shutdown cut the interval short
-        self._stopping = threading.Event()  # set by shutdown: waits for retries end early
-        self._flush_requests: list[_FlushRequest] = []
-        self._errors: list[Exception] = []
-        self._started = False
-        self._shutdown = False
-        self._stopped = False  # the thread has exited; no flush request is served any more
-        self._shutdown_deadline = math.inf
-        self._paused_until = 0.0  # monotonic; worker thread only
-        self._next_prune = 0.0  # monotonic; worker thread only
+        # The worker thread's own state (or an inline flush's, under _inline_lock).
+        self._paused_until = 0.0  # monotonic
+        self._next_prune = 0.0  # monotonic
         self._warned_closed = False
-        self._thread = threading.Thread(name=WORKER_THREAD_NAME, target=self._run, daemon=True)
 
     def _at_fork_reinit(self) -> None:
         # The child has no worker thread and may have copied a lock held mid-operation.
-        started, shutdown = self._started, self._shutdown
         self._inline_lock = threading.Lock()
         self._init_state()
-        self._shutdown = shutdown
-        if started and not shutdown:
-            self.start()
+        self._worker.reset_after_fork()
 
     # --- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the worker thread. Idempotent; a no-op after ``shutdown()``."""
-        with self._lock:
-            if self._started or self._shutdown:
-                return
-            self._started = True
-        self._thread.start()
+        self._worker.start()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Deliver every write put so far, retrying as they come due, until ``timeout_millis``.
 
-        True when none of them is pending any more (each is done or dead).
+        True when none of them is pending any more (each is done or dead). Without ``start()``,
+        the caller's thread delivers them.
         """
         deadline = time.monotonic() + timeout_millis / 1000
-        with self._lock:
-            if self._shutdown:
-                return False
-            if self._stopped:
-                return False
-            started = self._started
-            request = _FlushRequest(deadline=deadline)
-            if started:
-                self._flush_requests.append(request)
-        if started:
-            self._wake.set()
-            finished = request.done.wait(max(0.0, deadline - time.monotonic()))
-            flushed = finished and request.flushed
+        if self._worker.stop_requested:
+            return False
+        if self._worker.started:
+            flushed = self._worker.flush(deadline)
         else:
             flushed = self._flush_inline(deadline, wait_for_retries=True)
-        self._reraise_error_under_pytest()
+        self._worker.errors.reraise_under_pytest()
         return flushed
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
         """Try the pending writes once more, then stop. Idempotent. Pending writes stay queued."""
-        deadline = time.monotonic() + timeout_millis / 1000
-        with self._lock:
-            if self._shutdown:
-                return
-            self._shutdown = True
-            self._shutdown_deadline = deadline
-            started = self._started
-        self._stopping.set()
-        if started:
-            self._wake.set()
-            if threading.current_thread() is not self._thread:
-                self._thread.join(max(0.0, deadline - time.monotonic()))
-            if self._thread.is_alive():
-                logger.warning(
-                    "outbox worker did not stop within %d ms (the sink %s is slow); its writes "
-                    "stay in %s for the next start",
-                    timeout_millis,
-                    self._sink_name,
-                    self._outbox.path,
-                )
-        self._reraise_error_under_pytest()
+        if self._worker.stop_requested:
+            return
+        if not self._worker.stop(time.monotonic() + timeout_millis / 1000):
+            logger.warning(
+                "outbox worker did not stop within %d ms (the sink %s is slow); its writes "
+                "stay in %s for the next start",
+                timeout_millis,
+                self._sink_name,
+                self._outbox.path,
+            )
+        self._worker.errors.reraise_under_pytest()
 
     @property
     def counts(self) -> Mapping[DeliveryCount, int]:
@@ -231,45 +186,20 @@ class OutboxWorker:
 
     # --- the worker thread ------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        # Our own calls must not be traced: the SDK's exporters do the same around export().
-        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+    def _round(self, round_: Round) -> None:
         try:
-            while True:
-                self._wake.wait(self._interval_seconds)
-                self._wake.clear()  # before looking: a later request wakes us again
-                with self._lock:
-                    stopping = self._shutdown
-                    requests, self._flush_requests = self._flush_requests, []
-                try:
-                    with self._worker_guard:
-                        self._serve(stopping=stopping, requests=requests)
-                finally:
-                    for request in requests:
-                        request.done.set()
-                if stopping:
-                    return
-        finally:
-            detach(token)
-            with self._lock:
-                self._stopped = True
-                late, self._flush_requests = self._flush_requests, []
-            for request in late:  # raced with shutdown; their answer is "not flushed"
-                request.done.set()
-
-    def _serve(self, *, stopping: bool, requests: list[_FlushRequest]) -> None:
-        try:
-            if stopping:
-                self._flush(self._shutdown_deadline, wait_for_retries=False)
-            elif requests:
-                deadline = max(request.deadline for request in requests)
-                flushed = self._flush(deadline, wait_for_retries=True)
-                for request in requests:
+            if round_.final:
+                self._flush(round_.deadline, wait_for_retries=False)
+            elif round_.flushes:
+                flushed = self._flush(round_.deadline, wait_for_retries=True)
+                for request in round_.flushes:
                     request.flushed = flushed
             else:
                 self._deliver_due()
                 self._prune_now_and_then()
         except OutboxClosedError:
+            for request in round_.flushes:
+                request.flushed = False
             self._warn_outbox_closed()
 
     def _warn_outbox_closed(self) -> None:
@@ -283,25 +213,21 @@ class OutboxWorker:
             )
 
     def _flush_inline(self, deadline: float, *, wait_for_retries: bool) -> bool:
-        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-        try:
-            with self._inline_lock, self._worker_guard:
-                try:
-                    return self._flush(deadline, wait_for_retries=wait_for_retries)
-                except OutboxClosedError:
-                    self._warn_outbox_closed()
-            return False  # the outbox was closed, or our own error (logged, kept)
-        finally:
-            detach(token)
+        with suppressed_instrumentation(), self._inline_lock, self._worker.errors.guard:
+            try:
+                return self._flush(deadline, wait_for_retries=wait_for_retries)
+            except OutboxClosedError:
+                self._warn_outbox_closed()
+        return False  # the outbox was closed, or our own error (logged, kept)
 
     def _deliver_due(self) -> None:
         """Deliver due writes, batch after batch, unless the sink is paused or we are stopping."""
-        while not self._stopping.is_set() and time.monotonic() >= self._paused_until:
+        while not self._worker.stopping.is_set() and time.monotonic() >= self._paused_until:
             entries = self._claim()
             if not entries:
                 return
             self._deliver(entries)
-            if len(entries) < self._batch_size or self._flush_requests:
+            if len(entries) < self._batch_size or self._worker.flush_waiting:
                 return  # all caught up, or a caller waits for a flush: serve it first
 
     def _flush(self, deadline: float, *, wait_for_retries: bool) -> bool:
@@ -316,7 +242,7 @@ class OutboxWorker:
             after_seq = entries[-1].seq
             if self._deliver(entries) is not None:
                 break  # the sink is down: the other writes would only fail the same way
-        while wait_for_retries and not self._stopping.is_set():
+        while wait_for_retries and not self._worker.stopping.is_set():
             earliest = self._outbox.earliest_claimable(max_seq=last_seq)
             if earliest is None:
                 return True
@@ -330,7 +256,9 @@ class OutboxWorker:
             # ends as soon as that worker records its outcome, so keep looking until the deadline.
             if wait_seconds >= remaining and not self._outbox.leased(max_seq=last_seq):
                 return False
-            if self._stopping.wait(max(0.0, min(wait_seconds, remaining, self._interval_seconds))):
+            if self._worker.stopping.wait(
+                max(0.0, min(wait_seconds, remaining, self._interval_seconds))
+            ):
                 break
             if time.monotonic() >= deadline:
                 break
@@ -429,16 +357,3 @@ class OutboxWorker:
         pruned = self._outbox.prune_done()
         if pruned:
             logger.debug("outbox %s: pruned %d delivered writes", self._outbox.path, pruned)
-
-    def _keep_error(self, error: Exception) -> None:
-        with self._lock:
-            if len(self._errors) < _MAX_KEPT_ERRORS:
-                self._errors.append(error)
-
-    def _reraise_error_under_pytest(self) -> None:
-        if not running_under_pytest():
-            return
-        with self._lock:
-            errors, self._errors = self._errors, []
-        if errors:
-            raise errors[0]

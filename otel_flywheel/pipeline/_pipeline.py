@@ -38,9 +38,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
-
-from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, running_under_pytest
+from otel_flywheel._internal import reinit_after_fork
+from otel_flywheel._worker import KeptErrors, LoopThread, suppressed_instrumentation
 from otel_flywheel.config import PipelineSettings, resolve_settings
 from otel_flywheel.evaluation import TraceEvaluator
 from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
@@ -54,7 +53,6 @@ __all__ = ["EvaluationPipeline", "PipelineStats", "VerdictSink"]
 logger = logging.getLogger(__name__)
 
 _DROP_WARNING_INTERVAL_SECONDS = 60.0
-_MAX_KEPT_ERRORS = 10
 
 
 @runtime_checkable
@@ -155,8 +153,7 @@ class EvaluationPipeline:
         self._idle = threading.Condition(self._lock)  # notified when _pending reaches 0
         self._pending = 0
         self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("otel-flywheel-pipeline")  # started by the first trace
         self._counts: Counter[str] = Counter()
         self._judge_latency_millis = 0.0
         self._judge_cost = JudgeCostCounter()
@@ -165,12 +162,11 @@ class EvaluationPipeline:
         self._drops_warned = 0
         self._next_drop_warning = 0.0
         self._recent = RecentTraces(self._settings.max_recent_traces)
-        self._errors: list[Exception] = []
+        self._errors = KeptErrors(on_keep=self._count_internal_error)
         # Loop-side state: touched only on the loop thread.
         self._semaphore: asyncio.Semaphore | None = None
         self._waiting: set[_Job] = set()  # jobs waiting to retry the judge
         self._tasks: set[asyncio.Task[None]] = set()
-        self._guard = handle_internal_errors(on_error=self._keep_error)
 
     # ------------------------------------------------------------------ thread-safe public API
 
@@ -226,7 +222,7 @@ class EvaluationPipeline:
             done = self._idle.wait_for(lambda: self._pending == 0, _remaining(deadline))
         for sink in self._sinks:
             done = self._call_sink(sink.force_flush, _remaining_millis(deadline)) is True and done
-        self._reraise_error_under_pytest()
+        self._errors.reraise_under_pytest()
         return done
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
@@ -241,29 +237,24 @@ class EvaluationPipeline:
             if self._closed:
                 return
             self._closed = True
-            loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(self._release_waiting)
+        if self._loop.running:
+            self._loop.call_soon(self._release_waiting)
             with self._idle:
                 if not self._idle.wait_for(lambda: self._pending == 0, _remaining(deadline)):
                     logger.warning(
                         "otel-flywheel pipeline shut down with %d traces still being evaluated",
                         self._pending,
                     )
-            closing = asyncio.run_coroutine_threadsafe(self._evaluator.aclose(), loop)
             try:
-                closing.result(_remaining(deadline))
+                self._loop.run(self._evaluator.aclose(), timeout_seconds=_remaining(deadline))
             except Exception:
                 logger.exception("closing the evaluator failed")
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(_remaining(deadline))
-            if not thread.is_alive():
-                loop.close()
+        self._loop.stop(deadline)
         # Shut down, not flushed: a sink that must wait on a remote (the outbox, with Phoenix
         # down) keeps the writes durably for the next start instead of holding the exit.
         for sink in self._sinks:
             self._call_sink(sink.shutdown)
-        self._reraise_error_under_pytest()
+        self._errors.reraise_under_pytest()
 
     # ------------------------------------------------------------------------------ internals
 
@@ -283,22 +274,10 @@ class EvaluationPipeline:
             if job.force_judge is False:
                 self._counts["received"] += 1
             self._pending += 1
-            loop = self._loop if self._loop is not None else self._start_locked()
-        loop.call_soon_threadsafe(self._spawn, job)
+            # Under the lock, so that shutdown (which takes it first) sees the loop running and
+            # waits for this job: scheduling is a non-blocking hand-over, never a call out.
+            self._loop.call_soon(self._spawn, job)
         return True
-
-    def _start_locked(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(
-            target=self._run_loop, args=(loop,), name="otel-flywheel-pipeline", daemon=True
-        )
-        self._loop, self._thread = loop, thread
-        thread.start()
-        return loop
-
-    def _run_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_forever()
 
     def _spawn(self, job: _Job) -> None:
         task = asyncio.get_running_loop().create_task(self._process(job))
@@ -307,23 +286,22 @@ class EvaluationPipeline:
 
     async def _process(self, job: _Job) -> None:
         # Our judge's HTTP calls must not be traced back into the flywheel (or to Phoenix).
-        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         finished = True
         try:
-            if self._semaphore is None:
-                self._semaphore = asyncio.Semaphore(self._settings.concurrency)
-            async with self._semaphore:
-                failed: list[Exception] = []
-                with self._guard:
-                    try:
-                        finished = await self._evaluate(job)
-                    except Exception as error:
-                        failed.append(error)
-                        raise  # the guard logs and keeps it
-                if failed:
-                    await self._record_failure(job, failed[0])
+            with suppressed_instrumentation():
+                if self._semaphore is None:
+                    self._semaphore = asyncio.Semaphore(self._settings.concurrency)
+                async with self._semaphore:
+                    failed: list[Exception] = []
+                    with self._errors.guard:
+                        try:
+                            finished = await self._evaluate(job)
+                        except Exception as error:
+                            failed.append(error)
+                            raise  # the guard logs and keeps it
+                    if failed:
+                        await self._record_failure(job, failed[0])
         finally:
-            detach(token)
             if finished:
                 self._finish()
 
@@ -471,19 +449,9 @@ class EvaluationPipeline:
         self._drops_warned = lost
         self._next_drop_warning = time.monotonic() + _DROP_WARNING_INTERVAL_SECONDS
 
-    def _keep_error(self, error: Exception) -> None:
+    def _count_internal_error(self, _error: Exception) -> None:
         with self._lock:
             self._drops["internal_error"] += 1
-            if len(self._errors) < _MAX_KEPT_ERRORS:
-                self._errors.append(error)
-
-    def _reraise_error_under_pytest(self) -> None:
-        if not running_under_pytest():
-            return
-        with self._lock:
-            errors, self._errors = self._errors, []
-        if errors:
-            raise errors[0]
 
 
 def _remaining(deadline: float) -> float:

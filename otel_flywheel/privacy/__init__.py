@@ -19,7 +19,7 @@ from otel_flywheel.privacy._detectors import (
     find_all,
 )
 from otel_flywheel.privacy._feedback import redact_feedback
-from otel_flywheel.privacy._keys import load_redaction_key
+from otel_flywheel.privacy._keys import load_redaction_key, redaction_key_path
 from otel_flywheel.privacy._redactor import DROP, RedactionAudit, Redactor
 from otel_flywheel.privacy._spans import (
     RedactedResourceCache,
@@ -48,4 +48,5 @@ __all__ = [
     "redact_feedback",
     "redact_readable_span",
     "redact_span_view",
+    "redaction_key_path",
 ]

@@ -15,14 +15,23 @@ from pathlib import Path
 
 from otel_flywheel import _env
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.state import private_directory
+from otel_flywheel.state import state_dir as _state_dir
 
-__all__ = ["KEY_FILE_NAME", "MIN_KEY_CHARS", "load_redaction_key"]
+__all__ = ["KEY_FILE_NAME", "MIN_KEY_CHARS", "load_redaction_key", "redaction_key_path"]
 
 logger = logging.getLogger(__name__)
 
 KEY_FILE_NAME = "redaction.key"
 MIN_KEY_CHARS = 16
-DEFAULT_STATE_DIR = ".flywheel"
+
+
+def redaction_key_path(
+    *, environ: Mapping[str, str] | None = None, state_dir: str | os.PathLike[str] | None = None
+) -> Path:
+    """Where a generated key is kept: ``<state dir>/redaction.key`` (it may not exist yet)."""
+    directory = Path(state_dir) if state_dir is not None else _state_dir(environ=environ)
+    return directory / KEY_FILE_NAME
 
 
 def load_redaction_key(
@@ -40,8 +49,7 @@ def load_redaction_key(
                 'generate one with `python -c "import secrets; print(secrets.token_hex(32))"`'
             )
         return key.encode()
-    directory = Path(state_dir or environ.get(_env.FLYWHEEL_STATE_DIR) or DEFAULT_STATE_DIR)
-    return _stored_key(directory / KEY_FILE_NAME)
+    return _stored_key(redaction_key_path(environ=environ, state_dir=state_dir))
 
 
 def _stored_key(path: Path) -> bytes:
@@ -49,7 +57,8 @@ def _stored_key(path: Path) -> bytes:
         return _read_key(path)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The state directory is private (0700) whatever the umask, like every file the flywheel keeps.
+    private_directory(path.parent)
     key = secrets.token_hex(32)
     try:
         # O_EXCL: if another process created it first, use theirs, so both pseudonymize alike.

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from otel_flywheel import _env
 from otel_flywheel import semconv as sc
 from otel_flywheel.errors import ConfigError
-from otel_flywheel.privacy import RedactionAudit, Redactor, load_redaction_key
-from otel_flywheel.privacy._keys import DEFAULT_STATE_DIR, KEY_FILE_NAME
+from otel_flywheel.privacy import (
+    RedactionAudit,
+    Redactor,
+    load_redaction_key,
+    redaction_key_path,
+)
 
 __all__ = ["is_pseudonym", "pseudonymize_user"]
 
@@ -50,12 +53,12 @@ def is_pseudonym(value: str) -> bool:
 def _existing_key(environ: Mapping[str, str]) -> bytes:
     if (environ.get(_env.FLYWHEEL_REDACTION_KEY) or "").strip():
         return load_redaction_key(environ=environ)
-    state_dir = Path(environ.get(_env.FLYWHEEL_STATE_DIR) or DEFAULT_STATE_DIR)
-    if (state_dir / KEY_FILE_NAME).is_file():
+    key_file = redaction_key_path(environ=environ)
+    if key_file.is_file():
         return load_redaction_key(environ=environ)
     raise ConfigError(
         f"no redaction key here ({_env.FLYWHEEL_REDACTION_KEY} is unset and "
-        f"{state_dir / KEY_FILE_NAME} does not exist), so the user's pseudonym cannot be "
+        f"{key_file} does not exist), so the user's pseudonym cannot be "
         f"computed. Fix: set {_env.FLYWHEEL_REDACTION_KEY} to the key the agents use, or give "
         "the pseudonym itself (--pseudonym '<USER:...>')"
     )

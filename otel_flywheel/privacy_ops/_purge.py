@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from otel_flywheel.privacy_ops._phoenix import (
+from otel_flywheel.phoenix import (
     DatasetPurge,
     ProjectPurge,
     delete_user_examples,
@@ -25,9 +25,8 @@ from otel_flywheel.privacy_ops._phoenix import (
 from otel_flywheel.routing import PurgeCounts
 
 if TYPE_CHECKING:
-    from phoenix.client import Client
-
     from otel_flywheel.outbox import Outbox
+    from otel_flywheel.phoenix import PhoenixClient
     from otel_flywheel.routing import RoutingStore
 
 __all__ = ["PurgeReport", "RetentionReport", "apply_retention", "purge_user"]
@@ -119,7 +118,7 @@ def purge_user(
     *,
     store: RoutingStore | None = None,
     outbox: Outbox | None = None,
-    client: Client | None = None,
+    client: PhoenixClient | None = None,
     datasets: Sequence[str] | None = None,
     traces: bool = True,
     projects: Sequence[str] | None = None,

@@ -1,5 +1,9 @@
 """CI replay: re-run a dataset's examples against a new agent version and gate the release.
 
+``run_comparison`` (``replay --compare``) replays two variants over the same examples, reports
+them side by side with intervals and per-example differences, and writes the pairs where the
+checks or the judge preferred one variant's run to the preference dataset.
+
 ``run_replay`` (and ``otel-flywheel replay``) loads examples from a Phoenix dataset or an offline
 file, runs a task per example with bounded concurrency, captures each run's trace with the
 flywheel's processor, evaluates it with what the example calls for, records a Phoenix experiment
@@ -28,7 +32,23 @@ from otel_flywheel.replay._tools import (
 
 if TYPE_CHECKING:
     from otel_flywheel.replay._capture import RunCapture
-    from otel_flywheel.replay._demo import DemoReplay, demo_replay
+    from otel_flywheel.replay._compare import (
+        Comparison,
+        ExampleDifference,
+        compare_variants,
+        paired_difference_interval,
+    )
+    from otel_flywheel.replay._compare_job import (
+        PREFERENCES_OUTBOX_FILE,
+        ComparisonReport,
+        run_comparison,
+    )
+    from otel_flywheel.replay._compare_report import (
+        PreferenceDelivery,
+        comparison_dict,
+        render_comparison,
+        write_comparison,
+    )
     from otel_flywheel.replay._gate import (
         Baseline,
         BaselineEntry,
@@ -37,9 +57,13 @@ if TYPE_CHECKING:
         GateResult,
         GateSettings,
         evaluate_gate,
-        wilson_interval,
     )
-    from otel_flywheel.replay._job import RECORDINGS_KEY, ReplayReport, run_replay
+    from otel_flywheel.replay._job import RECORDINGS_KEY, ReplayReport, find_recordings, run_replay
+    from otel_flywheel.replay._preferences import (
+        PreferencePair,
+        preference_examples,
+        preference_pairs,
+    )
     from otel_flywheel.replay._report import (
         ReplayInfo,
         read_baseline_file,
@@ -57,14 +81,19 @@ if TYPE_CHECKING:
     from otel_flywheel.replay._task import ReplayTask, load_task
 
 __all__ = [
+    "PREFERENCES_OUTBOX_FILE",
     "RECORDINGS_KEY",
     "Baseline",
     "BaselineEntry",
     "CategoryRow",
-    "DemoReplay",
+    "Comparison",
+    "ComparisonReport",
+    "ExampleDifference",
     "ExampleOutcome",
     "GateResult",
     "GateSettings",
+    "PreferenceDelivery",
+    "PreferencePair",
     "RecordedToolError",
     "ReplayInfo",
     "ReplayReport",
@@ -75,27 +104,46 @@ __all__ = [
     "ToolReplay",
     "ToolReplayMiss",
     "ToolReplayMode",
-    "demo_replay",
+    "compare_variants",
+    "comparison_dict",
     "evaluate_gate",
     "expectations",
+    "find_recordings",
     "load_task",
+    "paired_difference_interval",
+    "preference_examples",
+    "preference_pairs",
     "read_baseline_file",
     "recordings_from_trace",
+    "render_comparison",
     "render_report",
     "replay_examples",
     "replay_tools",
+    "run_comparison",
     "run_replay",
     "summary_dict",
     "tool",
-    "wilson_interval",
+    "write_comparison",
     "write_junit",
     "write_summary",
 ]
 
 _LAZY = {
     "RunCapture": "_capture",
-    "DemoReplay": "_demo",
-    "demo_replay": "_demo",
+    "Comparison": "_compare",
+    "ExampleDifference": "_compare",
+    "compare_variants": "_compare",
+    "paired_difference_interval": "_compare",
+    "ComparisonReport": "_compare_job",
+    "PREFERENCES_OUTBOX_FILE": "_compare_job",
+    "run_comparison": "_compare_job",
+    "PreferenceDelivery": "_compare_report",
+    "comparison_dict": "_compare_report",
+    "render_comparison": "_compare_report",
+    "write_comparison": "_compare_report",
+    "PreferencePair": "_preferences",
+    "preference_examples": "_preferences",
+    "preference_pairs": "_preferences",
     "Baseline": "_gate",
     "BaselineEntry": "_gate",
     "CategoryRow": "_gate",
@@ -103,10 +151,10 @@ _LAZY = {
     "GateResult": "_gate",
     "GateSettings": "_gate",
     "evaluate_gate": "_gate",
-    "wilson_interval": "_gate",
     "RECORDINGS_KEY": "_job",
     "ReplayReport": "_job",
     "run_replay": "_job",
+    "find_recordings": "_job",
     "ReplayInfo": "_report",
     "read_baseline_file": "_report",
     "render_report": "_report",

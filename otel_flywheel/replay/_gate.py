@@ -22,18 +22,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
-from otel_flywheel.analysis import corrected_pass_rate
 from otel_flywheel.datasets import DatasetExample
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.rates import corrected_pass_rate, wilson_interval
 from otel_flywheel.replay._runner import RunResult
 
 __all__ = [
-    "Z_95",
     "Baseline",
     "BaselineEntry",
     "CategoryRow",
@@ -45,27 +43,11 @@ __all__ = [
     "evaluate_gate",
     "example_category",
     "example_name",
-    "wilson_interval",
 ]
 
-Z_95: Final = 1.959964
 ExampleStatus = Literal["pass", "fail", "flaky", "error"]
 Change = Literal["regression", "fix", "flaky"]
 _NAME_CHARS: Final = 70
-
-
-def wilson_interval(passes: int, total: int, *, z: float = Z_95) -> tuple[float, float]:
-    """The Wilson score interval of ``passes / total``; ``(0, 1)`` when ``total`` is 0."""
-    if total <= 0:
-        return 0.0, 1.0
-    if not 0 <= passes <= total:
-        raise ValueError(f"passes must be within [0, {total}], got {passes}")
-    rate = passes / total
-    z2 = z * z
-    denominator = 1 + z2 / total
-    center = (rate + z2 / (2 * total)) / denominator
-    half = z * math.sqrt(rate * (1 - rate) / total + z2 / (4 * total * total)) / denominator
-    return max(0.0, center - half), min(1.0, center + half)
 
 
 @dataclass(frozen=True, kw_only=True)

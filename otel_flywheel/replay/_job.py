@@ -33,10 +33,23 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_flywheel import semconv as sc
-from otel_flywheel.datasets import DatasetExample, read_examples
+from otel_flywheel.datasets import DatasetExample, LoadedDataset, read_examples
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
+from otel_flywheel.phoenix import (
+    DatasetNotFoundError,
+    experiment_url,
+    load_dataset,
+    phoenix_client,
+)
 from otel_flywheel.replay._capture import RunCapture
+from otel_flywheel.replay._experiment import (
+    baseline_from_experiment,
+    latest_replay_experiment,
+    pull_recordings,
+    record_runs,
+    start_experiment,
+)
 from otel_flywheel.replay._gate import Baseline, GateResult, GateSettings, evaluate_gate
 from otel_flywheel.replay._report import ReplayInfo, read_baseline_file, render_report
 from otel_flywheel.replay._runner import (
@@ -49,9 +62,7 @@ from otel_flywheel.replay._task import ReplayTask, load_task
 from otel_flywheel.replay._tools import ToolRecording, recordings_from_trace
 
 if TYPE_CHECKING:
-    from phoenix.client import Client
-
-    from otel_flywheel.replay._phoenix import PhoenixDataset
+    from otel_flywheel.phoenix import PhoenixClient
 
 __all__ = ["RECORDINGS_KEY", "ReplayReport", "run_replay"]
 
@@ -200,8 +211,8 @@ class _Source:
     name: str
     examples: list[DatasetExample]
     version: str | None = None
-    client: Client | None = None
-    phoenix: PhoenixDataset | None = None
+    client: PhoenixClient | None = None
+    phoenix: LoadedDataset | None = None
     base_url: str | None = None
     experiment: dict[str, Any] | None = None
     experiment_url: str | None = None
@@ -215,11 +226,11 @@ class _Source:
         version: str | None,
         progress: Callable[[str], None],
     ) -> _Source:
-        from otel_flywheel.cli._judge import phoenix_client
-        from otel_flywheel.replay import _phoenix
-
         client, base_url = stack.enter_context(phoenix_client(url))
-        loaded = _phoenix.load_dataset(client, dataset, version_id=version)
+        try:
+            loaded = load_dataset(client, dataset, version_id=version)
+        except DatasetNotFoundError as exc:
+            raise ConfigError(str(exc)) from None
         progress(
             f"loaded {len(loaded.examples)} examples of {loaded.name!r} "
             f"(version {loaded.version_id}) from {base_url}"
@@ -269,26 +280,20 @@ class _Source:
     ) -> None:
         if self.client is None or self.phoenix is None:
             return  # offline: an experiment needs the dataset in Phoenix
-        from otel_flywheel.replay import _phoenix
-
-        self.experiment = _phoenix.create_experiment(
+        self.experiment = start_experiment(
             self.client,
             self.phoenix,
             task=task,
             repetitions=repetitions,
             judge_model=evaluator.judge_model,
         )
-        self.experiment_url = _phoenix.experiment_url(
-            self.client, self.phoenix, str(self.experiment["id"])
-        )
+        self.experiment_url = experiment_url(self.client, self.phoenix, str(self.experiment["id"]))
         progress(f"experiment {self.experiment['id']}: {self.experiment_url}")
 
     def finish_experiment(self, runs: Sequence[RunResult], progress: Callable[[str], None]) -> None:
         if self.client is None or self.phoenix is None or self.experiment_id is None:
             return
-        from otel_flywheel.replay import _phoenix
-
-        recorded = _phoenix.log_runs(
+        recorded = record_runs(
             self.client, self.experiment_id, self.phoenix, runs, progress=progress
         )
         progress(f"recorded {recorded} runs in experiment {self.experiment_id}")
@@ -320,8 +325,8 @@ def _names_experiment(value: str) -> bool:
 
 def _baseline(
     value: str | os.PathLike[str] | Baseline | None,
-    client: Client | None,
-    dataset: PhoenixDataset | None,
+    client: PhoenixClient | None,
+    dataset: LoadedDataset | None,
 ) -> Baseline | None:
     if value is None or isinstance(value, Baseline):
         return value
@@ -330,18 +335,16 @@ def _baseline(
         return read_baseline_file(text)
     if client is None or dataset is None:  # run_replay refuses this offline
         raise ConfigError(f"--baseline {text} needs the dataset from Phoenix")
-    from otel_flywheel.replay import _phoenix
-
-    experiment_id = _phoenix.latest_replay_experiment(client, dataset) if text == "auto" else text
+    experiment_id = latest_replay_experiment(client, dataset) if text == "auto" else text
     if experiment_id is None:
         logger.info("no earlier replay experiment on %s: comparing with the origin", dataset.name)
         return None
-    return _phoenix.baseline_from_experiment(client, experiment_id, dataset)
+    return baseline_from_experiment(client, experiment_id, dataset)
 
 
 def find_recordings(
     examples: Sequence[DatasetExample],
-    client: Client | None,
+    client: PhoenixClient | None,
     progress: Callable[[str], None],
 ) -> dict[str, list[ToolRecording]]:
     """Each example's recorded tool calls: its ``metadata["tool_recordings"]``, else its source
@@ -361,26 +364,20 @@ def find_recordings(
     missing = [e for e in missing if e.example_id not in found]
     if missing and client is not None:
         from otel_flywheel.privacy import build_redactor
-        from otel_flywheel.replay import _phoenix
 
-        found.update(
-            _phoenix.pull_recordings(client, missing, redactor=build_redactor(), progress=progress)
-        )
+        found.update(pull_recordings(client, missing, redactor=build_redactor(), progress=progress))
     if found:
         progress(f"tool recordings for {len(found)} of {len(examples)} examples")
     return found
 
 
 def _from_routing_store(examples: Sequence[DatasetExample]) -> dict[str, list[ToolRecording]]:
-    from otel_flywheel._flywheel import ROUTING_STORE_FILE
-    from otel_flywheel.config import state_path
     from otel_flywheel.routing import RoutingStore
 
-    path = state_path(ROUTING_STORE_FILE)
-    if not examples or not path.is_file():
+    store = RoutingStore.existing() if examples else None
+    if store is None:
         return {}
     found = {}
-    store = RoutingStore(path)
     try:
         for example in examples:
             trace_id = example.metadata.get("source_trace_id")

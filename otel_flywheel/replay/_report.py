@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from otel_flywheel import __version__
 from otel_flywheel.errors import ConfigError
@@ -100,16 +100,7 @@ def render_report(gate: GateResult, info: ReplayInfo) -> str:
             str(gate.errors),
         )
     )
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    for index, cells in enumerate((header, *rows)):
-        if index == len(rows):  # the total row
-            lines.append("  ".join("-" * w for w in widths))
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            ).rstrip()
-        )
+    lines += text_table(header, rows)
     lines.append("")
     if gate.scored:
         lines.append(
@@ -283,10 +274,17 @@ def _clip(output: Any) -> Any:
     return text[:_OUTPUT_CHARS] + "..."
 
 
-def write_summary(path: str | os.PathLike[str], gate: GateResult, info: ReplayInfo) -> None:
+def write_summary(
+    path: str | os.PathLike[str] | TextIO, gate: GateResult, info: ReplayInfo
+) -> None:
+    """The JSON summary into a file, or an open text stream."""
+    text = json.dumps(summary_dict(gate, info), indent=2) + "\n"
+    if not isinstance(path, (str, os.PathLike)):
+        path.write(text)
+        return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(summary_dict(gate, info), indent=2) + "\n", encoding="utf-8")
+    target.write_text(text, encoding="utf-8")
 
 
 def read_baseline_file(path: str | os.PathLike[str]) -> Baseline:
@@ -331,7 +329,8 @@ def _status(value: Any) -> ExampleStatus:
 # --- JUnit ---------------------------------------------------------------------------------------
 
 
-def write_junit(path: str | os.PathLike[str], gate: GateResult, info: ReplayInfo) -> None:
+def write_junit(path: str | os.PathLike[str] | TextIO, gate: GateResult, info: ReplayInfo) -> None:
+    """JUnit XML (one test case per example, and the gate) into a file, or an open text stream."""
     suite_name = f"otel-flywheel replay {info.dataset}"
     failures = sum(1 for o in gate.outcomes if o.status == "fail") + int(gate.exit_code == 1)
     errors = sum(1 for o in gate.outcomes if o.status == "error") + int(gate.exit_code == 2)
@@ -380,6 +379,10 @@ def write_junit(path: str | os.PathLike[str], gate: GateResult, info: ReplayInfo
         tag = "error" if gate.exit_code == 2 else "failure"
         reasons = [*gate.problems, *gate.failures]
         ET.SubElement(gate_case, tag, message=reasons[0]).text = "\n".join([*reasons, *gate.notes])
+    if not isinstance(path, (str, os.PathLike)):
+        ET.ElementTree(suites).write(path, encoding="unicode", xml_declaration=True)
+        path.write("\n")
+        return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suites).write(target, encoding="utf-8", xml_declaration=True)
@@ -398,3 +401,19 @@ def _runs_text(outcome: ExampleOutcome) -> str:
             line += f": {run.reason}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned columns (the first left, the rest right), a rule above the last row (the total)."""
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    lines = []
+    for index, cells in enumerate((header, *rows)):
+        if index == len(rows):
+            lines.append("  ".join("-" * w for w in widths))
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+        )
+    return lines

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import importlib
 import json
 import logging
 import time
@@ -126,6 +125,7 @@ class RunResult:
     unjudged_rubrics: tuple[str, ...] = ()
     tools_replayed: int = 0
     tools_live: int = 0
+    trace: AgentTrace | None = None  # the run as captured (redacted): what a comparison pairs
 
     @property
     def failures(self) -> list[Evaluation]:
@@ -176,12 +176,14 @@ async def replay_examples(
             f"concurrency and repetitions must be at least 1, got {concurrency}, {repetitions}"
         )
     # Read and checked before anything runs: a malformed example fails the replay at once.
-    builder = _References()
     prepared = {}
     for example in examples:
         expected = expectations(example)
         try:
-            references = builder.build(expected)
+            references = evaluator.references_for(
+                expected_output=expected.expected_output,
+                expected_tool_calls=expected.expected_tool_calls,
+            )
         except ConfigError as exc:
             raise ConfigError(f"example {example.example_id} of {example.dataset}: {exc}") from None
         prepared[example.example_id] = (references, expected.rubric_ids)
@@ -379,7 +381,12 @@ class _Run:
             error = f"unscored: {', '.join(unscored)} (an unscored judgment is never a pass)"
         status: RunStatus = "error" if error is not None else ("pass" if verdict.passed else "fail")
         return RunResult(
-            **base, status=status, verdict=verdict, error=error, unjudged_rubrics=unjudged
+            **base,
+            status=status,
+            verdict=verdict,
+            error=error,
+            unjudged_rubrics=unjudged,
+            trace=trace,
         )
 
 
@@ -393,29 +400,6 @@ class _Executed:
     error: str | None
     tools_replayed: int
     tools_live: int
-
-
-class _References:
-    """Builds the evaluators' ``References`` record, reached at run time as evaluation.py does."""
-
-    def __init__(self) -> None:
-        self._module: Any = None
-        self._checks: Any = None
-
-    def build(self, expected: Expectations) -> Any:
-        if expected.expected_output is None and expected.expected_tool_calls is None:
-            return None
-        if self._module is None:
-            self._module = importlib.import_module("otel_flywheel.evaluators.references")
-            self._checks = importlib.import_module("otel_flywheel.evaluators.checks")
-        calls = (
-            tuple(self._checks.ExpectedCall.from_dict(c) for c in expected.expected_tool_calls)
-            if expected.expected_tool_calls is not None
-            else None
-        )
-        return self._module.References(
-            expected_output=expected.expected_output, expected_tool_calls=calls
-        )
 
 
 def _output_attributes(output: Any) -> dict[str, Any]:

@@ -18,12 +18,14 @@ import unicodedata
 from typing import Any
 
 from otel_flywheel import __version__
+from otel_flywheel import semconv as sc
 from otel_flywheel.model import AgentTrace, Verdict
 
 __all__ = [
     "example_id",
     "example_input",
     "expected_tool_calls",
+    "fewshot_example_ids",
     "normalized_input",
     "source_metadata",
 ]
@@ -71,6 +73,9 @@ def source_metadata(trace: AgentTrace, verdict: Verdict | None) -> dict[str, Any
         "models": trace.models,
         "flywheel_version": __version__,
     }
+    shown = fewshot_example_ids(trace)
+    if shown:
+        data["fewshot_example_ids"] = shown
     if verdict is not None:
         rubrics = {
             e.rubric_id: e.rubric_version for e in verdict.evaluations if e.rubric_id is not None
@@ -88,3 +93,16 @@ def source_metadata(trace: AgentTrace, verdict: Verdict | None) -> dict[str, Any
             }
         )
     return data
+
+
+def fewshot_example_ids(trace: AgentTrace) -> list[str]:
+    """The golden examples a few-shot library showed the model during the run (the
+    ``flywheel.fewshot.example_ids`` of its spans), in order, each once."""
+    seen: dict[str, None] = {}
+    for step in trace.steps:
+        value = step.attributes.get(sc.FLYWHEEL_FEWSHOT_EXAMPLE_IDS)
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            seen.update((str(item), None) for item in value if item)
+    return list(seen)

@@ -29,9 +29,7 @@ consent false on the trace                          annotations only
 Raw thumbs are evidence, never ground truth: when a person and the evaluators disagree, the case
 goes to review with both signals, so the loop does not learn its own mistakes (or the user's).
 
-Annotation labels say what failed at a glance in the Phoenix UI: ``pass``, ``unscored`` or the
-failure's ``category/subcategory`` (``parameter/missing_required``); the score stays for sorting,
-and the evaluator's own label is kept in the metadata as ``result``.
+The annotations themselves are written as `otel_flywheel.routing._annotations` says.
 
 Review priority is uncertainty x rarity: ``(1 - confidence) * 1 / (1 + n)`` where ``n`` is how
 many examples of the category were routed in the window, so a reviewer sees first the cases the
@@ -42,11 +40,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 
 from otel_flywheel.config import RoutingSettings, resolve_settings
-from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict, failure_label
+from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
+from otel_flywheel.routing._annotations import (
+    FEEDBACK_ANNOTATION,
+    VERDICT_ANNOTATION,
+    feedback_annotation,
+    now_rfc3339,
+    primary_explanation,
+    verdict_annotations,
+)
 from otel_flywheel.routing._datasets import DATASET_PURPOSES, Route
 from otel_flywheel.routing._examples import (
     example_id,
@@ -56,16 +61,11 @@ from otel_flywheel.routing._examples import (
 )
 from otel_flywheel.sinks import AnnotationWrite, ExampleWrite
 
-__all__ = ["FEEDBACK_ANNOTATION", "VERDICT_ANNOTATION", "Route", "RoutedExample", "Router"]
-
-VERDICT_ANNOTATION = "flywheel.verdict"
-FEEDBACK_ANNOTATION = "user_feedback"
-IMPLICIT_ANNOTATION = "implicit_feedback"
-_IDENTIFIER = "otel-flywheel"
+__all__ = ["FEEDBACK_ANNOTATION", "VERDICT_ANNOTATION", "ExampleCandidate", "Route", "Router"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class RoutedExample:
+class ExampleCandidate:
     """An example routing wants to write, before dedupe and caps."""
 
     route: Route
@@ -94,113 +94,31 @@ class Router:
     # ------------------------------------------------------------------------ annotations
 
     def verdict_annotations(self, trace: AgentTrace, verdict: Verdict) -> list[AnnotationWrite]:
-        root = trace.root
-        writes: list[AnnotationWrite] = []
-        seen: dict[tuple[str, str], int] = {}
-        for evaluation in verdict.evaluations:
-            judged = evaluation.judge_model is not None
-            if (
-                not judged
-                and evaluation.passed is True
-                and not self.settings.annotate_passing_checks
-            ):
-                continue
-            span_id = evaluation.culprit_span_id or (root.span_id if root else None)
-            if span_id is None:
-                continue
-            # One annotation per (name, span); a second finding of one check on one span gets
-            # its own identifier, stable because evaluations come in a stable order.
-            count = seen.get((evaluation.evaluator, span_id), 0)
-            seen[(evaluation.evaluator, span_id)] = count + 1
-            writes.append(
-                AnnotationWrite(
-                    target="span",
-                    target_id=span_id,
-                    name=evaluation.evaluator,
-                    annotator_kind="LLM" if judged else "CODE",
-                    label=_label(evaluation),
-                    score=evaluation.score,
-                    explanation=evaluation.explanation or None,
-                    metadata=_evaluation_metadata(evaluation, trace),
-                    identifier=_IDENTIFIER if count == 0 else f"{_IDENTIFIER}:{count}",
-                    user_id=trace.user_id,
-                )
-            )
-        summary = _verdict_summary(verdict)
-        verdict_fields: dict[str, Any] = {
-            "name": VERDICT_ANNOTATION,
-            "annotator_kind": "LLM" if any(e.judge_model for e in verdict.evaluations) else "CODE",
-            "label": verdict.label,
-            "score": None if verdict.passed is None else float(verdict.passed),
-            "explanation": summary,
-            "metadata": verdict_metadata(verdict),
-            "identifier": _IDENTIFIER,
-            "user_id": trace.user_id,
-        }
-        writes.append(AnnotationWrite(target="trace", target_id=trace.trace_id, **verdict_fields))
-        if root is not None:
-            writes.append(AnnotationWrite(target="span", target_id=root.span_id, **verdict_fields))
-        return writes
+        return verdict_annotations(
+            trace, verdict, annotate_passing_checks=self.settings.annotate_passing_checks
+        )
 
     def feedback_annotation(self, trace: AgentTrace | None, feedback: Feedback) -> AnnotationWrite:
-        span_id = feedback.span_id or (trace.root.span_id if trace and trace.root else None)
-        explicit = feedback.explicit
-        label = (
-            feedback.thumbs
-            or ("corrected" if feedback.correction is not None else None)
-            or ("preference" if feedback.chosen is not None else None)
-            or feedback.signal
-        )
-        explanation = "\n".join(
-            part
-            for part in (
-                feedback.reason,
-                f"correction: {feedback.correction}" if feedback.correction else None,
-                f"evidence: {feedback.evidence}" if feedback.evidence else None,
-            )
-            if part
-        )
-        target: Literal["span", "trace"] = "span" if span_id is not None else "trace"
-        return AnnotationWrite(
-            target=target,
-            target_id=span_id if span_id is not None else _trace_id(trace, feedback),
-            name=FEEDBACK_ANNOTATION if explicit else f"{IMPLICIT_ANNOTATION}.{feedback.signal}",
-            annotator_kind="HUMAN" if explicit else "CODE",
-            label=label,
-            score=(1.0 if feedback.thumbs == "up" else 0.0) if label else None,
-            explanation=explanation or None,
-            metadata={
-                "feedback_id": feedback.feedback_id,
-                "annotator": feedback.annotator,
-                "sender": feedback.sender,
-                "weight": feedback.weight,
-                "signal": feedback.signal,
-                "has_correction": feedback.correction is not None,
-            },
-            # The latest feedback of one annotator on one span wins; implicit signals by kind. An
-            # authenticated sender scopes its annotators: one sender cannot overwrite another's.
-            identifier=_feedback_identifier(feedback, explicit=explicit),
-            user_id=trace.user_id if trace else None,
-        )
+        return feedback_annotation(trace, feedback)
 
     # ----------------------------------------------------------------------------- examples
 
-    def verdict_examples(self, trace: AgentTrace, verdict: Verdict) -> list[RoutedExample]:
+    def verdict_examples(self, trace: AgentTrace, verdict: Verdict) -> list[ExampleCandidate]:
         if trace.consent is False:
             return []
         failed = [e for e in verdict.evaluations if e.passed is False and e.category is not None]
         uncertain = [e for e in verdict.evaluations if self._uncertain(e)]
-        examples: list[RoutedExample] = []
+        examples: list[ExampleCandidate] = []
         if verdict.passed is False and any(self._confident(e) for e in failed):
             failing_rubrics = sorted({e.rubric_id for e in failed if e.rubric_id is not None})
             failing_checks = sorted({e.evaluator for e in failed if e.judge_model is None})
             meta = {
                 "failing_rubrics": failing_rubrics,
                 "failing_checks": failing_checks,
-                "explanation": _primary_explanation(verdict),
+                "explanation": primary_explanation(verdict),
             }
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="regression",
                     reason="confident_failure",
                     trace=trace,
@@ -210,7 +128,7 @@ class Router:
                 )
             )
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="review",
                     reason="failure_without_expected_output",
                     trace=trace,
@@ -224,7 +142,7 @@ class Router:
             confidence = least.confidence if least.confidence is not None else 0.0
             category = least.category or verdict.category
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="review",
                     reason="uncertain_judgment",
                     trace=trace,
@@ -243,7 +161,7 @@ class Router:
 
     def feedback_examples(
         self, trace: AgentTrace, feedback: Feedback, verdict: Verdict | None = None
-    ) -> list[RoutedExample]:
+    ) -> list[ExampleCandidate]:
         """``verdict`` is the trace's, when known: feedback that contradicts it goes to review."""
         if trace.consent is False:
             return []
@@ -252,7 +170,7 @@ class Router:
             # Behaviour is evidence, not a label: the case goes to review, ranked below what
             # people reported themselves (priority 1.0).
             return [
-                RoutedExample(
+                ExampleCandidate(
                     route="review",
                     reason=f"implicit_{feedback.signal}",
                     trace=trace,
@@ -270,10 +188,10 @@ class Router:
             "sender": feedback.sender,
             "reason": feedback.reason,
         }
-        examples: list[RoutedExample] = []
+        examples: list[ExampleCandidate] = []
         if feedback.chosen is not None and feedback.rejected is not None:
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="preference",
                     reason="pairwise_feedback",
                     trace=trace,
@@ -287,7 +205,7 @@ class Router:
             # A person liked what a check or the judge failed: one of them is wrong, and a
             # golden example would teach the mistake either way. A reviewer decides.
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="review",
                     reason="thumbs_up_on_failed_verdict",
                     trace=trace,
@@ -303,7 +221,7 @@ class Router:
             )
         elif feedback.thumbs == "up" and feedback.correction is None:
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="golden",
                     reason="thumbs_up",
                     trace=trace,
@@ -313,7 +231,7 @@ class Router:
             )
         elif feedback.correction is not None:
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="regression",
                     reason="correction",
                     trace=trace,
@@ -323,7 +241,7 @@ class Router:
             )
             if original is not None:
                 examples.append(
-                    RoutedExample(
+                    ExampleCandidate(
                         route="preference",
                         reason="correction",
                         trace=trace,
@@ -334,7 +252,7 @@ class Router:
         elif feedback.thumbs == "down":
             conflict = verdict is not None and verdict.passed is True
             examples.append(
-                RoutedExample(
+                ExampleCandidate(
                     route="review",
                     reason="thumbs_down",
                     trace=trace,
@@ -353,7 +271,7 @@ class Router:
             )
         return examples
 
-    def example_write(self, routed: RoutedExample, verdict: Verdict | None) -> ExampleWrite:
+    def example_write(self, routed: ExampleCandidate, verdict: Verdict | None) -> ExampleWrite:
         dataset = self.settings.dataset(routed.route)
         trace = routed.trace
         metadata = {
@@ -367,9 +285,7 @@ class Router:
         root = trace.root
         identifier = example_id(dataset, trace)
         metadata["example_id"] = identifier  # survives any id scheme Phoenix applies
-        metadata["routed_at"] = (
-            _now_rfc3339()
-        )  # when the dataset grew, for the report's stall check
+        metadata["routed_at"] = now_rfc3339()  # when the dataset grew, for the report's stall check
         purpose = DATASET_PURPOSES[routed.route]
         return ExampleWrite(
             dataset=dataset,
@@ -405,100 +321,3 @@ class Router:
         """``uncertainty x rarity``; rarity is 1 / (1 + examples of the category in the window)."""
         seen = self._category_counts().get(category, 0) if category is not None else 0
         return round((1.0 - confidence) / (1 + seen), 6)
-
-
-def _label(evaluation: Evaluation) -> str:
-    """``pass``, ``unscored``, ``category/subcategory``; an uncategorized failure (an observation
-    such as a tool's own 404) keeps the evaluator's label."""
-    if evaluation.unscored:
-        return "unscored"
-    if evaluation.passed:
-        return "pass"
-    if evaluation.category is None:
-        return evaluation.label
-    return failure_label(evaluation.category, evaluation.subcategory)
-
-
-def verdict_metadata(verdict: Verdict) -> dict[str, Any]:
-    """The ``flywheel.verdict`` annotation's metadata: the verdict and its analysis context, what
-    ``otel-flywheel report`` reads back from Phoenix."""
-    return {
-        "category": verdict.category,
-        "subcategory": verdict.subcategory,
-        "culprit_span_id": verdict.culprit_span_id,
-        "severity": verdict.severity,
-        "root_cause_owner": verdict.root_cause_owner,
-        "evaluators": sorted({e.evaluator for e in verdict.evaluations}),
-        "start_time": verdict.start_time,
-        "service": dict(verdict.service),
-        "cohort": dict(verdict.cohort),
-        "culprit": dict(verdict.culprit),
-        "tools": list(verdict.tools),
-        "goal": verdict.goal,
-        "rubric_versions": {
-            e.rubric_id: e.rubric_version for e in verdict.evaluations if e.rubric_id is not None
-        },
-        "judge_models": sorted({e.judge_model for e in verdict.evaluations if e.judge_model}),
-        # Per evaluation, as the report's calibration reads them (passing checks included).
-        "evaluations": [
-            {
-                "name": e.evaluator,
-                "rubric_id": e.rubric_id,
-                "rubric_version": e.rubric_version,
-                "passed": e.passed,
-            }
-            for e in verdict.evaluations
-        ],
-    }
-
-
-def _now_rfc3339() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _verdict_summary(verdict: Verdict) -> str:
-    if verdict.passed is None:
-        return "Some evaluations are unscored; no evaluation failed."
-    if verdict.passed:
-        return "Every evaluation passed."
-    where = f" at span {verdict.culprit_span_id}" if verdict.culprit_span_id else ""
-    kind = "/".join(part for part in (verdict.category, verdict.subcategory) if part)
-    return f"{kind}{where}: {_primary_explanation(verdict)}"
-
-
-def _primary_explanation(verdict: Verdict) -> str:
-    for evaluation in verdict.evaluations:
-        if (
-            evaluation.passed is False
-            and evaluation.category == verdict.category
-            and evaluation.culprit_span_id == verdict.culprit_span_id
-        ):
-            return evaluation.explanation
-    return ""
-
-
-def _feedback_identifier(feedback: Feedback, *, explicit: bool) -> str:
-    who = feedback.annotator or ("user" if explicit else "detector")
-    return f"{feedback.sender}/{who}" if feedback.sender else who
-
-
-def _evaluation_metadata(evaluation: Evaluation, trace: AgentTrace) -> dict[str, Any]:
-    return {
-        "category": evaluation.category,
-        "subcategory": evaluation.subcategory,
-        "rubric_id": evaluation.rubric_id,
-        "rubric_version": evaluation.rubric_version,
-        "judge_model": evaluation.judge_model,
-        "confidence": evaluation.confidence,
-        "references": list(evaluation.references),
-        "trace_id": trace.trace_id,
-        # What the judge saw: a report counts the verdicts made with most of the trace unseen.
-        **({"coverage": evaluation.coverage.to_dict()} if evaluation.coverage is not None else {}),
-        "result": evaluation.label,
-    }
-
-
-def _trace_id(trace: AgentTrace | None, feedback: Feedback) -> str:
-    trace_id = trace.trace_id if trace is not None else feedback.trace_id
-    assert trace_id is not None  # Feedback requires a trace or a span id
-    return trace_id

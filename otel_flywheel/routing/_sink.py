@@ -20,7 +20,7 @@ from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.model import AgentTrace, Feedback, Verdict
 from otel_flywheel.outbox import Outbox, OutboxWorker
 from otel_flywheel.privacy import Redactor, redact_feedback
-from otel_flywheel.routing._router import RoutedExample, Router
+from otel_flywheel.routing._router import ExampleCandidate, Router
 from otel_flywheel.routing._store import RoutingStore
 from otel_flywheel.sinks import Write
 
@@ -144,7 +144,7 @@ class RoutingSink:
         return writes
 
     def _claim(
-        self, examples: Sequence[RoutedExample], verdict: Verdict | None, rank: int
+        self, examples: Sequence[ExampleCandidate], verdict: Verdict | None, rank: int
     ) -> list[Write]:
         writes: list[Write] = []
         for routed in examples:

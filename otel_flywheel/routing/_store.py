@@ -38,7 +38,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -58,7 +58,7 @@ from otel_flywheel.routing._store_db import (
     total_bytes,
 )
 from otel_flywheel.routing._trim import fit_trace_json
-from otel_flywheel.state import open_sqlite, write_transaction
+from otel_flywheel.state import open_sqlite, state_path, write_transaction
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -90,6 +90,14 @@ class PurgeCounts:
     traces: int = 0
     feedback: int = 0
     routed: int = 0
+
+
+ROUTING_STORE_FILE: Final = "routing.sqlite"
+
+
+def default_routing_store_path(*, environ: Mapping[str, str] | None = None) -> Path:
+    """``<FLYWHEEL_STATE_DIR or .flywheel>/routing.sqlite``."""
+    return state_path(ROUTING_STORE_FILE, environ=environ)
 
 
 class RoutingStore:
@@ -147,6 +155,13 @@ class RoutingStore:
             raise ConfigError(
                 f"{self.path} is not a usable routing store ({error}); move it aside"
             ) from None
+
+    @classmethod
+    def existing(cls, path: str | Path | None = None) -> RoutingStore | None:
+        """The store at ``path`` (default: `default_routing_store_path`), or ``None`` when this
+        machine has none: a reader (export, replay, purge) must not create an empty store."""
+        target = Path(path) if path is not None else default_routing_store_path()
+        return cls(target) if target.is_file() else None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -13,7 +13,7 @@ from typing import ClassVar, Final, Literal
 from pydantic import Field, SecretStr
 
 from otel_flywheel import _env
-from otel_flywheel.config import _Settings
+from otel_flywheel.config import Settings
 from otel_flywheel.state import state_path
 
 __all__ = [
@@ -36,7 +36,7 @@ SPOOL_FILE_NAME: Final = "spool.sqlite"
 _MIB: Final = 1024 * 1024
 
 
-class ServerSettings(_Settings):
+class ServerSettings(Settings):
     """What ``otel-flywheel serve`` binds, where it spools and when it pushes back.
 
     Tokens are read from the environment or the config file only: a secret on a command line is

@@ -44,8 +44,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
+from otel_flywheel._internal import ClosedOnExit
 from otel_flywheel.errors import ConfigError, FlywheelError
 from otel_flywheel.server._spool_db import connect, lock_exclusively, unlock
 from otel_flywheel.state import write_transaction
@@ -75,7 +75,7 @@ class SpooledFeedback:
     payload: str
 
 
-class Spool:
+class Spool(ClosedOnExit):
     """A SQLite file holding what the server accepted and has not delivered yet. Thread-safe.
 
     Args:
@@ -425,17 +425,6 @@ class Spool:
             self._ingest.close()
             self._worker.close()
             unlock(self._lock_fd)
-
-    def __enter__(self) -> Spool:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Spool({str(self._path)!r}, spans={self._spans}, feedback={self._feedback})"

@@ -1,4 +1,4 @@
-"""The ``Sink`` extension point: where the outbox delivers writes, and what it hears back.
+"""The ``WriteSink`` extension point: where the outbox delivers writes, and what it hears back.
 
 A sink reports one ``WriteOutcome`` per write, keyed by ``write.key``:
 
@@ -25,7 +25,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from otel_flywheel.sinks._writes import Write
 
-__all__ = ["InMemorySink", "OutcomeKind", "Sink", "WriteOutcome"]
+__all__ = ["InMemorySink", "OutcomeKind", "WriteOutcome", "WriteSink"]
 
 OutcomeKind = Literal["done", "retry", "failed", "dead"]
 
@@ -59,7 +59,7 @@ _DONE = WriteOutcome(kind="done")
 
 
 @runtime_checkable
-class Sink(Protocol):
+class WriteSink(Protocol):
     """Delivers writes; called from the outbox worker's thread, one batch at a time.
 
     Returns an outcome for every write, keyed by ``write.key``; a missing key counts as ``retry``.

@@ -4,8 +4,8 @@ The Phoenix server lives in its own environment (``.venv-phoenix``): with the se
 every ``import phoenix.*`` loads the whole app (~9 s), so the library's environment holds the client
 only and the server runs as a separate process, as a deployed Phoenix would.
 
-This module imports only the standard library at import time; ``phoenix.client`` and ``httpx`` are
-imported inside the functions that need them.
+``phoenix.client`` is imported inside the functions that need it. ``wait_for_spans`` is the Phoenix
+adapter's (``otel_flywheel.phoenix``), re-exported for tests.
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 from otel_flywheel import _env
 from otel_flywheel.errors import FlywheelError
+from otel_flywheel.phoenix import wait_for_spans
 
 if TYPE_CHECKING:
-    from phoenix.client import Client
-    from phoenix.client.__generated__ import v1
+    pass
 
 __all__ = [
     "FLYWHEEL_PHOENIX_BIN",
@@ -407,66 +407,3 @@ def _tail(path: Path, *, lines: int = _LOG_TAIL_LINES) -> str:
         return f"(log unreadable: {error})"
     text = data.decode("utf-8", errors="replace").splitlines()[-lines:]
     return "\n".join(text) if text else "(log is empty)"
-
-
-def wait_for_spans(
-    client: Client,
-    *,
-    project: str,
-    min_count: int,
-    trace_ids: Sequence[str] | None = None,
-    timeout_seconds: float = 30.0,
-    poll_interval_seconds: float = 0.25,
-    limit: int = 1000,
-) -> list[v1.Span]:
-    """Poll Phoenix until at least ``min_count`` spans of ``project`` are queryable; return them.
-
-    Phoenix acknowledges OTLP at once but writes spans asynchronously (~125 spans/s with SQLite on two
-    cores), so a test must wait before it reads, annotates or links what it exported.
-
-    Args:
-        client: a ``phoenix.client.Client`` for the server.
-        project: project name or id (what ``openinference.project.name`` set).
-        min_count: spans to wait for.
-        trace_ids: only count spans of these traces (32 hex digits each).
-        timeout_seconds: overall deadline.
-        poll_interval_seconds: pause between queries.
-        limit: most spans to fetch per poll; raised to ``min_count`` if smaller.
-
-    Raises:
-        TimeoutError: fewer than ``min_count`` spans were queryable by the deadline; the message says
-            how many were seen, their names and the last error.
-    """
-    import httpx
-
-    deadline = time.monotonic() + timeout_seconds
-    seen: list[v1.Span] = []
-    last_error: str | None = None
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            seen = client.spans.get_spans(
-                project_identifier=project,
-                trace_ids=list(trace_ids) if trace_ids is not None else None,
-                limit=max(limit, min_count),
-                # The client takes whole seconds; never 0 (no timeout) near the deadline.
-                timeout=max(1, int(remaining)),
-            )
-            last_error = None
-        except httpx.HTTPStatusError as error:
-            # 404: the project does not exist until its first span is written.
-            if error.response.status_code != 404:
-                raise
-            last_error = f"HTTP 404 for project {project!r} (not created yet)"
-        except httpx.TransportError as error:
-            last_error = f"{type(error).__name__}: {error}"
-        if len(seen) >= min_count:
-            return seen
-        if time.monotonic() + poll_interval_seconds > deadline:
-            names = sorted({span["name"] for span in seen})
-            raise TimeoutError(
-                f"saw {len(seen)} of {min_count} spans in project {project!r}"
-                f"{f' for traces {list(trace_ids)}' if trace_ids is not None else ''} after "
-                f"{timeout_seconds:g} s; names seen: {names}; last error: {last_error or 'none'}"
-            )
-        time.sleep(poll_interval_seconds)

@@ -305,8 +305,7 @@ def _load(group: _Group) -> list[DatasetExample]:
     if offline is not None:
         examples = [e for e in read_examples(offline) if e.dataset == group.dataset]
     else:
-        from otel_flywheel.cli._judge import phoenix_client
-        from otel_flywheel.replay._phoenix import load_dataset
+        from otel_flywheel.phoenix import load_dataset, phoenix_client
 
         with phoenix_client(group.options.get("phoenix_url")) as (client, _url):
             examples = load_dataset(
@@ -320,14 +319,14 @@ def _load(group: _Group) -> list[DatasetExample]:
 def _recordings(example: DatasetExample, options: dict[str, Any]) -> dict[str, list[ToolRecording]]:
     if options.get("tool_replay", "passthrough") == "off":
         return {}
-    from otel_flywheel.replay._job import find_recordings as find
+    from otel_flywheel.replay import find_recordings as find
 
     def quiet(_message: str) -> None:
         return None
 
     if options.get("offline") is not None:
         return find([example], None, quiet)
-    from otel_flywheel.cli._judge import phoenix_client
+    from otel_flywheel.phoenix import phoenix_client
 
     with phoenix_client(options.get("phoenix_url")) as (client, _url):
         return find([example], client, quiet)

@@ -28,11 +28,12 @@ from opentelemetry.trace import SpanContext
 from phoenix.client import Client
 
 from otel_flywheel.cli import main
-from otel_flywheel.cli._judge import parse_time_bound, pull_traces
 from otel_flywheel.otlp import encode_otlp_json
+from otel_flywheel.phoenix import pull_traces
 from otel_flywheel.privacy import build_redactor
 from otel_flywheel.testing.llm_server import Reply, ScriptedLLMServer, StructuredJSON
 from otel_flywheel.testing.phoenix import LocalPhoenix, find_free_port, wait_for_spans
+from otel_flywheel.times import parse_time_bound
 
 MINUTE_NS = 60 * 1_000_000_000
 # The personal data the demo's customers type, in every form it could reach a judge.

@@ -23,12 +23,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import format_span_id, format_trace_id
 from phoenix.client import Client
 
-from otel_flywheel._feedback._sync import (
-    ReviewAnnotation,
-    feedback_from_annotation,
-    feedback_id_for,
-)
+from otel_flywheel._feedback import feedback_from_annotation, feedback_id_for
 from otel_flywheel.cli import main
+from otel_flywheel.phoenix import Annotation
 from otel_flywheel.testing.phoenix import LocalPhoenix, find_free_port, wait_for_spans
 
 TRACE_ID = "ab" * 16
@@ -48,9 +45,9 @@ def annotation(
     name: str = "correctness",
     identifier: str = "",
     annotation_id: str = "U3BhbkFubm90YXRpb246MQ==",
-) -> ReviewAnnotation:
+) -> Annotation:
     """As Phoenix's REST API returns a span annotation."""
-    return ReviewAnnotation.from_phoenix(
+    return Annotation.from_phoenix(
         {
             "id": annotation_id,
             "span_id": SPAN_ID,
@@ -93,7 +90,7 @@ def annotation(
     ],
 )
 def test_labels_scores_explanations_and_metadata_read_as_thumbs_corrections_and_reasons(
-    given: ReviewAnnotation, thumbs: str | None, correction: str | None, reason: str | None
+    given: Annotation, thumbs: str | None, correction: str | None, reason: str | None
 ) -> None:
     feedback = feedback_from_annotation(given)
     assert feedback is not None
@@ -130,7 +127,7 @@ def test_chosen_and_rejected_metadata_make_a_preference() -> None:
     ],
 )
 def test_an_annotation_that_says_no_thumbs_correction_or_preference_is_not_feedback(
-    given: ReviewAnnotation,
+    given: Annotation,
 ) -> None:
     assert feedback_from_annotation(given) is None
 

@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Status, StatusCode, format_trace_id
 
 from otel_flywheel.capture import FlywheelSpanProcessor, InMemoryPipeline
-from otel_flywheel.datasets import DatasetExample
-from otel_flywheel.export import ExportResult, SourceDataset, TraceLookup, export_dpo, export_sft
+from otel_flywheel.datasets import DatasetExample, LoadedDataset
+from otel_flywheel.export import ExportResult, TraceLookup, export_dpo, export_grpo, export_sft
 from otel_flywheel.model import AgentTrace
 from otel_flywheel.routing import RoutingStore
 from otel_flywheel.testing.llm_server import (
@@ -243,8 +243,8 @@ class Zoo:
 
     traces: dict[str, AgentTrace]
     store: RoutingStore
-    golden: SourceDataset
-    preference: SourceDataset
+    golden: LoadedDataset
+    preference: LoadedDataset
 
     @classmethod
     def build(cls, traces: dict[str, AgentTrace], store: RoutingStore) -> Zoo:
@@ -273,8 +273,8 @@ class Zoo:
         return cls(
             traces=traces,
             store=store,
-            golden=SourceDataset(name=f"{PROJECT}/golden", examples=golden, origin="zoo"),
-            preference=SourceDataset(
+            golden=LoadedDataset(name=f"{PROJECT}/golden", examples=golden, origin="zoo"),
+            preference=LoadedDataset(
                 name=f"{PROJECT}/preference", examples=preference, origin="zoo"
             ),
         )
@@ -284,6 +284,9 @@ class Zoo:
 
     def dpo(self, out: Path, **options: Any) -> ExportResult:
         return export_dpo([self.preference], out=out, traces=self.lookup(), **options)
+
+    def grpo(self, out: Path, **options: Any) -> ExportResult:
+        return export_grpo([self.golden], out=out, traces=self.lookup(), **options)
 
     def lookup(self) -> TraceLookup:
         return TraceLookup(store=self.store)

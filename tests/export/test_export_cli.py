@@ -182,12 +182,17 @@ def test_bad_options_exit_2_naming_the_fix(
         ),
         (
             ["evals", "--out", "golden.jsonl", "--format", "hf"],
-            "--format and --no-parallel-tool-calls apply to sft and dpo",
+            "--format and --no-parallel-tool-calls apply to sft, dpo and grpo",
         ),
         (
             ["evals", "--out", "golden.jsonl", "--no-parallel-tool-calls"],
-            "--format and --no-parallel-tool-calls apply to sft and dpo",
+            "--format and --no-parallel-tool-calls apply to sft, dpo and grpo",
         ),
+        (
+            ["grpo", "--out", "grpo.jsonl", "--format", "openai"],
+            "OpenAI fine-tuning reads no prompt-only (GRPO) rows: write them with --format hf",
+        ),
+        (["sft", "--out", "sft.jsonl", "--granularity", "turn"], "--granularity applies to grpo"),
     ],
 )
 def test_a_format_its_file_cannot_hold_exits_2_before_phoenix_is_asked(
@@ -241,3 +246,44 @@ def test_export_dpo_in_hf_format_writes_trl_rows_and_says_so(
     manifest = json.loads(Path(f"{out}.manifest.json").read_text())
     assert (manifest["row_format"], manifest["parallel_tool_calls"]) == ("hf", False)
     assert "format: hf (Hugging Face chat templates and TRL)" in printed.out
+
+
+def test_export_grpo_writes_prompt_rows_the_reward_reads(
+    export_world: World,
+    phoenix_server: LocalPhoenix,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from otel_flywheel.export import HF_GRPO_SCHEMA
+
+    out = tmp_path / "grpo.parquet"
+    code = export(
+        export_world,
+        phoenix_server,
+        "grpo",
+        "--dataset",
+        export_world.dataset("golden"),
+        "--dataset",
+        export_world.dataset("regression"),
+        "--out",
+        str(out),
+        "--no-local-store",
+        "--near-duplicates",
+        "off",
+    )
+
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert pq.read_table(out).schema.equals(HF_GRPO_SCHEMA)
+    assert "format: hf (Hugging Face chat templates and TRL)" in printed.out
+    manifest = json.loads(Path(f"{out}.manifest.json").read_text())
+    assert manifest["kind"] == "grpo"
+    decisions = [row["decision"].split("@")[0] for row in manifest["rows"]]
+    assert "tool_calls" in decisions
+    assert "answer" in decisions
+    routes = {row["route"] for row in manifest["rows"]}
+    assert routes == {"golden", "regression"}  # the world's regression holds a correction
+    for row in pq.read_table(out).to_pylist():
+        expected = json.loads(row["expected_tool_calls"])
+        assert set(expected) == {"expected_tool_calls"}
+        assert json.loads(row["prompt"][-1])["role"] in ("user", "tool")

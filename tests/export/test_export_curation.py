@@ -19,13 +19,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from otel_flywheel.config import RoutingSettings, resolve_settings
-from otel_flywheel.datasets import DatasetExample
+from otel_flywheel.datasets import DatasetExample, LoadedDataset
 from otel_flywheel.export import (
     CurationSettings,
     ExportError,
     NearDuplicateIndex,
     PIIFoundError,
-    SourceDataset,
     TraceLookup,
     conversation_from_trace,
     export_dpo,
@@ -147,9 +146,9 @@ class Routed:
                 )
             )
 
-    def sources(self, *routes: str) -> list[SourceDataset]:
+    def sources(self, *routes: str) -> list[LoadedDataset]:
         return [
-            SourceDataset(name=f"support/{r}", examples=self.examples.get(r, [])) for r in routes
+            LoadedDataset(name=f"support/{r}", examples=self.examples.get(r, [])) for r in routes
         ]
 
     def lookup(self) -> TraceLookup:
@@ -218,7 +217,7 @@ def test_an_example_whose_trace_is_gone_is_counted_not_fatal(
     lost = replace(
         found, example_id="lost", metadata={**found.metadata, "source_trace_id": "f" * 32}
     )
-    source = SourceDataset(name="support/golden", examples=[*routed.examples["golden"], lost])
+    source = LoadedDataset(name="support/golden", examples=[*routed.examples["golden"], lost])
 
     result = export_sft([source], out=tmp_path / "sft.jsonl", traces=routed.lookup())
 

@@ -23,9 +23,9 @@ from otel_flywheel.export import (
     export_evals,
     export_sft,
     export_training_data,
-    load_dataset,
     load_examples_file,
 )
+from otel_flywheel.phoenix import load_dataset
 
 STEPS = [
     "selection",

@@ -19,7 +19,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_value
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.outbox import Outbox, OutboxWorker
-from otel_flywheel.sinks import ExampleWrite, InMemorySink, Sink, Write, WriteOutcome
+from otel_flywheel.sinks import ExampleWrite, InMemorySink, Write, WriteOutcome, WriteSink
 
 
 class Clock:
@@ -328,4 +328,4 @@ def test_a_forked_child_delivers_with_its_own_worker_and_connection(
 
 
 def test_any_object_with_a_matching_write_method_is_a_sink() -> None:
-    assert isinstance(ScriptedSink(), Sink)
+    assert isinstance(ScriptedSink(), WriteSink)

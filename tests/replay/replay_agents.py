@@ -193,6 +193,39 @@ def order_agent_task(
         provider.shutdown()
 
 
+@contextmanager
+def two_agents(
+    first: str, second: str
+) -> Iterator[
+    tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, Any]], str], TracerProvider]
+]:
+    """Two versions of the order agent as replay tasks, each with its own scripted model, both
+    instrumented on one provider (an instrumentor instruments the openai client once)."""
+    provider = TracerProvider()
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        with (
+            ScriptedLLMServer(responder=responder(first)) as llm_a,
+            ScriptedLLMServer(responder=responder(second)) as llm_b,
+            OpenAI(base_url=llm_a.base_url, api_key="t", max_retries=0) as client_a,
+            OpenAI(base_url=llm_b.base_url, api_key="t", max_retries=0) as client_b,
+        ):
+            agent_a = OrderAgent(client_a, tracer_provider=provider)
+            agent_b = OrderAgent(client_b, tracer_provider=provider)
+
+            def task_a(input: dict[str, Any]) -> str:
+                return agent_a.answer(input["input"])
+
+            def task_b(input: dict[str, Any]) -> str:
+                return agent_b.answer(input["input"])
+
+            yield task_a, task_b, provider
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+
 def wait_for_examples(client: Client, dataset: str, count: int) -> None:
     deadline = time.monotonic() + 60
     while True:

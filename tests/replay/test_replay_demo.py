@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from openai import OpenAI
@@ -17,13 +18,19 @@ from replay_agents import wait_for_examples
 from otel_flywheel._flywheel import build_flywheel
 from otel_flywheel._register import register
 from otel_flywheel.capture import InMemoryPipeline
+from otel_flywheel.demo import demo_replay
 from otel_flywheel.demo._agent import SupportAgent
+from otel_flywheel.demo._fixed import FIXED_TURNS
 from otel_flywheel.demo._script import SCENARIOS, respond
-from otel_flywheel.replay import demo_replay
-from otel_flywheel.replay._demo_fix import FIXED_TURNS
+from otel_flywheel.model import Feedback
 from otel_flywheel.testing.llm_server import ScriptedLLMServer
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
 
+THUMBS_UP = (
+    "How long does standard shipping take?",
+    "What does the warranty cover?",
+    "Track A-1004",
+)
 # What the deterministic checks route to the regression dataset from the demo's conversations.
 CHECKED_FAILURES = {
     "Status of order A-1003 please",
@@ -35,10 +42,14 @@ CHECKED_FAILURES = {
 
 
 @pytest.fixture(scope="module")
-def demo_project(
-    phoenix_server: LocalPhoenix, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The demo's conversations, captured, exported to Phoenix and routed (checks only)."""
+def demo_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo-state")
+
+
+@pytest.fixture(scope="module")
+def demo_project(phoenix_server: LocalPhoenix, demo_state_dir: Path) -> Iterator[str]:
+    """The demo's conversations, captured, exported to Phoenix and routed (checks only), with
+    the customers' thumbs up (the golden dataset)."""
     import httpx
 
     project = f"demo-replay-{uuid.uuid4().hex[:8]}"
@@ -46,7 +57,7 @@ def demo_project(
         pytest.MonkeyPatch.context() as monkeypatch,
         httpx.Client(base_url=phoenix_server.base_url, timeout=30) as http,
     ):
-        monkeypatch.setenv("FLYWHEEL_STATE_DIR", str(tmp_path_factory.mktemp("demo-state")))
+        monkeypatch.setenv("FLYWHEEL_STATE_DIR", str(demo_state_dir))
         pipeline = InMemoryPipeline()
         provider = register(
             project=project,
@@ -81,9 +92,16 @@ def demo_project(
             for trace in traces:
                 flywheel.submit(trace)
             assert flywheel.force_flush(60_000)
+            by_goal = {trace.goal: trace for trace in traces}
+            for scenario in SCENARIOS:
+                if scenario.feedback is not None and scenario.feedback.thumbs == "up":
+                    trace_id = by_goal[scenario.question].trace_id
+                    flywheel.submit_feedback(Feedback(trace_id=trace_id, thumbs="up"))
+            assert flywheel.force_flush(60_000)
         finally:
             flywheel.shutdown()
         wait_for_examples(Client(http_client=http), f"{project}/regression", len(CHECKED_FAILURES))
+        wait_for_examples(Client(http_client=http), f"{project}/golden", len(THUMBS_UP))
         yield project
 
 
@@ -118,3 +136,45 @@ def test_the_demo_replays_its_regressions_a_fix_passes_the_gate_and_the_original
     assert "regressed (5):" in rendered
     assert "GATE FAILED (exit 1)" in rendered
     assert sum(line.startswith("[15/15]") for line in lines) == 2  # progress, per replay
+
+
+def test_the_few_shot_variant_is_replayed_beside_the_original_and_the_difference_is_reported(
+    demo_project: str, demo_state_dir: Path, phoenix_server: LocalPhoenix
+) -> None:
+    """The golden examples as few-shot: the question whose fix a retrieved example demonstrates
+    (a lookup, shown by "Track A-1004") is fixed; the others are not; the pair goes to the
+    preference dataset."""
+    from otel_flywheel.demo import demo_fewshot_comparison
+
+    report = demo_fewshot_comparison(
+        phoenix_url=phoenix_server.base_url,
+        project=demo_project,
+        routing_store=demo_state_dir / "routing.sqlite",
+    )
+
+    comparison = report.comparison
+    better = {pair.a.example.input["input"] for pair in comparison.with_difference("better")}
+    assert better == {"Status of order A-1003 please"}
+    assert comparison.with_difference("worse") == []
+    assert comparison.verdict == "no significant difference"  # one of five says little
+    assert report.exit_code == 0
+    rendered = report.render()
+    assert "fewshot - original over the 5 examples both scored: +20.0%" in rendered
+    assert "better with fewshot (fewshot passes, original fails): 1" in rendered
+    assert report.preferences is not None
+    assert (report.preferences.pairs, report.preferences.delivered) == (1, True)
+    assert report.preferences.dataset == f"{demo_project}/preference"
+    # The few-shot runs recorded which golden examples they were shown.
+    fixed_run = next(
+        run
+        for pair in comparison.with_difference("better")
+        for run in pair.b.runs
+        if run.status == "pass"
+    )
+    assert fixed_run.trace is not None
+    (shown,) = [
+        step.attributes["flywheel.fewshot.example_ids"]
+        for step in fixed_run.trace.steps
+        if "flywheel.fewshot.example_ids" in step.attributes  # the agent's span
+    ]
+    assert len(shown) == 1  # only "Track A-1004" shares a word ("order") with the question

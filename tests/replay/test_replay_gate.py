@@ -18,7 +18,7 @@ from otel_flywheel import tool
 from otel_flywheel.datasets import DatasetExample
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.evaluation import load_trace_evaluator
-from otel_flywheel.replay import GateSettings, run_replay, wilson_interval, write_summary
+from otel_flywheel.replay import GateSettings, run_replay, write_summary
 from otel_flywheel.testing.llm_server import ScriptedLLMServer, Text
 
 DATASET = "gate-tests/golden"
@@ -65,15 +65,6 @@ def replay(
     return run_replay(
         DATASET, task, examples=examples, judge=False, tracer_provider=provider, **options
     )
-
-
-def test_wilson_interval_matches_the_published_values() -> None:
-    # Wilson (1927) / Newcombe (1998) example: 81 of 263 -> [0.2553, 0.3662] at 95 %.
-    lower, upper = wilson_interval(81, 263)
-    assert lower == pytest.approx(0.2553, abs=1e-4)
-    assert upper == pytest.approx(0.3662, abs=1e-4)
-    assert wilson_interval(10, 10)[0] == pytest.approx(10 / (10 + 1.959964**2), abs=1e-9)
-    assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
 def test_every_example_passing_on_enough_runs_passes_the_gate(provider: TracerProvider) -> None:

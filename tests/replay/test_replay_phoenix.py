@@ -30,9 +30,9 @@ from replay_agents import (
 from otel_flywheel._flywheel import build_flywheel
 from otel_flywheel._register import register
 from otel_flywheel.capture import InMemoryPipeline
-from otel_flywheel.cli._judge import PhoenixAccessError
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.model import AgentTrace, Feedback
+from otel_flywheel.phoenix import PhoenixAccessError
 from otel_flywheel.replay import GateSettings, run_replay
 from otel_flywheel.testing.llm_server import ScriptedLLMServer
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
@@ -267,3 +267,55 @@ def test_an_unknown_dataset_or_an_unreachable_phoenix_is_an_error_naming_the_fix
         run_replay("nope/golden", task, phoenix_url=phoenix_server.base_url, judge=False)
     with pytest.raises(PhoenixAccessError, match=r"cannot reach Phoenix at http://127\.0\.0\.1:9"):
         run_replay(routed.golden, task, phoenix_url="http://127.0.0.1:9", judge=False)
+
+
+def test_an_ab_replay_records_both_experiments_and_writes_preference_pairs_to_phoenix(
+    routed: Routed, phoenix_server: LocalPhoenix, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bad agent against the good one on the golden set: each variant its own experiment on
+    the same dataset version, and one preference pair per example, delivered through the outbox
+    into the project's preference dataset, which ``export dpo`` then trains on."""
+    from replay_agents import two_agents
+
+    from otel_flywheel.export import TraceLookup, export_dpo
+    from otel_flywheel.phoenix import load_dataset
+    from otel_flywheel.replay import run_comparison
+
+    monkeypatch.setenv("FLYWHEEL_STATE_DIR", str(routed.state_dir))
+    with two_agents("bad", "good") as (bad, good, provider):
+        report = run_comparison(
+            routed.golden,
+            bad,
+            good,
+            names=("bad", "good"),
+            phoenix_url=phoenix_server.base_url,
+            tracer_provider=provider,
+            judge=False,
+            gate=LENIENT,
+            tool_replay="off",
+        )
+    comparison = report.comparison
+    assert [p.difference for p in comparison.examples] == ["better"] * 3
+    assert report.info_a.experiment_id != report.info_b.experiment_id
+    assert report.info_a.dataset_version == report.info_b.dataset_version
+    delivery = report.preferences
+    assert delivery is not None
+    assert delivery.dataset == f"{routed.project}/preference"
+    assert (delivery.pairs, delivery.delivered, delivery.pending) == (3, True, 0)
+
+    import httpx
+
+    with httpx.Client(base_url=phoenix_server.base_url, timeout=60) as http:
+        client = Client(http_client=http)
+        wait_for_examples(client, delivery.dataset, 3)
+        source = load_dataset(client, delivery.dataset)
+        result = export_dpo(
+            [source], out=routed.state_dir / "dpo.jsonl", traces=TraceLookup(), row_format="hf"
+        )
+    metadata = [e.metadata for e in source.examples]
+    assert {m["route_reason"] for m in metadata} == {"replay_comparison"}
+    assert {m["chosen"]["experiment_id"] for m in metadata} == {report.info_b.experiment_id}
+    assert {m["rejected"]["experiment_id"] for m in metadata} == {report.info_a.experiment_id}
+    assert {m["source_dataset"] for m in metadata} == {routed.golden}
+    assert {m["user_id"] for m in metadata} == {t.user_id for t in routed.traces[:3]}
+    assert result.rows == 3

@@ -13,8 +13,8 @@ from otel_flywheel.sinks import (
     AnnotationWrite,
     ExampleWrite,
     InMemorySink,
-    Sink,
     WriteOutcome,
+    WriteSink,
     write_from_dict,
 )
 
@@ -147,7 +147,7 @@ def test_an_unknown_serialized_type_is_refused_naming_the_types() -> None:
 
 def test_in_memory_sink_is_a_sink_that_keeps_the_latest_write_per_key() -> None:
     sink = InMemorySink()
-    assert isinstance(sink, Sink)
+    assert isinstance(sink, WriteSink)
     first, rewritten = annotation(label="fail"), annotation(label="pass")
 
     outcomes = sink.write([first, example()])
