@@ -2,8 +2,9 @@
 
 An example's ``input`` is what replay hands the agent again: the user's goal (the root span's
 input) and the session it belonged to. Outputs depend on the route (the answer given, a
-correction, a preference pair); ``expected_tool_calls`` carries the tool calls of a trace judged
-good, so replay can check a new version calls the same tools with the same arguments.
+correction, a preference pair); ``expected_tool_calls`` carries the effective tool calls of a trace
+judged good (failed attempts left out), so replay can check a new version calls the same tools with
+the same arguments.
 
 Example ids are stable: a digest of the dataset and the *normalized* input (Unicode NFKC, case
 folded, whitespace collapsed), so the same question routed twice, on two instances or after a
@@ -19,7 +20,8 @@ from typing import Any
 
 from otel_flywheel import __version__
 from otel_flywheel import semconv as sc
-from otel_flywheel.model import AgentTrace, Verdict
+from otel_flywheel.evaluation import CallScorer
+from otel_flywheel.model import AgentTrace, Step, Verdict
 
 __all__ = [
     "example_id",
@@ -51,13 +53,27 @@ def example_input(trace: AgentTrace) -> dict[str, Any]:
     return data
 
 
-def expected_tool_calls(trace: AgentTrace) -> list[dict[str, Any]]:
-    """The trace's executed tool calls as reference calls (name + arguments), in order."""
+def expected_tool_calls(trace: AgentTrace, scorer: CallScorer) -> list[dict[str, Any]]:
+    """The trace's effective tool calls as reference calls (name + arguments), in order.
+
+    A call that failed changed nothing, as the evaluators read it (they compare effective calls
+    only): one that raised, ended with error status, or returned what the suite's ``scorer``
+    reads as an error result. Copying it would make a replay expect the failure, or the retry
+    that followed it twice."""
     return [
         {"name": call.name, "arguments": call.arguments}
-        for _, call in trace.tool_calls()
-        if not call.arguments_malformed
+        for step, call in trace.tool_calls()
+        if not call.arguments_malformed and not _failed(step, scorer)
     ]
+
+
+def _failed(step: Step, scorer: CallScorer) -> bool:
+    tool = step.tool
+    if step.error or step.status == "error" or (tool is not None and tool.error):
+        return True
+    name = tool.name if tool is not None else step.name
+    result = tool.result if tool is not None and tool.result is not None else step.output
+    return scorer.result_failure(name, result) is not None
 
 
 def source_metadata(trace: AgentTrace, verdict: Verdict | None) -> dict[str, Any]:

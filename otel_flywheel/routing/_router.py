@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_flywheel.config import RoutingSettings, resolve_settings
+from otel_flywheel.evaluation import CallScorer, load_call_scorer
 from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
 from otel_flywheel.routing._annotations import (
     FEEDBACK_ANNOTATION,
@@ -79,7 +80,8 @@ class ExampleCandidate:
 class Router:
     """The rules: what to write for a verdict or a feedback. Dedupe and caps happen in the sink.
 
-    ``category_counts`` (examples routed per category in the window) feeds review priorities.
+    ``category_counts`` (examples routed per category in the window) feeds review priorities;
+    ``call_scorer`` says which tool results report a failure (the configured suite's by default).
     """
 
     def __init__(
@@ -87,9 +89,13 @@ class Router:
         settings: RoutingSettings | None = None,
         *,
         category_counts: Callable[[], Mapping[str, int]] = dict,
+        call_scorer: CallScorer | None = None,
     ) -> None:
         self.settings = settings if settings is not None else resolve_settings(RoutingSettings)
         self._category_counts = category_counts
+        # Reads failed calls out of golden examples as the evaluators do; the configured suite's
+        # by default, loaded when the first golden example needs it.
+        self._call_scorer = call_scorer
 
     # ------------------------------------------------------------------------ annotations
 
@@ -100,6 +106,11 @@ class Router:
 
     def feedback_annotation(self, trace: AgentTrace | None, feedback: Feedback) -> AnnotationWrite:
         return feedback_annotation(trace, feedback)
+
+    def _scorer(self) -> CallScorer:
+        if self._call_scorer is None:
+            self._call_scorer = load_call_scorer()
+        return self._call_scorer
 
     # ----------------------------------------------------------------------------- examples
 
@@ -225,7 +236,10 @@ class Router:
                     route="golden",
                     reason="thumbs_up",
                     trace=trace,
-                    output={"output": original, "expected_tool_calls": expected_tool_calls(trace)},
+                    output={
+                        "output": original,
+                        "expected_tool_calls": expected_tool_calls(trace, self._scorer()),
+                    },
                     metadata=meta,
                 )
             )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 from trace_builders import build_trace, check_failure, judged, verdict_of
 
 from otel_flywheel.config import RoutingSettings, resolve_settings
-from otel_flywheel.model import Evaluation, Feedback
+from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Step, StepKind, ToolCall
 from otel_flywheel.routing import DATASET_PURPOSES, VERDICT_ANNOTATION, Router
 from otel_flywheel.routing._examples import example_id
 from otel_flywheel.verdict_context import with_context
@@ -199,6 +202,62 @@ def test_thumbs_up_becomes_golden_with_the_output_and_tool_calls_as_expected(
         "output": "It shipped yesterday.",
         "expected_tool_calls": [{"name": "lookup_order", "arguments": {"order_id": "A-1001"}}],
     }
+
+
+def _with_tool_steps(trace: AgentTrace, *steps: Step) -> AgentTrace:
+    return dataclasses.replace(trace, steps=[*trace.steps, *steps])
+
+
+def _tool_step(trace: AgentTrace, index: int, **fields: Any) -> Step:
+    tool = fields.pop("tool")
+    return Step(
+        trace_id=trace.trace_id,
+        span_id=f"{index:016x}",
+        parent_id=trace.steps[0].span_id,
+        kind=StepKind.TOOL,
+        name=tool.name,
+        tool=tool,
+        **fields,
+    )
+
+
+@pytest.mark.parametrize(
+    "failed",
+    [
+        pytest.param({"status": "error"}, id="error-status"),
+        pytest.param({"error": "TimeoutError: upstream"}, id="raised"),
+        pytest.param({"result": '{"error": "seat 12A is taken"}'}, id="error-payload"),
+        pytest.param({"result": '{"isError": true, "content": []}'}, id="mcp-is-error"),
+        pytest.param({"result": "Error: rate limited"}, id="error-text"),
+        pytest.param({"tool_error": "ValueError"}, id="tool-error"),
+    ],
+)
+def test_a_golden_example_expects_only_the_calls_that_took_effect(
+    router: Router, failed: dict[str, Any]
+) -> None:
+    """A write that failed and was retried is one write: golden expects the retry alone."""
+    trace = build_trace()
+    arguments = {"order_id": "A-1001", "seat": "12A"}
+    step_fields = {k: v for k, v in failed.items() if k in ("status", "error")}
+    tool_fields: dict[str, Any] = {"name": "change_seat", "arguments": arguments}
+    if "result" in failed:
+        tool_fields["result"] = failed["result"]
+    if "tool_error" in failed:
+        tool_fields["error"] = failed["tool_error"]
+    trace = _with_tool_steps(
+        trace,
+        _tool_step(trace, 7, tool=ToolCall(**tool_fields), **step_fields),
+        _tool_step(
+            trace,
+            8,
+            tool=ToolCall(name="change_seat", arguments=arguments, result='{"ok": true}'),
+        ),
+    )
+    (golden,) = router.feedback_examples(trace, Feedback(trace_id=trace.trace_id, thumbs="up"))
+    assert golden.output["expected_tool_calls"] == [
+        {"name": "lookup_order", "arguments": {"order_id": "A-1001"}},
+        {"name": "change_seat", "arguments": arguments},
+    ]
 
 
 def test_thumbs_up_on_a_failed_verdict_goes_to_review_with_both_signals_never_golden(
