@@ -11,7 +11,6 @@ import asyncio
 import os
 import threading
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -24,7 +23,6 @@ from otel_flywheel.verdict_context import with_context
 
 from .checks import (
     EMPTY_CATALOG,
-    EXACT_SET,
     Check,
     ExpectedCall,
     ExpectedToolCallsCheck,
@@ -224,9 +222,10 @@ class EvaluatorSuite:
         if self._judge is None:
             return JudgeResult()
         references = self.redacted(references)
-        shown = _for_judge(references)
         rubrics = [
-            r for r in self.applicable_rubrics(shown) if rubric_ids is None or r.id in rubric_ids
+            r
+            for r in self.applicable_rubrics(references)
+            if rubric_ids is None or r.id in rubric_ids
         ]
         # The checks' findings point the judge at their culprit steps: never cut from a prompt.
         flagged = {
@@ -235,7 +234,9 @@ class EvaluatorSuite:
             if e.passed is False and e.culprit_span_id is not None
         }
         judge = self._judge
-        runs = await asyncio.gather(*(judge.run(trace, r, shown, flagged=flagged) for r in rubrics))
+        runs = await asyncio.gather(
+            *(judge.run(trace, r, references, flagged=flagged) for r in rubrics)
+        )
         return JudgeResult(
             evaluations=[run.evaluation for run in runs],
             failed_rubrics=frozenset(
@@ -252,12 +253,3 @@ class EvaluatorSuite:
     async def aclose(self) -> None:
         if self._judge is not None:
             await self._judge.aclose()
-
-
-def _for_judge(references: References | None) -> References | None:
-    """What the judge is shown. Its prompt lists expected calls as an exact set; version-2 rules
-    (free lookups, counts, order) would read to it as "every other call is wrong", so those
-    calls are left to the deterministic check until the prompt can state the rules."""
-    if references is None or references.call_matching == EXACT_SET:
-        return references
-    return replace(references, expected_tool_calls=None)

@@ -12,7 +12,8 @@ import json
 
 from otel_flywheel.model import AgentTrace, ToolDefinition
 
-from ..references import References  # noqa: TID252 (decisions.md: relative inside evaluators/)
+from ..checks import ExpectedCall, NamePattern  # noqa: TID252 (decisions.md: relative inside evaluators/)
+from ..references import References  # noqa: TID252
 from ..rubric import Rubric  # noqa: TID252
 from ._blocks import Block, Item
 
@@ -52,12 +53,13 @@ def reference_blocks(
                     part="reference",
                     quoted=False,
                     before=f"- {call.name}(",
-                    after=")",
+                    after=")" + _times(call),
                     floor=_EXTERNAL_FLOOR,
                     weight=_EXTERNAL_WEIGHT,
                 )
                 for call in references.expected_tool_calls
             ] or ["- (no tool calls expected)"]
+            calls += _matching_rules(references)
             section(
                 "expected_tool_calls",
                 "expected_tool_calls (argument values may be matchers: $any_of, $optional, "
@@ -67,6 +69,45 @@ def reference_blocks(
         if references.policy is not None:
             section("policy_document", "policy_document", [_external(references.policy)])
     return blocks
+
+
+def _times(call: ExpectedCall) -> str:
+    """How often the call may occur, when it is not "exactly once"."""
+    low, high = call.min, call.max
+    if (low, high) == (1, 1):
+        return ""
+    if high == 0:
+        return " (must not be called)"
+    if high is None:
+        return f" (at least {low} times)" if low > 1 else " (any number of times)"
+    if low == 0:
+        return " (optional)" if high == 1 else f" (optional, at most {high} times)"
+    return f" (exactly {low} times)" if low == high else f" ({low} to {high} times)"
+
+
+def _matching_rules(references: References) -> list[str | Item]:
+    """What else the run may do, as the deterministic check reads the references: without it
+    the judge would fail a run for the lookups the references allow."""
+    matching = references.call_matching
+    lines: list[str | Item] = [
+        "order: as listed" if matching.ordered else "order: any",
+        {
+            "forbidden": "other calls: none (a call not listed above is a mistake)",
+            "allowed": "other calls: allowed",
+            "read_only": "other calls: read-only tools (lookups) only",
+        }[matching.others],
+    ]
+    allowed = [_pattern(p) for p in matching.allow]
+    if allowed:
+        lines.append("always allowed: " + ", ".join(allowed))
+    read_only = [_pattern(p) for p in references.read_only]
+    if read_only and matching.others == "read_only":
+        lines.append("read-only tools here: " + ", ".join(read_only))
+    return lines
+
+
+def _pattern(pattern: NamePattern) -> str:
+    return f"/{pattern.text}/" if pattern.regex else pattern.text
 
 
 def _external(text: str) -> Item:

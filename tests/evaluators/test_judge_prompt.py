@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from otel_flywheel.evaluators.checks import ExpectedCall
+from otel_flywheel.evaluators.checks import CallMatching, ExpectedCall, NamePattern
 from otel_flywheel.evaluators.judge import (
     BYTES_PER_TOKEN,
     JudgePrompt,
@@ -326,6 +326,77 @@ def test_references_used_are_those_the_rubric_lists_and_the_trace_or_caller_supp
     assert 'document id=kb-7 score=0.91: "Electronics carry a 1-year warranty."' in fence(
         parameters
     )
+
+
+@pytest.mark.parametrize(
+    ("calls", "matching", "read_only", "shown", "hidden"),
+    [
+        pytest.param(
+            (ExpectedCall(name="search_kb", arguments={"query": "warranty"}),),
+            CallMatching(),
+            (),
+            ['- search_kb({"query": "warranty"})\n', "order: any", "other calls: none"],
+            ["(optional", "read-only tools here"],
+            id="exact-set",
+        ),
+        pytest.param(
+            (
+                ExpectedCall(name="cancel_order", arguments={"order_id": "A-1"}),
+                ExpectedCall(name="notify", min=0),
+                ExpectedCall(name="refund", min=0, max=0),
+                ExpectedCall(name="retry_payment", min=2, max=None),
+                ExpectedCall(name="poll", min=1, max=3),
+            ),
+            CallMatching(
+                ordered=True,
+                others="read_only",
+                allow=(NamePattern("think"), NamePattern("^get_", regex=True)),
+            ),
+            (NamePattern("lookup_*"),),
+            [
+                '- cancel_order({"order_id": "A-1"})\n',
+                "- notify({}) (optional)",
+                "- refund({}) (must not be called)",
+                "- retry_payment({}) (at least 2 times)",
+                "- poll({}) (1 to 3 times)",
+                "order: as listed",
+                "other calls: read-only tools (lookups) only",
+                "always allowed: think, /^get_/",
+                "read-only tools here: lookup_*",
+            ],
+            ["other calls: none"],
+            id="v2-lookups-free",
+        ),
+        pytest.param(
+            (ExpectedCall(name="book", min=0, max=2),),
+            CallMatching(others="allowed"),
+            (NamePattern("lookup_*"),),
+            ["- book({}) (optional, at most 2 times)", "other calls: allowed"],
+            ["read-only tools here"],  # moot when every other call is allowed
+            id="others-allowed",
+        ),
+    ],
+)
+def test_the_judge_sees_how_often_each_call_may_occur_and_which_other_calls_are_free(
+    rubrics: dict[str, Rubric],
+    calls: tuple[ExpectedCall, ...],
+    matching: CallMatching,
+    read_only: tuple[NamePattern, ...],
+    shown: list[str],
+    hidden: list[str],
+) -> None:
+    """The deterministic check lets a run look things up when the references say so; a judge
+    shown only the expected calls would fail the same run for those lookups."""
+    prompt = build_prompt(
+        retrieval_trace(),
+        rubrics["parameters"],
+        References(expected_tool_calls=calls, call_matching=matching, read_only=read_only),
+    )
+    refs = fence(prompt, "references")
+    for text in shown:
+        assert text in refs
+    for text in hidden:
+        assert text not in refs
 
 
 def test_business_rules_get_the_policy_and_a_listed_but_empty_reference_is_not_used(

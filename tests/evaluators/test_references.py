@@ -12,7 +12,7 @@ from trace_builders import build_trace
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.evaluators._reference_format import dump_references_json_schema
-from otel_flywheel.evaluators.checks import EXACT_SET, CallMatching, ExpectedCall, ToolCatalog
+from otel_flywheel.evaluators.checks import EXACT_SET, ExpectedCall, ToolCatalog
 from otel_flywheel.evaluators.references import (
     References,
     load_references,
@@ -451,19 +451,3 @@ def test_nothing_known_about_tools_means_no_effect() -> None:
     effects = ToolCatalog().effects(build_trace())
     assert effects.effect("lookup_order") is None
     assert not effects.known
-
-
-def test_the_judge_is_not_shown_version_2_tool_calls_as_an_exact_set() -> None:
-    from otel_flywheel.evaluators.suite import _for_judge
-
-    exact = References(expected_tool_calls=(), redacted=True)
-    assert _for_judge(exact) is exact
-    free = References(
-        expected_output="x",
-        expected_tool_calls=(),
-        call_matching=CallMatching(others="read_only"),
-        redacted=True,
-    )
-    shown = _for_judge(free)
-    assert shown is not None
-    assert (shown.expected_output, shown.expected_tool_calls) == ("x", None)
