@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from otel_flywheel import _env
 from otel_flywheel._feedback import ImplicitSignalDetector
 from otel_flywheel.config import RoutingSettings, resolve_settings
-from otel_flywheel.evaluation import TraceEvaluator, load_trace_evaluator
+from otel_flywheel.evaluation import TraceEvaluator, load_tool_catalog, load_trace_evaluator
 from otel_flywheel.model import AgentTrace, Feedback
 from otel_flywheel.outbox import Outbox, OutboxCollector, OutboxWorker, default_outbox_path
 from otel_flywheel.phoenix import PhoenixSink
@@ -96,6 +96,7 @@ def build_flywheel(
     phoenix_api_key: str | None = None,
     judge: bool | None = None,
     rubrics_dir: str | os.PathLike[str] | None = None,
+    tools: str | os.PathLike[str] | None = None,
     references: Callable[[AgentTrace], Any] | None = None,
     redactor: Redactor | None = None,
     evaluator: TraceEvaluator | None = None,
@@ -104,14 +105,17 @@ def build_flywheel(
 ) -> Flywheel:
     """Build the loop for ``project``, writing to the Phoenix at ``phoenix_url``.
 
-    ``judge``: ``None`` judges when ``FLYWHEEL_JUDGE_MODEL`` is set. State (outbox, routing store)
+    ``judge``: ``None`` judges when ``FLYWHEEL_JUDGE_MODEL`` is set. ``tools``: a tool file (MCP
+    ``tools/list`` JSON, plus ``read_only`` and ``retrieval`` name lists) saying which tools only
+    read, for the checks' ranking of findings by effect. State (outbox, routing store)
     lives in ``FLYWHEEL_STATE_DIR``. Raises ``ConfigError`` naming the fix for bad settings.
     """
     environ = os.environ if environ is None else environ
     if evaluator is None:
         if judge is None:
             judge = bool(environ.get(_env.FLYWHEEL_JUDGE_MODEL))
-        evaluator = load_trace_evaluator(judge=judge, rubrics_dir=rubrics_dir)
+        catalog = load_tool_catalog(tools) if tools is not None else None
+        evaluator = load_trace_evaluator(judge=judge, rubrics_dir=rubrics_dir, tools=catalog)
     settings = resolve_settings(RoutingSettings, {"project": project}, environ=environ)
     outbox = Outbox(default_outbox_path(environ=environ))  # the same state dir as the store
     phoenix = PhoenixSink(base_url=phoenix_url, api_key=phoenix_api_key)

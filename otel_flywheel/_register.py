@@ -57,6 +57,7 @@ def register(
     evaluate: bool = True,
     judge: bool | None = None,
     rubrics: str | os.PathLike[str] | None = None,
+    tools: str | os.PathLike[str] | None = None,
     privacy: PrivacySettings | Mapping[str, Any] | None = None,
     redactor: Redactor | None = None,
     batch: bool = True,
@@ -75,7 +76,9 @@ def register(
       already set (``phoenix.otel.register()`` sets one), the processor is added to that one.
     - ``pipeline``: where assembled traces go. Default: the flywheel (``evaluate=True``):
       deterministic checks, the rubric judge (``judge``: default on when ``FLYWHEEL_JUDGE_MODEL``
-      is set; ``rubrics``: a directory replacing the shipped rubrics), routing into the same
+      is set; ``rubrics``: a directory replacing the shipped rubrics; ``tools``: a tool file, MCP
+      ``tools/list`` JSON plus ``read_only``/``retrieval`` name lists, saying which tools only
+      read, so findings about a write rank first), routing into the same
       Phoenix as annotations and datasets through the durable outbox in ``FLYWHEEL_STATE_DIR``,
       and ``otel_flywheel.feedback(...)``. ``evaluate=False`` only logs the captured traces.
     - ``privacy`` / ``redactor``: PII and secret redaction, on by default (config section
@@ -116,6 +119,7 @@ def register(
                 phoenix_api_key=os.environ.get(_env.PHOENIX_API_KEY),
                 judge=judge,
                 rubrics_dir=rubrics,
+                tools=tools,
                 redactor=active_redactor,
             )
             set_feedback_sink(flywheel)

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,10 +22,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from phoenix.client import Client
 from phoenix.otel import register as phoenix_register
 
+from otel_flywheel._flywheel import build_flywheel
 from otel_flywheel._register import register, resolve_otlp_traces_endpoint
 from otel_flywheel.capture import FlywheelSpanProcessor, InMemoryPipeline
 from otel_flywheel.errors import ConfigError
-from otel_flywheel.model import StepKind
+from otel_flywheel.model import AgentTrace, Step, StepKind, ToolCall, Verdict
 from otel_flywheel.testing.phoenix import LocalPhoenix, wait_for_spans
 
 PROJECT_NAME = "openinference.project.name"
@@ -436,3 +438,111 @@ def test_package_register_stays_the_function_after_its_module_is_imported() -> N
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# --- a tool file -----------------------------------------------------------------------------------
+
+
+def test_a_bad_tool_file_raises_before_register_starts_a_capture_worker(tmp_path: Path) -> None:
+    tools = tmp_path / "tools.json"
+    tools.write_text('{"tools": [{"description": "no name"}]}', encoding="utf-8")
+    before = capture_workers()
+
+    with pytest.raises(ConfigError, match=re.escape("tools[0] has no name")):
+        register(endpoint="http://127.0.0.1:9", tools=tools, set_global=False)
+
+    assert capture_workers() - before == set()
+
+
+class _Verdicts:
+    def __init__(self) -> None:
+        self.verdicts: list[Verdict] = []
+
+    def submit_verdict(self, trace: AgentTrace, verdict: Verdict) -> None:
+        self.verdicts.append(verdict)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        return None
+
+
+def _booking_trace() -> AgentTrace:
+    trace_id, root, read, write = "ab" * 16, "1" * 16, "2" * 16, "3" * 16
+
+    def tool(span_id: str, name: str) -> Step:
+        return Step(
+            trace_id=trace_id,
+            span_id=span_id,
+            parent_id=root,
+            kind=StepKind.TOOL,
+            name=name,
+            tool=ToolCall(name=name, arguments={"booking_id": 7}, result='{"ok": true}'),
+        )
+
+    return AgentTrace(
+        trace_id=trace_id,
+        goal="Cancel booking 7",
+        final_output="Done.",
+        steps=[
+            Step(trace_id=trace_id, span_id=root, parent_id=None, kind=StepKind.AGENT, name="a"),
+            tool(read, "get_booking"),
+            tool(write, "cancel_booking"),
+        ],
+    )
+
+
+def test_the_flywheel_checks_calls_against_the_tool_file_and_ranks_the_write_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """register(tools=...) and serve --tools build the flywheel with the file: its schemas reach
+    the checks, and its readOnlyHint makes a finding about the write the primary one, though the
+    read came first."""
+    schema = {
+        "type": "object",
+        "properties": {"booking_id": {"type": "string"}},
+        "required": ["booking_id"],
+    }
+    tools = tmp_path / "tools.json"
+    tools.write_text(
+        json.dumps(
+            {
+                "tools": [
+                    {
+                        "name": "get_booking",
+                        "inputSchema": schema,
+                        "annotations": {"readOnlyHint": True},
+                    },
+                    {
+                        "name": "cancel_booking",
+                        "inputSchema": schema,
+                        "annotations": {"destructiveHint": True},
+                    },
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FLYWHEEL_STATE_DIR", str(tmp_path / "state"))
+    verdicts = _Verdicts()
+    trace = _booking_trace()
+    flywheel = build_flywheel(
+        project=unique_project("tools"),
+        phoenix_url="http://127.0.0.1:9",  # nothing listens: writes wait in the outbox
+        judge=False,
+        tools=tools,
+        extra_sinks=(verdicts,),
+    )
+    try:
+        flywheel.pipeline.submit(trace)
+        deadline = time.monotonic() + 30
+        while not verdicts.verdicts and time.monotonic() < deadline:  # the outbox cannot deliver
+            time.sleep(0.05)
+    finally:
+        flywheel.shutdown(5_000)
+    (verdict,) = verdicts.verdicts
+    assert verdict.passed is False
+    failing = [e for e in verdict.evaluations if e.passed is False]
+    assert {e.culprit_span_id for e in failing} == {"2" * 16, "3" * 16}
+    assert verdict.culprit_span_id == "3" * 16  # the write, though the read came first

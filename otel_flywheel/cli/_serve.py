@@ -89,6 +89,12 @@ def add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "--rubrics", type=Path, help="a directory of rubric YAML files (default: the shipped ones)"
     )
     parser.add_argument(
+        "--tools",
+        type=Path,
+        help="tool definitions and declarations (MCP tools/list JSON, plus optional"
+        ' "read_only" and "retrieval" name lists), as for evaluate --tools',
+    )
+    parser.add_argument(
         "--pipeline",
         metavar="MODULE:CALLABLE",
         help="zero-argument factory returning your own TracePipeline (imported with the working "
@@ -121,6 +127,7 @@ def build_default_pipeline(args: argparse.Namespace) -> Flywheel:
         phoenix_api_key=os.environ.get(_env.PHOENIX_API_KEY),
         judge=args.judge,
         rubrics_dir=args.rubrics,
+        tools=args.tools,
     )
 
 

@@ -186,6 +186,29 @@ def test_bad_options_exit_2_naming_the_problem(capsys, tmp_path, options, messag
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "tools.json"),  # missing
+        ("{", "not JSON"),
+        ('{"tools": [{"description": "x"}]}', "tools[0] has no name"),
+    ],
+)
+def test_a_bad_tool_file_exits_2_naming_the_problem(
+    capsys, tmp_path, monkeypatch, content, message
+):
+    monkeypatch.setenv("FLYWHEEL_STATE_DIR", str(tmp_path / "state"))
+    tools = tmp_path / "tools.json"
+    if content is not None:
+        tools.write_text(content, encoding="utf-8")
+    code = main(
+        ["serve", "--spool", str(tmp_path / "spool.sqlite"), "--no-judge", "--tools", str(tools)]
+    )
+
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_a_spool_in_use_by_another_instance_exits_2(capsys, tmp_path):
     path = tmp_path / "spool.sqlite"
     with Spool(path, max_spans=10):
