@@ -192,8 +192,15 @@ class WorkerThread:
         self._thread.start()
 
     def wake(self) -> None:
-        """Run a round now rather than at the next tick."""
-        self._wake.set()
+        """Run a round now rather than at the next tick. Cheap when a wake-up is pending already.
+
+        ``Event.set`` takes a lock and notifies; a hot path that pokes on every call past a
+        threshold pays only the flag read. No poke is lost: the thread clears the flag before it
+        reads its owner's state, so whatever preceded a skipped ``set`` is seen by that round.
+        """
+        wake = self._wake
+        if not wake.is_set():
+            wake.set()
 
     def flush(self, deadline: float) -> bool:
         """Ask for a flushing round and wait for it until ``deadline`` (``time.monotonic()``).
@@ -209,11 +216,13 @@ class WorkerThread:
         self._wake.set()
         return request.done.wait(max(0.0, deadline - time.monotonic())) and request.flushed
 
-    def stop(self, deadline: float) -> bool:
+    def stop(self, deadline: float, *, grace_seconds: float = 0.0) -> bool:
         """Run one final round, end the thread, and wait for it until ``deadline``. Idempotent.
 
-        True when the thread has ended (or never ran). Waiting is skipped on the worker's own
-        thread: an owner's callback may stop it from inside a round.
+        The final round's ``Round.deadline`` is ``deadline``; ``grace_seconds`` waits that much
+        longer for the thread, for an owner whose round may be in the middle of a call that
+        outlives its deadline. True when the thread has ended (or never ran). Waiting is skipped
+        on the worker's own thread: an owner's callback may stop it from inside a round.
         """
         with self._lock:
             first = not self._stop_requested
@@ -226,7 +235,7 @@ class WorkerThread:
         if not started:
             return True
         if threading.current_thread() is not self._thread:
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+            self._thread.join(max(0.0, deadline + grace_seconds - time.monotonic()))
         return not self._thread.is_alive()
 
     @property

@@ -65,6 +65,48 @@ def test_wake_runs_a_round_before_the_interval() -> None:
     worker.stop(time.monotonic() + 2)
 
 
+def test_a_wake_while_one_is_pending_does_not_set_the_event_again() -> None:
+    # A hot path wakes the worker on every call past its threshold: only the first may pay for
+    # Event.set (a lock and a notify); the others read the flag.
+    class CountingEvent(threading.Event):
+        sets = 0
+
+        def set(self) -> None:
+            self.sets += 1
+            super().set()
+
+    recorder = _Recorder()
+    worker = _worker(recorder)
+    worker._wake = event = CountingEvent()
+    for _ in range(100):
+        worker.wake()
+    assert event.sets == 1
+    worker.start()
+    assert recorder.ran.wait(2)
+    worker.stop(time.monotonic() + 2)
+    assert [r.final for r in recorder.rounds] == [False, True]
+
+
+def test_a_wake_during_a_round_runs_another_round() -> None:
+    second = threading.Event()
+    rounds: list[Round] = []
+    holder: list[WorkerThread] = []
+
+    def run_round(round_: Round) -> None:
+        rounds.append(round_)
+        if len(rounds) == 1:
+            holder[0].wake()  # what arrived during this round is seen by the next
+        elif not round_.final:
+            second.set()
+
+    worker = WorkerThread("test-worker", run_round, interval_seconds=60)
+    holder.append(worker)
+    worker.start()
+    worker.wake()
+    assert second.wait(2)
+    worker.stop(time.monotonic() + 2)
+
+
 def test_flush_runs_a_flushing_round_and_reports_success() -> None:
     recorder = _Recorder()
     worker = _worker(recorder)
@@ -120,6 +162,18 @@ def test_stop_reports_a_thread_that_did_not_finish_in_time() -> None:
     worker.start()
     assert worker.stop(time.monotonic() + 0.05) is False
     assert worker.stop(time.monotonic() + 2) is True
+
+
+def test_stop_waits_past_the_final_rounds_deadline_for_its_grace() -> None:
+    # The round is told the deadline; the caller waits for the thread a grace period longer.
+    recorder = _Recorder()
+    recorder.delay_seconds = 0.3
+    worker = _worker(recorder)
+    worker.start()
+    deadline = time.monotonic() + 0.05
+    assert worker.stop(deadline, grace_seconds=5) is True
+    assert [r.final for r in recorder.rounds] == [True]
+    assert recorder.rounds[0].deadline == pytest.approx(deadline)
 
 
 def test_flush_after_stop_and_start_after_stop_do_nothing() -> None:

@@ -3,10 +3,11 @@
 The span-ending thread (the agent's) only filters and enqueues: ``on_end`` checks the sampled flag,
 appends the span to a bounded deque and, past a batch threshold, wakes the worker. When the queue
 is full the span is dropped and counted. Everything else happens on one daemon worker thread
-("otel-flywheel-capture") that wakes at the threshold or every ``schedule_delay_millis``: it
-converts spans to ``SpanView``s, feeds the ``TraceAssembler``, normalizes each closed trace and
-calls ``pipeline.submit``, all with OTel instrumentation suppressed so that the pipeline's own
-HTTP calls are not traced. The pattern is the OTel SDK's ``BatchProcessor``.
+("otel-flywheel-capture", a ``WorkerThread``) that wakes at the threshold or every
+``schedule_delay_millis``: it converts spans to ``SpanView``s, feeds the ``TraceAssembler``,
+normalizes each closed trace and calls ``pipeline.submit``, all with OTel instrumentation
+suppressed so that the pipeline's own HTTP calls are not traced. The pattern is the OTel SDK's
+``BatchProcessor``.
 
 With an ``exporter`` (what ``register()`` sets up) the processor is also the export path: the
 worker redacts each span once and feeds both sides from that one result, the redacted
@@ -52,12 +53,12 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal
 
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk.environment_variables import OTEL_BSP_MAX_QUEUE_SIZE
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
-from otel_flywheel._internal import handle_internal_errors, reinit_after_fork, running_under_pytest
+from otel_flywheel._internal import handle_internal_errors, reinit_after_fork
+from otel_flywheel._worker import Round, WorkerThread
 from otel_flywheel.capture._assembler import ClosedTrace, TraceAssembler
 from otel_flywheel.capture._pipeline import LoggingPipeline, TracePipeline
 from otel_flywheel.config import CaptureSettings, resolve_settings
@@ -102,7 +103,6 @@ _YIELD_WHILE_QUEUE_BELOW: Final = 0.25  # of max_queue_size
 # Drops are counted always; a warning saying how to avoid them is logged at most this often.
 _DROP_WARNING_INTERVAL_SECONDS: Final = 60.0
 _MAX_BATCH_THRESHOLD: Final = 512  # wake the worker early once this many spans wait (as the SDK)
-_MAX_KEPT_ERRORS: Final = 10
 _SDK_EXPORT_QUEUE_SIZE: Final = 2048  # BatchSpanProcessor's default max_queue_size
 
 
@@ -188,9 +188,7 @@ class FlywheelSpanProcessor(SpanProcessor):
         self._drops_warned = 0  # worker thread only
         self._next_drop_warning = 0.0
         self._batch_threshold = min(_MAX_BATCH_THRESHOLD, max(1, self._max_queue_size // 2))
-        self._schedule_delay_seconds = self._settings.schedule_delay_millis / 1000
         self._hot_path_guard = handle_internal_errors()
-        self._worker_guard = handle_internal_errors(on_error=self._keep_worker_error)
 
         # Written by app threads in on_end without a lock: a plain int increment under the GIL can
         # lose a count when two threads race, which a drop metric tolerates and a lock on the hot
@@ -199,36 +197,35 @@ class FlywheelSpanProcessor(SpanProcessor):
         # Written by the worker thread only.
         self._worker_drops: dict[DropReason, int] = {"internal_error": 0, "pipeline_error": 0}
         self._traces_emitted = 0
-        self._shutdown = False  # set once, under _lock; read without it (atomic bool read)
+        # Set once, under _lock (which guards nothing else and is never held while calling out);
+        # read without it (an atomic bool read) by on_end.
+        self._lock = threading.Lock()
+        self._shutdown = False
+        self._worker = WorkerThread(
+            WORKER_THREAD_NAME,
+            self._round,
+            interval_seconds=self._settings.schedule_delay_millis / 1000,
+        )
         self._init_worker_state()
+        self._worker.start()
 
         reinit_after_fork(self._at_fork_reinit)
 
     def _init_worker_state(self) -> None:
-        """Fresh queue, assembler, synchronization and worker thread (at start; in a fork child)."""
-        # Guards _flush_requests, _worker_stopped, _worker_errors and the _shutdown transition.
-        # Never held while calling out (pipeline, logging, normalizer) or while waiting.
-        self._lock = threading.Lock()
+        """A fresh queue and assembler (at start; in a fork child)."""
         # deque.append/popleft are thread-safe. No maxlen on purpose: on_end checks the length
         # and drops the *new* span (maxlen would silently evict the oldest). Racing threads can
         # overshoot max_queue_size by at most one span each.
         self._queue: collections.deque[ReadableSpan] = collections.deque()
-        self._wake = threading.Event()  # set by on_end at the threshold, force_flush and shutdown
-        self._flush_requests: list[threading.Event] = []  # set by the worker once flushed
-        self._worker_stopped = False  # no flush request is served once this is set
-        self._worker_errors: list[Exception] = []  # internal errors the worker survived
-        # Used by the worker thread only.
-        self._assembler = TraceAssembler.from_settings(self._settings)
-        self._worker = threading.Thread(name=WORKER_THREAD_NAME, target=self._run, daemon=True)
-        self._worker.start()
+        self._assembler = TraceAssembler.from_settings(self._settings)  # the worker's only
 
     def _at_fork_reinit(self) -> None:
         # The child has no worker thread and may have copied a lock held mid-operation: start
         # over. The parent's queued spans and open traces are the parent's to deliver.
-        if self._shutdown:
-            self._lock = threading.Lock()
-        else:
+        self._lock = threading.Lock()
+        if not self._shutdown:
             self._init_worker_state()
+        self._worker.reset_after_fork()  # restarted unless shut down
 
     # --- the agent's thread -----------------------------------------------------------------------
 
@@ -253,8 +250,8 @@ class FlywheelSpanProcessor(SpanProcessor):
                 self._hot_drops["queue_full"] += 1
                 return
             queue.append(span)
-            if len(queue) >= self._batch_threshold and not self._wake.is_set():
-                self._wake.set()
+            if len(queue) >= self._batch_threshold:
+                self._worker.wake()  # a no-op while a wake-up is pending
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -270,7 +267,7 @@ class FlywheelSpanProcessor(SpanProcessor):
         with self._hot_path_guard:
             if self._shutdown:
                 return False
-            if self._flush_worker(deadline) and not self._shutdown:
+            if self._worker.flush(deadline) and not self._shutdown:
                 flushed = self._flush_export(deadline)
                 remaining_millis = int((deadline - time.monotonic()) * 1000)
                 if remaining_millis > 0:
@@ -278,7 +275,7 @@ class FlywheelSpanProcessor(SpanProcessor):
                     flushed = flushed and time.monotonic() <= deadline
                 else:
                     flushed = False
-        self._reraise_worker_error_under_pytest()
+        self._worker.errors.reraise_under_pytest()
         return flushed
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
@@ -290,10 +287,9 @@ class FlywheelSpanProcessor(SpanProcessor):
             self._shutdown = True
         deadline = time.monotonic() + timeout_millis / 1000
         with self._hot_path_guard:
-            self._wake.set()  # the worker sees _shutdown, flushes everything and exits
-            if threading.current_thread() is not self._worker:  # a pipeline may shut us down
-                self._worker.join(max(0.0, deadline - time.monotonic()))
-            if self._worker.is_alive():
+            # One final round flushes everything, then the thread ends. A pipeline may shut us
+            # down from the worker itself: that does not wait (and the worker is still running).
+            if not self._worker.stop(deadline):
                 logger.warning(
                     "capture worker did not finish within %d ms; traces still open are lost",
                     timeout_millis,
@@ -308,7 +304,7 @@ class FlywheelSpanProcessor(SpanProcessor):
                 self._pipeline.shutdown()
             except Exception:
                 logger.exception("pipeline %s failed to shut down", self._pipeline_name)
-        self._reraise_worker_error_under_pytest()
+        self._worker.errors.reraise_under_pytest()
 
     def _flush_export(self, deadline: float) -> bool:
         if self._export is None:
@@ -328,16 +324,6 @@ class FlywheelSpanProcessor(SpanProcessor):
         except Exception:
             logger.exception("pipeline %s failed to flush", self._pipeline_name)
             return False
-
-    def _flush_worker(self, deadline: float) -> bool:
-        """Ask the worker to flush; wait for it until ``deadline``. True if it was done in time."""
-        done = threading.Event()
-        with self._lock:
-            if self._worker_stopped:
-                return False
-            self._flush_requests.append(done)
-        self._wake.set()
-        return done.wait(max(0.0, deadline - time.monotonic()))
 
     # --- counters ---------------------------------------------------------------------------------
 
@@ -376,42 +362,21 @@ class FlywheelSpanProcessor(SpanProcessor):
 
     # --- the worker thread ------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        # Our own work must not be traced: the SDK's exporters do the same around export().
-        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-        try:
-            while True:
-                self._wake.wait(self._schedule_delay_seconds)
-                self._wake.clear()  # before draining: later spans are seen next time
-                stopping = self._shutdown
-                with self._lock:
-                    requests, self._flush_requests = self._flush_requests, []
-                try:
-                    with self._worker_guard:
-                        self._process(flush=stopping or bool(requests))
-                        self._warn_about_new_drops()
-                finally:
-                    for request in requests:
-                        request.set()
-                if stopping:
-                    return
-        finally:
-            detach(token)
-            with self._lock:
-                self._worker_stopped = True
-                late_requests, self._flush_requests = self._flush_requests, []
-            for request in late_requests:  # raced with shutdown; its final flush covered them
-                request.set()
+    def _round(self, round_: Round) -> None:
+        # A flush, or the final round, closes every open trace; a tick only those due.
+        self._process(flush=round_.flush)
+        self._warn_about_new_drops()
 
     def _process(self, *, flush: bool) -> None:
         queue = self._queue
+        guard = self._worker.errors.guard
         now_ns = self._clock()
         for index in range(len(queue)):  # the spans there now; later ones wait for the next round
             if index % _YIELD_EVERY_SPANS == _YIELD_EVERY_SPANS - 1:
                 self._yield_unless_behind()
             span = queue.popleft()
             added = False
-            with self._worker_guard:
+            with guard:
                 parent = span.parent
                 context = span.context
                 keep = (
@@ -467,7 +432,7 @@ class FlywheelSpanProcessor(SpanProcessor):
 
     def _emit(self, closed: ClosedTrace) -> None:
         trace: AgentTrace | None = None
-        with self._worker_guard:
+        with self._worker.errors.guard:
             trace = normalize_trace(
                 closed.spans, complete=closed.complete, truncated=closed.truncated
             )
@@ -486,16 +451,3 @@ class FlywheelSpanProcessor(SpanProcessor):
             self._worker_drops["pipeline_error"] += len(closed.spans)
         else:
             self._traces_emitted += 1
-
-    def _keep_worker_error(self, error: Exception) -> None:
-        with self._lock:
-            if len(self._worker_errors) < _MAX_KEPT_ERRORS:
-                self._worker_errors.append(error)
-
-    def _reraise_worker_error_under_pytest(self) -> None:
-        if not running_under_pytest():
-            return
-        with self._lock:
-            errors, self._worker_errors = self._worker_errors, []
-        if errors:
-            raise errors[0]

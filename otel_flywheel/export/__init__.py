@@ -15,13 +15,7 @@ from otel_flywheel.export._conversation import Conversation, conversation_from_t
 from otel_flywheel.export._curation import CurationSettings, StepReport
 from otel_flywheel.export._errors import ExportError, PIIFinding, PIIFoundError
 from otel_flywheel.export._evals import export_evals
-from otel_flywheel.export._export import (
-    ExportKind,
-    ExportResult,
-    export_dpo,
-    export_grpo,
-    export_sft,
-)
+from otel_flywheel.export._export import export_dpo, export_grpo, export_sft
 from otel_flywheel.export._format_base import (
     FormatProblem,
     PreferenceRecord,
@@ -46,6 +40,7 @@ from otel_flywheel.export._load import (
 from otel_flywheel.export._manifest import MANIFEST_VERSION, manifest_path_for
 from otel_flywheel.export._pii import pii_scanner
 from otel_flywheel.export._project import ExportSummary, export_training_data
+from otel_flywheel.export._run import ExportKind, ExportResult
 from otel_flywheel.export._write import FileFormat, file_format
 from otel_flywheel.minhash import NearDuplicateIndex
 

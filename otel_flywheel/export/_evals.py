@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from otel_flywheel.datasets import LoadedDataset, write_examples
 from otel_flywheel.export._curation import CurationLog, CurationSettings, filter_consent
-from otel_flywheel.export._export import (
+from otel_flywheel.export._rows import TrainingRow
+from otel_flywheel.export._run import (
     ExportResult,
     Progress,
     consent_description,
     finish_export,
     pii_scan,
 )
-from otel_flywheel.export._rows import TrainingRow
 from otel_flywheel.export._write import atomic_target, described, file_format
 
 if TYPE_CHECKING:

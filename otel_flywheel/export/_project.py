@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from otel_flywheel.config import RoutingSettings, resolve_settings
 from otel_flywheel.datasets import LoadedDataset
 from otel_flywheel.export._curation import CurationSettings
-from otel_flywheel.export._export import ExportResult, export_dpo, export_grpo, export_sft
+from otel_flywheel.export._export import export_dpo, export_grpo, export_sft
 from otel_flywheel.export._formats import RowFormatName, default_row_format
 from otel_flywheel.export._load import TraceLookup
+from otel_flywheel.export._run import ExportResult
 from otel_flywheel.phoenix import DatasetNotFoundError, load_dataset
 from otel_flywheel.routing import RoutingStore
 

@@ -1,7 +1,8 @@
 """The ingest worker: spool -> span views -> trace assembly -> redaction -> pipeline.
 
-One daemon thread ("otel-flywheel-ingest") per server. It wakes when a handler committed a
-request (or feedback), or every ``schedule_delay_millis``, and:
+One daemon thread ("otel-flywheel-ingest", a ``WorkerThread``) per server, with instrumentation
+suppressed. It wakes when a handler committed a request (or feedback), or every
+``schedule_delay_millis``, and:
 
 1. reads the requests committed since its cursor, in commit order, and feeds their spans to the
    ``TraceAssembler``: converted with ``span_views_from_request`` and redacted with
@@ -49,10 +50,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from google.protobuf.message import DecodeError
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from otel_flywheel._internal import handle_internal_errors
+from otel_flywheel._worker import KeptErrors, Round, WorkerThread
 from otel_flywheel.capture import ClosedTrace, TraceAssembler, TracePipeline
 from otel_flywheel.config import CaptureSettings
 from otel_flywheel.conventions import SpanView, normalize_trace, span_views_from_request
@@ -72,6 +72,9 @@ WORKER_THREAD_NAME: Final = "otel-flywheel-ingest"
 _READ_BATCH_REQUESTS: Final = 32
 _MAX_KEPT_ERRORS: Final = 16
 _FORGET_INTERVAL_SECONDS: Final = 60.0
+# The final round may still be submitting a trace when shutdown's deadline passes: wait that much
+# longer for it before saying it did not finish.
+_FINAL_ROUND_GRACE_SECONDS: Final = 5.0
 # Redacting and assembling a span takes ~0.1-0.2 ms: yield every few spans, not per request.
 _YIELD_EVERY_SPANS: Final = 8
 _STEP_ASIDE_SECONDS: Final = 0.001
@@ -119,24 +122,23 @@ class IngestWorker:
         self._clock = clock
         self._senders_waiting = senders_waiting
         self._roomy_below = spool.max_spans // 2
-        self._delay_seconds = capture_settings.schedule_delay_millis / 1000
-        self._guard = handle_internal_errors(on_error=self._keep_error)
-
-        self._lock = threading.Lock()  # guards _started, _shutdown and _errors
+        self._lock = threading.Lock()  # guards _started and _shutdown
         self._started = False
         self._shutdown = False
-        self._errors: list[Exception] = []
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._deadline = float("inf")  # written before _stopping is set, read after
-        self._thread = threading.Thread(name=WORKER_THREAD_NAME, target=self._run, daemon=True)
+        self._worker = WorkerThread(
+            WORKER_THREAD_NAME,
+            self._round,
+            interval_seconds=capture_settings.schedule_delay_millis / 1000,
+            errors=KeptErrors(limit=_MAX_KEPT_ERRORS),
+        )
+        self._guard = self._worker.errors.guard
 
         # The worker thread's own state.
         self._assembler = TraceAssembler.from_settings(capture_settings)
         self._cursor = 0  # highest request id read from the spool
         self._open: dict[str, _OpenTrace] = {}  # the traces the assembler holds open
         self._seen_spans: list[tuple[str, str]] = []  # (span id, trace id) read, to remember
-        self._handover = TraceHandover(spool, pipeline, metrics=metrics, wake=self._wake.set)
+        self._handover = TraceHandover(spool, pipeline, metrics=metrics, wake=self._worker.wake)
         self._feedback = FeedbackDelivery(spool, feedback_sink, metrics=metrics, redactor=redactor)
         self._assembler_drops = {"late_span": 0, "trace_too_large": 0}
         self._next_forget = 0.0
@@ -148,11 +150,11 @@ class IngestWorker:
             if self._started:
                 raise RuntimeError("IngestWorker.start() was already called")
             self._started = True
-        self._thread.start()
+        self._worker.start()
 
     def notify(self) -> None:
         """Something was committed: wake the worker now rather than at its next tick."""
-        self._wake.set()
+        self._worker.wake()
 
     def shutdown(self, *, timeout_seconds: float = 20.0) -> bool:
         """Deliver what the spool holds until ``timeout_seconds`` pass, close every open trace
@@ -165,22 +167,16 @@ class IngestWorker:
             if self._shutdown:
                 return True
             self._shutdown = True
-            started = self._started
-        finished = True
-        if started:
-            self._deadline = time.monotonic() + timeout_seconds
-            self._stopping.set()
-            self._wake.set()
-            # The final round may still be submitting when the deadline passes: give it a moment.
-            self._thread.join(timeout_seconds + 5.0)
-            finished = not self._thread.is_alive()
-            if not finished:
-                logger.warning(
-                    "the ingest worker did not finish within %.0f s; undelivered spans stay in "
-                    "the spool %s for the next start",
-                    timeout_seconds,
-                    self._spool.path,
-                )
+        finished = self._worker.stop(
+            time.monotonic() + timeout_seconds, grace_seconds=_FINAL_ROUND_GRACE_SECONDS
+        )
+        if not finished:
+            logger.warning(
+                "the ingest worker did not finish within %.0f s; undelivered spans stay in "
+                "the spool %s for the next start",
+                timeout_seconds,
+                self._spool.path,
+            )
         try:
             self._pipeline.shutdown()
         except Exception:
@@ -201,7 +197,7 @@ class IngestWorker:
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._worker.alive
 
     @property
     def open_traces(self) -> int:
@@ -215,29 +211,16 @@ class IngestWorker:
     @property
     def internal_errors(self) -> list[Exception]:
         """Errors in our own code the worker survived (logged when they happened)."""
-        with self._lock:
-            return list(self._errors)
+        return self._worker.errors.snapshot()
 
     # --- the worker thread ------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        # Our own work must not be traced: the pipeline's HTTP calls would feed back into us.
-        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-        try:
-            while True:
-                self._wake.wait(self._delay_seconds)
-                self._wake.clear()  # before reading: later commits are seen next time
-                final = self._stopping.is_set()
-                with self._guard:
-                    self._round(final=final)
-                if final:
-                    return
-        finally:
-            detach(token)
-
-    def _round(self, *, final: bool) -> None:
+    def _round(self, round_: Round) -> None:
+        # The final round reads the spool until shutdown's deadline (ordinary rounds have none),
+        # then closes every open trace and hands it over.
+        final = round_.final
         self._handover.settle()
-        self._read_new(final=final)
+        self._read_new(deadline=round_.deadline)
         closed = (
             self._assembler.pop_all() if final else self._assembler.pop_due(now_ns=self._clock())
         )
@@ -247,8 +230,8 @@ class IngestWorker:
         self._count_assembler_drops()
         self._forget_old_traces()
 
-    def _read_new(self, *, final: bool) -> None:
-        while not (final and time.monotonic() >= self._deadline):
+    def _read_new(self, *, deadline: float) -> None:
+        while time.monotonic() < deadline:
             batch = self._spool.read_requests(after_id=self._cursor, limit=_READ_BATCH_REQUESTS)
             for spooled in batch:
                 self._add_request(spooled.request_id, spooled.body, spooled.pending)
@@ -375,8 +358,3 @@ class IngestWorker:
             while self._senders_waiting() and time.monotonic() < until:
                 time.sleep(_STEP_ASIDE_SECONDS)
         time.sleep(0)
-
-    def _keep_error(self, error: Exception) -> None:
-        with self._lock:
-            if len(self._errors) < _MAX_KEPT_ERRORS:
-                self._errors.append(error)
