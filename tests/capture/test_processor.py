@@ -251,9 +251,14 @@ def test_force_flush_returns_false_at_its_deadline_while_the_worker_is_busy(
 def test_shutdown_flushes_open_traces_and_shuts_the_pipeline_down_once(
     capture: Callable[..., Capture],
 ) -> None:
+    def capture_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "otel-flywheel-capture"}
+
+    before = capture_threads()  # another test's processor may still be alive: not ours to judge
     pipeline = CountingPipeline()
     cap = capture(pipeline=pipeline, trace_idle_timeout_millis=LONG_MILLIS)
     trace_id = cap.child_without_root()
+    assert capture_threads() - before  # this processor's worker runs
 
     cap.processor.shutdown()
     cap.processor.shutdown()  # a no-op, without error
@@ -262,9 +267,7 @@ def test_shutdown_flushes_open_traces_and_shuts_the_pipeline_down_once(
     assert agent_trace.trace_id == trace_id
     assert not agent_trace.complete
     assert pipeline.shutdowns == 1
-    assert not any(
-        t.name == "otel-flywheel-capture" and t.is_alive() for t in threading.enumerate()
-    )
+    assert capture_threads() - before == set()
 
 
 def test_on_end_after_shutdown_drops_and_counts_shutdown(capture: Callable[..., Capture]) -> None:
