@@ -25,10 +25,11 @@ The owners keep what differs: what a round does, their queues, and their counter
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -38,6 +39,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 from otel_flywheel._internal import handle_internal_errors, running_under_pytest
 
 __all__ = [
+    "DropWarning",
     "FlushRequest",
     "KeptErrors",
     "LoopThread",
@@ -49,6 +51,7 @@ __all__ = [
 _T = TypeVar("_T")
 
 DEFAULT_MAX_KEPT_ERRORS = 10
+DEFAULT_DROP_WARNING_INTERVAL_SECONDS = 60.0
 
 
 @contextmanager
@@ -109,6 +112,40 @@ class KeptErrors:
         """Forget what was kept and start with a fresh lock (in a fork child)."""
         self._lock = threading.Lock()
         self._errors = []
+
+
+class DropWarning:
+    """A warning that a worker lost work, with the fix, logged at most once per interval.
+
+    Drops are counted always (the owners' metrics); the log says so when the count grew since it
+    last spoke, so a sustained overload is one line a minute, not one per drop. Not thread-safe:
+    call ``maybe_log`` from one thread, or under the owner's lock.
+    """
+
+    __slots__ = ("_interval", "_logger", "_message", "_next", "_warned")
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        message: str,
+        *,
+        interval_seconds: float = DEFAULT_DROP_WARNING_INTERVAL_SECONDS,
+    ) -> None:
+        self._logger = logger
+        self._message = message  # "%d" for the total, "%s" for the counts by reason
+        self._interval = interval_seconds
+        self._warned = 0
+        self._next = 0.0
+
+    def maybe_log(self, counts: Mapping[str, int]) -> None:
+        """Log when the total of ``counts`` grew since the last warning and the interval passed."""
+        lost = sum(counts.values())
+        if lost == self._warned or time.monotonic() < self._next:
+            return
+        by_reason = ", ".join(f"{reason}={count}" for reason, count in counts.items() if count)
+        self._logger.warning(self._message, lost, by_reason)
+        self._warned = lost
+        self._next = time.monotonic() + self._interval
 
 
 @dataclass(eq=False)

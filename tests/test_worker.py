@@ -10,7 +10,7 @@ import time
 import pytest
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_value
 
-from otel_flywheel._worker import KeptErrors, LoopThread, Round, WorkerThread
+from otel_flywheel._worker import DropWarning, KeptErrors, LoopThread, Round, WorkerThread
 
 
 class _Recorder:
@@ -272,3 +272,29 @@ def test_loop_thread_starts_on_first_use_and_stops() -> None:
 
 def test_loop_thread_that_never_ran_stops_at_once() -> None:
     assert LoopThread("test-loop").stop(time.monotonic()) is True
+
+
+# --- DropWarning ------------------------------------------------------------------------------------
+
+
+def test_a_drop_warning_speaks_when_drops_grew_at_most_once_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    log = logging.getLogger("test_worker.drops")
+    warning = DropWarning(log, "lost %d things so far (%s): raise THE_LIMIT", interval_seconds=0.2)
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        warning.maybe_log({"queue_full": 0, "shutdown": 0})  # nothing lost: nothing said
+        warning.maybe_log({"queue_full": 3, "shutdown": 0})
+        warning.maybe_log({"queue_full": 9, "shutdown": 1})  # within the interval: counted only
+        time.sleep(0.25)
+        warning.maybe_log({"queue_full": 9, "shutdown": 1})
+        warning.maybe_log({"queue_full": 9, "shutdown": 1})  # no growth since: silent
+        time.sleep(0.25)
+        warning.maybe_log({"queue_full": 9, "shutdown": 1})
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "lost 3 things so far (queue_full=3): raise THE_LIMIT",
+        "lost 10 things so far (queue_full=9, shutdown=1): raise THE_LIMIT",
+    ]

@@ -58,7 +58,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from otel_flywheel._internal import handle_internal_errors, reinit_after_fork
-from otel_flywheel._worker import Round, WorkerThread
+from otel_flywheel._worker import DropWarning, Round, WorkerThread
 from otel_flywheel.capture._assembler import ClosedTrace, TraceAssembler
 from otel_flywheel.capture._pipeline import LoggingPipeline, TracePipeline
 from otel_flywheel.config import CaptureSettings, resolve_settings
@@ -101,7 +101,6 @@ _TRACE_ID_LOW_BITS_RANGE: Final = 1 << 64
 _YIELD_EVERY_SPANS: Final = 32
 _YIELD_WHILE_QUEUE_BELOW: Final = 0.25  # of max_queue_size
 # Drops are counted always; a warning saying how to avoid them is logged at most this often.
-_DROP_WARNING_INTERVAL_SECONDS: Final = 60.0
 _MAX_BATCH_THRESHOLD: Final = 512  # wake the worker early once this many spans wait (as the SDK)
 _SDK_EXPORT_QUEUE_SIZE: Final = 2048  # BatchSpanProcessor's default max_queue_size
 
@@ -185,8 +184,11 @@ class FlywheelSpanProcessor(SpanProcessor):
         # bound, so every span of a trace gets the same answer with no shared state. 1.0 keeps all.
         self._sample_bound = round(self._settings.sample_ratio * _TRACE_ID_LOW_BITS_RANGE)
         self._yield_below = max(1, int(self._max_queue_size * _YIELD_WHILE_QUEUE_BELOW))
-        self._drops_warned = 0  # worker thread only
-        self._next_drop_warning = 0.0
+        self._drop_warning = DropWarning(  # worker thread only
+            logger,
+            "otel-flywheel dropped %d spans so far (%s): the capture worker cannot keep up with "
+            "this agent; lower FLYWHEEL_SAMPLE_RATIO or raise FLYWHEEL_MAX_QUEUE_SIZE",
+        )
         self._batch_threshold = min(_MAX_BATCH_THRESHOLD, max(1, self._max_queue_size // 2))
         self._hot_path_guard = handle_internal_errors()
 
@@ -417,18 +419,8 @@ class FlywheelSpanProcessor(SpanProcessor):
             time.sleep(0)
 
     def _warn_about_new_drops(self) -> None:
-        """Log (rate-limited) when spans were lost since the last warning, with the fix."""
-        lost = sum(self._hot_drops.values()) + sum(self._worker_drops.values())
-        if lost == self._drops_warned or time.monotonic() < self._next_drop_warning:
-            return
-        logger.warning(
-            "otel-flywheel dropped %d spans so far (%s): the capture worker cannot keep up with "
-            "this agent; lower FLYWHEEL_SAMPLE_RATIO or raise FLYWHEEL_MAX_QUEUE_SIZE",
-            lost,
-            ", ".join(f"{reason}={count}" for reason, count in self.dropped.items()),
-        )
-        self._drops_warned = lost
-        self._next_drop_warning = time.monotonic() + _DROP_WARNING_INTERVAL_SECONDS
+        sources = (self._hot_drops, self._worker_drops)
+        self._drop_warning.maybe_log({str(r): n for drops in sources for r, n in drops.items()})
 
     def _emit(self, closed: ClosedTrace) -> None:
         trace: AgentTrace | None = None

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from otel_flywheel._internal import reinit_after_fork
-from otel_flywheel._worker import KeptErrors, LoopThread, suppressed_instrumentation
+from otel_flywheel._worker import DropWarning, KeptErrors, LoopThread, suppressed_instrumentation
 from otel_flywheel.config import PipelineSettings, resolve_settings
 from otel_flywheel.evaluation import TraceEvaluator
 from otel_flywheel.model import AgentTrace, Evaluation, Feedback, Verdict
@@ -51,8 +51,6 @@ from otel_flywheel.pipeline._recent import RecentTraces
 __all__ = ["EvaluationPipeline", "PipelineStats", "VerdictSink"]
 
 logger = logging.getLogger(__name__)
-
-_DROP_WARNING_INTERVAL_SECONDS = 60.0
 
 
 @runtime_checkable
@@ -159,8 +157,12 @@ class EvaluationPipeline:
         self._judge_cost = JudgeCostCounter()
         self._decisions: Counter[str] = Counter()
         self._drops: Counter[str] = Counter()
-        self._drops_warned = 0
-        self._next_drop_warning = 0.0
+        self._drop_warning = DropWarning(  # under _lock
+            logger,
+            "otel-flywheel's pipeline dropped %d traces so far (%s): evaluation cannot keep up; "
+            "raise FLYWHEEL_PIPELINE_MAX_QUEUE_SIZE or FLYWHEEL_JUDGE_CONCURRENCY, or lower "
+            "FLYWHEEL_JUDGE_SAMPLE_RATIO",
+        )
         self._recent = RecentTraces(self._settings.max_recent_traces)
         self._errors = KeptErrors(on_keep=self._count_internal_error)
         # Loop-side state: touched only on the loop thread.
@@ -436,18 +438,7 @@ class EvaluationPipeline:
 
     def _warn_about_drops(self) -> None:
         """Called under _lock: rate-limited warning with the fix."""
-        lost = sum(self._drops.values())
-        if lost == self._drops_warned or time.monotonic() < self._next_drop_warning:
-            return
-        logger.warning(
-            "otel-flywheel's pipeline dropped %d traces so far (%s): evaluation cannot keep up; "
-            "raise FLYWHEEL_PIPELINE_MAX_QUEUE_SIZE or FLYWHEEL_JUDGE_CONCURRENCY, or lower "
-            "FLYWHEEL_JUDGE_SAMPLE_RATIO",
-            lost,
-            ", ".join(f"{reason}={count}" for reason, count in self._drops.items()),
-        )
-        self._drops_warned = lost
-        self._next_drop_warning = time.monotonic() + _DROP_WARNING_INTERVAL_SECONDS
+        self._drop_warning.maybe_log(self._drops)
 
     def _count_internal_error(self, _error: Exception) -> None:
         with self._lock:
