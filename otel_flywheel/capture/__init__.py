@@ -7,7 +7,7 @@ background worker and submits each, normalized into an ``AgentTrace``, to a ``Tr
 from __future__ import annotations
 
 from otel_flywheel.capture._assembler import ClosedTrace, CloseReason, TraceAssembler
-from otel_flywheel.capture._builder import build_traces
+from otel_flywheel.capture._builder import TraceBuilder, build_traces
 from otel_flywheel.capture._pipeline import InMemoryPipeline, LoggingPipeline, TracePipeline
 from otel_flywheel.capture._processor import DropReason, FlywheelSpanProcessor
 
@@ -19,6 +19,7 @@ __all__ = [
     "InMemoryPipeline",
     "LoggingPipeline",
     "TraceAssembler",
+    "TraceBuilder",
     "TracePipeline",
     "build_traces",
 ]

@@ -4,8 +4,8 @@ The span-ending thread (the agent's) only filters and enqueues: ``on_end`` check
 appends the span to a bounded deque and, past a batch threshold, wakes the worker. When the queue
 is full the span is dropped and counted. Everything else happens on one daemon worker thread
 ("otel-flywheel-capture", a ``WorkerThread``) that wakes at the threshold or every
-``schedule_delay_millis``: it converts spans to ``SpanView``s, feeds the ``TraceAssembler``,
-normalizes each closed trace and calls ``pipeline.submit``, all with OTel instrumentation
+``schedule_delay_millis``: it converts spans to ``SpanView``s, feeds the ``TraceBuilder`` (redact,
+assemble), normalizes each closed trace and calls ``pipeline.submit``, all with OTel instrumentation
 suppressed so that the pipeline's own HTTP calls are not traced. The pattern is the OTel SDK's
 ``BatchProcessor``.
 
@@ -59,18 +59,13 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 
 from otel_flywheel._internal import handle_internal_errors, reinit_after_fork
 from otel_flywheel._worker import DropWarning, Round, WorkerThread
-from otel_flywheel.capture._assembler import ClosedTrace, TraceAssembler
+from otel_flywheel.capture._assembler import ClosedTrace
+from otel_flywheel.capture._builder import TraceBuilder
 from otel_flywheel.capture._pipeline import LoggingPipeline, TracePipeline
 from otel_flywheel.config import CaptureSettings, resolve_settings
-from otel_flywheel.conventions import normalize_trace, span_view_from_readable
+from otel_flywheel.conventions import span_view_from_readable
 from otel_flywheel.model import AgentTrace
-from otel_flywheel.privacy import (
-    RedactedResourceCache,
-    Redactor,
-    build_redactor,
-    redact_readable_span,
-    redact_span_view,
-)
+from otel_flywheel.privacy import Redactor, build_redactor
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -155,9 +150,6 @@ class FlywheelSpanProcessor(SpanProcessor):
         self._redactor: Redactor | None = (
             build_redactor() if redactor is True else (redactor or None)
         )
-        self._redacted_resources = (
-            RedactedResourceCache(self._redactor) if self._redactor is not None else None
-        )
         self._pipeline_name = type(self._pipeline).__qualname__
         # The export path, fed by the worker with the spans it redacted: each span is redacted
         # once, for Phoenix and the flywheel alike, and the exporter never sees a raw one.
@@ -214,12 +206,12 @@ class FlywheelSpanProcessor(SpanProcessor):
         reinit_after_fork(self._at_fork_reinit)
 
     def _init_worker_state(self) -> None:
-        """A fresh queue and assembler (at start; in a fork child)."""
+        """A fresh queue and trace builder (at start; in a fork child)."""
         # deque.append/popleft are thread-safe. No maxlen on purpose: on_end checks the length
         # and drops the *new* span (maxlen would silently evict the oldest). Racing threads can
         # overshoot max_queue_size by at most one span each.
         self._queue: collections.deque[ReadableSpan] = collections.deque()
-        self._assembler = TraceAssembler.from_settings(self._settings)  # the worker's only
+        self._builder = TraceBuilder(self._settings, redactor=self._redactor)  # the worker's only
 
     def _at_fork_reinit(self) -> None:
         # The child has no worker thread and may have copied a lock held mid-operation: start
@@ -346,7 +338,7 @@ class FlywheelSpanProcessor(SpanProcessor):
     def dropped(self) -> Mapping[str, int]:
         """Spans dropped so far, by reason (see ``DropReason``); reasons without drops left out."""
         counts: dict[str, int] = {}
-        for source in (self._hot_drops, self._worker_drops, self._assembler.counts):
+        for source in (self._hot_drops, self._worker_drops, self._builder.assembler.counts):
             for reason, count in dict(source).items():
                 if count and reason != "closed_early_buffer_full":
                     counts[reason] = counts.get(reason, 0) + count
@@ -360,7 +352,7 @@ class FlywheelSpanProcessor(SpanProcessor):
     @property
     def traces_closed_early(self) -> int:
         """Traces closed before they were over, because ``max_buffered_traces`` were open."""
-        return self._assembler.counts["closed_early_buffer_full"]
+        return self._builder.assembler.counts["closed_early_buffer_full"]
 
     # --- the worker thread ------------------------------------------------------------------------
 
@@ -372,6 +364,7 @@ class FlywheelSpanProcessor(SpanProcessor):
     def _process(self, *, flush: bool) -> None:
         queue = self._queue
         guard = self._worker.errors.guard
+        builder = self._builder
         now_ns = self._clock()
         for index in range(len(queue)):  # the spans there now; later ones wait for the next round
             if index % _YIELD_EVERY_SPANS == _YIELD_EVERY_SPANS - 1:
@@ -385,32 +378,21 @@ class FlywheelSpanProcessor(SpanProcessor):
                     context is not None
                     and context.trace_id & _TRACE_ID_LOW_BITS_MASK < self._sample_bound
                 )
+                is_root = parent is None or parent.is_remote
                 if self._export is not None:
                     # Redacted once, here: the exporter gets the copy, the flywheel its view. A
                     # span whose redaction fails goes nowhere (a leak is worse than a gap).
-                    if self._redactor is not None:
-                        span = redact_readable_span(
-                            span, self._redactor, resources=self._redacted_resources
-                        )
+                    span = builder.redact_readable(span)
                     self._export.on_end(span)
-                    view = span_view_from_readable(span) if keep else None
+                    if keep:
+                        view = span_view_from_readable(span)
+                        builder.add(view, now_ns=now_ns, is_root=is_root, redacted=True)
                 else:
-                    view = span_view_from_readable(span)
-                    if self._redactor is not None:
-                        view = redact_span_view(
-                            view, self._redactor, resources=self._redacted_resources
-                        )
-                if view is not None:
-                    self._assembler.add(
-                        view,
-                        now_ns=now_ns,
-                        is_root=parent is None or parent.is_remote,
-                    )
+                    builder.add(span_view_from_readable(span), now_ns=now_ns, is_root=is_root)
                 added = True
             if not added:
                 self._worker_drops["internal_error"] += 1
-        closed = self._assembler.pop_all() if flush else self._assembler.pop_due(now_ns=now_ns)
-        for trace in closed:
+        for trace in builder.pop(now_ns=now_ns, every=flush):
             self._emit(trace)
             self._yield_unless_behind()  # one trace's normalization, then the agent's turn
 
@@ -425,9 +407,7 @@ class FlywheelSpanProcessor(SpanProcessor):
     def _emit(self, closed: ClosedTrace) -> None:
         trace: AgentTrace | None = None
         with self._worker.errors.guard:
-            trace = normalize_trace(
-                closed.spans, complete=closed.complete, truncated=closed.truncated
-            )
+            trace = self._builder.normalize(closed)
         if trace is None:
             self._worker_drops["internal_error"] += len(closed.spans)
             return

@@ -4,11 +4,11 @@ One daemon thread ("otel-flywheel-ingest", a ``WorkerThread``) per server, with 
 suppressed. It wakes when a handler committed a request (or feedback), or every
 ``schedule_delay_millis``, and:
 
-1. reads the requests committed since its cursor, in commit order, and feeds their spans to the
-   ``TraceAssembler``: converted with ``span_views_from_request`` and redacted with
-   ``redact_span_view``, exactly as the in-process capture worker does (same redactor, same
-   resource cache), so a trace looks the same whichever way it came in;
-2. normalizes each closed trace (``normalize_trace``) and hands it over (``_handover``): with the
+1. reads the requests committed since its cursor, in commit order, and feeds their spans,
+   converted with ``span_views_from_request``, to a ``TraceBuilder``, which redacts and
+   assembles them exactly as the in-process capture worker's does, so a trace looks the same
+   whichever way it came in;
+2. normalizes each closed trace (``TraceBuilder.normalize``) and hands it over (``_handover``): with the
    flywheel, its rows leave the spool only once its verdict and routed writes are durable in the
    outbox; a trace the pipeline refuses or does not make durable is offered again, with backoff.
    The spool fills, the server answers 503, and nothing accepted is dropped;
@@ -53,11 +53,11 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_flywheel._worker import KeptErrors, Round, WorkerThread
-from otel_flywheel.capture import ClosedTrace, TraceAssembler, TracePipeline
+from otel_flywheel.capture import ClosedTrace, TraceBuilder, TracePipeline
 from otel_flywheel.config import CaptureSettings
-from otel_flywheel.conventions import SpanView, normalize_trace, span_views_from_request
+from otel_flywheel.conventions import SpanView, span_views_from_request
 from otel_flywheel.model import AgentTrace
-from otel_flywheel.privacy import RedactedResourceCache, Redactor, redact_span_view
+from otel_flywheel.privacy import Redactor
 from otel_flywheel.server._feedback import FeedbackSink
 from otel_flywheel.server._feedback_delivery import FeedbackDelivery
 from otel_flywheel.server._handover import TraceHandover
@@ -117,8 +117,6 @@ class IngestWorker:
         self._metrics = metrics
         self._known_retention_ns = int(known_trace_retention_seconds * 1e9)
         self._max_known_traces = max_known_traces
-        self._redactor = redactor
-        self._resources = RedactedResourceCache(redactor) if redactor is not None else None
         self._clock = clock
         self._senders_waiting = senders_waiting
         self._roomy_below = spool.max_spans // 2
@@ -134,7 +132,8 @@ class IngestWorker:
         self._guard = self._worker.errors.guard
 
         # The worker thread's own state.
-        self._assembler = TraceAssembler.from_settings(capture_settings)
+        self._builder = TraceBuilder(capture_settings, redactor=redactor)
+        self._assembler = self._builder.assembler  # its rules, its counts
         self._cursor = 0  # highest request id read from the spool
         self._open: dict[str, _OpenTrace] = {}  # the traces the assembler holds open
         self._seen_spans: list[tuple[str, str]] = []  # (span id, trace id) read, to remember
@@ -221,10 +220,7 @@ class IngestWorker:
         final = round_.final
         self._handover.settle()
         self._read_new(deadline=round_.deadline)
-        closed = (
-            self._assembler.pop_all() if final else self._assembler.pop_due(now_ns=self._clock())
-        )
-        self._emit(closed)
+        self._emit(self._builder.pop(now_ns=self._clock(), every=final))
         self._handover.retry_due(final=final)
         self._feedback.run(final=final)
         self._count_assembler_drops()
@@ -241,7 +237,7 @@ class IngestWorker:
             self._spool.remember_spans(self._seen_spans)
             self._seen_spans.clear()
             # Close what is due between batches: catching up on a large spool stays bounded.
-            self._emit(self._assembler.pop_due(now_ns=self._clock()))
+            self._emit(self._builder.pop(now_ns=self._clock()))
             if len(batch) < _READ_BATCH_REQUESTS:
                 return
 
@@ -299,9 +295,7 @@ class IngestWorker:
 
     def _add_span(self, view: SpanView, now_ns: int) -> None:
         is_root = view.parent_id is None or view.parent_is_remote
-        if self._redactor is not None:
-            view = redact_span_view(view, self._redactor, resources=self._resources)
-        self._assembler.add(view, now_ns=now_ns, is_root=is_root)
+        self._builder.add(view, now_ns=now_ns, is_root=is_root)
 
     def _emit(self, closed: Iterable[ClosedTrace]) -> None:
         unusable: list[tuple[int, str]] = []
@@ -313,11 +307,7 @@ class IngestWorker:
             ]
             trace: AgentTrace | None = None
             with self._guard:
-                trace = normalize_trace(
-                    trace_spans.spans,
-                    complete=trace_spans.complete,
-                    truncated=trace_spans.truncated,
-                )
+                trace = self._builder.normalize(trace_spans)
             if trace is None:
                 self._metrics.spans_dropped.labels("internal_error").inc(len(trace_spans.spans))
                 unusable += keys
