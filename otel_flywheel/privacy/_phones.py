@@ -218,6 +218,9 @@ _NOT_A_DATE = (
 # seven digits. Repeated per group, with possessive digit runs, so a candidate that fails backs off
 # whole groups only; the 15 digits E.164 allows are counted in the validator.
 _SEVEN_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){6})"
+# A national number has 8 digits or more (``national_is_phone``): "404 9869", a status code and a
+# byte count, is not one, and the regex says so before Python is asked.
+_EIGHT_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){7})"
 _GROUPS = r"[0-9]*+(?:(?:[ .\-/]{1,2}|[ ]?\([0-9]{1,6}\)[ .\-]?)[0-9]++)*"
 _TAIL = EXTENSION + r"(?![A-Za-z0-9_]|[.\-/:][A-Za-z0-9])"
 
@@ -253,7 +256,7 @@ def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, 
             "phone_national",
             KIND_PHONE,
             "[0-9]",
-            _SEVEN_DIGITS
+            _EIGHT_DIGITS
             + _LEFT
             + r"(?:(?<=0)|(?=[0-9]*+[ .\-/(][0-9(]))"
             + _NOT_A_DATE

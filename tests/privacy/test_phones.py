@@ -233,8 +233,9 @@ def test_a_phone_number_inside_json_is_redacted_and_the_json_stays_valid() -> No
 def test_regions_that_write_the_trunk_prefix_are_skipped_only_where_they_could_not_accept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The shortcut that skips parsing a candidate written without its national prefix in a
-    region that always writes it must not change a single answer: every national number of the
+    """The shortcuts that skip parsing a candidate written without its national prefix in a
+    region that always writes it, or whose formats never write its digit groups, must not change
+    a single answer: every national number of the
     corpus, every benign value, and digit groups shaped like log fields ("304 80052")."""
     from otel_flywheel.privacy import _phone_national as national
 
@@ -247,6 +248,12 @@ def test_regions_that_write_the_trunk_prefix_are_skipped_only_where_they_could_n
             for size in range(10_000, 99_999, 7919)
         ),
         *(f"{a} {b} {c}" for a in (12, 304, 5551) for b in (234, 4567) for c in (56, 7890, 12345)),
+        *(
+            f"{a}{sep}{b}"
+            for a in ("20", "312", "404", "5551", "91234", "123456")
+            for b in ("4567", "76435", "123456", "9876543", "34 5678", "345 6789")
+            for sep in (" ", "-", ".", "/", ") ")
+        ),
     }
     candidates = {c for c in candidates if c[:1].isdigit() or c[:1] == "("}
     regions = DEFAULT_PHONE_REGIONS
@@ -254,7 +261,10 @@ def test_regions_that_write_the_trunk_prefix_are_skipped_only_where_they_could_n
     national.national_is_phone.cache_clear()
     fast = {c: national.national_is_phone(c, regions) for c in candidates}
     national.national_is_phone.cache_clear()
-    monkeypatch.setattr(national._Plan, "may_group_without_trunk", lambda self, digits: True)
+    monkeypatch.setattr(
+        national._Plan, "may_group_without_trunk", lambda self, digits, groups: True
+    )
+    monkeypatch.setattr(national._Untrunked, "regions_for", lambda self, found, groups, r: r)
     slow = {c: national.national_is_phone(c, regions) for c in candidates}
     national.national_is_phone.cache_clear()
 
