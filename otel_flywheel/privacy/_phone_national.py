@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import re._constants as re_constants
-import re._parser as re_parser
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -28,8 +26,9 @@ from otel_flywheel.privacy._phone_reading import (
     number_part,
     parse,
 )
+from otel_flywheel.privacy._phone_shapes import SEPARATOR, digit_prefixes, layout_shapes, spaced
 
-__all__ = ["national_is_phone"]
+__all__ = ["national_is_phone", "untrunked_lookahead"]
 
 _MONTH, _DAY = r"(?:0?[1-9]|1[0-2])", r"(?:0?[1-9]|[12][0-9]|3[01])"
 _DATE_LIKE = re.compile(
@@ -185,7 +184,7 @@ def _untrunked(regions: tuple[str, ...]) -> _Untrunked:
         prefixes.extend([re.escape(plan.trunk), plan.stripped_by_parse.pattern])
         shapes: set[tuple[int, ...]] = set()
         for _, pattern, layout in plan.untrunked:
-            written = _layout_shapes(pattern, layout)
+            written = layout_shapes(pattern.pattern, layout)
             if written is None:
                 unlisted.append(region)
                 break
@@ -200,41 +199,47 @@ def _untrunked(regions: tuple[str, ...]) -> _Untrunked:
     )
 
 
-_MAX_SHAPES: Final = 4096
+def untrunked_lookahead(regions: tuple[str, ...]) -> str | None:
+    """A regex, tried at a national candidate's first digit (not "0", several groups), that
+    fails only where ``national_is_phone`` answers False in every region of ``regions``: the
+    digits start with none of the prefixes parsing may strip, no region writes their groups
+    after its leading digits, and they are not North American 3-3-4. None where the metadata
+    says more than the regex can (then every candidate goes to Python)."""
+    common = _untrunked(regions)
+    if common.unlisted:
+        return None
+    starts: set[str] = set()
+    for region in regions:
+        plan = _plan(region)
+        for prefix in (plan.trunk, plan.stripped_by_parse.pattern):
+            found = digit_prefixes(prefix, _PREFIX_DIGITS)
+            if found is None:
+                return None
+            starts |= found
+    leads_by_shape: dict[tuple[int, ...], set[str]] = {}
+    for region in regions:
+        for leading, pattern, layout in _plan(region).untrunked:
+            leads = {""} if leading is None else digit_prefixes(leading.pattern, _PREFIX_DIGITS)
+            shapes = layout_shapes(pattern.pattern, layout)
+            if leads is None or shapes is None:
+                return None
+            for shape in shapes:
+                leads_by_shape.setdefault(shape, set()).update(leads)
+    if not _NANP_REGIONS.isdisjoint(regions):
+        for shape in ((3, 3, 4), (1, 3, 3, 4)):
+            leads_by_shape.setdefault(shape, set()).add("")
+    alternatives = [_any_of(starts), r"[0-9](?:" + SEPARATOR + r"[0-9]){15}"]  # cut to 15
+    for shape, leads in sorted(leads_by_shape.items()):
+        groups = r"[ .\-/()]{1,3}".join(f"[0-9]{{{n}}}" for n in shape) + r"(?![0-9])"
+        alternatives.append(groups if "" in leads else f"(?={_any_of(leads)}){groups}")
+    return "(?:" + "|".join(alternatives) + ")"
 
 
-def _layout_shapes(pattern: re.Pattern[str], layout: str) -> set[tuple[int, ...]] | None:
-    """The digit-group lengths a format writes: its pattern's groups (each of a fixed set of
-    lengths) placed by ``layout`` ("\\1 \\2-\\3"), groups with nothing between them merged.
-    None when that cannot be listed (an unbounded group, digits written by the layout)."""
-    parsed = re_parser.parse(pattern.pattern)
-    widths: dict[int, range] = {}
-    for op, value in parsed:
-        if op is re_constants.SUBPATTERN:
-            low, high = value[-1].getwidth()
-            if high > 15:
-                return None
-            widths[value[0]] = range(low, high + 1)
-    shapes: set[tuple[int, ...]] = {()}
-    glued = False  # the next group continues the last one (nothing between them)
-    for token in re.split(r"(\\[0-9])", layout):
-        if not token:
-            continue
-        if token.startswith("\\"):
-            width = widths.get(int(token[1]))
-            if width is None:
-                return None
-            shapes = {
-                (*s[:-1], s[-1] + w) if glued and s else (*s, w) for s in shapes for w in width
-            }
-            glued = True
-            if len(shapes) > _MAX_SHAPES:
-                return None
-        elif any(c.isdigit() for c in token):
-            return None
-        else:
-            glued = False
-    return shapes
+_PREFIX_DIGITS: Final = 3
+
+
+def _any_of(prefixes: set[str]) -> str:
+    return "(?:" + "|".join(spaced(p) for p in sorted(prefixes)) + ")"
 
 
 @lru_cache(maxsize=CACHE_SIZE)

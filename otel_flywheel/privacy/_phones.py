@@ -36,7 +36,7 @@ import phonenumbers
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._cards import card_inside
-from otel_flywheel.privacy._phone_national import national_is_phone
+from otel_flywheel.privacy._phone_national import national_is_phone, untrunked_lookahead
 from otel_flywheel.privacy._phone_reading import (
     EXTENSION,
     digits,
@@ -221,8 +221,17 @@ _SEVEN_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){6})"
 # A national number has 8 digits or more (``national_is_phone``): "404 9869", a status code and a
 # byte count, is not one, and the regex says so before Python is asked.
 _EIGHT_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){7})"
-_GROUPS = r"[0-9]*+(?:(?:[ .\-/]{1,2}|[ ]?\([0-9]{1,6}\)[ .\-]?)[0-9]++)*"
+_SEPARATOR = r"(?:[ .\-/]{1,2}|[ ]?\([0-9]{1,6}\)[ .\-]?)"
+_GROUPS = r"[0-9]*+(?:" + _SEPARATOR + r"[0-9]++)*"
 _TAIL = EXTENSION + r"(?![A-Za-z0-9_]|[.\-/:][A-Za-z0-9])"
+
+
+def _written_in_some_region(regions: tuple[str, ...]) -> str:
+    """For a candidate without the trunk "0": that some region writes its digit groups (or may
+    strip its start while parsing), checked at its first digit. Log lines hold a status code and
+    a byte count ("404 76435") each; without this check every one reaches Python."""
+    lookahead = untrunked_lookahead(regions) if regions else None
+    return "" if lookahead is None else f"(?<=(?={lookahead})[0-9])"
 
 
 def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, ...]:
@@ -251,14 +260,17 @@ def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, 
             lead=1,
         ),
         # A national number has a separator, or starts with the trunk "0": a bare run of digits
-        # is an id ("order 4155550132").
+        # is an id ("order 4155550132"), and so is one followed by a parenthesis ("batch 74963
+        # (512 items)"): its groups are what a region must write.
         Alternative(
             "phone_national",
             KIND_PHONE,
             "[0-9]",
             _EIGHT_DIGITS
             + _LEFT
-            + r"(?:(?<=0)|(?=[0-9]*+[ .\-/(][0-9(]))"
+            + r"(?:(?<=0)|(?=[0-9]*+" + _SEPARATOR + r"[0-9])"
+            + _written_in_some_region(regions)
+            + ")"
             + _NOT_A_DATE
             + _GROUPS
             + _TAIL,
