@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -26,7 +27,7 @@ from otel_flywheel.privacy._phone_reading import (
     number_part,
     parse,
 )
-from otel_flywheel.privacy._phone_shapes import SEPARATOR, digit_prefixes, layout_shapes, spaced
+from otel_flywheel.privacy._phone_shapes import digit_prefixes, layout_shapes, spaced
 
 __all__ = ["national_is_phone", "untrunked_lookahead"]
 
@@ -199,47 +200,68 @@ def _untrunked(regions: tuple[str, ...]) -> _Untrunked:
     )
 
 
-def untrunked_lookahead(regions: tuple[str, ...]) -> str | None:
-    """A regex, tried at a national candidate's first digit (not "0", several groups), that
-    fails only where ``national_is_phone`` answers False in every region of ``regions``: the
-    digits start with none of the prefixes parsing may strip, no region writes their groups
-    after its leading digits, and they are not North American 3-3-4. None where the metadata
-    says more than the regex can (then every candidate goes to Python)."""
-    common = _untrunked(regions)
-    if common.unlisted:
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    """How the regions of a set may write a number without a national prefix: the first digits
+    that parsing may strip (then every region is asked), and per digit-group shape, the leading
+    digits of the formats that write it ("" where any will do)."""
+
+    stripped: frozenset[str]
+    leads_by_shape: dict[tuple[int, ...], frozenset[str]]
+
+
+@lru_cache(maxsize=16)
+def _writing(regions: tuple[str, ...]) -> _Writing | None:
+    """None where the metadata says more than the prefix walk can follow."""
+    if _untrunked(regions).unlisted:
         return None
-    starts: set[str] = set()
+    stripped: set[str] = set()
+    leads_by_shape: dict[tuple[int, ...], set[str]] = {}
     for region in regions:
         plan = _plan(region)
         for prefix in (plan.trunk, plan.stripped_by_parse.pattern):
             found = digit_prefixes(prefix, _PREFIX_DIGITS)
             if found is None:
                 return None
-            starts |= found
-    leads_by_shape: dict[tuple[int, ...], set[str]] = {}
-    for region in regions:
-        for leading, pattern, layout in _plan(region).untrunked:
+            stripped |= found
+        for leading, pattern, layout in plan.untrunked:
             leads = {""} if leading is None else digit_prefixes(leading.pattern, _PREFIX_DIGITS)
             shapes = layout_shapes(pattern.pattern, layout)
             if leads is None or shapes is None:
                 return None
             for shape in shapes:
                 leads_by_shape.setdefault(shape, set()).update(leads)
-    if not _NANP_REGIONS.isdisjoint(regions):
+    if not _NANP_REGIONS.isdisjoint(regions):  # the fallback of national_is_phone
         for shape in ((3, 3, 4), (1, 3, 3, 4)):
             leads_by_shape.setdefault(shape, set()).add("")
-    alternatives = [_any_of(starts), r"[0-9](?:" + SEPARATOR + r"[0-9]){15}"]  # cut to 15
-    for shape, leads in sorted(leads_by_shape.items()):
-        groups = r"[ .\-/()]{1,3}".join(f"[0-9]{{{n}}}" for n in shape) + r"(?![0-9])"
+    return _Writing(
+        frozenset(stripped), {shape: frozenset(leads) for shape, leads in leads_by_shape.items()}
+    )
+
+
+def untrunked_lookahead(regions: tuple[str, ...]) -> str | None:
+    """A regex, tried at a national candidate's first digit (not "0", several groups), that
+    fails only where ``national_is_phone`` answers False in every region of ``regions``: the
+    digits start with none of the prefixes parsing may strip, no region writes their groups
+    (or their first groups: a candidate cut to E.164's 15 digits, or before a card, keeps its
+    first groups) after its leading digits, and they are not North American 3-3-4. None where
+    the metadata says more than the regex can (then every candidate goes to Python)."""
+    writing = _writing(regions)
+    if writing is None:
+        return None
+    alternatives = [_any_of(writing.stripped)]
+    for shape, leads in sorted(writing.leads_by_shape.items()):
+        groups = _GROUP_GAP.join(f"[0-9]{{{n}}}" for n in shape) + r"(?![0-9])"
         alternatives.append(groups if "" in leads else f"(?={_any_of(leads)}){groups}")
     return "(?:" + "|".join(alternatives) + ")"
 
 
-_PREFIX_DIGITS: Final = 3
-
-
-def _any_of(prefixes: set[str]) -> str:
+def _any_of(prefixes: Iterable[str]) -> str:
     return "(?:" + "|".join(spaced(p) for p in sorted(prefixes)) + ")"
+
+
+_PREFIX_DIGITS: Final = 3
+_GROUP_GAP: Final = r"[ .\-/()]{1,3}"
 
 
 @lru_cache(maxsize=CACHE_SIZE)

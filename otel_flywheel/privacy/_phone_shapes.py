@@ -12,15 +12,22 @@ None where they cannot tell), so nothing a region accepts is ever dropped.
 from __future__ import annotations
 
 import re
-import re._constants as re_constants
-import re._parser as re_parser
 from typing import Any, Final
+
+from otel_flywheel.privacy._shapes import REGEX_CONSTANTS as re_constants
+from otel_flywheel.privacy._shapes import REGEX_PARSER as re_parser
 
 __all__ = ["digit_prefixes", "layout_shapes", "spaced"]
 
 _MAX_SHAPES: Final = 4096
 _MAX_PREFIXES: Final = 4096
 _DIGITS: Final = frozenset("0123456789")
+# Possessive repeats are new in Python 3.11.
+_REPEATS: Final = tuple(
+    getattr(re_constants, name)
+    for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+    if hasattr(re_constants, name)
+)
 # What may stand between two digits of a national candidate (``_phones._GROUPS``): one or two of
 # " .-/", or a parenthesis with a space or separator beside it.
 SEPARATOR: Final = r"[ .\-/()]{0,3}"
@@ -103,7 +110,7 @@ def _item(op: Any, value: Any, partial: set[str], length: int) -> set[str]:
         return _sequence(list(value[-1]), partial, length)
     if op is re_constants.BRANCH:
         return set().union(*(_sequence(list(alt), partial, length) for alt in value[1]))
-    if op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT, re_constants.POSSESSIVE_REPEAT):
+    if op in _REPEATS:
         low, high, body = value
         result: set[str] = set()
         current = partial

@@ -28,7 +28,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
-from otel_flywheel.privacy._shapes import Alternative, Match
+from otel_flywheel.privacy._prefilter import Candidates, Prefilter
+from otel_flywheel.privacy._shapes import Alternative, Match, Start
 
 __all__ = ["Scanner"]
 
@@ -39,6 +40,7 @@ _KIND_JWT: Final = "JWT"
 _SHORTEST_KEYWORD_VALUE: Final = 6  # "pwd=ab": nothing shorter holds a keyword-led secret
 
 _Candidate = tuple[int, int, re.Match[str], Alternative]  # start, branch order, match, branch
+_Searcher = re.Pattern[str] | Candidates  # what the scan calls search(text, pos) on
 _DIGITS: Final = "[0-9]"
 # Below this length the combined regex scans (one call); above, one regex per group (each group's
 # stops cost only its own checks).
@@ -46,8 +48,10 @@ _SHORT_TEXT: Final = 4096
 # What every digit-led value but an IBAN has after its first digit: six more digits or separators
 # (a card, an SSN, a phone number, "1.2.3.4"). One cheap operation (a repeated character class)
 # rejects most number starts: a quantity, a price, a year.
+_NEARBY: Final = 6
+_NEARBY_CLASS: Final = r"[0-9 .\-/()]"
 _DIGITS_NEARBY: Final = (
-    r"(?=[0-9 .\-/()]{6})"
+    f"(?={_NEARBY_CLASS}{{{_NEARBY}}})"
     # Dates are the commonest digit groups in agent text, and no value is shaped like one. Written
     # after the anchor digit, so the year or day has one digit fewer.
     r"(?![0-9]{3}[-./][0-9]{1,2}[-./][0-9]{1,2}(?![0-9]|[-./][0-9]))"  # 2024-01-15
@@ -55,6 +59,29 @@ _DIGITS_NEARBY: Final = (
 )
 # The same for other anchors: a colon starts an IPv6 address or "://", never ": ".
 _AFTER_ANCHOR: Final = {"[:]": r"(?=[0-9A-Fa-f:/])"}
+# Where the digit-led branches but an IBAN's can match, for the prefilter: the first digit of a
+# number (not after a digit, a letter or "_") with six more digits or separators after it.
+_DIGIT_STARTS: Final = (
+    Start(r"[^0-9A-Za-z_][0-9][0-9 .\-/()]{6}", 1),
+    Start(r"^[0-9][0-9 .\-/()]{6}"),
+)
+
+
+def _nearby(start: Start) -> Start:
+    """``start`` followed by what ``_DIGITS_NEARBY`` asks of the characters after the anchor,
+    where it is shorter than that: a price ("1653.64") is not a candidate."""
+    width = start.width
+    if width is None:
+        return start  # counts its digits itself
+    missing = _NEARBY - (width - start.anchor_at - 1)
+    if missing <= 0:
+        return start
+    return Start(start.pattern + _NEARBY_CLASS + f"{{{missing}}}", start.anchor_at)
+
+
+# Texts from this length are prefiltered (when Hyperscan is installed): below it, the one call
+# of the combined regex costs less than a prefilter pass and one call per candidate.
+_PREFILTER_FROM: Final = _SHORT_TEXT
 
 
 def _class_body(anchor: str) -> str:
@@ -144,6 +171,21 @@ class _Group:
                 return None
             m, name = retry, retry.lastgroup  # type: ignore[assignment]
 
+    def starts(self) -> tuple[Start, ...]:
+        """Patterns that match wherever ``regex`` can (see ``_prefilter``)."""
+        found: list[Start] = []
+        for alternative in self.alternatives:
+            if alternative.starts:
+                more = alternative.starts
+            elif self.anchor == _DIGITS and not alternative.follows_letters:
+                more = _DIGIT_STARTS
+            else:
+                more = (Start(self.anchor),)
+            if self.anchor == _DIGITS and not alternative.follows_letters:
+                more = tuple(_nearby(start) for start in more)
+            found.extend(start for start in more if start not in found)
+        return tuple(found)
+
     def _tail(self, name: str) -> re.Pattern[str] | None:
         if name not in self._tails:
             rest = self.alternatives[self._index[name] + 1 :]
@@ -154,7 +196,7 @@ class _Group:
 class Scanner:
     """The compiled branches of a built-in detector, and the scan over a string."""
 
-    def __init__(self, alternatives: Sequence[Alternative]) -> None:
+    def __init__(self, alternatives: Sequence[Alternative], *, prefilter: bool = True) -> None:
         # Group by anchor, keeping each group's branches in their order (which branch wins at a
         # place); groups cannot compete, since their anchors differ.
         grouped: dict[str, list[Alternative]] = {}
@@ -163,6 +205,11 @@ class Scanner:
                 grouped.setdefault(alternative.anchor, []).append(alternative)
         self._groups = tuple(_Group(anchor, alts) for anchor, alts in grouped.items())
         self._combined = _combined_regex(self._groups) if self._groups else None
+        self._prefilter = (
+            Prefilter.load([group.starts() for group in self._groups])
+            if prefilter and self._groups
+            else None
+        )
         self._group_of = {name: group for group in self._groups for name in group.branches}
         # keyword -> one regex per branch it leads, in branch order.
         by_keyword: dict[str, list[tuple[int, re.Pattern[str], Alternative]]] = {}
@@ -180,10 +227,29 @@ class Scanner:
         short text, where one search call costs less than a search per group) and from the
         keyword candidates; the earliest is validated next. An accepted value moves every source
         past it; a rejected one moves only its own source, one character on."""
+        return self.find_with(text, self._searchers(text))
+
+    def _searchers(self, text: str) -> Sequence[_Searcher]:
         if len(text) < _SHORT_TEXT:
-            regexes = [self._combined] if self._combined is not None else []
-        else:
-            regexes = [group.regex for group in self._groups]
+            return [self._combined] if self._combined is not None else []
+        if self._prefilter is not None and len(text) >= _PREFILTER_FROM:
+            return self.prefiltered(text)
+        return [group.regex for group in self._groups]
+
+    def prefiltered(self, text: str) -> list[_Searcher]:
+        """One searcher per group that tries its regex only where the prefilter found a start
+        (``find_with`` gives the same matches as with the groups' regexes)."""
+        assert self._prefilter is not None, "no prefilter: Hyperscan is not installed"
+        positions = self._prefilter.starts(text)
+        return [Candidates(g.regex, p) for g, p in zip(self._groups, positions, strict=True)]
+
+    def group_regexes(self) -> list[_Searcher]:
+        """The groups' regexes, searched by ``re`` alone."""
+        return [group.regex for group in self._groups]
+
+    def find_with(self, text: str, regexes: Sequence[_Searcher]) -> list[Match]:
+        """The scan of ``find``, with the searchers given."""
+        regexes = list(regexes)
         heads = [regex.search(text) for regex in regexes]
         keyworded = self._keyword_candidates(text)
         next_keyword = 0
