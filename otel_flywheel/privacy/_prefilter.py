@@ -57,10 +57,10 @@ class Prefilter:
         for group, starts in enumerate(groups):
             for start in starts:
                 width = start.width
-                if width is None:
-                    self._targets.append((group, start.anchor_at, True))
+                if width is None:  # offsets in the text, not in the newline-led data
+                    self._targets.append((group, start.anchor_at - 1, True))
                 else:
-                    self._targets.append((group, width - start.anchor_at, False))
+                    self._targets.append((group, width - start.anchor_at + 1, False))
         self._local = threading.local()  # one scratch space per thread: Hyperscan requires it
 
     @classmethod
@@ -74,13 +74,18 @@ class Prefilter:
             expressions=[start.pattern.encode("ascii") for start in flat],
             ids=list(range(len(flat))),
             elements=len(flat),
-            flags=[0 if s.width is not None else _hs.HS_FLAG_SOM_LEFTMOST for s in flat],
+            flags=[
+                (0 if s.width is not None else _hs.HS_FLAG_SOM_LEFTMOST)
+                | (_hs.HS_FLAG_CASELESS if s.caseless else 0)
+                for s in flat
+            ],
         )
         return cls(groups, database)
 
     def starts(self, text: str) -> list[list[int]]:
         """Per group, the sorted positions in ``text`` where its regex may match."""
-        data = text.encode("ascii") if text.isascii() else text.encode("ascii", "replace")
+        # One byte per character, after a newline: a left boundary for the text's first one.
+        data = b"\n" + (text.encode("ascii") if text.isascii() else text.encode("ascii", "replace"))
         found: list[list[int]] = [[] for _ in range(self._groups)]
         targets = self._targets
 

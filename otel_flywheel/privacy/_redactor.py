@@ -83,6 +83,7 @@ DEFAULT_PSEUDONYMIZE_KEYS: Final = frozenset({sc.SpanAttributes.USER_ID, "enduse
 
 _CARD_DIGITS = range(13, 20)
 _REMEMBERED_KEYS: Final = 4096
+_REMEMBERED_PSEUDONYMS: Final = 4096
 
 
 class _Drop:
@@ -157,7 +158,14 @@ class Redactor:
         self.joinable = tuple(d for d in self._detectors if is_joinable(d))
         self.per_string = tuple(d for d in self._detectors if not is_joinable(d))
         self.cache: ResultCache[Result] = ResultCache(max_entries=cache_entries)
+        # (kind, value) -> token, for values that repeat (an address per log line).
+        self._pseudonyms: dict[tuple[str, str], str] = {}
         self.drop: Final = DROP
+
+    def clear_caches(self) -> None:
+        """Forget every result and token computed so far (to measure what new text costs)."""
+        self.cache.clear()
+        self._pseudonyms.clear()
 
     # --- tokens --------------------------------------------------------------------------------
 
@@ -319,8 +327,13 @@ class Redactor:
         return self._pseudonym(KIND_USER, planned[1])
 
     def _pseudonym(self, kind: str, value: str) -> str:
-        digest = hmac.new(self._key, f"{kind}\0{value}".encode(errors="surrogatepass"), "sha256")
-        return f"<{kind}:{digest.hexdigest()[:8]}>"
+        token = self._pseudonyms.get((kind, value))
+        if token is None:
+            message = f"{kind}\0{value}".encode(errors="surrogatepass")
+            token = f"<{kind}:{hmac.new(self._key, message, 'sha256').hexdigest()[:8]}>"
+            if len(self._pseudonyms) < _REMEMBERED_PSEUDONYMS:  # an IP address per log line
+                self._pseudonyms[(kind, value)] = token
+        return token
 
 
 # How _plan_value describes a value: ("keep", value), ("str", handle), ("int", handle, value),

@@ -61,10 +61,7 @@ _DIGITS_NEARBY: Final = (
 _AFTER_ANCHOR: Final = {"[:]": r"(?=[0-9A-Fa-f:/])"}
 # Where the digit-led branches but an IBAN's can match, for the prefilter: the first digit of a
 # number (not after a digit, a letter or "_") with six more digits or separators after it.
-_DIGIT_STARTS: Final = (
-    Start(r"[^0-9A-Za-z_][0-9][0-9 .\-/()]{6}", 1),
-    Start(r"^[0-9][0-9 .\-/()]{6}"),
-)
+_DIGIT_STARTS: Final = (Start(r"[^0-9A-Za-z_][0-9][0-9 .\-/()]{6}", 1),)
 
 
 def _nearby(start: Start) -> Start:
@@ -205,11 +202,6 @@ class Scanner:
                 grouped.setdefault(alternative.anchor, []).append(alternative)
         self._groups = tuple(_Group(anchor, alts) for anchor, alts in grouped.items())
         self._combined = _combined_regex(self._groups) if self._groups else None
-        self._prefilter = (
-            Prefilter.load([group.starts() for group in self._groups])
-            if prefilter and self._groups
-            else None
-        )
         self._group_of = {name: group for group in self._groups for name in group.branches}
         # keyword -> one regex per branch it leads, in branch order.
         by_keyword: dict[str, list[tuple[int, re.Pattern[str], Alternative]]] = {}
@@ -219,6 +211,16 @@ class Scanner:
                 by_keyword.setdefault(keyword, []).append((order, regex, alternative))
         self._keywords = tuple(by_keyword.items())
         self._branches_of = dict(by_keyword)
+        # The prefilter finds each group's starts and each keyword (in its case rule) at once.
+        keyword_starts = [
+            (Start(re.escape(keyword), caseless=keyword == keyword.lower()),)
+            for keyword, _ in self._keywords
+        ]
+        self._prefilter = (
+            Prefilter.load([*(group.starts() for group in self._groups), *keyword_starts])
+            if prefilter and self._groups
+            else None
+        )
 
     def find(self, text: str) -> list[Match]:
         """The values in ``text``, in order, never overlapping.
@@ -227,31 +229,43 @@ class Scanner:
         short text, where one search call costs less than a search per group) and from the
         keyword candidates; the earliest is validated next. An accepted value moves every source
         past it; a rejected one moves only its own source, one character on."""
-        return self.find_with(text, self._searchers(text))
-
-    def _searchers(self, text: str) -> Sequence[_Searcher]:
         if len(text) < _SHORT_TEXT:
-            return [self._combined] if self._combined is not None else []
+            return self.find_with(text, [self._combined] if self._combined is not None else [])
         if self._prefilter is not None and len(text) >= _PREFILTER_FROM:
-            return self.prefiltered(text)
-        return [group.regex for group in self._groups]
+            return self.find_with(text, *self.prefiltered(text))
+        return self.find_with(text, self.group_regexes())
 
-    def prefiltered(self, text: str) -> list[_Searcher]:
-        """One searcher per group that tries its regex only where the prefilter found a start
-        (``find_with`` gives the same matches as with the groups' regexes)."""
+    def prefiltered(self, text: str) -> tuple[list[_Searcher], list[tuple[str, int]]]:
+        """One searcher per group that tries its regex only where the prefilter found a start,
+        and where each keyword occurs: ``find_with`` gives the same matches with these as with
+        the groups' regexes and ``str.find``."""
         assert self._prefilter is not None, "no prefilter: Hyperscan is not installed"
         positions = self._prefilter.starts(text)
-        return [Candidates(g.regex, p) for g, p in zip(self._groups, positions, strict=True)]
+        groups = len(self._groups)
+        keywords = [
+            (keyword, at)
+            for (keyword, _), places in zip(self._keywords, positions[groups:], strict=True)
+            for at in places
+        ]
+        searchers: list[_Searcher] = [
+            Candidates(g.regex, p) for g, p in zip(self._groups, positions[:groups], strict=True)
+        ]
+        return searchers, keywords
 
     def group_regexes(self) -> list[_Searcher]:
         """The groups' regexes, searched by ``re`` alone."""
         return [group.regex for group in self._groups]
 
-    def find_with(self, text: str, regexes: Sequence[_Searcher]) -> list[Match]:
-        """The scan of ``find``, with the searchers given."""
+    def find_with(
+        self,
+        text: str,
+        regexes: Sequence[_Searcher],
+        keywords: list[tuple[str, int]] | None = None,
+    ) -> list[Match]:
+        """The scan of ``find``, with the searchers given (and the keywords' places, if known)."""
         regexes = list(regexes)
         heads = [regex.search(text) for regex in regexes]
-        keyworded = self._keyword_candidates(text)
+        keyworded = self._keyword_candidates(text, keywords)
         next_keyword = 0
         found: list[Match] = []
         position = 0
@@ -281,11 +295,15 @@ class Scanner:
                     if head is not None and head.start() < position:
                         heads[index] = regexes[index].search(text, position)
 
-    def _keyword_candidates(self, text: str) -> list[_Candidate]:
+    def _keyword_candidates(
+        self, text: str, keywords: list[tuple[str, int]] | None
+    ) -> list[_Candidate]:
         if not self._keywords or len(text) < _SHORTEST_KEYWORD_VALUE:
             return []
+        if keywords is None:
+            keywords = _keyword_positions(text, self._keywords)
         candidates: list[_Candidate] = []
-        for keyword, at in _keyword_positions(text, self._keywords):
+        for keyword, at in keywords:
             for order, regex, alternative in self._branches_of[keyword]:
                 m = regex.match(text, at)
                 if m is not None:

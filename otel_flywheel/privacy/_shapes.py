@@ -9,6 +9,7 @@ one pass; the modules that define kinds (``_secrets``, ``_pii``, ``_cards``, ``_
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,10 +56,13 @@ class Start:
 
     Hyperscan reports where a match ends, and at most one start per end (the leftmost). So a
     pattern has a fixed width, or else no two of its matches may end at the same place (a
-    pattern that counts the digits it takes: "eight digits with separators")."""
+    pattern that counts the digits it takes: "eight digits with separators"). The scanned text
+    is preceded by a newline: a left-boundary class that admits one ("[^A-Za-z0-9_]") also
+    matches at the start of the text. ``caseless``: ASCII letters in any case ("bearer")."""
 
     pattern: str
     anchor_at: int = 0
+    caseless: bool = False
 
     @property
     def width(self) -> int | None:
@@ -68,14 +72,12 @@ class Start:
 
 
 def after(boundary: str, *bodies: str, anchor_at: int = 0) -> tuple[Start, ...]:
-    """Starts for ``bodies`` (fixed-width patterns, the anchor ``anchor_at`` characters in) where
-    they follow a character of ``boundary`` (a class: the branch's left-boundary lookbehind) or
-    begin the text."""
-    return tuple(
-        start
-        for body in bodies
-        for start in (Start(boundary + body, anchor_at + 1), Start("^" + body, anchor_at))
-    )
+    """Starts for ``bodies`` (patterns, the anchor ``anchor_at`` characters in) where they
+    follow a character of ``boundary`` (a class: the branch's left-boundary lookbehind, which
+    must admit a newline) or begin the text."""
+    if not re.fullmatch(boundary, "\n"):
+        raise ValueError(f"boundary {boundary!r} must admit a newline (the text's start)")
+    return tuple(Start(boundary + body, anchor_at + 1) for body in bodies)
 
 
 @dataclass(frozen=True, slots=True)

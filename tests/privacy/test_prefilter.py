@@ -103,7 +103,7 @@ def plain(text: str) -> list[object]:
 
 
 def prefiltered(text: str) -> list[object]:
-    return SCANNER.find_with(text, SCANNER.prefiltered(text))
+    return SCANNER.find_with(text, *SCANNER.prefiltered(text))
 
 
 @settings(max_examples=1500, deadline=None)
