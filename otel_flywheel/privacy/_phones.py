@@ -284,9 +284,8 @@ def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, 
             + _GROUPS
             + _TAIL,
             validate=_phone_national(regions),
-            # The first digit and what _DIGITS_NEARBY asks after it: more patterns here (a first
-            # group and a separator, eight digits) would find fewer places, but each one slows
-            # the compiled scan by more than the places it saves cost (docs/benchmarks.md).
-            starts=after(_NOT_AFTER, "[0-9]"),
+            # Eight digits, as _EIGHT_DIGITS asks (a price, "1653.64", is not a candidate). The
+            # finer checks stay in the regex: each pattern here slows the compiled scan.
+            starts=after(_NOT_AFTER, r"[0-9](?:[ .\-/()]{0,3}[0-9]){7}"),
         ),
     )

@@ -22,15 +22,13 @@ searches with ``re`` alone: same matches, slower.
 
 from __future__ import annotations
 
-import re
 import threading
-from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
 from otel_flywheel.privacy._shapes import Start
 
-__all__ = ["Candidates", "Prefilter", "hyperscan_available"]
+__all__ = ["Prefilter", "hyperscan_available"]
 
 try:  # required where it has wheels, optional elsewhere: see docs/decisions.md (issue 16)
     import hyperscan as _hyperscan
@@ -45,22 +43,26 @@ def hyperscan_available() -> bool:
 
 
 class Prefilter:
-    """The start patterns of several groups, compiled into one database; ``starts`` scans a text
-    once and returns each group's candidate positions, sorted."""
+    """The start patterns of several groups, compiled into one database. ``starts`` scans a
+    text once and returns where each group may match, as sorted codes ``position * groups +
+    group``: in text order, and at one position in group order."""
 
     def __init__(self, groups: Sequence[Sequence[Start]], database: Any) -> None:
-        self._groups = len(groups)
+        self.groups = count = len(groups)
         self._database = database
-        # pattern id -> (group, where its anchor is: from the match's end back for a fixed
-        # width, from its start on otherwise, with the start tracked by Hyperscan)
-        self._targets: list[tuple[int, int, bool]] = []
+        # pattern id -> (what to add to its match's end, or start, times ``count``; whether the
+        # start is meant; whether it rules the place out). Offsets are in the text, not in the
+        # newline-led data.
+        self._targets: list[tuple[int, bool, bool]] = []
         for group, starts in enumerate(groups):
             for start in starts:
                 width = start.width
-                if width is None:  # offsets in the text, not in the newline-led data
-                    self._targets.append((group, start.anchor_at - 1, True))
+                if width is None:  # variable: Hyperscan tracks where the match starts
+                    add = (start.anchor_at - 1) * count + group
+                    self._targets.append((add, True, start.rules_out))
                 else:
-                    self._targets.append((group, width - start.anchor_at + 1, False))
+                    add = group - (width - start.anchor_at + 1) * count
+                    self._targets.append((add, False, start.rules_out))
         self._local = threading.local()  # one scratch space per thread: Hyperscan requires it
 
     @classmethod
@@ -82,42 +84,23 @@ class Prefilter:
         )
         return cls(groups, database)
 
-    def starts(self, text: str) -> list[list[int]]:
-        """Per group, the sorted positions in ``text`` where its regex may match."""
+    def starts(self, text: str) -> list[int]:
+        """Where each group may match in ``text``: sorted codes ``position * groups + group``."""
         # One byte per character, after a newline: a left boundary for the text's first one.
         data = b"\n" + (text.encode("ascii") if text.isascii() else text.encode("ascii", "replace"))
-        found: list[list[int]] = [[] for _ in range(self._groups)]
-        targets = self._targets
+        found: list[int] = []
+        ruled_out: list[int] = []
+        targets, count = self._targets, self.groups
 
         def on_match(pattern_id: int, start: int, end: int, _flags: int, _context: Any) -> None:
-            group, offset, from_start = targets[pattern_id]
-            found[group].append(start + offset if from_start else end - offset)
+            add, from_start, rules_out = targets[pattern_id]
+            (ruled_out if rules_out else found).append((start if from_start else end) * count + add)
 
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
-        return [sorted(set(positions)) if len(positions) > 1 else positions for positions in found]
+        return sorted(set(found).difference(ruled_out))
 
     def _scratch(self) -> Any:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = _hs.Scratch(self._database)
         return scratch
-
-
-class Candidates:
-    """``regex.search`` over a text, tried only at a prefilter's positions: the same match, since
-    the regex cannot match anywhere else."""
-
-    __slots__ = ("_positions", "_regex")
-
-    def __init__(self, regex: re.Pattern[str], positions: list[int]) -> None:
-        self._regex = regex
-        self._positions = positions
-
-    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
-        positions = self._positions
-        match = self._regex.match
-        for at in range(bisect_left(positions, pos), len(positions)):
-            m = match(text, positions[at])
-            if m is not None:
-                return m
-        return None

@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
-from otel_flywheel.privacy._prefilter import Candidates, Prefilter
+from otel_flywheel.privacy._prefilter import Prefilter
 from otel_flywheel.privacy._shapes import Alternative, Match, Start
 
 __all__ = ["Scanner"]
@@ -40,7 +40,6 @@ _KIND_JWT: Final = "JWT"
 _SHORTEST_KEYWORD_VALUE: Final = 6  # "pwd=ab": nothing shorter holds a keyword-led secret
 
 _Candidate = tuple[int, int, re.Match[str], Alternative]  # start, branch order, match, branch
-_Searcher = re.Pattern[str] | Candidates  # what the scan calls search(text, pos) on
 _DIGITS: Final = "[0-9]"
 # Below this length the combined regex scans (one call); above, one regex per group (each group's
 # stops cost only its own checks).
@@ -62,6 +61,11 @@ _AFTER_ANCHOR: Final = {"[:]": r"(?=[0-9A-Fa-f:/])"}
 # Where the digit-led branches but an IBAN's can match, for the prefilter: the first digit of a
 # number (not after a digit, a letter or "_") with six more digits or separators after it.
 _DIGIT_STARTS: Final = (Start(r"[^0-9A-Za-z_][0-9][0-9 .\-/()]{6}", 1),)
+# Places no digit-led branch can match: an ISO date (refused by _DIGITS_NEARBY; an IBAN follows
+# letters), the commonest digit group of all in agent text.
+_DIGIT_RULED_OUT: Final = (
+    Start(r"[^A-Za-z][0-9]{4}[\-./][0-9]{2}[\-./][0-9]{2}[^0-9\-./]", 1, rules_out=True),
+)
 
 
 def _nearby(start: Start) -> Start:
@@ -181,6 +185,8 @@ class _Group:
             if self.anchor == _DIGITS and not alternative.follows_letters:
                 more = tuple(_nearby(start) for start in more)
             found.extend(start for start in more if start not in found)
+        if self.anchor == _DIGITS:
+            found.extend(_DIGIT_RULED_OUT)
         return tuple(found)
 
     def _tail(self, name: str) -> re.Pattern[str] | None:
@@ -211,13 +217,17 @@ class Scanner:
                 by_keyword.setdefault(keyword, []).append((order, regex, alternative))
         self._keywords = tuple(by_keyword.items())
         self._branches_of = dict(by_keyword)
-        # The prefilter finds each group's starts and each keyword (in its case rule) at once.
+        self._keyword_branches = [
+            [(r, a) for _, r, a in branches] for _, branches in self._keywords
+        ]
+        # The prefilter finds each keyword (in its case rule) and each group's starts at once;
+        # keywords first, since at one place a keyword-led branch is tried first.
         keyword_starts = [
             (Start(re.escape(keyword), caseless=keyword == keyword.lower()),)
             for keyword, _ in self._keywords
         ]
         self._prefilter = (
-            Prefilter.load([*(group.starts() for group in self._groups), *keyword_starts])
+            Prefilter.load([*keyword_starts, *(group.starts() for group in self._groups)])
             if prefilter and self._groups
             else None
         )
@@ -232,40 +242,50 @@ class Scanner:
         if len(text) < _SHORT_TEXT:
             return self.find_with(text, [self._combined] if self._combined is not None else [])
         if self._prefilter is not None and len(text) >= _PREFILTER_FROM:
-            return self.find_with(text, *self.prefiltered(text))
+            return self.find_prefiltered(text)
         return self.find_with(text, self.group_regexes())
 
-    def prefiltered(self, text: str) -> tuple[list[_Searcher], list[tuple[str, int]]]:
-        """One searcher per group that tries its regex only where the prefilter found a start,
-        and where each keyword occurs: ``find_with`` gives the same matches with these as with
-        the groups' regexes and ``str.find``."""
+    def find_prefiltered(self, text: str) -> list[Match]:
+        """``find`` where the prefilter says a keyword or a group's regex may match, in text
+        order: the same matches as ``find_with`` and the groups' regexes, since nothing matches
+        anywhere else and the places are visited in the order that scan picks them (a keyword
+        before a group at one place, groups in their order)."""
         assert self._prefilter is not None, "no prefilter: Hyperscan is not installed"
-        positions = self._prefilter.starts(text)
-        groups = len(self._groups)
-        keywords = [
-            (keyword, at)
-            for (keyword, _), places in zip(self._keywords, positions[groups:], strict=True)
-            for at in places
-        ]
-        searchers: list[_Searcher] = [
-            Candidates(g.regex, p) for g, p in zip(self._groups, positions[:groups], strict=True)
-        ]
-        return searchers, keywords
+        count, keywords = self._prefilter.groups, len(self._keywords)
+        groups, keyword_branches = self._groups, self._keyword_branches
+        found: list[Match] = []
+        position = 0
+        for code in self._prefilter.starts(text):
+            at, index = divmod(code, count)
+            if at < position:
+                continue  # inside the last value
+            floor = found[-1].end if found else 0
+            accepted = None
+            if index < keywords:
+                for regex, alternative in keyword_branches[index]:
+                    m = regex.match(text, at)
+                    if m is not None:
+                        accepted = _accept(text, m, alternative, floor)
+                        if accepted is not None:
+                            break
+            else:
+                group = groups[index - keywords]
+                m = group.regex.match(text, at)
+                if m is not None:
+                    accepted = group.accept(text, m, floor)
+            if accepted is not None:
+                found.append(accepted[0])
+                position = accepted[1]
+        return found
 
-    def group_regexes(self) -> list[_Searcher]:
+    def group_regexes(self) -> list[re.Pattern[str]]:
         """The groups' regexes, searched by ``re`` alone."""
         return [group.regex for group in self._groups]
 
-    def find_with(
-        self,
-        text: str,
-        regexes: Sequence[_Searcher],
-        keywords: list[tuple[str, int]] | None = None,
-    ) -> list[Match]:
-        """The scan of ``find``, with the searchers given (and the keywords' places, if known)."""
-        regexes = list(regexes)
+    def find_with(self, text: str, regexes: Sequence[re.Pattern[str]]) -> list[Match]:
+        """The scan of ``find`` with ``re`` alone, with the regexes given."""
         heads = [regex.search(text) for regex in regexes]
-        keyworded = self._keyword_candidates(text, keywords)
+        keyworded = self._keyword_candidates(text)
         next_keyword = 0
         found: list[Match] = []
         position = 0
@@ -295,15 +315,11 @@ class Scanner:
                     if head is not None and head.start() < position:
                         heads[index] = regexes[index].search(text, position)
 
-    def _keyword_candidates(
-        self, text: str, keywords: list[tuple[str, int]] | None
-    ) -> list[_Candidate]:
+    def _keyword_candidates(self, text: str) -> list[_Candidate]:
         if not self._keywords or len(text) < _SHORTEST_KEYWORD_VALUE:
             return []
-        if keywords is None:
-            keywords = _keyword_positions(text, self._keywords)
         candidates: list[_Candidate] = []
-        for keyword, at in keywords:
+        for keyword, at in _keyword_positions(text, self._keywords):
             for order, regex, alternative in self._branches_of[keyword]:
                 m = regex.match(text, at)
                 if m is not None:

@@ -58,11 +58,16 @@ class Start:
     pattern has a fixed width, or else no two of its matches may end at the same place (a
     pattern that counts the digits it takes: "eight digits with separators"). The scanned text
     is preceded by a newline: a left-boundary class that admits one ("[^A-Za-z0-9_]") also
-    matches at the start of the text. ``caseless``: ASCII letters in any case ("bearer")."""
+    matches at the start of the text. ``caseless``: ASCII letters in any case ("bearer").
+
+    ``rules_out``: the opposite, a place where the group's regex can *not* match (an ISO date:
+    every digit-led branch refuses one), dropped from what the other patterns found. It must be
+    a sufficient condition for every branch of the group failing there."""
 
     pattern: str
     anchor_at: int = 0
     caseless: bool = False
+    rules_out: bool = False
 
     @property
     def width(self) -> int | None:
