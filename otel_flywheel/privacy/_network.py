@@ -28,13 +28,15 @@ _VERSION_CONTEXT = re.compile(
 )
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0-255, no leading zero
+_DOTTED_QUAD: Final = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def _ipv4(text: str, start: int, end: int, floor: int) -> Span | None:
-    # The regex took four groups of one to three digits: what ipaddress.IPv4Address checks on
-    # top is done here, in a tenth of its time (logs hold an address per line).
-    octets = text[start:end].split(".")
-    if any((len(o) > 1 and o[0] == "0") or int(o) > 255 for o in octets):
+    # What ipaddress.IPv4Address checks, in one regex call (logs hold an address per line).
+    if _DOTTED_QUAD.fullmatch(text, start, end) is None:
         return None  # 999.999.999.999, leading zeros
-    if octets[0] == "127" or octets == ["0", "0", "0", "0"]:
+    if text.startswith("127.", start) or text[start:end] == "0.0.0.0":
         return None  # loopback (127.0.0.0/8), unspecified
     if _VERSION_CONTEXT.search(text[max(0, start - 16) : start]):
         return None

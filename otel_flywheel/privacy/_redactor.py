@@ -330,7 +330,7 @@ class Redactor:
         token = self._pseudonyms.get((kind, value))
         if token is None:
             message = f"{kind}\0{value}".encode(errors="surrogatepass")
-            token = f"<{kind}:{hmac.new(self._key, message, 'sha256').hexdigest()[:8]}>"
+            token = f"<{kind}:{hmac.digest(self._key, message, 'sha256').hex()[:8]}>"
             if len(self._pseudonyms) < _REMEMBERED_PSEUDONYMS:  # an IP address per log line
                 self._pseudonyms[(kind, value)] = token
         return token

@@ -299,6 +299,6 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"|(?P<kv_password_v>[^\s;,&\"'<>]{1,256}))",
         value_groups=("kv_password_q", "kv_password_s", "kv_password_v"),
         validate=_config_password,
-        keywords=("pass", "pwd"),
+        keywords=("password", "passwd", "passphrase", "pwd"),  # what the regex starts with
     ),
 )
