@@ -129,7 +129,8 @@ class Batch:
             except (ValueError, RecursionError):
                 pass  # not JSON after all: scanned as text
             else:
-                document = JsonDocument(value, self._redactor.is_allowed)
+                redactor = self._redactor
+                document = JsonDocument(value, redactor.is_allowed, redactor.allowed_so_far)
                 first = len(self._scan)
                 texts = document.texts
                 cached_leaves: dict[int, Result] = {}

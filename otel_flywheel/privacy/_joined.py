@@ -111,23 +111,32 @@ class JsonDocument:
     something was found.
     """
 
-    __slots__ = ("_is_allowed", "texts", "value", "whole_only")
+    __slots__ = ("_is_allowed", "_known", "texts", "value", "whole_only")
 
-    def __init__(self, value: Any, is_allowed: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        value: Any,
+        is_allowed: Callable[[str], bool],
+        known: Callable[[str], bool | None] = lambda key: None,
+    ) -> None:
         self.value = value
         self.texts: list[str] = []
         self.whole_only: set[int] = set()
         self._is_allowed = is_allowed
+        self._known = known  # is_allowed's answers remembered so far, or None
         if type(value) is dict or type(value) is list:
             self._collect(value)
 
     def _collect(self, node: Any) -> None:
-        texts, is_allowed = self.texts, self._is_allowed
+        texts, is_allowed, known = self.texts, self._is_allowed, self._known
         append = texts.append
         if type(node) is dict:
             for key, child in node.items():
                 append(key)
-                if is_allowed(key):
+                allowed = known(key)  # a dict lookup; the call only for a key not seen yet
+                if allowed is None:
+                    allowed = is_allowed(key)
+                if allowed:
                     continue
                 kind = type(child)
                 if kind is str:
