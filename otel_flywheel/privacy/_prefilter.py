@@ -22,11 +22,14 @@ searches with ``re`` alone: same matches, slower.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from otel_flywheel.privacy._shapes import Start
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Prefilter", "hyperscan_available"]
 
@@ -71,18 +74,27 @@ class Prefilter:
         if _hs is None:
             return None
         flat = [start for starts in groups for start in starts]
-        database = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-        database.compile(
-            expressions=[start.pattern.encode("ascii") for start in flat],
-            ids=list(range(len(flat))),
-            elements=len(flat),
-            flags=[
-                (0 if s.width is not None else _hs.HS_FLAG_SOM_LEFTMOST)
-                | (_hs.HS_FLAG_CASELESS if s.caseless else 0)
-                for s in flat
-            ],
-        )
-        return cls(groups, database)
+        try:
+            database = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+            database.compile(
+                expressions=[start.pattern.encode("ascii") for start in flat],
+                ids=list(range(len(flat))),
+                elements=len(flat),
+                flags=[
+                    (0 if s.width is not None else _hs.HS_FLAG_SOM_LEFTMOST)
+                    | (_hs.HS_FLAG_CASELESS if s.caseless else 0)
+                    for s in flat
+                ],
+            )
+            prefilter = cls(groups, database)
+            prefilter.starts("0")  # a CPU Vectorscan cannot run on fails here, not on a span
+        except Exception:  # Hyperscan's errors have no common base; the scan stays correct
+            logger.warning(
+                "Hyperscan cannot run here; redaction scans with re alone (same findings, slower)",
+                exc_info=True,
+            )
+            return None
+        return prefilter
 
     def starts(self, text: str) -> list[int]:
         """Where each group may match in ``text``: sorted codes ``position * groups + group``."""

@@ -207,3 +207,11 @@ def test_start_patterns_have_their_anchor_inside_them() -> None:
         for start in group_starts:
             width = start.width
             assert width is None or 0 <= start.anchor_at < width, start
+
+
+def test_a_prefilter_hyperscan_cannot_build_falls_back_to_re_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING"):
+        assert Prefilter.load([[Start("(?<=a)b")]]) is None  # lookbehind: Hyperscan refuses it
+    assert "redaction scans with re alone" in caplog.text
