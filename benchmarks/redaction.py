@@ -79,8 +79,11 @@ class Timing:
 def _clear_cache(redactor: Redactor) -> None:
     """Results cached per string, and phone numbers read per candidate: a timed run sees every
     text and number for the first time, as new traffic does."""
-    cache = getattr(redactor, "cache", None)  # older versions had none
-    if cache is not None:
+    clear = getattr(redactor, "clear_caches", None)  # results and tokens; older versions had
+    cache = getattr(redactor, "cache", None)  # only a result cache, or none
+    if clear is not None:
+        clear()
+    elif cache is not None:
         cache.clear()
     for detector in getattr(redactor, "joinable", ()):
         forget = getattr(detector, "forget_readings", None)

@@ -11,6 +11,7 @@ is cached: the string, what it became, and the kinds found.
 from __future__ import annotations
 
 import json
+from itertools import compress
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from otel_flywheel.privacy._joined import JsonDocument, find_in_each
@@ -24,6 +25,7 @@ __all__ = ["Batch", "Result"]
 # most strings are short keys and values scanned together, only long ones are looked up.
 CACHE_FROM: Final = 32
 LEAF_CACHE_FROM: Final = 64
+_IS_LONG: Final = LEAF_CACHE_FROM.__le__  # called on a length: len >= LEAF_CACHE_FROM
 _JSON_STARTS: Final = ("{", "[")
 # First characters of a text that may hold JSON (after leading whitespace); "" is the empty text.
 _MAY_START_JSON: Final = frozenset({"{", "[", " ", "\t", "\n", "\r", "\x0b", "\x0c"})
@@ -45,6 +47,7 @@ class _Document(NamedTuple):
     document: JsonDocument
     first: int  # its texts are the strings to scan from this index on
     cached: dict[int, Result]  # texts answered by the cache (scanned as "")
+    long: list[int]  # the texts long enough to be looked up and cached
 
 
 class Batch:
@@ -126,11 +129,14 @@ class Batch:
             except (ValueError, RecursionError):
                 pass  # not JSON after all: scanned as text
             else:
-                document = JsonDocument(value, self._redactor.is_allowed)
+                redactor = self._redactor
+                document = JsonDocument(value, redactor.is_allowed, redactor.allowed_so_far)
                 first = len(self._scan)
                 texts = document.texts
                 cached_leaves: dict[int, Result] = {}
-                for index in [i for i, leaf in enumerate(texts) if len(leaf) >= LEAF_CACHE_FROM]:
+                # The long strings among thousands, picked in C.
+                long = list(compress(range(len(texts)), map(_IS_LONG, map(len, texts))))
+                for index in long:
                     hit = cache.get(texts[index])
                     if hit is not None:
                         cached_leaves[index] = hit
@@ -138,7 +144,7 @@ class Batch:
                     texts = ["" if i in cached_leaves else leaf for i, leaf in enumerate(texts)]
                 self._whole_only.update(first + i for i in document.whole_only)
                 self._scan.extend(texts)
-                return _Document(text, document, first, cached_leaves)
+                return _Document(text, document, first, cached_leaves, long)
         self._scan.append(text)
         return len(self._scan) - 1
 
@@ -160,8 +166,9 @@ class Batch:
                 changed[index] = hit.text
                 kinds.extend(hit.kinds)
         cache = self._redactor.cache
-        for index, leaf in enumerate(texts):
-            if len(leaf) >= LEAF_CACHE_FROM and index not in pending.cached:
+        for index in pending.long:
+            if index not in pending.cached:
+                leaf = texts[index]
                 found = self._found.get(first + index)
                 cache.put(leaf, found or Result(leaf, ()))
         for index, found in self._found.items():

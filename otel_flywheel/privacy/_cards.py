@@ -13,7 +13,7 @@ import re
 import string
 from typing import Final
 
-from otel_flywheel.privacy._shapes import Alternative, Span
+from otel_flywheel.privacy._shapes import Alternative, Span, after
 
 __all__ = ["CARD_ALTERNATIVE", "KIND_CARD", "card_inside"]
 
@@ -213,4 +213,5 @@ CARD_ALTERNATIVE: Final = Alternative(
     r"(?:[0-9]{8,15}+(?![A-Za-z0-9_]|\.[0-9])"
     r"|[ \-][0-9]{4}(?:[ \-][0-9]{4}(?![0-9]|[ \-][0-9]{5})|[0-9]{2}[ \-][0-9]{4,5}(?![0-9])))",
     validate=_card,
+    starts=after("[^A-Za-z0-9+_.]", "[0-9]{12}", r"[0-9]{4}[ \-][0-9]{4}"),
 )

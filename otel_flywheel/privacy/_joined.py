@@ -44,19 +44,18 @@ def find_in_each(
         if matches := find_all(texts[0], joinable):
             found[0] = matches
     elif joinable and texts:
-        starts: list[int] = []
-        position = 0
-        for text in texts:
-            starts.append(position)
-            position += len(text) + len(JOIN)
+        joined = JOIN.join(texts)
+        if joined.count("\x00") == len(texts) - 1:
+            spans = _spans_by_joiner(joined, texts)
+        else:  # a string holds NUL itself: the joiners cannot be told apart by counting
+            spans = _spans_by_offset(texts)
         crossing: set[int] = set()
-        for m in find_all(JOIN.join(texts), joinable):
-            index = bisect_right(starts, m.start) - 1
-            start = starts[index]
+        for m in find_all(joined, joinable):
+            index, start = spans(m.start)
             if m.end <= start + len(texts[index]):
                 found.setdefault(index, []).append(Match(m.start - start, m.end - start, m.kind))
             else:
-                crossing.update(range(index, bisect_right(starts, m.end - 1)))
+                crossing.update(range(index, spans(m.end - 1)[0] + 1))
         for index in crossing:
             if matches := find_all(texts[index], joinable):
                 found[index] = matches
@@ -71,6 +70,36 @@ def find_in_each(
     return found
 
 
+def _spans_by_joiner(joined: str, texts: Sequence[str]) -> Callable[[int], tuple[int, int]]:
+    """Which string a position of ``joined`` falls in, and where that string starts, for
+    positions asked in ascending order, where NUL occurs only in the joiners: counted (in C)
+    since the last position asked, instead of a table of every string's offset (a JSON
+    document has thousands of strings and a handful of matches)."""
+    state = [0, 0]  # index, position counted to
+
+    def span(position: int) -> tuple[int, int]:
+        state[0] += joined.count("\x00", state[1], position)
+        state[1] = position
+        index = state[0]
+        return index, (joined.rfind("\x00", 0, position) + 2 if index else 0)
+
+    return span
+
+
+def _spans_by_offset(texts: Sequence[str]) -> Callable[[int], tuple[int, int]]:
+    starts: list[int] = []
+    position = 0
+    for text in texts:
+        starts.append(position)
+        position += len(text) + len(JOIN)
+
+    def span(at: int) -> tuple[int, int]:
+        index = bisect_right(starts, at) - 1
+        return index, starts[index]
+
+    return span
+
+
 class JsonDocument:
     """A parsed JSON value: its strings to redact, and the value rebuilt from their results.
 
@@ -82,23 +111,32 @@ class JsonDocument:
     something was found.
     """
 
-    __slots__ = ("_is_allowed", "texts", "value", "whole_only")
+    __slots__ = ("_is_allowed", "_known", "texts", "value", "whole_only")
 
-    def __init__(self, value: Any, is_allowed: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        value: Any,
+        is_allowed: Callable[[str], bool],
+        known: Callable[[str], bool | None] = lambda key: None,
+    ) -> None:
         self.value = value
         self.texts: list[str] = []
         self.whole_only: set[int] = set()
         self._is_allowed = is_allowed
+        self._known = known  # is_allowed's answers remembered so far, or None
         if type(value) is dict or type(value) is list:
             self._collect(value)
 
     def _collect(self, node: Any) -> None:
-        texts, is_allowed = self.texts, self._is_allowed
+        texts, is_allowed, known = self.texts, self._is_allowed, self._known
         append = texts.append
         if type(node) is dict:
             for key, child in node.items():
                 append(key)
-                if is_allowed(key):
+                allowed = known(key)  # a dict lookup; the call only for a key not seen yet
+                if allowed is None:
+                    allowed = is_allowed(key)
+                if allowed:
                     continue
                 kind = type(child)
                 if kind is str:

@@ -12,7 +12,7 @@ import ipaddress
 import re
 from typing import Final
 
-from otel_flywheel.privacy._shapes import Alternative, Span
+from otel_flywheel.privacy._shapes import Alternative, Span, after
 
 __all__ = ["IP_ALTERNATIVES", "KIND_IP"]
 
@@ -28,13 +28,16 @@ _VERSION_CONTEXT = re.compile(
 )
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0-255, no leading zero
+_DOTTED_QUAD: Final = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def _ipv4(text: str, start: int, end: int, floor: int) -> Span | None:
-    try:
-        address = ipaddress.IPv4Address(text[start:end])
-    except ValueError:
+    # What ipaddress.IPv4Address checks, in one regex call (logs hold an address per line).
+    if _DOTTED_QUAD.fullmatch(text, start, end) is None:
         return None  # 999.999.999.999, leading zeros
-    if address.is_loopback or address.is_unspecified:
-        return None
+    if text.startswith("127.", start) or text[start:end] == "0.0.0.0":
+        return None  # loopback (127.0.0.0/8), unspecified
     if _VERSION_CONTEXT.search(text[max(0, start - 16) : start]):
         return None
     if end - start == 7:
@@ -65,6 +68,7 @@ def _ipv6(text: str, start: int, end: int, floor: int) -> Span | None:
 
 
 _HEX = frozenset("0123456789abcdefABCDEF")
+_HEX_DIGIT = "[0-9A-Fa-f]"
 
 
 def _ipv6_after_first_group(text: str, start: int, end: int, floor: int) -> Span | None:
@@ -92,6 +96,10 @@ IP_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "[0-9]",
         r"(?<![A-Za-z0-9._].)[0-9]{0,2}+(?:\.[0-9]{1,3}+){3}(?![A-Za-z0-9_]|\.[0-9]|-[A-Za-z])",
         validate=_ipv4,
+        starts=after(
+            "[^A-Za-z0-9._]",
+            *(rf"[0-9]{{{a}}}\.[0-9]{{{b}}}\.[0-9]" for a in (1, 2, 3) for b in (1, 2, 3)),
+        ),
     ),
     # Hex groups and colons (one "::" allowed), optionally ending in a dotted quad; ipaddress
     # decides. Anchored at the first colon (a hex-led anchor would enter the scan at every "a" to
@@ -107,6 +115,22 @@ IP_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         + _IPV6_SHAPE
         + r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){1,6}"
         + _IPV6_END,
+        # An address has a "::" or more than two colons after its first group; a time ("19:38:37")
+        # has two.
+        starts=tuple(
+            start
+            for n in (1, 2, 3, 4)
+            for start in after(
+                "[^A-Za-z0-9:._]",
+                f"{_HEX_DIGIT}{{{n}}}::",
+                *(
+                    f"{_HEX_DIGIT}{{{n}}}:{_HEX_DIGIT}{{{i}}}:{_HEX_DIGIT * j}:"
+                    for i in (1, 2, 3, 4)
+                    for j in (0, 1, 2, 3, 4)
+                ),
+                anchor_at=n,
+            )
+        ),
         validate=_ipv6_after_first_group,
     ),
     Alternative(
@@ -115,5 +139,6 @@ IP_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "[:]",
         r"(?<![A-Za-z0-9:._].):(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?" + _IPV6_END,
         validate=_ipv6,
+        starts=after("[^A-Za-z0-9:._]", "::"),
     ),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -26,8 +27,9 @@ from otel_flywheel.privacy._phone_reading import (
     number_part,
     parse,
 )
+from otel_flywheel.privacy._phone_shapes import digit_prefixes, layout_shapes, spaced
 
-__all__ = ["national_is_phone"]
+__all__ = ["national_is_phone", "untrunked_lookahead"]
 
 _MONTH, _DAY = r"(?:0?[1-9]|1[0-2])", r"(?:0?[1-9]|[12][0-9]|3[01])"
 _DATE_LIKE = re.compile(
@@ -64,8 +66,8 @@ class _Plan:
     # What phonenumbers may strip from the front while parsing: the national prefix (and carrier
     # codes), or the country code itself.
     stripped_by_parse: re.Pattern[str]
-    # The national formats that write no national prefix: (leading digits, pattern).
-    untrunked: tuple[tuple[re.Pattern[str] | None, re.Pattern[str]], ...]
+    # The national formats that write no national prefix: (leading digits, pattern, format).
+    untrunked: tuple[tuple[re.Pattern[str] | None, re.Pattern[str], str], ...]
 
     def may_accept(self, digits: str) -> bool:
         if self.dials_out.match(digits):
@@ -76,19 +78,26 @@ class _Plan:
             for nsn in {digits, stripped}
         )
 
-    def may_group_without_trunk(self, digits: str) -> bool:
-        """Whether a number written without the national prefix, in several groups, can pass
-        ``_grouped_as_in``: only if phonenumbers would format it with one of ``untrunked``
-        (it picks the first format whose leading digits and pattern fit). Otherwise its national
-        format has the prefix (one digit more than written: rejected) or no groups at all. Saves
-        the parse of a status code and a byte count ("304 80052") in every region that writes
-        the prefix. Answers True where parsing would change the digits first."""
-        if digits.startswith("0") or self.stripped_by_parse.match(digits):
+    def may_group_without_trunk(self, digits: str, groups: list[int]) -> bool:
+        """Whether a number written without the national prefix, in ``groups`` of digits, can pass
+        ``_grouped_as_in``: only if phonenumbers would format it with one of ``untrunked`` (it
+        picks the first format whose leading digits and pattern fit), and that format writes
+        the same groups. Otherwise its national format has the prefix (one digit more than
+        written: rejected), other groups, or no groups at all. Saves the parse of a status code
+        and a byte count ("304 80052") in every region. Answers True where parsing would change
+        the digits first, or where they start with the prefix."""
+        if (
+            digits.startswith("0")
+            or digits.startswith(self.trunk)
+            or self.stripped_by_parse.match(digits)
+        ):
             return True
-        return any(
-            (leading is None or leading.match(digits)) and pattern.fullmatch(digits)
-            for leading, pattern in self.untrunked
-        )
+        for leading, pattern, layout in self.untrunked:
+            if leading is None or leading.match(digits):
+                m = pattern.fullmatch(digits)
+                if m is not None and digit_groups(m.expand(layout)) == groups:
+                    return True
+        return False
 
 
 @lru_cache(maxsize=64)
@@ -113,6 +122,7 @@ def _plan(region: str) -> _Plan:
             (
                 re.compile(f.leading_digits_pattern[-1]) if f.leading_digits_pattern else None,
                 re.compile(f.pattern or "(?!)"),
+                f.format or "",
             )
             for f in metadata.number_format
             if not _adds_digits(f.national_prefix_formatting_rule)
@@ -146,6 +156,114 @@ def _grouped_as_in(
     return groups == national
 
 
+@dataclass(frozen=True, slots=True)
+class _Untrunked:
+    """Which regions of a set can write a number without its national prefix in given digit
+    groups (see ``_Plan.may_group_without_trunk``), from their formats: one dict lookup and one
+    regex leave only those regions to ask about a candidate such as "404 76435", where asking
+    all twelve costs ~40 us per candidate."""
+
+    by_shape: dict[tuple[int, ...], tuple[str, ...]]
+    unlisted: tuple[str, ...]  # regions with a format whose groups cannot be listed: always asked
+    prefixed: re.Pattern[str]  # a start that parsing may strip, in any region: all are asked
+
+    def regions_for(
+        self, found: str, groups: list[int], regions: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        if self.prefixed.match(found):
+            return regions
+        return self.by_shape.get(tuple(groups), ()) + self.unlisted
+
+
+@lru_cache(maxsize=16)
+def _untrunked(regions: tuple[str, ...]) -> _Untrunked:
+    by_shape: dict[tuple[int, ...], list[str]] = {}
+    unlisted = []
+    prefixes = ["0"]
+    for region in regions:
+        plan = _plan(region)
+        prefixes.extend([re.escape(plan.trunk), plan.stripped_by_parse.pattern])
+        shapes: set[tuple[int, ...]] = set()
+        for _, pattern, layout in plan.untrunked:
+            written = layout_shapes(pattern.pattern, layout)
+            if written is None:
+                unlisted.append(region)
+                break
+            shapes.update(written)
+        else:
+            for shape in shapes:
+                by_shape.setdefault(shape, []).append(region)
+    return _Untrunked(
+        {shape: tuple(found_in) for shape, found_in in by_shape.items()},
+        tuple(unlisted),
+        re.compile("|".join(f"(?:{p})" for p in prefixes)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    """How the regions of a set may write a number without a national prefix: the first digits
+    that parsing may strip (then every region is asked), and per digit-group shape, the leading
+    digits of the formats that write it ("" where any will do)."""
+
+    stripped: frozenset[str]
+    leads_by_shape: dict[tuple[int, ...], frozenset[str]]
+
+
+@lru_cache(maxsize=16)
+def _writing(regions: tuple[str, ...]) -> _Writing | None:
+    """None where the metadata says more than the prefix walk can follow."""
+    if _untrunked(regions).unlisted:
+        return None
+    stripped: set[str] = set()
+    leads_by_shape: dict[tuple[int, ...], set[str]] = {}
+    for region in regions:
+        plan = _plan(region)
+        for prefix in (plan.trunk, plan.stripped_by_parse.pattern):
+            found = digit_prefixes(prefix, _PREFIX_DIGITS)
+            if found is None:
+                return None
+            stripped |= found
+        for leading, pattern, layout in plan.untrunked:
+            leads = {""} if leading is None else digit_prefixes(leading.pattern, _PREFIX_DIGITS)
+            shapes = layout_shapes(pattern.pattern, layout)
+            if leads is None or shapes is None:
+                return None
+            for shape in shapes:
+                leads_by_shape.setdefault(shape, set()).update(leads)
+    if not _NANP_REGIONS.isdisjoint(regions):  # the fallback of national_is_phone
+        for shape in ((3, 3, 4), (1, 3, 3, 4)):
+            leads_by_shape.setdefault(shape, set()).add("")
+    return _Writing(
+        frozenset(stripped), {shape: frozenset(leads) for shape, leads in leads_by_shape.items()}
+    )
+
+
+def untrunked_lookahead(regions: tuple[str, ...]) -> str | None:
+    """A regex, tried at a national candidate's first digit (not "0", several groups), that
+    fails only where ``national_is_phone`` answers False in every region of ``regions``: the
+    digits start with none of the prefixes parsing may strip, no region writes their groups
+    (or their first groups: a candidate cut to E.164's 15 digits, or before a card, keeps its
+    first groups) after its leading digits, and they are not North American 3-3-4. None where
+    the metadata says more than the regex can (then every candidate goes to Python)."""
+    writing = _writing(regions)
+    if writing is None:
+        return None
+    alternatives = [_any_of(writing.stripped)]
+    for shape, leads in sorted(writing.leads_by_shape.items()):
+        groups = _GROUP_GAP.join(f"[0-9]{{{n}}}" for n in shape) + r"(?![0-9])"
+        alternatives.append(groups if "" in leads else f"(?={_any_of(leads)}){groups}")
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def _any_of(prefixes: Iterable[str]) -> str:
+    return "(?:" + "|".join(spaced(p) for p in sorted(prefixes)) + ")"
+
+
+_PREFIX_DIGITS: Final = 3
+_GROUP_GAP: Final = r"[ .\-/()]{1,3}"
+
+
 @lru_cache(maxsize=CACHE_SIZE)
 def national_is_phone(candidate: str, regions: tuple[str, ...]) -> bool:
     """Whether ``candidate``, written without a country code, is a phone number of one of
@@ -165,12 +283,14 @@ def national_is_phone(candidate: str, regions: tuple[str, ...]) -> bool:
     if not 8 <= len(found) <= 15 or groups[-1] < 2 or _one_run(found):
         return False
     untrunked = not bare.startswith("0") and len(groups) > 1
+    # Written without the prefix: only the regions whose formats write these groups are asked.
+    asked = _untrunked(regions).regions_for(found, groups, regions) if untrunked else regions
     tried: set[int] = set()
-    for region in regions:
+    for region in asked:
         plan = _plan(region)
         if plan.country_code in tried or not plan.may_accept(found):
             continue  # Canada after the US: one numbering plan, one answer
-        if untrunked and not plan.may_group_without_trunk(found):
+        if untrunked and not plan.may_group_without_trunk(found, groups):
             continue
         tried.add(plan.country_code)
         number = parse(candidate, region)

@@ -36,14 +36,17 @@ import phonenumbers
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._cards import card_inside
-from otel_flywheel.privacy._phone_national import national_is_phone
+from otel_flywheel.privacy._phone_national import (
+    national_is_phone,
+    untrunked_lookahead,
+)
 from otel_flywheel.privacy._phone_reading import (
     EXTENSION,
     digits,
     international_length,
     number_part,
 )
-from otel_flywheel.privacy._shapes import Alternative, Span, Validator
+from otel_flywheel.privacy._shapes import Alternative, Span, Start, Validator, after
 
 __all__ = [
     "DEFAULT_PHONE_REGIONS",
@@ -202,12 +205,14 @@ INTERNATIONAL_PHONE_ALTERNATIVE: Final = Alternative(
     + EXTENSION
     + r"(?![A-Za-z0-9_]|[.\-/][A-Za-z0-9])",
     validate=_phone_intl,
+    starts=(Start(r"\+[1-9]"), Start(r"\+\([1-9]")),
 )
 
 # A national candidate does not start right after a word, a "+", "_", "-" or "/", nor inside a
 # time or decimal ("12:30 ...", "1.5 ..."), nor after a digit and a space (the middle of a number
 # list); "Tel:030 901820" and "Tel.030 901820" are candidates. These lookbehinds span the anchor.
 _LEFT = r"(?<![A-Za-z0-9+_\-/].)(?<![0-9][.:].)(?<![0-9] .)"
+_NOT_AFTER = r"[^A-Za-z0-9+_\-/]"  # the first of these, for the prefilter
 # Dates are the commonest digit groups in agent text; the regex drops them before Python sees
 # them. Written after the anchor digit, so the year or day has one digit fewer.
 _NOT_A_DATE = (
@@ -218,8 +223,20 @@ _NOT_A_DATE = (
 # seven digits. Repeated per group, with possessive digit runs, so a candidate that fails backs off
 # whole groups only; the 15 digits E.164 allows are counted in the validator.
 _SEVEN_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){6})"
-_GROUPS = r"[0-9]*+(?:(?:[ .\-/]{1,2}|[ ]?\([0-9]{1,6}\)[ .\-]?)[0-9]++)*"
+# A national number has 8 digits or more (``national_is_phone``): "404 9869", a status code and a
+# byte count, is not one, and the regex says so before Python is asked.
+_EIGHT_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){7})"
+_SEPARATOR = r"(?:[ .\-/]{1,2}|[ ]?\([0-9]{1,6}\)[ .\-]?)"
+_GROUPS = r"[0-9]*+(?:" + _SEPARATOR + r"[0-9]++)*"
 _TAIL = EXTENSION + r"(?![A-Za-z0-9_]|[.\-/:][A-Za-z0-9])"
+
+
+def _written_in_some_region(regions: tuple[str, ...]) -> str:
+    """For a candidate without the trunk "0": that some region writes its digit groups (or may
+    strip its start while parsing), checked at its first digit. Log lines hold a status code and
+    a byte count ("404 76435") each; without this check every one reaches Python."""
+    lookahead = untrunked_lookahead(regions) if regions else None
+    return "" if lookahead is None else f"(?<=(?={lookahead})[0-9])"
 
 
 def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, ...]:
@@ -234,6 +251,7 @@ def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, 
             "[0-9]",
             r"(?<=0)" + _LEFT + r"(?:0|11)[ .\-/]?[1-9]" + _SEVEN_DIGITS + _GROUPS + _TAIL,
             validate=_phone_dialled_abroad(regions),
+            starts=after(_NOT_AFTER, "00[1-9]", "00[ .\\-/][1-9]", "011[1-9]", "011[ .\\-/][1-9]"),
         ),
         # The parenthesis closes after the area code: "(030) 901820", "(415)555-0132"; an opening
         # one around a number ("(076-53-6603)") is punctuation, and the digits start the value.
@@ -246,19 +264,28 @@ def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, 
             r"[0-9]{0,5}\)(?:[ .\-/]{0,3}[0-9]){2,13}" + _TAIL,
             validate=_phone_national(regions),
             lead=1,
+            starts=after(_NOT_AFTER, *(rf"\([0-9]{{{n}}}\)" for n in range(1, 7)), anchor_at=1),
         ),
         # A national number has a separator, or starts with the trunk "0": a bare run of digits
-        # is an id ("order 4155550132").
+        # is an id ("order 4155550132"), and so is one followed by a parenthesis ("batch 74963
+        # (512 items)"): its groups are what a region must write.
         Alternative(
             "phone_national",
             KIND_PHONE,
             "[0-9]",
-            _SEVEN_DIGITS
+            _EIGHT_DIGITS
             + _LEFT
-            + r"(?:(?<=0)|(?=[0-9]*+[ .\-/(][0-9(]))"
+            + r"(?:(?<=0)|(?=[0-9]*+"
+            + _SEPARATOR
+            + r"[0-9])"
+            + _written_in_some_region(regions)
+            + ")"
             + _NOT_A_DATE
             + _GROUPS
             + _TAIL,
             validate=_phone_national(regions),
+            # Eight digits, as _EIGHT_DIGITS asks (a price, "1653.64", is not a candidate). The
+            # finer checks stay in the regex: each pattern here slows the compiled scan.
+            starts=after(_NOT_AFTER, r"[0-9](?:[ .\-/()]{0,3}[0-9]){7}"),
         ),
     )

@@ -29,7 +29,7 @@ from otel_flywheel.privacy._phones import (
     keep_compiled_metadata,
     national_phone_alternatives,
 )
-from otel_flywheel.privacy._shapes import Alternative, Span
+from otel_flywheel.privacy._shapes import Alternative, Span, Start, after
 
 __all__ = [
     "DEFAULT_PHONE_REGIONS",
@@ -156,6 +156,7 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "[@]",
         r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\-])",
         validate=_email,
+        starts=(Start("@[A-Za-z0-9]"),),
     ),
     # Country code, check digits, 11-30 more characters, optionally printed in groups of four;
     # the validator fixes the length per country and checks mod-97. Anchored at the first check
@@ -168,6 +169,7 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         validate=_iban,
         lead=2,
         follows_letters=True,
+        starts=after("[^A-Za-z0-9]", "[A-Z]{2}[0-9]{2}", anchor_at=2),
     ),
     # AAA-GG-SSSS without the never-issued areas 000, 666, 9xx, group 00 or serial 0000. Only the
     # dashed form: nine bare digits are far more often an id than an SSN.
@@ -177,6 +179,7 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "[0-9]",
         r"(?<=[0-8])(?<![A-Za-z0-9\-].)[0-9]{2}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![A-Za-z0-9]|-[0-9])",
         validate=_ssn,
+        starts=after("[^A-Za-z0-9\\-]", "[0-8][0-9]{2}-[0-9]{2}-[0-9]{4}"),
     ),
     CARD_ALTERNATIVE,
     *IP_ALTERNATIVES,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -83,6 +83,7 @@ DEFAULT_PSEUDONYMIZE_KEYS: Final = frozenset({sc.SpanAttributes.USER_ID, "enduse
 
 _CARD_DIGITS = range(13, 20)
 _REMEMBERED_KEYS: Final = 4096
+_REMEMBERED_PSEUDONYMS: Final = 4096
 
 
 class _Drop:
@@ -157,7 +158,14 @@ class Redactor:
         self.joinable = tuple(d for d in self._detectors if is_joinable(d))
         self.per_string = tuple(d for d in self._detectors if not is_joinable(d))
         self.cache: ResultCache[Result] = ResultCache(max_entries=cache_entries)
+        # (kind, value) -> token, for values that repeat (an address per log line).
+        self._pseudonyms: dict[tuple[str, str], str] = {}
         self.drop: Final = DROP
+
+    def clear_caches(self) -> None:
+        """Forget every result and token computed so far (to measure what new text costs)."""
+        self.cache.clear()
+        self._pseudonyms.clear()
 
     # --- tokens --------------------------------------------------------------------------------
 
@@ -173,6 +181,12 @@ class Redactor:
         return self._pseudonym(kind, value)
 
     # --- values --------------------------------------------------------------------------------
+
+    @property
+    def allowed_so_far(self) -> Callable[[str], bool | None]:
+        """``is_allowed``'s remembered answer for a key, None for a key not asked about yet: a
+        dict lookup, for the walk over a JSON document's thousands of keys."""
+        return self._allowed.get
 
     def is_allowed(self, key: str) -> bool:
         allowed = self._allowed.get(key)
@@ -319,8 +333,13 @@ class Redactor:
         return self._pseudonym(KIND_USER, planned[1])
 
     def _pseudonym(self, kind: str, value: str) -> str:
-        digest = hmac.new(self._key, f"{kind}\0{value}".encode(errors="surrogatepass"), "sha256")
-        return f"<{kind}:{digest.hexdigest()[:8]}>"
+        token = self._pseudonyms.get((kind, value))
+        if token is None:
+            message = f"{kind}\0{value}".encode(errors="surrogatepass")
+            token = f"<{kind}:{hmac.digest(self._key, message, 'sha256').hex()[:8]}>"
+            if len(self._pseudonyms) < _REMEMBERED_PSEUDONYMS:  # an IP address per log line
+                self._pseudonyms[(kind, value)] = token
+        return token
 
 
 # How _plan_value describes a value: ("keep", value), ("str", handle), ("int", handle, value),

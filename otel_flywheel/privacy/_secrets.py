@@ -19,7 +19,7 @@ import binascii
 import re
 from typing import Final
 
-from otel_flywheel.privacy._shapes import Alternative
+from otel_flywheel.privacy._shapes import Alternative, Start
 
 __all__ = [
     "KIND_ANTHROPIC_KEY",
@@ -206,6 +206,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         KIND_AWS_KEY_ID,
         "[A]",
         r"(?<![A-Za-z0-9].)(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|NPA|NVA|IPA)[A-Z0-9]{16}(?![A-Za-z0-9])",
+        starts=(Start("A[A-Z]{3}[A-Z0-9]{16}"),),
     ),
     # GitHub: ghp_ (classic PAT), gho_ (OAuth), ghu_/ghs_ (app user/server), ghr_ (refresh): 36
     # characters today; GitHub reserves the right to grow them, hence no upper bound. Fine-grained
@@ -215,6 +216,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         KIND_GITHUB_TOKEN,
         "[g]",
         _B + r"(?:h[pousr]_[A-Za-z0-9]{36,}|ithub_pat_[A-Za-z0-9_]{40,})",
+        starts=(Start("gh[pousr]_"), Start("github_pat_")),
     ),
     # GitLab's documented prefixes (PAT, deploy, runner, trigger, feed, SCIM, OAuth secret, agent,
     # feature-flag, CI job); routable tokens end in `.<2><7>`, kept as an optional tail so a
@@ -225,6 +227,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "[g]",
         _B + r"l(?:pat|dt|rt|ptt|ft|soat|oas|imt|agent|ffct|cbt)-"
         r"[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9]{2,})?",
+        starts=(Start("gl[a-z]{2}"),),
     ),
     # Slack: xoxb/xoxp/xoxa/xoxr/xoxs/xoxo/xoxe tokens, configuration tokens (xoxe.xoxp-), app-level
     # tokens (xapp-); the validator wants length and a digit (team ids) to skip "xoxo-" words.
@@ -234,6 +237,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "[x]",
         _B + r"(?:ox[abposre](?:\.xox[bp])?|app)-[A-Za-z0-9\-]{8,}[A-Za-z0-9]",
         validate=_slack_token,
+        starts=(Start("xox[abposre]"), Start("xapp-")),
     ),
     # JWT (JWS compact): base64url JSON header (`{"` encodes to `eyJ`), payload, signature (empty
     # for alg=none). An optional JWE tail takes the two extra segments of an encrypted token.
@@ -245,6 +249,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"(?<=(?<![A-Za-z0-9_\-])eyJ)" + _B64URL + r"{5,}\." + _B64URL + r"{5,}\." + _B64URL + r"*"
         r"(?:\." + _B64URL + r"+\." + _B64URL + r"+)?",
         lead=2,
+        starts=(Start("eyJ[A-Za-z0-9_\\-]{5}", 2),),
     ),
     # `Authorization: Bearer <token>` or any `bearer <token>`: only the token is the value.
     Alternative(
@@ -278,6 +283,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"//[^\s:/?#@<>\"'`]{0,256}:(?P<url_password_v>[^\s/?#<>\"'`]{1,256})@",
         value_groups=("url_password_v",),
         validate=_not_placeholder,
+        starts=(Start("://"),),
     ),
     # key=value passwords: connection strings (`Password=...;`, `pwd=...`), env (`PGPASSWORD=`,
     # `MYSQL_PWD=`), config (`db.password: ...`, `"password": "..."`). "password"/"passwd" may end
@@ -293,6 +299,6 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"|(?P<kv_password_v>[^\s;,&\"'<>]{1,256}))",
         value_groups=("kv_password_q", "kv_password_s", "kv_password_v"),
         validate=_config_password,
-        keywords=("pass", "pwd"),
+        keywords=("password", "passwd", "passphrase", "pwd"),  # what the regex starts with
     ),
 )

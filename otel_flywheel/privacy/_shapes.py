@@ -8,10 +8,28 @@ one pass; the modules that define kinds (``_secrets``, ``_pii``, ``_cards``, ``_
 
 from __future__ import annotations
 
+import importlib
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Alternative", "Match", "Span", "Validator"]
+__all__ = [
+    "REGEX_CONSTANTS",
+    "REGEX_PARSER",
+    "Alternative",
+    "Match",
+    "Span",
+    "Start",
+    "Validator",
+    "after",
+]
+
+# The parser of ``re`` (widths of patterns, their structure), renamed in Python 3.11.
+_NEW_NAMES = sys.version_info >= (3, 11)
+REGEX_PARSER: Any = importlib.import_module("re._parser" if _NEW_NAMES else "sre_parse")
+REGEX_CONSTANTS: Any = importlib.import_module("re._constants" if _NEW_NAMES else "sre_constants")
 
 Span = tuple[int, int]
 
@@ -28,6 +46,43 @@ class Match:
     start: int
     end: int
     kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """A pattern (Hyperscan's dialect: no lookaround) whose every match holds a candidate's
+    anchor ``anchor_at`` characters from its start: ``Start(r"[^0-9A-Za-z_][0-9]", 1)`` is "a
+    digit, not after a word character".
+
+    Hyperscan reports where a match ends, and at most one start per end (the leftmost). So a
+    pattern has a fixed width, or else no two of its matches may end at the same place (a
+    pattern that counts the digits it takes: "eight digits with separators"). The scanned text
+    is preceded by a newline: a left-boundary class that admits one ("[^A-Za-z0-9_]") also
+    matches at the start of the text. ``caseless``: ASCII letters in any case ("bearer").
+
+    ``rules_out``: the opposite, a place where the group's regex can *not* match (an ISO date:
+    every digit-led branch refuses one), dropped from what the other patterns found. It must be
+    a sufficient condition for every branch of the group failing there."""
+
+    pattern: str
+    anchor_at: int = 0
+    caseless: bool = False
+    rules_out: bool = False
+
+    @property
+    def width(self) -> int | None:
+        """The fixed width, or None for a pattern whose matches vary in length."""
+        low, high = REGEX_PARSER.parse(self.pattern).getwidth()
+        return low if low == high else None
+
+
+def after(boundary: str, *bodies: str, anchor_at: int = 0) -> tuple[Start, ...]:
+    """Starts for ``bodies`` (patterns, the anchor ``anchor_at`` characters in) where they
+    follow a character of ``boundary`` (a class: the branch's left-boundary lookbehind, which
+    must admit a newline) or begin the text."""
+    if not re.fullmatch(boundary, "\n"):
+        raise ValueError(f"boundary {boundary!r} must admit a newline (the text's start)")
+    return tuple(Start(boundary + body, anchor_at + 1) for body in bodies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +124,7 @@ class Alternative:
     # A digit-anchored branch whose anchor may follow a letter (an IBAN's check digits); the
     # others never start after a letter, "_", or a digit and "." or ":" (see _scan).
     follows_letters: bool = False
+    # Where this branch can match, for a compiled prefilter (``_prefilter``): patterns whose
+    # matches include every place the branch's regex matches. Empty: the anchor alone. Branches
+    # led by a digit (but an IBAN's) share the scanner's own (``_scan``).
+    starts: tuple[Start, ...] = ()

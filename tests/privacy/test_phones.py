@@ -8,6 +8,8 @@ valid today. Both must be redacted by default, with nothing benign redacted alon
 from __future__ import annotations
 
 import json
+import random
+import re
 
 import phonenumbers
 import pytest
@@ -233,8 +235,9 @@ def test_a_phone_number_inside_json_is_redacted_and_the_json_stays_valid() -> No
 def test_regions_that_write_the_trunk_prefix_are_skipped_only_where_they_could_not_accept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The shortcut that skips parsing a candidate written without its national prefix in a
-    region that always writes it must not change a single answer: every national number of the
+    """The shortcuts that skip parsing a candidate written without its national prefix in a
+    region that always writes it, or whose formats never write its digit groups, must not change
+    a single answer: every national number of the
     corpus, every benign value, and digit groups shaped like log fields ("304 80052")."""
     from otel_flywheel.privacy import _phone_national as national
 
@@ -247,6 +250,12 @@ def test_regions_that_write_the_trunk_prefix_are_skipped_only_where_they_could_n
             for size in range(10_000, 99_999, 7919)
         ),
         *(f"{a} {b} {c}" for a in (12, 304, 5551) for b in (234, 4567) for c in (56, 7890, 12345)),
+        *(
+            f"{a}{sep}{b}"
+            for a in ("20", "312", "404", "5551", "91234", "123456")
+            for b in ("4567", "76435", "123456", "9876543", "34 5678", "345 6789")
+            for sep in (" ", "-", ".", "/", ") ")
+        ),
     }
     candidates = {c for c in candidates if c[:1].isdigit() or c[:1] == "("}
     regions = DEFAULT_PHONE_REGIONS
@@ -254,9 +263,61 @@ def test_regions_that_write_the_trunk_prefix_are_skipped_only_where_they_could_n
     national.national_is_phone.cache_clear()
     fast = {c: national.national_is_phone(c, regions) for c in candidates}
     national.national_is_phone.cache_clear()
-    monkeypatch.setattr(national._Plan, "may_group_without_trunk", lambda self, digits: True)
+    monkeypatch.setattr(
+        national._Plan, "may_group_without_trunk", lambda self, digits, groups: True
+    )
+    monkeypatch.setattr(national._Untrunked, "regions_for", lambda self, found, groups, r: r)
     slow = {c: national.national_is_phone(c, regions) for c in candidates}
     national.national_is_phone.cache_clear()
 
     assert fast == slow
     assert sum(fast.values()) > 100  # the corpus's national numbers are in there
+
+
+@pytest.mark.parametrize(
+    "regions", [DEFAULT_PHONE_REGIONS, ("US",), ("GB", "DE"), ("BR", "IN", "JP"), ("IT", "IL")]
+)
+def test_the_regex_drops_only_candidates_no_region_reads_as_a_phone_number(
+    regions: tuple[str, ...],
+) -> None:
+    """The scan's lookahead (from the regions' formats) fails only where national_is_phone says
+    no in every region: every number it would accept passes it, status codes and byte counts
+    do not."""
+    from otel_flywheel.privacy import _phone_national as national
+
+    lookahead = national.untrunked_lookahead(regions)
+    assert lookahead is not None
+    written = re.compile(lookahead)
+    rng = random.Random(16)
+    candidates = {number for _, number in national_numbers()}
+    for _ in range(4000):  # digit groups of every shape, with every separator
+        groups = [str(rng.randrange(10 ** (n - 1), 10**n)) for n in rng.choices(range(1, 7), k=3)]
+        separator = rng.choice([" ", "-", ".", "/", "  ", " - "])
+        candidates.add(separator.join(groups[: rng.randint(2, 3)]))
+    accepted = 0
+    for candidate in candidates:
+        if not candidate[:1].isdigit() or candidate.startswith("0"):
+            continue  # the lookahead is tried at a first digit that is not the trunk 0
+        if national.national_is_phone(candidate, regions):
+            accepted += 1
+            assert written.match(candidate), candidate
+    if "US" in regions:
+        assert accepted > 20  # written without a trunk 0: 415-555-0132, 1-415-555-0132
+    for status, size in (("404", "76435"), ("200", "18320"), ("304", "77518"), ("500", "123456")):
+        text = f"{status} {size}\n"
+        assert not national.national_is_phone(text.strip(), regions)
+        if regions == DEFAULT_PHONE_REGIONS:
+            assert not written.match(text), text
+
+
+def test_format_shapes_and_leading_digits_are_read_from_the_metadata() -> None:
+    from otel_flywheel.privacy._phone_shapes import digit_prefixes, layout_shapes
+
+    assert layout_shapes(r"(\d{3})(\d{3,4})", r"\1 \2") == {(3, 3), (3, 4)}
+    assert layout_shapes(r"(\d{2})(\d{4})", r"\1\2") == {(6,)}  # nothing between: one group
+    assert layout_shapes(r"(\d+)", r"\1") is None  # unbounded: cannot be listed
+    assert layout_shapes(r"(\d{3})", r"0\1") is None  # the layout writes a digit
+    assert digit_prefixes(r"0[26]|5", 3) == {"02", "06", "5"}
+    assert digit_prefixes(r"1(?:2[0-24]|3)", 3) == {"120", "121", "122", "124", "13"}
+    assert digit_prefixes(r"[2-9]\d{2}", 2) == {f"{a}{b}" for a in "23456789" for b in "0123456789"}
+    assert digit_prefixes(r"[^0]", 1) is None  # a negated class: not followed

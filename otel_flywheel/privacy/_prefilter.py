@@ -1,0 +1,118 @@
+"""Where a scan's candidates can start, found by a compiled multi-pattern scanner (Hyperscan).
+
+CPython's ``re`` skips to a candidate's first character in C, but each stop costs hundreds of
+instructions, and agent text stops it at every digit run. Hyperscan (Vectorscan, compiled to
+SIMD automata) finds every place that could start a candidate in one pass at ~GB/s; the scanner
+then runs its own ``re`` branches at those places only, so the matches are those of the plain
+``re`` scan by construction: each group's ``Start`` patterns describe a *superset* of where its
+regex can match (a necessary condition, never a sufficient one), and ``re`` decides.
+
+Hyperscan has no lookaround and, unasked, reports where a match ends, not where it starts; so
+every start pattern has a fixed width (its start is its end minus its width, without the cost of
+start-of-match tracking) and says at which of its characters the candidate's anchor is (a left
+context such as "not after a letter" is a character before it). Patterns are ASCII: the scanned
+bytes are the text with every non-ASCII character as one "?" (``str.encode("ascii",
+"replace")``), so a byte offset is a character offset, and no pattern needs a non-ASCII
+character (the branches' own classes are ASCII; "?" falls in a negated class, as any non-ASCII
+character does in ``re``).
+
+Without Hyperscan (a platform without a wheel) ``Prefilter.load`` returns None and the scanner
+searches with ``re`` alone: same matches, slower.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from otel_flywheel.privacy._shapes import Start
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Prefilter", "hyperscan_available"]
+
+try:  # required where it has wheels, optional elsewhere: see docs/decisions.md (issue 16)
+    import hyperscan as _hyperscan
+except ImportError:  # pragma: no cover - platforms without a wheel
+    _hyperscan = None  # type: ignore[assignment]
+
+_hs: Any = _hyperscan  # the module, or None; Any: the code below guards every use
+
+
+def hyperscan_available() -> bool:
+    return _hs is not None
+
+
+class Prefilter:
+    """The start patterns of several groups, compiled into one database. ``starts`` scans a
+    text once and returns where each group may match, as sorted codes ``position * groups +
+    group``: in text order, and at one position in group order."""
+
+    def __init__(self, groups: Sequence[Sequence[Start]], database: Any) -> None:
+        self.groups = count = len(groups)
+        self._database = database
+        # pattern id -> (what to add to its match's end, or start, times ``count``; whether the
+        # start is meant; whether it rules the place out). Offsets are in the text, not in the
+        # newline-led data.
+        self._targets: list[tuple[int, bool, bool]] = []
+        for group, starts in enumerate(groups):
+            for start in starts:
+                width = start.width
+                if width is None:  # variable: Hyperscan tracks where the match starts
+                    add = (start.anchor_at - 1) * count + group
+                    self._targets.append((add, True, start.rules_out))
+                else:
+                    add = group - (width - start.anchor_at + 1) * count
+                    self._targets.append((add, False, start.rules_out))
+        self._local = threading.local()  # one scratch space per thread: Hyperscan requires it
+
+    @classmethod
+    def load(cls, groups: Sequence[Sequence[Start]]) -> Prefilter | None:
+        """A prefilter for ``groups``, or None without Hyperscan."""
+        if _hs is None:
+            return None
+        flat = [start for starts in groups for start in starts]
+        try:
+            database = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+            database.compile(
+                expressions=[start.pattern.encode("ascii") for start in flat],
+                ids=list(range(len(flat))),
+                elements=len(flat),
+                flags=[
+                    (0 if s.width is not None else _hs.HS_FLAG_SOM_LEFTMOST)
+                    | (_hs.HS_FLAG_CASELESS if s.caseless else 0)
+                    for s in flat
+                ],
+            )
+            prefilter = cls(groups, database)
+            prefilter.starts("0")  # a CPU Vectorscan cannot run on fails here, not on a span
+        except Exception:  # Hyperscan's errors have no common base; the scan stays correct
+            logger.warning(
+                "Hyperscan cannot run here; redaction scans with re alone (same findings, slower)",
+                exc_info=True,
+            )
+            return None
+        return prefilter
+
+    def starts(self, text: str) -> list[int]:
+        """Where each group may match in ``text``: sorted codes ``position * groups + group``."""
+        # One byte per character, after a newline: a left boundary for the text's first one.
+        data = b"\n" + (text.encode("ascii") if text.isascii() else text.encode("ascii", "replace"))
+        found: list[int] = []
+        ruled_out: list[int] = []
+        targets, count = self._targets, self.groups
+
+        def on_match(pattern_id: int, start: int, end: int, _flags: int, _context: Any) -> None:
+            add, from_start, rules_out = targets[pattern_id]
+            (ruled_out if rules_out else found).append((start if from_start else end) * count + add)
+
+        self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
+        return sorted(set(found).difference(ruled_out))
+
+    def _scratch(self) -> Any:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = _hs.Scratch(self._database)
+        return scratch
