@@ -11,6 +11,7 @@ trainer's default ``max_length`` treats them as it would real ones.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -128,3 +129,40 @@ def rendered_result(family: str, message: dict[str, Any]) -> str:
 
 def calls_in(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [call for m in messages for call in m.get("tool_calls") or ()]
+
+
+README: Final = Path(__file__).parents[2] / "README.md"
+README_MODEL_ID: Final = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def readme_example(marker: str) -> str:
+    """The Python block after ``<!-- {marker} -->`` in README.md, as printed."""
+    match = re.search(rf"<!-- {marker} -->\n```python\n(.*?)```", README.read_text(), re.DOTALL)
+    assert match, f"README.md lost its {marker}"
+    return match.group(1)
+
+
+def run_readme_example(
+    code: str, *, configs: tuple[str, ...], workdir: Path, monkeypatch: Any
+) -> dict[str, object]:
+    """Run a README training example as written, in ``workdir`` (where the exports are).
+
+    The model is a tiny randomly initialised one saved with Qwen2.5's chat template, standing in
+    for ``README_MODEL_ID`` (no weights can be downloaded here); this machine has no GPU, so each
+    of ``configs`` gets ``use_cpu=True`` as the example's comments say. Everything else runs as
+    printed. Returns the example's namespace."""
+    assert README_MODEL_ID in code
+    assert code.count("# on a CPU: use_cpu=True") == len(configs)
+    qwen = tokenizer("qwen2_5")
+    stand_in = workdir / "tiny-qwen"
+    tiny_model(len(qwen)).save_pretrained(stand_in)
+    qwen.save_pretrained(stand_in)
+    monkeypatch.chdir(workdir)
+    # load_dataset as written caches under ~/.cache/huggingface: keep this run's cache here.
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(workdir / "hf-cache"))
+    runnable = code.replace(README_MODEL_ID, str(stand_in))
+    for config in configs:
+        runnable = runnable.replace(f"{config}(", f"{config}(use_cpu=True, ")
+    namespace: dict[str, object] = {}
+    exec(compile(runnable, str(README), "exec"), namespace)
+    return namespace
