@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import Any
 
-from otel_flywheel.model import AgentTrace, Evaluation, Step, StepKind, ToolCall, Verdict
+from otel_flywheel.model import (
+    AgentTrace,
+    Evaluation,
+    LLMCall,
+    Message,
+    Step,
+    StepKind,
+    ToolCall,
+    Verdict,
+)
 
 
 def ids(seed: str) -> tuple[str, str, str]:
@@ -102,3 +113,56 @@ def verdict_of(trace: AgentTrace, *evaluations: Evaluation) -> Verdict:
         severity="medium" if primary else None,
         evaluations=list(evaluations),
     )
+
+
+# A turn: the calls one LLM step requests, each (name, arguments, result). Arguments given as a
+# string are malformed (not JSON); a result starting with "!" makes the TOOL step fail with it.
+TurnCall = tuple[str, "dict[str, Any] | str", str]
+
+
+def trace_of_turns(
+    turns: Sequence[Sequence[TurnCall]],
+    *,
+    execute: bool = True,
+    trace_id: str = "0" * 31 + "2",
+) -> AgentTrace:
+    """The trace a captured run of these turns gives: an AGENT root, an LLM step per turn that
+    requests its calls, the TOOL steps that ran them (unless ``execute`` is False), and a last
+    LLM step that answers "done"."""
+    ids = iter(range(1, 1000))
+
+    def step(kind: StepKind, name: str, **fields: Any) -> Step:
+        return Step(
+            trace_id=trace_id,
+            span_id=f"{next(ids):016x}",
+            parent_id=None if kind is StepKind.AGENT else "0" * 15 + "1",
+            kind=kind,
+            name=name,
+            **fields,
+        )
+
+    def tool_call(name: str, args: dict[str, Any] | str, result: str | None = None) -> ToolCall:
+        if isinstance(args, str):
+            return ToolCall(name=name, arguments_malformed=True, raw_arguments=args, result=result)
+        return ToolCall(name=name, arguments=dict(args), result=result)
+
+    steps = [step(StepKind.AGENT, "agent")]
+    for turn in [*turns, []]:
+        calls = [tool_call(name, args) for name, args, _ in turn]
+        answer = None if turn else "done"
+        llm = LLMCall(tool_calls=calls, output_messages=[Message(role="assistant", content=answer)])
+        steps.append(step(StepKind.LLM, "chat", llm=llm))
+        if not execute:
+            continue
+        for name, args, result in turn:
+            failed = result.startswith("!")
+            steps.append(
+                step(
+                    StepKind.TOOL,
+                    name,
+                    status="error" if failed else "ok",
+                    error=f"ToolError: {result[1:]}" if failed else None,
+                    tool=tool_call(name, args, result),
+                )
+            )
+    return AgentTrace(trace_id=trace_id, steps=steps)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from trace_builders import trace_of_turns
 
 from otel_flywheel.evaluators.checks import (
     CallMatching,
@@ -16,7 +17,7 @@ from otel_flywheel.evaluators.checks import (
     NamePattern,
     ToolCatalog,
 )
-from otel_flywheel.model import AgentTrace, Evaluation, LLMCall, Message, Step, StepKind, ToolCall
+from otel_flywheel.model import AgentTrace, Evaluation
 
 TRACE_ID = "0" * 31 + "2"
 READ_ONLY = ToolCatalog.of(read_only=["get_*", "search_*"])
@@ -27,38 +28,7 @@ Turn = Sequence[tuple[str, dict[str, Any], str]]
 
 
 def run(*turns: Turn, execute: bool = True) -> AgentTrace:
-    ids = iter(range(1, 1000))
-
-    def step(kind: StepKind, name: str, **fields: Any) -> Step:
-        return Step(
-            trace_id=TRACE_ID,
-            span_id=f"{next(ids):016x}",
-            parent_id=None if kind is StepKind.AGENT else "0" * 15 + "1",
-            kind=kind,
-            name=name,
-            **fields,
-        )
-
-    steps = [step(StepKind.AGENT, "agent")]
-    for turn in [*turns, []]:
-        calls = [ToolCall(name=name, arguments=args) for name, args, _ in turn]
-        answer = None if turn else "done"
-        llm = LLMCall(tool_calls=calls, output_messages=[Message(role="assistant", content=answer)])
-        steps.append(step(StepKind.LLM, "chat", llm=llm))
-        if not execute:
-            continue
-        for name, args, result in turn:
-            failed = result.startswith("!")
-            steps.append(
-                step(
-                    StepKind.TOOL,
-                    name,
-                    status="error" if failed else "ok",
-                    error=f"ToolError: {result[1:]}" if failed else None,
-                    tool=ToolCall(name=name, arguments=args, result=result),
-                )
-            )
-    return AgentTrace(trace_id=TRACE_ID, steps=steps)
+    return trace_of_turns(turns, execute=execute, trace_id=TRACE_ID)
 
 
 def ok(name: str, **args: Any) -> tuple[str, dict[str, Any], str]:

@@ -25,6 +25,7 @@ from airline_agent import RETRIEVAL_TOOLS, Recording, offered_tools
 from airline_scenarios import SCENARIOS, Scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from trace_builders import trace_of_turns
 
 from otel_flywheel.evaluators.checks import (
     CallMatching,
@@ -38,7 +39,7 @@ from otel_flywheel.evaluators.rubric import load_taxonomy
 from otel_flywheel.evaluators.suite import EvaluatorSuite
 from otel_flywheel.evaluators.tools import load_tool_catalog
 from otel_flywheel.export import conversation_from_trace
-from otel_flywheel.model import AgentTrace, LLMCall, Message, Step, StepKind, ToolCall
+from otel_flywheel.model import AgentTrace
 from otel_flywheel.rewards import tool_call_reward
 
 # --- the airline agent's real traces ------------------------------------------------------------
@@ -170,43 +171,7 @@ def raw(name: str, text: str) -> Call:
 
 def hand_built(turns: Sequence[Sequence[Call]], *, execute: bool = True) -> AgentTrace:
     """The trace a captured run of these turns gives (as tests/evaluators build them)."""
-    ids = iter(range(1, 1000))
-
-    def step(kind: StepKind, name: str, **fields: Any) -> Step:
-        return Step(
-            trace_id=TRACE_ID,
-            span_id=f"{next(ids):016x}",
-            parent_id=None if kind is StepKind.AGENT else "0" * 15 + "1",
-            kind=kind,
-            name=name,
-            **fields,
-        )
-
-    def tool_call(name: str, args: dict[str, Any] | str, result: str | None = None) -> ToolCall:
-        if isinstance(args, str):
-            return ToolCall(name=name, arguments_malformed=True, raw_arguments=args, result=result)
-        return ToolCall(name=name, arguments=dict(args), result=result)
-
-    steps = [step(StepKind.AGENT, "agent")]
-    for turn in [*turns, []]:
-        calls = [tool_call(name, args) for name, args, _ in turn]
-        answer = None if turn else "done"
-        llm = LLMCall(tool_calls=calls, output_messages=[Message(role="assistant", content=answer)])
-        steps.append(step(StepKind.LLM, "chat", llm=llm))
-        if not execute:
-            continue
-        for name, args, result in turn:
-            failed = result.startswith("!")
-            steps.append(
-                step(
-                    StepKind.TOOL,
-                    name,
-                    status="error" if failed else "ok",
-                    error=f"ToolError: {result[1:]}" if failed else None,
-                    tool=tool_call(name, args, result),
-                )
-            )
-    return AgentTrace(trace_id=TRACE_ID, steps=steps)
+    return trace_of_turns(turns, execute=execute, trace_id=TRACE_ID)
 
 
 def as_completion(turns: Sequence[Sequence[Call]], *, execute: bool = True) -> list[dict[str, Any]]:
