@@ -14,6 +14,7 @@ import json
 from itertools import compress
 from typing import TYPE_CHECKING, Final, NamedTuple
 
+from otel_flywheel.privacy import _json
 from otel_flywheel.privacy._joined import JsonDocument, find_in_each
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class _Document(NamedTuple):
     first: int  # its texts are the strings to scan from this index on
     cached: dict[int, Result]  # texts answered by the cache (scanned as "")
     long: list[int]  # the texts long enough to be looked up and cached
+    by_orjson: bool  # which parser read it, and so which one writes it again (``_json``)
 
 
 class Batch:
@@ -124,13 +126,16 @@ class Batch:
         if text.startswith(_JSON_STARTS) or (
             text[:1].isspace() and text.lstrip().startswith(_JSON_STARTS)
         ):
+            redactor = self._redactor
             try:
-                value = json.loads(text)
-            except (ValueError, RecursionError):
-                pass  # not JSON after all: scanned as text
-            else:
-                redactor = self._redactor
+                value, by_orjson = _json.loads(text)
                 document = JsonDocument(value, redactor.is_allowed, redactor.allowed_so_far)
+                if by_orjson and document.wide_float:  # maybe an integer beyond 64 bits
+                    value, by_orjson = _json.loads(text, exact_integers=True)
+                    document = JsonDocument(value, redactor.is_allowed, redactor.allowed_so_far)
+            except (ValueError, RecursionError):
+                pass  # not JSON after all (or nested deeper than the walk goes): scanned as text
+            else:
                 first = len(self._scan)
                 texts = document.texts
                 cached_leaves: dict[int, Result] = {}
@@ -144,7 +149,7 @@ class Batch:
                     texts = ["" if i in cached_leaves else leaf for i, leaf in enumerate(texts)]
                 self._whole_only.update(first + i for i in document.whole_only)
                 self._scan.extend(texts)
-                return _Document(text, document, first, cached_leaves, long)
+                return _Document(text, document, first, cached_leaves, long, by_orjson)
         self._scan.append(text)
         return len(self._scan) - 1
 
@@ -182,7 +187,7 @@ class Batch:
             text = _substituted(pending.source, pending.document, changed, drop)
             if text is None:
                 value = pending.document.rebuilt(changed, drop)
-                text = drop if value is drop else json.dumps(value, ensure_ascii=False)
+                text = drop if value is drop else _json.dumps(value, by_orjson=pending.by_orjson)
             result = Result(text, tuple(kinds))
         if len(pending.source) >= CACHE_FROM:
             self._redactor.cache.put(pending.source, result)

@@ -22,12 +22,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from otel_flywheel.privacy._detectors import Detector, find_all, merge_matches
+from otel_flywheel.privacy._json import ORJSON_FLOAT_LIMITS
 from otel_flywheel.privacy._shapes import Match
 
 __all__ = ["JOIN", "JsonDocument", "find_in_each", "is_joinable"]
 
 JOIN: Final = "\n\x00\n"
 _CARD_INT_DIGITS: Final = range(13, 20)
+_LOW, _HIGH = ORJSON_FLOAT_LIMITS
 
 
 def is_joinable(detector: Detector) -> bool:
@@ -111,7 +113,7 @@ class JsonDocument:
     something was found.
     """
 
-    __slots__ = ("_is_allowed", "_known", "texts", "value", "whole_only")
+    __slots__ = ("_is_allowed", "_known", "texts", "value", "whole_only", "wide_float")
 
     def __init__(
         self,
@@ -122,6 +124,8 @@ class JsonDocument:
         self.value = value
         self.texts: list[str] = []
         self.whole_only: set[int] = set()
+        # A float beyond 64-bit integers: perhaps an integer orjson could not hold (``_json``).
+        self.wide_float = False
         self._is_allowed = is_allowed
         self._known = known  # is_allowed's answers remembered so far, or None
         if type(value) is dict or type(value) is list:
@@ -145,6 +149,8 @@ class JsonDocument:
                     self._collect(child)
                 elif kind is int and not -(10**12) < child < 10**12:
                     self._add_int(child)
+                elif kind is float and not _LOW < child < _HIGH:
+                    self.wide_float = True
         else:
             for child in node:
                 kind = type(child)
@@ -154,6 +160,8 @@ class JsonDocument:
                     self._collect(child)
                 elif kind is int and not -(10**12) < child < 10**12:
                     self._add_int(child)
+                elif kind is float and not _LOW < child < _HIGH:
+                    self.wide_float = True
 
     def _add_int(self, number: int) -> None:
         digits = str(abs(number))
