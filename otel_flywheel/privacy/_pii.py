@@ -156,7 +156,8 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "[@]",
         r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\-])",
         validate=_email,
-        starts=(Start("@[A-Za-z0-9]"),),
+        # A local-part character before the "@": "@context", "@dataclass" never reach Python.
+        starts=(Start(f"[{re.escape(''.join(sorted(_LOCAL_PART)))}]@[A-Za-z0-9]", 1),),
     ),
     # Country code, check digits, 11-30 more characters, optionally printed in groups of four;
     # the validator fixes the length per country and checks mod-97. Anchored at the first check

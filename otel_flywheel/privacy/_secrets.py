@@ -161,6 +161,10 @@ def _slack_token(text: str, start: int, end: int, floor: int) -> tuple[int, int]
 
 # "Not right after a character that continues a token", written to follow a pattern's first
 # character (see Alternative): the lookbehind spans that character too.
+# GitLab's token prefixes (glpat-, gldt-, ...).
+_GITLAB_PREFIXES: Final = (
+    "pat", "dt", "rt", "ptt", "ft", "soat", "oas", "imt", "agent", "ffct", "cbt"
+)  # fmt: skip
 _B = r"(?<![A-Za-z0-9_\-].)"
 _B64URL = r"[A-Za-z0-9_\-]"
 
@@ -225,9 +229,10 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "gitlab",
         KIND_GITLAB_TOKEN,
         "[g]",
-        _B + r"l(?:pat|dt|rt|ptt|ft|soat|oas|imt|agent|ffct|cbt)-"
+        _B + r"l(?:" + "|".join(_GITLAB_PREFIXES) + ")-"
         r"[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9]{2,})?",
-        starts=(Start("gl[a-z]{2}"),),
+        # The prefixes themselves: "gl" and two letters stop at "glass", "global", "flaglist".
+        starts=tuple(Start(f"gl{prefix}-") for prefix in _GITLAB_PREFIXES),
     ),
     # Slack: xoxb/xoxp/xoxa/xoxr/xoxs/xoxo/xoxe tokens, configuration tokens (xoxe.xoxp-), app-level
     # tokens (xapp-); the validator wants length and a digit (team ids) to skip "xoxo-" words.
@@ -283,7 +288,11 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"//[^\s:/?#@<>\"'`]{0,256}:(?P<url_password_v>[^\s/?#<>\"'`]{1,256})@",
         value_groups=("url_password_v",),
         validate=_not_placeholder,
-        starts=(Start("://"),),
+        # "://" with a ":" and an "@" after it, before any character that ends the userinfo: a URL
+        # without a password never reaches Python. "?" is left out of the classes (and the bounds
+        # of the repeats dropped) so that they admit more than the regex: the prefilter scans
+        # non-ASCII characters as "?".
+        starts=(Start(r"://[^\t\n\x0b\x0c\r :/#@<>\"'`]*:[^\t\n\x0b\x0c\r /#<>\"'`]+@"),),
     ),
     # key=value passwords: connection strings (`Password=...;`, `pwd=...`), env (`PGPASSWORD=`,
     # `MYSQL_PWD=`), config (`db.password: ...`, `"password": "..."`). "password"/"passwd" may end

@@ -87,6 +87,18 @@ PIECES = [
     "A-8141445255",
     "a[1::2]",
     "std::vector",
+    '{"@context": "https://schema.org", "@type": "Person"}',
+    "@dataclass",
+    "x.@example.com",
+    "glass global flaglist gldt-" + "y" * 22,
+    "http://host:8080/path?q=1",
+    "http://user@host/",
+    "ftp://:pw@host",
+    "https://u:p@ss:w0rd@host.example.com/x",
+    "[31/Jul/2026:07:52:57 +0000]",
+    "2026:07:52:57::1",
+    "fe80:0:0:0:0:0:0:1",
+    "1:2:3:4:5:10.0.0.1",
 ]
 NOISE = st.sampled_from(
     [" ", "\n", "\n\x00\n", "-", ".", "/", "(", ")", ":", "+", "@", "_", "x", "A", "g", "J",
