@@ -6,7 +6,9 @@ outbox, or recorded unscored with a reason. A trace the pipeline refuses (its bo
 full) or settles not durable (a sink failed, it shut down while the trace waited for the judge)
 is offered again; a crash at any point leaves the rows for the next start, which judges the trace
 again. A pipeline without acknowledgements gets the older contract: rows are released once its
-``submit`` returned.
+``submit`` returned, in one transaction per batch of traces (``flush``), not one per trace: a
+crash in between leaves them for the next start, which hands them over again, as it would a
+trace whose ``submit`` had not returned.
 
 Everything here runs on the ingest worker's thread, except ``_on_settled``, which the pipeline
 calls from its own and which only queues the settlement and wakes the worker.
@@ -69,6 +71,7 @@ class TraceHandover:
         self._settled: queue.SimpleQueue[tuple[int, TraceSettlement]] = queue.SimpleQueue()
         self._awaiting: dict[int, _Trace] = {}  # handed over, not settled yet
         self._waiting: list[_Trace] = []  # refused or failed: offered again when due
+        self._submitted: list[tuple[int, str]] = []  # taken without acknowledgement: to release
         self._next_log = 0.0
 
     @property
@@ -85,7 +88,13 @@ class TraceHandover:
         self._spool.release(keys)
 
     def offer(self, trace: AgentTrace, keys: list[tuple[int, str]]) -> None:
+        """Hand ``trace`` over; call ``flush`` once the batch it came in is offered."""
         self._hand_over(_Trace(trace, keys))
+
+    def flush(self) -> None:
+        """Release the rows of the traces a pipeline without acknowledgements took."""
+        submitted, self._submitted = self._submitted, []
+        self.release(submitted)
 
     def settle(self) -> None:
         """Release what the pipeline made durable; queue the rest to be offered again."""
@@ -113,6 +122,7 @@ class TraceHandover:
                     )
                 self._back_off(item)
         self.release(durable)
+        self.flush()
 
     def retry_due(self, *, final: bool) -> None:
         """Offer again what is due (everything, on the final round)."""
@@ -123,6 +133,7 @@ class TraceHandover:
         self._waiting = [item for item in self._waiting if not (final or item.next_attempt <= now)]
         for item in due:
             self._hand_over(item)
+        self.flush()
 
     def drain(self) -> int:
         """After the pipeline shut down: release what it settled meanwhile. Returns how many
@@ -163,7 +174,7 @@ class TraceHandover:
             return
         self._metrics.traces_submitted.inc()
         if not self._acknowledging:
-            self.release(item.keys)
+            self._submitted += item.keys
             self._metrics.traces_acknowledged.inc()
 
     def _on_settled(self, token: int, settlement: TraceSettlement) -> None:

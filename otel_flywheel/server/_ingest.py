@@ -279,10 +279,12 @@ class IngestWorker:
                     added += 1
                 if index % _YIELD_EVERY_SPANS == 0:
                     self._yield()
-            self._metrics.spans_dropped.labels("duplicate_span").inc(duplicates)
-            self._metrics.spans_dropped.labels("internal_error").inc(
-                len(views) - added - duplicates
-            )
+            if duplicates:
+                self._metrics.spans_dropped.labels("duplicate_span").inc(duplicates)
+            if len(views) - added - duplicates:
+                self._metrics.spans_dropped.labels("internal_error").inc(
+                    len(views) - added - duplicates
+                )
             if added and self._assembler.counts["late_span"] - late_before == added:
                 finished.append((request_id, trace_id))  # its trace was handed over already
             elif added:
@@ -314,6 +316,7 @@ class IngestWorker:
             else:
                 self._handover.offer(trace, keys)
             self._yield()
+        self._handover.flush()
         self._release(unusable)
 
     def _release(self, keys: Iterable[tuple[int, str]]) -> None:
