@@ -187,6 +187,8 @@ def any_value_to_python(value: AnyValue) -> Any:
     Bytes become base64 text, the way OTLP/JSON writes them, so every value stays JSON-serializable.
     """
     kind = value.WhichOneof("value")
+    if kind == "string_value":  # most attributes: checked first, and read without getattr
+        return value.string_value
     if kind is None:
         return None
     if kind == "array_value":

@@ -136,23 +136,21 @@ def parse_arguments(value: Any) -> tuple[dict[str, Any], bool, str | None]:
     return {}, True, text
 
 
-_INDEXED = re.compile(r"(\d+)\.(.+)")
-
-
 def unflatten_list(attributes: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
     """OpenInference's flattened lists: ``<prefix><index>.<key> = v`` into ``[{key: v}, ...]``.
 
     Entries come back in index order; gaps (an instrumentor that skipped an index) are closed up.
-    Keys that do not match ``<index>.<key>`` after the prefix are ignored.
+    Keys that do not match ``<index>.<key>`` after the prefix are ignored: the index is decimal
+    digits, the key a line of at least one character.
     """
     buckets: dict[int, dict[str, Any]] = {}
+    start = len(prefix)
     for key, value in attributes.items():
         if not key.startswith(prefix):
             continue
-        match = _INDEXED.fullmatch(key[len(prefix) :])
-        if match is None:
-            continue
-        buckets.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        index, dot, rest = key[start:].partition(".")
+        if dot and rest and index.isdecimal() and "\n" not in rest:
+            buckets.setdefault(int(index), {})[rest] = value
     return [buckets[index] for index in sorted(buckets)]
 
 
@@ -170,9 +168,16 @@ def jsonable(value: Any) -> Any:
     the form a value has after a JSON round trip, so records compare equal after one."""
     kind = type(value)  # exact-type checks first: ABC isinstance checks cost ~10x more
     if kind is str:
-        return clean_text(value)
+        return value if value.isascii() else clean_text(value)
     if kind is int or kind is float or kind is bool or value is None:
         return value
+    if kind is dict:  # a span's attributes: mostly ASCII text, converted without a call each
+        return {
+            key if type(key) is str else str(key): item
+            if type(item) is str and item.isascii()
+            else jsonable(item)
+            for key, item in value.items()
+        }
     if kind is tuple or kind is list:
         return [jsonable(v) for v in value]
     if isinstance(value, Mapping):

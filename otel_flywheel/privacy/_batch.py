@@ -26,6 +26,8 @@ __all__ = ["Batch", "Result"]
 # most strings are short keys and values scanned together, only long ones are looked up.
 CACHE_FROM: Final = 32
 LEAF_CACHE_FROM: Final = 64
+# Short strings remembered as holding nothing (``Redactor.clean_short``), at most.
+CLEAN_SHORT_ENTRIES: Final = 4096
 _IS_LONG: Final = LEAF_CACHE_FROM.__le__  # called on a length: len >= LEAF_CACHE_FROM
 _JSON_STARTS: Final = ("{", "[")
 # First characters of a text that may hold JSON (after leading whitespace); "" is the empty text.
@@ -157,7 +159,16 @@ class Batch:
 
     def _scanned(self, index: int) -> Result:
         text = self._scan[index]
-        result = self._found.get(index) or Result(text, ())
+        result = self._found.get(index)
+        if result is None:
+            result = Result(text, ())
+            if len(text) < CACHE_FROM:
+                if index not in self._whole_only:
+                    clean = self._redactor.clean_short
+                    if len(clean) >= CLEAN_SHORT_ENTRIES:
+                        clean.clear()  # bounded; the values that repeat come back at once
+                    clean.add(text)
+                return result
         if len(text) >= CACHE_FROM and index not in self._whole_only:
             self._redactor.cache.put(text, result)
         return result

@@ -158,6 +158,10 @@ class Redactor:
         self.joinable = tuple(d for d in self._detectors if is_joinable(d))
         self.per_string = tuple(d for d in self._detectors if not is_joinable(d))
         self.cache: ResultCache[Result] = ResultCache(max_entries=cache_entries)
+        # Short attribute values redacted before with nothing found: a span's kind, model name,
+        # roles and tool names repeat in every span, and a set lookup costs less than a place in
+        # a batch (``Batch.add``, ``_batch.CLEAN_SHORT_ENTRIES``).
+        self.clean_short: set[str] = set()
         # (kind, value) -> token, for values that repeat (an address per log line).
         self._pseudonyms: dict[tuple[str, str], str] = {}
         self.drop: Final = DROP
@@ -165,6 +169,7 @@ class Redactor:
     def clear_caches(self) -> None:
         """Forget every result and token computed so far (to measure what new text costs)."""
         self.cache.clear()
+        self.clean_short.clear()
         self._pseudonyms.clear()
 
     # --- tokens --------------------------------------------------------------------------------
@@ -212,18 +217,20 @@ class Redactor:
         attributes, its events' and links' attributes, its name and status in one pass."""
         batch = Batch(self)
         add, allowed, pseudonymize_keys = batch.add, self._allowed, self._pseudonymize_keys
-        plans: list[list[tuple[str, _Planned | int]]] = []
+        clean = self.clean_short
+        plans: list[list[tuple[str, _Planned | int | str]]] = []
         for attributes in attribute_maps:
-            plan: list[tuple[str, _Planned | int]] = []
+            plan: list[tuple[str, _Planned | int | str]] = []
             for key, value in attributes.items():
                 # Most values are strings of keys that are neither allowed nor pseudonymized:
-                # their plan is the bare handle (an int), without a call or a tuple.
+                # their plan is the bare handle (an int), without a call or a tuple; or the
+                # string itself, for a short one known to hold nothing.
                 if (
                     type(value) is str
                     and allowed.get(key) is False
                     and key not in pseudonymize_keys
                 ):
-                    plan.append((key, add(value)))
+                    plan.append((key, value if value in clean else add(value)))
                 else:
                     plan.append((key, self._plan_attribute(batch, key, value)))
             plans.append(plan)
@@ -234,11 +241,12 @@ class Redactor:
         for plan in plans:
             redacted: dict[str, Any] = {}
             for key, planned in plan:
-                value = (
-                    results[planned].text
-                    if type(planned) is int
-                    else self._finish(batch, planned, found)  # type: ignore[arg-type]
-                )
+                if type(planned) is int:
+                    value = results[planned].text
+                elif type(planned) is str:
+                    value = planned
+                else:
+                    value = self._finish(batch, planned, found)  # type: ignore[arg-type]
                 if value is not DROP:
                     redacted[key] = value
             maps.append(redacted)

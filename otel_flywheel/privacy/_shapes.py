@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "REGEX_CONSTANTS",
@@ -39,9 +39,9 @@ Validator = Callable[[str, int, int, int], Span | None]
 so a value starting right after it is not a continuation of what precedes it."""
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
-    """``text[start:end]`` is a sensitive value of ``kind``."""
+class Match(NamedTuple):
+    """``text[start:end]`` is a sensitive value of ``kind``. A named tuple: the scan makes one
+    or two per value found, and a tuple is made in a third of a frozen dataclass's time."""
 
     start: int
     end: int

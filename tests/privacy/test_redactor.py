@@ -190,3 +190,18 @@ def test_drop_is_a_sentinel_not_a_value() -> None:
 def test_short_keys_are_refused(bad_key: bytes) -> None:
     with pytest.raises(ValueError, match="16 bytes"):
         Redactor(key=bad_key, detectors=[])
+
+
+def test_short_values_found_clean_are_remembered_and_values_with_findings_are_not() -> None:
+    r = redactor()
+    attributes = {"llm.model_name_x": "gpt-4o-mini", "note": "mail jane@x.io", "role": "user"}
+    first = r.redact_attributes(attributes, RedactionAudit())
+    assert {"gpt-4o-mini", "user"} <= r.clean_short
+    assert "mail jane@x.io" not in r.clean_short
+    audit = RedactionAudit()
+    again = r.redact_attributes(attributes, audit)  # the clean ones are not scanned again
+    assert again == first
+    assert again["note"] != "mail jane@x.io"
+    assert audit.total == 1
+    r.clear_caches()
+    assert not r.clean_short
