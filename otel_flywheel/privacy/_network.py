@@ -12,7 +12,7 @@ import ipaddress
 import re
 from typing import Final
 
-from otel_flywheel.privacy._shapes import Alternative, Span, after
+from otel_flywheel.privacy._shapes import ACCESS_LOG_TIMES, Alternative, Span, after
 
 __all__ = ["IP_ALTERNATIVES", "KIND_IP"]
 
@@ -132,6 +132,7 @@ IP_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
             )
         ),
         validate=_ipv6_after_first_group,
+        refuses=ACCESS_LOG_TIMES,
     ),
     Alternative(
         "ipv6_compressed",
@@ -140,5 +141,6 @@ IP_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"(?<![A-Za-z0-9:._].):(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?" + _IPV6_END,
         validate=_ipv6,
         starts=after("[^A-Za-z0-9:._]", "::"),
+        refuses=ACCESS_LOG_TIMES,
     ),
 )

@@ -187,6 +187,8 @@ class _Group:
             found.extend(start for start in more if start not in found)
         if self.anchor == _DIGITS:
             found.extend(_DIGIT_RULED_OUT)
+        refused = self.alternatives[0].refuses
+        found.extend(s for s in refused if all(s in a.refuses for a in self.alternatives[1:]))
         return tuple(found)
 
     def _tail(self, name: str) -> re.Pattern[str] | None:

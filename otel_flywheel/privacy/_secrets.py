@@ -19,7 +19,7 @@ import binascii
 import re
 from typing import Final
 
-from otel_flywheel.privacy._shapes import Alternative, Start
+from otel_flywheel.privacy._shapes import ACCESS_LOG_TIMES, Alternative, Start
 
 __all__ = [
     "KIND_ANTHROPIC_KEY",
@@ -293,6 +293,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         # of the repeats dropped) so that they admit more than the regex: the prefilter scans
         # non-ASCII characters as "?".
         starts=(Start(r"://[^\t\n\x0b\x0c\r :/#@<>\"'`]*:[^\t\n\x0b\x0c\r /#<>\"'`]+@"),),
+        refuses=ACCESS_LOG_TIMES,
     ),
     # key=value passwords: connection strings (`Password=...;`, `pwd=...`), env (`PGPASSWORD=`,
     # `MYSQL_PWD=`), config (`db.password: ...`, `"password": "..."`). "password"/"passwd" may end

@@ -13,9 +13,10 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 __all__ = [
+    "ACCESS_LOG_TIMES",
     "REGEX_CONSTANTS",
     "REGEX_PARSER",
     "Alternative",
@@ -85,6 +86,19 @@ def after(boundary: str, *bodies: str, anchor_at: int = 0) -> tuple[Start, ...]:
     return tuple(Start(boundary + body, anchor_at + 1) for body in bodies)
 
 
+# The first colon of an access log's date and time ("[31/Jul/2026:07:52:57 +0000]"): four groups
+# of digits, so not an IPv6 address (no "::", not eight groups), a digit after the colon, so not
+# "://", and a digit before it, so not a leading "::". One in every line of such a log.
+ACCESS_LOG_TIMES: Final = tuple(
+    Start(
+        rf"[^A-Za-z0-9:._][0-9]{{{n}}}:[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}[^0-9A-Fa-f:.]",
+        n + 1,
+        rules_out=True,
+    )
+    for n in (1, 2, 3, 4)
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Alternative:
     r"""One named branch of the built-in detector.
@@ -128,3 +142,6 @@ class Alternative:
     # matches include every place the branch's regex matches. Empty: the anchor alone. Branches
     # led by a digit (but an IBAN's) share the scanner's own (``_scan``).
     starts: tuple[Start, ...] = ()
+    # Places where this branch cannot match (``Start``s with ``rules_out``): the prefilter drops
+    # a place only where every branch of the group refuses it (``_scan``).
+    refuses: tuple[Start, ...] = ()

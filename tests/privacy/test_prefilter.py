@@ -28,7 +28,7 @@ from otel_flywheel.privacy._pii import (
 from otel_flywheel.privacy._prefilter import Prefilter, hyperscan_available
 from otel_flywheel.privacy._scan import Scanner
 from otel_flywheel.privacy._secrets import SECRET_ALTERNATIVES
-from otel_flywheel.privacy._shapes import Start
+from otel_flywheel.privacy._shapes import ACCESS_LOG_TIMES, Alternative, Start
 
 pytestmark = pytest.mark.skipif(not hyperscan_available(), reason="Hyperscan is not installed")
 
@@ -227,3 +227,22 @@ def test_a_prefilter_hyperscan_cannot_build_falls_back_to_re_with_a_warning(
     with caplog.at_level("WARNING"):
         assert Prefilter.load([[Start("(?<=a)b")]]) is None  # lookbehind: Hyperscan refuses it
     assert "redaction scans with re alone" in caplog.text
+
+
+def test_a_place_is_ruled_out_only_where_every_branch_of_its_group_refuses_it() -> None:
+    line = '10.1.2.3 - - [31/Jul/2026:07:52:57 +0000] "GET / HTTP/1.1" 200 512'
+    with_refusal = Scanner(ALTERNATIVES)
+    assert all(
+        start in group.starts()
+        for group in with_refusal._groups
+        if group.anchor == "[:]"
+        for start in ACCESS_LOG_TIMES
+    )
+    # A branch of the ":" group that does not refuse the place keeps it a candidate.
+    greedy = Alternative("colon_anything", "TEST", "[:]", r"[0-9]{2}(?=:)")
+    without = Scanner([*ALTERNATIVES, greedy])
+    (colon_group,) = [g for g in without._groups if g.anchor == "[:]"]
+    assert not set(ACCESS_LOG_TIMES) & set(colon_group.starts())
+    assert without.find_prefiltered(line) == without.find_with(line, without.group_regexes())
+    # The first colon of the time, which the built-in branches refuse, is this one's match.
+    assert ":07" in [line[m.start : m.end] for m in without.find_prefiltered(line)]
