@@ -131,10 +131,10 @@ class Batch:
             redactor = self._redactor
             try:
                 value, by_orjson = _json.loads(text)
-                document = JsonDocument(value, redactor.is_allowed, redactor.allowed_so_far)
+                document = self._document(value)
                 if by_orjson and document.wide_float:  # maybe an integer beyond 64 bits
                     value, by_orjson = _json.loads(text, exact_integers=True)
-                    document = JsonDocument(value, redactor.is_allowed, redactor.allowed_so_far)
+                    document = self._document(value)
             except (ValueError, RecursionError):
                 pass  # not JSON after all (or nested deeper than the walk goes): scanned as text
             else:
@@ -147,6 +147,8 @@ class Batch:
                     hit = cache.get(texts[index])
                     if hit is not None:
                         cached_leaves[index] = hit
+                for index in document.passwords:  # masked whatever they hold: nothing to scan
+                    cached_leaves[index] = redactor.password_result(texts[index])
                 if cached_leaves:
                     texts = ["" if i in cached_leaves else leaf for i, leaf in enumerate(texts)]
                 self._whole_only.update(first + i for i in document.whole_only)
@@ -154,6 +156,12 @@ class Batch:
                 return _Document(text, document, first, cached_leaves, long, by_orjson)
         self._scan.append(text)
         return len(self._scan) - 1
+
+    def _document(self, value: object) -> JsonDocument:
+        redactor = self._redactor
+        return JsonDocument(
+            value, redactor.is_allowed, redactor.allowed_so_far, redactor.password_under
+        )
 
     # --- resolving ------------------------------------------------------------------------------
 

@@ -106,24 +106,39 @@ class JsonDocument:
     """A parsed JSON value: its strings to redact, and the value rebuilt from their results.
 
     ``texts`` are the string leaves and object keys, in document order, except the values of
-    allow-listed keys (a nested ``"model"``), which are kept as they are. Integers shaped like a
+    allow-listed keys (a nested ``"model"``), which are kept as they are. The values of fields
+    that name a password are in ``passwords``. Integers shaped like a
     card number (13-19 digits) are in ``texts`` as their digits, marked in ``whole_only``: they
     are replaced only by a finding that is the whole number. Collecting is one tight walk that
     remembers no positions; ``rebuilt`` walks again in the same order, and only runs when
     something was found.
     """
 
-    __slots__ = ("_is_allowed", "_known", "texts", "value", "whole_only", "wide_float")
+    __slots__ = (
+        "_is_allowed",
+        "_known",
+        "_password_under",
+        "passwords",
+        "texts",
+        "value",
+        "whole_only",
+        "wide_float",
+    )
 
     def __init__(
         self,
         value: Any,
         is_allowed: Callable[[str], bool],
         known: Callable[[str], bool | None] = lambda key: None,
+        password_under: Callable[[str, str], bool] = lambda key, value: False,
     ) -> None:
         self.value = value
         self.texts: list[str] = []
         self.whole_only: set[int] = set()
+        # The texts that are values of a field naming a password ("password": "..."): masked
+        # whatever they look like, without a scan.
+        self.passwords: set[int] = set()
+        self._password_under = password_under
         # A float beyond 64-bit integers: perhaps an integer orjson could not hold (``_json``).
         self.wide_float = False
         self._is_allowed = is_allowed
@@ -137,9 +152,11 @@ class JsonDocument:
         if type(node) is dict:
             for key, child in node.items():
                 append(key)
-                allowed = known(key)  # a dict lookup; the call only for a key not seen yet
-                if allowed is None:
+                allowed = known(key)  # a dict lookup; the calls only for a key not seen yet
+                if allowed is None:  # (and for keys naming a password, never remembered)
                     allowed = is_allowed(key)
+                    if not allowed and type(child) is str and self._password_under(key, child):
+                        self.passwords.add(len(texts))
                 if allowed:
                     continue
                 kind = type(child)

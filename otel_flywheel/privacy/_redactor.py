@@ -26,6 +26,12 @@ from otel_flywheel.privacy._batch import Batch, Result
 from otel_flywheel.privacy._cache import DEFAULT_MAX_ENTRIES, ResultCache
 from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
 from otel_flywheel.privacy._joined import is_joinable
+from otel_flywheel.privacy._secrets import (
+    KIND_PASSWORD,
+    is_placeholder,
+    is_working_directory,
+    names_password,
+)
 
 __all__ = [
     "DEFAULT_ALLOW_KEYS",
@@ -151,9 +157,9 @@ class Redactor:
         self._allow_keys = frozenset(allow_keys)
         self._allow_prefixes = tuple(allow_key_prefixes)
         self._pseudonymize_keys = frozenset(pseudonymize_keys)
-        self._allowed: dict[
-            str, bool
-        ] = {}  # is_allowed per key seen; a lost race only repeats work
+        # is_allowed per key seen, but keys that name a password (asked about every time: they
+        # are few, and their values are masked); a lost race only repeats work.
+        self._allowed: dict[str, bool] = {}
         # Detectors whose matches survive joining strings (see _joined) scan a batch at once.
         self.joinable = tuple(d for d in self._detectors if is_joinable(d))
         self.per_string = tuple(d for d in self._detectors if not is_joinable(d))
@@ -197,9 +203,26 @@ class Redactor:
         allowed = self._allowed.get(key)
         if allowed is None:
             allowed = key in self._allow_keys or key.startswith(self._allow_prefixes)
-            if len(self._allowed) < _REMEMBERED_KEYS:  # keys repeat: JSON field names, attributes
+            # Keys repeat (JSON field names, attributes): remembered, so that the walk over a
+            # document asks only about new keys and those naming a password.
+            if len(self._allowed) < _REMEMBERED_KEYS and (allowed or not names_password(key)):
                 self._allowed[key] = allowed
         return allowed
+
+    def password_under(self, key: str, value: str) -> bool:
+        """Whether ``value``, held by a JSON field or attribute named ``key``, is a password to
+        mask whatever it looks like: the key names one ("password", "DB_PASSWORD", "pwd") and
+        the value is not a placeholder (``***``, ``${DB_PASSWORD}``) nor the shell's PWD."""
+        return (
+            bool(value)
+            and names_password(key)
+            and not is_placeholder(value)
+            and not is_working_directory(key, value)
+        )
+
+    def password_result(self, value: str) -> Result:
+        """What a password under a password key becomes."""
+        return self.replaced(value, [Match(0, len(value), KIND_PASSWORD)])
 
     def redact_attributes(
         self, attributes: Mapping[str, Any], audit: RedactionAudit
@@ -299,6 +322,8 @@ class Redactor:
             return ("keep", value)
         if key in self._pseudonymize_keys and isinstance(value, str) and value:
             return ("user", value)
+        if type(value) is str and self.password_under(key, value):
+            return ("password", value)
         return self._plan_value(batch, value)
 
     def _plan_value(self, batch: Batch, value: Any) -> _Planned:
@@ -337,6 +362,9 @@ class Redactor:
         if what == "map":
             values = {k: self._finish(batch, v, found) for k, v in planned[1].items()}
             return DROP if any(v is DROP for v in values.values()) else values
+        if what == "password":  # masked (or as its mode says) whatever it looks like
+            found.append(KIND_PASSWORD)
+            return self.password_result(planned[1]).text
         found.append(KIND_USER)  # "user": pseudonymized whatever it looks like
         return self._pseudonym(KIND_USER, planned[1])
 
@@ -351,7 +379,7 @@ class Redactor:
 
 
 # How _plan_value describes a value: ("keep", value), ("str", handle), ("int", handle, value),
-# ("seq", [planned...], is_tuple), ("map", {key: planned}), ("user", value).
+# ("seq", [planned...], is_tuple), ("map", {key: planned}), ("user", value), ("password", value).
 _Planned = tuple[Any, ...]
 
 

@@ -34,6 +34,9 @@ __all__ = [
     "KIND_SLACK_TOKEN",
     "SECRET_ALTERNATIVES",
     "SECRET_KINDS",
+    "is_placeholder",
+    "is_working_directory",
+    "names_password",
 ]
 
 KIND_OPENAI_KEY: Final = "OPENAI_KEY"
@@ -71,6 +74,22 @@ _PLACEHOLDER = re.compile(
     r"|(?i:true|false|null|none|nil|undefined|required|optional|changeme|redacted"
     r"|(?:your|my)?_?(?:password|passwd|pass|pwd|secret))"
 )
+
+
+# A key that names a password, as ``kv_password`` reads one in text ("password", "DB_PASSWORD",
+# "PGPASSWORD", "db.password", "passwd", "passphrase", "pwd" at a word's start), here a whole
+# JSON field name or attribute key: its value is the password, whatever it looks like.
+_PASSWORD_KEY = re.compile(r"(?s:.*)(?:[Pp](?i:ass(?:word|wd|phrase))|(?<![A-Za-z])[Pp](?i:wd))")
+
+
+def names_password(key: str) -> bool:
+    """Whether a JSON field or attribute named ``key`` holds a password."""
+    return _PASSWORD_KEY.fullmatch(key) is not None
+
+
+def is_placeholder(value: str) -> bool:
+    """``***``, ``<redacted>``, ``${DB_PASSWORD}``, ``changeme``: not a password."""
+    return _PLACEHOLDER.fullmatch(value) is not None
 
 
 def _not_placeholder(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
@@ -117,8 +136,20 @@ _CODE_VALUE = re.compile(
 _VARIABLE = re.compile(r"[a-z_]+")
 
 
+# The shell's PWD (and a config's "pwd: ~/src") is the working directory: a path, not a password.
+_PWD_KEY_BEFORE = re.compile(r"(?i:pwd)[\"']?[ \t]*(?:=>|:=|[=:])[ \t]*[\"']?\Z")
+_PATH = re.compile(r"/|~/|~\Z|[A-Za-z]:[\\/]")
+
+
+def is_working_directory(key: str, value: str) -> bool:
+    """A "pwd" key (not "passwd") whose value is an absolute path: the shell's PWD."""
+    return key[-3:].lower() == "pwd" and _PATH.match(value) is not None
+
+
 def _config_password(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """key=value passwords, minus what the same shape means in code and prose."""
+    if _PATH.match(text[start:end]) and _PWD_KEY_BEFORE.search(text[max(0, start - 12) : start]):
+        return None  # PWD=/home/alice/project: the working directory
     if start > 0 and text[start - 1] in "\"'":
         return None if _PLACEHOLDER.fullmatch(text, start, end) else (start, end)
     value = text[start:end]

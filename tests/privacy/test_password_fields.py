@@ -1,0 +1,157 @@
+"""A value under a key that names a password is masked, whatever it looks like.
+
+``password=hunter2`` in text was always redacted; the same password as a JSON field
+(``{"password": "hunter2"}``, a tool's arguments) or as an attribute (``db.password``) was not,
+because the key and its value are separate strings there. Keys are read as the text rule reads
+them; placeholders and the shell's working directory (``PWD``) are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_flywheel.conventions import normalize_trace, span_view_from_readable
+from otel_flywheel.privacy import (
+    BuiltinDetector,
+    RedactingSpanExporter,
+    RedactionAudit,
+    Redactor,
+    redact_span_view,
+)
+
+SECRET = "Tr0ub4dor&3xyz"
+
+
+def redactor(**options: object) -> Redactor:
+    return Redactor(key=b"k" * 32, detectors=[BuiltinDetector()], **options)  # type: ignore[arg-type]
+
+
+def redact(text: str, r: Redactor | None = None) -> tuple[str, dict[str, int]]:
+    audit = RedactionAudit()
+    output = (r or redactor()).redact_text(text, audit)
+    return str(output), dict(audit.counts)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["password", "Password", "PASSWORD", "db_password", "PGPASSWORD", "db.password",
+     "new_password", "passwd", "passphrase", "pwd", "db_pwd"],
+)  # fmt: skip
+def test_a_json_field_naming_a_password_is_masked(key: str) -> None:
+    document = {"host": "db1.internal", key: SECRET, "port": 5432}
+    output, counts = redact(json.dumps(document))
+    assert SECRET not in output
+    assert counts == {"PASSWORD": 1}
+    redacted = json.loads(output)
+    assert redacted[key] == "<PASSWORD>"
+    assert redacted["host"] == "db1.internal"
+    assert redacted["port"] == 5432
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"connect": {"credentials": {"user": "app", "password": SECRET}}},
+        [{"name": "primary", "password": SECRET}, {"name": "replica", "password": SECRET}],
+        {"password": SECRET, "note": "rotate every 90 days " + "z" * 300},
+    ],
+    ids=["nested", "in a list", "beside a long string"],
+)
+def test_password_fields_are_masked_wherever_they_sit(document: object) -> None:
+    output, counts = redact(json.dumps(document))
+    assert SECRET not in output
+    assert counts["PASSWORD"] >= 1
+    json.loads(output)  # still valid JSON
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("password", "***"),
+        ("password", "<redacted>"),
+        ("password", "${DB_PASSWORD}"),
+        ("password", "changeme"),
+        ("password", ""),
+        ("password_hint", "the dog's name"),
+        ("passwordless", "true"),
+        ("pwd_reset_url", "https://example.com/reset"),
+        ("PWD", "/home/alice/project"),
+        ("pwd", "~/src"),
+        ("OLDPWD", "C:\\Users\\alice"),
+    ],
+)
+def test_placeholders_other_keys_and_the_working_directory_are_left_alone(
+    key: str, value: str
+) -> None:
+    text = json.dumps({key: value})
+    output, counts = redact(text)
+    assert output == text
+    assert counts == {}
+
+
+def test_text_keeps_the_working_directory_and_masks_a_pwd() -> None:
+    assert redact("PWD=/home/alice/project OLDPWD=/tmp")[0] == "PWD=/home/alice/project OLDPWD=/tmp"
+    assert redact("pwd: C:\\Users\\alice")[1] == {}
+    output, counts = redact("mysql -u app pwd=s3cr3t!x")
+    assert "s3cr3t!x" not in output
+    assert counts == {"PASSWORD": 1}
+
+
+def test_attributes_naming_a_password_are_masked_and_others_kept() -> None:
+    audit = RedactionAudit()
+    redacted = redactor().redact_attributes(
+        {"db.password": SECRET, "db.user": "app", "password_hint": "dog", "db.pwd": "***"}, audit
+    )
+    assert redacted == {
+        "db.password": "<PASSWORD>",
+        "db.user": "app",
+        "password_hint": "dog",
+        "db.pwd": "***",
+    }
+    assert dict(audit.counts) == {"PASSWORD": 1}
+
+
+def test_the_password_mode_applies_drop_included() -> None:
+    r = redactor(modes={"PASSWORD": "drop"})
+    assert r.redact_attributes({"db.password": SECRET, "db.user": "app"}, RedactionAudit()) == {
+        "db.user": "app"
+    }
+    output = r.redact_text(json.dumps({"password": SECRET}), RedactionAudit())
+    assert output is r.drop
+
+
+def test_a_tool_call_with_a_password_argument_never_reaches_the_exporter_or_the_flywheel() -> None:
+    raw = InMemorySpanExporter()
+    redacted = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(raw))
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(redacted, redactor())))
+    arguments = json.dumps({"dsn": "db1.internal/orders", "user": "app", "password": SECRET})
+    with provider.get_tracer("t").start_as_current_span(
+        "connect_db",
+        attributes={
+            "openinference.span.kind": "TOOL",
+            "tool.name": "connect_db",
+            "input.value": arguments,
+            "db.password": SECRET,
+        },
+    ):
+        pass
+    provider.shutdown()
+
+    (exported,) = redacted.get_finished_spans()
+    assert SECRET not in exported.to_json()
+    assert exported.attributes is not None
+    assert exported.attributes["flywheel.redaction.count"] == 2
+
+    view = redact_span_view(span_view_from_readable(raw.get_finished_spans()[0]), redactor())
+    trace = normalize_trace([view])
+    assert SECRET not in trace.to_json()
+    tool = trace.steps[0].tool
+    assert tool is not None
+    assert tool.arguments == {"dsn": "db1.internal/orders", "user": "app", "password": "<PASSWORD>"}
