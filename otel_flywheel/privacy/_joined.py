@@ -107,11 +107,10 @@ class JsonDocument:
 
     ``texts`` are the string leaves and object keys, in document order, except the values of
     allow-listed keys (a nested ``"model"``), which are kept as they are. The values of fields
-    that name a password are in ``passwords``. Integers shaped like a
-    card number (13-19 digits) are in ``texts`` as their digits, marked in ``whole_only``: they
-    are replaced only by a finding that is the whole number. Collecting is one tight walk that
-    remembers no positions; ``rebuilt`` walks again in the same order, and only runs when
-    something was found.
+    that name a password are marked in ``passwords``. Integers shaped like a card number (13-19
+    digits) are in ``texts`` as their digits, marked in ``whole_only``: they are replaced only by
+    a finding that is the whole number. Collecting is one tight walk that remembers no positions;
+    ``rebuilt`` walks again in the same order, and only runs when something was found.
     """
 
     __slots__ = (
