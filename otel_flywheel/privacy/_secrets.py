@@ -137,13 +137,16 @@ _VARIABLE = re.compile(r"[a-z_]+")
 
 
 # The shell's PWD (and a config's "pwd: ~/src") is the working directory: a path, not a password.
-_PWD_KEY_BEFORE = re.compile(r"(?i:pwd)[\"']?[ \t]*(?:=>|:=|[=:])[ \t]*[\"']?\Z")
+# Only the bare key: "db_pwd=/x" stays a password.
+_PWD_KEY_BEFORE = re.compile(
+    r"(?<![A-Za-z0-9_.\-])(?i:pwd)[\"']?[ \t]*(?:=>|:=|[=:])[ \t]*[\"']?\Z"
+)
 _PATH = re.compile(r"/|~/|~\Z|[A-Za-z]:[\\/]")
 
 
 def is_working_directory(key: str, value: str) -> bool:
-    """A "pwd" key (not "passwd") whose value is an absolute path: the shell's PWD."""
-    return key[-3:].lower() == "pwd" and _PATH.match(value) is not None
+    """A "pwd" key (not "passwd", not "db_pwd") whose value is a path: the shell's PWD."""
+    return key.lower() == "pwd" and _PATH.match(value) is not None
 
 
 def _config_password(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:

@@ -97,6 +97,7 @@ def test_placeholders_other_keys_and_the_working_directory_are_left_alone(
 def test_text_keeps_the_working_directory_and_masks_a_pwd() -> None:
     assert redact("PWD=/home/alice/project OLDPWD=/tmp")[0] == "PWD=/home/alice/project OLDPWD=/tmp"
     assert redact("pwd: C:\\Users\\alice")[1] == {}
+    assert redact("db_pwd=/s3cr3t/x")[1] == {"PASSWORD": 1}  # only the bare key is PWD
     output, counts = redact("mysql -u app pwd=s3cr3t!x")
     assert "s3cr3t!x" not in output
     assert counts == {"PASSWORD": 1}
@@ -155,3 +156,9 @@ def test_a_tool_call_with_a_password_argument_never_reaches_the_exporter_or_the_
     tool = trace.steps[0].tool
     assert tool is not None
     assert tool.arguments == {"dsn": "db1.internal/orders", "user": "app", "password": "<PASSWORD>"}
+
+
+def test_a_path_under_a_longer_pwd_key_is_still_a_password() -> None:
+    output, counts = redact(json.dumps({"db_pwd": "/s3cr3t/path-like", "PWD": "/home/alice"}))
+    assert json.loads(output) == {"db_pwd": "<PASSWORD>", "PWD": "/home/alice"}
+    assert counts == {"PASSWORD": 1}
