@@ -35,6 +35,9 @@ _MAY_START_JSON: Final = frozenset({"{", "[", " ", "\t", "\n", "\r", "\x0b", "\x
 # Changed strings are substituted in the source (not rebuilt) while they are under this fraction
 # of it: finding a string's token costs a pass over the source per string.
 _SUBSTITUTE_BELOW: Final = 8
+# ... except in a short document (a tool's arguments, a small request), where a pass over the
+# source costs less than the walk and the serialization of a rebuild, whatever changed in it.
+_SUBSTITUTE_ANY_UNDER: Final = 4096
 
 
 class Result(NamedTuple):
@@ -226,7 +229,9 @@ def _substituted(
     keeps its bytes and formatting, and nothing is walked or serialized again."""
     if any(value is drop for value in changed.values()) or document.whole_only & changed.keys():
         return None  # a drop drops the document; a card-shaped integer becomes a string
-    if sum(len(document.texts[index]) for index in changed) * _SUBSTITUTE_BELOW > len(source):
+    if len(source) >= _SUBSTITUTE_ANY_UNDER and sum(
+        len(document.texts[index]) for index in changed
+    ) * _SUBSTITUTE_BELOW > len(source):
         return None  # a long string (a page, a file): encoding it twice costs more than a rebuild
     tokens: dict[str, tuple[str, object]] = {}  # old string -> (its token in source, new text)
     for index, new in changed.items():

@@ -78,10 +78,19 @@ def test_a_document_nested_deeper_than_the_walk_goes_is_scanned_as_text() -> Non
 
 
 def test_a_rebuilt_document_is_compact_valid_json() -> None:
-    text = json.dumps({"page": "Contact " + EMAIL + " " + "lorem " * 200, "n": [1, 2.5, None]})
+    # A long page that changed: rebuilt (encoding the page twice to substitute it costs more).
+    text = json.dumps({"page": "Contact " + EMAIL + " " + "lorem " * 2000, "n": [1, 2.5, None]})
     output, _ = redact(text)
     assert json.loads(str(output))["n"] == [1, 2.5, None]
     assert '", "' not in str(output)  # orjson writes it: no spaces after separators
+
+
+def test_a_short_document_keeps_its_formatting_when_a_value_changes() -> None:
+    text = '{\n  "to": "' + EMAIL + '",\n  "body": "see you at 5"\n}'
+    output, counts = redact(text)
+    assert counts == {"EMAIL": 1}
+    assert str(output).startswith('{\n  "to": "<EMAIL:')
+    assert str(output).endswith('",\n  "body": "see you at 5"\n}')
 
 
 LEAVES = st.one_of(
