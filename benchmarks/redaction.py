@@ -15,6 +15,9 @@
 2. Spans: ``redact_readable_span`` per span; and end to end, the CPU time of the export thread per
    span: ``BatchSpanProcessor`` around an exporter that only counts, against the same exporter
    wrapped in ``RedactingSpanExporter``, alternately (ABAB...), median of runs.
+3. LLM spans after a tool call (from section 0's texts): the tool's output inside input.value's
+   messages and again flattened beside it, as OpenInference writes a request; per span, caches
+   cleared before each run: a repeat within one span is what is measured.
 
 No assertions on time. Every end-to-end run checks that every span reached the exporter; if not,
 the script says so and exits with status 1. The script uses only the public privacy API, so it
@@ -174,6 +177,57 @@ def report_agent_text(texts: Sequence[AgentText], redactor: Redactor, repeats: i
     print(f"planted values found: {planted - len(missed)} of {planted}")
     for miss in missed[:10]:
         print(f"  missed: {miss}")
+
+
+# --- 3. an LLM span that carries a tool's output twice ------------------------------------------
+
+
+def llm_span_attributes(texts: Sequence[AgentText]) -> list[dict[str, str]]:
+    """The LLM request after a tool call, as OpenInference writes it: the tool's output (the
+    agent text's longest string: a log, a page, a file) inside input.value's messages and again
+    as a flattened message. Seen for the first time, as a new tool output is."""
+    spans = []
+    for text in texts:
+        output = max(_strings(json.loads(text.text)), key=len)
+        messages = [
+            {"role": "user", "content": "What does the tool's output say?"},
+            {"role": "tool", "content": output},
+        ]
+        attributes = {
+            "openinference.span.kind": "LLM",
+            "input.value": json.dumps({"model": "gpt-4o-mini", "messages": messages}),
+        }
+        for index, message in enumerate(messages):
+            attributes[f"llm.input_messages.{index}.message.role"] = message["role"]
+            attributes[f"llm.input_messages.{index}.message.content"] = message["content"]
+        spans.append(attributes)
+    return spans
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def report_llm_spans(texts: Sequence[AgentText], redactor: Redactor, repeats: int) -> None:
+    spans = llm_span_attributes(texts)
+    timings = []
+    for _ in range(repeats):
+        _clear_cache(redactor)
+        gc.collect()
+        start = time.perf_counter_ns()
+        for attributes in spans:
+            redactor.redact_attributes(attributes, RedactionAudit())
+        timings.append((time.perf_counter_ns() - start) / len(spans) / 1000)
+    print(
+        f"\n3. LLM spans carrying a tool's output twice (in input.value and flattened): "
+        f"{len(spans)} spans, {statistics.median(timings):.0f} us per span (median of {repeats})"
+    )
 
 
 # --- 1. texts ----------------------------------------------------------------------------------
@@ -433,8 +487,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" load average {os.getloadavg()[0]:.2f} at start"
     )
     ours = Redactor(key=KEY, detectors=[BuiltinDetector()])
-    if args.agent_texts:
-        report_agent_text(agent_texts(args.agent_texts, seed=args.seed), ours, args.repeats)
+    texts = agent_texts(args.agent_texts, seed=args.seed) if args.agent_texts else []
+    if texts:
+        report_agent_text(texts, ours, args.repeats)
     corpus = build_corpus(args.traces, args.seed, args.plant_rate, ours)
     print(
         f"corpus: {args.traces} traces, {len(corpus.spans)} spans (AGENT, LLM, TOOL, RETRIEVER),"
@@ -483,6 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  redaction adds {redacting_us - base_us:.1f} us per span;"
         f" {candidate[-1].audited} of {len(spans)} spans carry a redaction audit"
     )
+    if texts:
+        report_llm_spans(texts, ours, args.repeats)
     print(f"load average {os.getloadavg()[0]:.2f} at end")
 
     problems = [

@@ -55,12 +55,22 @@ class _Document(NamedTuple):
     cached: dict[int, Result]  # texts answered by the cache (scanned as "")
     long: list[int]  # the texts long enough to be looked up and cached
     by_orjson: bool  # which parser read it, and so which one writes it again (``_json``)
+    # Long texts already in this batch (scanned as ""): their index in the batch's scan.
+    aliases: dict[int, int]
 
 
 class Batch:
     """Strings to redact together; ``add`` each, ``run`` once, then read each ``result``."""
 
-    __slots__ = ("_found", "_pending", "_redactor", "_scan", "_whole_only")
+    __slots__ = (
+        "_earlier_documents",
+        "_earlier_texts",
+        "_found",
+        "_pending",
+        "_redactor",
+        "_scan",
+        "_whole_only",
+    )
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
@@ -68,6 +78,13 @@ class Batch:
         self._scan: list[str] = []
         self._whole_only: set[int] = set()
         self._found: dict[int, Result] = {}
+        # Long strings and JSON documents met in this batch: a span repeats its text (an LLM
+        # request's messages are in input.value and flattened beside it), and the cache answers
+        # only from the next batch on. A text scanned as text (a JSON leaf, or an attribute that
+        # is not JSON) -> its index in the scan; an attribute read as JSON -> its document. A
+        # JSON leaf that looks like a document stands for an attribute only where both are text.
+        self._earlier_texts: dict[str, int] = {}
+        self._earlier_documents: dict[str, _Document] = {}
 
     def add(self, text: str) -> int:
         """A handle for ``text``'s result."""
@@ -109,11 +126,14 @@ class Batch:
             else:
                 self._found[index] = redactor.replaced(scan[index], matches)
         kinds: list[str] = []
+        rebuilt: dict[int, Result] = {}  # by id: a document met twice is rebuilt once
         for handle, pending in enumerate(self._pending):
             if type(pending) is int:
                 result = self._scanned(pending)
             elif type(pending) is _Document:
-                result = self._rebuilt(pending)
+                result = rebuilt.get(id(pending))  # type: ignore[assignment]
+                if result is None:
+                    result = rebuilt[id(pending)] = self._rebuilt(pending)
             else:
                 result = pending  # type: ignore[assignment]
             self._pending[handle] = result
@@ -124,13 +144,18 @@ class Batch:
 
     def _plan(self, text: str) -> Result | int | _Document:
         cache = self._redactor.cache
-        if len(text) >= CACHE_FROM:
+        long_text = len(text) >= CACHE_FROM
+        json_like = text.startswith(_JSON_STARTS) or (
+            text[:1].isspace() and text.lstrip().startswith(_JSON_STARTS)
+        )
+        if long_text:
             cached = cache.get(text)
             if cached is not None:
                 return cached
-        if text.startswith(_JSON_STARTS) or (
-            text[:1].isspace() and text.lstrip().startswith(_JSON_STARTS)
-        ):
+            earlier = (self._earlier_documents if json_like else self._earlier_texts).get(text)
+            if earlier is not None:
+                return earlier
+        if json_like:
             redactor = self._redactor
             try:
                 value, by_orjson = _json.loads(text)
@@ -144,21 +169,40 @@ class Batch:
                 first = len(self._scan)
                 texts = document.texts
                 cached_leaves: dict[int, Result] = {}
-                # The long strings among thousands, picked in C.
-                long = list(compress(range(len(texts)), map(_IS_LONG, map(len, texts))))
-                for index in long:
-                    hit = cache.get(texts[index])
-                    if hit is not None:
-                        cached_leaves[index] = hit
                 for index in document.passwords:  # masked whatever they hold: nothing to scan
                     cached_leaves[index] = redactor.password_result(texts[index])
-                if cached_leaves:
-                    texts = ["" if i in cached_leaves else leaf for i, leaf in enumerate(texts)]
+                # The long strings among thousands, picked in C: answered by the cache, or by
+                # their first occurrence in this batch, or scanned here and remembered.
+                long = list(compress(range(len(texts)), map(_IS_LONG, map(len, texts))))
+                aliases: dict[int, int] = {}
+                earlier = self._earlier_texts
+                for index in long:
+                    if index in cached_leaves:
+                        continue
+                    leaf = texts[index]
+                    hit = cache.get(leaf)
+                    if hit is not None:
+                        cached_leaves[index] = hit
+                    elif (seen := earlier.get(leaf)) is not None:
+                        aliases[index] = seen
+                    else:
+                        earlier[leaf] = first + index
+                if cached_leaves or aliases:
+                    texts = [
+                        "" if i in cached_leaves or i in aliases else leaf
+                        for i, leaf in enumerate(texts)
+                    ]
                 self._whole_only.update(first + i for i in document.whole_only)
                 self._scan.extend(texts)
-                return _Document(text, document, first, cached_leaves, long, by_orjson)
+                pending = _Document(text, document, first, cached_leaves, long, by_orjson, aliases)
+                if long_text:
+                    self._earlier_documents[text] = pending
+                return pending
         self._scan.append(text)
-        return len(self._scan) - 1
+        index = len(self._scan) - 1
+        if long_text:
+            self._earlier_texts.setdefault(text, index)
+        return index
 
     def _document(self, value: object) -> JsonDocument:
         redactor = self._redactor
@@ -192,9 +236,14 @@ class Batch:
             if hit.kinds:
                 changed[index] = hit.text
                 kinds.extend(hit.kinds)
+        for index, earlier in pending.aliases.items():
+            hit = self._found.get(earlier)
+            if hit is not None:
+                changed[index] = hit.text
+                kinds.extend(hit.kinds)
         cache = self._redactor.cache
         for index in pending.long:
-            if index not in pending.cached:
+            if index not in pending.cached and index not in pending.aliases:
                 leaf = texts[index]
                 found = self._found.get(first + index)
                 cache.put(leaf, found or Result(leaf, ()))

@@ -205,3 +205,38 @@ def test_short_values_found_clean_are_remembered_and_values_with_findings_are_no
     assert audit.total == 1
     r.clear_caches()
     assert not r.clean_short
+
+
+def test_a_long_string_repeated_in_one_span_is_scanned_once_and_redacted_everywhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from otel_flywheel.privacy import _batch
+
+    message = f"My order arrived broken; I am {EMAIL}, please refund the card {CARD} today."
+    request = json.dumps({"model": "m", "messages": [{"role": "user", "content": message}]})
+    scanned: list[str] = []
+    find_in_each = _batch.find_in_each
+
+    def recording(texts, joinable, per_string):  # type: ignore[no-untyped-def]
+        scanned.extend(texts)
+        return find_in_each(texts, joinable, per_string)
+
+    monkeypatch.setattr(_batch, "find_in_each", recording)
+    audit = RedactionAudit()
+    redacted = redactor().redact_attributes(
+        {
+            "input.value": request,
+            "llm.input_messages.0.message.content": message,
+            "output.value": json.dumps({"echo": [message, message]}),
+            "llm.output_messages.0.message.content": request,  # a JSON text, read as JSON again
+        },
+        audit,
+    )
+    assert scanned.count(message) == 1
+    flattened = redacted["llm.input_messages.0.message.content"]
+    assert EMAIL not in flattened
+    assert CARD not in flattened
+    assert json.loads(redacted["input.value"])["messages"][0]["content"] == flattened
+    assert json.loads(redacted["output.value"])["echo"] == [flattened, flattened]
+    assert redacted["llm.output_messages.0.message.content"] == redacted["input.value"]
+    assert audit.counts == {"EMAIL": 5, "CARD": 5}  # every occurrence counts
