@@ -131,9 +131,10 @@ class Batch:
             if type(pending) is int:
                 result = self._scanned(pending)
             elif type(pending) is _Document:
-                result = rebuilt.get(id(pending))  # type: ignore[assignment]
-                if result is None:
-                    result = rebuilt[id(pending)] = self._rebuilt(pending)
+                once = rebuilt.get(id(pending))
+                if once is None:
+                    once = rebuilt[id(pending)] = self._rebuilt(pending)
+                result = once
             else:
                 result = pending  # type: ignore[assignment]
             self._pending[handle] = result
@@ -175,7 +176,7 @@ class Batch:
                 # their first occurrence in this batch, or scanned here and remembered.
                 long = list(compress(range(len(texts)), map(_IS_LONG, map(len, texts))))
                 aliases: dict[int, int] = {}
-                earlier = self._earlier_texts
+                scanned_texts = self._earlier_texts
                 for index in long:
                     if index in cached_leaves:
                         continue
@@ -183,10 +184,10 @@ class Batch:
                     hit = cache.get(leaf)
                     if hit is not None:
                         cached_leaves[index] = hit
-                    elif (seen := earlier.get(leaf)) is not None:
+                    elif (seen := scanned_texts.get(leaf)) is not None:
                         aliases[index] = seen
                     else:
-                        earlier[leaf] = first + index
+                        scanned_texts[leaf] = first + index
                 if cached_leaves or aliases:
                     texts = [
                         "" if i in cached_leaves or i in aliases else leaf
@@ -237,10 +238,10 @@ class Batch:
                 changed[index] = hit.text
                 kinds.extend(hit.kinds)
         for index, earlier in pending.aliases.items():
-            hit = self._found.get(earlier)
-            if hit is not None:
-                changed[index] = hit.text
-                kinds.extend(hit.kinds)
+            repeated = self._found.get(earlier)
+            if repeated is not None:
+                changed[index] = repeated.text
+                kinds.extend(repeated.kinds)
         cache = self._redactor.cache
         for index in pending.long:
             if index not in pending.cached and index not in pending.aliases:
