@@ -163,10 +163,8 @@ class JsonDocument:
                     append(child)
                 elif kind is dict or kind is list:
                     self._collect(child)
-                elif kind is int and not -(10**12) < child < 10**12:
-                    self._add_int(child)
-                elif kind is float and not _LOW < child < _HIGH:
-                    self.wide_float = True
+                elif (kind is int or kind is float) and not -(10**12) < child < 10**12:
+                    self._add_number(child)
         else:
             for child in node:
                 kind = type(child)
@@ -174,12 +172,16 @@ class JsonDocument:
                     append(child)
                 elif kind is dict or kind is list:
                     self._collect(child)
-                elif kind is int and not -(10**12) < child < 10**12:
-                    self._add_int(child)
-                elif kind is float and not _LOW < child < _HIGH:
-                    self.wide_float = True
+                elif (kind is int or kind is float) and not -(10**12) < child < 10**12:
+                    self._add_number(child)
 
-    def _add_int(self, number: int) -> None:
+    def _add_number(self, number: float) -> None:
+        """A large number: an integer may be shaped like a card; a float may be an integer
+        beyond 64 bits that orjson could not hold (``wide_float``)."""
+        if type(number) is float:
+            if not _LOW < number < _HIGH:
+                self.wide_float = True
+            return
         digits = str(abs(number))
         if len(digits) in _CARD_INT_DIGITS:
             self.whole_only.add(len(self.texts))

@@ -168,15 +168,21 @@ def test_escaped_encodings_are_rebuilt_and_stay_valid() -> None:
     assert parsed["k"] == "é"
 
 
-def test_a_repeated_string_is_scanned_once_and_counted_each_time() -> None:
-    calls: list[str] = []
+def counting_redactor(calls: list[str]) -> Redactor:
+    """A redactor whose built-in detector records every text it is asked to scan."""
 
     class Counting(BuiltinDetector):
         def find(self, text: str) -> list[Match]:
             calls.append(text)
             return super().find(text)
 
-    counting = Redactor(key=KEY, detectors=[Counting()])
+    return Redactor(key=KEY, detectors=[Counting()])
+
+
+def test_a_repeated_string_is_scanned_once_and_counted_each_time() -> None:
+    calls: list[str] = []
+
+    counting = counting_redactor(calls)
     text = "please write to jane.doe@example.com about the refund for order A-1029384756"
     audit = RedactionAudit()
 
@@ -191,12 +197,7 @@ def test_a_repeated_string_is_scanned_once_and_counted_each_time() -> None:
 def test_a_span_is_scanned_once_whatever_its_attributes() -> None:
     calls: list[str] = []
 
-    class Counting(BuiltinDetector):
-        def find(self, text: str) -> list[Match]:
-            calls.append(text)
-            return super().find(text)
-
-    counting = Redactor(key=KEY, detectors=[Counting()])
+    counting = counting_redactor(calls)
     attributes = {
         "input.value": json.dumps({"messages": [{"role": "user", "content": "hi jane@x.io"}]}),
         "output.value": "mail bob@example.com",
