@@ -23,9 +23,21 @@ KIND_IP: Final = "IP_ADDRESS"
 # The keyword must be a whole word ("server 10.0.0.1" and "dev 10.0.0.1" are addresses); what may
 # sit between it and the number covers `__version__ = "3.5.0.1"` and `version="1.0.0.0"`. "§" is
 # a section number ("RFC 5891 §4.2.3.1").
-_VERSION_CONTEXT = re.compile(
-    r"(?:(?<![A-Za-z])(?i:version|ver|v|release|build|rev|rv)_*[\s:=\"'(]*|==|@|[A-Za-z]/|§\s?)$"
+#
+# Written backwards and matched on the reversed text before the address: one anchored attempt
+# instead of a search that tries the pattern at each of the 16 characters (logs hold an address
+# per line). Its lookahead is the lookbehind of the pattern read forwards, and its "\n?" that
+# pattern's "$", which also matches before a final newline:
+#   (?:(?<![A-Za-z])(?i:version|ver|v|release|build|rev|rv)_*[\s:="'(]*|==|@|[A-Za-z]/|§\s?)$
+_VERSION_CONTEXT_REVERSED = re.compile(
+    r"""\n?(?:[\s:="'(]*_*(?i:noisrev|rev|v|esaeler|dliub|ver|vr)(?![A-Za-z])|==|@|/[A-Za-z]|\s?§)"""
 )
+_VERSION_CONTEXT_WIDTH: Final = 16
+
+
+def is_version_context(before: str) -> bool:
+    """Whether ``before``, the text right before a dotted quad, makes it a version number."""
+    return _VERSION_CONTEXT_REVERSED.match(before[::-1]) is not None
 
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0-255, no leading zero
@@ -38,7 +50,7 @@ def _ipv4(text: str, start: int, end: int, floor: int) -> Span | None:
         return None  # 999.999.999.999, leading zeros
     if text.startswith("127.", start) or text[start:end] == "0.0.0.0":
         return None  # loopback (127.0.0.0/8), unspecified
-    if _VERSION_CONTEXT.search(text[max(0, start - 16) : start]):
+    if is_version_context(text[max(0, start - _VERSION_CONTEXT_WIDTH) : start]):
         return None
     if end - start == 7:
         # Four single digits: a section or version number (2.7.2.2, 1.0.0.0) or a public

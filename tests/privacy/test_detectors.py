@@ -46,6 +46,7 @@ from otel_flywheel.privacy._detectors import (
     TermDetector,
     find_all,
 )
+from otel_flywheel.privacy._network import is_version_context
 
 BUILTIN = BuiltinDetector()
 LOCALES = ["en_US", "de_DE", "fr_FR", "en_GB", "ja_JP", "pt_BR", "es_ES", "it_IT"]
@@ -747,6 +748,34 @@ def test_user_agents_are_left_alone() -> None:
     agents += [FAMILIES["user_agent"](rng) for _ in range(500)]
     for detector in (BUILTIN, BuiltinDetector(default_phone_region="US")):
         assert [(agent, found(agent, detector)) for agent in agents if detector.find(agent)] == []
+
+
+# The version context as it was written before it was matched backwards (``_network``).
+_VERSION_CONTEXT_FORWARD = re.compile(
+    r"""(?:(?<![A-Za-z])(?i:version|ver|v|release|build|rev|rv)_*[\s:="'(]*|==|@|[A-Za-z]/|§\s?)$"""
+)
+_CONTEXT_PIECES = [
+    *"vVrRbBxXeEsS_=@/§:\"'( \t\n.1Kſ",
+    "version",
+    "VERSION",
+    "ver",
+    "rev",
+    "rv",
+    "release",
+    "build",
+    "Build",
+    "==",
+    "Chrome/",
+    "rv:",
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_CONTEXT_PIECES), max_size=8).map("".join))
+def test_the_version_context_read_backwards_answers_as_the_forward_search(before: str) -> None:
+    before = before[-16:]
+    expected = _VERSION_CONTEXT_FORWARD.search(before) is not None
+    assert is_version_context(before) is expected
 
 
 def digit_groups(text: str) -> list[int]:
