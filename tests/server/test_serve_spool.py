@@ -115,6 +115,26 @@ def test_the_spool_is_in_wal_mode_and_the_handlers_commit_with_synchronous_full(
         assert spool._ingest.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
+def test_released_spans_and_feedback_leave_no_trace_in_the_file(tmp_path):
+    """What the spool holds is not redacted yet: released rows are zeroed, not left in free
+    pages (``secure_delete``, whatever the SQLite build's default)."""
+    path = tmp_path / "spool.sqlite"
+    secret = b"jane.doe.7741@example.com"
+    with Spool(path, max_spans=100, max_feedback=10) as spool:
+        assert spool._ingest.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        assert spool._worker.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        # Large enough for overflow pages, as a 512-span request is.
+        request_id = spool.append_request(secret * 2000, {A: 1})
+        spool.add_feedback("fb-1", '{"comment": "' + secret.decode() + '"}')
+        [feedback] = spool.read_feedback(after_row=0, limit=10)
+        spool.release([(request_id, A)])
+        spool.release_feedback([feedback.row_id])
+        assert (spool.depth_spans, spool.depth_feedback) == (0, 0)
+    # Closing checkpoints the write-ahead log into the file and removes it.
+    assert not path.with_name("spool.sqlite-wal").exists()
+    assert secret not in path.read_bytes()
+
+
 def test_a_closed_spool_refuses_work(tmp_path):
     spool = Spool(tmp_path / "spool.sqlite", max_spans=10)
     spool.close()
