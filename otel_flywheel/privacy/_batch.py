@@ -170,8 +170,8 @@ class Batch:
                 first = len(self._scan)
                 texts = document.texts
                 cached_leaves: dict[int, Result] = {}
-                for index in document.passwords:  # masked whatever they hold: nothing to scan
-                    cached_leaves[index] = redactor.password_result(texts[index])
+                for index, kind in document.by_key.items():  # replaced whole: nothing to scan
+                    cached_leaves[index] = redactor.whole_result(kind, texts[index])
                 # The long strings among thousands, picked in C: answered by the cache, or by
                 # their first occurrence in this batch, or scanned here and remembered.
                 long = list(compress(range(len(texts)), map(_IS_LONG, map(len, texts))))
@@ -208,7 +208,7 @@ class Batch:
     def _document(self, value: object) -> JsonDocument:
         redactor = self._redactor
         return JsonDocument(
-            value, redactor.is_allowed, redactor.allowed_so_far, redactor.password_under
+            value, redactor.is_allowed, redactor.allowed_so_far, redactor.kind_under
         )
 
     # --- resolving ------------------------------------------------------------------------------
@@ -289,6 +289,10 @@ def _substituted(
         if old in tokens:
             continue
         expected = document.texts.count(old)
+        if document.by_key and expected != sum(document.texts[i] == old for i in changed):
+            # Replaced for its key ("phone": "4155550132"), kept elsewhere ("order": the same
+            # digits): the occurrences differ, so the document is rebuilt.
+            return None
         for token in dict.fromkeys((json.dumps(old, ensure_ascii=False), json.dumps(old))):
             occurrences = source.count(token)
             if occurrences == expected:

@@ -107,17 +107,19 @@ class JsonDocument:
 
     ``texts`` are the string leaves and object keys, in document order, except the values of
     allow-listed keys (a nested ``"model"``), which are kept as they are. The values of fields
-    that name a password are marked in ``passwords``. Integers shaped like a card number (13-19
-    digits) are in ``texts`` as their digits, marked in ``whole_only``: they are replaced only by
-    a finding that is the whole number. Collecting is one tight walk that remembers no positions;
+    whose key says what they hold (a password, a phone number: ``Redactor.kind_under``) are
+    marked in ``by_key`` with that kind. Integers shaped like a card number (13-19 digits), and
+    integers under a key naming a phone number, are in ``texts`` as their digits, marked in
+    ``whole_only``: they are replaced only by a finding that is the whole number (or by their
+    key's kind), and the document is then rebuilt, not substituted. Collecting is one tight walk that remembers no positions;
     ``rebuilt`` walks again in the same order, and only runs when something was found.
     """
 
     __slots__ = (
         "_is_allowed",
+        "_kind_under",
         "_known",
-        "_password_under",
-        "passwords",
+        "by_key",
         "texts",
         "value",
         "whole_only",
@@ -129,15 +131,15 @@ class JsonDocument:
         value: Any,
         is_allowed: Callable[[str], bool],
         known: Callable[[str], bool | None] = lambda key: None,
-        password_under: Callable[[str, str], bool] = lambda key, value: False,
+        kind_under: Callable[[str, object], str | None] = lambda key, value: None,
     ) -> None:
         self.value = value
         self.texts: list[str] = []
         self.whole_only: set[int] = set()
-        # The texts that are values of a field naming a password ("password": "..."): masked
-        # whatever they look like, without a scan.
-        self.passwords: set[int] = set()
-        self._password_under = password_under
+        # The texts whose field says what they are ("password": "...", "phone": "4155550132"):
+        # replaced whole, without a scan.
+        self.by_key: dict[int, str] = {}
+        self._kind_under = kind_under
         # A float beyond 64-bit integers: perhaps an integer orjson could not hold (``_json``).
         self.wide_float = False
         self._is_allowed = is_allowed
@@ -152,10 +154,15 @@ class JsonDocument:
             for key, child in node.items():
                 append(key)
                 allowed = known(key)  # a dict lookup; the calls only for a key not seen yet
-                if allowed is None:  # (and for keys naming a password, never remembered)
+                if allowed is None:  # (and for the keys kind_under answers for, never remembered)
                     allowed = is_allowed(key)
-                    if not allowed and type(child) is str and self._password_under(key, child):
-                        self.passwords.add(len(texts))
+                    if not allowed and (held := self._kind_under(key, child)) is not None:
+                        self.by_key[len(texts)] = held
+                        if type(child) is int:  # a phone number written as an integer
+                            node[key] = number = str(child)  # what its result replaces
+                            self.whole_only.add(len(texts))
+                            append(number)
+                            continue
                 if allowed:
                     continue
                 kind = type(child)

@@ -21,9 +21,11 @@ Both checks are pure functions of the candidate string, cached (``lru_cache``): 
 repeats the same numbers, and phonenumbers costs ~50 us per parse and region.
 
 What is left alone: digit runs without a separator (an id far more often than a phone number),
-unless they start with a trunk "0" and are valid; dates, decimals, dotted quads; numbers too short
-(< 7 digits) or too long for E.164 (> 15); "0123456789" and other runs of one or consecutive
-digits; "+" numbers with a country code nobody has.
+unless they start with a trunk "0" and are valid, or are the value of a field whose key names a
+phone number (``names_phone``: ``{"phone": "4155550132"}``, replaced whole by the redactor);
+dates, decimals, dotted quads; numbers too short (< 7 digits) or too long for E.164 (> 15);
+"0123456789" and other runs of one or consecutive digits; "+" numbers with a country code nobody
+has.
 """
 
 from __future__ import annotations
@@ -54,13 +56,27 @@ __all__ = [
     "KIND_PHONE",
     "checked_phone_regions",
     "forget_phone_readings",
+    "is_phone_value",
     "keep_compiled_metadata",
+    "names_phone",
     "national_phone_alternatives",
 ]
 
 KIND_PHONE: Final = "PHONE"
 
 _DIGIT_RUN: Final = re.compile(r"[0-9]+")
+
+# A key that names a phone number ("phone", "phone_number", "customerPhone", "mobile_no", "tel",
+# "fax", "msisdn"): the word ends the key, after a non-letter or as a camelCase word, optionally
+# followed by "number", "num", "no" or "nr". Not "smartphone", "hotel", "phone_verified".
+_PHONE_KEY: Final = re.compile(
+    r"(?s:.*?)(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
+    r"(?i:phone|mobile|cell(?:phone)?|tel(?:ephone)?|fax|msisdn)"
+    r"(?:[_.\- ]?(?i:number|num|no|nr))?"
+)
+# What such a field holds when it holds a number: digits and the separators numbers are written
+# with, "+" or "00" in front, an extension after.
+_PHONE_VALUE: Final = re.compile(r"\s*(?:\+|00)?[0-9(][0-9 .\-/()]*[0-9]" + EXTENSION + r"\s*")
 
 # Presidio's PhoneRecognizer default regions (US, GB, DE, FR, IL, IN, CA, BR), plus the other
 # large markets whose formats our test corpus covers (ES, IT, NL, JP). Order matters only for cost:
@@ -113,6 +129,22 @@ def checked_phone_regions(regions: Iterable[str]) -> tuple[str, ...]:
         if code not in checked:
             checked.append(code)
     return tuple(checked)
+
+
+def names_phone(key: str) -> bool:
+    """Whether a JSON field or attribute named ``key`` holds a phone number."""
+    return _PHONE_KEY.fullmatch(key) is not None
+
+
+def is_phone_value(value: str | int) -> bool:
+    """Whether a field named like a phone number holds one: written with digits and separators
+    only, or an integer, of 7 to 15 digits (E.164's most). A bare "4155550132" in text is an id
+    more often than not; under "phone" it is the customer's number."""
+    if type(value) is int:
+        return 10**6 <= value < 10**15
+    if type(value) is not str or _PHONE_VALUE.fullmatch(value) is None:
+        return False
+    return 7 <= len(digits(number_part(value.strip()))) <= 15
 
 
 # --- validators -----------------------------------------------------------------------------------

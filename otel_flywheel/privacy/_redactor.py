@@ -26,6 +26,7 @@ from otel_flywheel.privacy._batch import Batch, Result
 from otel_flywheel.privacy._cache import DEFAULT_MAX_ENTRIES, ResultCache
 from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
 from otel_flywheel.privacy._joined import is_joinable
+from otel_flywheel.privacy._phones import KIND_PHONE, is_phone_value, names_phone
 from otel_flywheel.privacy._secrets import (
     KIND_PASSWORD,
     is_placeholder,
@@ -157,8 +158,9 @@ class Redactor:
         self._allow_keys = frozenset(allow_keys)
         self._allow_prefixes = tuple(allow_key_prefixes)
         self._pseudonymize_keys = frozenset(pseudonymize_keys)
-        # is_allowed per key seen, but keys that name a password (asked about every time: they
-        # are few, and their values are masked); a lost race only repeats work.
+        # is_allowed per key seen, but keys that name a password or a phone number (asked about
+        # every time: they are few, and their values are replaced whole); a lost race only
+        # repeats work.
         self._allowed: dict[str, bool] = {}
         # Detectors whose matches survive joining strings (see _joined) scan a batch at once.
         self.joinable = tuple(d for d in self._detectors if is_joinable(d))
@@ -204,25 +206,31 @@ class Redactor:
         if allowed is None:
             allowed = key in self._allow_keys or key.startswith(self._allow_prefixes)
             # Keys repeat (JSON field names, attributes): remembered, so that the walk over a
-            # document asks only about new keys and those naming a password.
-            if len(self._allowed) < _REMEMBERED_KEYS and (allowed or not names_password(key)):
+            # document asks only about new keys and those naming a password or a phone number.
+            if len(self._allowed) < _REMEMBERED_KEYS and (allowed or not _names_a_kind(key)):
                 self._allowed[key] = allowed
         return allowed
 
-    def password_under(self, key: str, value: str) -> bool:
-        """Whether ``value``, held by a JSON field or attribute named ``key``, is a password to
-        mask whatever it looks like: the key names one ("password", "DB_PASSWORD", "pwd") and
-        the value is not a placeholder (``***``, ``${DB_PASSWORD}``) nor the shell's PWD."""
-        return (
-            bool(value)
-            and names_password(key)
-            and not is_placeholder(value)
-            and not is_working_directory(key, value)
-        )
+    def kind_under(self, key: str, value: object) -> str | None:
+        """The kind of value a JSON field or attribute named ``key`` holds, whatever ``value``
+        looks like, or None: a password under a key naming one ("password", "DB_PASSWORD",
+        "pwd"), unless a placeholder (``***``, ``${DB_PASSWORD}``) or the shell's PWD; a phone
+        number under a key naming one ("phone", "mobile_number"), written with digits and
+        separators only, or as an integer."""
+        if type(value) is str:
+            if not value:
+                return None
+            if names_password(key):
+                if is_placeholder(value) or is_working_directory(key, value):
+                    return None
+                return KIND_PASSWORD
+        elif type(value) is not int:
+            return None
+        return KIND_PHONE if names_phone(key) and is_phone_value(value) else None
 
-    def password_result(self, value: str) -> Result:
-        """What a password under a password key becomes."""
-        return self.replaced(value, [Match(0, len(value), KIND_PASSWORD)])
+    def whole_result(self, kind: str, value: str) -> Result:
+        """What ``value`` becomes when all of it is a value of ``kind`` (see ``kind_under``)."""
+        return self.replaced(value, [Match(0, len(value), kind)])
 
     def redact_attributes(
         self, attributes: Mapping[str, Any], audit: RedactionAudit
@@ -322,8 +330,9 @@ class Redactor:
             return ("keep", value)
         if key in self._pseudonymize_keys and isinstance(value, str) and value:
             return ("user", value)
-        if type(value) is str and self.password_under(key, value):
-            return ("password", value)
+        kind = self.kind_under(key, value)
+        if kind is not None:
+            return ("whole", kind, str(value))
         return self._plan_value(batch, value)
 
     def _plan_value(self, batch: Batch, value: Any) -> _Planned:
@@ -362,9 +371,9 @@ class Redactor:
         if what == "map":
             values = {k: self._finish(batch, v, found) for k, v in planned[1].items()}
             return DROP if any(v is DROP for v in values.values()) else values
-        if what == "password":  # masked (or as its mode says) whatever it looks like
-            found.append(KIND_PASSWORD)
-            return self.password_result(planned[1]).text
+        if what == "whole":  # a value of its key's kind, whatever it looks like (``kind_under``)
+            found.append(planned[1])
+            return self.whole_result(planned[1], planned[2]).text
         found.append(KIND_USER)  # "user": pseudonymized whatever it looks like
         return self._pseudonym(KIND_USER, planned[1])
 
@@ -379,8 +388,13 @@ class Redactor:
 
 
 # How _plan_value describes a value: ("keep", value), ("str", handle), ("int", handle, value),
-# ("seq", [planned...], is_tuple), ("map", {key: planned}), ("user", value), ("password", value).
+# ("seq", [planned...], is_tuple), ("map", {key: planned}), ("user", value), ("whole", kind, text).
 _Planned = tuple[Any, ...]
+
+
+def _names_a_kind(key: str) -> bool:
+    """Whether ``kind_under`` may answer for ``key``: such keys are asked about every time."""
+    return names_password(key) or names_phone(key)
 
 
 def key_fingerprint(key: bytes) -> str:

@@ -1,0 +1,207 @@
+"""A value under a key that names a phone number is redacted when it is written as one.
+
+A bare run of digits in text is an id far more often than a phone number, so "4155550132" in
+prose is left alone. The same digits as a CRM record's ``"phone"`` field, a tool argument
+``phone_number`` or a ``user.phone`` attribute are the customer's number: the key says so. Keys
+are read at their end ("customerPhone", "mobile_no", "tel"); the value must be digits and phone
+separators (or an integer) of 7 to 15 digits, so "N/A", "true" and counts stay.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_flywheel.conventions import normalize_trace, span_view_from_readable
+from otel_flywheel.privacy import (
+    BuiltinDetector,
+    RedactingSpanExporter,
+    RedactionAudit,
+    Redactor,
+    redact_span_view,
+)
+
+NUMBER = "4155550132"
+
+
+def redactor(**options: object) -> Redactor:
+    return Redactor(key=b"k" * 32, detectors=[BuiltinDetector()], **options)  # type: ignore[arg-type]
+
+
+def redact(text: str, r: Redactor | None = None) -> tuple[str, dict[str, int]]:
+    audit = RedactionAudit()
+    output = (r or redactor()).redact_text(text, audit)
+    return str(output), dict(audit.counts)
+
+
+def test_bare_digits_in_text_stay_an_id() -> None:
+    assert redact(f"order {NUMBER} shipped") == (f"order {NUMBER} shipped", {})
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["phone", "Phone", "PHONE", "phone_number", "phoneNumber", "PhoneNumber", "phone-no",
+     "customer_phone", "customerPhone", "contact.phone", "mobile", "mobile_no", "mobileNumber",
+     "cell", "cellphone", "cell_phone", "telephone", "tel", "Tel", "fax", "fax_nr", "msisdn",
+     "Phone Number"],
+)  # fmt: skip
+def test_a_json_field_naming_a_phone_number_is_redacted(key: str) -> None:
+    document = {"name": "Jane", key: NUMBER, "order": 1042}
+    output, counts = redact(json.dumps(document))
+    assert NUMBER not in output
+    assert counts == {"PHONE": 1}
+    redacted = json.loads(output)
+    assert redacted[key].startswith("<PHONE:")
+    assert (redacted["name"], redacted["order"]) == ("Jane", 1042)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [NUMBER, "415 555 0132", "415.555.0132", "+14155550132", "0044 7700 900123",
+     "(415)5550132", "4155550132 ext. 12", " 4155550132 ", "5550132", "861380013800012"],
+)  # fmt: skip
+def test_phone_shaped_values_under_a_phone_key_are_redacted_whole(value: str) -> None:
+    output, counts = redact(json.dumps({"phone": value}))
+    assert json.loads(output)["phone"].startswith("<PHONE:")
+    assert counts == {"PHONE": 1}
+
+
+def test_a_phone_number_written_as_an_integer_becomes_its_token() -> None:
+    output, counts = redact(json.dumps({"customer": {"phone": int(NUMBER), "visits": 12}}))
+    assert NUMBER not in output
+    assert counts == {"PHONE": 1}
+    customer = json.loads(output)["customer"]
+    assert customer["phone"].startswith("<PHONE:")
+    assert customer["visits"] == 12
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("phone", "N/A"),
+        ("phone", ""),
+        ("phone", "unknown"),
+        ("phone", "call after 5pm"),
+        ("phone", "123456"),  # six digits: too short for a number
+        ("phone", "1234567890123456"),  # sixteen: longer than E.164 allows
+        ("phone", "v1.2.3"),
+        ("phone_verified", NUMBER),
+        ("phone_count", "3"),
+        ("smartphone", NUMBER),
+        ("iphone_model", "15"),
+        ("hotel", NUMBER),
+        ("motel_no", NUMBER),
+        ("cells", NUMBER),
+        ("order_number", NUMBER),
+    ],
+)
+def test_other_values_and_other_keys_are_left_alone(key: str, value: str) -> None:
+    text = json.dumps({key: value})
+    assert redact(text) == (text, {})
+
+
+@pytest.mark.parametrize("value", [12, True, 4155550132.0, -4155550132, None, [NUMBER]])
+def test_non_numbers_under_a_phone_key_are_left_to_the_scan(value: object) -> None:
+    text = json.dumps({"phone": value})
+    assert redact(text) == (text, {})
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"customers": [{"name": "A", "phone": NUMBER}, {"name": "B", "phone": "4155550199"}]},
+        {"phone": NUMBER, "page": "lorem ipsum " * 500},  # a large document: rebuilt
+        {"phone": NUMBER, "notes": "reference " + NUMBER},  # the same digits elsewhere
+    ],
+    ids=["in a list", "in a large document", "beside the same digits"],
+)
+def test_phone_fields_are_redacted_wherever_they_sit_and_only_there(
+    document: dict[str, Any],
+) -> None:
+    output, counts = redact(json.dumps(document))
+    redacted = json.loads(output)
+    assert counts["PHONE"] >= 1
+    if "customers" in redacted:
+        assert all(c["phone"].startswith("<PHONE:") for c in redacted["customers"])
+    else:
+        assert redacted["phone"].startswith("<PHONE:")
+    if "notes" in redacted:
+        assert redacted["notes"] == "reference " + NUMBER  # a bare id in text, as before
+
+
+def test_attributes_naming_a_phone_number_are_redacted_and_others_kept() -> None:
+    audit = RedactionAudit()
+    redacted = redactor().redact_attributes(
+        {
+            "user.phone": NUMBER,
+            "customer.phone_number": int(NUMBER),
+            "phone.count": "3",
+            "app.mobile": "true",
+            "order.id": NUMBER,
+        },
+        audit,
+    )
+    assert redacted["user.phone"].startswith("<PHONE:")
+    assert redacted["customer.phone_number"] == redacted["user.phone"]  # one number, one token
+    assert (redacted["phone.count"], redacted["app.mobile"], redacted["order.id"]) == (
+        "3",
+        "true",
+        NUMBER,
+    )
+    assert dict(audit.counts) == {"PHONE": 2}
+
+
+def test_the_phone_mode_applies() -> None:
+    masked = redactor(modes={"PHONE": "mask"})
+    assert redact(json.dumps({"phone": NUMBER}), masked)[0] == json.dumps({"phone": "<PHONE>"})
+    dropped = redactor(modes={"PHONE": "drop"})
+    assert dropped.redact_attributes(
+        {"user.phone": NUMBER, "user.tier": "gold"}, RedactionAudit()
+    ) == {"user.tier": "gold"}
+
+
+def test_an_allow_listed_phone_key_is_kept() -> None:
+    r = redactor(allow_keys=["support.phone"])
+    assert r.redact_attributes({"support.phone": "8005550199"}, RedactionAudit()) == {
+        "support.phone": "8005550199"
+    }
+
+
+def test_a_lookup_tool_with_a_phone_argument_never_reaches_the_exporter_or_the_flywheel() -> None:
+    raw = InMemorySpanExporter()
+    redacted = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(raw))
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(redacted, redactor())))
+    arguments = json.dumps({"phone_number": NUMBER, "limit": 5})
+    result = json.dumps([{"id": "C-77", "name": "Jane", "phone": int(NUMBER)}])
+    with provider.get_tracer("t").start_as_current_span(
+        "find_customer",
+        attributes={
+            "openinference.span.kind": "TOOL",
+            "tool.name": "find_customer",
+            "input.value": arguments,
+            "output.value": result,
+            "customer.phone": NUMBER,
+        },
+    ):
+        pass
+    provider.shutdown()
+
+    (exported,) = redacted.get_finished_spans()
+    assert NUMBER not in exported.to_json()
+    assert exported.attributes is not None
+    assert exported.attributes["flywheel.redaction.count"] == 3
+
+    view = redact_span_view(span_view_from_readable(raw.get_finished_spans()[0]), redactor())
+    trace = normalize_trace([view])
+    assert NUMBER not in trace.to_json()
+    tool = trace.steps[0].tool
+    assert tool is not None
+    assert tool.arguments["limit"] == 5
+    assert tool.arguments["phone_number"].startswith("<PHONE:")
