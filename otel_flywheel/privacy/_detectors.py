@@ -17,6 +17,7 @@ from typing import Final, Protocol, runtime_checkable
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._pii import (
+    CONTEXT_PHONE_ALTERNATIVE,
     DEFAULT_PHONE_REGIONS,
     KIND_CARD,
     KIND_EMAIL,
@@ -97,8 +98,9 @@ def _scanner(kinds: frozenset[str], regions: tuple[str, ...]) -> Scanner:
     # Order matters when two branches could start at the same place: secrets before PII,
     # specific shapes before general ones.
     candidates = [*SECRET_ALTERNATIVES, *PII_ALTERNATIVES]
-    if regions:
+    if regions:  # numbers without a country code; none with phone_regions: [] ("+" only)
         candidates.extend(national_phone_alternatives(regions))
+        candidates.append(CONTEXT_PHONE_ALTERNATIVE)  # last: any other reading of the digits wins
     if KIND_PHONE in kinds:
         keep_compiled_metadata()
     return Scanner([a for a in candidates if a.kind in kinds])

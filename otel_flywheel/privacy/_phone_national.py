@@ -29,7 +29,7 @@ from otel_flywheel.privacy._phone_reading import (
 )
 from otel_flywheel.privacy._phone_shapes import digit_prefixes, layout_shapes, spaced
 
-__all__ = ["national_is_phone", "untrunked_lookahead"]
+__all__ = ["is_placeholder_number", "national_is_phone", "untrunked_lookahead"]
 
 _MONTH, _DAY = r"(?:0?[1-9]|1[0-2])", r"(?:0?[1-9]|[12][0-9]|3[01])"
 _DATE_LIKE = re.compile(
@@ -45,7 +45,7 @@ _NANP: Final = re.compile(r"(?:1[ \-]?)?(?:\([0-9]{3}\)[ ]?|[0-9]{3}-)[0-9]{3}-[
 _NANP_REGIONS: Final = frozenset({"US", "CA"})
 
 
-def _one_run(number: str) -> bool:
+def is_placeholder_number(number: str) -> bool:
     """ "0000000", "0123456789", "9876543210": placeholders and counters, nobody's number."""
     steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(number)}
     return len(steps) == 1 and steps <= {0, 1, 9}
@@ -280,7 +280,7 @@ def national_is_phone(candidate: str, regions: tuple[str, ...]) -> bool:
     groups = digit_groups(written)
     # Nationally written numbers have 8 digits or more with the trunk prefix ("030 901820"); a
     # last group of one digit is a check digit ("ISBN 0-101-96167-1"), not a subscriber number.
-    if not 8 <= len(found) <= 15 or groups[-1] < 2 or _one_run(found):
+    if not 8 <= len(found) <= 15 or groups[-1] < 2 or is_placeholder_number(found):
         return False
     untrunked = not bare.startswith("0") and len(groups) > 1
     # Written without the prefix: only the regions whose formats write these groups are asked.

@@ -39,6 +39,7 @@ import phonenumbers
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._cards import card_inside
 from otel_flywheel.privacy._phone_national import (
+    is_placeholder_number,
     national_is_phone,
     untrunked_lookahead,
 )
@@ -51,6 +52,7 @@ from otel_flywheel.privacy._phone_reading import (
 from otel_flywheel.privacy._shapes import Alternative, Span, Start, Validator, after
 
 __all__ = [
+    "CONTEXT_PHONE_ALTERNATIVE",
     "DEFAULT_PHONE_REGIONS",
     "INTERNATIONAL_PHONE_ALTERNATIVE",
     "KIND_PHONE",
@@ -261,6 +263,39 @@ _EIGHT_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){7})"
 _SEPARATOR = r"(?:[ .\-/]{1,2}|[ ]?\([0-9]{1,6}\)[ .\-]?)"
 _GROUPS = r"[0-9]*+(?:" + _SEPARATOR + r"[0-9]++)*"
 _TAIL = EXTENSION + r"(?![A-Za-z0-9_]|[.\-/:][A-Za-z0-9])"
+
+
+# Words that say the digits after them are a phone number: "phone: 4155550132", "Tel. 4155550132",
+# "my number is 4155550132", "call me at 4155550132", '"mobile": "4155550132"' in text. Read in
+# the text before a bare run of digits, which is otherwise an id (``_phone_in_context``).
+_PHONE_CONTEXT: Final = re.compile(
+    r"(?i:(?<![A-Za-z])(?:(?:phone|mobile|cell|tel|telephone|fax|whatsapp)(?:[ _.\-]?(?:number|num|no|nr))?"
+    r"|(?:call|text|reach|ring)[ ]me(?:[ ](?:at|on))?|my[ ](?:phone[ ])?number(?:[ ]is)?))"
+    r"[ \t.:=#\"'(\-]*$"
+)
+_CONTEXT_WIDTH: Final = 32
+
+
+def _phone_in_context(text: str, start: int, end: int, floor: int) -> Span | None:
+    """A bare run of 7-15 digits right after words that name a phone number."""
+    if is_placeholder_number(text[start:end]):
+        return None
+    if _PHONE_CONTEXT.search(text, max(floor, start - _CONTEXT_WIDTH), start) is None:
+        return None
+    return start, end
+
+
+# A bare run of digits after words that name a phone number: tried after every other digit-led
+# branch, so a card, a national number or an id shape keeps the place it had.
+CONTEXT_PHONE_ALTERNATIVE: Final = Alternative(
+    "phone_in_context",
+    KIND_PHONE,
+    "[0-9]",
+    # After the anchor digit (the group's), like every digit-led branch: 7 to 15 digits in all.
+    r"(?<![A-Za-z0-9+_\-/].)(?<![0-9][.:].)[0-9]{6,14}+(?![A-Za-z0-9_]|[.,][0-9])",
+    validate=_phone_in_context,
+    starts=after(_NOT_AFTER, "[0-9]{7}"),
+)
 
 
 def _written_in_some_region(regions: tuple[str, ...]) -> str:

@@ -21,6 +21,7 @@ from typing import Final
 from otel_flywheel.privacy._cards import CARD_ALTERNATIVE, KIND_CARD
 from otel_flywheel.privacy._network import IP_ALTERNATIVES, KIND_IP
 from otel_flywheel.privacy._phones import (
+    CONTEXT_PHONE_ALTERNATIVE,
     DEFAULT_PHONE_REGIONS,
     INTERNATIONAL_PHONE_ALTERNATIVE,
     KIND_PHONE,
@@ -32,6 +33,7 @@ from otel_flywheel.privacy._phones import (
 from otel_flywheel.privacy._shapes import Alternative, Span, Start, after
 
 __all__ = [
+    "CONTEXT_PHONE_ALTERNATIVE",
     "DEFAULT_PHONE_REGIONS",
     "KIND_CARD",
     "KIND_EMAIL",

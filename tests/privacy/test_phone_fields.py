@@ -1,10 +1,11 @@
-"""A value under a key that names a phone number is redacted when it is written as one.
+"""Bare digits are a phone number where a key or the words before them say so.
 
-A bare run of digits in text is an id far more often than a phone number, so "4155550132" in
-prose is left alone. The same digits as a CRM record's ``"phone"`` field, a tool argument
+A bare run of digits in text is an id far more often than a phone number, so "order 4155550132"
+is left alone. The same digits as a CRM record's ``"phone"`` field, a tool argument
 ``phone_number`` or a ``user.phone`` attribute are the customer's number: the key says so. Keys
 are read at their end ("customerPhone", "mobile_no", "tel"); the value must be digits and phone
-separators (or an integer) of 7 to 15 digits, so "N/A", "true" and counts stay.
+separators (or an integer) of 7 to 15 digits, so "N/A", "true" and counts stay. In text, the
+words right before the digits do the same ("phone: 4155550132", "call me at 4155550132").
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from otel_flywheel.privacy import (
     Redactor,
     redact_span_view,
 )
+from otel_flywheel.privacy._detectors import KIND_PHONE
 
 NUMBER = "4155550132"
 
@@ -205,3 +207,46 @@ def test_a_lookup_tool_with_a_phone_argument_never_reaches_the_exporter_or_the_f
     assert tool is not None
     assert tool.arguments["limit"] == 5
     assert tool.arguments["phone_number"].startswith("<PHONE:")
+
+
+# --- in text: the words before the digits --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"phone: {NUMBER}", f"Phone number: {NUMBER}.", f"PHONE NO. {NUMBER}", f"my number is {NUMBER}",
+     f"My phone number is {NUMBER}", f"call me at {NUMBER} tomorrow", f"Text me on {NUMBER}",
+     f"reach me at {NUMBER}", f"Tel. {NUMBER}", f"tel:{NUMBER}", f"mobile={NUMBER}&lang=en",
+     f'"mobile": "{NUMBER}"', f"cell # {NUMBER}", f"fax: {NUMBER}", f"WhatsApp {NUMBER}",
+     f"phone-number: {NUMBER}", "Phone: 5550132", f"the phone {NUMBER} rang",
+     f"phone:\n{NUMBER}"],
+)  # fmt: skip
+def test_bare_digits_after_words_naming_a_phone_are_a_phone_number(text: str) -> None:
+    output, counts = redact(text)
+    assert NUMBER not in output
+    assert "5550132" not in output
+    assert counts == {"PHONE": 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"order {NUMBER} shipped", f"smartphone {NUMBER}", f"invoice {NUMBER} (phone)",
+     f"hotel {NUMBER}", f"Intel {NUMBER}", f"telemetry {NUMBER}", f"phone_id={NUMBER}",
+     "phone 1234567890", "phone: 0000000", "phone: 123456", f"phone: {NUMBER}12345678",
+     f"phone: {NUMBER}.5", f"phone: v{NUMBER}", f"phone: {NUMBER}abc",
+     f"phone: call order {NUMBER}"],
+)  # fmt: skip
+def test_other_digits_and_other_words_are_left_alone(text: str) -> None:
+    assert redact(text) == (text, {})
+
+
+def test_a_card_or_a_national_number_keeps_its_reading_after_a_phone_word() -> None:
+    output, counts = redact("phone: 4111 1111 1111 1111, phone: 030 901820")
+    assert counts == {"CARD": 1, "PHONE": 1}
+    assert output.startswith("phone: <CARD:")
+
+
+def test_without_phone_regions_only_plus_numbers_are_read() -> None:
+    detector = BuiltinDetector(phone_regions=())
+    assert detector.find(f"phone: {NUMBER}") == []
+    assert [m.kind for m in BuiltinDetector().find(f"phone: {NUMBER}")] == [KIND_PHONE]
