@@ -44,6 +44,7 @@ from otel_flywheel.privacy._phone_national import (
     untrunked_lookahead,
 )
 from otel_flywheel.privacy._phone_reading import (
+    DECIMAL,
     EXTENSION,
     digits,
     international_length,
@@ -268,33 +269,56 @@ _TAIL = EXTENSION + r"(?![A-Za-z0-9_]|[.\-/:][A-Za-z0-9])"
 # Words that say the digits after them are a phone number: "phone: 4155550132", "Tel. 4155550132",
 # "my number is 4155550132", "call me at 4155550132", '"mobile": "4155550132"' in text. Read in
 # the text before a bare run of digits, which is otherwise an id (``_phone_in_context``).
+_CONTEXT_GAP_CLASS: Final = r"[ \t\n.:=#\"'(\-]"
+_CONTEXT_GAP: Final = _CONTEXT_GAP_CLASS + "{1,4}"
+_CONTEXT_WORDS: Final = (
+    r"(?:(?:phone|mobile|cell|tel|telephone|fax|whatsapp)(?:[ _.\-]?(?:number|num|no|nr))?"
+    r"|(?:call|text|reach|ring) me(?: (?:at|on))?|my (?:phone )?number(?: is)?)"
+)
 _PHONE_CONTEXT: Final = re.compile(
-    r"(?i:(?<![A-Za-z])(?:(?:phone|mobile|cell|tel|telephone|fax|whatsapp)(?:[ _.\-]?(?:number|num|no|nr))?"
-    r"|(?:call|text|reach|ring)[ ]me(?:[ ](?:at|on))?|my[ ](?:phone[ ])?number(?:[ ]is)?))"
-    r"[ \t.:=#\"'(\-]*$"
+    r"(?i:(?<![A-Za-z])" + _CONTEXT_WORDS + ")" + _CONTEXT_GAP + r"\Z"
 )
 _CONTEXT_WIDTH: Final = 32
+# The regex's own guard, before Python is asked: the number follows a letter and one to four of
+# those separators ("phone: ", '"mobile": "'), which status codes, IPs on a new line, prices
+# and ids after a digit or a symbol never do. Fixed-width lookbehinds, one per gap length.
+_AFTER_A_WORD: Final = (
+    "(?:" + "|".join(f"(?<=[A-Za-z]{_CONTEXT_GAP_CLASS}{{{n}}}.)" for n in range(1, 5)) + ")"
+)
 
 
 def _phone_in_context(text: str, start: int, end: int, floor: int) -> Span | None:
-    """A bare run of 7-15 digits right after words that name a phone number."""
-    if is_placeholder_number(text[start:end]):
+    """7 to 15 digits, bare or in groups ("612 345 678", "8 (912) 345-67-89"), right after words
+    that name a phone number, which no other branch read as a value."""
+    found = digits(number_part(text[start:end]))
+    if not 7 <= len(found) <= 15 or is_placeholder_number(found):
         return None
+    if DECIMAL.fullmatch(text, start, end):
+        return None  # "phone: 415555.0132" is a number, not how anyone writes a phone number
     if _PHONE_CONTEXT.search(text, max(floor, start - _CONTEXT_WIDTH), start) is None:
         return None
     return start, end
 
 
-# A bare run of digits after words that name a phone number: tried after every other digit-led
-# branch, so a card, a national number or an id shape keeps the place it had.
+# Digits after words that name a phone number: tried after every other digit-led branch, so a
+# card, a national number or an id shape keeps the place it had, and a number written in a region
+# the detector does not read ("8 (912) 345-67-89") is still found where the words say what it is.
 CONTEXT_PHONE_ALTERNATIVE: Final = Alternative(
     "phone_in_context",
     KIND_PHONE,
     "[0-9]",
-    # After the anchor digit (the group's), like every digit-led branch: 7 to 15 digits in all.
-    r"(?<![A-Za-z0-9+_\-/].)(?<![0-9][.:].)[0-9]{6,14}+(?![A-Za-z0-9_]|[.,][0-9])",
+    # After the anchor digit (the group's), like every digit-led branch.
+    _AFTER_A_WORD + _SEVEN_DIGITS + _LEFT + _GROUPS + _TAIL,
     validate=_phone_in_context,
-    starts=after(_NOT_AFTER, "[0-9]{7}"),
+    # Only where such words come right before the first digit: a literal-led pattern that ends
+    # at that digit, so the compiled scan needs no start-of-match tracking.
+    starts=(
+        Start(
+            "[^a-z]" + _CONTEXT_WORDS + _CONTEXT_GAP + "[0-9]",
+            anchor_at=-1,
+            caseless=True,
+        ),
+    ),
 )
 
 

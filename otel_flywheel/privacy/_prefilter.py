@@ -60,7 +60,10 @@ class Prefilter:
         for group, starts in enumerate(groups):
             for start in starts:
                 width = start.width
-                if width is None:  # variable: Hyperscan tracks where the match starts
+                if start.anchor_at < 0:  # counted from where the match ends: no width needed
+                    add = group + (start.anchor_at - 1) * count
+                    self._targets.append((add, False, start.rules_out))
+                elif width is None:  # variable: Hyperscan tracks where the match starts
                     add = (start.anchor_at - 1) * count + group
                     self._targets.append((add, True, start.rules_out))
                 else:
@@ -81,7 +84,7 @@ class Prefilter:
                 ids=list(range(len(flat))),
                 elements=len(flat),
                 flags=[
-                    (0 if s.width is not None else _hs.HS_FLAG_SOM_LEFTMOST)
+                    (0 if s.width is not None or s.anchor_at < 0 else _hs.HS_FLAG_SOM_LEFTMOST)
                     | (_hs.HS_FLAG_CASELESS if s.caseless else 0)
                     for s in flat
                 ],

@@ -57,7 +57,9 @@ class Start:
 
     Hyperscan reports where a match ends, and at most one start per end (the leftmost). So a
     pattern has a fixed width, or else no two of its matches may end at the same place (a
-    pattern that counts the digits it takes: "eight digits with separators"). The scanned text
+    pattern that counts the digits it takes: "eight digits with separators"), or else it ends at
+    the anchor: ``anchor_at`` negative counts from the end (-1: the last character), and the
+    width may vary ("phone", separators, a digit: the words before a number). The scanned text
     is preceded by a newline: a left-boundary class that admits one ("[^A-Za-z0-9_]") also
     matches at the start of the text. ``caseless``: ASCII letters in any case ("bearer").
 

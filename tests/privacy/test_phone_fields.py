@@ -219,7 +219,7 @@ def test_a_lookup_tool_with_a_phone_argument_never_reaches_the_exporter_or_the_f
      f"reach me at {NUMBER}", f"Tel. {NUMBER}", f"tel:{NUMBER}", f"mobile={NUMBER}&lang=en",
      f'"mobile": "{NUMBER}"', f"cell # {NUMBER}", f"fax: {NUMBER}", f"WhatsApp {NUMBER}",
      f"phone-number: {NUMBER}", "Phone: 5550132", f"the phone {NUMBER} rang",
-     f"phone:\n{NUMBER}"],
+     f"phone:\n{NUMBER}", f'"phone": "{NUMBER}"'],
 )  # fmt: skip
 def test_bare_digits_after_words_naming_a_phone_are_a_phone_number(text: str) -> None:
     output, counts = redact(text)
@@ -234,10 +234,28 @@ def test_bare_digits_after_words_naming_a_phone_are_a_phone_number(text: str) ->
      f"hotel {NUMBER}", f"Intel {NUMBER}", f"telemetry {NUMBER}", f"phone_id={NUMBER}",
      "phone 1234567890", "phone: 0000000", "phone: 123456", f"phone: {NUMBER}12345678",
      f"phone: {NUMBER}.5", f"phone: v{NUMBER}", f"phone: {NUMBER}abc",
-     f"phone: call order {NUMBER}"],
+     f"phone: call order {NUMBER}", f"phone:     {NUMBER}", "phone: 1 2 3 4 5 6 7",
+     "Phone: 2026-11-21", "phone: 415555.0132"],
 )  # fmt: skip
 def test_other_digits_and_other_words_are_left_alone(text: str) -> None:
     assert redact(text) == (text, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("call me at 612 345 678", "612 345 678"), ("tel: 8 (912) 345-67-89.", "8 (912) 345-67-89"),
+     ('"mobile": "612 345 678"', "612 345 678"), ("My number is 555-0132", "555-0132"),
+     ("fax 612.345.678", "612.345.678"), ("WhatsApp: 91 23 45 678", "91 23 45 678")],
+)  # fmt: skip
+def test_numbers_in_groups_no_region_reads_are_found_after_a_phone_word(
+    text: str, number: str
+) -> None:
+    # Spain writes mobiles 3-3-3 as often as libphonenumber's 3-2-2-2; Russia is not a default
+    # region; seven digits are a local number. Without the words, each is left alone.
+    output, counts = redact(text)
+    assert number not in output
+    assert counts == {"PHONE": 1}
+    assert redact(f"ref {number}") == (f"ref {number}", {})
 
 
 def test_a_card_or_a_national_number_keeps_its_reading_after_a_phone_word() -> None:

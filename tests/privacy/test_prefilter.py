@@ -214,6 +214,19 @@ def test_a_variable_width_start_reports_where_its_match_starts() -> None:
     ]
 
 
+def test_a_start_counted_from_its_end_reports_its_last_character() -> None:
+    # The words before a number vary in length; the anchor is the digit the match ends at.
+    start = Start(r"[^a-z](?:tel|phone)[: ]{1,4}[0-9]", anchor_at=-1, caseless=True)
+    prefilter = Prefilter.load([[start], [Start("@")]])
+    assert prefilter is not None
+    text = "Tel: 5 and phone 7 @ hotel 9"
+    assert [divmod(code, 2) for code in prefilter.starts(text)] == [
+        (text.index("5"), 0),
+        (text.index("7"), 0),
+        (text.index("@"), 1),
+    ]
+
+
 def test_start_patterns_have_their_anchor_inside_them() -> None:
     for group_starts in (g.starts() for g in SCANNER._groups):
         for start in group_starts:
