@@ -11,30 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from key_fields import redact, redactor, tool_span_both_ways
 
-from otel_flywheel.conventions import normalize_trace, span_view_from_readable
-from otel_flywheel.privacy import (
-    BuiltinDetector,
-    RedactingSpanExporter,
-    RedactionAudit,
-    Redactor,
-    redact_span_view,
-)
+from otel_flywheel.privacy import RedactionAudit
 
 SECRET = "Tr0ub4dor&3xyz"
-
-
-def redactor(**options: object) -> Redactor:
-    return Redactor(key=b"k" * 32, detectors=[BuiltinDetector()], **options)  # type: ignore[arg-type]
-
-
-def redact(text: str, r: Redactor | None = None) -> tuple[str, dict[str, int]]:
-    audit = RedactionAudit()
-    output = (r or redactor()).redact_text(text, audit)
-    return str(output), dict(audit.counts)
 
 
 @pytest.mark.parametrize(
@@ -127,31 +108,14 @@ def test_the_password_mode_applies_drop_included() -> None:
 
 
 def test_a_tool_call_with_a_password_argument_never_reaches_the_exporter_or_the_flywheel() -> None:
-    raw = InMemorySpanExporter()
-    redacted = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(raw))
-    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(redacted, redactor())))
     arguments = json.dumps({"dsn": "db1.internal/orders", "user": "app", "password": SECRET})
-    with provider.get_tracer("t").start_as_current_span(
-        "connect_db",
-        attributes={
-            "openinference.span.kind": "TOOL",
-            "tool.name": "connect_db",
-            "input.value": arguments,
-            "db.password": SECRET,
-        },
-    ):
-        pass
-    provider.shutdown()
+    exported, trace = tool_span_both_ways(
+        "connect_db", {"input.value": arguments, "db.password": SECRET}
+    )
 
-    (exported,) = redacted.get_finished_spans()
     assert SECRET not in exported.to_json()
     assert exported.attributes is not None
     assert exported.attributes["flywheel.redaction.count"] == 2
-
-    view = redact_span_view(span_view_from_readable(raw.get_finished_spans()[0]), redactor())
-    trace = normalize_trace([view])
     assert SECRET not in trace.to_json()
     tool = trace.steps[0].tool
     assert tool is not None

@@ -14,31 +14,12 @@ import json
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from key_fields import redact, redactor, tool_span_both_ways
 
-from otel_flywheel.conventions import normalize_trace, span_view_from_readable
-from otel_flywheel.privacy import (
-    BuiltinDetector,
-    RedactingSpanExporter,
-    RedactionAudit,
-    Redactor,
-    redact_span_view,
-)
+from otel_flywheel.privacy import BuiltinDetector, RedactionAudit
 from otel_flywheel.privacy._detectors import KIND_PHONE
 
 NUMBER = "4155550132"
-
-
-def redactor(**options: object) -> Redactor:
-    return Redactor(key=b"k" * 32, detectors=[BuiltinDetector()], **options)  # type: ignore[arg-type]
-
-
-def redact(text: str, r: Redactor | None = None) -> tuple[str, dict[str, int]]:
-    audit = RedactionAudit()
-    output = (r or redactor()).redact_text(text, audit)
-    return str(output), dict(audit.counts)
 
 
 def test_bare_digits_in_text_stay_an_id() -> None:
@@ -175,33 +156,16 @@ def test_an_allow_listed_phone_key_is_kept() -> None:
 
 
 def test_a_lookup_tool_with_a_phone_argument_never_reaches_the_exporter_or_the_flywheel() -> None:
-    raw = InMemorySpanExporter()
-    redacted = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(raw))
-    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(redacted, redactor())))
     arguments = json.dumps({"phone_number": NUMBER, "limit": 5})
     result = json.dumps([{"id": "C-77", "name": "Jane", "phone": int(NUMBER)}])
-    with provider.get_tracer("t").start_as_current_span(
+    exported, trace = tool_span_both_ways(
         "find_customer",
-        attributes={
-            "openinference.span.kind": "TOOL",
-            "tool.name": "find_customer",
-            "input.value": arguments,
-            "output.value": result,
-            "customer.phone": NUMBER,
-        },
-    ):
-        pass
-    provider.shutdown()
+        {"input.value": arguments, "output.value": result, "customer.phone": NUMBER},
+    )
 
-    (exported,) = redacted.get_finished_spans()
     assert NUMBER not in exported.to_json()
     assert exported.attributes is not None
     assert exported.attributes["flywheel.redaction.count"] == 3
-
-    view = redact_span_view(span_view_from_readable(raw.get_finished_spans()[0]), redactor())
-    trace = normalize_trace([view])
     assert NUMBER not in trace.to_json()
     tool = trace.steps[0].tool
     assert tool is not None

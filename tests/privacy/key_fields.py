@@ -1,0 +1,50 @@
+"""What the key-field tests share: a built-in redactor, text redacted with its counts, and a tool
+span followed to both places it goes (the OTLP exporter's copy and the flywheel's trace)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_flywheel.conventions import normalize_trace, span_view_from_readable
+from otel_flywheel.model import AgentTrace
+from otel_flywheel.privacy import (
+    BuiltinDetector,
+    RedactingSpanExporter,
+    RedactionAudit,
+    Redactor,
+    redact_span_view,
+)
+
+__all__ = ["redact", "redactor", "tool_span_both_ways"]
+
+
+def redactor(**options: object) -> Redactor:
+    return Redactor(key=b"k" * 32, detectors=[BuiltinDetector()], **options)  # type: ignore[arg-type]
+
+
+def redact(text: str, r: Redactor | None = None) -> tuple[str, dict[str, int]]:
+    """``text`` redacted, and the kinds found with their counts."""
+    audit = RedactionAudit()
+    output = (r or redactor()).redact_text(text, audit)
+    return str(output), dict(audit.counts)
+
+
+def tool_span_both_ways(name: str, attributes: dict[str, Any]) -> tuple[ReadableSpan, AgentTrace]:
+    """A TOOL span ended through the real SDK: the copy ``RedactingSpanExporter`` exports, and
+    the trace the flywheel builds from the raw span's redacted view."""
+    raw = InMemorySpanExporter()
+    redacted = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(raw))
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(redacted, redactor())))
+    span_attributes = {"openinference.span.kind": "TOOL", "tool.name": name, **attributes}
+    with provider.get_tracer("t").start_as_current_span(name, attributes=span_attributes):
+        pass
+    provider.shutdown()
+    (exported,) = redacted.get_finished_spans()
+    view = redact_span_view(span_view_from_readable(raw.get_finished_spans()[0]), redactor())
+    return exported, normalize_trace([view])
