@@ -111,8 +111,9 @@ class JsonDocument:
     marked in ``by_key`` with that kind. Integers shaped like a card number (13-19 digits), and
     integers under a key naming a phone number, are in ``texts`` as their digits, marked in
     ``whole_only``: they are replaced only by a finding that is the whole number (or by their
-    key's kind), and the document is then rebuilt, not substituted. Collecting is one tight walk that remembers no positions;
-    ``rebuilt`` walks again in the same order, and only runs when something was found.
+    key's kind), and the document is then rebuilt, not substituted. Collecting is one tight walk
+    that remembers no positions; ``rebuilt`` walks again in the same order, and only runs when
+    something was found.
     """
 
     __slots__ = (

@@ -16,16 +16,18 @@ the checks fail closed where its metadata cannot say:
   ("(415) 555-2671", Brazil's "92 3464-6869"). North American numbers also fail closed: three,
   three and four digits with a "(", "-" or "." between them ("(018) 238-5454", "298.925.9791")
   are redacted whether or not the area code exists.
+- **Where the words say so**: digits in a field whose key names a phone number
+  (``names_phone``: ``{"phone": "4155550132"}``, replaced whole by the redactor), and digits,
+  bare or in groups, right after words that name one ("phone: 4155550132", "call me at 612 345
+  678": ``CONTEXT_PHONE_ALTERNATIVE``, tried after every other digit-led branch).
 
 Both checks are pure functions of the candidate string, cached (``lru_cache``): an agent's text
 repeats the same numbers, and phonenumbers costs ~50 us per parse and region.
 
 What is left alone: digit runs without a separator (an id far more often than a phone number),
-unless they start with a trunk "0" and are valid, or are the value of a field whose key names a
-phone number (``names_phone``: ``{"phone": "4155550132"}``, replaced whole by the redactor);
-dates, decimals, dotted quads; numbers too short (< 7 digits) or too long for E.164 (> 15);
-"0123456789" and other runs of one or consecutive digits; "+" numbers with a country code nobody
-has.
+unless they start with a trunk "0" and are valid, or the words say so (above); dates, decimals,
+dotted quads; numbers too short (< 7 digits) or too long for E.164 (> 15); "0123456789" and other
+runs of one or consecutive digits; "+" numbers with a country code nobody has.
 """
 
 from __future__ import annotations
@@ -267,8 +269,8 @@ _TAIL = EXTENSION + r"(?![A-Za-z0-9_]|[.\-/:][A-Za-z0-9])"
 
 
 # Words that say the digits after them are a phone number: "phone: 4155550132", "Tel. 4155550132",
-# "my number is 4155550132", "call me at 4155550132", '"mobile": "4155550132"' in text. Read in
-# the text before a bare run of digits, which is otherwise an id (``_phone_in_context``).
+# "my number is 4155550132", "call me at 612 345 678", '"mobile": "4155550132"' in text. Read in
+# the text before digits no other branch took, which are otherwise an id (``_phone_in_context``).
 _CONTEXT_GAP_CLASS: Final = r"[ \t\n.:=#\"'(\-]"
 _CONTEXT_GAP: Final = _CONTEXT_GAP_CLASS + "{1,4}"
 _CONTEXT_WORDS: Final = (
