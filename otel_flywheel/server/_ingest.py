@@ -82,6 +82,9 @@ _STEP_ASIDE_SECONDS: Final = 0.001
 _STEP_ASIDE_MAX_SECONDS: Final = 0.05
 
 
+_SCHED_YIELD: Final = getattr(os, "sched_yield", None)
+
+
 def _offer_gil() -> None:
     # Releases the GIL and lets a waiting thread take it. ``time.sleep(0)`` does too, but on Linux
     # it sleeps the timer slack (~50 us, 80 us of wall time measured here; CPython gh-125997):
@@ -91,9 +94,6 @@ def _offer_gil() -> None:
         _SCHED_YIELD()
     else:
         time.sleep(0)
-
-
-_SCHED_YIELD: Final = getattr(os, "sched_yield", None)
 
 
 @dataclass(slots=True)
