@@ -27,7 +27,7 @@ from otel_flywheel.privacy._phone_reading import (
     number_part,
     parse,
 )
-from otel_flywheel.privacy._phone_shapes import digit_prefixes, layout_shapes, spaced
+from otel_flywheel.privacy._phone_shapes import SEPARATOR, digit_prefixes, layout_shapes
 
 __all__ = ["is_placeholder_number", "national_is_phone", "untrunked_lookahead"]
 
@@ -249,15 +249,53 @@ def untrunked_lookahead(regions: tuple[str, ...]) -> str | None:
     writing = _writing(regions)
     if writing is None:
         return None
-    alternatives = [_any_of(writing.stripped)]
-    for shape, leads in sorted(writing.leads_by_shape.items()):
-        groups = _GROUP_GAP.join(f"[0-9]{{{n}}}" for n in shape) + r"(?![0-9])"
-        alternatives.append(groups if "" in leads else f"(?={_any_of(leads)}){groups}")
-    return "(?:" + "|".join(alternatives) + ")"
+    # ``re`` tries an alternation's branches one by one, and a status code and a byte count fail
+    # every one: so the shapes are a trie of group widths (one check rejects every shape that
+    # starts with another width), each shape is checked before its leading digits, and the
+    # leading digits are a trie too. The same answers in a fraction of the steps.
+    checks = [
+        (shape, _groups(shape) + ("" if "" in leads else _any_of(leads)))
+        for shape, leads in sorted(writing.leads_by_shape.items())
+    ]
+    return f"(?:{_any_of(writing.stripped)}|{_by_width(checks, 0)})"
+
+
+def _by_width(checks: list[tuple[tuple[int, ...], str]], depth: int) -> str:
+    """``checks`` (shapes that agree on their first ``depth`` widths) as one regex: those that
+    end there, then one branch per next width, entered only where the text has that width."""
+    ending = [check for shape, check in checks if len(shape) == depth]
+    longer = [(shape, check) for shape, check in checks if len(shape) > depth]
+    if len(longer) <= 1:
+        return "|".join(ending + [check for _, check in longer])
+    widths = sorted({shape[depth] for shape, _ in longer})
+    branches = ending + [
+        f"(?={_groups(longer_shape[: depth + 1])})(?:"
+        + _by_width([(s, c) for s, c in longer if s[depth] == width], depth + 1)
+        + ")"
+        for width in widths
+        for longer_shape in [next(s for s, _ in longer if s[depth] == width)]
+    ]
+    return "|".join(branches)
+
+
+def _groups(shape: tuple[int, ...]) -> str:
+    """Text that starts with digit groups of ``shape``'s widths (lookahead: consumes nothing)."""
+    return "(?=" + _GROUP_GAP.join(f"[0-9]{{{n}}}" for n in shape) + r"(?![0-9]))"
 
 
 def _any_of(prefixes: Iterable[str]) -> str:
-    return "(?:" + "|".join(spaced(p) for p in sorted(prefixes)) + ")"
+    """A regex for text that starts with one of ``prefixes`` (digits, written with separators
+    between them), as a trie: it fails at the first digit no prefix has."""
+    rests: dict[str, list[str]] = {}
+    for prefix in prefixes:
+        if not prefix:
+            return ""  # the empty prefix: any text
+        rests.setdefault(prefix[0], []).append(prefix[1:])
+    branches = []
+    for digit, after in sorted(rests.items()):
+        rest = _any_of(after)
+        branches.append(digit + (SEPARATOR + rest if rest else ""))
+    return "(?:" + "|".join(branches) + ")"
 
 
 _PREFIX_DIGITS: Final = 3
