@@ -39,6 +39,10 @@ _LAST_GROUP = re.compile(r"(?:\s+\(?[0-9]+\)?|(?:[ ]?(?:x|ext\.?)[ ]?|;ext=)[0-9
 
 _DIGIT_RUN = re.compile(r"[0-9]+")
 
+# How many digits a national number written after a country code has, whatever the metadata
+# says of that country today: 7 to the 14 that E.164's 15 leave after a one-digit code.
+_NATIONAL_DIGITS: Final = (7, 14)
+
 # 27754.46, 1782512252.000, 0.5; not "0800.4443", a toll-free number written with a dot
 DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)\.[0-9]+")
 
@@ -109,7 +113,8 @@ def international_length(candidate: str) -> int:
     Only whole trailing groups are dropped ("... 0958 12 items")."""
     if DECIMAL.fullmatch(candidate, 1):
         return 0  # "+14285714.286" is a signed decimal
-    for part in _shorter(candidate):
+    parts = _shorter(candidate)
+    for part in parts:
         number = parse(part, None)
         if number is None:
             continue
@@ -120,4 +125,24 @@ def international_length(candidate: str) -> int:
             and _written_like_a_phone(number_part(part), number.country_code or 0)
         ) or phonenumbers.is_valid_number(number):
             return len(part)
+    # Fail closed on the length: a country code, then digit groups written as phone numbers are,
+    # is a phone number even where today's metadata has no such length there, or calls it local:
+    # a plan changed (Nigeria's "+234 1 234 5678", Mexico's 8-digit "+52 33 123 4567"), or the
+    # writer left the area code out ("+1 555 0100"). Tried after the metadata's readings, so a
+    # trailing group that is not part of the number still goes.
+    for part in parts:
+        number = parse(part, None)
+        if number is not None and _grouped_after_country_code(number_part(part), number):
+            return len(part)
     return 0
+
+
+def _grouped_after_country_code(written: str, number: phonenumbers.PhoneNumber) -> bool:
+    country_code = number.country_code or 0
+    groups = _DIGIT_RUN.findall(written)
+    national = sum(map(len, groups)) - len(str(country_code))
+    return (
+        len(groups) > 1
+        and _NATIONAL_DIGITS[0] <= national <= _NATIONAL_DIGITS[1]
+        and _written_like_a_phone(written, country_code)
+    )

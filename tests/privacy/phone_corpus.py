@@ -20,7 +20,13 @@ import re
 import phonenumbers
 from faker import Faker
 
-__all__ = ["FAKER_LOCALES", "REGIONS", "national_numbers", "unassigned_numbers"]
+__all__ = [
+    "FAKER_LOCALES",
+    "REGIONS",
+    "national_numbers",
+    "unassigned_numbers",
+    "unlisted_length_numbers",
+]
 
 REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "IN", "JP", "IL", "CA")
 FAKER_LOCALES = {
@@ -202,3 +208,56 @@ def unassigned_numbers(seed: int = 43) -> list[tuple[int, str]]:
             if spelled is not None:
                 numbers.append((country_code, spelled))
     return numbers
+
+
+def unlisted_length_numbers(seed: int = 47) -> list[tuple[int, str]]:
+    """``(country code, number as written)``: for every country code, a national number of a
+    length its metadata does not list as possible today (a plan that changed, a local number
+    without its area code), 7 to 14 digits, written in groups after the country code."""
+    rng = random.Random(seed)
+    numbers: list[tuple[int, str]] = []
+    for country_code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        region = phonenumbers.region_code_for_country_code(country_code)
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+            country_code, region
+        )
+        if metadata is None or metadata.general_desc is None:
+            continue
+        listed = set(metadata.general_desc.possible_length)
+        lengths = [n for n in range(7, 16 - len(str(country_code))) if n not in listed]
+        if not lengths:
+            continue
+        length = rng.choice(lengths)
+        digits = str(rng.randrange(2, 10)) + "".join(
+            rng.choice("0123456789") for _ in range(length - 1)
+        )
+        groups = _grouped(digits, rng)
+        cc = f"+{country_code}"
+        spelled = rng.choice(
+            [
+                f"{cc} {' '.join(groups)}",
+                f"{cc}-{'-'.join(groups)}",
+                f"{cc}.{'.'.join(groups)}",
+                f"{cc} {groups[0]} {'-'.join(groups[1:])}",
+                f"{cc} ({groups[0]}) {' '.join(groups[1:])}"
+                if len(groups) > 2
+                else f"{cc} {digits}",
+            ]
+        )
+        if _metadata_reads(spelled) or any(
+            _metadata_reads(spelled.rsplit(" ", cut)[0]) for cut in range(1, spelled.count(" "))
+        ):
+            # Phonenumbers reads it another way (a prefix stripped), or reads the number without
+            # its last groups: then those are taken for what follows it ("+44 20 7946 0958 12
+            # items"), a choice of their own, tested apart.
+            continue
+        numbers.append((country_code, spelled))
+    return numbers
+
+
+def _metadata_reads(spelled: str) -> bool:
+    try:
+        number = phonenumbers.parse(spelled, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_possible_number(number) or phonenumbers.is_valid_number(number)

@@ -180,7 +180,7 @@ NEAR_MISSES = [
     "123-45-67890",
     "+44 20 1234",  # too short
     "+999 1234 5678",  # no such country code
-    "+1 555 0100",
+    "+1 555 010",  # six digits: shorter than any number written after a country code
     "999.999.999.999",
     "256.1.1.1",
     "10.0.0.1.5",  # five parts: an OID or version, not an address

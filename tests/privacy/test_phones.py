@@ -14,7 +14,7 @@ import re
 import phonenumbers
 import pytest
 from benign_corpus import benign_values
-from phone_corpus import national_numbers, unassigned_numbers
+from phone_corpus import national_numbers, unassigned_numbers, unlisted_length_numbers
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy import (
@@ -131,10 +131,29 @@ def test_international_numbers_in_unassigned_ranges_are_redacted_fail_closed() -
     assert misses == [], f"{len(misses)} of {len(numbers)} missed, first: {misses[:5]}"
 
 
+def test_international_numbers_of_lengths_the_metadata_does_not_list_are_redacted() -> None:
+    """Fail closed on the length too: a numbering plan changes (Nigeria's 8-digit Lagos numbers
+    are not possible in today's metadata), and people leave the area code out. A country code
+    and digit groups are redacted whatever length the metadata lists for that country."""
+    numbers = unlisted_length_numbers()
+    misses = []
+    for index, (country_code, number) in enumerate(numbers):
+        assert not phonenumbers.is_possible_number(phonenumbers.parse(number)), number
+        text, expected = placed(number, index)
+        if found(text) != expected:
+            misses.append((country_code, text, found(text)))
+    assert len(numbers) >= 120  # most country codes leave some length from 7 to 14 unlisted
+    assert misses == [], f"{len(misses)} of {len(numbers)} missed, first: {misses[:5]}"
+
+
 @pytest.mark.parametrize(
     "number",
     [
         "+1 (123) 456-7890",  # no NANP area code starts with 1: a placeholder, still phone-shaped
+        "+1 555 0100",  # seven digits: a local number without its area code, still a number
+        "+234 1 234 5678",  # Lagos before Nigeria's plan changed: a length no longer listed
+        "+52 33 123 4567",  # Mexico's 8 digits before its 10-digit plan
+        "+44 20 7946 09581",  # one digit too many: a typo still carries the number
         "+1-294-641-1771x5162",  # Faker's made-up area codes
         "+1 200 555 0132",
         "+44 20 0000 0000",
@@ -155,7 +174,6 @@ def test_phone_shaped_numbers_libphonenumber_deems_invalid_are_redacted(number: 
     "text",
     [
         "+999 1234 5678",  # no country has the code 999
-        "+1 555 0100",  # seven digits: a local number only, without its area code
         "+1234 -5678",  # a diff stat
         "12 files changed, +8213 -6560",
         "+40.7128-074.0060/",  # ISO 6709 coordinates
