@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Final, Protocol, runtime_checkable
 
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.privacy._lookalikes import with_ascii_lookalikes
 from otel_flywheel.privacy._pii import (
     CONTEXT_PHONE_ALTERNATIVE,
     DEFAULT_PHONE_REGIONS,
@@ -145,7 +146,9 @@ class BuiltinDetector:
         return f"BuiltinDetector(kinds={sorted(self.kinds)}, phone_regions={self.phone_regions!r})"
 
     def find(self, text: str) -> list[Match]:
-        return self._scanner.find(text) if text else []
+        # Typographic spaces, hyphens and full-width digits read as ASCII (``_lookalikes``): the
+        # offsets are the same, so the value is redacted as written.
+        return self._scanner.find(with_ascii_lookalikes(text)) if text else []
 
     @staticmethod
     def forget_readings() -> None:

@@ -40,6 +40,7 @@ import phonenumbers
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._cards import card_inside
+from otel_flywheel.privacy._lookalikes import with_ascii_lookalikes
 from otel_flywheel.privacy._phone_national import (
     is_placeholder_number,
     national_is_phone,
@@ -147,7 +148,10 @@ def is_phone_value(value: str | int) -> bool:
     more often than not; under "phone" it is the customer's number."""
     if type(value) is int:
         return 10**6 <= value < 10**15
-    if type(value) is not str or _PHONE_VALUE.fullmatch(value) is None:
+    if type(value) is not str:
+        return False
+    value = with_ascii_lookalikes(value)
+    if _PHONE_VALUE.fullmatch(value) is None:
         return False
     return 7 <= len(digits(number_part(value.strip()))) <= 15
 

@@ -1,0 +1,60 @@
+"""Characters that stand in for ASCII ones inside numbers, read as those before a scan.
+
+Typography puts no-break and thin spaces between digit groups (French and German text, web
+pages: "+44 20 7946 0958" written with U+00A0 or U+202F), chat models write phone numbers with
+non-breaking hyphens (U+2011), and CJK text writes full-width digits (U+FF10 to U+FF19). The
+scanner's patterns are ASCII, so each of these is read as its ASCII counterpart: one character for
+one, so that a match's offsets hold in the text as written, and the value is redacted as written.
+
+Left as they are: the em dash (prose punctuation: "call us—415-555-0132" keeps its number, which a
+"-" before the digits would not), the soft hyphen, and digits of other scripts (Arabic-Indic,
+Devanagari), whose text reads as words around them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["with_ascii_lookalikes"]
+
+_SPACE: Final = (
+    "\u00a0"  # no-break space
+    "\u2002\u2003\u2004\u2005\u2006"  # en, em, three-, four- and six-per-em spaces
+    "\u2007"  # figure space: as wide as a digit, made for numbers
+    "\u2008\u2009\u200a"  # punctuation, thin and hair spaces
+    "\u200b\u2060\ufeff"  # zero-width space, word joiner, zero-width no-break space
+    "\u202f"  # narrow no-break space: French thousands, and chat models' numbers
+    "\u205f\u3000"  # medium mathematical space, ideographic space
+)
+_HYPHEN: Final = (
+    "\u2010\u2011"  # hyphen, non-breaking hyphen
+    "\u2012"  # figure dash: as wide as a digit, made for phone numbers
+    "\u2013"  # en dash: between digit groups, and in ranges, read as "10-20" already is
+    "\u2212\ufe63\uff0d"  # minus sign, small and full-width hyphen-minus
+)
+_FULL_WIDTH: Final = {
+    **{chr(0xFF10 + digit): str(digit) for digit in range(10)},
+    "\uff0b": "+",
+    "\uff08": "(",
+    "\uff09": ")",
+    "\uff0e": ".",
+    "\uff0f": "/",
+}
+_LOOKALIKES: Final = (
+    *((char, " ") for char in _SPACE),
+    *((char, "-") for char in _HYPHEN),
+    *_FULL_WIDTH.items(),
+)
+
+
+def with_ascii_lookalikes(text: str) -> str:
+    """``text`` with each look-alike of a space, a hyphen or a digit replaced by the ASCII
+    character (same length, same offsets)."""
+    if text.isascii():
+        return text
+    for char, ascii in _LOOKALIKES:
+        # ``in`` returns at once for a character wider than the text's storage (most of these
+        # in Latin text), and otherwise searches in C; ``replace`` runs only where one occurs.
+        if char in text:
+            text = text.replace(char, ascii)
+    return text
