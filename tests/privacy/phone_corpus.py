@@ -101,15 +101,22 @@ def national_numbers(seed: int = 41, per_region: int = 24) -> list[tuple[str, st
 
 
 def _nanp(rng: random.Random) -> str:
-    """North American spellings, area code and exchange made up as Faker makes them up (dotted
-    3-3-4 is left out: it is also how ids are batched, so only valid dotted numbers count)."""
+    """North American spellings, area code and exchange made up as Faker makes them up: any
+    digits with parentheses or dashes; dotted or spaced, starting with 2-9 as the plan's do."""
     area, exchange, line = (
         f"{rng.randrange(1000):03d}",
         f"{rng.randrange(1000):03d}",
         f"{rng.randrange(10000):04d}",
     )
+    planned_area, planned_exchange = f"{rng.randrange(200, 1000)}", f"{rng.randrange(200, 1000)}"
     return rng.choice(
         [
+            f"{planned_area}.{planned_exchange}.{line}",
+            f"{planned_area}.{planned_exchange}.{line}x{rng.randrange(1, 999)}",
+            f"1.{planned_area}.{planned_exchange}.{line}",
+            f"{planned_area} {planned_exchange} {line}",
+            f"{planned_area} {planned_exchange}-{line}",
+            f"({planned_area}) {planned_exchange} {line}",
             f"({area}) {exchange}-{line}",
             f"({area}){exchange}-{line}",
             f"{area}-{exchange}-{line}",

@@ -193,12 +193,17 @@ def test_numbers_that_only_look_like_phone_numbers_are_left_alone(text: str) -> 
     assert found(text) == []
 
 
-def test_dotted_3_3_4_digits_are_a_phone_number_only_when_the_number_is_valid() -> None:
-    # Dots also batch ids, so this shape does not fail closed as "(018) 238-5454" does.
+def test_north_american_3_3_4_fails_closed_when_shaped_like_the_plan() -> None:
+    # Faker and people make area codes up; dotted or spaced, the area code and the exchange must
+    # start with 2-9 as the plan's do, or three numbers in a row would be a phone number.
     us = BuiltinDetector(phone_regions=["US"])
-    assert found("id 334.201.6426", us) == [("PHONE", "334.201.6426")]  # Alabama
-    assert found("id 018.238.5454", us) == []  # no such area code
-    assert found("id 018-238-5454", us) == [("PHONE", "018-238-5454")]
+    assert found("id 334.201.6426", us) == [("PHONE", "334.201.6426")]  # Alabama, in service
+    for made_up in ("462.329.7288", "462 329 7288", "462 329-7288", "(462) 329 7288"):
+        assert found(f"id {made_up}", us) == [("PHONE", made_up)]
+    assert found("id 1.462.329.7288", us) == [("PHONE", "1.462.329.7288")]
+    assert found("id 018-238-5454", us) == [("PHONE", "018-238-5454")]  # dashed: any digits
+    for not_the_plan in ("018.238.5454", "128 256 1024", "462.129.7288", "462 329.7288"):
+        assert found(f"sizes {not_the_plan}", us) == [], not_the_plan
 
 
 def test_benign_technical_values_stay_untouched_with_every_default_region() -> None:
