@@ -40,14 +40,14 @@ _DATE_LIKE = re.compile(
 )
 # North American numbering, whether or not the area code is in service (Faker makes them up, and
 # so do people): 3-3-4 digits, the area code in parentheses or dashed like the rest, optionally
-# after the trunk "1"; or dotted or spaced throughout, where the area code and the exchange must
-# start with 2-9 as the plan's do (three numbers in a row, "128 256 1024", are not a phone number).
-_AREA_AND_EXCHANGE = r"[2-9][0-9]{2}"
+# after the trunk "1"; or dotted or spaced throughout, where the area code must start with 2-9 as
+# every one in the plan does (three numbers in a row, "128 256 1024", are not a phone number).
+_AREA_CODE = r"[2-9][0-9]{2}"
 _NANP: Final = re.compile(
     r"(?:1[ \-]?)?(?:\([0-9]{3}\)[ ]?|[0-9]{3}-)[0-9]{3}-[0-9]{4}"  # (415) 555-0132, 1-415-555-0132
-    rf"|(?:1\.)?{_AREA_AND_EXCHANGE}\.{_AREA_AND_EXCHANGE}\.[0-9]{{4}}"  # 415.555.0132
-    rf"|(?:1 )?{_AREA_AND_EXCHANGE} {_AREA_AND_EXCHANGE}[ \-][0-9]{{4}}"  # 415 555 0132, 415 555-0132
-    rf"|\({_AREA_AND_EXCHANGE}\) {_AREA_AND_EXCHANGE} [0-9]{{4}}"  # (415) 555 0132
+    rf"|(?:1\.)?{_AREA_CODE}\.[0-9]{{3}}\.[0-9]{{4}}"  # 415.555.0132
+    rf"|(?:1 )?{_AREA_CODE} [0-9]{{3}}[ \-][0-9]{{4}}"  # 415 555 0132, 415 555-0132
+    rf"|\({_AREA_CODE}\) [0-9]{{3}} [0-9]{{4}}"  # (415) 555 0132
 )
 _NANP_REGIONS: Final = frozenset({"US", "CA"})
 

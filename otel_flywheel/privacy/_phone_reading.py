@@ -73,18 +73,24 @@ def parse(candidate: str, region: str | None) -> phonenumbers.PhoneNumber | None
         return None  # an unknown country code, too short, not a number
 
 
-def _written_like_a_phone(number: str, country_code: int) -> bool:
+def _written_like_a_phone(number: str, country_code: int, *, glued: bool = False) -> bool:
     """E.164 ("+14155550132"), or the country code and digit groups joined the way phone numbers
     are written: single spaces, dashes, dots or slashes, parentheses around a group, one joiner
     style after the country code's own ("+1 415-555-0132"; Brazil's "+55 11 91234-5678" has
     spaces then dashes). Rejects what else puts digits after a "+": diff stats ("+1234 -5678"),
-    ISO 6709 coordinates ("+40.7128-074.0060"), signed decimals ("+6003.17 (3317%)")."""
+    ISO 6709 coordinates ("+40.7128-074.0060"), signed decimals ("+6003.17 (3317%)").
+
+    ``glued``: the country code may also run into the area code ("+44115 496 0177",
+    "+3157-4415988"), followed by a space or a dash, then one joiner style throughout."""
     groups = _DIGIT_RUN.findall(number)
     joiners = _DIGIT_RUN.split(number)[1:-1]
     if len(groups) > 1:
-        if groups[0] != str(country_code):
-            return False  # "+6003.17 (3317": a number, not a country code and a phone number
-        joiners = joiners[1:]  # the country code's own joiner may differ: "+1 415-555-0132"
+        code = str(country_code)
+        if groups[0] != code:
+            if not (glued and groups[0].startswith(code) and joiners[0] in (" ", "-")):
+                return False  # "+6003.17 (3317": a number, not a country code and a phone number
+        else:
+            joiners = joiners[1:]  # the country code's own joiner may differ: "+1 415-555-0132"
     styles = set()
     for joiner in joiners:
         if joiner in _PAREN_JOINERS:
@@ -122,7 +128,7 @@ def international_length(candidate: str) -> int:
         # number's range is assigned today) matches every pattern of the region's metadata.
         if (
             phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE
-            and _written_like_a_phone(number_part(part), number.country_code or 0)
+            and _written_like_a_phone(number_part(part), number.country_code or 0, glued=True)
         ) or phonenumbers.is_valid_number(number):
             return len(part)
     # Fail closed on the length: a country code, then digit groups written as phone numbers are,

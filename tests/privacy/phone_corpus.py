@@ -102,13 +102,13 @@ def national_numbers(seed: int = 41, per_region: int = 24) -> list[tuple[str, st
 
 def _nanp(rng: random.Random) -> str:
     """North American spellings, area code and exchange made up as Faker makes them up: any
-    digits with parentheses or dashes; dotted or spaced, starting with 2-9 as the plan's do."""
+    digits with parentheses or dashes; dotted or spaced, the area code starting with 2-9."""
     area, exchange, line = (
         f"{rng.randrange(1000):03d}",
         f"{rng.randrange(1000):03d}",
         f"{rng.randrange(10000):04d}",
     )
-    planned_area, planned_exchange = f"{rng.randrange(200, 1000)}", f"{rng.randrange(200, 1000)}"
+    planned_area, planned_exchange = f"{rng.randrange(200, 1000)}", exchange
     return rng.choice(
         [
             f"{planned_area}.{planned_exchange}.{line}",

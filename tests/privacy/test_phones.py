@@ -171,11 +171,29 @@ def test_phone_shaped_numbers_libphonenumber_deems_invalid_are_redacted(number: 
 
 
 @pytest.mark.parametrize(
+    "number",
+    [
+        "+44115 496 0177",  # the country code run into the area code, then a space
+        "+441632 960 972",
+        "+3157-4415988",  # or a dash
+        "+4930 901820",
+        "+4930-901820",
+        "+33142 68 53 00",
+        "+9198765 43210",
+    ],
+)
+def test_a_country_code_run_into_the_area_code_is_still_read(number: str) -> None:
+    assert found(f"call {number} today") == [("PHONE", number)]
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "+999 1234 5678",  # no country has the code 999
         "+1234 -5678",  # a diff stat
         "12 files changed, +8213 -6560",
+        "delta +1500 2000",  # a number runs into no country code unless its length is possible
+        "years +2024 2025",
         "+40.7128-074.0060/",  # ISO 6709 coordinates
         "+48.8566+002.3522/",
         "score +6003.17 (3317%)",
@@ -193,16 +211,22 @@ def test_numbers_that_only_look_like_phone_numbers_are_left_alone(text: str) -> 
     assert found(text) == []
 
 
-def test_north_american_3_3_4_fails_closed_when_shaped_like_the_plan() -> None:
-    # Faker and people make area codes up; dotted or spaced, the area code and the exchange must
-    # start with 2-9 as the plan's do, or three numbers in a row would be a phone number.
+def test_north_american_3_3_4_fails_closed_when_its_area_code_is_shaped_like_the_plans() -> None:
+    # Faker and people make area codes up; dotted or spaced, the area code must start with 2-9 as
+    # every one in the plan does, or three numbers in a row would be a phone number.
     us = BuiltinDetector(phone_regions=["US"])
     assert found("id 334.201.6426", us) == [("PHONE", "334.201.6426")]  # Alabama, in service
-    for made_up in ("462.329.7288", "462 329 7288", "462 329-7288", "(462) 329 7288"):
+    for made_up in (
+        "462.329.7288",
+        "462 329 7288",
+        "462 329-7288",
+        "(462) 329 7288",
+        "886.159.8190",
+    ):
         assert found(f"id {made_up}", us) == [("PHONE", made_up)]
     assert found("id 1.462.329.7288", us) == [("PHONE", "1.462.329.7288")]
     assert found("id 018-238-5454", us) == [("PHONE", "018-238-5454")]  # dashed: any digits
-    for not_the_plan in ("018.238.5454", "128 256 1024", "462.129.7288", "462 329.7288"):
+    for not_the_plan in ("018.238.5454", "128 256 1024", "198.036.4942", "462 329.7288"):
         assert found(f"sizes {not_the_plan}", us) == [], not_the_plan
 
 
