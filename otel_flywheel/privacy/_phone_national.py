@@ -50,6 +50,14 @@ _NANP: Final = re.compile(
     rf"|\({_AREA_CODE}\) [0-9]{{3}} [0-9]{{4}}"  # (415) 555 0132
 )
 _NANP_REGIONS: Final = frozenset({"US", "CA"})
+# Brazil's numbers fail closed the same way: the two-digit area code (DDD, no zero in it), alone
+# or in parentheses, then 8 digits (9 for a mobile) split by a dash before the last four, whether
+# or not the range is assigned ("86 6232-8601"); the dash there is how Brazil writes them. Not a
+# count and a range of years ("top 25 2019-2020").
+_BRAZIL: Final = re.compile(
+    r"(?:\([1-9]{2}\)[ ]?|[1-9]{2} )(?!(?:19|20)[0-9]{2}-(?:19|20)[0-9]{2}$)[0-9]{4,5}-[0-9]{4}"
+)
+_BRAZIL_SHAPES: Final = ((2, 4, 4), (2, 5, 4))
 
 
 def is_placeholder_number(number: str) -> bool:
@@ -238,8 +246,11 @@ def _writing(regions: tuple[str, ...]) -> _Writing | None:
                 return None
             for shape in shapes:
                 leads_by_shape.setdefault(shape, set()).update(leads)
-    if not _NANP_REGIONS.isdisjoint(regions):  # the fallback of national_is_phone
+    if not _NANP_REGIONS.isdisjoint(regions):  # the fallbacks of national_is_phone
         for shape in ((3, 3, 4), (1, 3, 3, 4)):
+            leads_by_shape.setdefault(shape, set()).add("")
+    if "BR" in regions:
+        for shape in _BRAZIL_SHAPES:
             leads_by_shape.setdefault(shape, set()).add("")
     return _Writing(
         frozenset(stripped), {shape: frozenset(leads) for shape, leads in leads_by_shape.items()}
@@ -251,7 +262,8 @@ def untrunked_lookahead(regions: tuple[str, ...]) -> str | None:
     fails only where ``national_is_phone`` answers False in every region of ``regions``: the
     digits start with none of the prefixes parsing may strip, no region writes their groups
     (or their first groups: a candidate cut to E.164's 15 digits, or before a card, keeps its
-    first groups) after its leading digits, and they are not North American 3-3-4. None where
+    first groups) after its leading digits, and they are not North American 3-3-4 nor Brazilian
+    2-4-4 or 2-5-4 (their fallbacks). None where
     the metadata says more than the regex can (then every candidate goes to Python)."""
     writing = _writing(regions)
     if writing is None:
@@ -346,4 +358,6 @@ def national_is_phone(candidate: str, regions: tuple[str, ...]) -> bool:
             and _grouped_as_in(region, number, bare, groups)
         ):
             return True
-    return not _NANP_REGIONS.isdisjoint(regions) and _NANP.fullmatch(written) is not None
+    if not _NANP_REGIONS.isdisjoint(regions) and _NANP.fullmatch(written) is not None:
+        return True
+    return "BR" in regions and _BRAZIL.fullmatch(written) is not None

@@ -170,6 +170,22 @@ def test_phone_shaped_numbers_libphonenumber_deems_invalid_are_redacted(number: 
     assert found(f"call {number} today") == [("PHONE", number)]
 
 
+def test_brazilian_numbers_fail_closed_in_brazils_own_writing() -> None:
+    # Area code (no zero in it), then 8 or 9 digits with a dash before the last four: assigned or
+    # not, as Faker's pt_BR numbers mostly are not.
+    br = BuiltinDetector(phone_regions=["BR"])
+    for number in (
+        "86 6232-8601",
+        "(86) 6232-8601",
+        "(86)6232-8601",
+        "27 0119-8036",
+        "11 91234-5678",
+    ):
+        assert found(f"ligue {number} hoje", br) == [("PHONE", number)], number
+    for text in ("top 25 2019-2020", "vol. 12 1999-2000", "ref 10 2345-6789", "id 86 6232 8601"):
+        assert found(text, br) == [], text
+
+
 @pytest.mark.parametrize(
     "number",
     [
