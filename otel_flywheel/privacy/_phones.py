@@ -285,11 +285,14 @@ _PHONE_CONTEXT: Final = re.compile(
     r"(?i:(?<![A-Za-z])" + _CONTEXT_WORDS + ")" + _CONTEXT_GAP + r"\Z"
 )
 _CONTEXT_WIDTH: Final = 32
-# The regex's own guard, before Python is asked: the number follows a letter and one to four of
-# those separators ("phone: ", '"mobile": "'), which status codes, IPs on a new line, prices
-# and ids after a digit or a symbol never do. Fixed-width lookbehinds, one per gap length.
+# The regex's own guard, before Python is asked: the number follows a letter that ends one of
+# those words (phonE, teL, faX, whatsapP, numbeR, nuM, nO, mE, aT, oN, iS) and one to four of
+# those separators ("phone: ", '"mobile": "'), which status codes, IPs on a new line, prices,
+# ids after a digit or a symbol, and "batch 74963" never do. Fixed-width lookbehinds, one per
+# gap length.
+_LAST_LETTERS: Final = "[EeLlXxPpRrMmOoTtNnSs]"
 _AFTER_A_WORD: Final = (
-    "(?:" + "|".join(f"(?<=[A-Za-z]{_CONTEXT_GAP_CLASS}{{{n}}}.)" for n in range(1, 5)) + ")"
+    "(?:" + "|".join(f"(?<={_LAST_LETTERS}{_CONTEXT_GAP_CLASS}{{{n}}}.)" for n in range(1, 5)) + ")"
 )
 
 
