@@ -8,8 +8,10 @@ ISO 13616 length and mod-97 for IBANs, ``phonenumbers`` for phone numbers (``_ph
 over-match technical text (trace ids, epoch millis, versions), and false positives are what make
 teams turn redaction off.
 
-Deliberate limits: ASCII email addresses only (non-ASCII local parts are rare, and ASCII classes
-keep "連絡先はbob@example.comです" from swallowing the Japanese around it); ASCII digits only.
+Deliberate limits: email local parts in ASCII and the Latin alphabets only, domains in ASCII (an
+internationalized domain is written in Punycode on the wire; classes of every script would make
+"連絡先はbob@example.comです" swallow the Japanese around it); ASCII digits, after full-width ones
+are read as such (``_lookalikes``).
 """
 
 from __future__ import annotations
@@ -67,7 +69,13 @@ _FILE_EXTENSIONS = frozenset(
 
 
 _USERINFO = re.compile(r"://[^\s/@]*:$")
-_LOCAL_PART = frozenset(string.ascii_letters + string.digits + "._%+-")
+# Letters of the Latin alphabets with diacritics (Latin-1 Supplement, Latin Extended-A) too:
+# "josé@example.com" and "müller.jörg@example.de" are how such names are written (RFC 6531), and
+# an ASCII-only walk left "josé" whole and "müller.jö" behind. Other scripts stay outside, so
+# "連絡先はbob@example.comです" keeps the Japanese around the address.
+_LATIN_LETTERS: Final = frozenset(c for c in map(chr, range(0xC0, 0x180)) if c.isalpha())
+_ASCII_LOCAL_PART = frozenset(string.ascii_letters + string.digits + "._%+-")
+_LOCAL_PART = _ASCII_LOCAL_PART | _LATIN_LETTERS
 
 
 def _email(text: str, start: int, end: int, floor: int) -> Span | None:
@@ -159,7 +167,8 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\-])",
         validate=_email,
         # A local-part character before the "@": "@context", "@dataclass" never reach Python.
-        starts=(Start(f"[{re.escape(''.join(sorted(_LOCAL_PART)))}]@[A-Za-z0-9]", 1),),
+        # The prefilter reads every non-ASCII character as "?" (``_prefilter``).
+        starts=(Start(f"[{re.escape(''.join(sorted(_ASCII_LOCAL_PART)))}?]@[A-Za-z0-9]", 1),),
     ),
     # Country code, check digits, 11-30 more characters, optionally printed in groups of four;
     # the validator fixes the length per country and checks mod-97. Anchored at the first check

@@ -78,6 +78,13 @@ POSITIVES = [
     ("<o'brien+tag@mail.example.co.uk>", "brien+tag@mail.example.co.uk", KIND_EMAIL),
     ("mailto:Ops_Team-1@sub.example-corp.io.", "Ops_Team-1@sub.example-corp.io", KIND_EMAIL),
     ("連絡先はbob@example.comです", "bob@example.com", KIND_EMAIL),
+    # local parts in the Latin alphabets (RFC 6531): the whole name, not what follows its accent
+    ("write to josé@example.com today", "josé@example.com", KIND_EMAIL),
+    ("cc: andré.müller@example.de,", "andré.müller@example.de", KIND_EMAIL),
+    ("«françois.lefèvre@exemple.fr»", "françois.lefèvre@exemple.fr", KIND_EMAIL),
+    ("zoë_łukasz-ŝ@example.pl", "zoë_łukasz-ŝ@example.pl", KIND_EMAIL),
+    ("ÆSIR.Øst@example.no", "ÆSIR.Øst@example.no", KIND_EMAIL),
+    ("メールはjosé@example.comまで", "josé@example.com", KIND_EMAIL),
     # phones: international formats (national ones: test_phones.py)
     ("call +1 (415) 555-2671 now", "+1 (415) 555-2671", KIND_PHONE),
     ("tel +44 20 7946 0958, ext", "+44 20 7946 0958", KIND_PHONE),
