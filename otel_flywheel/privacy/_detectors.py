@@ -17,6 +17,7 @@ from typing import Final, Protocol, runtime_checkable
 
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._lookalikes import with_ascii_lookalikes
+from otel_flywheel.privacy._percent import URL_TRIGGERS, read_url_encoded
 from otel_flywheel.privacy._pii import (
     CONTEXT_PHONE_ALTERNATIVE,
     DEFAULT_PHONE_REGIONS,
@@ -146,9 +147,24 @@ class BuiltinDetector:
         return f"BuiltinDetector(kinds={sorted(self.kinds)}, phone_regions={self.phone_regions!r})"
 
     def find(self, text: str) -> list[Match]:
+        if not text:
+            return []
         # Typographic spaces, hyphens and full-width digits read as ASCII (``_lookalikes``): the
         # offsets are the same, so the value is redacted as written.
-        return self._scanner.find(with_ascii_lookalikes(text)) if text else []
+        read = with_ascii_lookalikes(text)
+        found = self._scanner.find(read)
+        if any(trigger in read for trigger in URL_TRIGGERS):
+            # Values in URLs, encoded ("?email=jane%40example.com"): read there decoded instead,
+            # but for secrets, which are also found as written: a password's own "%" is literal
+            # and a URL's userinfo is read encoded ("https://u:s3cr%2Ft@host" is "s3cr%2Ft").
+            runs, decoded = read_url_encoded(read, self._find_read)
+            if runs:
+                kept = [m for m in found if m.kind in SECRET_KINDS or not _inside_any(m, runs)]
+                return merge_matches([*kept, *decoded]) if decoded else kept
+        return found
+
+    def _find_read(self, text: str) -> list[Match]:
+        return self._scanner.find(with_ascii_lookalikes(text))
 
     @staticmethod
     def forget_readings() -> None:
@@ -284,6 +300,12 @@ def find_all(text: str, detectors: Sequence[Detector]) -> list[Match]:
     for detector in detectors:
         candidates.extend(m for m in detector.find(text) if 0 <= m.start < m.end <= len(text))
     return merge_matches(candidates)
+
+
+def _inside_any(match: Match, runs: Sequence[tuple[int, int]]) -> bool:
+    """Whether ``match`` overlaps one of ``runs`` (sorted, apart)."""
+    i = bisect_left(runs, (match.end,))
+    return i > 0 and runs[i - 1][1] > match.start
 
 
 def merge_matches(candidates: list[Match]) -> list[Match]:

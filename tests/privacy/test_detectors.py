@@ -139,6 +139,11 @@ POSITIVES = [
     ("Authorization: Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy", KIND_PASSWORD),
     ("postgres://app:s3cr3t!@db.internal:5432/orders", "s3cr3t!", KIND_PASSWORD),
     ("redis://:hunter2@cache:6379/0", "hunter2", KIND_PASSWORD),
+    # a "%" in a password that escapes no character stays part of it ("%B8" starts none)
+    ("postgres://app:*ZiN%B8t@db-4.internal/x", "*ZiN%B8t", KIND_PASSWORD),
+    ("mysql://root:a%FFb%C3c@db:3306/app", "a%FFb%C3c", KIND_PASSWORD),
+    ("https://u:s3cr%2Ft@host/x", "s3cr%2Ft", KIND_PASSWORD),  # userinfo is read as written
+    ("postgres://app:p%40ss%21word@db.internal:5432/x", "p%40ss%21word", KIND_PASSWORD),
     ("https://alice:p4ss@example.com/x", "p4ss", KIND_PASSWORD),
     ("Server=db;User Id=app;Password=Tr0ub4dor&3;", "Tr0ub4dor", KIND_PASSWORD),
     ("PGPASSWORD=hunter2 psql -h db", "hunter2", KIND_PASSWORD),
