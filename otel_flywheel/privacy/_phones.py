@@ -270,27 +270,36 @@ _EIGHT_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){7})"
 _SEPARATOR = r"(?:[ .\-/]{1,2}|[ ]?\([0-9]{1,6}\)[ .\-]?)"
 _GROUPS = r"[0-9]*+(?:" + _SEPARATOR + r"[0-9]++)*"
 _TAIL = EXTENSION + r"(?![A-Za-z0-9_]|[.\-/:][A-Za-z0-9])"
+_AREA_CODE_CLOSED = r"(?:(?<=\(.)[0-9]{0,5}\)[ .\-]?[0-9])?"
 
 
 # Words that say the digits after them are a phone number: "phone: 4155550132", "Tel. 4155550132",
-# "my number is 4155550132", "call me at 612 345 678", '"mobile": "4155550132"' in text. Read in
-# the text before digits no other branch took, which are otherwise an id (``_phone_in_context``).
+# "my number is 4155550132", "call me at 612 345 678", "called from 4155550132", "callback
+# 4155550132", '"mobile": "4155550132"' in text. Read in the text before digits no other branch
+# took, which are otherwise an id (``_phone_in_context``). A bare "call", "contact" or "number" is
+# not among them: "tool call 1234567", "contact 12345678" and "order number 12345678" are ids.
 _CONTEXT_GAP_CLASS: Final = r"[ \t\n.:=#\"'(\-]"
 _CONTEXT_GAP: Final = _CONTEXT_GAP_CLASS + "{1,4}"
 _CONTEXT_WORDS: Final = (
-    r"(?:(?:phone|mobile|cell|tel|telephone|fax|whatsapp)(?:[ _.\-]?(?:number|num|no|nr))?"
-    r"|(?:call|text|reach|ring) me(?: (?:at|on))?|my (?:phone )?number(?: is)?)"
+    r"(?:(?:phone|mobile|mob|cell|tel|telephone|telefon|telefono|tlf|fax|whatsapp|sms|callback)"
+    r"(?:[ _.\-]?(?:number|num|no|nr))?|contact[ _.\-]?(?:number|num|no|nr|phone)"
+    r"|caller(?:[ _.\-]?id)?"
+    r"|(?:call|text|reach|ring|sms)(?:ed|ing)? (?:me|us)(?: (?:at|on|from))?"
+    r"|(?:called|calling|texted|dialed|dialled|sms) (?:from|at|on|to)|dial(?:led|ed)?"
+    r"|ph|my (?:phone |contact |mobile |cell )?number(?: is)?)"
 )
 _PHONE_CONTEXT: Final = re.compile(
     r"(?i:(?<![A-Za-z])" + _CONTEXT_WORDS + ")" + _CONTEXT_GAP + r"\Z"
 )
 _CONTEXT_WIDTH: Final = 32
-# The regex's own guard, before Python is asked: the number follows a letter that ends one of
-# those words (phonE, teL, faX, whatsapP, numbeR, nuM, nO, mE, aT, oN, iS) and one to four of
-# those separators ("phone: ", '"mobile": "'), which status codes, IPs on a new line, prices,
-# ids after a digit or a symbol, and "batch 74963" never do. Fixed-width lookbehinds, one per
-# gap length.
-_LAST_LETTERS: Final = "[EeLlXxPpRrMmOoTtNnSs]"
+# The regex's own guard, before Python is asked: the number follows the two letters that end one
+# of those words (phoNE, tEL, fAX, numbER, nUM, NO, ME, AT, ON, IS, calLBACK's CK, caller ID,
+# diAL, diallED, smS, TO, PH, tLF, moB, US, frOM) and one to four of those separators ("phone: ",
+# '"mobile": "'), which status codes, IPs on a new line, prices, ids after a digit or a symbol,
+# and "batch 74963" never do. Fixed-width lookbehinds, one per gap length.
+_LAST_LETTERS: Final = (
+    "(?i:ne|le|ll|el|ax|pp|er|um|no|nr|me|at|on|is|ck|id|al|ed|ms|to|ph|lf|ob|us|om|ct)"
+)
 _AFTER_A_WORD: Final = (
     "(?:" + "|".join(f"(?<={_LAST_LETTERS}{_CONTEXT_GAP_CLASS}{{{n}}}.)" for n in range(1, 5)) + ")"
 )
@@ -306,6 +315,8 @@ def _phone_in_context(text: str, start: int, end: int, floor: int) -> Span | Non
         return None  # "phone: 415555.0132" is a number, not how anyone writes a phone number
     if _PHONE_CONTEXT.search(text, max(floor, start - _CONTEXT_WIDTH), start) is None:
         return None
+    if start > floor and text[start - 1] == "(" and ")" in text[start:end]:
+        return start - 1, end  # "(495) 123-45-67": the area code's parentheses go with it
     return start, end
 
 
@@ -317,7 +328,9 @@ CONTEXT_PHONE_ALTERNATIVE: Final = Alternative(
     KIND_PHONE,
     "[0-9]",
     # After the anchor digit (the group's), like every digit-led branch.
-    _AFTER_A_WORD + _SEVEN_DIGITS + _LEFT + _GROUPS + _TAIL,
+    # An area code may close its parenthesis here ("phone: (495) 123-45-67"): opened before the
+    # anchor digit, among the words' separators.
+    _AFTER_A_WORD + _SEVEN_DIGITS + _LEFT + _AREA_CODE_CLOSED + _GROUPS + _TAIL,
     validate=_phone_in_context,
     # Only where such words come right before the first digit: a literal-led pattern that ends
     # at that digit, so the compiled scan needs no start-of-match tracking.

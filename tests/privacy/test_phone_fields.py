@@ -183,7 +183,14 @@ def test_a_lookup_tool_with_a_phone_argument_never_reaches_the_exporter_or_the_f
      f"reach me at {NUMBER}", f"Tel. {NUMBER}", f"tel:{NUMBER}", f"mobile={NUMBER}&lang=en",
      f'"mobile": "{NUMBER}"', f"cell # {NUMBER}", f"fax: {NUMBER}", f"WhatsApp {NUMBER}",
      f"phone-number: {NUMBER}", "Phone: 5550132", f"the phone {NUMBER} rang",
-     f"phone:\n{NUMBER}", f'"phone": "{NUMBER}"'],
+     f"phone:\n{NUMBER}", f'"phone": "{NUMBER}"',
+     # how a call is reported, and the words of support tickets and other languages
+     f"Customer called from {NUMBER} yesterday", f"called me on {NUMBER}", f"calling from {NUMBER}",
+     f"call us at {NUMBER}", f"texted me from {NUMBER}", f"callback {NUMBER}",
+     f"Callback number: {NUMBER}", f"caller {NUMBER}", f"Caller ID: {NUMBER}",
+     f"contact number {NUMBER}", f"my contact number is {NUMBER}", f"contact_phone={NUMBER}",
+     f"SMS to {NUMBER}", f"sms {NUMBER}", f"dial {NUMBER}", f"dialled {NUMBER}", f"ph: {NUMBER}",
+     f"Telefon: {NUMBER}", f"telefono {NUMBER}", f"tlf. {NUMBER}", f"mob: {NUMBER}"],
 )  # fmt: skip
 def test_bare_digits_after_words_naming_a_phone_are_a_phone_number(text: str) -> None:
     output, counts = redact(text)
@@ -199,7 +206,12 @@ def test_bare_digits_after_words_naming_a_phone_are_a_phone_number(text: str) ->
      "phone 1234567890", "phone: 0000000", "phone: 123456", f"phone: {NUMBER}12345678",
      f"phone: {NUMBER}.5", f"phone: v{NUMBER}", f"phone: {NUMBER}abc",
      f"phone: call order {NUMBER}", f"phone:     {NUMBER}", "phone: 1 2 3 4 5 6 7",
-     "Phone: 2026-11-21", "phone: 415555.0132"],
+     "Phone: 2026-11-21", "phone: 415555.0132",
+     # a bare "call", "contact" or "number", and words that end like the phone words
+     f"tool call {NUMBER}", f"contact {NUMBER}", f"contact id: {NUMBER}", f"order number {NUMBER}",
+     f"returned {NUMBER} rows", f"processed {NUMBER}", f"telephoto {NUMBER}", f"dialog {NUMBER}",
+     f"phd {NUMBER}", f"graph {NUMBER}", f"recall {NUMBER}", f"caller_ref_{NUMBER}",
+     "phone (see 1234567)", "phone: (123) 45", "phone: (12345678 items)"],
 )  # fmt: skip
 def test_other_digits_and_other_words_are_left_alone(text: str) -> None:
     assert redact(text) == (text, {})
@@ -209,7 +221,11 @@ def test_other_digits_and_other_words_are_left_alone(text: str) -> None:
     ("text", "number"),
     [("call me at 612 345 678", "612 345 678"), ("tel: 8 (912) 345-67-89.", "8 (912) 345-67-89"),
      ('"mobile": "612 345 678"', "612 345 678"), ("My number is 555-0132", "555-0132"),
-     ("fax 612.345.678", "612.345.678"), ("WhatsApp: 91 23 45 678", "91 23 45 678")],
+     ("fax 612.345.678", "612.345.678"), ("WhatsApp: 91 23 45 678", "91 23 45 678"),
+     # an area code in parentheses, opened among the words' separators, goes with the number
+     ("phone: (495) 123-45-67", "(495) 123-45-67"), ("tel (812)3456789", "(812)3456789"),
+     ("Customer called from (0013) 728733 today", "(0013) 728733"),
+     ("mob. (8412) 34-56-78", "(8412) 34-56-78")],
 )  # fmt: skip
 def test_numbers_in_groups_no_region_reads_are_found_after_a_phone_word(
     text: str, number: str
