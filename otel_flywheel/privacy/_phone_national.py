@@ -107,6 +107,10 @@ class _Plan:
             or self.stripped_by_parse.match(digits)
         ):
             return True
+        return self.writes_without_trunk(digits, groups)
+
+    def writes_without_trunk(self, digits: str, groups: list[int]) -> bool:
+        """Whether one of ``untrunked`` writes national number ``digits`` in ``groups``."""
         for leading, pattern, layout in self.untrunked:
             if leading is None or leading.match(digits):
                 m = pattern.fullmatch(digits)
@@ -140,7 +144,10 @@ def _plan(region: str) -> _Plan:
                 f.format or "",
             )
             for f in metadata.number_format
+            # Written without a prefix, or with one the plan says is optional: India writes its
+            # mobiles "98123 45678" as often as "098123 45678".
             if not _adds_digits(f.national_prefix_formatting_rule)
+            or f.national_prefix_optional_when_formatting
         ),
     )
 
@@ -160,12 +167,20 @@ def _grouped_as_in(
     national number; the area code is split off where the writer sees it: "0151 23456789",
     "0710-480309"), or the country's own grouping ("(415) 555-0132", Brazil's "92 3464-6869";
     not "666-12-3456", an SSN's shape), after any other trunk prefix ("1-415-555-0132")."""
-    national = digit_groups(
-        number_part(phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
-    )
+    formatted = number_part(phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
+    national = digit_groups(formatted)
     if sum(national) != sum(groups):
-        trunk = _plan(region).trunk
-        return bare.startswith(trunk) and groups[0] == len(trunk) and groups[1:] == national
+        plan = _plan(region)
+        if bare.startswith(plan.trunk):
+            return groups[0] == len(plan.trunk) and groups[1:] == national
+        # Formatted with the prefix, written without it: a format where the plan says the prefix
+        # is optional, written exactly so, separators included: "98123 45678" is India's mobile,
+        # "86554-57000" an order number.
+        return (
+            formatted.startswith(plan.trunk)
+            and formatted[len(plan.trunk) :] == number_part(bare)
+            and plan.writes_without_trunk(phonenumbers.national_significant_number(number), groups)
+        )
     if bare.startswith("0"):
         return True
     return groups == national

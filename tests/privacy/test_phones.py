@@ -64,6 +64,26 @@ def test_national_formats_of_every_default_region_are_found_with_their_exact_spa
     assert misses == [], f"{len(misses)} of {len(numbers)} missed, first: {misses[:5]}"
 
 
+def test_numbers_written_without_a_prefix_the_plan_calls_optional_are_found() -> None:
+    # India formats "098123 45678" but writes mobiles and city numbers without the "0" as often
+    # (libphonenumber: national_prefix_optional_when_formatting); exactly as formatted, spaces
+    # included, since "86554-57000" is an order number's shape.
+    rng = random.Random(53)
+    written: set[str] = set()
+    for start in ("6", "7", "8", "9", "11", "22", "33", "40", "44", "80", "120", "1412"):
+        while sum(number.replace(" ", "").startswith(start) for number in written) < 3:
+            digits = start + "".join(rng.choice("0123456789") for _ in range(10 - len(start)))
+            number = phonenumbers.parse(digits, "IN")
+            national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+            if phonenumbers.is_valid_number(number) and national.startswith("0"):
+                written.add(national[1:])
+    for number in sorted(written):
+        for text in (f"Customer {number} called", f"reach: {number}", f'{{"to": "{number}"}}'):
+            assert found(text) == [("PHONE", number)], text
+    for text in ("confirmation 86554-57000", "ref 98123.45678", "SSN 900-12-3456"):
+        assert found(text) == [], text
+
+
 @pytest.mark.parametrize(
     "number",
     [
