@@ -293,16 +293,36 @@ _PHONE_CONTEXT: Final = re.compile(
 )
 _CONTEXT_WIDTH: Final = 32
 # The regex's own guard, before Python is asked: the number follows the two letters that end one
-# of those words (phoNE, tEL, fAX, numbER, nUM, NO, ME, AT, ON, IS, calLBACK's CK, caller ID,
-# diAL, diallED, smS, TO, PH, tLF, moB, US, frOM) and one to four of those separators ("phone: ",
-# '"mobile": "'), which status codes, IPs on a new line, prices, ids after a digit or a symbol,
-# and "batch 74963" never do. Fixed-width lookbehinds, one per gap length.
-_LAST_LETTERS: Final = (
-    "(?i:ne|le|ll|el|ax|pp|er|um|no|nr|me|at|on|is|ck|id|al|ed|ms|to|ph|lf|ob|us|om|ct)"
-)
-_AFTER_A_WORD: Final = (
-    "(?:" + "|".join(f"(?<={_LAST_LETTERS}{_CONTEXT_GAP_CLASS}{{{n}}}.)" for n in range(1, 5)) + ")"
-)
+# of those words and one to four of those separators ("phone: ", '"mobile": "'), which status
+# codes, IPs on a new line, prices, ids after a digit or a symbol, and "batch 74963" never do.
+# Fixed-width lookbehinds, one per gap length: the last letter alone first (one class, which most
+# places fail), then the two letters, as classes grouped by the last one.
+_WORD_ENDINGS: Final = (
+    *("ne", "le", "ll", "el", "ax", "pp", "er", "um", "no", "nr", "me", "at", "on", "is"),
+    *("ck", "id", "al", "ed", "ms", "to", "ph", "lf", "ob", "us", "om", "ct"),
+)  # phoNE, mobiLE, ceLL, tEL, fAX, whatsaPP, numbER, nUM, NO, NR, ME, AT, ON, IS, callbaCK, ID,
+#    diAL, dialED, smS, TO, PH, tLF, mOB, US, frOM, contaCT
+
+
+def _either_case(letters: Iterable[str]) -> str:
+    return "[" + "".join(sorted(c + c.upper() for c in set(letters))) + "]"
+
+
+def _after_a_word(endings: tuple[str, ...]) -> str:
+    firsts: dict[str, set[str]] = {}
+    for ending in endings:
+        firsts.setdefault(ending[1], set()).add(ending[0])
+    last = _either_case(firsts)
+    pairs = "(?:" + "|".join(_either_case(f) + _either_case(e) for e, f in firsts.items()) + ")"
+    gap = _CONTEXT_GAP_CLASS
+    return (
+        "(?:"
+        + "|".join(f"(?<={last}{gap}{{{n}}}.)(?<={pairs}{gap}{{{n}}}.)" for n in range(1, 5))
+        + ")"
+    )
+
+
+_AFTER_A_WORD: Final = _after_a_word(_WORD_ENDINGS)
 
 
 def _phone_in_context(text: str, start: int, end: int, floor: int) -> Span | None:
