@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Final, Protocol, runtime_checkable
 
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.privacy._decoding import json_unescaped
 from otel_flywheel.privacy._lookalikes import with_ascii_lookalikes
 from otel_flywheel.privacy._percent import URL_TRIGGERS, read_url_encoded
 from otel_flywheel.privacy._pii import (
@@ -149,6 +150,18 @@ class BuiltinDetector:
     def find(self, text: str) -> list[Match]:
         if not text:
             return []
+        # JSON string escapes read as what they stand for (``_decoding``): a tool call's
+        # arguments inside a request's JSON, JSON quoted in an exception message.
+        unescaped = json_unescaped(text) if "\\" in text else None
+        if unescaped is None:
+            return self._find_unescaped(text)
+        written = unescaped.written
+        return [
+            Match(written(m.start), written(m.end), m.kind)
+            for m in self._find_unescaped(unescaped.text)
+        ]
+
+    def _find_unescaped(self, text: str) -> list[Match]:
         # Typographic spaces, hyphens and full-width digits read as ASCII (``_lookalikes``): the
         # offsets are the same, so the value is redacted as written.
         read = with_ascii_lookalikes(text)

@@ -15,10 +15,10 @@ costs a decode and a scan of those runs, not of the whole text.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import Final
 
+from otel_flywheel.privacy._decoding import written_at
 from otel_flywheel.privacy._shapes import Match
 
 __all__ = ["URL_TRIGGERS", "read_url_encoded"]
@@ -51,7 +51,9 @@ def read_url_encoded(
         for m in find(decoded):
             found.append(
                 Match(
-                    start + _encoded(m.start, at, extra), start + _encoded(m.end, at, extra), m.kind
+                    start + written_at(m.start, at, extra),
+                    start + written_at(m.end, at, extra),
+                    m.kind,
                 )
             )
     return runs, found
@@ -83,12 +85,6 @@ def _runs(text: str) -> list[tuple[int, int]]:
 
 def _is_url_character(char: str) -> bool:
     return char in _ASCII_URL_CHARACTERS or not (char.isascii() or char.isspace())
-
-
-def _encoded(position: int, at: list[int], extra: list[int]) -> int:
-    """Where ``position`` of the decoded run is in the run as written."""
-    read = bisect_left(at, position)  # decoded escapes before it
-    return position + (extra[read - 1] if read else 0)
 
 
 def _decoded(run: str) -> tuple[str, list[int], list[int]]:

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from key_fields import redact, tool_span_both_ways
 
 from otel_flywheel.privacy import BuiltinDetector, find_all
-from otel_flywheel.privacy._percent import _decoded, _encoded
+from otel_flywheel.privacy._decoding import written_at
+from otel_flywheel.privacy._percent import _decoded
 
 BUILTIN = BuiltinDetector()
 
@@ -109,4 +110,4 @@ def test_every_decoded_position_maps_to_where_it_is_written(text: str) -> None:
     decoded, at, extra = _decoded(encoded)
     assert decoded == text
     for position in range(len(text) + 1):
-        assert _encoded(position, at, extra) == len(quote(text[:position], safe=""))
+        assert written_at(position, at, extra) == len(quote(text[:position], safe=""))
