@@ -98,6 +98,13 @@ LABELS = {
     "pem": "key:\n{}\n",
     "url_password": "connecting to {}",
     "connection_string": "conn {}",
+    # written as people and tools write them: the words before bare digits, typographic spaces
+    # and hyphens, accents in the local part, values inside URLs, India's mobiles without the 0
+    "phone_context": "{}",
+    "phone_typographic": "call {}",
+    "phone_unprefixed": "call {}",
+    "email_latin": "write to {}",
+    "url_encoded": "GET {}",
 }
 KINDS = tuple(LABELS)
 
@@ -213,6 +220,47 @@ class ValueFactory:
     def phone_unassigned(self) -> Planted:
         text = self._unassigned.pop()
         return Planted("phone_unassigned", text, (text,))
+
+    def phone_context(self) -> Planted:
+        """Digits no region reads, after words that say what they are ("called from ...")."""
+        digits = str(self.rng.randrange(2_000_000_000, 9_999_999_999))
+        words = self.rng.choice(
+            ("phone:", "Mobile", "tel.", "my number is", "call me at", "Customer called from",
+             "callback number", "Caller ID:", "SMS to", "WhatsApp", "contact number")
+        )  # fmt: skip
+        return Planted("phone_context", f"{words} {digits}", (digits,))
+
+    def phone_typographic(self) -> Planted:
+        """A number with the no-break spaces, thin spaces or non-breaking hyphens of typesetting
+        and chat models."""
+        number = self.phone().text
+        joiner = self.rng.choice(("\u00a0", "\u202f", "\u2009", "\u2011"))
+        text = number.replace(" ", joiner) if " " in number else number
+        return Planted("phone_typographic", text, (text,))
+
+    def phone_unprefixed(self) -> Planted:
+        """An Indian mobile written as India writes it, without the trunk 0: "98123 45678"."""
+        while True:
+            number = phonenumbers.parse(str(self.rng.randrange(6_000_000_000, 9_999_999_999)), "IN")
+            if phonenumbers.is_valid_number(number):
+                break
+        text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return Planted("phone_unprefixed", text.removeprefix("0"), (text.removeprefix("0"),))
+
+    def email_latin(self) -> Planted:
+        """An address whose local part has accents, as French, German and Spanish names do."""
+        first = self.rng.choice(("josé", "zoë", "andré", "françois", "jürgen", "müller", "łukasz"))
+        local = f"{first}.{self.faker['fr_FR'].last_name().lower().replace(' ', '')}"
+        text = f"{local}{self.rng.randrange(100)}@{self.faker.free_email_domain()}"
+        return Planted("email_latin", text, (text,))
+
+    def url_encoded(self) -> Planted:
+        """An email and a phone number percent-encoded in a URL's query, as HTTP spans carry it."""
+        email = quote(self.faker.email(), safe="")
+        phone = quote(self.phone().text, safe="")
+        host = self.faker.domain_name()
+        text = f"https://crm.{host}/v1/customers?email={email}&phone={phone}&page=2"
+        return Planted("url_encoded", text, (email, phone))
 
     def card_number(self) -> str:
         number = self.faker.credit_card_number(self.rng.choice(CARD_TYPES))
@@ -896,6 +944,17 @@ def checkable(value: Planted) -> list[str]:
     return [needle for needle in value.needles if needle in value.text]
 
 
+def found_in(needle: str, haystack: str) -> bool:
+    """Whether ``needle`` is in ``haystack`` as written or JSON-escaped once or twice ("\\u00a0",
+    as ``to_json`` and JSON answers write what is not ASCII; twice in a JSON string in JSON)."""
+    if needle in haystack:
+        return True
+    if needle.isascii():
+        return False
+    once = json.dumps(needle)[1:-1]
+    return once in haystack or json.dumps(once)[1:-1] in haystack
+
+
 def leaks(run: LeakRun, haystack: str) -> str:
     """Every planted value found in ``haystack``, by surface, as lines for a failure message."""
     lines = [
@@ -903,7 +962,7 @@ def leaks(run: LeakRun, haystack: str) -> str:
         for surface, values in run.plan.by_surface.items()
         for value in values
         for needle in value.needles
-        if needle in haystack
+        if found_in(needle, haystack)
     ]
     return "\n".join(lines)
 
@@ -931,7 +990,7 @@ def test_every_planted_value_was_really_on_the_spans_the_sdk_ended(leak_run: Lea
         f"{v.kind}: {needle!r}"
         for v in leak_run.plan.planted
         for needle in checkable(v)
-        if needle not in leak_run.raw_spans
+        if not found_in(needle, leak_run.raw_spans)
     ]
     assert missing == []
 
@@ -939,7 +998,7 @@ def test_every_planted_value_was_really_on_the_spans_the_sdk_ended(leak_run: Lea
 def test_the_agents_own_model_received_the_raw_conversation(leak_run: LeakRun) -> None:
     # The agent's model is meant to see its input; this shows the search finds what is there.
     sent = leak_run.plan.by_surface["OpenInference message"]
-    missing = [n for v in sent for n in checkable(v) if n not in leak_run.llm_requests]
+    missing = [n for v in sent for n in checkable(v) if not found_in(n, leak_run.llm_requests)]
     assert missing == []
 
 
