@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Final, Protocol, runtime_checkable
 
 from otel_flywheel.errors import ConfigError
-from otel_flywheel.privacy._decoding import json_unescaped
+from otel_flywheel.privacy._decoding import Decoded, html_unescaped, json_unescaped
 from otel_flywheel.privacy._lookalikes import with_ascii_lookalikes
 from otel_flywheel.privacy._percent import URL_TRIGGERS, read_url_encoded
 from otel_flywheel.privacy._pii import (
@@ -150,16 +150,22 @@ class BuiltinDetector:
     def find(self, text: str) -> list[Match]:
         if not text:
             return []
-        # JSON string escapes read as what they stand for (``_decoding``): a tool call's
-        # arguments inside a request's JSON, JSON quoted in an exception message.
-        unescaped = json_unescaped(text) if "\\" in text else None
-        if unescaped is None:
-            return self._find_unescaped(text)
-        written = unescaped.written
-        return [
-            Match(written(m.start), written(m.end), m.kind)
-            for m in self._find_unescaped(unescaped.text)
-        ]
+        # JSON string escapes and HTML character references read as what they stand for
+        # (``_decoding``): a tool call's arguments inside a request's JSON, JSON quoted in an
+        # exception message, a scraped page's "&nbsp;" between digit groups.
+        layers: list[Decoded] = []
+        read = text
+        if "\\" in read and (unescaped := json_unescaped(read)) is not None:
+            layers.append(unescaped)
+            read = unescaped.text
+        if "&" in read and (unescaped := html_unescaped(read)) is not None:
+            layers.append(unescaped)
+            read = unescaped.text
+        found = self._find_unescaped(read)
+        for layer in reversed(layers):
+            written = layer.written
+            found = [Match(written(m.start), written(m.end), m.kind) for m in found]
+        return found
 
     def _find_unescaped(self, text: str) -> list[Match]:
         # Typographic spaces, hyphens and full-width digits read as ASCII (``_lookalikes``): the
