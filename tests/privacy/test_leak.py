@@ -99,12 +99,13 @@ LABELS = {
     "url_password": "connecting to {}",
     "connection_string": "conn {}",
     # written as people and tools write them: the words before bare digits, typographic spaces
-    # and hyphens, accents in the local part, values inside URLs, India's mobiles without the 0
+    # and hyphens, accents in the local part, values inside URLs and HTML, India's unprefixed mobiles
     "phone_context": "{}",
     "phone_typographic": "call {}",
     "phone_unprefixed": "call {}",
     "email_latin": "write to {}",
     "url_encoded": "GET {}",
+    "html_page": "page: {}",
 }
 KINDS = tuple(LABELS)
 
@@ -261,6 +262,14 @@ class ValueFactory:
         host = self.faker.domain_name()
         text = f"https://crm.{host}/v1/customers?email={email}&phone={phone}&page=2"
         return Planted("url_encoded", text, (email, phone))
+
+    def html_page(self) -> Planted:
+        """A scraped page's contact line: &nbsp; between the groups, &#64; for the "@"."""
+        phone = self.phone().text.replace(" ", "&nbsp;")
+        user, domain = self.faker.email().split("@")
+        email = f"{user}&#64;{domain}"
+        text = f"<p>Tel.&nbsp;{phone} &middot; <a>{email}</a></p>"
+        return Planted("html_page", text, (phone, email))
 
     def card_number(self) -> str:
         number = self.faker.credit_card_number(self.rng.choice(CARD_TYPES))
