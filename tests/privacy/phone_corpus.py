@@ -187,6 +187,21 @@ def _grouped(digits: str, rng: random.Random) -> list[str]:
     return groups
 
 
+def _in_groups(cc: str, groups: list[str]) -> list[str]:
+    """A number after its country code ``cc`` in the groups people write: spaced, dashed,
+    dotted, the first group apart and the rest dashed, and (three groups or more) the first in
+    parentheses."""
+    spellings = [
+        f"{cc} {' '.join(groups)}",
+        f"{cc}-{'-'.join(groups)}",
+        f"{cc}.{'.'.join(groups)}",
+        f"{cc} {groups[0]} {'-'.join(groups[1:])}",
+    ]
+    if len(groups) > 2:
+        spellings.append(f"{cc} ({groups[0]}) {' '.join(groups[1:])}")
+    return spellings
+
+
 def unassigned_numbers(seed: int = 43) -> list[tuple[int, str]]:
     """``(country code, number as written)``: one or two spellings for every country code."""
     rng = random.Random(seed)
@@ -200,11 +215,7 @@ def unassigned_numbers(seed: int = 43) -> list[tuple[int, str]]:
             cc = f"+{country_code}"
             spelled = rng.choice(
                 [
-                    f"{cc} {' '.join(groups)}",
-                    f"{cc}-{'-'.join(groups)}",
-                    f"{cc}.{'.'.join(groups)}",
-                    f"{cc} ({groups[0]}) {' '.join(groups[1:])}" if len(groups) > 2 else None,
-                    f"{cc} {groups[0]} {'-'.join(groups[1:])}",
+                    *_in_groups(cc, groups),
                     f"{cc}{digits}",
                     f"{cc} {' '.join(groups)} x{rng.randrange(1, 9999)}",
                     f"{cc} {' '.join(groups)} ext. {rng.randrange(1, 999)}",
@@ -212,8 +223,7 @@ def unassigned_numbers(seed: int = 43) -> list[tuple[int, str]]:
                     f"00{country_code} {' '.join(groups)}",
                 ]
             )
-            if spelled is not None:
-                numbers.append((country_code, spelled))
+            numbers.append((country_code, spelled))
     return numbers
 
 
@@ -241,15 +251,7 @@ def unlisted_length_numbers(seed: int = 47) -> list[tuple[int, str]]:
         groups = _grouped(digits, rng)
         cc = f"+{country_code}"
         spelled = rng.choice(
-            [
-                f"{cc} {' '.join(groups)}",
-                f"{cc}-{'-'.join(groups)}",
-                f"{cc}.{'.'.join(groups)}",
-                f"{cc} {groups[0]} {'-'.join(groups[1:])}",
-                f"{cc} ({groups[0]}) {' '.join(groups[1:])}"
-                if len(groups) > 2
-                else f"{cc} {digits}",
-            ]
+            _in_groups(cc, groups) + ([] if len(groups) > 2 else [f"{cc} {digits}"])
         )
         if _metadata_reads(spelled) or any(
             _metadata_reads(spelled.rsplit(" ", cut)[0]) for cut in range(1, spelled.count(" "))

@@ -14,10 +14,10 @@ import pytest
 from benign_corpus import benign_values
 from hypothesis import given
 from hypothesis import strategies as st
-from key_fields import redact, redactor
+from key_fields import assert_reads_back, assert_redacted_as_written, redactor
 
 from otel_flywheel.privacy import BuiltinDetector, RedactionAudit, find_all
-from otel_flywheel.privacy._decoding import json_unescaped, written_at
+from otel_flywheel.privacy._decoding import json_unescaped
 
 BUILTIN = BuiltinDetector()
 
@@ -51,11 +51,7 @@ def test_a_value_written_with_json_escapes_is_found_where_it_is_written(
 ) -> None:
     token = json.dumps(value)  # '"+81\\u202f90-1117-8957"', escapes and quotes
     escaped = token[1:-1]
-    text = place.format(token if place == "{}" else escaped)
-    assert found(text) == [(kind, escaped)], text
-    output, counts = redact(text)
-    assert escaped not in output
-    assert counts == {kind: 1}
+    assert_redacted_as_written(place.format(token if place == "{}" else escaped), escaped, kind)
 
 
 @pytest.mark.parametrize(
@@ -113,12 +109,6 @@ def test_windows_paths_and_regexes_with_backslashes_are_left_alone() -> None:
 @given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=40))
 def test_every_unescaped_position_maps_to_where_it_is_written(text: str) -> None:
     escaped = json.dumps(text)[1:-1]  # \uXXXX for what is not ASCII, \" \\ \n and the rest
-    decoded = json_unescaped(escaped)
-    if decoded is None:
-        assert escaped == text
-        return
-    assert decoded.text == text
-    for position in range(len(text) + 1):
-        assert written_at(position, decoded.at, decoded.longer) == len(
-            json.dumps(text[:position])[1:-1]
-        )
+    assert_reads_back(
+        json_unescaped(escaped), text, escaped, lambda before: len(json.dumps(before)) - 2
+    )
