@@ -26,16 +26,21 @@ __all__ = [
 
 CACHE_SIZE: Final = 4096
 
-# A phone extension ("x066", "ext. 12", RFC 3966's ";ext=12") belongs to the number: phonenumbers
-# parses it, and redacting it with the number is simpler than cutting it off.
-EXTENSION: Final = r"(?:(?:[ ]?(?:x|ext\.?)[ ]?|;ext=)[0-9]{1,6})?"
+# A phone extension ("x066", "Ext. 12", "ext: 12", "extension 12", RFC 3966's ";ext=12") belongs
+# to the number: phonenumbers parses it, and redacting it with the number is simpler than cutting
+# it off. A dash may join it ("-ext.-3616"): otherwise the dash and letters after the last digit
+# make the number part of a token, and it was left whole.
+_EXTENSION_MARK: Final = (
+    r"(?:[ \-]?(?:[xX]|[eE][xX][tT](?:[eE][nN][sS][iI][oO][nN]|\.)?:?)[ \-]?|;ext=)"
+)
+EXTENSION: Final = rf"(?:{_EXTENSION_MARK}[0-9]{{1,6}})?"
 
-_TRAILING_EXTENSION = re.compile(r"(?:[ ]?(?:x|ext\.?)[ ]?|;ext=)[0-9]{1,6}$")
+_TRAILING_EXTENSION = re.compile(rf"{_EXTENSION_MARK}[0-9]{{1,6}}$")
 
 # Trailing groups are only dropped at whitespace: a cut at "." or "-" would split a token
 # ("1782512252.000" is a decimal, not a phone number followed by ".000"). An extension goes
 # whole: phonenumbers reads the letters of a dangling "ext." as a vanity number's digits.
-_LAST_GROUP = re.compile(r"(?:\s+\(?[0-9]+\)?|(?:[ ]?(?:x|ext\.?)[ ]?|;ext=)[0-9]{1,6})$")
+_LAST_GROUP = re.compile(rf"(?:\s+\(?[0-9]+\)?|{_EXTENSION_MARK}[0-9]{{1,6}})$")
 
 _DIGIT_RUN = re.compile(r"[0-9]+")
 

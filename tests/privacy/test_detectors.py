@@ -100,6 +100,14 @@ POSITIVES = [
     ("phone: +1-801-943-7483x09309", "+1-801-943-7483x09309", KIND_PHONE),
     ("+1 939-446-0742 ext. 99074.", "+1 939-446-0742 ext. 99074", KIND_PHONE),
     ("+44 20 7946 0958 x123456", "+44 20 7946 0958 x123456", KIND_PHONE),
+    # the extension's other spellings; a dash may join it (a dash and letters glued to the last
+    # digit made the number part of a token, and it was left whole)
+    ("+1 415-555-0132 Ext. 12 ok", "+1 415-555-0132 Ext. 12", KIND_PHONE),
+    ("+1 415-555-0132 EXT 12", "+1 415-555-0132 EXT 12", KIND_PHONE),
+    ("+1 415-555-0132 ext: 12", "+1 415-555-0132 ext: 12", KIND_PHONE),
+    ("call +1 415 555 0132 Extension: 99.", "+1 415 555 0132 Extension: 99", KIND_PHONE),
+    ("+1-826-710-1479-ext.-3616", "+1-826-710-1479-ext.-3616", KIND_PHONE),
+    ("+44 20 7946 0958 X123", "+44 20 7946 0958 X123", KIND_PHONE),
     # cards
     ("card 4111 1111 1111 1111.", "4111 1111 1111 1111", KIND_CARD),
     ("card=4111-1111-1111-1111;", "4111-1111-1111-1111", KIND_CARD),
