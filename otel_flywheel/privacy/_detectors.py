@@ -109,6 +109,11 @@ def _scanner(kinds: frozenset[str], regions: tuple[str, ...]) -> Scanner:
     return Scanner([a for a in candidates if a.kind in kinds])
 
 
+# How many levels of JSON string escapes are read: an OpenInference request holds the tool call's
+# arguments as a JSON string, and a log line or an exception may quote that request again.
+_JSON_NESTING: Final = 3
+
+
 class BuiltinDetector:
     """Every built-in PII and secret kind (or the ``kinds`` given) in one scan.
 
@@ -155,7 +160,9 @@ class BuiltinDetector:
         # exception message, a scraped page's "&nbsp;" between digit groups.
         layers: list[Decoded] = []
         read = text
-        if "\\" in read and (unescaped := json_unescaped(read)) is not None:
+        for _ in range(_JSON_NESTING):  # JSON in a JSON string in a JSON string ...
+            if "\\" not in read or (unescaped := json_unescaped(read)) is None:
+                break
             layers.append(unescaped)
             read = unescaped.text
         if "&" in read and (unescaped := html_unescaped(read)) is not None:

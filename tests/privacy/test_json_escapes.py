@@ -54,6 +54,21 @@ def test_a_value_written_with_json_escapes_is_found_where_it_is_written(
     assert_redacted_as_written(place.format(token if place == "{}" else escaped), escaped, kind)
 
 
+@pytest.mark.parametrize("levels", [2, 3])
+@pytest.mark.parametrize(("value", "kind"), VALUES.items())
+def test_a_value_escaped_again_in_a_quoted_request_is_found_where_it_is_written(
+    value: str, kind: str, levels: int
+) -> None:
+    # A log line quoting a request whose tool-call arguments are a JSON string: escaped twice.
+    quoted = json.dumps({"to": value})
+    written = value
+    for _ in range(levels):
+        written = json.dumps(written)[1:-1]
+    for _ in range(levels - 1):
+        quoted = json.dumps(quoted)
+    assert_redacted_as_written(f"DEBUG retry body={quoted}", written, kind)
+
+
 @pytest.mark.parametrize(
     ("text", "kind"),
     [
