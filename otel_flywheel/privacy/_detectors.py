@@ -168,13 +168,15 @@ class BuiltinDetector:
         if "&" in read and (unescaped := html_unescaped(read)) is not None:
             layers.append(unescaped)
             read = unescaped.text
-        found = self._find_unescaped(read)
+        found = self._find_in_decoded(read)
         for layer in reversed(layers):
             written = layer.written
             found = [Match(written(m.start), written(m.end), m.kind) for m in found]
         return found
 
-    def _find_unescaped(self, text: str) -> list[Match]:
+    def _find_in_decoded(self, text: str) -> list[Match]:
+        """``text`` with its JSON and HTML escapes read: look-alikes read as ASCII, the scan,
+        then the runs of URL-encoded characters read decoded."""
         # Typographic spaces, hyphens and full-width digits read as ASCII (``_lookalikes``): the
         # offsets are the same, so the value is redacted as written.
         read = with_ascii_lookalikes(text)
@@ -183,13 +185,14 @@ class BuiltinDetector:
             # Values in URLs, encoded ("?email=jane%40example.com"): read there decoded instead,
             # but for secrets, which are also found as written: a password's own "%" is literal
             # and a URL's userinfo is read encoded ("https://u:s3cr%2Ft@host" is "s3cr%2Ft").
-            runs, decoded = read_url_encoded(read, self._find_read)
+            runs, decoded = read_url_encoded(read, self._scan_as_ascii)
             if runs:
                 kept = [m for m in found if m.kind in SECRET_KINDS or not _inside_any(m, runs)]
                 return merge_matches([*kept, *decoded]) if decoded else kept
         return found
 
-    def _find_read(self, text: str) -> list[Match]:
+    def _scan_as_ascii(self, text: str) -> list[Match]:
+        """The scan of ``text`` with look-alikes read as ASCII (for a decoded URL run)."""
         return self._scanner.find(with_ascii_lookalikes(text))
 
     @staticmethod
