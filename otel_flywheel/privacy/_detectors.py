@@ -38,6 +38,7 @@ from otel_flywheel.privacy._pii import (
 from otel_flywheel.privacy._scan import Scanner
 from otel_flywheel.privacy._secrets import (
     KIND_ANTHROPIC_KEY,
+    KIND_API_KEY,
     KIND_AWS_KEY_ID,
     KIND_BEARER_TOKEN,
     KIND_GITHUB_TOKEN,
@@ -56,6 +57,7 @@ __all__ = [
     "BUILTIN_KINDS",
     "DEFAULT_PHONE_REGIONS",
     "KIND_ANTHROPIC_KEY",
+    "KIND_API_KEY",
     "KIND_AWS_KEY_ID",
     "KIND_BEARER_TOKEN",
     "KIND_CARD",

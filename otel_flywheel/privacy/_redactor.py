@@ -28,10 +28,12 @@ from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
 from otel_flywheel.privacy._joined import is_joinable
 from otel_flywheel.privacy._phones import KIND_PHONE, is_phone_value, names_phone
 from otel_flywheel.privacy._secrets import (
+    KIND_API_KEY,
     KIND_PASSWORD,
     is_placeholder,
     is_working_directory,
     names_password,
+    names_secret,
 )
 
 __all__ = [
@@ -214,7 +216,8 @@ class Redactor:
     def kind_under(self, key: str, value: object) -> str | None:
         """The kind of value a JSON field or attribute named ``key`` holds, whatever ``value``
         looks like, or None: a password under a key naming one ("password", "DB_PASSWORD",
-        "pwd"), unless a placeholder (``***``, ``${DB_PASSWORD}``) or the shell's PWD; a phone
+        "pwd"), unless a placeholder (``***``, ``${DB_PASSWORD}``) or the shell's PWD; an API key
+        or another secret under a key naming one ("api_key", "client_secret"); a phone
         number under a key naming one ("phone", "mobile_number"), written with digits and
         separators only, or as an integer."""
         if type(value) is str:
@@ -224,6 +227,8 @@ class Redactor:
                 if is_placeholder(value) or is_working_directory(key, value):
                     return None
                 return KIND_PASSWORD
+            if names_secret(key):
+                return None if is_placeholder(value) else KIND_API_KEY
         elif type(value) is not int:
             return None
         return KIND_PHONE if names_phone(key) and is_phone_value(value) else None
@@ -394,7 +399,7 @@ _Planned = tuple[Any, ...]
 
 def _names_a_kind(key: str) -> bool:
     """Whether ``kind_under`` may answer for ``key``: such keys are asked about every time."""
-    return names_password(key) or names_phone(key)
+    return names_password(key) or names_secret(key) or names_phone(key)
 
 
 def key_fingerprint(key: bytes) -> str:

@@ -23,6 +23,7 @@ from otel_flywheel.privacy._shapes import ACCESS_LOG_TIMES, Alternative, Start
 
 __all__ = [
     "KIND_ANTHROPIC_KEY",
+    "KIND_API_KEY",
     "KIND_AWS_KEY_ID",
     "KIND_BEARER_TOKEN",
     "KIND_GITHUB_TOKEN",
@@ -37,6 +38,7 @@ __all__ = [
     "is_placeholder",
     "is_working_directory",
     "names_password",
+    "names_secret",
 ]
 
 KIND_OPENAI_KEY: Final = "OPENAI_KEY"
@@ -49,6 +51,7 @@ KIND_JWT: Final = "JWT"
 KIND_BEARER_TOKEN: Final = "BEARER_TOKEN"
 KIND_PRIVATE_KEY: Final = "PRIVATE_KEY"
 KIND_PASSWORD: Final = "PASSWORD"
+KIND_API_KEY: Final = "API_KEY"  # other vendors' prefixed keys, and a value under a secret's key
 
 SECRET_KINDS: Final = frozenset(
     {
@@ -62,6 +65,7 @@ SECRET_KINDS: Final = frozenset(
         KIND_BEARER_TOKEN,
         KIND_PRIVATE_KEY,
         KIND_PASSWORD,
+        KIND_API_KEY,
     }
 )
 
@@ -80,6 +84,38 @@ _PLACEHOLDER = re.compile(
 # "PGPASSWORD", "db.password", "passwd", "passphrase", "pwd" at a word's start), here a whole
 # JSON field name or attribute key: its value is the password, whatever it looks like.
 _PASSWORD_KEY = re.compile(r"(?s:.*)(?:[Pp](?i:ass(?:word|wd|phrase))|(?<![A-Za-z])[Pp](?i:wd))")
+
+
+# A key that names an API key or another secret ("api_key", "apiKey", "X-Api-Key",
+# "client_secret", "aws_secret_access_key", "access_token", "refresh_token", "secret"): its value
+# is one, whatever it looks like. At the key's end, so "secret_name", "token_count" and
+# "access_token_expires_in" are not.
+def _word(word: str) -> str:
+    """``word`` starting a key or a part of one: after a non-letter, in any case, or capitalized
+    after a lower-case letter or a digit (camelCase: "clientSecret")."""
+    return f"(?:(?<![A-Za-z])(?i:{word})|(?<=[a-z0-9]){word[0].upper()}(?i:{word[1:]}))"
+
+
+_JOIN: Final = r"[_.\-]?"
+_SECRET_KEY = re.compile(
+    r"(?s:.*?)(?:"
+    + "|".join(
+        (
+            _word("api") + _JOIN + _word("key"),
+            _word("secret") + f"(?:{_JOIN}{_word('key')})?",
+            _word("access") + _JOIN + _word("key"),
+            f"(?:{'|'.join(_word(w) for w in ('access', 'auth', 'refresh', 'session', 'bearer'))})"
+            + _JOIN
+            + _word("token"),
+        )
+    )
+    + ")"
+)
+
+
+def names_secret(key: str) -> bool:
+    """Whether a JSON field or attribute named ``key`` holds an API key or another secret."""
+    return _SECRET_KEY.fullmatch(key) is not None
 
 
 def names_password(key: str) -> bool:
@@ -200,6 +236,21 @@ _GITLAB_PREFIXES: Final = (
     "pat", "dt", "rt", "ptt", "ft", "soat", "oas", "imt", "agent", "ffct", "cbt"
 )  # fmt: skip
 _B = r"(?<![A-Za-z0-9_\-].)"
+_VENDOR_KEYS: Final = (
+    ("google", "AIza", r"[0-9A-Za-z_\-]{35}"),
+    ("stripe_live", "sk_live_", r"[0-9A-Za-z]{24,}"),
+    ("stripe_test", "sk_test_", r"[0-9A-Za-z]{24,}"),
+    ("stripe_restricted_live", "rk_live_", r"[0-9A-Za-z]{24,}"),
+    ("stripe_restricted_test", "rk_test_", r"[0-9A-Za-z]{24,}"),
+    ("huggingface", "hf_", r"[A-Za-z0-9]{30,}"),
+    ("groq", "gsk_", r"[A-Za-z0-9]{48,}"),
+    ("xai", "xai-", r"[A-Za-z0-9]{60,}"),
+    ("npm", "npm_", r"[A-Za-z0-9]{36,}"),
+    ("pypi", "pypi-AgEIcHlwaS5vcmc", r"[A-Za-z0-9_\-]{50,}"),
+    ("sendgrid", "SG.", r"[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"),
+    ("digitalocean", "dop_v1_", r"[a-f0-9]{64}"),
+    ("replicate", "r8_", r"[A-Za-z0-9]{37,}"),
+)
 _B64URL = r"[A-Za-z0-9_\-]"
 
 SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
@@ -236,6 +287,19 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "[s]",
         r"s" + _B + r"k-[A-Za-z0-9]" + _B64URL + r"{31,}",
         keywords=("sk-",),
+    ),
+    # Other vendors' keys, by their published prefixes (gitleaks' rules): Google API keys, Stripe
+    # secret and restricted keys, Hugging Face, Groq, xAI, npm, PyPI, SendGrid, DigitalOcean and
+    # Replicate tokens. Each is found at its prefix; lengths are floors where the vendor may grow.
+    *(
+        Alternative(
+            f"{name}_key",
+            KIND_API_KEY,
+            re.escape(prefix[0]),
+            re.escape(prefix[0]) + _B + re.escape(prefix[1:]) + body + r"(?![A-Za-z0-9_\-])",
+            keywords=(prefix,),
+        )
+        for name, prefix, body in _VENDOR_KEYS
     ),
     # AWS unique-id prefixes: AKIA (long-term access key), ASIA (STS temporary key) and the
     # user/group/role/policy ids; 16 more base32-ish characters, nothing alphanumeric after.

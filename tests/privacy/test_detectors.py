@@ -23,6 +23,7 @@ from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._detectors import (
     BUILTIN_KINDS,
     KIND_ANTHROPIC_KEY,
+    KIND_API_KEY,
     KIND_AWS_KEY_ID,
     KIND_BEARER_TOKEN,
     KIND_CARD,
@@ -136,6 +137,15 @@ POSITIVES = [
     ("key sk-proj-" + "x_Y-1" * 20 + " end", "sk-proj-" + "x_Y-1" * 20, KIND_OPENAI_KEY),
     ("sk-ant-api03-" + "q" * 93 + "AA", "sk-ant-api03-" + "q" * 93 + "AA", KIND_ANTHROPIC_KEY),
     ("aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", KIND_AWS_KEY_ID),
+    # other vendors' prefixed keys
+    ("GOOGLE_API_KEY=AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW", "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW",
+     KIND_API_KEY),
+    ("stripe.api_key = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'", "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+     KIND_API_KEY),
+    ("HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh", "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh",
+     KIND_API_KEY),
+    ("token: npm_" + "a1B2" * 9 + ".", "npm_" + "a1B2" * 9, KIND_API_KEY),
+    ("SG." + "x" * 22 + "." + "Y" * 43 + " sent", "SG." + "x" * 22 + "." + "Y" * 43, KIND_API_KEY),
     ("ASIAY34FZKBOKMUTVV7A temp", "ASIAY34FZKBOKMUTVV7A", KIND_AWS_KEY_ID),
     ("token ghp_" + "a1B2" * 9, "ghp_" + "a1B2" * 9, KIND_GITHUB_TOKEN),
     ("github_pat_" + "A" * 22 + "_" + "b" * 59, "github_pat_" + "A" * 22 + "_" + "b" * 59, KIND_GITHUB_TOKEN),
@@ -222,6 +232,12 @@ NEAR_MISSES = [
     "git@github.com:org/repo.git",
     "sk-short",
     "AKIA1234",
+    # vendor prefixes in identifiers and short or wrong bodies
+    "hf_hub_download(repo_id=x) and self.hf_config and hf_" + "a" * 29,
+    "npm_config_cache=/tmp/npm and npm_package_version=1.2.3",
+    "sk_live_short and rk_test_ and pk_live_" + "a" * 30,  # publishable keys are public
+    "AIzaTooShort and xAIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW",
+    "SG.version.1 and r8_abc and dop_v1_xyz and gsk_abc and xai-grok",
     "ghp_tooShort",
     "https://indieweb.org/images/2018-250-xoxo-indieweb-1.jpg",
     "eyJhbGciOiJIUzI1NiJ9",  # one segment: a base64 JSON blob, not a token
@@ -686,8 +702,28 @@ def generated_secrets(rng: random.Random, per_kind: int = 30) -> list[tuple[str,
         )
         return template.format(value), value
 
+    def vendor_key() -> tuple[str, str]:
+        hexdigits = "0123456789abcdef"
+        value = rng.choice(
+            [
+                "AIza" + random_token(rng, B64URL, 35),
+                rng.choice(["sk_live_", "sk_test_", "rk_live_", "rk_test_"])
+                + random_token(rng, ALNUM, rng.choice([24, 99])),
+                "hf_" + random_token(rng, string.ascii_letters, 34),
+                "gsk_" + random_token(rng, ALNUM, 52),
+                "xai-" + random_token(rng, ALNUM, 80),
+                "npm_" + random_token(rng, ALNUM, 36),
+                "pypi-AgEIcHlwaS5vcmc" + random_token(rng, B64URL, 60),
+                "SG." + random_token(rng, B64URL, 22) + "." + random_token(rng, B64URL, 43),
+                "dop_v1_" + random_token(rng, hexdigits, 64),
+                "r8_" + random_token(rng, ALNUM, 37),
+            ]
+        )
+        return rng.choice([f"export API_TOKEN={value}", f"client = Client('{value}')"]), value
+
     add(openai, KIND_OPENAI_KEY)
     add(anthropic, KIND_ANTHROPIC_KEY)
+    add(vendor_key, KIND_API_KEY)
     add(aws, KIND_AWS_KEY_ID)
     add(github, KIND_GITHUB_TOKEN)
     add(gitlab, KIND_GITLAB_TOKEN)
@@ -898,7 +934,7 @@ def test_find_all_ignores_empty_and_out_of_bounds_matches() -> None:
 
 def test_secret_kinds_are_builtin_kinds() -> None:
     assert SECRET_KINDS < BUILTIN_KINDS
-    assert len(BUILTIN_KINDS) == 16
+    assert len(BUILTIN_KINDS) == 17
 
 
 def test_kinds_selects_what_the_builtin_detector_looks_for() -> None:

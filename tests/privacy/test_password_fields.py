@@ -126,3 +126,40 @@ def test_a_path_under_a_longer_pwd_key_is_still_a_password() -> None:
     output, counts = redact(json.dumps({"db_pwd": "/s3cr3t/path-like", "PWD": "/home/alice"}))
     assert json.loads(output) == {"db_pwd": "<PASSWORD>", "PWD": "/home/alice"}
     assert counts == {"PASSWORD": 1}
+
+
+# --- API keys and other secrets under a key that names one ---------------------------------------
+
+API_KEY_VALUE = "kZ9q-2f8Lw_0x7YbM3"  # no vendor prefix: only its key says what it is
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["api_key", "apiKey", "API_KEY", "openai.api_key", "X-Api-Key", "http.request.header.x-api-key",
+     "secret", "client_secret", "clientSecret", "secret_key", "aws_secret_access_key",
+     "access_key", "access_token", "auth_token", "refreshToken", "session_token"],
+)  # fmt: skip
+def test_a_field_or_attribute_naming_an_api_key_or_a_secret_is_masked(key: str) -> None:
+    document = {"model": "gpt-4o-mini", key: API_KEY_VALUE, "max_tokens": 5}
+    output, counts = redact(json.dumps(document))
+    assert API_KEY_VALUE not in output
+    assert counts == {"API_KEY": 1}
+    assert json.loads(output) == {"model": "gpt-4o-mini", key: "<API_KEY>", "max_tokens": 5}
+    exported, trace = tool_span_both_ways("call_api", {key: API_KEY_VALUE})
+    assert exported.attributes is not None
+    assert exported.attributes[key] == "<API_KEY>"
+    assert API_KEY_VALUE not in trace.to_json()
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"secret_name": "prod-db", "token_count": 12, "max_tokens": 512, "keyboard": "qwerty"},
+        {"access_token_expires_in": "3600", "api_key_id": "key_123", "monkey": "george"},
+        {"api_key": "${OPENAI_API_KEY}", "secret": "<redacted>", "access_token": "***"},
+        {"tokenizer": "cl100k_base", "secretary": "Ann", "llm.token_count.total": 17},
+    ],
+)
+def test_other_keys_and_placeholders_under_secret_keys_are_left_alone(document: object) -> None:
+    text = json.dumps(document)
+    assert redact(text) == (text, {})
