@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html.entities import html5
 from typing import Final
 
-__all__ = ["Decoded", "html_unescaped", "json_unescaped", "written_at"]
+__all__ = ["Decoded", "decoded", "html_unescaped", "json_unescaped", "written_at"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,10 @@ def json_unescaped(text: str) -> Decoded | None:
     """``text`` with its JSON string escapes read, or None where it holds none."""
     if "\\" not in text:
         return None
-    return _decoded(text, _JSON_ESCAPE.finditer(text), _json_character)
+    return decoded(
+        text,
+        ((m.start(), m.end(), _json_character(m.group())) for m in _JSON_ESCAPE.finditer(text)),
+    )
 
 
 def _json_character(written: str) -> str:
@@ -86,7 +89,14 @@ def html_unescaped(text: str) -> Decoded | None:
     """``text`` with its HTML character references read, or None where it holds none."""
     if "&" not in text or ";" not in text:
         return None
-    return _decoded(text, _REFERENCE.finditer(text), _html_character)
+    return decoded(
+        text,
+        (
+            (m.start(), m.end(), char)
+            for m in _REFERENCE.finditer(text)
+            if (char := _html_character(m.group())) is not None
+        ),
+    )
 
 
 def _html_character(written: str) -> str | None:
@@ -97,28 +107,22 @@ def _html_character(written: str) -> str | None:
     return named if named is not None and len(named) == 1 else None  # "&fjlig;" is two
 
 
-def _decoded(
-    text: str, escapes: Iterator[re.Match[str]], character: Callable[[str], str | None]
-) -> Decoded | None:
-    """``text`` with each of ``escapes`` read as ``character`` says (None: left as written)."""
+def decoded(text: str, readings: Iterable[tuple[int, int, str]]) -> Decoded | None:
+    """``text`` with each reading (where an escape starts and ends, and the character it stands
+    for; in order, apart) in place of what it spans, or None where there is none."""
     pieces: list[str] = []
     at: list[int] = []
     longer: list[int] = []
     position = length = extra = 0
-    for escape in escapes:
-        written = escape.group()
-        char = character(written)
-        if char is None:
-            continue
-        start = escape.start()
+    for start, end, char in readings:
         pieces.append(text[position:start])
         length += start - position
         pieces.append(char)
         at.append(length)
         length += 1
-        extra += len(written) - 1
+        extra += end - start - 1
         longer.append(extra)
-        position = escape.end()
+        position = end
     if not at:
         return None
     pieces.append(text[position:])

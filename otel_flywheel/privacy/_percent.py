@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Final
 
-from otel_flywheel.privacy._decoding import written_at
+from otel_flywheel.privacy._decoding import Decoded, decoded
 from otel_flywheel.privacy._shapes import Match
 
 __all__ = ["URL_TRIGGERS", "read_url_encoded"]
@@ -47,15 +47,11 @@ def read_url_encoded(
     runs = _runs(text)
     found: list[Match] = []
     for start, end in runs:
-        decoded, at, extra = _decoded(text[start:end])
-        for m in find(decoded):
-            found.append(
-                Match(
-                    start + written_at(m.start, at, extra),
-                    start + written_at(m.end, at, extra),
-                    m.kind,
-                )
-            )
+        reading = _decoded(text[start:end])
+        found.extend(
+            Match(start + reading.written(m.start), start + reading.written(m.end), m.kind)
+            for m in find(reading.text)
+        )
     return runs, found
 
 
@@ -87,10 +83,8 @@ def _is_url_character(char: str) -> bool:
     return char in _ASCII_URL_CHARACTERS or not (char.isascii() or char.isspace())
 
 
-def _decoded(run: str) -> tuple[str, list[int], list[int]]:
-    """``run`` with its escapes decoded, and a query's "+" as a space; where each character read
-    from escapes stands in the decoded text, and how many characters longer the run is up to and
-    including it.
+def _decoded(run: str) -> Decoded:
+    """``run`` with its escapes decoded, and a query's "+" as a space.
 
     Escapes are read as UTF-8 ("%C3%A9" is one "é") and a control character as "?"; an escape of
     a byte that starts no character is left as written: it is more likely a "%" in a password or
@@ -98,28 +92,17 @@ def _decoded(run: str) -> tuple[str, list[int], list[int]]:
     query = run.find("?")
     if query >= 0 and "+" in run:  # application/x-www-form-urlencoded: "+" is a space there
         run = run[:query] + run[query:].replace("+", " ")
-    pieces: list[str] = []
-    at: list[int] = []
-    extra: list[int] = []
-    position = length = longer = 0
+    return decoded(run, _readings(run)) or Decoded(run, [], [])
+
+
+def _readings(run: str) -> Iterator[tuple[int, int, str]]:
+    """Each character ``run``'s escapes stand for, with where its escapes start and end."""
     for escapes in _ESCAPES.finditer(run):
-        pieces.append(run[position : escapes.start()])
-        length += escapes.start() - position
         written = escapes.start()
         for char, width in _characters(bytes.fromhex(escapes.group().replace("%", ""))):
-            if char is None:  # not an escape of a character: "%B8" in a password stays "%B8"
-                pieces.append(run[written : written + 3])
-                length += 3
-            else:
-                pieces.append(char)
-                at.append(length)
-                length += 1
-                longer += 3 * width - 1
-                extra.append(longer)
+            if char is not None:  # not an escape of a character: "%B8" in a password stays
+                yield written, written + 3 * width, char
             written += 3 * width
-        position = escapes.end()
-    pieces.append(run[position:])
-    return "".join(pieces), at, extra
 
 
 def _characters(data: bytes) -> Iterator[tuple[str | None, int]]:

@@ -103,7 +103,9 @@ def test_benign_values_percent_encoded_in_a_query_stay_untouched() -> None:
 @given(st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=40))
 def test_every_decoded_position_maps_to_where_it_is_written(text: str) -> None:
     encoded = quote(text, safe="")
-    decoded, at, extra = _decoded(encoded)
-    assert decoded == text
+    reading = _decoded(encoded)
+    assert reading.text == text
     for position in range(len(text) + 1):
-        assert written_at(position, at, extra) == len(quote(text[:position], safe=""))
+        assert written_at(position, reading.at, reading.longer) == len(
+            quote(text[:position], safe="")
+        )
