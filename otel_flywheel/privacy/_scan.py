@@ -38,10 +38,6 @@ from otel_flywheel.privacy._shapes import Alternative, Match, Start
 
 __all__ = ["Scanner"]
 
-# The kinds a bearer token can be more precisely: a JWT is reported as a JWT.
-_JWT_SHAPE: Final = re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
-_KIND_BEARER: Final = "BEARER_TOKEN"
-_KIND_JWT: Final = "JWT"
 _SHORTEST_KEYWORD_VALUE: Final = 6  # "pwd=ab": nothing shorter holds a keyword-led secret
 
 _Candidate = tuple[int, int, re.Match[str], Alternative]  # start, branch order, match, branch
@@ -225,8 +221,13 @@ class Scanner:
         # The prefilter finds each keyword (in its case rule) and each group's starts at once;
         # keywords first, since at one place a keyword-led branch is tried first.
         keyword_starts = [
-            (Start(re.escape(keyword), caseless=keyword == keyword.lower()),)
-            for keyword, _ in self._keywords
+            (
+                Start(
+                    re.escape(keyword) + _after_keyword([a for _, _, a in branches]),
+                    caseless=keyword == keyword.lower(),
+                ),
+            )
+            for keyword, branches in self._keywords
         ]
         self._prefilter = (
             Prefilter.load([*keyword_starts, *(group.starts() for group in self._groups)])
@@ -330,6 +331,15 @@ class Scanner:
         return candidates
 
 
+def _after_keyword(alternatives: Sequence[Alternative]) -> str:
+    """What follows a keyword wherever one of the branches it leads can match, for the
+    prefilter: "" (the keyword alone) unless every branch says (``Alternative.after_keyword``)."""
+    follows = sorted({alternative.after_keyword for alternative in alternatives})
+    if "" in follows:
+        return ""
+    return follows[0] if len(follows) == 1 else "(?:" + "|".join(follows) + ")"
+
+
 def _keyword_positions(text: str, keywords: Sequence[tuple[str, object]]) -> list[tuple[str, int]]:
     """Where each keyword occurs in ``text``: a lower-case keyword in any case ("Bearer" for
     "bearer"), one with capitals as written ("-----BEGIN").
@@ -394,7 +404,5 @@ def _accept(
         start, end = span
     if start < floor or start >= end:
         return None  # an email's local part reaching back into the previous match
-    kind = alternative.kind
-    if kind == _KIND_BEARER and _JWT_SHAPE.fullmatch(text, start, end):
-        kind = _KIND_JWT  # say what it is: the JWT shape is the more specific finding
+    kind = alternative.kind if alternative.kind_of is None else alternative.kind_of(text[start:end])
     return Match(start, end, kind), max(resume, m.start() + 1)

@@ -69,6 +69,27 @@ SECRET_KINDS: Final = frozenset(
     }
 )
 
+# Vendors' published token prefixes (gitleaks' rules): GitLab's (glpat-, gldt-, ...), and other
+# vendors' keys with the shape of what follows the prefix.
+_GITLAB_PREFIXES: Final = (
+    "pat", "dt", "rt", "ptt", "ft", "soat", "oas", "imt", "agent", "ffct", "cbt"
+)  # fmt: skip
+_VENDOR_KEYS: Final = (
+    ("google", "AIza", r"[0-9A-Za-z_\-]{35}"),
+    ("stripe_live", "sk_live_", r"[0-9A-Za-z]{24,}"),
+    ("stripe_test", "sk_test_", r"[0-9A-Za-z]{24,}"),
+    ("stripe_restricted_live", "rk_live_", r"[0-9A-Za-z]{24,}"),
+    ("stripe_restricted_test", "rk_test_", r"[0-9A-Za-z]{24,}"),
+    ("huggingface", "hf_", r"[A-Za-z0-9]{30,}"),
+    ("groq", "gsk_", r"[A-Za-z0-9]{48,}"),
+    ("xai", "xai-", r"[A-Za-z0-9]{60,}"),
+    ("npm", "npm_", r"[A-Za-z0-9]{36,}"),
+    ("pypi", "pypi-AgEIcHlwaS5vcmc", r"[A-Za-z0-9_\-]{50,}"),
+    ("sendgrid", "SG.", r"[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"),
+    ("digitalocean", "dop_v1_", r"[a-f0-9]{64}"),
+    ("replicate", "r8_", r"[A-Za-z0-9]{37,}"),
+)
+
 # --- validators ------------------------------------------------------------------------------
 
 # Values that are placeholders, templates or already-redacted tokens, not secrets: redacting them
@@ -97,16 +118,25 @@ def _word(word: str) -> str:
 
 
 _JOIN: Final = r"[_.\-]?"
+# The words before "token" that make it a credential ("access_token", "hf_token"); a page's or a
+# stream's token ("next_page_token", "eos_token") is not one.
+_TOKEN_OWNERS: Final = (
+    "access", "auth", "refresh", "session", "bearer", "api", "id", "oauth", "bot", "app", "csrf",
+    "xsrf", "personal", "private", "github", "gh", "gitlab", "hf", "huggingface", "slack",
+    "discord", "telegram", "npm", "pypi", "vault", "service", "security", "client", "user",
+)  # fmt: skip
+# The words before "key" that make it a secret one ("access_key", Azure's "AccountKey" and
+# "Ocp-Apim-Subscription-Key"); "api" and "secret" are their own rules.
+_KEY_OWNERS: Final = ("access", "account", "master", "subscription", "encryption", "signing")
 _SECRET_KEY = re.compile(
     r"(?s:.*?)(?:"
     + "|".join(
         (
             _word("api") + _JOIN + _word("key"),
+            "(?<![A-Za-z])(?i:apikey)",
             _word("secret") + f"(?:{_JOIN}{_word('key')})?",
-            _word("access") + _JOIN + _word("key"),
-            f"(?:{'|'.join(_word(w) for w in ('access', 'auth', 'refresh', 'session', 'bearer'))})"
-            + _JOIN
-            + _word("token"),
+            f"(?:{'|'.join(_word(w) for w in _KEY_OWNERS)})" + _JOIN + _word("key"),
+            f"(?:{'|'.join(_word(w) for w in _TOKEN_OWNERS)})" + _JOIN + _word("token"),
         )
     )
     + ")"
@@ -211,6 +241,139 @@ def _config_password(text: str, start: int, end: int, floor: int) -> tuple[int, 
     return start, end
 
 
+# --- values named by their key in text ------------------------------------------------------------
+
+# The key before a value that ``kv_secret`` or ``flag_secret`` proposes: an identifier ("api_key",
+# "OPENWEATHER_API_KEY", "X-API-Key", "--api-key", "client_secret"), or "API key" in prose, then
+# the separator ("=", ":", "=>", ":=", a CLI flag's space) and an opening quote.
+_KEY_BEFORE = re.compile(
+    r"(?:(?P<qualifier>(?i:api|secret|access))[ ])?(?P<key>[A-Za-z0-9_.\-]{1,64})[\"']?"
+    r"(?P<separator>[ \t]*(?:=>|:=|[=:])[ \t]*|[ \t]+)[\"']?\Z"
+)
+# A bare "token" is a credential unless a word before it says whose token it is ("page_token");
+# "key" only as a URL's query parameter ("?key="), where it is Google's, Bing's, a maps API's key.
+_BARE_TOKEN = re.compile(r"(?s:.*?)(?:(?<![A-Za-z])(?i:token)|(?<=[a-z0-9])Token)")
+_NOT_A_CREDENTIAL_TOKEN = re.compile(
+    r"(?s:.*?)(?:(?<![A-Za-z])(?i:page|next|continuation|pagination|sync|cursor|resume|start|end"
+    r"|stop|eos|bos|pad|unk|sep|cls|mask|special|max|min|total|num|prompt|completion|input|output"
+    r"|first|last|cancellation|idempotency|request|trace|span)|(?<=[a-z0-9])(?:Page|Next|Sync"
+    r"|Cursor|Resume|Cancellation|Continuation|Pagination|Idempotency|Request))"
+    r"[_.\-]?(?:(?<![A-Za-z])(?i:token)|(?<=[a-z0-9])Token)"
+)
+# The vendors' kinds by their prefixes, to name what a key found by its key is
+# (``OPENAI_API_KEY=sk-...`` is an OpenAI key); the vendors' branches check more.
+_VENDOR_KINDS: Final = (
+    ("sk-ant-", KIND_ANTHROPIC_KEY),
+    ("sk-", KIND_OPENAI_KEY),
+    *((prefix, KIND_AWS_KEY_ID) for prefix in ("AKIA", "ASIA")),
+    *((prefix, KIND_GITHUB_TOKEN) for prefix in ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    ("github_pat_", KIND_GITHUB_TOKEN),
+    *((f"gl{prefix}-", KIND_GITLAB_TOKEN) for prefix in _GITLAB_PREFIXES),
+    *((prefix, KIND_SLACK_TOKEN) for prefix in ("xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-", "xoxe", "xapp-")),
+)  # fmt: skip
+_JWT_SHAPE: Final = re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
+
+
+def _named_key_kind(value: str) -> str:
+    """A key named by its key is an API key, unless its prefix or shape says whose it is."""
+    for prefix, kind in _VENDOR_KINDS:
+        if value.startswith(prefix):
+            return kind
+    return KIND_JWT if _JWT_SHAPE.fullmatch(value) else KIND_API_KEY
+
+
+def _bearer_kind(value: str) -> str:
+    """A bearer token that is a JWT is reported as one: the more specific finding."""
+    return KIND_JWT if _JWT_SHAPE.fullmatch(value) else KIND_BEARER_TOKEN
+
+
+# What a value under a key-naming word is in documentation and templates rather than a key.
+_KEY_PLACEHOLDER = re.compile(
+    r"(?i:(?:your|my|insert|enter|replace|example|dummy|fake|sample)[_\- ].*"
+    r"|.*[_\-](?:here|example|placeholder)|replace_?me|todo|tbd)"
+)
+# A reference to a value in code: dotted names without digits (`process.env.API_KEY`,
+# `settings.OPENAI_API_KEY`); `_CODE_VALUE` has calls, subscripts and environment references.
+_DOTTED_NAME = re.compile(r"[A-Za-z_]+(?:\.[A-Za-z_]+)+")
+
+
+def _key_shaped(value: str, shortest: int) -> bool:
+    """Whether ``value`` has the look of a generated key or token: long enough, and with letters
+    and digits, or with both cases throughout (base64). Identifiers (`api_key`, `OPENAI_API_KEY`),
+    words and plain numbers (ids, counts) have neither."""
+    if len(value) < shortest or value.isdigit():
+        return False
+    has_digit = any(c.isdigit() for c in value)
+    has_letter = any(c.isalpha() for c in value)
+    if has_digit and has_letter:
+        return True
+    return (
+        len(value) >= 16
+        and sum(c.isupper() for c in value) >= 2
+        and sum(c.islower() for c in value) >= 2
+    )
+
+
+def _is_reference(value: str) -> bool:
+    """A placeholder or code, not a value: `${API_KEY}`, `YOUR_API_KEY`, `os.environ["KEY"]`."""
+    return bool(
+        _PLACEHOLDER.fullmatch(value)
+        or _KEY_PLACEHOLDER.fullmatch(value)
+        or _CODE_VALUE.fullmatch(value)
+        or _DOTTED_NAME.fullmatch(value)
+    )
+
+
+def _names_a_token(name: str) -> bool:
+    """A bare "token" (or one ending a name), not a page's, a stream's or a count's."""
+    return bool(_BARE_TOKEN.fullmatch(name)) and not _NOT_A_CREDENTIAL_TOKEN.fullmatch(name)
+
+
+def _is_query_key(name: str, text: str, at: int) -> bool:
+    """A URL's "key" query parameter ("?key=", "&key=")."""
+    return name.lower() == "key" and at > 0 and text[at - 1] in "?&;"
+
+
+def _keyed_secret(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
+    """A value after a key that names an API key, a secret or a credential token, in text:
+    `api_key=...`, `"client_secret": "..."`, `X-API-Key: ...`, `?key=...`, `--api-key ...`.
+
+    The key is read back from the value (``_KEY_BEFORE``) and judged by ``names_secret``, the
+    rule for JSON fields and attributes, or as a bare "token" or a URL's "key", which ask more of
+    the value. The value must look generated (``_key_shaped``), not like code or a placeholder,
+    and its prefix names its kind (``_named_key_kind``)."""
+    while end > start and text[end - 1] in ".)]}>":
+        end -= 1  # a sentence's full stop, a closing bracket around the pair
+    value = text[start:end]
+    if _is_reference(value):
+        return None
+    before = _KEY_BEFORE.search(text, max(0, start - 80), start)
+    if before is None:
+        return None
+    key, separator = before["key"], before["separator"]
+    if not separator.strip(" \t") and not key.startswith("-"):
+        return None  # a space separates a value from its key only after a CLI flag
+    name = f"{before['qualifier']}_{key}" if before["qualifier"] else key
+    if names_secret(name):
+        shortest = 8
+    elif _names_a_token(name) or _is_query_key(name, text, before.start()):
+        shortest = 16  # a looser name asks more of the value
+    else:
+        return None
+    return (start, end) if _key_shaped(value, shortest) else None
+
+
+def _authorization(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
+    """An `Authorization` header's credentials after a scheme other than Bearer and Basic
+    ("Token", "ApiKey", "SSWS") or none; those two have their own branches."""
+    while end > start and text[end - 1] == ".":
+        end -= 1
+    value = text[start:end]
+    if _is_reference(value):
+        return None
+    return (start, end) if _key_shaped(value, 8) else None
+
+
 def _basic_credentials(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """``Basic`` values must decode to ``user:password``, or the word was just prose."""
     try:
@@ -231,26 +394,7 @@ def _slack_token(text: str, start: int, end: int, floor: int) -> tuple[int, int]
 
 # "Not right after a character that continues a token", written to follow a pattern's first
 # character (see Alternative): the lookbehind spans that character too.
-# GitLab's token prefixes (glpat-, gldt-, ...).
-_GITLAB_PREFIXES: Final = (
-    "pat", "dt", "rt", "ptt", "ft", "soat", "oas", "imt", "agent", "ffct", "cbt"
-)  # fmt: skip
 _B = r"(?<![A-Za-z0-9_\-].)"
-_VENDOR_KEYS: Final = (
-    ("google", "AIza", r"[0-9A-Za-z_\-]{35}"),
-    ("stripe_live", "sk_live_", r"[0-9A-Za-z]{24,}"),
-    ("stripe_test", "sk_test_", r"[0-9A-Za-z]{24,}"),
-    ("stripe_restricted_live", "rk_live_", r"[0-9A-Za-z]{24,}"),
-    ("stripe_restricted_test", "rk_test_", r"[0-9A-Za-z]{24,}"),
-    ("huggingface", "hf_", r"[A-Za-z0-9]{30,}"),
-    ("groq", "gsk_", r"[A-Za-z0-9]{48,}"),
-    ("xai", "xai-", r"[A-Za-z0-9]{60,}"),
-    ("npm", "npm_", r"[A-Za-z0-9]{36,}"),
-    ("pypi", "pypi-AgEIcHlwaS5vcmc", r"[A-Za-z0-9_\-]{50,}"),
-    ("sendgrid", "SG.", r"[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"),
-    ("digitalocean", "dop_v1_", r"[a-f0-9]{64}"),
-    ("replicate", "r8_", r"[A-Za-z0-9]{37,}"),
-)
 _B64URL = r"[A-Za-z0-9_\-]"
 
 SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
@@ -354,6 +498,65 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         lead=2,
         starts=(Start("eyJ[A-Za-z0-9_\\-]{5}", 2),),
     ),
+    # A value under a key that names an API key, a secret or a credential token, in text:
+    # `api_key=...`, `"client_secret": "..."`, `X-API-Key: ...`, `?key=...`, `AccountKey=...;`.
+    # Found at the key's last word; the validator reads the whole key back (``_keyed_secret``).
+    Alternative(
+        "kv_secret",
+        KIND_API_KEY,
+        "[KkSsTt]",
+        r"(?i:key|secret|token)[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
+        r"(?:\"(?P<kv_secret_q>[^\"\s]{1,512})\"|'(?P<kv_secret_s>[^'\s]{1,512})'"
+        r"|(?P<kv_secret_v>[^\s;,&\"'<>|]{1,512}))",
+        value_groups=("kv_secret_q", "kv_secret_s", "kv_secret_v"),
+        validate=_keyed_secret,
+        kind_of=_named_key_kind,
+        keywords=("key", "secret", "token"),
+        after_keyword=r"[\"']?[ \t]*[=:]",
+    ),
+    # The same as a command line's flag: `--api-key 4f9a...`, `--token ...`.
+    Alternative(
+        "flag_secret",
+        KIND_API_KEY,
+        "[KkSsTt]",
+        r"(?i:key|secret|token)[ \t]+[\"']?(?P<flag_secret_v>[^\s;&\"'<>|]{8,512})",
+        value_groups=("flag_secret_v",),
+        validate=_keyed_secret,
+        kind_of=_named_key_kind,
+        keywords=("key", "secret", "token"),
+        after_keyword=r"[ \t]",
+    ),
+    # `Authorization: Token ...`, `Authorization: ApiKey ...`: the credentials after any scheme
+    # but Bearer and Basic (their branches follow), or with none.
+    Alternative(
+        "authorization",
+        KIND_API_KEY,
+        "[Aa]",
+        r"(?i:authorization)[\"']?[ \t]*[=:][ \t]*[\"']?(?!(?i:bearer|basic)[ \t])"
+        r"(?:[A-Za-z][A-Za-z0-9_\-]{0,30}[ \t]+)?(?P<authorization_v>[A-Za-z0-9._~+/=\-]{8,512})",
+        value_groups=("authorization_v",),
+        validate=_authorization,
+        kind_of=_named_key_kind,
+        keywords=("authorization",),
+        after_keyword=r"[\"']?[ \t]*[=:]",
+    ),
+    # Incoming webhooks are a URL whose path is the secret: anyone holding it can post.
+    Alternative(
+        "slack_webhook",
+        KIND_SLACK_TOKEN,
+        "[h]",
+        r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<slack_webhook_v>[A-Za-z0-9_/\-]{20,})",
+        value_groups=("slack_webhook_v",),
+        keywords=("hooks.slack.com/",),
+    ),
+    Alternative(
+        "discord_webhook",
+        KIND_API_KEY,
+        "[d]",
+        r"discord(?:app)?\.com/api/webhooks/(?P<discord_webhook_v>[0-9]{5,}/[A-Za-z0-9_\-]{20,})",
+        value_groups=("discord_webhook_v",),
+        keywords=("discord.com/api/webhooks/", "discordapp.com/api/webhooks/"),
+    ),
     # `Authorization: Bearer <token>` or any `bearer <token>`: only the token is the value.
     Alternative(
         "bearer",
@@ -362,6 +565,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"[Bb](?<![A-Za-z0-9_].)(?i:earer)[ \t]+(?P<bearer_v>[A-Za-z0-9._~+/\-]{8,}=*)",
         value_groups=("bearer_v",),
         validate=_looks_like_token,
+        kind_of=_bearer_kind,
         keywords=("bearer",),
     ),
     # HTTP Basic credentials are base64("user:password"): a password. The validator decodes them,

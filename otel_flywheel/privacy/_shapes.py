@@ -144,6 +144,12 @@ class Alternative:
     # matches include every place the branch's regex matches. Empty: the anchor alone. Branches
     # led by a digit (but an IBAN's) share the scanner's own (``_scan``).
     starts: tuple[Start, ...] = ()
+    # The kind of a value found, where its shape says more than ``kind`` (a bearer token that
+    # is a JWT, a key named by its key that is an OpenAI key): say what it is.
+    kind_of: Callable[[str], str] | None = None
+    # For a keyword-led branch, what follows each of its keywords wherever it can match (the
+    # prefilter's dialect): the prefilter then stops at "token:", not at every "token".
+    after_keyword: str = ""
     # Places where this branch cannot match (``Start``s with ``rules_out``): the prefilter drops
     # a place only where every branch of the group refuses it (``_scan``).
     refuses: tuple[Start, ...] = ()

@@ -106,6 +106,8 @@ LABELS = {
     "email_latin": "write to {}",
     "url_encoded": "GET {}",
     "html_page": "page: {}",
+    # keys without a vendor's prefix, named by the key before them
+    "keyed_secret": "{}",
 }
 KINDS = tuple(LABELS)
 
@@ -270,6 +272,36 @@ class ValueFactory:
         email = f"{user}&#64;{domain}"
         text = f"<p>Tel.&nbsp;{phone} &middot; <a>{email}</a></p>"
         return Planted("html_page", text, (phone, email))
+
+    def keyed_secret(self) -> Planted:
+        """A key without a vendor's prefix, where a key names it: a query parameter, a header,
+        an environment line, JSON in a message, a command line's flag."""
+        host = self.faker.domain_name()
+        alphabet = self.rng.choice(
+            (
+                "0123456789abcdef",
+                string.ascii_letters + string.digits,
+                string.ascii_letters + "0123456789-_",
+            )
+        )
+        value = self._chars(self.rng.randrange(24, 48), alphabet)
+        value = (
+            self._chars(1, "abcdef") + value + self._chars(1, string.digits)
+        )  # a letter, a digit
+        templates = (
+            "GET https://api.{host}/v1/weather?q=Paris&api_key={v}&units=metric",
+            "https://maps.{host}/geocode?key={v}",
+            "OPENWEATHER_API_KEY={v}",
+            "X-API-Key: {v}",
+            "Authorization: Token {v}",
+            "client_secret={v}",
+            'upstream rejected {{"access_token": "{v}", "scope": "read"}}',
+            "curl -s -H 'apikey: {v}' https://{host}/rest/v1/orders",
+            "tool --api-key {v} --region eu",
+            "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={v};EndpointSuffix=x",
+        )
+        text = self.rng.choice(templates).format(host=host, v=value)
+        return Planted("keyed_secret", text, (value,))
 
     def card_number(self) -> str:
         number = self.faker.credit_card_number(self.rng.choice(CARD_TYPES))

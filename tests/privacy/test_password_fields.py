@@ -137,7 +137,9 @@ API_KEY_VALUE = "kZ9q-2f8Lw_0x7YbM3"  # no vendor prefix: only its key says what
     "key",
     ["api_key", "apiKey", "API_KEY", "openai.api_key", "X-Api-Key", "http.request.header.x-api-key",
      "secret", "client_secret", "clientSecret", "secret_key", "aws_secret_access_key",
-     "access_key", "access_token", "auth_token", "refreshToken", "session_token"],
+     "access_key", "access_token", "auth_token", "refreshToken", "session_token", "apikey",
+     "AccountKey", "Ocp-Apim-Subscription-Key", "master_key", "id_token", "HF_TOKEN", "GITHUB_TOKEN",
+     "PRIVATE-TOKEN", "oauth_token", "botToken"],
 )  # fmt: skip
 def test_a_field_or_attribute_naming_an_api_key_or_a_secret_is_masked(key: str) -> None:
     document = {"model": "gpt-4o-mini", key: API_KEY_VALUE, "max_tokens": 5}
@@ -158,6 +160,10 @@ def test_a_field_or_attribute_naming_an_api_key_or_a_secret_is_masked(key: str) 
         {"access_token_expires_in": "3600", "api_key_id": "key_123", "monkey": "george"},
         {"api_key": "${OPENAI_API_KEY}", "secret": "<redacted>", "access_token": "***"},
         {"tokenizer": "cl100k_base", "secretary": "Ann", "llm.token_count.total": 17},
+        # a model's tokens and a page's cursor are not credentials
+        {"token": "Hello", "logprob": -0.31, "top_logprobs": [{"token": "Hi", "logprob": -1.2}]},
+        {"next_page_token": "CiAKGjBpNDd2Nmp5", "eos_token": "</s>", "pad_token_id": 50256},
+        {"monkey": "george", "keyboard": "qwerty", "primary_key": "id", "sort_key": "created_at"},
     ],
 )
 def test_other_keys_and_placeholders_under_secret_keys_are_left_alone(document: object) -> None:
