@@ -56,6 +56,7 @@ from otel_flywheel.privacy._phone_reading import (
 from otel_flywheel.privacy._shapes import Alternative, Span, Start, Validator, after
 
 __all__ = [
+    "CLICK_TO_CHAT_ALTERNATIVE",
     "CONTEXT_PHONE_ALTERNATIVE",
     "DEFAULT_PHONE_REGIONS",
     "INTERNATIONAL_PHONE_ALTERNATIVE",
@@ -247,6 +248,26 @@ INTERNATIONAL_PHONE_ALTERNATIVE: Final = Alternative(
     + r"(?![A-Za-z0-9_]|[.\-/][A-Za-z0-9])",
     validate=_phone_intl,
     starts=(Start(r"\+[1-9]"), Start(r"\+\([1-9]")),
+)
+
+
+def _click_to_chat(text: str, start: int, end: int, floor: int) -> Span | None:
+    """A WhatsApp link's digits are an international number without its "+" (wa.me/14155550132):
+    all of them must read as one."""
+    digit_count = end - start
+    return (start, end) if international_length("+" + text[start:end]) == digit_count + 1 else None
+
+
+# WhatsApp's click-to-chat links (``https://wa.me/<number>``): a support agent's replies carry
+# the customer's number there. Its other form (``api.whatsapp.com/send?phone=``) is a "phone" key.
+CLICK_TO_CHAT_ALTERNATIVE: Final = Alternative(
+    "phone_click_to_chat",
+    KIND_PHONE,
+    "[w]",
+    r"(?i:wa\.me)/(?P<phone_click_to_chat_v>[1-9][0-9]{6,14})(?![0-9])",
+    value_groups=("phone_click_to_chat_v",),
+    validate=_click_to_chat,
+    keywords=("wa.me/",),
 )
 
 # A national candidate does not start right after a word, a "+", "_", "-" or "/", nor inside a

@@ -23,6 +23,7 @@ from typing import Final
 from otel_flywheel.privacy._cards import CARD_ALTERNATIVE, KIND_CARD
 from otel_flywheel.privacy._network import IP_ALTERNATIVES, KIND_IP
 from otel_flywheel.privacy._phones import (
+    CLICK_TO_CHAT_ALTERNATIVE,
     CONTEXT_PHONE_ALTERNATIVE,
     DEFAULT_PHONE_REGIONS,
     INTERNATIONAL_PHONE_ALTERNATIVE,
@@ -196,4 +197,5 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     CARD_ALTERNATIVE,
     *IP_ALTERNATIVES,
     INTERNATIONAL_PHONE_ALTERNATIVE,
+    CLICK_TO_CHAT_ALTERNATIVE,
 )

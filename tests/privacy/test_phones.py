@@ -404,3 +404,29 @@ def test_format_shapes_and_leading_digits_are_read_from_the_metadata() -> None:
     assert digit_prefixes(r"1(?:2[0-24]|3)", 3) == {"120", "121", "122", "124", "13"}
     assert digit_prefixes(r"[2-9]\d{2}", 2) == {f"{a}{b}" for a in "23456789" for b in "0123456789"}
     assert digit_prefixes(r"[^0]", 1) is None  # a negated class: not followed
+
+
+# --- click-to-chat links ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("reach us on https://wa.me/14155550132?text=Hi", "14155550132"),
+        ("wa.me/447946095800", "447946095800"),
+        ("[WhatsApp](https://wa.me/5511912345678)", "5511912345678"),
+        ("https://WA.ME/4915123456789.", "4915123456789"),
+        ("chat: wa.me/919812345678, or call", "919812345678"),
+    ],
+)
+def test_the_number_in_a_whatsapp_link_is_a_phone_number(text: str, number: str) -> None:
+    assert found(text) == [("PHONE", number)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["wa.me/123", "https://wa.me/message/ABCDEF123", "wa.me/00000000", "wa.me/99912345678",
+     "https://notwa.me.example/14155550132x"],
+)  # fmt: skip
+def test_whatsapp_links_without_a_number_are_left_alone(text: str) -> None:
+    assert found(text) == []
