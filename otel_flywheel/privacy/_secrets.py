@@ -243,7 +243,7 @@ def _config_password(text: str, start: int, end: int, floor: int) -> tuple[int, 
 
 # --- values named by their key in text ------------------------------------------------------------
 
-# The key before a value that ``kv_secret`` or ``flag_secret`` proposes: an identifier ("api_key",
+# The key before a value that ``kv_secret`` proposes: an identifier ("api_key",
 # "OPENWEATHER_API_KEY", "X-API-Key", "--api-key", "client_secret"), or "API key" in prose, then
 # the separator ("=", ":", "=>", ":=", a CLI flag's space) and an opening quote.
 _KEY_BEFORE = re.compile(
@@ -499,32 +499,22 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         starts=(Start("eyJ[A-Za-z0-9_\\-]{5}", 2),),
     ),
     # A value under a key that names an API key, a secret or a credential token, in text:
-    # `api_key=...`, `"client_secret": "..."`, `X-API-Key: ...`, `?key=...`, `AccountKey=...;`.
-    # Found at the key's last word; the validator reads the whole key back (``_keyed_secret``).
+    # `api_key=...`, `"client_secret": "..."`, `X-API-Key: ...`, `?key=...`, `AccountKey=...;`,
+    # and as a command line's flag: `--api-key 4f9a...`, `--token ...`. Found at the key's last
+    # word; the validator reads the whole key back (``_keyed_secret``).
     Alternative(
         "kv_secret",
         KIND_API_KEY,
         "[KkSsTt]",
-        r"(?i:key|secret|token)[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
+        r"(?i:key|secret|token)(?:[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
         r"(?:\"(?P<kv_secret_q>[^\"\s]{1,512})\"|'(?P<kv_secret_s>[^'\s]{1,512})'"
-        r"|(?P<kv_secret_v>[^\s;,&\"'<>|]{1,512}))",
-        value_groups=("kv_secret_q", "kv_secret_s", "kv_secret_v"),
+        r"|(?P<kv_secret_v>[^\s;,&\"'<>|]{1,512}))"
+        r"|[ \t]+[\"']?(?P<kv_secret_flag>[^\s;&\"'<>|]{8,512}))",
+        value_groups=("kv_secret_q", "kv_secret_s", "kv_secret_v", "kv_secret_flag"),
         validate=_keyed_secret,
         kind_of=_named_key_kind,
         keywords=("key", "secret", "token"),
-        after_keyword=r"[\"']?[ \t]*[=:]",
-    ),
-    # The same as a command line's flag: `--api-key 4f9a...`, `--token ...`.
-    Alternative(
-        "flag_secret",
-        KIND_API_KEY,
-        "[KkSsTt]",
-        r"(?i:key|secret|token)[ \t]+[\"']?(?P<flag_secret_v>[^\s;&\"'<>|]{8,512})",
-        value_groups=("flag_secret_v",),
-        validate=_keyed_secret,
-        kind_of=_named_key_kind,
-        keywords=("key", "secret", "token"),
-        after_keyword=r"[ \t]",
+        after_keyword=r"(?:[\"']?[ \t]*[=:]|[ \t])",
     ),
     # `Authorization: Token ...`, `Authorization: ApiKey ...`: the credentials after any scheme
     # but Bearer and Basic (their branches follow), or with none.
