@@ -48,7 +48,9 @@ __all__ = [
     "PII_KINDS",
     "checked_phone_regions",
     "forget_phone_readings",
+    "is_ssn_value",
     "keep_compiled_metadata",
+    "names_ssn",
     "national_phone_alternatives",
 ]
 
@@ -102,6 +104,31 @@ def _email(text: str, start: int, end: int, floor: int) -> Span | None:
 
 def _ssn(text: str, start: int, end: int, floor: int) -> Span | None:
     return None if text.startswith(("000", "666"), start) else (start, end)
+
+
+# An SSN as its digits: the area (never 000, 666 or 9xx), the group (never 00) and the serial
+# (never 0000), joined by one separator used twice or none.
+_SSN_DIGITS: Final = re.compile(
+    r"(?!000|666)[0-8][0-9]{2}(?P<sep>[ .]|[ ]?-[ ]?|)(?!00)[0-9]{2}(?P=sep)(?!0000)[0-9]{4}"
+)
+# A key that names an SSN: "ssn", "customer_ssn", "SSN", "social_security_number", "socialSecurityNo".
+_SSN_KEY: Final = re.compile(
+    r"(?s:.*?)(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
+    r"(?i:ssn|social[_.\- ]?security(?:[_.\- ]?(?:number|num|no|nr))?)"
+)
+
+
+def names_ssn(key: str) -> bool:
+    """Whether a JSON field or attribute named ``key`` holds a US Social Security number."""
+    return _SSN_KEY.fullmatch(key) is not None
+
+
+def is_ssn_value(value: str | int) -> bool:
+    """Whether a field named like an SSN holds one: nine digits, grouped 3-2-4 or not, or an
+    integer (a leading zero is lost there, so 8 digits are one too)."""
+    if type(value) is int:
+        return 10**7 <= value < 10**9 and _SSN_DIGITS.fullmatch(f"{value:09d}") is not None
+    return type(value) is str and _SSN_DIGITS.fullmatch(value.strip()) is not None
 
 
 # ISO 13616 registry: IBAN length per country (the check digits are only half the test; a length
@@ -193,6 +220,19 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"(?<=[0-8])(?<![A-Za-z0-9\-].)[0-9]{2}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![A-Za-z0-9]|-[0-9])",
         validate=_ssn,
         starts=after("[^A-Za-z0-9\\-]", "[0-8][0-9]{2}-[0-9]{2}-[0-9]{4}"),
+    ),
+    # An SSN after the words that name it, however its digits are grouped: "SSN 123456789",
+    # "SSN: 123 45 6789", "social security no. 123.45.6789". The dashed form needs no words.
+    Alternative(
+        "ssn_in_context",
+        KIND_SSN,
+        "[Ss]",
+        r"(?<![A-Za-z0-9])(?i:ssn|social[ \-]security)(?i:[ \-]?(?:number|num|no\.?|nr|#))?"
+        r"[\"']?[ \t]*(?:[:=#(]|(?i:is))?[ \t]*[\"']?"
+        r"(?P<ssn_in_context_v>(?!000|666)[0-8][0-9]{2}(?P<ssn_sep>[ .]|[ ]?-[ ]?|)(?!00)[0-9]{2}"
+        r"(?P=ssn_sep)(?!0000)[0-9]{4})(?![0-9]|[ .\-][0-9])",
+        value_groups=("ssn_in_context_v",),
+        keywords=("ssn", "social security", "social-security"),
     ),
     CARD_ALTERNATIVE,
     *IP_ALTERNATIVES,

@@ -27,6 +27,7 @@ from otel_flywheel.privacy._cache import DEFAULT_MAX_ENTRIES, ResultCache
 from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
 from otel_flywheel.privacy._joined import is_joinable
 from otel_flywheel.privacy._phones import KIND_PHONE, is_phone_value, names_phone
+from otel_flywheel.privacy._pii import KIND_SSN, is_ssn_value, names_ssn
 from otel_flywheel.privacy._secrets import (
     KIND_API_KEY,
     KIND_PASSWORD,
@@ -219,7 +220,8 @@ class Redactor:
         "pwd"), unless a placeholder (``***``, ``${DB_PASSWORD}``) or the shell's PWD; an API key
         or another secret under a key naming one ("api_key", "client_secret"); a phone
         number under a key naming one ("phone", "mobile_number"), written with digits and
-        separators only, or as an integer."""
+        separators only, or as an integer; and a US SSN under a key naming one ("ssn",
+        "social_security_number"), nine digits grouped 3-2-4 or not, or an integer."""
         if type(value) is str:
             if not value:
                 return None
@@ -231,7 +233,9 @@ class Redactor:
                 return None if is_placeholder(value) else KIND_API_KEY
         elif type(value) is not int:
             return None
-        return KIND_PHONE if names_phone(key) and is_phone_value(value) else None
+        if names_phone(key) and is_phone_value(value):
+            return KIND_PHONE
+        return KIND_SSN if names_ssn(key) and is_ssn_value(value) else None
 
     def whole_result(self, kind: str, value: str) -> Result:
         """What ``value`` becomes when all of it is a value of ``kind`` (see ``kind_under``)."""
@@ -399,7 +403,7 @@ _Planned = tuple[Any, ...]
 
 def _names_a_kind(key: str) -> bool:
     """Whether ``kind_under`` may answer for ``key``: such keys are asked about every time."""
-    return names_password(key) or names_secret(key) or names_phone(key)
+    return names_password(key) or names_secret(key) or names_phone(key) or names_ssn(key)
 
 
 def key_fingerprint(key: bytes) -> str:
