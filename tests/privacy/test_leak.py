@@ -106,8 +106,9 @@ LABELS = {
     "email_latin": "write to {}",
     "url_encoded": "GET {}",
     "html_page": "page: {}",
-    # keys without a vendor's prefix, named by the key before them
+    # keys without a vendor's prefix, named by the key before them; SSNs without dashes
     "keyed_secret": "{}",
+    "ssn_undashed": "{}",
 }
 KINDS = tuple(LABELS)
 
@@ -334,6 +335,14 @@ class ValueFactory:
     def ssn(self) -> Planted:
         text = self.faker["en_US"].ssn()
         return Planted("ssn", text, (text,))
+
+    def ssn_undashed(self) -> Planted:
+        """An SSN written without dashes, after the words that name it."""
+        digits = self.faker["en_US"].ssn().replace("-", "")
+        sep = self.rng.choice(("", " ", "."))
+        written = f"{digits[:3]}{sep}{digits[3:5]}{sep}{digits[5:]}"
+        words = self.rng.choice(("SSN", "SSN:", "ssn=", "SSN#", "Social Security Number"))
+        return Planted("ssn_undashed", f"{words} {written}", (written,))
 
     def ipv4(self) -> Planted:
         text = self.faker.ipv4_public()
