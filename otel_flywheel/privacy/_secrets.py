@@ -251,7 +251,7 @@ _KEY_BEFORE = re.compile(
     r"(?P<separator>[ \t]*(?:=>|:=|[=:])[ \t]*|[ \t]+)[\"']?\Z"
 )
 # A bare "token" is a credential unless a word before it says whose token it is ("page_token");
-# "key" only as a URL's query parameter ("?key="), where it is Google's, Bing's, a maps API's key.
+# "key" and "sig" only as a URL's query parameters (``_QUERY_SECRETS``).
 _BARE_TOKEN = re.compile(r"(?s:.*?)(?:(?<![A-Za-z])(?i:token)|(?<=[a-z0-9])Token)")
 _NOT_A_CREDENTIAL_TOKEN = re.compile(
     r"(?s:.*?)(?:(?<![A-Za-z])(?i:page|next|continuation|pagination|sync|cursor|resume|start|end"
@@ -329,9 +329,14 @@ def _names_a_token(name: str) -> bool:
     return bool(_BARE_TOKEN.fullmatch(name)) and not _NOT_A_CREDENTIAL_TOKEN.fullmatch(name)
 
 
+# Query parameters that hold a credential by themselves: a maps API's "key", and the "sig" of an
+# Azure shared access signature, which grants what the URL names to whoever holds it.
+_QUERY_SECRETS: Final = frozenset(("key", "sig"))
+
+
 def _is_query_key(name: str, text: str, at: int) -> bool:
-    """A URL's "key" query parameter ("?key=", "&key=")."""
-    return name.lower() == "key" and at > 0 and text[at - 1] in "?&;"
+    """A URL's query parameter that holds a credential ("?key=", "&sig=")."""
+    return name.lower() in _QUERY_SECRETS and at > 0 and text[at - 1] in "?&;"
 
 
 def _keyed_secret(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
@@ -506,14 +511,14 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "kv_secret",
         KIND_API_KEY,
         "[KkSsTt]",
-        r"(?i:key|secret|token)(?:[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
+        r"(?i:key|secret|token|sig)(?:[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
         r"(?:\"(?P<kv_secret_q>[^\"\s]{1,512})\"|'(?P<kv_secret_s>[^'\s]{1,512})'"
         r"|(?P<kv_secret_v>[^\s;,&\"'<>|]{1,512}))"
         r"|[ \t]+[\"']?(?P<kv_secret_flag>[^\s;&\"'<>|]{8,512}))",
         value_groups=("kv_secret_q", "kv_secret_s", "kv_secret_v", "kv_secret_flag"),
         validate=_keyed_secret,
         kind_of=_named_key_kind,
-        keywords=("key", "secret", "token"),
+        keywords=("key", "secret", "token", "sig"),
         after_keyword=r"(?:[\"']?[ \t]*[=:]|[ \t])",
     ),
     # `Authorization: Token ...`, `Authorization: ApiKey ...`: the credentials after any scheme

@@ -47,6 +47,7 @@ UUID_KEY = "3f2c9a1e-7b4d-4e8a-9c6f-1d2e3f4a5b6c"
         "GET https://api.example.com/v1/search?q=x&api_key={}",
         "https://maps.example.com/geo?key={}&addr=1", "https://example.com/cb?access_token={}",
         "https://example.com/cb?token={}&state=abc", "wss://stream.example.com/?apikey={}",
+        "https://acme.blob.core.windows.net/c/f.pdf?sv=2022-11-02&sp=r&sig={}",
         # command lines
         "tool --api-key {} --verbose", "cli login --token {}", "run --client-secret '{}'",
         "deploy --auth-token={}",
@@ -149,6 +150,7 @@ NEAR_MISSES = [
     "keys: [a, b]", "secret_ref: projects/123/secrets/db/versions/1", "api_key_id=key_123",
     "continuationToken: eyJwYWdlIjoyfQ", "ssh-keygen -t ed25519 -C work-laptop-2024",
     "the token is 8c1f2e3d4b5a69788f7e6d5c4b3a2910",  # prose: no key before it
+    "sig: 8c1f2e3d4b5a69788f7e6d5c4b3a2910", "signal=SIGTERM", "design=flat2024",  # "sig" in a URL only
 ]  # fmt: skip
 
 
