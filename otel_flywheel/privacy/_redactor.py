@@ -274,7 +274,9 @@ class Redactor:
                 else:
                     plan.append((key, self._plan_attribute(batch, key, value)))
             plans.append(plan)
-        handles = [add(text) for text in texts]
+        # Names repeat in every span ("exception", "chat gpt-4o-mini"): a short one known to hold
+        # nothing is kept as it is, like an attribute's value.
+        handles = [text if text in clean else add(text) for text in texts]
         found = batch.run()
         maps = []
         results = batch.results
@@ -291,7 +293,11 @@ class Redactor:
                     redacted[key] = value
             maps.append(redacted)
         audit.counts.update(found)
-        return maps, [results[handle].text for handle in handles]  # type: ignore[misc]
+        redacted_texts: list[str | _Drop] = [
+            handle if isinstance(handle, str) else results[handle].text  # type: ignore[misc]
+            for handle in handles
+        ]
+        return maps, redacted_texts
 
     def redact_attribute(self, key: str, value: Any, audit: RedactionAudit) -> Any:
         redacted = self.redact_many([{key: value}], (), audit)[0][0]

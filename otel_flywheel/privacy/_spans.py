@@ -88,9 +88,9 @@ def redact_readable_span(
     audit = RedactionAudit()
     events, links = span.events, span.links
     status = span.status
-    texts = [span.name or ""]
-    if status.description:
-        texts.append(status.description)
+    # Names are meant to be low-cardinality, but "GET /users/jane@example.com" and an event
+    # named "sms sent to +1 415 555 0132" happen.
+    texts = [span.name or "", status.description or "", *(event.name for event in events)]
     maps, redacted_texts = redactor.redact_many(
         [
             span.attributes or {},
@@ -102,10 +102,10 @@ def redact_readable_span(
     )
     attributes = maps[0]
     redacted_events = [
-        Event(event.name, maps[1 + i], event.timestamp) for i, event in enumerate(events)
+        Event(_message(redacted_texts[2 + i]), maps[1 + i], event.timestamp)
+        for i, event in enumerate(events)
     ]
     redacted_links = [Link(link.context, maps[1 + len(events) + i]) for i, link in enumerate(links)]
-    # Names are meant to be low-cardinality, but "GET /users/jane@example.com" happens.
     name = _message(redacted_texts[0])
     if status.description:
         status = Status(status.status_code, _message(redacted_texts[1]))
@@ -134,15 +134,17 @@ def redact_span_view(
 ) -> SpanView:
     """The same redaction for the flywheel's own path (capture worker, OTLP receiver)."""
     audit = RedactionAudit()
-    texts = [view.name or ""]
-    if view.status_message:
-        texts.append(view.status_message)
+    texts = [view.name or "", view.status_message or "", *(event.name for event in view.events)]
     maps, redacted_texts = redactor.redact_many(
         [view.attributes, *(event.attributes for event in view.events)], texts, audit
     )
     attributes = maps[0]
     events = tuple(
-        SpanEvent(name=event.name, time_unix_nano=event.time_unix_nano, attributes=maps[1 + i])
+        SpanEvent(
+            name=_message(redacted_texts[2 + i]),
+            time_unix_nano=event.time_unix_nano,
+            attributes=maps[1 + i],
+        )
         for i, event in enumerate(view.events)
     )
     status_message = _message(redacted_texts[1]) if view.status_message else view.status_message

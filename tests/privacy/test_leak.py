@@ -3,7 +3,7 @@
 One real run exports through ``register()`` to a real ``phoenix serve``: an instrumented agent (the
 ``openai`` client under OpenInference's instrumentor, talking to a scripted model) plus spans that put
 values on every surface a span has: string and integer attributes, OpenInference message and GenAI
-message JSON, tool-argument JSON, string arrays, exception and custom events, status descriptions,
+message JSON, tool-argument JSON, string arrays, exception and custom events, event names, status descriptions,
 link attributes and resource attributes. Then every raw value is searched for in:
 
 - everything Phoenix returns over REST for the project (three endpoints, raw response text);
@@ -128,6 +128,7 @@ SURFACE_SPANS = {
     "exception event": (10, 15),
     "status description": (10, 10),
     "custom event": (5, 40),
+    "event name": (3, 20),
     "link attribute": (2, 100),
 }
 RESOURCE_VALUES = 80
@@ -830,6 +831,14 @@ def plant_surfaces(
                 }
                 attributes["fields"] = [v.text for v in chunk[8:]]
                 span.add_event("customer.updated", attributes)
+            record(span, per_span)
+
+    spans, per_span = SURFACE_SPANS["event name"]
+    for index in range(spans):
+        values = plan.take("event name", per_span)
+        with tracer.start_as_current_span(f"crm.notify.{index}") as span:
+            for value in values:
+                span.add_event(f"notified {value.prose()}")
             record(span, per_span)
 
     spans, per_span = SURFACE_SPANS["link attribute"]

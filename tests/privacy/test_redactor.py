@@ -182,6 +182,35 @@ def test_span_views_for_the_pipeline_are_redacted_too() -> None:
     assert trace.goal.startswith("I am <EMAIL:")
 
 
+@pytest.mark.parametrize(
+    "event_name",
+    ["sms sent to +1 415 555 0132", f"mailed {EMAIL}", f"charged card {CARD}", "retry 3 of 5"],
+)
+def test_event_names_are_redacted_on_both_paths_and_clean_ones_kept(event_name: str) -> None:
+    exporter = InMemorySpanExporter()
+    pipeline_copy = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exporter, redactor())))
+    provider.add_span_processor(SimpleSpanProcessor(pipeline_copy))
+    with provider.get_tracer("t").start_as_current_span("tool") as span:
+        span.add_event(event_name, {"n": 1})
+        span.add_event("exception", {"exception.type": "ValueError"})
+    provider.shutdown()
+
+    exported = exporter.get_finished_spans()[0]
+    view = redact_span_view(
+        span_view_from_readable(pipeline_copy.get_finished_spans()[0]), redactor()
+    )
+    for names in ([e.name for e in exported.events], [e.name for e in view.events]):
+        assert names[1] == "exception"
+        if event_name == "retry 3 of 5":
+            assert names[0] == event_name
+        else:
+            assert names[0] != event_name
+            for value in ("415 555 0132", EMAIL, CARD):
+                assert value not in names[0]
+
+
 def test_drop_is_a_sentinel_not_a_value() -> None:
     assert repr(DROP) == "DROP"
 
