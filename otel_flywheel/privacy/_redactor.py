@@ -173,6 +173,9 @@ class Redactor:
         # roles and tool names repeat in every span, and a set lookup costs less than a place in
         # a batch (``Batch.add``, ``_batch.CLEAN_SHORT_ENTRIES``).
         self.clean_short: set[str] = set()
+        # Attribute keys redacted before with nothing found: a span's keys are the same few
+        # hundred, scanned once each.
+        self.clean_keys: set[str] = set()
         # (kind, value) -> token, for values that repeat (an address per log line).
         self._pseudonyms: dict[tuple[str, str], str] = {}
         self.drop: Final = DROP
@@ -181,6 +184,7 @@ class Redactor:
         """Forget every result and token computed so far (to measure what new text costs)."""
         self.cache.clear()
         self.clean_short.clear()
+        self.clean_keys.clear()
         self._pseudonyms.clear()
 
     # --- tokens --------------------------------------------------------------------------------
@@ -257,11 +261,14 @@ class Redactor:
         attributes, its events' and links' attributes, its name and status in one pass."""
         batch = Batch(self)
         add, allowed, pseudonymize_keys = batch.add, self._allowed, self._pseudonymize_keys
-        clean = self.clean_short
+        clean, clean_keys = self.clean_short, self.clean_keys
         plans: list[list[tuple[str, _Planned | int | str]]] = []
+        new_keys: dict[str, int] = {}  # keys not known to hold nothing -> their handle
         for attributes in attribute_maps:
             plan: list[tuple[str, _Planned | int | str]] = []
             for key, value in attributes.items():
+                if key not in clean_keys and key not in new_keys:
+                    new_keys[key] = add(key)  # "customer.jane@example.com" happens too
                 # Most values are strings of keys that are neither allowed nor pseudonymized:
                 # their plan is the bare handle (an int), without a call or a tuple; or the
                 # string itself, for a short one known to hold nothing.
@@ -280,6 +287,7 @@ class Redactor:
         found = batch.run()
         maps = []
         results = batch.results
+        renamed = self._renamed_keys(new_keys, results)
         for plan in plans:
             redacted: dict[str, Any] = {}
             for key, planned in plan:
@@ -289,8 +297,9 @@ class Redactor:
                     value = planned
                 else:
                     value = self._finish(batch, planned, found)  # type: ignore[arg-type]
-                if value is not DROP:
-                    redacted[key] = value
+                leaving = renamed.get(key, key) if renamed else key  # the key, redacted
+                if value is not DROP and leaving is not DROP:
+                    redacted[leaving] = value
             maps.append(redacted)
         audit.counts.update(found)
         redacted_texts: list[str | _Drop] = [
@@ -339,6 +348,19 @@ class Redactor:
         return Result("".join(parts), kinds)
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _renamed_keys(self, handles: dict[str, int], results: Sequence[Result]) -> dict[str, Any]:
+        """The keys a finding changed, and what each became (``DROP`` drops its attribute); the
+        others are remembered as holding nothing (a bounded set: keys are meant to repeat)."""
+        renamed: dict[str, Any] = {}
+        clean_keys = self.clean_keys
+        for key, handle in handles.items():
+            result = results[handle]
+            if result.kinds:
+                renamed[key] = result.text
+            elif len(clean_keys) < _REMEMBERED_KEYS:
+                clean_keys.add(key)
+        return renamed
 
     def _plan_attribute(self, batch: Batch, key: str, value: Any) -> _Planned:
         if self.is_allowed(key):

@@ -211,6 +211,48 @@ def test_event_names_are_redacted_on_both_paths_and_clean_ones_kept(event_name: 
                 assert value not in names[0]
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [(f"customer.{EMAIL}", "vip"), ("callback.+1 415 555 0132", "queued"), (f"card {CARD}", "ok")],
+)
+def test_attribute_keys_are_redacted_on_both_paths(key: str, value: str) -> None:
+    exporter = InMemorySpanExporter()
+    pipeline_copy = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "agent", key: value}))
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exporter, redactor())))
+    provider.add_span_processor(SimpleSpanProcessor(pipeline_copy))
+    with provider.get_tracer("t").start_as_current_span("tool", attributes={key: value}) as span:
+        span.add_event("retry", {key: value})
+    provider.shutdown()
+
+    exported = exporter.get_finished_spans()[0]
+    view = redact_span_view(
+        span_view_from_readable(pipeline_copy.get_finished_spans()[0]), redactor()
+    )
+    for attributes in (
+        exported.attributes,
+        exported.events[0].attributes,
+        exported.resource.attributes,
+        view.attributes,
+        view.events[0].attributes,
+        view.resource,
+    ):
+        assert attributes is not None
+        assert key not in attributes
+        assert value in attributes.values()  # the value under its redacted key
+        assert not any(part in str(dict(attributes)) for part in (EMAIL, "415 555 0132", CARD))
+
+
+def test_keys_found_clean_are_remembered_and_keys_with_findings_are_not() -> None:
+    r = redactor()
+    attributes = {"llm.input_messages.0.message.content": "hi", f"to.{EMAIL}": 1}
+    first = r.redact_attributes(attributes, RedactionAudit())
+    assert "llm.input_messages.0.message.content" in r.clean_keys
+    assert not any(EMAIL in key for key in r.clean_keys)
+    assert r.redact_attributes(attributes, RedactionAudit()) == first
+    assert next(iter(first)) == "llm.input_messages.0.message.content"
+
+
 def test_drop_is_a_sentinel_not_a_value() -> None:
     assert repr(DROP) == "DROP"
 
