@@ -160,17 +160,23 @@ def _iban(text: str, start: int, end: int, floor: int) -> Span | None:
     length = _IBAN_LENGTHS.get(raw[:2])
     if length is None:
         return None
-    if " " in raw:
-        # Printed form: groups of four. The regex may have run on into a following word ("... 00
-        # BIC"), so cut after `length` characters, but only where a group ends.
-        groups = raw.split(" ")
+    separator = " " if " " in raw else "-" if "-" in raw else ""
+    if separator:
+        # Printed form: groups of four, spaced (or dashed, by some banks' exports). The regex may
+        # have run on into a following word ("... 00 BIC"), so cut after `length` characters, but
+        # only where a group ends.
+        groups = raw.split(separator)
         taken, kept = 0, 0
         while kept < len(groups) and taken < length:
             taken += len(groups[kept])
             kept += 1
-        if taken != length or any(len(g) != 4 for g in groups[: kept - 1]):
-            return None
-        end = start + len(" ".join(groups[:kept]))
+        if (
+            taken != length
+            or any(len(g) != 4 for g in groups[: kept - 1])
+            or len(groups[kept - 1]) > 4
+        ):
+            return None  # groups of four, the last one shorter or whole
+        end = start + len(separator.join(groups[:kept]))
         compact = "".join(groups[:kept])
     elif len(raw) == length:
         compact = raw
@@ -205,14 +211,15 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "iban",
         KIND_IBAN,
         "[0-9]",
-        r"(?<=[A-Z].)(?<=(?<![A-Za-z0-9])[A-Z]{2}[0-9])[0-9](?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])",
+        r"(?<=[A-Z].)(?<=(?<![A-Za-z0-9])[A-Z]{2}[0-9])[0-9](?:[ \-]?[A-Z0-9]){11,30}(?![A-Za-z0-9])",
         validate=_iban,
         lead=2,
         follows_letters=True,
         starts=after("[^A-Za-z0-9]", "[A-Z]{2}[0-9]{2}", anchor_at=2),
     ),
     # AAA-GG-SSSS without the never-issued areas 000, 666, 9xx, group 00 or serial 0000. Only the
-    # dashed form: nine bare digits are far more often an id than an SSN.
+    # dashed form here: nine bare digits are far more often an id than an SSN, and are one only
+    # after the words that name it (``ssn_in_context``).
     Alternative(
         "ssn",
         KIND_SSN,

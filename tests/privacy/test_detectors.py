@@ -120,6 +120,8 @@ POSITIVES = [
     ("IBAN: DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX", "DE89 3704 0044 0532 0130 00", KIND_IBAN),
     ("GB82 WEST 1234 5698 7654 32", "GB82 WEST 1234 5698 7654 32", KIND_IBAN),
     ("pay FR1420041010050500013M02606 now", "FR1420041010050500013M02606", KIND_IBAN),
+    ("IBAN: DE89-3704-0044-0532-0130-00.", "DE89-3704-0044-0532-0130-00", KIND_IBAN),  # dashed
+    ("GB82-WEST-1234-5698-7654-32 (savings)", "GB82-WEST-1234-5698-7654-32", KIND_IBAN),
     # SSNs
     ("ssn 123-45-6789", "123-45-6789", KIND_SSN),
     ("SSN:078-05-1120.", "078-05-1120", KIND_SSN),
@@ -239,6 +241,9 @@ NEAR_MISSES = [
     "AIzaTooShort and xAIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW",
     "SG.version.1 and r8_abc and dop_v1_xyz and gsk_abc and xai-grok",
     "ghp_tooShort",
+    "DE89-3704 0044-0532-0130-00",  # an IBAN's groups joined two ways: not one printed form
+    "ref DE12-3456-7890-1234-5678-90",  # IBAN-shaped, failing mod-97
+    "SKU AB12-3456-7890-1234",
     "https://indieweb.org/images/2018-250-xoxo-indieweb-1.jpg",
     "eyJhbGciOiJIUzI1NiJ9",  # one segment: a base64 JSON blob, not a token
     "the bearer of this letter; Bearer authentication is required",
