@@ -21,6 +21,7 @@ instead. A row without ``expected_tool_calls`` gets ``None``, which TRL leaves o
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -91,8 +92,8 @@ class ToolCallReward:
         self.partial = partial
         self.__name__ = name
         self._scorer: CallScorer | None = None
-        self._references: dict[str, Any] = {}
-        self._tools: dict[str, tuple[ToolDefinition, ...]] = {}
+        self._references: OrderedDict[str, Any] = OrderedDict()
+        self._tools: OrderedDict[str, tuple[ToolDefinition, ...]] = OrderedDict()
 
     def __call__(
         self,
@@ -195,9 +196,11 @@ def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
+def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
     if len(cache) >= _CACHE_SIZE:
-        cache.pop(next(iter(cache)))  # oldest first: dicts keep insertion order
+        # Oldest first, in O(1): a plain dict's first entry, deleted, leaves a slot that every
+        # later ``next(iter(...))`` walks over again.
+        cache.popitem(last=False)
     cache[key] = value
 
 

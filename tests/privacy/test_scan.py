@@ -231,6 +231,22 @@ def test_the_cache_is_bounded_and_safe_to_share() -> None:
     assert cache.get("y" * 5_000) is None
 
 
+def test_the_result_cache_lets_its_oldest_entries_go_first() -> None:
+    by_entries: ResultCache[int] = ResultCache(max_entries=3, max_chars=10_000)
+    for i in range(10):
+        by_entries.put(f"string {i}", i)
+    assert [by_entries.get(f"string {i}") for i in range(10)] == [None] * 7 + [7, 8, 9]
+
+    by_chars: ResultCache[int] = ResultCache(max_entries=100, max_chars=800)
+    for i in range(10):
+        by_chars.put(f"{i}" * 100, i)  # room for eight of a hundred characters
+    assert [by_chars.get(f"{i}" * 100) for i in range(10)] == [None, None, *range(2, 10)]
+    by_chars.put("n" * 100, 10)
+    assert by_chars.get("2" * 100) is None
+    assert by_chars.get("n" * 100) == 10
+    assert len(by_chars) == 8
+
+
 def test_keywords_are_found_at_their_place_in_non_ascii_text() -> None:
     for prefix in ("", "Grüße ", "İİİ ", "日本語のテキスト ", "\ud800 lone surrogate "):
         text = f"{prefix}Authorization: Bearer abc123.def-456_ghi; PASSWORD=hunter2x"
