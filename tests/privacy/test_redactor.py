@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 
@@ -46,6 +48,19 @@ def test_pseudonyms_are_stable_for_a_key_and_differ_across_keys() -> None:
     assert token not in str(other_key)
     assert EMAIL not in f"{first}{again}{other_key}"
     assert audit.counts["EMAIL"] == 3
+
+
+def test_a_pseudonym_is_the_keyed_hmac_of_its_kind_and_value_however_many_came_before() -> None:
+    # The tokens a team joins on must not change with the redactor's memory of earlier ones:
+    # the first value's token is the same after thousands of others pushed it out.
+    shared = redactor()
+    first = shared.redact_text(f"mail {EMAIL}", RedactionAudit())
+    for i in range(5_000):
+        shared.redact_text(f"mail user{i}@example.com", RedactionAudit())
+    again = shared.redact_text(f"mail {EMAIL}", RedactionAudit())
+
+    digest = hmac.new(KEY, f"EMAIL\0{EMAIL}".encode(), hashlib.sha256).hexdigest()
+    assert first == again == f"mail <EMAIL:{digest[:8]}>"
 
 
 def test_mask_mode_and_secrets_masked_by_default() -> None:
