@@ -178,7 +178,13 @@ def span_views_from_request(request: ExportTraceServiceRequest) -> Iterator[Span
 
 def key_values_to_dict(key_values: Any) -> dict[str, Any]:
     """OTLP ``repeated KeyValue`` to a dict; a repeated key keeps its last value, as the SDK does."""
-    return {kv.key: any_value_to_python(kv.value) for kv in key_values}
+    converted: dict[str, Any] = {}
+    for kv in key_values:
+        value = kv.value
+        # Most values are non-empty strings: read without asking which field is set (an empty
+        # ``string_value`` is also what every other kind reads as, so those ask).
+        converted[kv.key] = value.string_value or any_value_to_python(value)
+    return converted
 
 
 def any_value_to_python(value: AnyValue) -> Any:
