@@ -10,6 +10,7 @@ down.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import ipaddress
 import os
@@ -241,6 +242,11 @@ def run_serve(args: argparse.Namespace) -> int:
         # Requests in flight finish within this; the app's own shutdown comes after.
         timeout_graceful_shutdown=30,
     )
+    # What exists now (modules, the pipeline, the redactor's compiled patterns) lives as long as
+    # the server: frozen out of the collector's sight, a full collection walks only what serving
+    # creates (docs/benchmarks.md, "Ingest": GC was ~4 us per delivered span).
+    gc.collect()
+    gc.freeze()
     uvicorn.Server(config).run()
     return 0
 
