@@ -52,6 +52,7 @@ from otel_flywheel.privacy._secrets import (
     SECRET_KINDS,
 )
 from otel_flywheel.privacy._shapes import Match
+from otel_flywheel.privacy._told import TOLD_ALTERNATIVES
 
 __all__ = [
     "BUILTIN_KINDS",
@@ -102,7 +103,7 @@ class Detector(Protocol):
 def _scanner(kinds: frozenset[str], regions: tuple[str, ...]) -> Scanner:
     # Order matters when two branches could start at the same place: secrets before PII,
     # specific shapes before general ones.
-    candidates = [*SECRET_ALTERNATIVES, *PII_ALTERNATIVES]
+    candidates = [*SECRET_ALTERNATIVES, *TOLD_ALTERNATIVES, *PII_ALTERNATIVES]
     if regions:  # numbers without a country code; none with phone_regions: [] ("+" only)
         candidates.extend(national_phone_alternatives(regions))
         candidates.append(CONTEXT_PHONE_ALTERNATIVE)  # last: any other reading of the digits wins

@@ -36,7 +36,10 @@ __all__ = [
     "SECRET_ALTERNATIVES",
     "SECRET_KINDS",
     "is_placeholder",
+    "is_reference",
     "is_working_directory",
+    "key_shaped",
+    "named_key_kind",
     "names_password",
     "names_secret",
 ]
@@ -274,7 +277,7 @@ _VENDOR_KINDS: Final = (
 _JWT_SHAPE: Final = re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
 
 
-def _named_key_kind(value: str) -> str:
+def named_key_kind(value: str) -> str:
     """A key named by its key is an API key, unless its prefix or shape says whose it is."""
     for prefix, kind in _VENDOR_KINDS:
         if value.startswith(prefix):
@@ -297,7 +300,7 @@ _KEY_PLACEHOLDER = re.compile(
 _DOTTED_NAME = re.compile(r"[A-Za-z_]+(?:\.[A-Za-z_]+)+")
 
 
-def _key_shaped(value: str, shortest: int) -> bool:
+def key_shaped(value: str, shortest: int) -> bool:
     """Whether ``value`` has the look of a generated key or token: long enough, and with letters
     and digits, or with both cases throughout (base64). Identifiers (`api_key`, `OPENAI_API_KEY`),
     words and plain numbers (ids, counts) have neither."""
@@ -314,7 +317,7 @@ def _key_shaped(value: str, shortest: int) -> bool:
     )
 
 
-def _is_reference(value: str) -> bool:
+def is_reference(value: str) -> bool:
     """A placeholder or code, not a value: `${API_KEY}`, `YOUR_API_KEY`, `os.environ["KEY"]`."""
     return bool(
         _PLACEHOLDER.fullmatch(value)
@@ -345,12 +348,12 @@ def _keyed_secret(text: str, start: int, end: int, floor: int) -> tuple[int, int
 
     The key is read back from the value (``_KEY_BEFORE``) and judged by ``names_secret``, the
     rule for JSON fields and attributes, or as a bare "token" or a URL's "key", which ask more of
-    the value. The value must look generated (``_key_shaped``), not like code or a placeholder,
-    and its prefix names its kind (``_named_key_kind``)."""
+    the value. The value must look generated (``key_shaped``), not like code or a placeholder,
+    and its prefix names its kind (``named_key_kind``)."""
     while end > start and text[end - 1] in ".)]}>":
         end -= 1  # a sentence's full stop, a closing bracket around the pair
     value = text[start:end]
-    if _is_reference(value):
+    if is_reference(value):
         return None
     before = _KEY_BEFORE.search(text, max(0, start - 80), start)
     if before is None:
@@ -365,7 +368,7 @@ def _keyed_secret(text: str, start: int, end: int, floor: int) -> tuple[int, int
         shortest = 16  # a looser name asks more of the value
     else:
         return None
-    return (start, end) if _key_shaped(value, shortest) else None
+    return (start, end) if key_shaped(value, shortest) else None
 
 
 def _authorization(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
@@ -374,9 +377,9 @@ def _authorization(text: str, start: int, end: int, floor: int) -> tuple[int, in
     while end > start and text[end - 1] == ".":
         end -= 1
     value = text[start:end]
-    if _is_reference(value):
+    if is_reference(value):
         return None
-    return (start, end) if _key_shaped(value, 8) else None
+    return (start, end) if key_shaped(value, 8) else None
 
 
 def _basic_credentials(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
@@ -517,7 +520,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"|[ \t]+[\"']?(?P<kv_secret_flag>[^\s;&\"'<>|]{8,512}))",
         value_groups=("kv_secret_q", "kv_secret_s", "kv_secret_v", "kv_secret_flag"),
         validate=_keyed_secret,
-        kind_of=_named_key_kind,
+        kind_of=named_key_kind,
         keywords=("key", "secret", "token", "sig"),
         after_keyword=r"(?:[\"']?[ \t]*[=:]|[ \t])",
     ),
@@ -531,7 +534,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"(?:[A-Za-z][A-Za-z0-9_\-]{0,30}[ \t]+)?(?P<authorization_v>[A-Za-z0-9._~+/=\-]{8,512})",
         value_groups=("authorization_v",),
         validate=_authorization,
-        kind_of=_named_key_kind,
+        kind_of=named_key_kind,
         keywords=("authorization",),
         after_keyword=r"[\"']?[ \t]*[=:]",
     ),

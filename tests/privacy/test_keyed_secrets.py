@@ -149,7 +149,7 @@ NEAR_MISSES = [
     "llm.token_count.prompt: 1234", "cancellation_token=ct_8c1f2e3d4b5a69788f7e",
     "keys: [a, b]", "secret_ref: projects/123/secrets/db/versions/1", "api_key_id=key_123",
     "continuationToken: eyJwYWdlIjoyfQ", "ssh-keygen -t ed25519 -C work-laptop-2024",
-    "the token is 8c1f2e3d4b5a69788f7e6d5c4b3a2910",  # prose: no key before it
+    # ("the token is 8c1f..." is a credential told in words: test_told_secrets.py)
     "sig: 8c1f2e3d4b5a69788f7e6d5c4b3a2910", "signal=SIGTERM", "design=flat2024",  # "sig" in a URL only
 ]  # fmt: skip
 

@@ -109,6 +109,8 @@ LABELS = {
     # keys without a vendor's prefix, named by the key before them; SSNs without dashes
     "keyed_secret": "{}",
     "ssn_undashed": "{}",
+    # passwords, PINs, one-time codes and keys told in a sentence, as customers tell them
+    "told_credential": "{}",
 }
 KINDS = tuple(LABELS)
 
@@ -304,6 +306,42 @@ class ValueFactory:
         )
         text = self.rng.choice(templates).format(host=host, v=value)
         return Planted("keyed_secret", text, (value,))
+
+    def told_credential(self) -> Planted:
+        """A password, PIN, one-time code or key told in words to a support agent."""
+        rng = self.rng
+        kind = rng.randrange(3)
+        if kind == 0:
+            value = self.faker.password(length=rng.randrange(8, 16))
+            template = rng.choice(
+                (
+                    "my password is {v}",
+                    "My password is: {v}",
+                    'the password is "{v}"',
+                    "my new password is now {v} thanks",
+                    "I think the password was {v}",
+                )
+            )
+        elif kind == 1:
+            # Grouped or eight long: a bare four-digit needle would be found in any dump's
+            # timestamps and counts (test_told_secrets.py has four-digit PINs).
+            first, second = self._chars(3, string.digits), self._chars(3, string.digits)
+            value = rng.choice(
+                (f"{first} {second}", f"{first}{second[:1]}-{second}0", f"{first}{second}42")
+            )
+            template = rng.choice(
+                (
+                    "my PIN is {v}",
+                    "your one-time code is {v}",
+                    "Verification code is: {v}",
+                    "the SMS code was {v}",
+                    "the passcode is {v}",
+                )
+            )
+        else:
+            value = self._chars(1, "abcdef") + self._chars(30, "0123456789abcdef") + "7"
+            template = rng.choice(("the token is {v}", "my API key is {v}", "secret key was {v}"))
+        return Planted("told_credential", template.format(v=value), (value,))
 
     def card_number(self) -> str:
         number = self.faker.credit_card_number(self.rng.choice(CARD_TYPES))
