@@ -102,6 +102,24 @@ def _email(text: str, start: int, end: int, floor: int) -> Span | None:
     return local, end
 
 
+def _email_spelled_out(text: str, start: int, end: int, floor: int) -> Span | None:
+    """``text[start:end]`` is "[at] domain [dot] tld" (or "(at)", "{at}", "<at>"); walk back
+    over a space or two and the local part, as ``_email`` does over an "@"."""
+    local = start
+    while local > floor and start - local < 2 and text[local - 1] in " \t":
+        local -= 1
+    name_end = local
+    while local > floor and name_end - local < 65 and text[local - 1] in _LOCAL_PART:
+        local -= 1
+    if local > 0 and text[local - 1] in _LOCAL_PART:
+        return None  # a run longer than any local part
+    while local < name_end and text[local] == ".":
+        local += 1
+    if local == name_end or not any(c.isalnum() for c in text[local:name_end]):
+        return None  # "[at] example [dot] com" with no name before it
+    return local, end
+
+
 def _ssn(text: str, start: int, end: int, floor: int) -> Span | None:
     return None if text.startswith(("000", "666"), start) else (start, end)
 
@@ -203,6 +221,20 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         # A local-part character before the "@": "@context", "@dataclass" never reach Python.
         # The prefilter reads every non-ASCII character as "?" (``_prefilter``).
         starts=(Start(f"[{re.escape(''.join(sorted(_ASCII_LOCAL_PART)))}?]@[A-Za-z0-9]", 1),),
+    ),
+    # An address spelled out against scrapers, as contact pages and signatures write it:
+    # "jane [at] example [dot] com", "jane(at)example.com", "jane {at} example (dot) co (dot) uk".
+    # Bracketed words only: a bare "at" and "dot" are prose ("meet at example dot com").
+    Alternative(
+        "email_spelled_out",
+        KIND_EMAIL,
+        "[[({<]",
+        r"(?i:[\[({<]at[\])}>])[ \t]{0,2}"
+        r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+        r"(?:[ \t]{0,2}(?i:[\[({<](?:dot|\.)[\])}>])[ \t]{0,2}|\.))+[A-Za-z]{2,24}"
+        r"(?![A-Za-z0-9_\-])",
+        validate=_email_spelled_out,
+        keywords=("[at]", "(at)", "{at}", "<at>"),
     ),
     # Country code, check digits, 11-30 more characters, optionally printed in groups of four;
     # the validator fixes the length per country and checks mod-97. Anchored at the first check
