@@ -81,12 +81,13 @@ _JOINERS = frozenset("-/.:,")
 _CHAINS = {
     " ": re.compile(r"[0-9]{4}(?: [0-9]+(?![A-Za-z0-9_]|[\-/.:,][0-9])){1,5}"),
     "-": re.compile(r"[0-9]{4}(?:-[0-9]+(?![A-Za-z0-9_]|[/.:,][0-9])){1,5}"),
+    ".": re.compile(r"[0-9]{4}(?:\.[0-9]+(?![A-Za-z0-9_]|[\-/:,][0-9])){1,5}"),
 }
 
 
 def _card(text: str, start: int, end: int, floor: int) -> Span | None:
     """The card starting at ``start``, a digit that starts a run: an unbroken run of 12-19 digits,
-    or a group of four and more groups after it, each joined by the same space or dash.
+    or a group of four and more groups after it, each joined by the same space, dash or dot.
 
     An unbroken run is a card whatever tokens stand around it ("qty 2 4111111111111111 12/28 123"),
     unless a dash joins it to more digits (a part of a dashed id). A run longer than 19 digits is
@@ -202,16 +203,17 @@ def card_inside(text: str, start: int, end: int) -> int | None:
     return None
 
 
-# 12-19 digits in one run, or a group of four and more groups joined by spaces or dashes (12
-# digits or more in all), not inside an alphanumeric id or a decimal. The validator finds the
-# card among the groups and checks the issuer range and Luhn.
+# 12-19 digits in one run, or a group of four and more groups joined by spaces, dashes or dots
+# (12 digits or more in all; "4111.1111.1111.1111" as some forms print it), not inside an
+# alphanumeric id or a decimal. The validator finds the card among the groups and checks the
+# issuer range and Luhn.
 CARD_ALTERNATIVE: Final = Alternative(
     "card",
     KIND_CARD,
     "[0-9]",
     r"(?<![A-Za-z0-9+_.].)[0-9]{3}"
     r"(?:[0-9]{8,15}+(?![A-Za-z0-9_]|\.[0-9])"
-    r"|[ \-][0-9]{4}(?:[ \-][0-9]{4}(?![0-9]|[ \-][0-9]{5})|[0-9]{2}[ \-][0-9]{4,5}(?![0-9])))",
+    r"|[ .\-][0-9]{4}(?:[ .\-][0-9]{4}(?![0-9]|[ .\-][0-9]{5})|[0-9]{2}[ .\-][0-9]{4,5}(?![0-9])))",
     validate=_card,
-    starts=after("[^A-Za-z0-9+_.]", "[0-9]{12}", r"[0-9]{4}[ \-][0-9]{4}"),
+    starts=after("[^A-Za-z0-9+_.]", "[0-9]{12}", r"[0-9]{4}[ .\-][0-9]{4}"),
 )

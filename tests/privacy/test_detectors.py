@@ -313,6 +313,11 @@ CARD_PASTES = [
      [(KIND_CARD, "4111 1111 1111 1111"), (KIND_CARD, "5555 5555 5555 4444")]),
     ("4111111111111111 5555555555554444",
      [(KIND_CARD, "4111111111111111"), (KIND_CARD, "5555555555554444")]),
+    # printed with dots, as some forms and receipts do
+    ("card 4111.1111.1111.1111 exp 12/28", [(KIND_CARD, "4111.1111.1111.1111")]),
+    ("cc: 5500.0000.0000.0004.", [(KIND_CARD, "5500.0000.0000.0004")]),
+    ("amex 3782.822463.10005", [(KIND_CARD, "3782.822463.10005")]),
+    ("4111.1111.1111.1111 123", [(KIND_CARD, "4111.1111.1111.1111")]),
 ]  # fmt: skip
 
 
@@ -342,6 +347,11 @@ CARD_NEAR_MISSES = [
     "4111 1111 1111 12/28",  # 12 digits, and not a Maestro range
     "1234 4111 1111 1111 1111",  # inside a longer number printed in fours
     "ref 12345678901234567890",
+    "4111.1111.1111.1112",  # dotted, failing Luhn
+    "ver 2024.1001.1234.5678",  # no network's range
+    "pi 3.1415.9265.3589",  # after a digit and a dot: part of a longer token
+    "4111.1111.1111.1111.5",  # runs on into a fifth group
+    "total 4111.1111",
 ]
 
 
