@@ -179,6 +179,10 @@ def _iban(text: str, start: int, end: int, floor: int) -> Span | None:
     if length is None:
         return None
     separator = " " if " " in raw else "-" if "-" in raw else ""
+    if separator and raw.find(separator) == length:
+        # Written whole, then the regex ran on into a short token ("... 613589 X-API-Key:").
+        end, separator = start + length, ""
+        raw = raw[:length]
     if separator:
         # Printed form: groups of four, spaced (or dashed, by some banks' exports). The regex may
         # have run on into a following word ("... 00 BIC"), so cut after `length` characters, but
