@@ -111,6 +111,8 @@ LABELS = {
     "ssn_undashed": "{}",
     # passwords, PINs, one-time codes and keys told in a sentence, as customers tell them
     "told_credential": "{}",
+    # an address spelled out against scrapers, on a contact page or in a signature
+    "email_spelled_out": "Contact: {}",
 }
 KINDS = tuple(LABELS)
 
@@ -307,6 +309,15 @@ class ValueFactory:
         text = self.rng.choice(templates).format(host=host, v=value)
         return Planted("keyed_secret", text, (value,))
 
+    def email_spelled_out(self) -> Planted:
+        """ "jane [at] example [dot] com" and its bracketed variants."""
+        user, domain = self.faker[self._locale()].email().split("@")
+        at, dot = self.rng.choice(
+            ((" [at] ", " [dot] "), ("(at)", "(dot)"), (" {at} ", "."), ("<at>", "<dot>"))
+        )
+        text = f"{user}{at}{domain.replace('.', dot)}"
+        return Planted("email_spelled_out", text, (text,))
+
     def told_credential(self) -> Planted:
         """A password, PIN, one-time code or key told in words to a support agent."""
         rng = self.rng
@@ -355,13 +366,14 @@ class ValueFactory:
 
     def card(self) -> Planted:
         digits = self.card_number()
-        style = self.rng.randrange(3)
+        style = self.rng.randrange(4)
         if style == 0 or len(digits) not in (15, 16):
             text = digits
         elif len(digits) == 15:  # American Express groups 4-6-5
             text = f"{digits[:4]} {digits[4:10]} {digits[10:]}"
         else:
-            text = ("-" if style == 1 else " ").join(digits[i : i + 4] for i in range(0, 16, 4))
+            separator = ("-", " ", ".")[style - 1]
+            text = separator.join(digits[i : i + 4] for i in range(0, 16, 4))
         return Planted("card", text, tuple(dict.fromkeys((text, digits))))
 
     def iban(self) -> Planted:
