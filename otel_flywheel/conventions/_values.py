@@ -96,9 +96,17 @@ def as_bool(value: Any) -> bool | None:
     return None
 
 
+# The characters a JSON text can start with (after whitespace), as ``json.loads`` reads it:
+# objects, arrays, strings, numbers, true/false/null and NaN/Infinity. Prose starts elsewhere
+# most of the time, and is turned away without the exception a failed parse costs.
+_JSON_STARTS = frozenset('{["-0123456789tfnNI')
+
+
 def parse_json(value: Any, default: Any = None) -> Any:
     """Parse a JSON string; structures pass through; anything unparseable gives ``default``."""
     if isinstance(value, str):
+        if value[:1] not in _JSON_STARTS and value.lstrip()[:1] not in _JSON_STARTS:
+            return default
         try:
             return json.loads(value)
         except (ValueError, RecursionError):
@@ -143,14 +151,16 @@ def unflatten_list(attributes: Mapping[str, Any], prefix: str) -> list[dict[str,
     Keys that do not match ``<index>.<key>`` after the prefix are ignored: the index is decimal
     digits, the key a line of at least one character.
     """
+    # The keys picked by a comprehension first: most spans have none under most prefixes.
+    keys = [key for key in attributes if key.startswith(prefix)]
+    if not keys:
+        return []
     buckets: dict[int, dict[str, Any]] = {}
     start = len(prefix)
-    for key, value in attributes.items():
-        if not key.startswith(prefix):
-            continue
+    for key in keys:
         index, dot, rest = key[start:].partition(".")
         if dot and rest and index.isdecimal() and "\n" not in rest:
-            buckets.setdefault(int(index), {})[rest] = value
+            buckets.setdefault(int(index), {})[rest] = attributes[key]
     return [buckets[index] for index in sorted(buckets)]
 
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otel_flywheel.conventions import SpanEvent, SpanView, normalize_trace
+from otel_flywheel.conventions._values import parse_json
 from otel_flywheel.model import AgentTrace, StepKind
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -286,3 +287,26 @@ def test_error_names_its_type_once_when_the_message_already_starts_with_it() -> 
         ),
     )
     assert normalize_trace([view]).steps[0].error == "TimeoutError: upstream slow"
+
+
+_NOT_JSON = object()
+_JSONISH = st.one_of(
+    st.text(max_size=40),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=8,
+    ).map(json.dumps),
+).flatmap(lambda text: st.sampled_from([text, f"  {text}", f"\n\t{text}", f"x{text}"]))
+
+
+@given(_JSONISH)
+@settings(max_examples=400, deadline=None)
+def test_parse_json_answers_what_json_loads_answers(text: str) -> None:
+    # parse_json turns prose away before parsing; it must never turn away what json.loads reads.
+    try:
+        expected = json.loads(text)
+    except (ValueError, RecursionError):
+        expected = _NOT_JSON
+    parsed = parse_json(text, _NOT_JSON)
+    assert repr(parsed) == repr(expected)  # repr: a NaN inside equals itself
