@@ -76,9 +76,12 @@ _SAYS_HOW: Final = frozenset(
         "still", "strong", "that", "their", "there", "these", "this", "those", "through", "under",
         "unknown", "valid", "invalid", "incorrect", "very", "weak", "what", "when", "where",
         "which", "with", "within", "without", "wrong", "your", "yours", "none", "true", "false",
-        "right", "safe", "unsafe", "insecure", "ready", "sent", "gone", "lost", "stale", "same",
+        "right", "safe", "unsafe", "insecure", "ready", "sent", "gone", "lost", "stale",
         "temporary", "random", "hidden", "visible", "active", "inactive", "available",
         "unavailable", "new", "old", "set", "reset", "too", "not", "now", "then", "than",
+        # what a form or a help page says instead of the password: "the password is: please ..."
+        "please", "contact", "check", "enter", "click", "type", "confidential", "private",
+        "personal", "unique", "secret", "admin", "attached", "elsewhere",
     )
 )  # fmt: skip
 _SAYS_HOW_ENDINGS: Final = (

@@ -103,6 +103,9 @@ def test_a_key_or_token_told_in_words_is_redacted(
         "the password is ********",
         "password is <PASSWORD>",
         "the password is ${DB_PASSWORD}",
+        "The password is: please contact your administrator",
+        "the password is confidential",
+        "the password is unique to each user",
         # Codes that are not credentials.
         "the code is below",
         "this code is ugly",
