@@ -48,8 +48,10 @@ __all__ = [
     "PII_KINDS",
     "checked_phone_regions",
     "forget_phone_readings",
+    "is_iban_value",
     "is_ssn_value",
     "keep_compiled_metadata",
+    "names_iban",
     "names_ssn",
     "national_phone_alternatives",
 ]
@@ -209,6 +211,30 @@ def _iban(text: str, start: int, end: int, floor: int) -> Span | None:
     return (start, end) if number % 97 == 1 else None
 
 
+# A key that names an IBAN: "iban", "customer_iban", "ibanNumber", "iban_no".
+_IBAN_KEY: Final = re.compile(
+    r"(?s:.*?)(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))(?i:iban)(?:[_.\- ]?(?i:number|num|no|nr))?"
+)
+
+
+def names_iban(key: str) -> bool:
+    """Whether a JSON field or attribute named ``key`` holds an IBAN."""
+    return _IBAN_KEY.fullmatch(key) is not None
+
+
+def is_iban_value(value: str) -> bool:
+    """Whether ``value`` is an IBAN, whole, in any case, written compact or in groups."""
+    value = value.strip()
+    return _iban_any_case(value, 0, len(value), 0) == (0, len(value))
+
+
+def _iban_any_case(text: str, start: int, end: int, floor: int) -> Span | None:
+    """An IBAN after the word "IBAN", in any case ("iban=de89370400440532013000", as forms and
+    query strings lower it): checked as its upper-case form is."""
+    found = _iban(text[start:end].upper(), 0, end - start, 0)
+    return (start, start + found[1]) if found is not None else None
+
+
 # --- PII candidate shapes ----------------------------------------------------------------------
 
 PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
@@ -252,6 +278,19 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         lead=2,
         follows_letters=True,
         starts=after("[^A-Za-z0-9]", "[A-Z]{2}[0-9]{2}", anchor_at=2),
+    ),
+    # The same after the word that names it, in lower or mixed case too: the branch above is
+    # anchored at upper-case letters, which a lowered form or query string no longer has.
+    Alternative(
+        "iban_in_context",
+        KIND_IBAN,
+        "[Ii]",
+        r"(?<![A-Za-z0-9])(?i:iban)(?:[_.\-]?(?i:number|no))?(?:[ \t]+(?i:is)(?![A-Za-z]))?"
+        r"[\"']?[ \t]*[:=#]?[ \t]*[\"']?"
+        r"(?P<iban_in_context_v>[A-Za-z]{2}[0-9]{2}(?:[ \-]?[A-Za-z0-9]){11,30})(?![A-Za-z0-9])",
+        value_groups=("iban_in_context_v",),
+        validate=_iban_any_case,
+        keywords=("iban",),
     ),
     # AAA-GG-SSSS without the never-issued areas 000, 666, 9xx, group 00 or serial 0000. Only the
     # dashed form here: nine bare digits are far more often an id than an SSN, and are one only

@@ -27,7 +27,14 @@ from otel_flywheel.privacy._cache import DEFAULT_MAX_ENTRIES, ResultCache
 from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
 from otel_flywheel.privacy._joined import is_joinable
 from otel_flywheel.privacy._phones import KIND_PHONE, is_phone_value, names_phone
-from otel_flywheel.privacy._pii import KIND_SSN, is_ssn_value, names_ssn
+from otel_flywheel.privacy._pii import (
+    KIND_IBAN,
+    KIND_SSN,
+    is_iban_value,
+    is_ssn_value,
+    names_iban,
+    names_ssn,
+)
 from otel_flywheel.privacy._secrets import (
     KIND_API_KEY,
     KIND_PASSWORD,
@@ -228,7 +235,8 @@ class Redactor:
         or another secret under a key naming one ("api_key", "client_secret"); a phone
         number under a key naming one ("phone", "mobile_number"), written with digits and
         separators only, or as an integer; and a US SSN under a key naming one ("ssn",
-        "social_security_number"), nine digits grouped 3-2-4 or not, or an integer."""
+        "social_security_number"), nine digits grouped 3-2-4 or not, or an integer; and an IBAN
+        under a key naming one ("iban", "customer_iban"), in any case."""
         if type(value) is str:
             if not value:
                 return None
@@ -238,6 +246,8 @@ class Redactor:
                 return KIND_PASSWORD
             if names_secret(key):
                 return None if is_placeholder(value) else KIND_API_KEY
+            if names_iban(key) and is_iban_value(value):
+                return KIND_IBAN  # in lower case too: {"iban": "de89370400440532013000"}
         elif type(value) is not int:
             return None
         if names_phone(key) and is_phone_value(value):
@@ -436,7 +446,13 @@ _Planned = tuple[Any, ...]
 
 def _names_a_kind(key: str) -> bool:
     """Whether ``kind_under`` may answer for ``key``: such keys are asked about every time."""
-    return names_password(key) or names_secret(key) or names_phone(key) or names_ssn(key)
+    return (
+        names_password(key)
+        or names_secret(key)
+        or names_phone(key)
+        or names_ssn(key)
+        or names_iban(key)
+    )
 
 
 def key_fingerprint(key: bytes) -> str:
