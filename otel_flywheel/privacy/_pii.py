@@ -85,15 +85,9 @@ _LOCAL_PART = _ASCII_LOCAL_PART | _LATIN_LETTERS
 
 def _email(text: str, start: int, end: int, floor: int) -> Span | None:
     """``text[start:end]`` is "@domain"; walk back over the local part (at most 64 characters)."""
-    local = start
-    while local > 0 and start - local < 65 and text[local - 1] in _LOCAL_PART:
-        local -= 1
-    if local > 0 and text[local - 1] in _LOCAL_PART:
-        return None  # a run longer than any local part: a blob, not an address
-    while local < start and text[local] == ".":
-        local += 1
-    if local == start:
-        return None  # "@scope/package", "@property", a bare "@example.com"
+    local = _local_part_start(text, start, 0)
+    if local is None:
+        return None  # "@scope/package", "@property", a bare "@example.com", or a blob
     if local > 0 and text[local - 1] == ":" and _USERINFO.search(text, max(0, local - 300), local):
         return None  # the "user:password@host" of a URL, not a mailbox
     if (
@@ -107,19 +101,27 @@ def _email(text: str, start: int, end: int, floor: int) -> Span | None:
 def _email_spelled_out(text: str, start: int, end: int, floor: int) -> Span | None:
     """``text[start:end]`` is "[at] domain [dot] tld" (or "(at)", "{at}", "<at>"); walk back
     over a space or two and the local part, as ``_email`` does over an "@"."""
-    local = start
-    while local > floor and start - local < 2 and text[local - 1] in " \t":
-        local -= 1
-    name_end = local
-    while local > floor and name_end - local < 65 and text[local - 1] in _LOCAL_PART:
-        local -= 1
-    if local > 0 and text[local - 1] in _LOCAL_PART:
-        return None  # a run longer than any local part
-    while local < name_end and text[local] == ".":
-        local += 1
-    if local == name_end or not any(c.isalnum() for c in text[local:name_end]):
+    name_end = start
+    while name_end > floor and start - name_end < 2 and text[name_end - 1] in " \t":
+        name_end -= 1
+    local = _local_part_start(text, name_end, floor)
+    if local is None or not any(c.isalnum() for c in text[local:name_end]):
         return None  # "[at] example [dot] com" with no name before it
     return local, end
+
+
+def _local_part_start(text: str, at: int, floor: int) -> int | None:
+    """Where the local part of an address that ends at ``at`` starts (at most 64 characters,
+    not after ``floor``, leading dots dropped), or None: no local part, or a run longer than any
+    local part (a blob, not an address)."""
+    local = at
+    while local > floor and at - local < 65 and text[local - 1] in _LOCAL_PART:
+        local -= 1
+    if local > 0 and text[local - 1] in _LOCAL_PART:
+        return None
+    while local < at and text[local] == ".":
+        local += 1
+    return None if local == at else local
 
 
 def _ssn(text: str, start: int, end: int, floor: int) -> Span | None:
