@@ -22,6 +22,7 @@ __all__ = [
     "international_length",
     "number_part",
     "parse",
+    "valid_country_code",
 ]
 
 CACHE_SIZE: Final = 4096
@@ -146,6 +147,15 @@ def international_length(candidate: str) -> int:
         if number is not None and _grouped_after_country_code(number_part(part), number):
             return len(part)
     return 0
+
+
+def valid_country_code(candidate: str) -> int | None:
+    """The country code of ``candidate`` ("+" and digit groups) where it is a number in a range
+    assigned today; None otherwise."""
+    number = parse(candidate, None)
+    if number is None or not phonenumbers.is_valid_number(number):
+        return None
+    return number.country_code
 
 
 def _grouped_after_country_code(written: str, number: phonenumbers.PhoneNumber) -> bool:

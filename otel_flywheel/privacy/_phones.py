@@ -52,8 +52,9 @@ from otel_flywheel.privacy._phone_reading import (
     digits,
     international_length,
     number_part,
+    valid_country_code,
 )
-from otel_flywheel.privacy._shapes import Alternative, Span, Start, Validator, after
+from otel_flywheel.privacy._shapes import NOT_A_DATE, Alternative, Span, Start, Validator, after
 
 __all__ = [
     "CLICK_TO_CHAT_ALTERNATIVE",
@@ -163,6 +164,8 @@ def is_phone_value(value: str | int) -> bool:
 def _phone_intl(text: str, start: int, end: int, floor: int) -> Span | None:
     """The number at ``start``, without trailing groups that belong to the next thing (the
     first four of a card: "+44 20 7946 0958 4111 1111 1111 1111")."""
+    if text[start + 1] == " ":
+        return _phone_intl_spaced(text, start, end)
     candidate = text[start:end]
     for _ in range(4):
         length = international_length(candidate)
@@ -174,6 +177,22 @@ def _phone_intl(text: str, start: int, end: int, floor: int) -> Span | None:
             return start, end
         candidate = text[start:card].rstrip()
     return None
+
+
+def _phone_intl_spaced(text: str, start: int, end: int) -> Span | None:
+    """ "+ 44 20 7946 0958": some write a space after the "+", and so is arithmetic written ("x +
+    14285714.286", "a + 4420 7946 0958"). Only a number phonenumbers deems valid, its country
+    code a group of its own and two groups or more after it, is read as a phone number here."""
+    unspaced = "+" + text[start + 2 : end]
+    found = _phone_intl(unspaced, 0, len(unspaced), 0)
+    if found is None:
+        return None
+    number = unspaced[: found[1]]
+    code = valid_country_code(number)
+    groups = _DIGIT_RUN.findall(number_part(number))
+    if code is None or len(groups) < 3 or groups[0] != str(code):
+        return None
+    return start, start + 1 + found[1]
 
 
 def _at_most_15_digits(text: str, start: int, end: int) -> int:
@@ -237,17 +256,17 @@ def _phone_dialled_abroad(regions: tuple[str, ...]) -> Validator:
 # --- candidate shapes -----------------------------------------------------------------------------
 
 # "+" and 7-15 digits with the usual separators: "+1 (415) 555-2671", "+44 20 7946 0958",
-# "+49 (0) 30 123456", "+33.1.23.45.67.89". No space after the "+": "x + 14285714.286" is
-# arithmetic.
+# "+49 (0) 30 123456", "+33.1.23.45.67.89". One space may follow the "+" ("+ 44 20 7946 0958"),
+# as it does in arithmetic ("x + 14285714.286"): the validator asks more of such a number.
 INTERNATIONAL_PHONE_ALTERNATIVE: Final = Alternative(
     "phone",
     KIND_PHONE,
     "[+]",
-    r"(?<![A-Za-z0-9+_].)\(?[1-9](?:[ .\-/()]{0,3}[0-9]){6,14}"
+    r"(?<![A-Za-z0-9+_].)(?: (?=[1-9]))?\(?[1-9](?:[ .\-/()]{0,3}[0-9]){6,14}"
     + EXTENSION
     + r"(?![A-Za-z0-9_]|[.\-/][A-Za-z0-9])",
     validate=_phone_intl,
-    starts=(Start(r"\+[1-9]"), Start(r"\+\([1-9]")),
+    starts=(Start(r"\+[1-9]"), Start(r"\+\([1-9]"), Start(r"\+ [1-9]")),
 )
 
 
@@ -275,12 +294,6 @@ CLICK_TO_CHAT_ALTERNATIVE: Final = Alternative(
 # list); "Tel:030 901820" and "Tel.030 901820" are candidates. These lookbehinds span the anchor.
 _LEFT = r"(?<![A-Za-z0-9+_\-/].)(?<![0-9][.:].)(?<![0-9] .)"
 _NOT_AFTER = r"[^A-Za-z0-9+_\-/]"  # the first of these, for the prefilter
-# Dates are the commonest digit groups in agent text; the regex drops them before Python sees
-# them. Written after the anchor digit, so the year or day has one digit fewer.
-_NOT_A_DATE = (
-    r"(?![0-9]{3}[-./][0-9]{1,2}[-./][0-9]{1,2}(?![0-9]|[-./][0-9]))"  # 2024-01-15
-    r"(?![0-9]?[-./][0-9]{1,2}[-./][0-9]{2,4}(?![0-9]|[-./][0-9]))"  # 15.01.2024, 1/15/24
-)
 # Digit groups joined by spaces, dots, dashes or slashes, or an area code in parentheses; at least
 # seven digits. Repeated per group, with possessive digit runs, so a candidate that fails backs off
 # whole groups only; the 15 digits E.164 allows are counted in the validator.
@@ -288,10 +301,10 @@ _SEVEN_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){6})"
 # A national number has 8 digits or more (``national_is_phone``): "404 9869", a status code and a
 # byte count, is not one, and the regex says so before Python is asked.
 _EIGHT_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){7})"
-_SEPARATOR = r"(?:[ .\-/]{1,2}|[ ]?\([0-9]{1,6}\)[ .\-]?)"
+_SEPARATOR = r"(?:[ .\-/]{1,2}|[ ]?\([0-9]{1,6}\)[ .\-/]?)"
 _GROUPS = r"[0-9]*+(?:" + _SEPARATOR + r"[0-9]++)*"
 _TAIL = EXTENSION + r"(?![A-Za-z0-9_]|[.\-/:][A-Za-z0-9])"
-_AREA_CODE_CLOSED = r"(?:(?<=\(.)[0-9]{0,5}\)[ .\-]?[0-9])?"
+_AREA_CODE_CLOSED = r"(?:(?<=\(.)[0-9]{0,5}\)[ .\-/]?[0-9])?"
 
 
 # Words that say the digits after them are a phone number: "phone: 4155550132", "Tel. 4155550132",
@@ -434,7 +447,7 @@ def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, 
             + r"[0-9])"
             + _written_in_some_region(regions)
             + ")"
-            + _NOT_A_DATE
+            + NOT_A_DATE
             + _GROUPS
             + _TAIL,
             validate=_phone_national(regions),

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from otel_flywheel.privacy._prefilter import Prefilter
-from otel_flywheel.privacy._shapes import Alternative, Match, Start
+from otel_flywheel.privacy._shapes import NOT_A_DATE, Alternative, Match, Start
 
 __all__ = ["Scanner"]
 
@@ -50,13 +50,7 @@ _SHORT_TEXT: Final = 4096
 # rejects most number starts: a quantity, a price, a year.
 _NEARBY: Final = 6
 _NEARBY_CLASS: Final = r"[0-9 .\-/()]"
-_DIGITS_NEARBY: Final = (
-    f"(?={_NEARBY_CLASS}{{{_NEARBY}}})"
-    # Dates are the commonest digit groups in agent text, and no value is shaped like one. Written
-    # after the anchor digit, so the year or day has one digit fewer.
-    r"(?![0-9]{3}[-./][0-9]{1,2}[-./][0-9]{1,2}(?![0-9]|[-./][0-9]))"  # 2024-01-15
-    r"(?![0-9]?[-./][0-9]{1,2}[-./][0-9]{2,4}(?![0-9]|[-./][0-9]))"  # 15.01.2024, 1/15/24
-)
+_DIGITS_NEARBY: Final = f"(?={_NEARBY_CLASS}{{{_NEARBY}}})" + NOT_A_DATE
 # The same for other anchors: a colon starts an IPv6 address or "://", never ": ".
 _AFTER_ANCHOR: Final = {"[:]": r"(?=[0-9A-Fa-f:/])"}
 # Where the digit-led branches but an IBAN's can match, for the prefilter: the first digit of a

@@ -17,6 +17,7 @@ from typing import Any, Final, NamedTuple
 
 __all__ = [
     "ACCESS_LOG_TIMES",
+    "NOT_A_DATE",
     "REGEX_CONSTANTS",
     "REGEX_PARSER",
     "Alternative",
@@ -87,6 +88,15 @@ def after(boundary: str, *bodies: str, anchor_at: int = 0) -> tuple[Start, ...]:
         raise ValueError(f"boundary {boundary!r} must admit a newline (the text's start)")
     return tuple(Start(boundary + body, anchor_at + 1) for body in bodies)
 
+
+# Dates are the commonest digit groups in agent text, and no value is shaped like one: digit-led
+# branches refuse them in the regex, before Python sees them. Written as a lookahead after the
+# anchor digit, so the year or day has one digit fewer. A year has two or four digits: with
+# three, the groups are a number's ("06-1/237 8991" is a Budapest phone number).
+NOT_A_DATE: Final = (
+    r"(?![0-9]{3}[-./][0-9]{1,2}[-./][0-9]{1,2}(?![0-9]|[-./][0-9]))"  # 2024-01-15
+    r"(?![0-9]?[-./][0-9]{1,2}[-./](?:[0-9]{4}|[0-9]{2})(?![0-9]|[-./][0-9]))"  # 15.01.2024, 1/15/24
+)
 
 # The first colon of an access log's date and time ("[31/Jul/2026:07:52:57 +0000]"): four groups
 # of digits, so not an IPv6 address (no "::", not eight groups), a digit after the colon, so not

@@ -247,6 +247,63 @@ def test_numbers_that_only_look_like_phone_numbers_are_left_alone(text: str) -> 
     assert found(text) == []
 
 
+@pytest.mark.parametrize("region", ["GB", "US", "FR", "DE", "BR", "JP", "PL", "ZA", "AU", "IN"])
+@pytest.mark.parametrize("kind", [phonenumbers.PhoneNumberType.MOBILE, "FIXED_LINE"])
+def test_a_space_after_the_plus_still_reads_as_an_international_number(
+    region: str, kind: object
+) -> None:
+    number_type = getattr(phonenumbers.PhoneNumberType, kind) if isinstance(kind, str) else kind
+    example = phonenumbers.example_number_for_type(region, number_type)
+    written = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    spaced = written.replace("+", "+ ", 1)  # "+ 44 7400 123456"
+    for index in range(len(TEMPLATES)):
+        text, expected = placed(spaced, index)
+        assert found(text) == expected, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x + 14285714.286",
+        "y = a + 4420 7946 0958",  # a sum of groups: the country code is not a group of its own
+        "total + 1200 3400 5600",
+        "n + 14155550132",  # one group: arithmetic on a number
+        "offset + 44 20",  # too short
+        "+ 999 1234 5678 9",  # no such country
+        "count + 33 12 13",
+    ],
+)
+def test_arithmetic_after_a_spaced_plus_is_left_alone(text: str) -> None:
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "06-1/237 8991",  # Budapest, trunk "06", area "1", then the number: not a date
+        "06-9/217 4218",
+        "06-46/597 971",
+        "(14)/506-1231",  # an area code in parentheses, then a slash
+        "(94)/032-6991",
+        "06-1/237-8991",
+    ],
+)
+def test_numbers_of_other_regions_with_slashes_are_found_after_words_naming_a_phone(
+    number: str,
+) -> None:
+    for words in ("phone: {}", "Call me at {} tomorrow", '{{"notes": "callback {} after 5pm"}}'):
+        text = words.format(number)
+        assert found(text) == [("PHONE", number)], text
+
+
+@pytest.mark.parametrize(
+    "date", ["15.01.2024", "1/15/24", "15-01-2024", "01/02/2024", "2024-01-15", "3.4.24"]
+)
+def test_dates_after_words_naming_a_phone_are_still_not_phone_numbers(date: str) -> None:
+    # The date check reads a year of two or four digits; three-digit groups are a number's.
+    assert found(f"phone: {date} (updated)") == []
+
+
 def test_north_american_3_3_4_fails_closed_when_its_area_code_is_shaped_like_the_plans() -> None:
     # Faker and people make area codes up; dotted or spaced, the area code must start with 2-9 as
     # every one in the plan does, or three numbers in a row would be a phone number.
