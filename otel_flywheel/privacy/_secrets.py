@@ -165,6 +165,14 @@ def _not_placeholder(text: str, start: int, end: int, floor: int) -> tuple[int, 
     return None if _PLACEHOLDER.fullmatch(text, start, end) else (start, end)
 
 
+def _url_password(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
+    """A URL's password, not a port and a fragment ("//host:8080#/users@1"), nor a placeholder."""
+    port, hash_sign, _ = text[start:end].partition("#")
+    if hash_sign and port.isdigit():
+        return None
+    return _not_placeholder(text, start, end, floor)
+
+
 def _looks_like_token(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """Bearer values: a token has a digit, token punctuation or mixed case; prose ("bearer tokens",
     "Bearer authentication") and identifiers ("Bearer access_token") have none of these."""
@@ -203,6 +211,9 @@ _CODE_VALUE = re.compile(
 
 # A lowercase name without digits after " = " is a variable (`password = auth`); "hunter2" is not.
 _VARIABLE = re.compile(r"[a-z_]+")
+# A word of prose: letters, perhaps hyphenated ("The", "required", "e-mail", "SHA-hashed"); no
+# digit, no other symbol and no capital after a small letter, as passwords have ("tgsIGv8Ls9").
+_NOT_A_WORD = re.compile(r"[^\w\-]|[0-9_]|[a-z][A-Z]")
 
 
 # The shell's PWD (and a config's "pwd: ~/src") is the working directory: a path, not a password.
@@ -233,11 +244,12 @@ def _config_password(text: str, start: int, end: int, floor: int) -> tuple[int, 
     separator = text[:start].rstrip(" \t")
     if separator.endswith(":"):
         # YAML/log style: a value is the rest of the line or of the field. "password: The password
-        # for ..." continues as prose, and `password: str` is an annotation.
+        # for ..." continues as prose, and `password: str` is an annotation. A value shaped like
+        # no word ("password: tgsIGv8Ls9 for the db") is a password, whatever follows it.
         if core in _TYPE_NAMES:
             return None
         rest = text[end : end + 2]
-        if rest[:1] == " " and rest[1:2].isalnum():
+        if rest[:1] == " " and rest[1:2].isalnum() and not _NOT_A_WORD.search(core):
             return None
     elif text[start - 1] == " " and _VARIABLE.fullmatch(core):
         return None  # `password = auth`, `user_password = index_info`: an assignment in code
@@ -578,21 +590,22 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         keywords=("basic",),
     ),
     # scheme://user:PASSWORD@host: the userinfo ends at the last "@" before the path, so the value
-    # is greedy and backtracks to it (unencoded "@" in passwords happens). Angle brackets and `${`
-    # never occur in a real password here: they are placeholders or our own tokens. The branch
-    # is anchored at the ":" of "://" (the scheme adds nothing to the evidence).
+    # is greedy and backtracks to it (unencoded "@" and "#" in passwords happen: a DSN is written
+    # by hand more often than encoded). Angle brackets and `${` never occur in a real password
+    # here: they are placeholders or our own tokens. The branch is anchored at the ":" of "://"
+    # (the scheme adds nothing to the evidence).
     Alternative(
         "url_password",
         KIND_PASSWORD,
         "[:]",
-        r"//[^\s:/?#@<>\"'`]{0,256}:(?P<url_password_v>[^\s/?#<>\"'`]{1,256})@",
+        r"//[^\s:/?#@<>\"'`]{0,256}:(?P<url_password_v>[^\s/?<>\"'`]{1,256})@",
         value_groups=("url_password_v",),
-        validate=_not_placeholder,
+        validate=_url_password,
         # "://" with a ":" and an "@" after it, before any character that ends the userinfo: a URL
         # without a password never reaches Python. "?" is left out of the classes (and the bounds
         # of the repeats dropped) so that they admit more than the regex: the prefilter scans
         # non-ASCII characters as "?".
-        starts=(Start(r"://[^\t\n\x0b\x0c\r :/#@<>\"'`]*:[^\t\n\x0b\x0c\r /#<>\"'`]+@"),),
+        starts=(Start(r"://[^\t\n\x0b\x0c\r :/#@<>\"'`]*:[^\t\n\x0b\x0c\r /<>\"'`]+@"),),
         refuses=ACCESS_LOG_TIMES,
     ),
     # key=value passwords: connection strings (`Password=...;`, `pwd=...`), env (`PGPASSWORD=`,

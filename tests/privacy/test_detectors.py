@@ -176,6 +176,15 @@ POSITIVES = [
     ("MYSQL_PWD=letmein", "letmein", KIND_PASSWORD),
     ("password=Passw0rd, user=admin", "Passw0rd", KIND_PASSWORD),  # weak, but a password
     ("db.password: correct.horse.battery", "correct.horse.battery", KIND_PASSWORD),
+    # a raw "#" or "@" in a hand-written DSN is still the password's
+    ("postgresql://app:HZOqqk8Fk2FJh#@db.internal:5432/orders", "HZOqqk8Fk2FJh#", KIND_PASSWORD),
+    ("mysql://root:#s3cret#@10.0.0.5/app", "#s3cret#", KIND_PASSWORD),
+    ("amqp://svc:a#b@c@mq:5672/", "a#b@c", KIND_PASSWORD),
+    # a value shaped like no word is a password, whatever prose follows it
+    ("Please use password: tgsIGv8Ls9 for this.", "tgsIGv8Ls9", KIND_PASSWORD),
+    ("saw password: hunter2 in the logs", "hunter2", KIND_PASSWORD),
+    ("password: HZOqqkFkFJh is the new one", "HZOqqkFkFJh", KIND_PASSWORD),
+    ("password: p@ss!word now", "p@ss!word", KIND_PASSWORD),
 ]  # fmt: skip
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0"
@@ -256,6 +265,9 @@ NEAR_MISSES = [
     "bypass=true, PASS: test_checkout (12ms)",
     "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq\n-----END PUBLIC KEY-----",
     "https://example.com:8443/path?x=1",
+    "http://host:8080#/users@1 and http://localhost:3000/#/a@b",  # a port, then a fragment
+    "password: required for login; password: The password for the db",
+    "password: SHA-hashed and salted; password: e-mail only; password: Passwort für alle",
     "https://username:password@example.com/ and https://REDACTED:REDACTED@example.com/",
     # credentials-shaped code: annotations, variables, comparisons, format strings
     "def login(username: str, password: str) -> None:",
@@ -705,7 +717,7 @@ def generated_secrets(rng: random.Random, per_kind: int = 30) -> list[tuple[str,
         return f"key file:\n{value}\n", value
 
     def url_password() -> tuple[str, str]:
-        value = random_token(rng, ALNUM + "!$%^*_-~", rng.randrange(8, 24))
+        value = random_token(rng, ALNUM + "!$%^*_-~#", rng.randrange(8, 24))
         scheme = rng.choice(["postgres", "mysql", "mongodb+srv", "redis", "amqp", "https"])
         return f"{scheme}://svc_user:{value}@db-{rng.randrange(9)}.internal:5432/app", value
 
@@ -717,6 +729,7 @@ def generated_secrets(rng: random.Random, per_kind: int = 30) -> list[tuple[str,
                 "PGPASSWORD={} psql -h db",
                 "pwd={}&user=app",
                 "db.password: {}",
+                "password: {} for the reporting db",
             ]
         )
         return template.format(value), value
