@@ -18,6 +18,7 @@ from typing import Final, Protocol, runtime_checkable
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._decoding import Decoded, html_unescaped, json_unescaped
 from otel_flywheel.privacy._lookalikes import with_ascii_lookalikes
+from otel_flywheel.privacy._password_forms import PASSWORD_FORM_ALTERNATIVES
 from otel_flywheel.privacy._percent import URL_TRIGGERS, read_url_encoded
 from otel_flywheel.privacy._pii import (
     CONTEXT_PHONE_ALTERNATIVE,
@@ -103,7 +104,12 @@ class Detector(Protocol):
 def _scanner(kinds: frozenset[str], regions: tuple[str, ...]) -> Scanner:
     # Order matters when two branches could start at the same place: secrets before PII,
     # specific shapes before general ones.
-    candidates = [*SECRET_ALTERNATIVES, *TOLD_ALTERNATIVES, *PII_ALTERNATIVES]
+    candidates = [
+        *SECRET_ALTERNATIVES,
+        *PASSWORD_FORM_ALTERNATIVES,
+        *TOLD_ALTERNATIVES,
+        *PII_ALTERNATIVES,
+    ]
     if regions:  # numbers without a country code; none with phone_regions: [] ("+" only)
         candidates.extend(national_phone_alternatives(regions))
         candidates.append(CONTEXT_PHONE_ALTERNATIVE)  # last: any other reading of the digits wins

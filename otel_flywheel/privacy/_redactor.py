@@ -40,8 +40,10 @@ from otel_flywheel.privacy._secrets import (
     KIND_PASSWORD,
     is_placeholder,
     is_working_directory,
+    names_pass,
     names_password,
     names_secret,
+    shaped_like_password,
 )
 
 __all__ = [
@@ -246,6 +248,8 @@ class Redactor:
                 return KIND_PASSWORD
             if names_secret(key):
                 return None if is_placeholder(value) else KIND_API_KEY
+            if names_pass(key):  # "db_pass": "S3cr3t", not "first_pass": "done"
+                return KIND_PASSWORD if shaped_like_password(value) else None
             if names_iban(key) and is_iban_value(value):
                 return KIND_IBAN  # in lower case too: {"iban": "de89370400440532013000"}
         elif type(value) is not int:
@@ -448,6 +452,7 @@ def _names_a_kind(key: str) -> bool:
     """Whether ``kind_under`` may answer for ``key``: such keys are asked about every time."""
     return (
         names_password(key)
+        or names_pass(key)
         or names_secret(key)
         or names_phone(key)
         or names_ssn(key)

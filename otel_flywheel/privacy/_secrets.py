@@ -40,8 +40,11 @@ __all__ = [
     "is_working_directory",
     "key_shaped",
     "named_key_kind",
+    "names_pass",
     "names_password",
     "names_secret",
+    "reads_as_word",
+    "shaped_like_password",
 ]
 
 KIND_OPENAI_KEY: Final = "OPENAI_KEY"
@@ -108,6 +111,12 @@ _PLACEHOLDER = re.compile(
 # "PGPASSWORD", "db.password", "passwd", "passphrase", "pwd" at a word's start), here a whole
 # JSON field name or attribute key: its value is the password, whatever it looks like.
 _PASSWORD_KEY = re.compile(r"(?s:.*)(?:[Pp](?i:ass(?:word|wd|phrase))|(?<![A-Za-z])[Pp](?i:wd))")
+_PASSWORD_SYMBOLS: Final = frozenset("!@#$%^&*+=?~")
+# printf-style fields and punctuation only: "%s:%s", "%(user)s/%(pw)s", a template's value.
+_FORMAT_ONLY = re.compile(
+    r"(?:%[-#0 +]*[0-9]*(?:\.[0-9]+)?[sdifrxX]|%\([A-Za-z_]\w*\)s|[^A-Za-z0-9])+"
+)
+_PASS_KEY = re.compile(r"(?s:.*[A-Za-z0-9][_.\-])?(?i:pass)")
 
 
 # A key that names an API key or another secret ("api_key", "apiKey", "X-Api-Key",
@@ -154,6 +163,33 @@ def names_secret(key: str) -> bool:
 def names_password(key: str) -> bool:
     """Whether a JSON field or attribute named ``key`` holds a password."""
     return _PASSWORD_KEY.fullmatch(key) is not None
+
+
+def names_pass(key: str) -> bool:
+    """Whether a JSON field or attribute is named "pass", or ends in "_pass", ".pass" or "-pass"
+    ("db_pass", "SMTP_PASS"): a password where the value is shaped like one
+    (``shaped_like_password``), since "first_pass": "done" is not."""
+    return _PASS_KEY.fullmatch(key) is not None
+
+
+def shaped_like_password(value: str) -> bool:
+    """Four characters or more with letters and digits, or a symbol passwords are made with
+    ("S3cr3tPa55", "p@ss!"), that are not a placeholder or code. Where "pass" ends a name, code
+    says "first_pass=True," and "fds_to_pass = [listener.fileno(), alive_r]": values without
+    either, or that are calls and attributes."""
+    value = value.strip()
+    core = value.strip(",;()[]{}")
+    if len(core) < 4 or is_reference(value) or is_reference(core) or _FORMAT_ONLY.fullmatch(core):
+        return False
+    if any(c in _PASSWORD_SYMBOLS for c in core):
+        return True
+    return any(c.isdigit() for c in core) and any(c.isalpha() for c in core)
+
+
+def reads_as_word(value: str) -> bool:
+    """Whether ``value`` reads as a word of prose ("done", "The", "e-mail"), not as a password
+    ("S3cr3t", "p@ss!", "tgsIGvLs"): letters and hyphens only, no capital after a small letter."""
+    return _NOT_A_WORD.search(value) is None
 
 
 def is_placeholder(value: str) -> bool:
@@ -249,7 +285,7 @@ def _config_password(text: str, start: int, end: int, floor: int) -> tuple[int, 
         if core in _TYPE_NAMES:
             return None
         rest = text[end : end + 2]
-        if rest[:1] == " " and rest[1:2].isalnum() and not _NOT_A_WORD.search(core):
+        if rest[:1] == " " and rest[1:2].isalnum() and reads_as_word(core):
             return None
     elif text[start - 1] == " " and _VARIABLE.fullmatch(core):
         return None  # `password = auth`, `user_password = index_info`: an assignment in code

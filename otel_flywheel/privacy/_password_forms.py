@@ -1,0 +1,168 @@
+"""Passwords in the forms ``kv_password`` does not read: commands, markup, keys ending in "pass".
+
+``kv_password`` (``_secrets``) reads a key that names a password, "=" or ":", then the value.
+Agents also run commands and read configuration files, where a password is written otherwise:
+
+- ``mysql -u root -pS3cr3t``: MySQL's clients take the password glued to ``-p`` (``-p`` alone
+  prompts for it); ``redis-cli -a S3cr3t``; and a flag naming a password, its value after a
+  space (``--admin-password S3cr3t``, ``docker login -u ci --password S3cr3t``);
+- ``<password>S3cr3t</password>``: XML configuration (Maven's settings.xml, Tomcat, .NET);
+- ``db_pass=S3cr3t``, ``DB_PASS: S3cr3t``, ``smtp.pass = ...``: "pass" ending a longer key.
+
+"pass" names other things too ("first_pass: done", "PASS: test_x"), and ``psql --password`` is
+a switch (it prompts) followed by a database name. So a "pass" key and a flag followed by a space
+take only a value shaped like a password (``shaped_like_password``: letters and digits, or a
+symbol passwords are made with): "S3cr3t" and "p@ss!" are passwords; "done", "orders", "True,"
+and "ShrinkPass" (``first_pass=True``, ``shrink_pass: ShrinkPass`` in code) are not. A glued
+``-p`` and a markup element say what their value is, and take any value but a placeholder.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from otel_flywheel.privacy._secrets import KIND_PASSWORD, is_reference, shaped_like_password
+from otel_flywheel.privacy._shapes import Alternative, Span
+
+__all__ = ["PASSWORD_FORM_ALTERNATIVES"]
+
+# A value after a flag or a key: quoted (to the closing quote), or one shell word.
+_VALUE: Final = (
+    r"(?:\"(?P<{name}_q>[^\"\r\n]{{1,256}})\"|'(?P<{name}_s>[^'\r\n]{{1,256}})'"
+    r"|(?P<{name}_v>[^\s\"'`<>|;&]{{1,256}}))"
+)
+# Arguments before the flag, on the same command line: at most a dozen shell words.
+_ARGUMENTS: Final = r"(?:[ \t]+[^\s|;&<>]+){0,12}?[ \t]+"
+_CLIENT: Final = re.compile(r"(?is:.*)(?<![\w.\-])(?:mysql|mariadb)[\w\-]*")
+_OTHER_FLAG: Final = re.compile(r"(?:^|[ \t])-")
+# Commands whose --password is a switch that prompts, not a flag with a value.
+_PROMPTING: Final = re.compile(r"(?<![\w.-])(?i:psql|pg_dump|pg_restore|mysql\w*|mariadb\w*)\b")
+_FLAG_NAME: Final = re.compile(r"[A-Za-z0-9_\-]*\Z")
+# The start of an element's opening tag, before the "password" that ends its name.
+_OPENING_TAG: Final = re.compile(r"<[A-Za-z0-9_.:\-]*\Z")
+_LONGEST_TAG: Final = 64
+
+
+def _groups(name: str) -> tuple[str, ...]:
+    return tuple(f"{name}_{suffix}" for suffix in ("q", "s", "v"))
+
+
+def _named_value(text: str, start: int, end: int, floor: int) -> Span | None:
+    """A value its name leaves no doubt about (``-p`` glued, a markup element): any but a
+    placeholder or a reference (``-p$MYSQL_PWD``, ``<password>${db.password}</password>``)."""
+    value = text[start:end].strip()
+    return None if not value or is_reference(value) else (start, end)
+
+
+def _client_value(text: str, start: int, end: int, floor: int) -> Span | None:
+    """A MySQL client's glued ``-p`` value: after other flags ("mysql -u root -phunter"), any
+    value; as the only flag, one shaped like a password ("MySQL is great -pretty" is prose)."""
+    line = text[text.rfind("\n", 0, start) + 1 : start]
+    command = _CLIENT.search(line)
+    before_p = line[command.end() if command is not None else 0 :].rstrip("\"'")[: -len("-p")]
+    if _OTHER_FLAG.search(before_p) is None and not shaped_like_password(text[start:end]):
+        return None
+    return _named_value(text, start, end, floor)
+
+
+def _shaped_value(text: str, start: int, end: int, floor: int) -> Span | None:
+    """A value whose name may mean something else: only one shaped like no word."""
+    return (start, end) if shaped_like_password(text[start:end]) else None
+
+
+def _flag_value(text: str, start: int, end: int, floor: int) -> Span | None:
+    """The value after ``--<...>password`` and a space: the flag starts a shell word, and its
+    command is not one whose ``--password`` prompts (``psql --password orders``)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[line_start:start]
+    keyword = before.rstrip(" \t\"'")
+    flag = _FLAG_NAME.search(keyword[: len(keyword) - len("password")])
+    name = flag.group() if flag is not None else ""
+    if not name.startswith("-") or _PROMPTING.search(before):
+        return None
+    return _shaped_value(text, start, end, floor)
+
+
+def _element_value(text: str, start: int, end: int, floor: int) -> Span | None:
+    """An element's text: the opening tag names a password as the closing one does."""
+    name_end = text.rfind(">", 0, start) - len("password")
+    if _OPENING_TAG.search(text, max(0, name_end - _LONGEST_TAG), name_end) is None:
+        return None
+    return _named_value(text, start, end, floor)
+
+
+PASSWORD_FORM_ALTERNATIVES: Final = (
+    # MySQL and MariaDB clients: "-pS3cr3t", glued; "-P 3306" is the port, "-p" alone prompts.
+    Alternative(
+        "mysql_password",
+        KIND_PASSWORD,
+        "[Mm]",
+        r"(?<![\w.\-])(?i:mysql|mariadb)[\w\-]*"
+        + _ARGUMENTS
+        + r"-p(?=[^\s-])"
+        + _VALUE.format(name="mysql_password"),
+        value_groups=_groups("mysql_password"),
+        validate=_client_value,
+        keywords=("mysql", "mariadb"),
+    ),
+    # redis-cli's "-a S3cr3t" (or "--pass S3cr3t"): the server's password.
+    Alternative(
+        "redis_password",
+        KIND_PASSWORD,
+        "[Rr]",
+        r"(?<![\w.\-])(?i:redis-cli)"
+        + _ARGUMENTS
+        + r"(?:-a|--pass)[ \t]+(?=[^\s-])"
+        + _VALUE.format(name="redis_password"),
+        value_groups=_groups("redis_password"),
+        validate=_named_value,
+        keywords=("redis-cli",),
+    ),
+    # "--admin-password S3cr3t": a flag naming a password, then its value after a space ("=" is
+    # kv_password's). "--password-stdin" is another flag.
+    Alternative(
+        "flag_password",
+        KIND_PASSWORD,
+        "[Pp]",
+        r"(?<=-)(?i:password)[ \t]+(?=[^\s-])" + _VALUE.format(name="flag_password"),
+        value_groups=_groups("flag_password"),
+        validate=_flag_value,
+        keywords=("password",),
+        after_keyword=r"[ \t]",
+    ),
+    # "<password>S3cr3t</password>", "<db.password>", "<adminPassword>": an element's text.
+    Alternative(
+        "element_password",
+        KIND_PASSWORD,
+        "[Pp]",
+        r"(?i:password)>[ \t]*(?P<element_password_v>[^<\s](?:[^<\r\n]{0,254}[^<\s])?)[ \t]*"
+        r"</[A-Za-z0-9_.:\-]*(?i:password)>",
+        value_groups=("element_password_v",),
+        validate=_element_value,
+        keywords=("password>",),
+    ),
+    # '"pass": "S3cr3t"': a quoted key, as JSON or a dict literal quotes it inside text.
+    Alternative(
+        "quoted_pass",
+        KIND_PASSWORD,
+        "[\"']",
+        r"[\"'](?<![\w\\].)(?i:pass)[\"'][ \t]*(?:=>|[=:])[ \t]*"
+        + _VALUE.format(name="quoted_pass"),
+        value_groups=_groups("quoted_pass"),
+        validate=_shaped_value,
+        keywords=('"pass"', "'pass'"),
+    ),
+    # "db_pass=S3cr3t", "DB_PASS: S3cr3t", "smtp.pass = 'S3cr3t'": "pass" ends a longer key.
+    Alternative(
+        "kv_pass",
+        KIND_PASSWORD,
+        "[_.]",
+        r"[_.](?<=[A-Za-z0-9][_.])(?i:pass)[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
+        + _VALUE.format(name="kv_pass"),
+        value_groups=_groups("kv_pass"),
+        validate=_shaped_value,
+        keywords=("_pass", ".pass"),
+        after_keyword=r"[\"']?[ \t]*[=:]",
+    ),
+)

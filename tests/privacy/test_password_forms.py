@@ -1,0 +1,130 @@
+"""Passwords in commands, markup and "pass" keys: found in text, in JSON and in JSON inside text;
+the same shapes that hold no password (prose, switches, placeholders, test results) are kept."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from otel_flywheel.privacy import BuiltinDetector, RedactionAudit, Redactor
+
+KEY = b"password-forms-test-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def redactor() -> Redactor:
+    return Redactor(key=KEY, detectors=[BuiltinDetector()])
+
+
+def redacted(redactor: Redactor, text: str) -> tuple[str, dict[str, int]]:
+    audit = RedactionAudit()
+    return str(redactor.redact_text(text, audit)), dict(audit.counts)
+
+
+PASSWORDS = [
+    # MySQL and MariaDB clients: the password glued to -p
+    ("mysql -u root -p{v} -h db orders", "S3cr3tPa55"),
+    ("mysql -uroot -p{v}", "hunter"),  # after another flag, even a word
+    ("/usr/bin/mysqldump -h db -u app -p{v} app > dump.sql", "Tr0ub4dor&3"),
+    ("kubectl exec -it db -- mariadb -u root -p{v} -e 'show databases'", "S3cret!"),
+    ("MYSQL -p{v}", "Winter2024"),  # the only flag: a value shaped like a password
+    # redis-cli
+    ("redis-cli -h cache -a {v} -p 6379 ping", "S3cr3tR"),
+    ("redis-cli --pass {v} ping", "hunter22"),
+    ("redis-cli -a '{v}' info", "p@ss w0rd"),
+    # a flag naming a password, its value after a space
+    ("docker login -u ci --password {v} registry.example.com", "S3cr3t1"),
+    ('az vm create -n vm --admin-password "{v}" --size B2s', "Tr0ub4dor&3"),
+    ("helm install db bitnami/postgresql --db-password {v}", "pg-Pa55"),
+    ("./deploy.sh --smtp-password '{v}'", "Gm4il!pw"),
+    # markup
+    ("<server><id>repo</id><password>{v}</password></server>", "S3cr3tPa55"),
+    ("<Password>{v}</Password>", "hunter2"),
+    ("<adminPassword> {v} </adminPassword>", "Tr0ub4dor3"),
+    ("<db:password>{v}</db:password>", "changeme2024"),
+    # keys that end in "pass"
+    ("db_pass={v}", "S3cr3tPa55"),
+    ("DB_PASS: {v}", "S3cr3tPa55"),
+    ("smtp.pass = '{v}'", "Gm4il!pw"),
+    ("export MYSQL_ROOT_PASS={v}", "r00tPW"),
+    ('{{"user": "app", "pass": "{v}"}} in the request', "S3cr3tPa55"),
+    ("config = {{'user': 'app', 'pass': '{v}'}}", "p@ss!word"),
+]
+
+
+@pytest.mark.parametrize(("template", "password"), PASSWORDS)
+def test_a_password_in_a_command_markup_or_pass_key_is_redacted(
+    redactor: Redactor, template: str, password: str
+) -> None:
+    text = template.format(v=password)
+    out, counts = redacted(redactor, text)
+    assert password not in out, out
+    assert counts == {"PASSWORD": 1}, out
+
+
+@pytest.mark.parametrize(("template", "password"), PASSWORDS)
+def test_the_same_forms_are_redacted_in_json_inside_json(
+    redactor: Redactor, template: str, password: str
+) -> None:
+    # A tool's command or a config file as a JSON string, inside an LLM request's messages.
+    document = json.dumps({"messages": [{"role": "tool", "content": template.format(v=password)}]})
+    out, _ = redacted(redactor, document)
+    assert password not in out
+    json.loads(out)
+
+
+@pytest.mark.parametrize(
+    ("document", "password"),
+    [
+        ({"pass": "S3cr3tPa55"}, "S3cr3tPa55"),
+        ({"db": {"user": "app", "db_pass": "p@ss!word"}}, "p@ss!word"),
+        ({"SMTP_PASS": "Gm4il!pw"}, "Gm4il!pw"),
+        ({"ftp-pass": "8fj3k2l1"}, "8fj3k2l1"),
+    ],
+)
+def test_a_json_field_named_pass_holding_a_password_is_redacted(
+    redactor: Redactor, document: dict[str, object], password: str
+) -> None:
+    out, counts = redacted(redactor, json.dumps(document))
+    assert password not in out
+    assert counts == {"PASSWORD": 1}
+
+
+NOT_PASSWORDS = [
+    "MySQL is great -pretty fast",  # prose, not a command
+    "use mysql to run the -psomething",
+    "mysql -u root -p",  # -p alone prompts
+    "mysql -u root -p orders",  # ... and "orders" is the database
+    "mysql -u root -p$MYSQL_PWD orders",  # a reference
+    "mysql://root@db/orders",
+    "psql -h db -U app --password orders",  # psql's --password is a switch
+    "pg_dump --password my_db2 > out.sql",
+    "docker login --password-stdin < token.txt",
+    "--password ${DB_PASSWORD} and --password '<redacted>'",
+    "set --admin-password required",  # a word
+    "<password>${db.password}</password> and <password>***</password>",
+    "the password> prompt",
+    "PASS: test_checkout (12ms); tests: pass=12 fail=0",
+    "first_pass: done; second_pass: pending",
+    "x.pass = y.pass; req.pass = getpass(); os.pass = 12",
+    "bypass=true and compass_pass: north",
+    '{"status": "pass", "first_pass": "done", "pass": "PASS"}',
+    # code, where "pass" ends a name: flags, annotations, lists, calls
+    "self._prepare_one(obj, first_pass=True, device_placement=d)",
+    "def step(self, shrink_pass: ShrinkPass, *, random_order: bool = False) -> bool:",
+    "fds_to_pass = [listener.fileno(), alive_r]",
+    "util._reprcompare, util._assertion_pass = saved_assert_hooks",
+    "peak_memory_after_forward_pass: float, num_pass: 12345",
+    '"post_grad_custom_pre_pass": DEFAULT,  # Typing',
+    "def _custom_pass_name(custom_pass: Any) -> str:",
+    "user_pass = '%s:%s' % (unquote(user), unquote(password))",
+    "db_pass = '%(user)s/%(pw)s' % params",
+]
+
+
+@pytest.mark.parametrize("text", NOT_PASSWORDS)
+def test_the_same_shapes_without_a_password_are_kept(redactor: Redactor, text: str) -> None:
+    out, counts = redacted(redactor, text)
+    assert out == text
+    assert counts == {}
