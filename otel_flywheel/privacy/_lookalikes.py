@@ -1,8 +1,9 @@
-"""Characters that stand in for ASCII ones inside numbers, read as those before a scan.
+"""Characters that stand in for ASCII ones inside numbers and addresses, read as those before a scan.
 
 Typography puts no-break and thin spaces between digit groups (French and German text, web
 pages: "+44 20 7946 0958" written with U+00A0 or U+202F), chat models write phone numbers with
-non-breaking hyphens (U+2011), and CJK text writes full-width digits (U+FF10 to U+FF19). The
+non-breaking hyphens (U+2011), and CJK text writes full-width digits (U+FF10 to U+FF19) and a
+full-width "@" (U+FF20, which an address copied from CJK text or obfuscated on purpose has). The
 scanner's patterns are ASCII, so each of these is read as its ASCII counterpart: one character for
 one, so that a match's offsets hold in the text as written, and the value is redacted as written.
 
@@ -39,6 +40,8 @@ _FULL_WIDTH: Final = {
     "\uff09": ")",
     "\uff0e": ".",
     "\uff0f": "/",
+    "\uff20": "@",  # full-width commercial at, in an address copied from CJK text
+    "\ufe6b": "@",  # small commercial at
 }
 _LOOKALIKES: Final = (
     *((char, " ") for char in _SPACE),

@@ -79,6 +79,9 @@ _USERINFO = re.compile(r"://[^\s/@]*:$")
 # an ASCII-only walk left "josé" whole and "müller.jö" behind. Other scripts stay outside, so
 # "連絡先はbob@example.comです" keeps the Japanese around the address.
 _LATIN_LETTERS: Final = frozenset(c for c in map(chr, range(0xC0, 0x180)) if c.isalpha())
+# The same letters in a domain's labels: internationalized names such as "bücher.de" are written
+# as such, not as their "xn--" form, in text (a top-level domain stays ASCII).
+_LATIN: Final = "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017f"
 _ASCII_LOCAL_PART = frozenset(string.ascii_letters + string.digits + "._%+-")
 _LOCAL_PART = _ASCII_LOCAL_PART | _LATIN_LETTERS
 
@@ -115,13 +118,28 @@ def _local_part_start(text: str, at: int, floor: int) -> int | None:
     not after ``floor``, leading dots dropped), or None: no local part, or a run longer than any
     local part (a blob, not an address)."""
     local = at
-    while local > floor and at - local < 65 and text[local - 1] in _LOCAL_PART:
+    while (
+        local > floor
+        and at - local < 65
+        and (text[local - 1] in _LOCAL_PART or _apostrophe_in_name(text, local - 1, floor))
+    ):
         local -= 1
     if local > 0 and text[local - 1] in _LOCAL_PART:
         return None
     while local < at and text[local] == ".":
         local += 1
     return None if local == at else local
+
+
+def _apostrophe_in_name(text: str, at: int, floor: int) -> bool:
+    """An apostrophe between two letters of a local part: "o'brien@example.ie" (RFC 5322 allows
+    it, and Irish and French names have it). A quote before the address ("'jane@...") is not."""
+    return (
+        text[at] == "'"
+        and at - 1 >= floor
+        and text[at - 1].isalpha()
+        and text[at + 1 : at + 2].isalpha()
+    )
 
 
 def _ssn(text: str, start: int, end: int, floor: int) -> Span | None:
@@ -248,11 +266,12 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "email",
         KIND_EMAIL,
         "[@]",
-        r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\-])",
+        rf"(?:[A-Za-z0-9{_LATIN}](?:[A-Za-z0-9{_LATIN}\-]{{0,61}}[A-Za-z0-9{_LATIN}])?\.)+"
+        r"[A-Za-z]{2,24}(?![A-Za-z0-9_\-])",
         validate=_email,
         # A local-part character before the "@": "@context", "@dataclass" never reach Python.
         # The prefilter reads every non-ASCII character as "?" (``_prefilter``).
-        starts=(Start(f"[{re.escape(''.join(sorted(_ASCII_LOCAL_PART)))}?]@[A-Za-z0-9]", 1),),
+        starts=(Start(f"[{re.escape(''.join(sorted(_ASCII_LOCAL_PART)))}?]@[A-Za-z0-9?]", 1),),
     ),
     # An address spelled out against scrapers, as contact pages and signatures write it:
     # "jane [at] example [dot] com", "jane(at)example.com", "jane {at} example (dot) co (dot) uk".

@@ -76,7 +76,10 @@ def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
 POSITIVES = [
     # emails
     ("write to jane.doe@example.com today", "jane.doe@example.com", KIND_EMAIL),
-    ("<o'brien+tag@mail.example.co.uk>", "brien+tag@mail.example.co.uk", KIND_EMAIL),
+    # an apostrophe between letters is the name's (RFC 5322 atext), a quote around it is not
+    ("<o'brien+tag@mail.example.co.uk>", "o'brien+tag@mail.example.co.uk", KIND_EMAIL),
+    ("'d'arcy@example.fr' wrote", "d'arcy@example.fr", KIND_EMAIL),
+    ("it's jane@example.com", "jane@example.com", KIND_EMAIL),
     ("mailto:Ops_Team-1@sub.example-corp.io.", "Ops_Team-1@sub.example-corp.io", KIND_EMAIL),
     ("連絡先はbob@example.comです", "bob@example.com", KIND_EMAIL),
     # local parts in the Latin alphabets (RFC 6531): the whole name, not what follows its accent
@@ -86,6 +89,14 @@ POSITIVES = [
     ("zoë_łukasz-ŝ@example.pl", "zoë_łukasz-ŝ@example.pl", KIND_EMAIL),
     ("ÆSIR.Øst@example.no", "ÆSIR.Øst@example.no", KIND_EMAIL),
     ("メールはjosé@example.comまで", "josé@example.com", KIND_EMAIL),
+    # internationalized domain names in the Latin alphabets, as written (not as "xn--")
+    ("order from jane@bücher.de today", "jane@bücher.de", KIND_EMAIL),
+    ("mail ops@über-shop.de,", "ops@über-shop.de", KIND_EMAIL),
+    ("renée.o'neil@exämple.fr", "renée.o'neil@exämple.fr", KIND_EMAIL),
+    ("x@ü.de", "x@ü.de", KIND_EMAIL),
+    # a full-width or small "@" (CJK text, or written so on purpose), read as "@"
+    ("連絡先: jane＠example.com", "jane＠example.com", KIND_EMAIL),
+    ("jane﹫example.com.", "jane﹫example.com", KIND_EMAIL),
     # phones: international formats (national ones: test_phones.py)
     ("call +1 (415) 555-2671 now", "+1 (415) 555-2671", KIND_PHONE),
     ("tel +44 20 7946 0958, ext", "+44 20 7946 0958", KIND_PHONE),
@@ -281,6 +292,7 @@ NEAR_MISSES = [
     "date 20080830 172159",  # Luhn-valid by chance, but not grouped like a card
     '__version__ = "3.5.0.1" and RFC 5891 §4.2.3.1 and section 2.7.2.2',
     "aBcD:ef01:2345:6789:aBcD:ef01:127.0.0.1.1",
+    "@über and @property and ＠mention",  # no name before the "@"
 ]
 
 
