@@ -40,6 +40,26 @@ def is_version_context(before: str) -> bool:
     return _VERSION_CONTEXT_REVERSED.match(before[::-1]) is not None
 
 
+# Where "user@" before a dotted quad is a login, not a package's "@" ("pkg@1.2.3.4"): after a
+# remote-login command on the same line ("ssh root@10.20.30.40", "scp f ubuntu@203.0.113.7:"),
+# or as a URL's userinfo ("http://admin@192.168.1.1/"; not "?q=pkg@1.2.3.4" further on).
+_REMOTE_LOGIN: Final = re.compile(
+    r"(?<![\w\-])(?:ssh|scp|sftp|rsync|mosh|telnet|ssh-copy-id|sshpass)(?![\w\-])"
+)
+_URL_USERINFO: Final = re.compile(r"://[^\s/?#@]*\Z")
+_LOGIN_LINE_WIDTH: Final = 160
+
+
+def _user_at_host(text: str, start: int) -> bool:
+    if start == 0 or text[start - 1] != "@":
+        return False
+    line_start = max(text.rfind("\n", 0, start) + 1, start - _LOGIN_LINE_WIDTH)
+    return (
+        _URL_USERINFO.search(text, line_start, start - 1) is not None
+        or _REMOTE_LOGIN.search(text, line_start, start) is not None
+    )
+
+
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0-255, no leading zero
 _DOTTED_QUAD: Final = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
@@ -50,7 +70,9 @@ def _ipv4(text: str, start: int, end: int, floor: int) -> Span | None:
         return None  # 999.999.999.999, leading zeros
     if text.startswith("127.", start) or text[start:end] == "0.0.0.0":
         return None  # loopback (127.0.0.0/8), unspecified
-    if is_version_context(text[max(0, start - _VERSION_CONTEXT_WIDTH) : start]):
+    if is_version_context(
+        text[max(0, start - _VERSION_CONTEXT_WIDTH) : start]
+    ) and not _user_at_host(text, start):
         return None
     if end - start == 7:
         # Four single digits: a section or version number (2.7.2.2, 1.0.0.0) or a public

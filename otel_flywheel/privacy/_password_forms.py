@@ -4,8 +4,8 @@
 Agents also run commands and read configuration files, where a password is written otherwise:
 
 - ``mysql -u root -pS3cr3t``: MySQL's clients take the password glued to ``-p`` (``-p`` alone
-  prompts for it); ``redis-cli -a S3cr3t``; and a flag naming a password, its value after a
-  space (``--admin-password S3cr3t``, ``docker login -u ci --password S3cr3t``);
+  prompts for it); ``redis-cli -a S3cr3t``; ``sshpass -p S3cr3t ssh ...``; and a flag naming a
+  password, its value after a space (``--admin-password S3cr3t``, ``docker login --password``);
 - ``<password>S3cr3t</password>``: XML configuration (Maven's settings.xml, Tomcat, .NET);
 - ``db_pass=S3cr3t``, ``DB_PASS: S3cr3t``, ``smtp.pass = ...``: "pass" ending a longer key.
 
@@ -118,6 +118,19 @@ PASSWORD_FORM_ALTERNATIVES: Final = (
         value_groups=_groups("redis_password"),
         validate=_named_value,
         keywords=("redis-cli",),
+    ),
+    # sshpass's "-p S3cr3t" (or "-pS3cr3t"): the password it types into ssh.
+    Alternative(
+        "sshpass_password",
+        KIND_PASSWORD,
+        "[Ss]",
+        r"(?<![\w.\-])(?i:sshpass)"
+        + _ARGUMENTS
+        + r"-p[ \t]*(?=[^\s-])"
+        + _VALUE.format(name="sshpass_password"),
+        value_groups=_groups("sshpass_password"),
+        validate=_named_value,
+        keywords=("sshpass",),
     ),
     # "--admin-password S3cr3t": a flag naming a password, then its value after a space ("=" is
     # kv_password's). "--password-stdin" is another flag.

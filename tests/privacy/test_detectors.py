@@ -145,6 +145,11 @@ POSITIVES = [
     ("upstream=10.0.0.1:8080", "10.0.0.1", KIND_IP),
     ("server 192.168.1.20 is down", "192.168.1.20", KIND_IP),
     ("srv 192.168.1.20 is down", "192.168.1.20", KIND_IP),  # "rv" of a user agent: a whole word
+    # a login's "user@" before an address, which a package's "@" before a version is not
+    ("ssh root@10.20.30.40 uptime", "10.20.30.40", KIND_IP),
+    ("scp dump.sql ubuntu@203.0.113.7:/tmp/", "203.0.113.7", KIND_IP),
+    ("rsync -av ./ deploy@198.51.100.23:/srv/app", "198.51.100.23", KIND_IP),
+    ("curl http://admin@192.168.1.1/setup", "192.168.1.1", KIND_IP),
     ("from 2001:db8::8a2e:370:7334", "2001:db8::8a2e:370:7334", KIND_IP),
     ("[fe80::1ff:fe23:4567:890a]:443", "fe80::1ff:fe23:4567:890a", KIND_IP),
     ("mapped ::ffff:192.0.2.128 here", "::ffff:192.0.2.128", KIND_IP),
@@ -189,7 +194,7 @@ POSITIVES = [
     ("db.password: correct.horse.battery", "correct.horse.battery", KIND_PASSWORD),
     # a raw "#" or "@" in a hand-written DSN is still the password's
     ("postgresql://app:HZOqqk8Fk2FJh#@db.internal:5432/orders", "HZOqqk8Fk2FJh#", KIND_PASSWORD),
-    ("mysql://root:#s3cret#@10.0.0.5/app", "#s3cret#", KIND_PASSWORD),
+    ("mysql://root:#s3cret#@db-5.internal/app", "#s3cret#", KIND_PASSWORD),
     ("amqp://svc:a#b@c@mq:5672/", "a#b@c", KIND_PASSWORD),
     # a value shaped like no word is a password, whatever prose follows it
     ("Please use password: tgsIGv8Ls9 for this.", "tgsIGv8Ls9", KIND_PASSWORD),
@@ -242,6 +247,7 @@ NEAR_MISSES = [
     "10.0.0.1.5",  # five parts: an OID or version, not an address
     "1.2.3",
     "version 1.2.3.4",
+    "npm i left-pad@1.2.3.4 && pkg@10.20.30.40 installed",
     "numpy==1.2.3.4",
     "Chrome/120.0.0.0",
     "Mozilla/5.0 (Windows NT 6.1; rv:1.9.5.20) Gecko/20100101 Firefox/3.5",

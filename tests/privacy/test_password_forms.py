@@ -33,6 +33,9 @@ PASSWORDS = [
     ("redis-cli -h cache -a {v} -p 6379 ping", "S3cr3tR"),
     ("redis-cli --pass {v} ping", "hunter22"),
     ("redis-cli -a '{v}' info", "p@ss w0rd"),
+    # sshpass, glued or not
+    ("sshpass -p '{v}' ssh -o StrictHostKeyChecking=no ec2-user@bastion uptime", "S3cr3t!"),
+    ("sshpass -p{v} scp dump.sql root@db:/tmp", "hunter2"),
     # a flag naming a password, its value after a space
     ("docker login -u ci --password {v} registry.example.com", "S3cr3t1"),
     ('az vm create -n vm --admin-password "{v}" --size B2s', "Tr0ub4dor&3"),
@@ -98,6 +101,7 @@ NOT_PASSWORDS = [
     "mysql -u root -p orders",  # ... and "orders" is the database
     "mysql -u root -p$MYSQL_PWD orders",  # a reference
     "mysql://root@db/orders",
+    "sshpass -p $SSHPASS ssh host; sshpass -e ssh host",  # a reference, the environment
     "psql -h db -U app --password orders",  # psql's --password is a switch
     "pg_dump --password my_db2 > out.sql",
     "docker login --password-stdin < token.txt",
