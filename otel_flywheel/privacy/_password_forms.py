@@ -4,8 +4,9 @@
 Agents also run commands and read configuration files, where a password is written otherwise:
 
 - ``mysql -u root -pS3cr3t``: MySQL's clients take the password glued to ``-p`` (``-p`` alone
-  prompts for it); ``redis-cli -a S3cr3t``; ``sshpass -p S3cr3t ssh ...``; and a flag naming a
-  password, its value after a space (``--admin-password S3cr3t``, ``docker login --password``);
+  prompts for it); ``redis-cli -a S3cr3t``; ``sshpass -p S3cr3t ssh ...``; ``curl -u
+  user:S3cr3t``; and a flag naming a password, its value after a space (``--admin-password
+  S3cr3t``, ``docker login --password S3cr3t``);
 - ``<password>S3cr3t</password>``: XML configuration (Maven's settings.xml, Tomcat, .NET);
 - ``db_pass=S3cr3t``, ``DB_PASS: S3cr3t``, ``smtp.pass = ...``: "pass" ending a longer key.
 
@@ -34,7 +35,8 @@ _VALUE: Final = (
 )
 # Arguments before the flag, on the same command line: at most a dozen shell words.
 _ARGUMENTS: Final = r"(?:[ \t]+[^\s|;&<>]+){0,12}?[ \t]+"
-_CLIENT: Final = re.compile(r"(?is:.*)(?<![\w.\-])(?:mysql|mariadb)[\w\-]*")
+# The last MySQL or MariaDB client named on the line: the one whose flags come before "-p".
+_CLIENT: Final = re.compile(r"(?s:.*)(?<![\w.\-])(?i:mysql|mariadb)[\w\-]*")
 _OTHER_FLAG: Final = re.compile(r"(?:^|[ \t])-")
 # Commands whose --password is a switch that prompts, not a flag with a value.
 _PROMPTING: Final = re.compile(r"(?<![\w.-])(?i:psql|pg_dump|pg_restore|mysql\w*|mariadb\w*)\b")
@@ -131,6 +133,19 @@ PASSWORD_FORM_ALTERNATIVES: Final = (
         value_groups=_groups("sshpass_password"),
         validate=_named_value,
         keywords=("sshpass",),
+    ),
+    # curl's "-u user:S3cr3t" (or "--user"): Basic credentials; "-u user" alone prompts.
+    Alternative(
+        "curl_password",
+        KIND_PASSWORD,
+        "[Cc]",
+        r"(?<![\w.\-])(?i:curl)" + _ARGUMENTS + r"(?:-u|--user)(?:[ \t]+|=)"
+        r"(?:\"[^\s:\"]*:(?P<curl_password_q>[^\"\r\n]{1,256})\""
+        r"|'[^\s:']*:(?P<curl_password_s>[^'\r\n]{1,256})'"
+        r"|[^\s:\"']*:(?P<curl_password_v>[^\s\"']{1,256}))",
+        value_groups=_groups("curl_password"),
+        validate=_named_value,
+        keywords=("curl",),
     ),
     # "--admin-password S3cr3t": a flag naming a password, then its value after a space ("=" is
     # kv_password's). "--password-stdin" is another flag.

@@ -387,6 +387,12 @@ class Redactor:
         kind = self.kind_under(key, value)
         if kind is not None:
             return ("whole", kind, str(value))
+        if (type(value) is list or type(value) is tuple) and _names_a_kind(key):
+            # An array under a key that names its kind: OTel's HTTP header attributes hold every
+            # header so ("http.request.header.x-api-key": ["..."]). Each item is read as the
+            # key's value would be.
+            items = [self._plan_attribute(batch, key, item) for item in value]
+            return ("seq", items, type(value) is tuple)
         return self._plan_value(batch, value)
 
     def _plan_value(self, batch: Batch, value: Any) -> _Planned:

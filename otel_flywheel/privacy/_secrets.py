@@ -94,6 +94,22 @@ _VENDOR_KEYS: Final = (
     ("sendgrid", "SG.", r"[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"),
     ("digitalocean", "dop_v1_", r"[a-f0-9]{64}"),
     ("replicate", "r8_", r"[A-Za-z0-9]{37,}"),
+    ("perplexity", "pplx-", r"[A-Za-z0-9]{48,}"),
+    ("databricks", "dapi", r"[a-f0-9]{32}(?:-[0-9])?"),
+    *((f"shopify_{kind}", f"shp{kind}_", r"[a-fA-F0-9]{32}") for kind in ("at", "ca", "pa", "ss")),
+    ("linear", "lin_api_", r"[A-Za-z0-9]{40}"),
+    ("notion", "ntn_", r"[0-9]{11}[A-Za-z0-9]{35}"),
+    ("google_oauth", "ya29.", r"[0-9A-Za-z_\-]{30,}"),
+    ("twilio", "SK", r"[0-9a-fA-F]{32}"),
+    ("postman", "PMAK-", r"[a-f0-9]{24}-[a-f0-9]{34}"),
+    ("grafana", "glsa_", r"[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
+    ("new_relic", "NRAK-", r"[A-Z0-9]{27}"),
+    ("sentry", "sntrys_", r"[A-Za-z0-9+/=_\-]{60,}"),
+    ("supabase", "sbp_", r"[a-f0-9]{40}"),
+    ("tailscale", "tskey-", r"[a-z]+-[A-Za-z0-9]{10,}-[A-Za-z0-9]{20,}"),
+    ("pulumi", "pul-", r"[a-f0-9]{40}"),
+    ("age", "AGE-SECRET-KEY-1", r"[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),
+    ("atlassian", "ATATT3", r"[A-Za-z0-9_\-=]{186,}"),
 )
 
 # --- validators ------------------------------------------------------------------------------
@@ -120,8 +136,8 @@ _PASS_KEY = re.compile(r"(?s:.*[A-Za-z0-9][_.\-])?(?i:pass)")
 
 
 # A key that names an API key or another secret ("api_key", "apiKey", "X-Api-Key",
-# "client_secret", "aws_secret_access_key", "access_token", "refresh_token", "secret"): its value
-# is one, whatever it looks like. At the key's end, so "secret_name", "token_count" and
+# "client_secret", "aws_secret_access_key", "access_token", "refresh_token", "secret", an HTTP
+# "cookie" or "authorization" header): its value is one, whatever it looks like. At the key's end, so "secret_name", "token_count" and
 # "access_token_expires_in" are not.
 def _word(word: str) -> str:
     """``word`` starting a key or a part of one: after a non-letter, in any case, or capitalized
@@ -149,6 +165,8 @@ _SECRET_KEY = re.compile(
             _word("secret") + f"(?:{_JOIN}{_word('key')})?",
             f"(?:{'|'.join(_word(w) for w in _KEY_OWNERS)})" + _JOIN + _word("key"),
             f"(?:{'|'.join(_word(w) for w in _TOKEN_OWNERS)})" + _JOIN + _word("token"),
+            _word("cookie"),  # a Cookie or Set-Cookie header: the session's credentials
+            _word("authorization"),  # an Authorization header's value, whatever its scheme
         )
     )
     + ")"
@@ -430,6 +448,29 @@ def _authorization(text: str, start: int, end: int, floor: int) -> tuple[int, in
     return (start, end) if key_shaped(value, 8) else None
 
 
+def _cookie_header(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
+    """A Cookie header's values that look generated ("sessionid=8f3kq..."), from the first to
+    the last (the pairs between them go too), or a Set-Cookie's value (its attributes follow);
+    "Cookie: theme=dark; lang=en" holds no credential."""
+    header = text[max(0, start - 160) : start].lower()
+    set_cookie = header[: header.rfind("cookie")].endswith("set-")
+    found: list[tuple[int, int]] = []
+    at = start  # where the current pair's value starts
+    for pair in text[start:end].split(";"):
+        value_at = at if at == start else at + len(pair) - len(pair.partition("=")[2])
+        value = text[value_at : at + len(pair)]
+        stripped = value.strip(' \t"')
+        if key_shaped(stripped, 16):
+            left = value_at + len(value) - len(value.lstrip(' \t"'))
+            found.append((left, left + len(stripped)))
+        if set_cookie:
+            break
+        at += len(pair) + 1
+    if not found:
+        return None
+    return found[0][0], found[-1][1]
+
+
 def _basic_credentials(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """``Basic`` values must decode to ``user:password``, or the word was just prose."""
     try:
@@ -488,9 +529,11 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"s" + _B + r"k-[A-Za-z0-9]" + _B64URL + r"{31,}",
         keywords=("sk-",),
     ),
-    # Other vendors' keys, by their published prefixes (gitleaks' rules): Google API keys, Stripe
-    # secret and restricted keys, Hugging Face, Groq, xAI, npm, PyPI, SendGrid, DigitalOcean and
-    # Replicate tokens. Each is found at its prefix; lengths are floors where the vendor may grow.
+    # Other vendors' keys, by their published prefixes (gitleaks' rules): Google API keys and
+    # OAuth access tokens, Stripe secret and restricted keys, Hugging Face, Groq, xAI, npm, PyPI,
+    # SendGrid, DigitalOcean, Replicate, Perplexity, Databricks, Shopify, Linear, Notion, Twilio,
+    # Postman, Grafana, New Relic, Sentry, Supabase, Tailscale, Pulumi, age and Atlassian tokens.
+    # Each is found at its prefix; lengths are floors where the vendor may grow.
     *(
         Alternative(
             f"{name}_key",
@@ -585,6 +628,20 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         kind_of=named_key_kind,
         keywords=("authorization",),
         after_keyword=r"[\"']?[ \t]*[=:]",
+    ),
+    # `Cookie: sessionid=...; csrftoken=...` and `Set-Cookie: session=...; Path=/`: the pairs
+    # (a Set-Cookie's first only: its attributes follow), where one holds a generated value.
+    Alternative(
+        "cookie",
+        KIND_API_KEY,
+        "[Cc]",
+        r"(?<![A-Za-z0-9_])(?i:cookie)[\"']?[ \t]*:[ \t]*[\"']?"
+        r"[^\s=;,\"']{1,128}=\"?(?P<cookie_v>[^\r\n\"']{1,4096})",
+        value_groups=("cookie_v",),
+        validate=_cookie_header,
+        kind_of=named_key_kind,
+        keywords=("cookie",),
+        after_keyword=r"[\"']?[ \t]*:",
     ),
     # Incoming webhooks are a URL whose path is the secret: anyone holding it can post.
     Alternative(

@@ -36,6 +36,11 @@ PASSWORDS = [
     # sshpass, glued or not
     ("sshpass -p '{v}' ssh -o StrictHostKeyChecking=no ec2-user@bastion uptime", "S3cr3t!"),
     ("sshpass -p{v} scp dump.sql root@db:/tmp", "hunter2"),
+    # curl's Basic credentials
+    ("curl -u user:{v} https://api.example.com", "a1B2c3D4e5F6"),
+    ('curl -s -u "admin:{v}" https://x', "p@ss w0rd"),
+    ("curl --user=ci:{v} https://x", "S3cret"),
+    ("curl -X POST -u api:{v} https://api.mailgun.net/v3", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"),
     # a flag naming a password, its value after a space
     ("docker login -u ci --password {v} registry.example.com", "S3cr3t1"),
     ('az vm create -n vm --admin-password "{v}" --size B2s', "Tr0ub4dor&3"),
@@ -97,10 +102,12 @@ def test_a_json_field_named_pass_holding_a_password_is_redacted(
 NOT_PASSWORDS = [
     "MySQL is great -pretty fast",  # prose, not a command
     "use mysql to run the -psomething",
+    "mysqldump -h db -u app -p$PW app; then MySQL is great -pretty",  # flags of another command
     "mysql -u root -p",  # -p alone prompts
     "mysql -u root -p orders",  # ... and "orders" is the database
     "mysql -u root -p$MYSQL_PWD orders",  # a reference
     "mysql://root@db/orders",
+    "curl -u admin https://x; curl -u :$TOKEN https://x",  # prompts; a reference
     "sshpass -p $SSHPASS ssh host; sshpass -e ssh host",  # a reference, the environment
     "psql -h db -U app --password orders",  # psql's --password is a switch
     "pg_dump --password my_db2 > out.sql",
