@@ -113,6 +113,9 @@ LABELS = {
     "told_credential": "{}",
     # an address spelled out against scrapers, on a contact page or in a signature
     "email_spelled_out": "Contact: {}",
+    # passwords in the commands agents run and the configs they read; credentials in headers
+    "command_password": "$ {}",
+    "header_credential": "{}",
 }
 KINDS = tuple(LABELS)
 
@@ -511,6 +514,36 @@ class ValueFactory:
         )
         text = self.rng.choice(templates).format(user=user, pw=password, host=host)
         return Planted("connection_string", text, (password,))
+
+    def command_password(self) -> Planted:
+        """A password in a command line, an XML config or under a key ending in "pass"."""
+        fake = self.faker
+        password, user, host = self._password(), fake.user_name(), fake.domain_name()
+        templates = (
+            "mysql -h db.{host} -u {user} -p{pw} orders",
+            "mysqldump --single-transaction -u{user} -p'{pw}' shop > shop.sql",
+            "redis-cli -h cache.{host} -a {pw} ping",
+            "sshpass -p '{pw}' ssh -o StrictHostKeyChecking=no {user}@bastion.{host} uptime",
+            "curl -s -u {user}:{pw} https://api.{host}/v1/orders",
+            "docker login -u {user} --password {pw} registry.{host}",
+            "<server><id>releases</id><username>{user}</username><password>{pw}</password></server>",
+            "DB_PASS={pw}",
+            "smtp.pass: '{pw}'",
+        )
+        text = self.rng.choice(templates).format(user=user, pw=password, host=host)
+        return Planted("command_password", text, (password,))
+
+    def header_credential(self) -> Planted:
+        """A session cookie or an Authorization header's credentials, as a log prints them."""
+        value = self._chars(1, "abcdef") + self._chars(30) + self._chars(1, string.digits)
+        templates = (
+            "Cookie: theme=dark; sessionid={v}; lang=en",
+            "Set-Cookie: session={v}; Path=/; HttpOnly; Secure",
+            "headers={{'Cookie': 'sid={v}', 'Accept': '*/*'}}",
+            "Authorization: Token {v}",
+        )
+        text = self.rng.choice(templates).format(v=value)
+        return Planted("header_credential", text, (value,))
 
 
 def luhn_ok(digits: str) -> bool:
