@@ -24,7 +24,7 @@ import re
 from typing import Final
 
 from otel_flywheel.privacy._secrets import KIND_PASSWORD, is_reference, shaped_like_password
-from otel_flywheel.privacy._shapes import Alternative, Span
+from otel_flywheel.privacy._shapes import Alternative, Span, Validator
 
 __all__ = ["PASSWORD_FORM_ALTERNATIVES"]
 
@@ -35,8 +35,6 @@ _VALUE: Final = (
 )
 # Arguments before the flag, on the same command line: at most a dozen shell words.
 _ARGUMENTS: Final = r"(?:[ \t]+[^\s|;&<>]+){0,12}?[ \t]+"
-# The last MySQL or MariaDB client named on the line: the one whose flags come before "-p".
-_CLIENT: Final = re.compile(r"(?s:.*)(?<![\w.\-])(?i:mysql|mariadb)[\w\-]*")
 _OTHER_FLAG: Final = re.compile(r"(?:^|[ \t])-")
 # Commands whose --password is a switch that prompts, not a flag with a value.
 _PROMPTING: Final = re.compile(r"(?<![\w.-])(?i:psql|pg_dump|pg_restore|mysql\w*|mariadb\w*)\b")
@@ -57,15 +55,23 @@ def _named_value(text: str, start: int, end: int, floor: int) -> Span | None:
     return None if not value or is_reference(value) else (start, end)
 
 
-def _client_value(text: str, start: int, end: int, floor: int) -> Span | None:
-    """A MySQL client's glued ``-p`` value: after other flags ("mysql -u root -phunter"), any
-    value; as the only flag, one shaped like a password ("MySQL is great -pretty" is prose)."""
-    line = text[text.rfind("\n", 0, start) + 1 : start]
-    command = _CLIENT.search(line)
-    before_p = line[command.end() if command is not None else 0 :].rstrip("\"'")[: -len("-p")]
-    if _OTHER_FLAG.search(before_p) is None and not shaped_like_password(text[start:end]):
-        return None
-    return _named_value(text, start, end, floor)
+def _after_other_flags(commands: str, flag: str) -> Validator:
+    """A client's password flag: after other flags ("mysql -u root -phunter"), any value but a
+    placeholder; as the only flag, one shaped like a password ("MySQL is great -pretty" and
+    "mongo is slow with -p 4" are prose)."""
+    # The last of the commands named on the line: the one whose flags come before this one.
+    command = re.compile(rf"(?s:.*)(?<![\w.\-])(?i:{commands})[\w\-]*")
+    flag_at_end = re.compile(rf"{flag}[\"']?\Z")
+
+    def validate(text: str, start: int, end: int, floor: int) -> Span | None:
+        line = text[text.rfind("\n", 0, start) + 1 : start]
+        found = command.search(line)
+        arguments = flag_at_end.sub("", line[found.end() if found is not None else 0 :])
+        if _OTHER_FLAG.search(arguments) is None and not shaped_like_password(text[start:end]):
+            return None
+        return _named_value(text, start, end, floor)
+
+    return validate
 
 
 def _shaped_value(text: str, start: int, end: int, floor: int) -> Span | None:
@@ -94,46 +100,40 @@ def _element_value(text: str, start: int, end: int, floor: int) -> Span | None:
     return _named_value(text, start, end, floor)
 
 
+# Clients whose flag is followed by the password: MySQL's and MariaDB's "-pS3cr3t" (glued: "-p"
+# alone prompts, and "-P 3306" is the port), redis-cli's "-a S3cr3t" ("--pass"), sshpass's
+# "-p S3cr3t" (what it types into ssh), MongoDB's shells and tools ("-p S3cr3t"), and SQL
+# Server's sqlcmd and bcp ("-P S3cr3t"; "-p" prints statistics there).
+_CLIENT_FLAGS: Final = {
+    "mysql": (("mysql", "mariadb"), "-p"),
+    "redis": (("redis-cli",), r"(?:-a|--pass)[ \t]+"),
+    "sshpass": (("sshpass",), r"-p[ \t]*"),
+    "mongo": (("mongo",), r"-p[ \t]*"),
+    "sqlcmd": (("sqlcmd", "bcp"), r"-P[ \t]*"),
+}
+
+
+def _client_flag(name: str, commands: tuple[str, ...], flag: str) -> Alternative:
+    branch = f"{name}_password"
+    words = "|".join(re.escape(command) for command in commands)
+    return Alternative(
+        branch,
+        KIND_PASSWORD,
+        "[" + "".join(sorted({c[0].lower() + c[0].upper() for c in commands})) + "]",
+        rf"(?<![\w.\-])(?i:{words})[\w\-]*"
+        + _ARGUMENTS
+        + flag
+        + r"(?=[^\s-])"
+        + _VALUE.format(name=branch),
+        value_groups=_groups(branch),
+        validate=_after_other_flags(words, flag),
+        keywords=commands,
+    )
+
+
 PASSWORD_FORM_ALTERNATIVES: Final = (
-    # MySQL and MariaDB clients: "-pS3cr3t", glued; "-P 3306" is the port, "-p" alone prompts.
-    Alternative(
-        "mysql_password",
-        KIND_PASSWORD,
-        "[Mm]",
-        r"(?<![\w.\-])(?i:mysql|mariadb)[\w\-]*"
-        + _ARGUMENTS
-        + r"-p(?=[^\s-])"
-        + _VALUE.format(name="mysql_password"),
-        value_groups=_groups("mysql_password"),
-        validate=_client_value,
-        keywords=("mysql", "mariadb"),
-    ),
-    # redis-cli's "-a S3cr3t" (or "--pass S3cr3t"): the server's password.
-    Alternative(
-        "redis_password",
-        KIND_PASSWORD,
-        "[Rr]",
-        r"(?<![\w.\-])(?i:redis-cli)"
-        + _ARGUMENTS
-        + r"(?:-a|--pass)[ \t]+(?=[^\s-])"
-        + _VALUE.format(name="redis_password"),
-        value_groups=_groups("redis_password"),
-        validate=_named_value,
-        keywords=("redis-cli",),
-    ),
-    # sshpass's "-p S3cr3t" (or "-pS3cr3t"): the password it types into ssh.
-    Alternative(
-        "sshpass_password",
-        KIND_PASSWORD,
-        "[Ss]",
-        r"(?<![\w.\-])(?i:sshpass)"
-        + _ARGUMENTS
-        + r"-p[ \t]*(?=[^\s-])"
-        + _VALUE.format(name="sshpass_password"),
-        value_groups=_groups("sshpass_password"),
-        validate=_named_value,
-        keywords=("sshpass",),
-    ),
+    # Clients whose flag takes the password, after a space or glued (see _CLIENT_FLAGS).
+    *(_client_flag(name, commands, flag) for name, (commands, flag) in _CLIENT_FLAGS.items()),
     # curl's "-u user:S3cr3t" (or "--user"): Basic credentials; "-u user" alone prompts.
     Alternative(
         "curl_password",

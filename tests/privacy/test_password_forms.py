@@ -33,6 +33,11 @@ PASSWORDS = [
     ("redis-cli -h cache -a {v} -p 6379 ping", "S3cr3tR"),
     ("redis-cli --pass {v} ping", "hunter22"),
     ("redis-cli -a '{v}' info", "p@ss w0rd"),
+    # MongoDB's shells and tools, SQL Server's sqlcmd and bcp
+    ("mongosh --host db -u admin -p {v} --authenticationDatabase admin", "S3cr3t!"),
+    ("mongodump -u app -p{v} --db orders", "S3cr3t1"),
+    ('sqlcmd -S tcp:db,1433 -U sa -P "{v}" -Q "select 1"', "Tr0ub4dor&3"),
+    ("bcp dbo.orders out o.dat -S db -U sa -P {v} -c", "hunter"),
     # sshpass, glued or not
     ("sshpass -p '{v}' ssh -o StrictHostKeyChecking=no ec2-user@bastion uptime", "S3cr3t!"),
     ("sshpass -p{v} scp dump.sql root@db:/tmp", "hunter2"),
@@ -102,6 +107,8 @@ def test_a_json_field_named_pass_holding_a_password_is_redacted(
 NOT_PASSWORDS = [
     "MySQL is great -pretty fast",  # prose, not a command
     "use mysql to run the -psomething",
+    "mongo is slow with -p 4 workers",  # prose: the only flag, and a number
+    "sqlcmd -S db -U sa -p",  # sqlcmd's -p prints statistics
     "mysqldump -h db -u app -p$PW app; then MySQL is great -pretty",  # flags of another command
     "mysql -u root -p",  # -p alone prompts
     "mysql -u root -p orders",  # ... and "orders" is the database
