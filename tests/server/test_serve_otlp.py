@@ -93,6 +93,32 @@ def test_spans_from_the_otlp_exporter_reach_the_pipeline_assembled_normalized_an
     assert trace.steps[0].attributes["flywheel.redaction.count"] == 1
 
 
+def test_credentials_in_otel_header_arrays_never_reach_the_pipeline(serve):
+    # OTel's HTTP instrumentations record headers as arrays: "http.request.header.<name>".
+    server: RunningServer = serve()
+    provider = exporting_provider(server.traces_url)
+    secrets = ("Token a1b2c3d4e5f6a7b8c9d0", "sessionid=abc123def456ghi789jkl012mno345pq")
+    with provider.get_tracer("support-agent").start_as_current_span(
+        "GET /orders",
+        attributes={
+            SA.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.CHAIN.value,
+            "http.request.header.authorization": [secrets[0]],
+            "http.request.header.cookie": [secrets[1]],
+            "http.request.header.accept": ["application/json"],
+        },
+    ):
+        pass
+    assert provider.force_flush(30_000)
+    provider.shutdown()
+
+    [trace] = server.pipeline.wait_for(1, timeout_seconds=30)
+    exported = trace.to_json()
+    assert all(secret.split()[-1] not in exported for secret in secrets)
+    attributes = trace.steps[0].attributes
+    assert list(attributes["http.request.header.authorization"]) == ["<API_KEY>"]
+    assert list(attributes["http.request.header.accept"]) == ["application/json"]
+
+
 def test_a_trace_through_serve_equals_the_trace_the_in_process_processor_captures(serve):
     server: RunningServer = serve()
     in_process = InMemoryPipeline()
