@@ -193,4 +193,31 @@ PASSWORD_FORM_ALTERNATIVES: Final = (
         keywords=("_pass", ".pass"),
         after_keyword=r"[\"']?[ \t]*[=:]",
     ),
+    # "export PASS=S3cr3t", "pw: S3cr3t", "PW=S3cr3t": short keys of their own. A bare "pass" only
+    # with "=" ("PASS: test_x" is a test result), "pw" with either.
+    Alternative(
+        "kv_short_pass",
+        KIND_PASSWORD,
+        "[Pp]",
+        r"(?<![A-Za-z0-9_.\-])(?:(?i:pass)[ \t]*=(?!=)|(?i:pw)[\"']?[ \t]*[=:](?!=))[ \t]*"
+        + _VALUE.format(name="kv_short_pass"),
+        value_groups=_groups("kv_short_pass"),
+        validate=_shaped_value,
+        keywords=("pass", "pw"),
+        after_keyword=r"[\"']?[ \t]*[=:]",
+    ),
+    # requests' and httpx's Basic credentials in code: auth=("admin", "S3cr3t"),
+    # HTTPBasicAuth("admin", "S3cr3t"), aiohttp's BasicAuth("admin", "S3cr3t").
+    Alternative(
+        "auth_pair",
+        KIND_PASSWORD,
+        "[AaBb]",
+        r"(?:(?<![A-Za-z0-9_])(?i:auth)[ \t]*=[ \t]*\(|(?i:basic|digest)(?i:auth)\()[ \t]*"
+        r"(?:\"[^\"\r\n]{1,128}\"|'[^'\r\n]{1,128}')[ \t]*,[ \t]*"
+        r"(?:\"(?P<auth_pair_q>[^\"\r\n]{1,256})\"|'(?P<auth_pair_s>[^'\r\n]{1,256})')",
+        value_groups=("auth_pair_q", "auth_pair_s"),
+        validate=_named_value,
+        keywords=("auth", "basicauth", "digestauth"),
+        after_keyword=r"[ \t]*[=(]",
+    ),
 )

@@ -266,7 +266,12 @@ INTERNATIONAL_PHONE_ALTERNATIVE: Final = Alternative(
     + EXTENSION
     + r"(?![A-Za-z0-9_]|[.\-/][A-Za-z0-9])",
     validate=_phone_intl,
-    starts=(Start(r"\+[1-9]"), Start(r"\+\([1-9]"), Start(r"\+ [1-9]")),
+    starts=(
+        Start(r"\+[1-9]"),
+        Start(r"\+\([1-9]"),
+        # Spaced, the country code is a group of its own (``_phone_intl_spaced``): "+ 44 20".
+        *(Start(r"\+ [1-9]" + "[0-9]" * n + r"[ .\-/(]") for n in range(3)),
+    ),
 )
 
 

@@ -199,9 +199,21 @@ def shaped_like_password(value: str) -> bool:
     core = value.strip(",;()[]{}")
     if len(core) < 4 or is_reference(value) or is_reference(core) or _FORMAT_ONLY.fullmatch(core):
         return False
+    if value[:1] in "([{":
+        return False  # a literal or an expression in code: `pw = [1]*N`
     if any(c in _PASSWORD_SYMBOLS for c in core):
         return True
     return any(c.isdigit() for c in core) and any(c.isalpha() for c in core)
+
+
+def _password_in_prose(value: str) -> bool:
+    """Letters with digits or a password symbol, and no brackets, pipes or slashes: a generated or
+    chosen password ("tgsIGv8Ls9", "p@ss!word"), not a path or code."""
+    return (
+        any(c.isalpha() for c in value)
+        and any(c.isdigit() or c in _PASSWORD_SYMBOLS for c in value)
+        and not any(c in "()[]{}<>|/" for c in value)
+    )
 
 
 def reads_as_word(value: str) -> bool:
@@ -298,12 +310,13 @@ def _config_password(text: str, start: int, end: int, floor: int) -> tuple[int, 
     separator = text[:start].rstrip(" \t")
     if separator.endswith(":"):
         # YAML/log style: a value is the rest of the line or of the field. "password: The password
-        # for ..." continues as prose, and `password: str` is an annotation. A value shaped like
-        # no word ("password: tgsIGv8Ls9 for the db") is a password, whatever follows it.
+        # for ..." continues as prose, and `password: str` is an annotation. A value of letters
+        # with digits or symbols ("password: tgsIGv8Ls9 for the db") is a password, whatever
+        # follows it; a path ("NOPASSWD: /bin/systemctl restart") or code is not.
         if core in _TYPE_NAMES:
             return None
         rest = text[end : end + 2]
-        if rest[:1] == " " and rest[1:2].isalnum() and reads_as_word(core):
+        if rest[:1] == " " and rest[1:2].isalnum() and not _password_in_prose(value):
             return None
     elif text[start - 1] == " " and _VARIABLE.fullmatch(core):
         return None  # `password = auth`, `user_password = index_info`: an assignment in code
@@ -541,6 +554,8 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
             re.escape(prefix[0]),
             re.escape(prefix[0]) + _B + re.escape(prefix[1:]) + body + r"(?![A-Za-z0-9_\-])",
             keywords=(prefix,),
+            # The prefilter stops only where the body follows: "SK" alone is in every "TASK".
+            after_keyword=body,
         )
         for name, prefix, body in _VENDOR_KEYS
     ),

@@ -208,7 +208,8 @@ POSITIVES = [
     # a value shaped like no word is a password, whatever prose follows it
     ("Please use password: tgsIGv8Ls9 for this.", "tgsIGv8Ls9", KIND_PASSWORD),
     ("saw password: hunter2 in the logs", "hunter2", KIND_PASSWORD),
-    ("password: HZOqqkFkFJh is the new one", "HZOqqkFkFJh", KIND_PASSWORD),
+    ("password: HZOqqk8FkFJh is the new one", "HZOqqk8FkFJh", KIND_PASSWORD),
+    ("password: Xk9#mQ2v! now", "Xk9#mQ2v!", KIND_PASSWORD),
     ("password: p@ss!word now", "p@ss!word", KIND_PASSWORD),
 ]  # fmt: skip
 JWT = (
@@ -294,6 +295,8 @@ NEAR_MISSES = [
     "http://host:8080#/users@1 and http://localhost:3000/#/a@b",  # a port, then a fragment
     "password: required for login; password: The password for the db",
     "password: SHA-hashed and salted; password: e-mail only; password: Passwort für alle",
+    "%sudo ALL=(root) NOPASSWD: /bin/systemctl restart apt-cacher-ng.service",  # a path
+    "password_regex=r'(?i)(?:password:)|(?:passphrase for key)'",  # code
     "https://username:password@example.com/ and https://REDACTED:REDACTED@example.com/",
     # credentials-shaped code: annotations, variables, comparisons, format strings
     "def login(username: str, password: str) -> None:",

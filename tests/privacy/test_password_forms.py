@@ -62,6 +62,15 @@ PASSWORDS = [
     ("smtp.pass = '{v}'", "Gm4il!pw"),
     ("export MYSQL_ROOT_PASS={v}", "r00tPW"),
     ('{{"user": "app", "pass": "{v}"}} in the request', "S3cr3tPa55"),
+    # short keys of their own: a bare "pass" with "=", "pw" with "=" or ":"
+    ("export PASS={v}", "S3cr3t9"),
+    ("pw: {v}", "S3cr3t9"),
+    ("PW='{v}' ./run.sh", "p@ss!word"),
+    # Basic credentials in code
+    ('requests.get(url, auth=("admin", "{v}"))', "S3cr3t9"),
+    ('HTTPBasicAuth("admin", "{v}")', "hunter2"),
+    ("aiohttp.BasicAuth('admin', '{v}')", "Tr0ub4dor&3"),
+    ('httpx.DigestAuth("u", "{v}")', "correct horse"),
     ("config = {{'user': 'app', 'pass': '{v}'}}", "p@ss!word"),
 ]
 
@@ -127,6 +136,10 @@ NOT_PASSWORDS = [
     "first_pass: done; second_pass: pending",
     "x.pass = y.pass; req.pass = getpass(); os.pass = 12",
     "bypass=true and compass_pass: north",
+    "tests pass=12; pass = True; first pass=done; pw=password; throughput pw: 12 W",
+    "pw = [1]*N; db_pass = (a, b1)",  # code: a literal, a tuple
+    'auth=(user, pw); auth=("admin", os.environ["PW"]); auth=("admin", "password")',
+    'oauth=("a", "b1c2d3")',  # not a Basic pair
     '{"status": "pass", "first_pass": "done", "pass": "PASS"}',
     # code, where "pass" ends a name: flags, annotations, lists, calls
     "self._prepare_one(obj, first_pass=True, device_placement=d)",
