@@ -128,6 +128,7 @@ _PLACEHOLDER = re.compile(
 # JSON field name or attribute key: its value is the password, whatever it looks like.
 _PASSWORD_KEY = re.compile(r"(?s:.*)(?:[Pp](?i:ass(?:word|wd|phrase))|(?<![A-Za-z])[Pp](?i:wd))")
 _PASSWORD_SYMBOLS: Final = frozenset("!@#$%^&*+=?~")
+_CAPITAL_INSIDE: Final = re.compile(r"[a-z][A-Z]")
 # printf-style fields and punctuation only: "%s:%s", "%(user)s/%(pw)s", a template's value.
 _FORMAT_ONLY = re.compile(
     r"(?:%[-#0 +]*[0-9]*(?:\.[0-9]+)?[sdifrxX]|%\([A-Za-z_]\w*\)s|[^A-Za-z0-9])+"
@@ -207,11 +208,15 @@ def shaped_like_password(value: str) -> bool:
 
 
 def _password_in_prose(value: str) -> bool:
-    """Letters with digits or a password symbol, and no brackets, pipes or slashes: a generated or
-    chosen password ("tgsIGv8Ls9", "p@ss!word"), not a path or code."""
+    """Letters with digits, a password symbol or a capital after a small letter, and no brackets,
+    pipes or slashes: a generated or chosen password ("tgsIGv8Ls9", "p@ss!word", "JfshgPzxtx"),
+    not a word, a path or code."""
     return (
         any(c.isalpha() for c in value)
-        and any(c.isdigit() or c in _PASSWORD_SYMBOLS for c in value)
+        and (
+            any(c.isdigit() or c in _PASSWORD_SYMBOLS for c in value)
+            or _CAPITAL_INSIDE.search(value) is not None
+        )
         and not any(c in "()[]{}<>|/" for c in value)
     )
 

@@ -211,6 +211,7 @@ POSITIVES = [
     ("password: HZOqqk8FkFJh is the new one", "HZOqqk8FkFJh", KIND_PASSWORD),
     ("password: Xk9#mQ2v! now", "Xk9#mQ2v!", KIND_PASSWORD),
     ("password: p@ss!word now", "p@ss!word", KIND_PASSWORD),
+    ("password: JfshgPzxtx for this", "JfshgPzxtx", KIND_PASSWORD),
 ]  # fmt: skip
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0"
