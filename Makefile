@@ -18,7 +18,7 @@ export PHOENIX_DISCOVER_CONFIG := false
 help:
 	@echo "make demo   start Phoenix, run the sample support agent through the flywheel, print where to look"
 	@echo "make test   install dev extras, then lint, type-check and run the whole suite"
-	@echo "make bench  run benchmarks/ (hot path, redaction, judge, judge evidence, report, evaluate, few-shot, ingest, crash, gzip) and print the figures"
+	@echo "make bench  run benchmarks/ (hot path, redaction, prefilter stops, judge, judge evidence, report, evaluate, few-shot, ingest, crash, gzip) and print the figures"
 
 $(VENV)/.installed-dev: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,7 @@ test: lint typecheck pytest
 bench: $(VENV)/.installed-dev $(PHOENIX_VENV)/.installed-$(PHOENIX_VERSION)
 	$(VENV)/bin/python benchmarks/hot_path.py
 	$(VENV)/bin/python benchmarks/redaction.py
+	$(VENV)/bin/python benchmarks/prefilter_stops.py
 	$(VENV)/bin/python benchmarks/judge.py
 	$(VENV)/bin/python benchmarks/judge_evidence.py
 	$(VENV)/bin/python benchmarks/report.py

@@ -53,6 +53,8 @@ class Prefilter:
     def __init__(self, groups: Sequence[Sequence[Start]], database: Any) -> None:
         self.groups = count = len(groups)
         self._database = database
+        # Each pattern id's pattern, for what reports where the scan stops (benchmarks).
+        self.patterns = tuple(start.pattern for starts in groups for start in starts)
         # pattern id -> (what to add to its match's end, or start, times ``count``; whether the
         # start is meant; whether it rules the place out). Offsets are in the text, not in the
         # newline-led data.
