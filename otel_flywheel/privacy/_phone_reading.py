@@ -49,6 +49,9 @@ _DIGIT_RUN = re.compile(r"[0-9]+")
 # says of that country today: 7 to the 14 that E.164's 15 leave after a one-digit code.
 _NATIONAL_DIGITS: Final = (7, 14)
 
+# How many digits an E.164 number without separators has when its length is taken on trust.
+_LONG_E164: Final = (11, 15)
+
 # 27754.46, 1782512252.000, 0.5; not "0800.4443", a toll-free number written with a dot
 DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)\.[0-9]+")
 
@@ -144,9 +147,19 @@ def international_length(candidate: str) -> int:
     # trailing group that is not part of the number still goes.
     for part in parts:
         number = parse(part, None)
-        if number is not None and _grouped_after_country_code(number_part(part), number):
+        if number is None:
+            continue
+        written = number_part(part)
+        if _grouped_after_country_code(written, number) or _long_e164(written):
             return len(part)
     return 0
+
+
+def _long_e164(written: str) -> bool:
+    """E.164 without separators, 11 to 15 digits after the "+" of a country code that exists
+    ("+3892948219935"): longer than counts and signed numbers run ("+12500000 rows" keeps its
+    plan's lengths), and as long as international numbers are."""
+    return written[1:].isdigit() and _LONG_E164[0] <= len(written) - 1 <= _LONG_E164[1]
 
 
 def valid_country_code(candidate: str) -> int | None:

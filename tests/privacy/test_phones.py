@@ -222,6 +222,32 @@ def test_a_country_code_run_into_the_area_code_is_still_read(number: str) -> Non
     assert found(f"call {number} today") == [("PHONE", number)]
 
 
+def test_e164_numbers_of_unlisted_lengths_are_redacted_without_separators() -> None:
+    """Written as E.164, without groups, 11 to 15 digits after the "+" are a phone number of a
+    country code that exists, whatever length its plan lists ("+389" and ten digits)."""
+    rng = random.Random(16)
+    misses = []
+    for country_code, number in unlisted_length_numbers():
+        digits = re.sub(r"[^0-9]", "", number)
+        if not 11 <= len(digits) <= 15:
+            continue
+        e164 = "+" + digits
+        for index in (rng.randrange(len(TEMPLATES)),):
+            text, expected = placed(e164, index)
+            if found(text) != expected:
+                misses.append((country_code, text))
+    assert misses == [], misses[:5]
+
+
+@pytest.mark.parametrize(
+    "text", ["delta +12500000 rows", "x +1500000000 bytes", "id +99912345678901", "+1234 -5678"]
+)
+def test_unseparated_plus_numbers_shorter_than_e164s_or_without_a_country_keep_the_plan(
+    text: str,
+) -> None:
+    assert found(text) == []
+
+
 @pytest.mark.parametrize(
     "text",
     [
