@@ -66,6 +66,13 @@ PASSWORDS = [
     ("export PASS={v}", "S3cr3t9"),
     ("pw: {v}", "S3cr3t9"),
     ("PW='{v}' ./run.sh", "p@ss!word"),
+    # the word for password in other languages, as a key
+    ("Passwort: {v}", "S3cr3t!9"),
+    ("Kennwort={v}", "Geh31m"),
+    ("mot de passe : {v}", "Zx9-abc"),
+    ("contraseña: {v}", "Clave2024"),
+    ("senha={v}", "S3nh4!"),
+    ("wachtwoord: {v}", "Geheim123"),
     # Basic credentials in code
     ('requests.get(url, auth=("admin", "{v}"))', "S3cr3t9"),
     ('HTTPBasicAuth("admin", "{v}")', "hunter2"),
@@ -140,6 +147,7 @@ NOT_PASSWORDS = [
     "pw = [1]*N; db_pass = (a, b1)",  # code: a literal, a tuple
     'auth=(user, pw); auth=("admin", os.environ["PW"]); auth=("admin", "password")',
     'oauth=("a", "b1c2d3")',  # not a Basic pair
+    "Passwort: bitte ändern; Das Passwort: muss lang sein; mot de passe : oublié",  # prose
     '{"status": "pass", "first_pass": "done", "pass": "PASS"}',
     # code, where "pass" ends a name: flags, annotations, lists, calls
     "self._prepare_one(obj, first_pass=True, device_placement=d)",
