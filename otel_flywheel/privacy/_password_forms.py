@@ -206,23 +206,24 @@ PASSWORD_FORM_ALTERNATIVES: Final = (
         keywords=("pass", "pw"),
         after_keyword=r"[\"']?[ \t]*[=:]",
     ),
-    # The word for password in other languages, as a key: "Passwort: S3cr3t", "mot de passe =
-    # S3cr3t", "contraseña: S3cr3t", "senha=S3cr3t". Written in ASCII letters (the compiled scan
-    # reads ASCII); a value shaped like a password, since these are words of prose too.
+    # The word for password in other languages, as a key or told: "Passwort: S3cr3t", "mot de
+    # passe = S3cr3t", "contraseña: S3cr3t", "mein Passwort ist S3cr3t", "minha senha é S3cr3t".
+    # Written in ASCII letters (the compiled scan reads ASCII); a value shaped like a password,
+    # since these are words of prose too ("das Passwort ist falsch").
     Alternative(
         "kv_password_word",
         KIND_PASSWORD,
         "[PpKkMmCcSsWw]",
         r"(?<![A-Za-z])(?i:passwort|kennwort|mot de passe|contrase(?:ñ|n)a|senha|wachtwoord"
-        r"|salasana|heslo)[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
-        + _VALUE.format(name="kv_password_word"),
+        r"|salasana|heslo)[\"']?(?:[ \t]*(?:=>|:=|[=:](?!=))|[ \t]+(?i:ist|est|es|era|é|is"
+        r"|was|on|je)(?![A-Za-z])[ \t]*:?)[ \t]*" + _VALUE.format(name="kv_password_word"),
         value_groups=_groups("kv_password_word"),
         validate=_shaped_value,
         keywords=(
             *("passwort", "kennwort", "mot de passe", "contrase", "senha"),
             *("wachtwoord", "salasana", "heslo"),
         ),
-        after_keyword=r"[^\n]{0,2}[\"']?[ \t]*[=:]",
+        after_keyword=r"[^\n]{0,2}(?:[\"']?[ \t]*[=:]|[ \t]+[a-z?]{1,3}[ \t:])",
     ),
     # requests' and httpx's Basic credentials in code: auth=("admin", "S3cr3t"),
     # HTTPBasicAuth("admin", "S3cr3t"), aiohttp's BasicAuth("admin", "S3cr3t").

@@ -73,6 +73,12 @@ PASSWORDS = [
     ("contraseña: {v}", "Clave2024"),
     ("senha={v}", "S3nh4!"),
     ("wachtwoord: {v}", "Geheim123"),
+    # ... and told, as in English ("my password is ...")
+    ("mein Passwort ist {v}", "S3cr3t!9"),
+    ("mon mot de passe est {v}", "Zx9-abc"),
+    ("mi contraseña es {v}", "Clave2024"),
+    ("minha senha é {v}", "S3nh4!"),
+    ("mijn wachtwoord is {v}", "Geheim123"),
     # Basic credentials in code
     ('requests.get(url, auth=("admin", "{v}"))', "S3cr3t9"),
     ('HTTPBasicAuth("admin", "{v}")', "hunter2"),
@@ -148,6 +154,7 @@ NOT_PASSWORDS = [
     'auth=(user, pw); auth=("admin", os.environ["PW"]); auth=("admin", "password")',
     'oauth=("a", "b1c2d3")',  # not a Basic pair
     "Passwort: bitte ändern; Das Passwort: muss lang sein; mot de passe : oublié",  # prose
+    "Das Passwort ist falsch. Le mot de passe est incorrect. La contraseña es obligatoria.",
     '{"status": "pass", "first_pass": "done", "pass": "PASS"}',
     # code, where "pass" ends a name: flags, annotations, lists, calls
     "self._prepare_one(obj, first_pass=True, device_placement=d)",
