@@ -164,6 +164,8 @@ class JsonDocument:
                             self.whole_only.add(len(texts))
                             append(number)
                             continue
+                    elif not allowed and type(child) is list and self._strings_by_key(key, child):
+                        continue
                 if allowed:
                     continue
                 kind = type(child)
@@ -182,6 +184,22 @@ class JsonDocument:
                     self._collect(child)
                 elif (kind is int or kind is float) and not -(10**12) < child < 10**12:
                     self._add_number(child)
+
+    def _strings_by_key(self, key: str, strings: list[Any]) -> bool:
+        """A list of strings under a key that says what each holds (a header's values, as
+        Node's ``set-cookie`` and OTel's header attributes list them): each string is marked
+        with its kind, as a string under that key would be. False (nothing added) otherwise."""
+        if not strings or any(type(item) is not str for item in strings):
+            return False
+        kinds = [self._kind_under(key, item) for item in strings]
+        if all(kind is None for kind in kinds):
+            return False
+        texts = self.texts
+        for item, kind in zip(strings, kinds, strict=True):
+            if kind is not None:
+                self.by_key[len(texts)] = kind
+            texts.append(item)
+        return True
 
     def _add_number(self, number: float) -> None:
         """A large number: an integer may be shaped like a card; a float may be an integer

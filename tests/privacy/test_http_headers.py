@@ -3,6 +3,8 @@ which hold every header as an array of strings ("http.request.header.x-api-key":
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -121,3 +123,37 @@ def test_an_exporter_never_sees_a_header_credential() -> None:
     assert "a1b2c3d4e5f6a7b8c9d0" not in flat
     assert SESSION not in flat
     assert exported.attributes["http.request.header.cookie"] == ("<API_KEY>",)
+
+
+@pytest.mark.parametrize(
+    ("document", "expected", "counts"),
+    [
+        (  # Node's multi-valued headers, as an HTTP tool returns them
+            {"headers": {"set-cookie": [f"session={SESSION}; Path=/", f"csrf={CSRF}"]}},
+            {"headers": {"set-cookie": ["<API_KEY>", "<API_KEY>"]}},
+            {"API_KEY": 2},
+        ),
+        (
+            {"x-api-key": ["a1b2c3d4e5f6a7b8c9d0"], "tags": ["vip", "b"]},
+            {"x-api-key": ["<API_KEY>"], "tags": ["vip", "b"]},
+            {"API_KEY": 1},
+        ),
+        (
+            {"phone": ["n/a", "4155550132"], "note": "ok"},
+            {"phone": ["n/a", "<PHONE>"], "note": "ok"},
+            {"PHONE": 1},
+        ),
+    ],
+)
+def test_json_lists_under_a_key_that_names_their_kind_are_read_item_by_item(
+    redactor: Redactor,
+    document: dict[str, object],
+    expected: dict[str, object],
+    counts: dict[str, int],
+) -> None:
+    out, found = redacted(redactor, json.dumps(document))
+    parsed = json.loads(out)
+    if "phone" in parsed:  # a pseudonym, not a mask: compare its kind
+        parsed["phone"] = [v if not v.startswith("<PHONE:") else "<PHONE>" for v in parsed["phone"]]
+    assert parsed == expected
+    assert found == counts
