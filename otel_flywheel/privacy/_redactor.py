@@ -387,7 +387,11 @@ class Redactor:
         kind = self.kind_under(key, value)
         if kind is not None:
             return ("whole", kind, str(value))
-        if (type(value) is list or type(value) is tuple) and _names_a_kind(key):
+        if (
+            (type(value) is list or type(value) is tuple)
+            and key not in self._allowed  # remembered keys name no kind (``is_allowed``)
+            and _names_a_kind(key)
+        ):
             # An array under a key that names its kind: OTel's HTTP header attributes hold every
             # header so ("http.request.header.x-api-key": ["..."]). Each item is read as the
             # key's value would be.
