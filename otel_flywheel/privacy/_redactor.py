@@ -38,8 +38,10 @@ from otel_flywheel.privacy._pii import (
 from otel_flywheel.privacy._secrets import (
     KIND_API_KEY,
     KIND_PASSWORD,
+    is_credential_header_value,
     is_placeholder,
     is_working_directory,
+    names_credential_header,
     names_pass,
     names_password,
     names_secret,
@@ -248,6 +250,8 @@ class Redactor:
                 return KIND_PASSWORD
             if names_secret(key):
                 return None if is_placeholder(value) else KIND_API_KEY
+            if names_credential_header(key):  # not "authorization": "approved"
+                return KIND_API_KEY if is_credential_header_value(key, value) else None
             if names_pass(key):  # "db_pass": "S3cr3t", not "first_pass": "done"
                 return KIND_PASSWORD if shaped_like_password(value) else None
             if names_iban(key) and is_iban_value(value):
@@ -464,6 +468,7 @@ def _names_a_kind(key: str) -> bool:
         names_password(key)
         or names_pass(key)
         or names_secret(key)
+        or names_credential_header(key)
         or names_phone(key)
         or names_ssn(key)
         or names_iban(key)

@@ -35,11 +35,13 @@ __all__ = [
     "KIND_SLACK_TOKEN",
     "SECRET_ALTERNATIVES",
     "SECRET_KINDS",
+    "is_credential_header_value",
     "is_placeholder",
     "is_reference",
     "is_working_directory",
     "key_shaped",
     "named_key_kind",
+    "names_credential_header",
     "names_pass",
     "names_password",
     "names_secret",
@@ -137,8 +139,8 @@ _PASS_KEY = re.compile(r"(?s:.*[A-Za-z0-9][_.\-])?(?i:pass)")
 
 
 # A key that names an API key or another secret ("api_key", "apiKey", "X-Api-Key",
-# "client_secret", "aws_secret_access_key", "access_token", "refresh_token", "secret", an HTTP
-# "cookie" or "authorization" header): its value is one, whatever it looks like. At the key's end, so "secret_name", "token_count" and
+# "client_secret", "aws_secret_access_key", "access_token", "refresh_token", "secret"): its value
+# is one, whatever it looks like. At the key's end, so "secret_name", "token_count" and
 # "access_token_expires_in" are not.
 def _word(word: str) -> str:
     """``word`` starting a key or a part of one: after a non-letter, in any case, or capitalized
@@ -166,8 +168,6 @@ _SECRET_KEY = re.compile(
             _word("secret") + f"(?:{_JOIN}{_word('key')})?",
             f"(?:{'|'.join(_word(w) for w in _KEY_OWNERS)})" + _JOIN + _word("key"),
             f"(?:{'|'.join(_word(w) for w in _TOKEN_OWNERS)})" + _JOIN + _word("token"),
-            _word("cookie"),  # a Cookie or Set-Cookie header: the session's credentials
-            _word("authorization"),  # an Authorization header's value, whatever its scheme
         )
     )
     + ")"
@@ -177,6 +177,26 @@ _SECRET_KEY = re.compile(
 def names_secret(key: str) -> bool:
     """Whether a JSON field or attribute named ``key`` holds an API key or another secret."""
     return _SECRET_KEY.fullmatch(key) is not None
+
+
+# An HTTP header that carries credentials, as a key ("Authorization", "http.request.header.cookie",
+# "set-cookie"): its value is one where it looks like one, since the same names hold statuses in
+# business data ("authorization": "approved", a payment's; "cookie": "accepted", a consent's).
+_HEADER_KEY = re.compile(r"(?s:.*?)(?:" + _word("authorization") + "|" + _word("cookie") + ")")
+
+
+def names_credential_header(key: str) -> bool:
+    """Whether a field or attribute named ``key`` is an Authorization or Cookie header."""
+    return _HEADER_KEY.fullmatch(key) is not None
+
+
+def is_credential_header_value(key: str, value: str) -> bool:
+    """Credentials under a header's key: a cookie's generated value ("sessionid=8f3k..."), or
+    an Authorization value whose last word looks generated ("Token 8f3k...", "Basic dXNl...")."""
+    if key.lower().endswith("cookie"):
+        return _cookie_header(value, 0, len(value), 0) is not None
+    words = value.split()
+    return bool(words) and not is_reference(value) and key_shaped(words[-1], 8)
 
 
 def names_password(key: str) -> bool:

@@ -91,9 +91,24 @@ def test_otel_header_arrays_under_a_secret_header_are_redacted_whole(
     redactor: Redactor, key: str, value: str
 ) -> None:
     audit = RedactionAudit()
-    out = redactor.redact_attributes({key: [value, value[::-1]], "http.route": "/login"}, audit)
+    out = redactor.redact_attributes({key: [value, value + "9"], "http.route": "/login"}, audit)
     assert out == {key: ["<API_KEY>", "<API_KEY>"], "http.route": "/login"}
     assert audit.counts == {"API_KEY": 2}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"authorization": "approved", "cookie": "accepted"},  # a payment's, a consent's status
+        {"payment": {"authorization": "pending"}, "Cookie": "theme=dark; lang=en"},
+        {"http.request.header.authorization": "required"},
+    ],
+)
+def test_header_keys_holding_no_credential_are_kept(
+    redactor: Redactor, document: dict[str, object]
+) -> None:
+    text = json.dumps(document)
+    assert redacted(redactor, text) == (text, {})
 
 
 def test_arrays_under_other_named_keys_are_read_item_by_item(redactor: Redactor) -> None:
