@@ -73,6 +73,7 @@ __all__ = [
 KIND_PHONE: Final = "PHONE"
 
 _DIGIT_RUN: Final = re.compile(r"[0-9]+")
+_CALLING_CODE: Final = re.compile(r"\(([1-9][0-9]{0,2})\)[ .\-/]?")
 
 # A key that names a phone number ("phone", "phone_number", "customerPhone", "mobile_no", "tel",
 # "fax", "msisdn"): the word ends the key, after a non-letter or as a camelCase word, optionally
@@ -223,6 +224,33 @@ def _phone_national(regions: tuple[str, ...]) -> Validator:
         return start, end
 
     return validate
+
+
+def _phone_national_or_calling_code(regions: tuple[str, ...]) -> Validator:
+    """A number with an area code in parentheses: national in one of ``regions``, or else a
+    country's calling code in parentheses without its "+" ("(351) 916 647 378")."""
+    national = _phone_national(regions)
+
+    def validate(text: str, start: int, end: int, floor: int) -> Span | None:
+        found = national(text, start, end, floor)
+        return found if found is not None else _calling_code_in_parentheses(text, start, end)
+
+    return validate
+
+
+def _calling_code_in_parentheses(text: str, start: int, end: int) -> Span | None:
+    """ "(351) 916 647 378", "(44) 20 7946 0958": a calling code, then a number phonenumbers
+    deems valid there (assigned today). Validity, not a length, since parentheses also hold a
+    year before a page range ("(2019) 123-145") and another plan's area code."""
+    opening = _CALLING_CODE.match(text, start, end)
+    if opening is None:
+        return None
+    code = opening.group(1)
+    international = f"+{code} {text[opening.end() : end]}"
+    length = international_length(international)
+    if length <= len(code) + 2 or valid_country_code(international[:length]) != int(code):
+        return None
+    return start, opening.end() + length - len(code) - 2
 
 
 def _phone_dialled_abroad(regions: tuple[str, ...]) -> Validator:
@@ -434,7 +462,7 @@ def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, 
             "[0-9]",
             r"(?<=(?<![A-Za-z0-9+_\-/])\((?<![0-9][.:]\()(?<![0-9] \()[0-9])"
             r"[0-9]{0,5}\)(?:[ .\-/]{0,3}[0-9]){2,13}" + _TAIL,
-            validate=_phone_national(regions),
+            validate=_phone_national_or_calling_code(regions),
             lead=1,
             starts=after(_NOT_AFTER, *(rf"\([0-9]{{{n}}}\)" for n in range(1, 7)), anchor_at=1),
         ),

@@ -323,6 +323,31 @@ def test_numbers_of_other_regions_with_slashes_are_found_after_words_naming_a_ph
 
 
 @pytest.mark.parametrize(
+    "number",
+    [
+        "(351) 916 647 378",  # Portugal's calling code in parentheses, without its "+"
+        "(351) 918096792",
+        "(351) 211 393 095",
+        "(44) 20 7946 0958",
+        "(49) 30 901820",
+        "(33) 6 12 34 56 78",
+    ],
+)
+def test_a_calling_code_in_parentheses_before_a_valid_number_is_read(number: str) -> None:
+    for index in range(len(TEMPLATES)):
+        text, expected = placed(number, index)
+        assert found(text) == expected, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Smith (2019) 123-145", "(1) 2345 6789", "see (12) 34 56 78 90", "ratio (3) 1234 5678"],
+)
+def test_parentheses_before_numbers_that_no_calling_code_makes_valid_are_left(text: str) -> None:
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
     "date", ["15.01.2024", "1/15/24", "15-01-2024", "01/02/2024", "2024-01-15", "3.4.24"]
 )
 def test_dates_after_words_naming_a_phone_are_still_not_phone_numbers(date: str) -> None:
