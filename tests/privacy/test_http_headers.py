@@ -9,9 +9,9 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from redacting import builtin_redactor, redacted
 
 from otel_flywheel.privacy import (
-    BuiltinDetector,
     RedactingSpanExporter,
     RedactionAudit,
     Redactor,
@@ -28,12 +28,7 @@ JWT = (
 
 @pytest.fixture(scope="module")
 def redactor() -> Redactor:
-    return Redactor(key=KEY, detectors=[BuiltinDetector()])
-
-
-def redacted(redactor: Redactor, text: str) -> tuple[str, dict[str, int]]:
-    audit = RedactionAudit()
-    return str(redactor.redact_text(text, audit)), dict(audit.counts)
+    return builtin_redactor(KEY)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +121,7 @@ def test_an_exporter_never_sees_a_header_credential() -> None:
     # The SDK path: a span with header attributes, through the redacting exporter.
     inner = InMemorySpanExporter()
     provider = TracerProvider()
-    redactor = Redactor(key=KEY, detectors=[BuiltinDetector()])
+    redactor = builtin_redactor(KEY)
     provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(inner, redactor)))
     with provider.get_tracer("t").start_as_current_span("GET /orders") as span:
         span.set_attribute("http.request.header.authorization", ["Token a1b2c3d4e5f6a7b8c9d0"])

@@ -5,20 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from redacting import builtin_redactor, redacted
 
-from otel_flywheel.privacy import BuiltinDetector, RedactionAudit, Redactor
+from otel_flywheel.privacy import Redactor
 
 KEY = b"told-secrets-test-key-0123456789"
 
 
 @pytest.fixture(scope="module")
 def redactor() -> Redactor:
-    return Redactor(key=KEY, detectors=[BuiltinDetector()])
-
-
-def redacted(redactor: Redactor, text: str) -> tuple[str, dict[str, int]]:
-    audit = RedactionAudit()
-    return str(redactor.redact_text(text, audit)), dict(audit.counts)
+    return builtin_redactor(KEY)
 
 
 PASSWORDS = [
