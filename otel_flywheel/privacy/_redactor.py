@@ -236,7 +236,9 @@ class Redactor:
         """The kind of value a JSON field or attribute named ``key`` holds, whatever ``value``
         looks like, or None: a password under a key naming one ("password", "DB_PASSWORD",
         "pwd"), unless a placeholder (``***``, ``${DB_PASSWORD}``) or the shell's PWD; an API key
-        or another secret under a key naming one ("api_key", "client_secret"); a phone
+        or another secret under a key naming one ("api_key", "client_secret"), and under an
+        HTTP credential header's ("authorization", "cookie") where the value holds credentials;
+        a password under "pass" or a key ending in it ("db_pass") where shaped like one; a phone
         number under a key naming one ("phone", "mobile_number"), written with digits and
         separators only, or as an integer; and a US SSN under a key naming one ("ssn",
         "social_security_number"), nine digits grouped 3-2-4 or not, or an integer; and an IBAN
