@@ -4,14 +4,17 @@
 Agents also run commands and read configuration files, where a password is written otherwise:
 
 - ``mysql -u root -pS3cr3t``: MySQL's clients take the password glued to ``-p`` (``-p`` alone
-  prompts for it); ``redis-cli -a S3cr3t``; ``sshpass -p S3cr3t ssh ...``; ``curl -u
-  user:S3cr3t``; and a flag naming a password, its value after a space (``--admin-password
-  S3cr3t``, ``docker login --password S3cr3t``);
+  prompts for it); ``redis-cli -a``, ``sshpass -p``, MongoDB's ``-p``, ``sqlcmd -P`` (one table,
+  ``_CLIENT_FLAGS``); ``curl -u user:S3cr3t``; and a flag naming a password, its value after a
+  space (``--admin-password S3cr3t``, ``docker login --password S3cr3t``);
 - ``<password>S3cr3t</password>``: XML configuration (Maven's settings.xml, Tomcat, .NET);
-- ``db_pass=S3cr3t``, ``DB_PASS: S3cr3t``, ``smtp.pass = ...``: "pass" ending a longer key.
+- ``db_pass=S3cr3t``, ``DB_PASS: S3cr3t``, ``smtp.pass = ...``: "pass" ending a longer key, and
+  the short keys ``PASS=`` and ``pw:``; ``auth=("admin", "S3cr3t")`` and ``HTTPBasicAuth(...)``;
+- the word for password in seven more languages, as a key or told ("Passwort: ...", "mein
+  Passwort ist ...", "minha senha é ...").
 
-"pass" names other things too ("first_pass: done", "PASS: test_x"), and ``psql --password`` is
-a switch (it prompts) followed by a database name. So a "pass" key and a flag followed by a space
+"pass" names other things too ("first_pass: done", "PASS: test_x"), ``psql --password`` is a
+switch (it prompts) followed by a database name, and "Passwort" starts sentences. So these forms
 take only a value shaped like a password (``shaped_like_password``: letters and digits, or a
 symbol passwords are made with): "S3cr3t" and "p@ss!" are passwords; "done", "orders", "True,"
 and "ShrinkPass" (``first_pass=True``, ``shrink_pass: ShrinkPass`` in code) are not. A glued
@@ -75,7 +78,7 @@ def _after_other_flags(commands: str, flag: str) -> Validator:
 
 
 def _shaped_value(text: str, start: int, end: int, floor: int) -> Span | None:
-    """A value whose name may mean something else: only one shaped like no word."""
+    """A value whose name may mean something else: only one shaped like a password."""
     return (start, end) if shaped_like_password(text[start:end]) else None
 
 
