@@ -36,9 +36,12 @@ _VALUE: Final = (
     r"(?:\"(?P<{name}_q>[^\"\r\n]{{1,256}})\"|'(?P<{name}_s>[^'\r\n]{{1,256}})'"
     r"|(?P<{name}_v>[^\s\"'`<>|;&]{{1,256}}))"
 )
-# Arguments before the flag, on the same command line: at most a dozen shell words.
-_ARGUMENTS: Final = r"(?:[ \t]+[^\s|;&<>]+){0,12}?[ \t]+"
+# Between a command and its password flag: shell words of the same command, a dozen at most.
+_SHELL_SEPARATOR: Final = re.compile(r"[|;&<>]")
+_MOST_ARGUMENTS: Final = 12
 _OTHER_FLAG: Final = re.compile(r"(?:^|[ \t])-")
+_PAIR_SEPARATOR: Final = re.compile(r"[ \t]?[:/][ \t]?")
+_CURL: Final = re.compile(r"(?s:.*)(?<![\w.\-])(?i:curl)(?![\w\-])")
 # Commands whose --password is a switch that prompts, not a flag with a value.
 _PROMPTING: Final = re.compile(r"(?<![\w.-])(?i:psql|pg_dump|pg_restore|mysql\w*|mariadb\w*)\b")
 _FLAG_NAME: Final = re.compile(r"[A-Za-z0-9_\-]*\Z")
@@ -59,22 +62,52 @@ def _named_value(text: str, start: int, end: int, floor: int) -> Span | None:
 
 
 def _after_other_flags(commands: str, flag: str) -> Validator:
-    """A client's password flag: after other flags ("mysql -u root -phunter"), any value but a
-    placeholder; as the only flag, one shaped like a password ("MySQL is great -pretty" and
-    "mongo is slow with -p 4" are prose)."""
+    """A client's password flag: on the line of one of ``commands``, with no shell separator
+    between them; after other flags ("mysql -u root -phunter"), any value but a placeholder;
+    as the only flag, one shaped like a password ("MySQL is great -pretty" and "mongo is slow
+    with -p 4" are prose)."""
     # The last of the commands named on the line: the one whose flags come before this one.
     command = re.compile(rf"(?s:.*)(?<![\w.\-])(?i:{commands})[\w\-]*")
-    flag_at_end = re.compile(rf"{flag}[\"']?\Z")
+    flag_at_end = re.compile(rf" {flag}[\"']?\Z")
 
     def validate(text: str, start: int, end: int, floor: int) -> Span | None:
         line = text[text.rfind("\n", 0, start) + 1 : start]
         found = command.search(line)
-        arguments = flag_at_end.sub("", line[found.end() if found is not None else 0 :])
+        if found is None:
+            return None
+        arguments = flag_at_end.sub("", line[found.end() :])
+        if _SHELL_SEPARATOR.search(arguments) or len(arguments.split()) > _MOST_ARGUMENTS:
+            return None
         if _OTHER_FLAG.search(arguments) is None and not shaped_like_password(text[start:end]):
             return None
         return _named_value(text, start, end, floor)
 
     return validate
+
+
+def _curl_credentials(text: str, start: int, end: int, floor: int) -> Span | None:
+    """curl's ``user:password``, on a line that runs curl, with no placeholder for a password."""
+    line = text[text.rfind("\n", 0, start) + 1 : start]
+    found = _CURL.search(line)
+    if found is None or _SHELL_SEPARATOR.search(line[found.end() :]):
+        return None
+    password = text[start:end].partition(":")[2]
+    return None if not password or is_reference(password) else (start, end)
+
+
+def _pair_with_a_password(text: str, start: int, end: int, floor: int) -> Span | None:
+    """``user:password`` or ``user / password`` after words that say so: the user goes with the
+    password (an email as the user is inside the match, which the scan steps over), where the
+    password is shaped like one ("login: admin/dashboard" is a path)."""
+    password = _PAIR_SEPARATOR.split(text[start:end], maxsplit=1)[-1]
+    return (start, end) if shaped_like_password(password) else None
+
+
+def _quoted_pair(text: str, start: int, end: int, floor: int) -> Span | None:
+    """``"admin", "S3cr3t"`` in a Basic pair: the user with the password, unless the password is
+    a placeholder (``"password"``, ``"***"``)."""
+    password = text[start:end].rsplit(",", 1)[-1].strip().strip("\"'")
+    return None if not password or is_reference(password) else (start, end)
 
 
 def _shaped_value(text: str, start: int, end: int, floor: int) -> Span | None:
@@ -106,49 +139,58 @@ def _element_value(text: str, start: int, end: int, floor: int) -> Span | None:
 # Clients whose flag is followed by the password: MySQL's and MariaDB's "-pS3cr3t" (glued: "-p"
 # alone prompts, and "-P 3306" is the port), redis-cli's "-a S3cr3t" ("--pass"), sshpass's
 # "-p S3cr3t" (what it types into ssh), MongoDB's shells and tools ("-p S3cr3t"), and SQL
-# Server's sqlcmd and bcp ("-P S3cr3t"; "-p" prints statistics there).
+# Server's sqlcmd and bcp ("-P S3cr3t"; "-p" prints statistics there). Each branch is entered at
+# the flag, not at the command: a match runs from where it is entered, and the scan resumes after
+# it, so a branch entered at the command would step over an address or an email in the
+# arguments before the flag ("mysql -h 10.0.0.5 -u jane@example.com -p..."). The command is
+# looked for on the line before the flag instead (``_after_other_flags``).
 _CLIENT_FLAGS: Final = {
-    "mysql": (("mysql", "mariadb"), "-p"),
-    "redis": (("redis-cli",), r"(?:-a|--pass)[ \t]+"),
-    "sshpass": (("sshpass",), r"-p[ \t]*"),
-    "mongo": (("mongo",), r"-p[ \t]*"),
-    "sqlcmd": (("sqlcmd", "bcp"), r"-P[ \t]*"),
+    # name: (commands, the flag as written, what may join it to its value)
+    "mysql": (("mysql", "mariadb"), ("-p",), ""),
+    "redis": (("redis-cli",), ("-a", "--pass"), "[ \t]+"),
+    "sshpass": (("sshpass",), ("-p",), "[ \t]*"),
+    "mongo": (("mongo",), ("-p",), "[ \t]*"),
+    "sqlcmd": (("sqlcmd", "bcp"), ("-P",), "[ \t]*"),
 }
 
 
-def _client_flag(name: str, commands: tuple[str, ...], flag: str) -> Alternative:
+def _client_flag(
+    name: str, commands: tuple[str, ...], flags: tuple[str, ...], joiner: str
+) -> Alternative:
     branch = f"{name}_password"
     words = "|".join(re.escape(command) for command in commands)
+    spelled = "|".join(re.escape(flag) for flag in flags)
     return Alternative(
         branch,
         KIND_PASSWORD,
-        "[" + "".join(sorted({c[0].lower() + c[0].upper() for c in commands})) + "]",
-        rf"(?<![\w.\-])(?i:{words})[\w\-]*"
-        + _ARGUMENTS
-        + flag
-        + r"(?=[^\s-])"
-        + _VALUE.format(name=branch),
+        "[ ]",
+        rf" (?:{spelled}){joiner}(?=[^\s-])" + _VALUE.format(name=branch),
         value_groups=_groups(branch),
-        validate=_after_other_flags(words, flag),
-        keywords=commands,
+        validate=_after_other_flags(words, f"(?:{spelled}){joiner}"),
+        # A flag starts a shell word: " -p" ("-pthread" in a compiler's flags is checked, and
+        # refused, for want of a client on its line).
+        keywords=tuple(f" {flag}" for flag in flags),
+        after_keyword=r"[^ \t\n\-]" if not joiner else r"[ \t]*[^ \t\n\-]",
     )
 
 
 PASSWORD_FORM_ALTERNATIVES: Final = (
     # Clients whose flag takes the password, after a space or glued (see _CLIENT_FLAGS).
-    *(_client_flag(name, commands, flag) for name, (commands, flag) in _CLIENT_FLAGS.items()),
-    # curl's "-u user:S3cr3t" (or "--user"): Basic credentials; "-u user" alone prompts.
+    *(_client_flag(name, *spelling) for name, spelling in _CLIENT_FLAGS.items()),
+    # curl's "-u user:S3cr3t" (or "--user"): Basic credentials, the user with the password (an
+    # email as the user is in the match); "-u user" alone prompts. Entered at the flag.
     Alternative(
         "curl_password",
         KIND_PASSWORD,
-        "[Cc]",
-        r"(?<![\w.\-])(?i:curl)" + _ARGUMENTS + r"(?:-u|--user)(?:[ \t]+|=)"
-        r"(?:\"[^\s:\"]*:(?P<curl_password_q>[^\"\r\n]{1,256})\""
-        r"|'[^\s:']*:(?P<curl_password_s>[^'\r\n]{1,256})'"
-        r"|[^\s:\"']*:(?P<curl_password_v>[^\s\"']{1,256}))",
+        "[ ]",
+        r" (?:-u|--user)(?:[ \t]+|=)"
+        r"(?:\"(?P<curl_password_q>[^\s:\"]*:[^\"\r\n]{1,256})\""
+        r"|'(?P<curl_password_s>[^\s:']*:[^'\r\n]{1,256})'"
+        r"|(?P<curl_password_v>[^\s:\"']*:[^\s\"']{1,256}))",
         value_groups=_groups("curl_password"),
-        validate=_named_value,
-        keywords=("curl",),
+        validate=_curl_credentials,
+        keywords=(" -u", " --user"),
+        after_keyword=r"[ \t=]",
     ),
     # "--admin-password S3cr3t": a flag naming a password, then its value after a space ("=" is
     # kv_password's). "--password-stdin" is another flag.
@@ -228,6 +270,20 @@ PASSWORD_FORM_ALTERNATIVES: Final = (
         ),
         after_keyword=r"[^\n]{0,2}(?:[\"']?[ \t]*[=:]|[ \t]+[a-z?]{1,3}[ \t:])",
     ),
+    # A user and a password pasted as one value after words that say so: "credentials:
+    # admin:S3cr3t", "creds = admin/S3cr3t", "login: admin / S3cr3t", "user/pass: admin/S3cr3t".
+    Alternative(
+        "credential_pair",
+        KIND_PASSWORD,
+        "[CcLlUu]",
+        r"(?<![A-Za-z])(?i:credentials|creds|login|user(?:name)?/pass(?:word)?)"
+        r"[\"']?[ \t]*[=:][ \t]*[\"']?"
+        r"(?P<credential_pair_v>[^\s:/\"']{1,64}[ \t]?[:/][ \t]?[^\s\"'`<>]{1,128})",
+        value_groups=("credential_pair_v",),
+        validate=_pair_with_a_password,
+        keywords=("credentials", "creds", "login", "user/pass", "username/pass"),
+        after_keyword=r"(?:word)?[\"']?[ \t]*[=:]",
+    ),
     # requests' and httpx's Basic credentials in code: auth=("admin", "S3cr3t"),
     # HTTPBasicAuth("admin", "S3cr3t"), aiohttp's BasicAuth("admin", "S3cr3t").
     Alternative(
@@ -235,10 +291,10 @@ PASSWORD_FORM_ALTERNATIVES: Final = (
         KIND_PASSWORD,
         "[AaBb]",
         r"(?:(?<![A-Za-z0-9_])(?i:auth)[ \t]*=[ \t]*\(|(?i:basic|digest)(?i:auth)\()[ \t]*"
-        r"(?:\"[^\"\r\n]{1,128}\"|'[^'\r\n]{1,128}')[ \t]*,[ \t]*"
-        r"(?:\"(?P<auth_pair_q>[^\"\r\n]{1,256})\"|'(?P<auth_pair_s>[^'\r\n]{1,256})')",
-        value_groups=("auth_pair_q", "auth_pair_s"),
-        validate=_named_value,
+        r"(?P<auth_pair_v>(?:\"[^\"\r\n]{1,128}\"|'[^'\r\n]{1,128}')[ \t]*,[ \t]*"
+        r"(?:\"[^\"\r\n]{1,256}\"|'[^'\r\n]{1,256}'))",
+        value_groups=("auth_pair_v",),
+        validate=_quoted_pair,
         keywords=("auth", "basicauth", "digestauth"),
         after_keyword=r"[ \t]*[=(]",
     ),

@@ -122,9 +122,47 @@ def test_a_json_field_named_pass_holding_a_password_is_redacted(
     assert counts == {"PASSWORD": 1}
 
 
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("mysql -h 10.20.30.40 -u jane@example.com -pS3cret9 orders", ["IP_ADDRESS", "EMAIL"]),
+        ("redis-cli -h 10.20.30.40 -a S3cret9 ping", ["IP_ADDRESS"]),
+        ('curl -H "X-Email: jane@example.com" -u ci:S3cret9 https://x', ["EMAIL"]),
+        ("sqlcmd -S 10.20.30.40 -U sa -P S3cret9", ["IP_ADDRESS"]),
+        ("sshpass -p S3cret9 ssh root@10.20.30.40 uptime", ["IP_ADDRESS"]),
+    ],
+)
+def test_values_in_a_command_s_other_arguments_are_found_too(
+    redactor: Redactor, text: str, kinds: list[str]
+) -> None:
+    # Each branch is entered at its flag: one entered at the command stepped over the arguments.
+    out, counts = redacted(redactor, text)
+    assert "S3cret9" not in out
+    assert "10.20.30.40" not in out
+    assert "jane@example.com" not in out
+    assert counts == {"PASSWORD": 1, **dict.fromkeys(kinds, 1)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "login: jane@example.com/p4ss!",
+        "credentials: jane@example.com:S3cr3tPa55",
+        'auth=("jane@example.com", "S3cr3t9")',
+        "curl -u jane@example.com:S3cret9 https://x",
+    ],
+)
+def test_a_user_written_with_its_password_goes_with_it(redactor: Redactor, text: str) -> None:
+    out, counts = redacted(redactor, text)
+    assert "jane@example.com" not in out
+    assert counts == {"PASSWORD": 1}
+
+
 NOT_PASSWORDS = [
     "MySQL is great -pretty fast",  # prose, not a command
     "use mysql to run the -psomething",
+    "gcc -pthread -pedantic x.c; echo done | grep -pattern",  # no client on the line
+    "mysql -u root | grep -pS3cr3t",  # another command's flag, after a pipe
     "mongo is slow with -p 4 workers",  # prose: the only flag, and a number
     "sqlcmd -S db -U sa -p",  # sqlcmd's -p prints statistics
     "mysqldump -h db -u app -p$PW app; then MySQL is great -pretty",  # flags of another command
