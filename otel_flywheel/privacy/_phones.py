@@ -488,4 +488,14 @@ def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, 
             # finer checks stay in the regex: each pattern here slows the compiled scan.
             starts=after(_NOT_AFTER, r"[0-9](?:[ .\-/()]{0,3}[0-9]){7}"),
         ),
+        # Russia's and Kazakhstan's national writing, trunk "8" and dashed pairs at the end:
+        # "8 (912) 345-67-89", "8 912 345-67-89". No other number is written so, in any region,
+        # so the shape is enough (fail closed) where the regions read none of it.
+        Alternative(
+            "phone_trunk_8",
+            KIND_PHONE,
+            "[0-9]",
+            r"(?<=8)" + _LEFT + r" (?:\([0-9]{3}\) ?|[0-9]{3} )[0-9]{3}-[0-9]{2}-[0-9]{2}" + _TAIL,
+            starts=after(_NOT_AFTER, r"8 \([0-9]{3}\)", r"8 [0-9]{3} [0-9]{3}-"),
+        ),
     )

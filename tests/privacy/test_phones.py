@@ -340,6 +340,30 @@ def test_a_calling_code_in_parentheses_before_a_valid_number_is_read(number: str
 
 
 @pytest.mark.parametrize(
+    "number",
+    [
+        "8 (912) 345-67-89",
+        "8 (863) 528-64-57",
+        "8 (058) 715-02-11",
+        "8 912 345-67-89",
+        "8 (495)123-45-67",
+    ],
+)
+def test_russian_national_writing_is_read_in_every_region_set(number: str) -> None:
+    # Trunk "8", then dashed pairs at the end: no other number is written so.
+    for index in range(len(TEMPLATES)):
+        text, expected = placed(number, index)
+        assert found(text) == expected, text
+
+
+@pytest.mark.parametrize(
+    "text", ["18 (912) 345-67-89", "x8 (912) 345-67-89", "8 (912) 345-67-8", "step 8 (123) items"]
+)
+def test_near_russian_shapes_are_left(text: str) -> None:
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
     "text",
     ["Smith (2019) 123-145", "(1) 2345 6789", "see (12) 34 56 78 90", "ratio (3) 1234 5678"],
 )
