@@ -40,6 +40,12 @@ def found(text: str, detector: BuiltinDetector = BUILTIN) -> list[tuple[str, str
     return [(m.kind, text[m.start : m.end]) for m in find_all(text, [detector])]
 
 
+def assert_found_in_every_template(number: str) -> None:
+    for index in range(len(TEMPLATES)):
+        text, expected = placed(number, index)
+        assert found(text) == expected, text
+
+
 def placed(number: str, index: int) -> tuple[str, list[tuple[str, str]]]:
     template = TEMPLATES[index % len(TEMPLATES)]
     text = template.format(*[number] * template.count("{}"))
@@ -282,9 +288,7 @@ def test_a_space_after_the_plus_still_reads_as_an_international_number(
     example = phonenumbers.example_number_for_type(region, number_type)
     written = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     spaced = written.replace("+", "+ ", 1)  # "+ 44 7400 123456"
-    for index in range(len(TEMPLATES)):
-        text, expected = placed(spaced, index)
-        assert found(text) == expected, text
+    assert_found_in_every_template(spaced)
 
 
 @pytest.mark.parametrize(
@@ -334,9 +338,7 @@ def test_numbers_of_other_regions_with_slashes_are_found_after_words_naming_a_ph
     ],
 )
 def test_a_calling_code_in_parentheses_before_a_valid_number_is_read(number: str) -> None:
-    for index in range(len(TEMPLATES)):
-        text, expected = placed(number, index)
-        assert found(text) == expected, text
+    assert_found_in_every_template(number)
 
 
 @pytest.mark.parametrize(
@@ -351,9 +353,7 @@ def test_a_calling_code_in_parentheses_before_a_valid_number_is_read(number: str
 )
 def test_russian_national_writing_is_read_in_every_region_set(number: str) -> None:
     # Trunk "8", then dashed pairs at the end: no other number is written so.
-    for index in range(len(TEMPLATES)):
-        text, expected = placed(number, index)
-        assert found(text) == expected, text
+    assert_found_in_every_template(number)
 
 
 @pytest.mark.parametrize(
