@@ -1,11 +1,8 @@
 """Deleting a user's examples and traces from Phoenix, and checking that they are gone.
 
-Phoenix 20.26's REST API has no route that deletes dataset examples (``POST /v1/datasets/upload``
-with ``action=update`` deletes what an upload leaves out, but it needs the whole dataset re-sent,
-racing with the outbox's appends). Its GraphQL mutation ``deleteDatasetExamples``, which the
-Phoenix UI uses, deletes exactly the examples named, scoped to one dataset, as a new dataset
-version. We read the latest version, delete the user's examples (``metadata.user_id``, which
-routing sets on every example), and read the dataset back to verify.
+Examples are deleted by GraphQL (see ``_example_deletion``): we read the latest version, delete
+the user's examples (``metadata.user_id``, which routing sets on every example), and read the
+dataset back to verify.
 
 Traces: every trace with a span whose ``user.id`` is the user's pseudonym (capture puts it on the
 spans of their runs) is deleted with ``DELETE /v1/traces/{trace_id}``, spans and annotations
@@ -26,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 from otel_flywheel import semconv as sc
 from otel_flywheel.phoenix._connection import REQUEST_TIMEOUT_SECONDS, PhoenixAccessError, http_of
 from otel_flywheel.phoenix._datasets import dataset_names
+from otel_flywheel.phoenix._example_deletion import ExampleDeletionRefused, delete_examples
 
 if TYPE_CHECKING:
     from phoenix.client import Client
@@ -44,10 +42,6 @@ _TIMEOUT: Final = int(REQUEST_TIMEOUT_SECONDS)
 _EXAMPLES_PER_MUTATION: Final = 500
 _MAX_SPANS: Final = 100_000
 USER_ID: Final = sc.SpanAttributes.USER_ID
-_DELETE_MUTATION: Final = (
-    "mutation($input: DeleteDatasetExamplesInput!) "
-    "{ deleteDatasetExamples(input: $input) { dataset { id } } }"
-)
 
 
 class PhoenixPurgeError(PhoenixAccessError):
@@ -201,29 +195,19 @@ def _user_trace_ids(client: Client, project: str, user_ids: Collection[str]) -> 
 
 
 def _delete(client: Client, dataset_id: str, node_ids: list[str]) -> None:
-    http = http_of(client)  # phoenix-client has no public GraphQL call
-    response = http.post(
-        "graphql",
-        json={
-            "query": _DELETE_MUTATION,
-            "variables": {
-                "input": {
-                    "exampleIds": node_ids,
-                    "datasetId": dataset_id,  # refuses ids of another dataset
-                    "datasetVersionDescription": "otel-flywheel purge: a user's data erased",
-                }
-            },
-        },
-        timeout=_TIMEOUT,
-    )
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
-    if body.get("errors"):
-        messages = "; ".join(str(e.get("message")) for e in body["errors"])
+    try:
+        delete_examples(
+            http_of(client),  # phoenix-client has no public GraphQL call
+            dataset_id,
+            node_ids,
+            description="otel-flywheel purge: a user's data erased",
+            timeout=_TIMEOUT,
+        )
+    except ExampleDeletionRefused as refused:
         raise PhoenixPurgeError(
             f"Phoenix refused to delete {len(node_ids)} examples of dataset {dataset_id}: "
-            f"{messages}. Another purge may have deleted some of them: run the purge again"
-        )
+            f"{refused.messages}. Another purge may have deleted some of them: run the purge again"
+        ) from None
 
 
 def _user_of(example: Any) -> str | None:

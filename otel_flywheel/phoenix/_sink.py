@@ -29,7 +29,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import httpx
@@ -39,6 +40,7 @@ from otel_flywheel._worker import suppressed_instrumentation
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.phoenix._connection import REQUEST_TIMEOUT_SECONDS, http_of, new_client, timeout
 from otel_flywheel.phoenix._dataset_labels import DatasetLabeler
+from otel_flywheel.phoenix._example_deletion import ExampleDeletionRefused, delete_examples
 from otel_flywheel.phoenix._payloads import (
     annotation_data,
     chunks,
@@ -48,6 +50,7 @@ from otel_flywheel.phoenix._payloads import (
     json_object,
 )
 from otel_flywheel.phoenix._presence import Presence, span_lookup_query
+from otel_flywheel.phoenix._relink import Relink, current_examples, plan_relinks
 from otel_flywheel.phoenix._sink_http import (
     REJECTED_STATUSES,
     failure_outcome,
@@ -85,6 +88,21 @@ class _Deferred(Exception):
     def __init__(self, outcome: WriteOutcome) -> None:
         super().__init__(outcome.reason)
         self.outcome = outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _RelinkPlans:
+    """The relinked writes of one upload, by key, and the dataset they are in."""
+
+    dataset_id: str | None = None
+    by_key: Mapping[str, Relink] = field(default_factory=dict)
+
+    def phoenix_id(self, write: ExampleWrite) -> str:
+        plan = self.by_key.get(write.key)
+        return plan.phoenix_id if plan is not None else write.example_id
+
+    def __bool__(self) -> bool:
+        return bool(self.by_key)
 
 
 class PhoenixSink(ClosedOnExit):
@@ -302,10 +320,74 @@ class PhoenixSink(ClosedOnExit):
     ) -> Callable[[dict[str, WriteOutcome]], None]:
         def send(outcomes: dict[str, WriteOutcome]) -> None:
             ready = self._with_links(writes, outcomes)
+            plans, ready = self._relink_plans(dataset, ready, outcomes)
             for chunk in chunks(ready, self._max_per_request):
-                self._upload(dataset, chunk, outcomes)
+                self._upload(dataset, chunk, outcomes, plans)
+            if plans:
+                self._remove_replaced(dataset, plans, outcomes)
 
         return send
+
+    def _relink_plans(
+        self,
+        dataset: str,
+        ready: list[tuple[ExampleWrite, str | None]],
+        outcomes: dict[str, WriteOutcome],
+    ) -> tuple[_RelinkPlans, list[tuple[ExampleWrite, str | None]]]:
+        """Where each write that moves its example to another span goes (see ``_relink``), and
+        the writes that can go now: the moving ones wait while the dataset cannot be read."""
+        moving = [(w, link) for w, link in ready if w.relink and link is not None]
+        if not moving:
+            return _RelinkPlans(), ready
+        try:
+            current = current_examples(self._http, dataset, timeout=self._timeout)
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from error
+        except (httpx.HTTPStatusError, ValueError) as error:
+            outcome = self._relink_failure(error, "read the dataset's examples")
+            fill(outcomes, [w for w, _ in moving], outcome)
+            waiting = {w.key for w, _ in moving}
+            return _RelinkPlans(), [item for item in ready if item[0].key not in waiting]
+        if current is None:
+            return _RelinkPlans(), ready  # no dataset yet: nothing to replace
+        return _RelinkPlans(current.dataset_id, plan_relinks(current.examples, moving)), ready
+
+    def _remove_replaced(
+        self, dataset: str, plans: _RelinkPlans, outcomes: dict[str, WriteOutcome]
+    ) -> None:
+        """Remove the examples that uploaded writes replace; a write whose removal fails stays
+        in the outbox, and its next attempt finds its own example and removes the rest."""
+        done = [
+            key
+            for key, plan in plans.by_key.items()
+            if plan.replaced and outcomes.get(key, WriteOutcome.done()).kind == "done"
+        ]
+        replaced = sorted({node for key in done for node in plans.by_key[key].replaced})
+        if not replaced or plans.dataset_id is None:
+            return
+        try:
+            delete_examples(
+                self._http,
+                plans.dataset_id,
+                replaced,
+                description="otel-flywheel: examples moved to the spans of later traces",
+                timeout=self._timeout,
+            )
+        except httpx.TransportError as error:
+            outcome = self._unreachable(error).outcome
+        except (httpx.HTTPStatusError, ExampleDeletionRefused, ValueError) as error:
+            outcome = self._relink_failure(error, "remove the examples it replaces")
+        else:
+            logger.info("replaced %d examples of %r linked to older spans", len(replaced), dataset)
+            return
+        for key in done:
+            outcomes[key] = outcome
+
+    def _relink_failure(self, error: Exception, step: str) -> WriteOutcome:
+        if isinstance(error, httpx.HTTPStatusError):
+            outcome = failure_outcome(error.response, base_url=self.base_url)
+            return replace(outcome, reason=f"could not {step}: {outcome.reason}")
+        return WriteOutcome.failed(f"could not {step} in Phoenix at {self.base_url}: {error}")
 
     def _with_links(
         self, writes: list[ExampleWrite], outcomes: dict[str, WriteOutcome]
@@ -379,6 +461,7 @@ class PhoenixSink(ClosedOnExit):
         dataset: str,
         items: list[tuple[ExampleWrite, str | None]],
         outcomes: dict[str, WriteOutcome],
+        plans: _RelinkPlans,
     ) -> None:
         writes = [write for write, _ in items]
         body: dict[str, Any] = {
@@ -388,7 +471,7 @@ class PhoenixSink(ClosedOnExit):
             "outputs": [write.output for write in writes],
             "metadata": [write.metadata for write in writes],
             "splits": [write.splits for write in writes],
-            "example_ids": [write.example_id for write in writes],
+            "example_ids": [plans.phoenix_id(write) for write in writes],
         }
         description = next((w.dataset_description for w in writes if w.dataset_description), None)
         if description:
@@ -417,7 +500,7 @@ class PhoenixSink(ClosedOnExit):
                 example_of,
                 response,
                 outcomes,
-                lambda part: self._upload(dataset, part, outcomes),
+                lambda part: self._upload(dataset, part, outcomes, plans),
             )
         else:
             fill(outcomes, writes, failure_outcome(response, base_url=self.base_url))

@@ -18,6 +18,7 @@ from otel_flywheel.routing._router import ExampleCandidate, Router
 from otel_flywheel.routing._sink import RoutingSink
 from otel_flywheel.routing._store import (
     ROUTING_STORE_FILE,
+    Claim,
     PurgeCounts,
     RoutingStore,
     StoredTrace,
@@ -29,6 +30,7 @@ __all__ = [
     "FEEDBACK_ANNOTATION",
     "ROUTING_STORE_FILE",
     "VERDICT_ANNOTATION",
+    "Claim",
     "DatasetPurpose",
     "ExampleCandidate",
     "FeedbackSyncReport",

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from otel_flywheel._feedback import ImplicitSignalDetector
 from otel_flywheel.config import RoutingSettings, resolve_settings
@@ -149,7 +150,7 @@ class RoutingSink:
         writes: list[Write] = []
         for routed in examples:
             write = self.router.example_write(routed, verdict)
-            outcome = self.store.claim_example(
+            claim = self.store.claim_example(
                 dataset=write.dataset,
                 example_id=write.example_id,
                 category=routed.category,
@@ -159,9 +160,9 @@ class RoutingSink:
                 cap=self.settings.max_examples_per_category,
                 window_seconds=self.settings.category_window_seconds,
             )
-            self._count(f"examples_{outcome}")
-            if outcome in ("routed", "upgraded"):
-                writes.append(write)
+            self._count(f"examples_{claim.outcome}")
+            if claim.outcome in ("routed", "upgraded"):
+                writes.append(replace(write, relink=True) if claim.relink else write)
         return writes
 
     def _put(self, writes: Sequence[Write]) -> None:

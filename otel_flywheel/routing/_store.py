@@ -65,6 +65,7 @@ __all__ = [
     "DEFAULT_MAX_PENDING_FEEDBACK",
     "DEFAULT_MAX_TRACE_BYTES",
     "DEFAULT_RETENTION_SECONDS",
+    "Claim",
     "PurgeCounts",
     "RoutingStore",
     "StoredTrace",
@@ -83,6 +84,15 @@ _MAINTENANCE_INTERVAL_SECONDS: Final = 600.0
 class StoredTrace:
     trace: AgentTrace
     verdict: Verdict | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What `RoutingStore.claim_example` decided: ``outcome`` (``"routed"``, ``"duplicate"``,
+    ``"capped"`` or ``"upgraded"``), and whether the example's writes must ``relink`` it."""
+
+    outcome: str
+    relink: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,34 +301,41 @@ class RoutingStore:
         rank: int = 0,
         cap: int,
         window_seconds: float,
-    ) -> str:
+    ) -> Claim:
         """Record an example as routed unless it is a duplicate or over its category's cap.
 
-        Returns ``"routed"``, ``"duplicate"``, ``"capped"``, or ``"upgraded"`` when an example with
-        the same id was routed at a lower ``rank`` (an inferred failure, now corrected by a
-        person): the caller then rewrites it. Check and insert are one transaction, so two
-        workers cannot both route the same example. The same trace claiming the same example at
-        the same rank again is ``"routed"`` again: routing that is repeated after a crash must
-        put the write again, since it may never have reached the outbox (the outbox makes the
-        repeat a no-op when it did).
+        The claim's outcome is ``"routed"``, ``"duplicate"``, ``"capped"``, or ``"upgraded"`` when
+        an example with the same id was routed at a lower ``rank`` (an inferred failure, now
+        corrected by a person): the caller then rewrites it. Check and insert are one
+        transaction, so two workers cannot both route the same example. The same trace claiming
+        the same example at the same rank again is ``"routed"`` again: routing that is repeated
+        after a crash must put the write again, since it may never have reached the outbox (the
+        outbox makes the repeat a no-op when it did).
+
+        An upgrade from another trace (a person's feedback on a later asking of the same
+        question) moves the example's source, and the claim says ``relink`` from then on, for
+        every write of that example: Phoenix keeps the span an example was created with, so
+        the sink must replace it rather than patch it (a repeat after a crash included).
         """
         now = self._clock()
         with self._transaction() as db:
             existing = db.execute(
-                "SELECT rank, trace_id FROM routed WHERE dataset = ? AND example_id = ?",
+                "SELECT rank, trace_id, relinked FROM routed WHERE dataset = ? AND example_id = ?",
                 (dataset, example_id),
             ).fetchone()
             if existing is not None:
-                if rank == existing[0] and trace_id == existing[1]:
-                    return "routed"
-                if rank <= existing[0]:
-                    return "duplicate"
+                routed_rank, routed_trace, relinked = existing
+                if rank == routed_rank and trace_id == routed_trace:
+                    return Claim("routed", relink=bool(relinked))
+                if rank <= routed_rank:
+                    return Claim("duplicate")
+                relink = bool(relinked) or trace_id != routed_trace
                 db.execute(
-                    "UPDATE routed SET rank = ?, trace_id = ?, user_id = ?, routed_at = ? "
-                    "WHERE dataset = ? AND example_id = ?",
-                    (rank, trace_id, user_id, now, dataset, example_id),
+                    "UPDATE routed SET rank = ?, trace_id = ?, user_id = ?, routed_at = ?, "
+                    "relinked = ? WHERE dataset = ? AND example_id = ?",
+                    (rank, trace_id, user_id, now, int(relink), dataset, example_id),
                 )
-                return "upgraded"
+                return Claim("upgraded", relink=relink)
             if category is not None:
                 (count,) = db.execute(
                     "SELECT count(*) FROM routed WHERE dataset = ? AND category = ? "
@@ -326,12 +343,13 @@ class RoutingStore:
                     (dataset, category, now - window_seconds),
                 ).fetchone()
                 if count >= cap:
-                    return "capped"
+                    return Claim("capped")
             db.execute(
-                "INSERT INTO routed VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO routed (dataset, example_id, category, user_id, trace_id, routed_at, "
+                "rank) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (dataset, example_id, category, user_id, trace_id, now, rank),
             )
-        return "routed"
+        return Claim("routed")
 
     def category_counts(self, *, window_seconds: float) -> dict[str, int]:
         """Examples routed per category (all datasets) within the window: rarity for priorities."""

@@ -1,7 +1,8 @@
 """The routing store's SQLite schema, its migration, and the statements that keep it bounded.
 
 See ``_store`` for what the tables mean. Version 1 added ``traces.size_bytes`` and a running
-total (``totals``), so that the size limit costs no scan per put.
+total (``totals``), so that the size limit costs no scan per put. Version 2 added
+``routed.relinked``: the example moved to another source trace, which Phoenix cannot relink.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = [
 ]
 
 _EVICT_DOWN_TO: Final = 0.9  # of max_bytes: evict in steps, not at every put
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS traces (
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS routed (
     trace_id TEXT NOT NULL,
     routed_at REAL NOT NULL,
     rank INTEGER NOT NULL DEFAULT 0,
+    relinked INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (dataset, example_id)
 );
 CREATE INDEX IF NOT EXISTS routed_category ON routed (dataset, category, routed_at);
@@ -67,6 +69,7 @@ _MIGRATE_FROM_0 = (
     "UPDATE traces SET size_bytes = length(CAST(trace_json AS BLOB)) "
     "+ COALESCE(length(CAST(verdict_json AS BLOB)), 0)",
 )
+_MIGRATE_FROM_1 = ("ALTER TABLE routed ADD COLUMN relinked INTEGER NOT NULL DEFAULT 0",)
 
 
 def create_or_migrate(connection: sqlite3.Connection) -> None:
@@ -83,11 +86,15 @@ def create_or_migrate(connection: sqlite3.Connection) -> None:
         if version >= SCHEMA_VERSION:
             return
         columns = {row[1] for row in db.execute("PRAGMA table_info(traces)")}
+        routed_columns = {row[1] for row in db.execute("PRAGMA table_info(routed)")}
         # One statement at a time: executescript would commit the transaction.
         for statement in filter(str.strip, _SCHEMA.split(";")):
             db.execute(statement)
         if columns and "size_bytes" not in columns:
             for statement in _MIGRATE_FROM_0:
+                db.execute(statement)
+        if routed_columns and "relinked" not in routed_columns:
+            for statement in _MIGRATE_FROM_1:
                 db.execute(statement)
         db.execute(
             "INSERT OR REPLACE INTO totals (name, value) "

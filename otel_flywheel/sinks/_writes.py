@@ -116,7 +116,9 @@ class ExampleWrite:
     Phoenix keeps it as the example's id, so writing the same key again patches that example rather
     than adding a second one. ``span_id`` links the example to its source span in Phoenix.
     ``dataset_description`` (set when the upload creates the dataset) and ``dataset_labels``
-    (label name -> its description) say what the dataset holds in the Phoenix UI.
+    (label name -> its description) say what the dataset holds in the Phoenix UI. ``relink``:
+    the example's source moved to another trace since it was first written (routing's ledger
+    says so); a sink whose store keeps an example's first link (Phoenix) replaces the example.
     """
 
     dataset: str
@@ -129,6 +131,7 @@ class ExampleWrite:
     user_id: str | None = None
     dataset_description: str | None = None
     dataset_labels: dict[str, str] = field(default_factory=dict)
+    relink: bool = False
 
     def __post_init__(self) -> None:
         _check_name("dataset name", self.dataset)

@@ -12,6 +12,7 @@ from otel_flywheel.config import RoutingSettings
 from otel_flywheel.model import Feedback
 from otel_flywheel.outbox import Outbox, OutboxClosedError
 from otel_flywheel.routing import RoutingSink, RoutingStore
+from otel_flywheel.sinks import ExampleWrite
 
 
 def routing(tmp_path: Path) -> RoutingSink:
@@ -81,3 +82,39 @@ def test_a_crash_after_the_claim_and_before_the_outbox_loses_no_write(tmp_path: 
     datasets = {key.split(":")[1] for key in after_a_crash if key.startswith("example:")}
     # The judged failure's examples, and the waiting correction's.
     assert {"support/regression", "support/preference"} <= datasets
+
+
+def example_writes(outbox: Outbox) -> dict[str, ExampleWrite]:
+    return {
+        entry.key: entry.write
+        for entry in outbox.due(limit=1000, now=float("inf"))
+        if isinstance(entry.write, ExampleWrite)
+    }
+
+
+@pytest.mark.parametrize("thumbs", ["up", "down"])
+def test_a_persons_feedback_on_a_later_asking_moves_the_example_and_relinks_it(
+    tmp_path: Path, thumbs: str
+) -> None:
+    sink = routing(tmp_path)
+    first = build_trace(seed="first")
+    later = build_trace(seed="later")  # the same question, asked again
+    sink.submit_verdict(first, verdict_of(first, check_failure(first)))
+    inferred = example_writes(sink.outbox)
+    sink.submit_verdict(later, verdict_of(later, check_failure(later)))
+    assert example_writes(sink.outbox) == inferred  # a duplicate: nothing new
+    assert not any(write.relink for write in inferred.values())
+
+    sink.submit_feedback(Feedback(trace_id=later.trace_id, thumbs=thumbs, feedback_id="fb"))
+
+    moved = {
+        key: write
+        for key, write in example_writes(sink.outbox).items()
+        if write.metadata["source_trace_id"] == later.trace_id
+    }
+    assert moved
+    assert all(write.relink for write in moved.values())
+    assert later.root is not None
+    assert all(write.span_id == later.root.span_id for write in moved.values())
+    sink.shutdown()
+    sink.outbox.close()

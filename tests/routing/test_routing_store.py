@@ -10,7 +10,7 @@ import pytest
 from trace_builders import build_trace, check_failure, verdict_of
 
 from otel_flywheel.model import AgentTrace, Feedback, Step, StepKind
-from otel_flywheel.routing import RoutingStore
+from otel_flywheel.routing import Claim, RoutingStore
 
 MIB = 1024 * 1024
 
@@ -43,6 +43,17 @@ def claim(
     rank: int = 0,
     trace_id: str = "a" * 32,
 ) -> str:
+    return claim_of(store, example, category=category, rank=rank, trace_id=trace_id).outcome
+
+
+def claim_of(
+    store: RoutingStore,
+    example: str,
+    *,
+    category: str | None = "parameter",
+    rank: int = 0,
+    trace_id: str = "a" * 32,
+) -> Claim:
     return store.claim_example(
         dataset="p/regression",
         example_id=example,
@@ -79,6 +90,50 @@ def test_the_ledger_dedupes_caps_per_window_and_upgrades_by_rank(
     clock.now += 3601
     assert claim(store, "c") == "routed"  # the window moved on
     assert store.category_counts(window_seconds=3600) == {"parameter": 1}
+
+
+def test_an_upgrade_from_another_trace_relinks_the_example_for_every_write_after_it(
+    tmp_path: Path, clock: StepClock
+) -> None:
+    store = RoutingStore(tmp_path / "r.sqlite", clock=clock)
+    first, later = "a" * 32, "b" * 32
+    assert claim_of(store, "x", trace_id=first) == Claim("routed")
+    assert claim_of(store, "x", rank=1, trace_id=later) == Claim("upgraded", relink=True)
+    # A repeat after a crash must relink too: the first write may never have reached Phoenix.
+    assert claim_of(store, "x", rank=1, trace_id=later) == Claim("routed", relink=True)
+    assert claim_of(store, "x", rank=1, trace_id=first) == Claim("duplicate")
+    store.close()
+    reopened = RoutingStore(tmp_path / "r.sqlite", clock=clock)
+    assert claim_of(reopened, "x", rank=1, trace_id=later) == Claim("routed", relink=True)
+    # A person's feedback on the trace already routed keeps the link: no relink.
+    assert claim_of(reopened, "y", trace_id=first) == Claim("routed")
+    assert claim_of(reopened, "y", rank=1, trace_id=first) == Claim("upgraded")
+    assert claim_of(reopened, "y", rank=1, trace_id=first) == Claim("routed")
+    reopened.close()
+
+
+def test_a_ledger_written_before_relinks_is_migrated_with_its_examples(tmp_path: Path) -> None:
+    path = tmp_path / "routing.sqlite"
+    with sqlite3.connect(path) as db:  # the layout of schema version 1
+        db.executescript(
+            """
+            CREATE TABLE routed (dataset TEXT NOT NULL, example_id TEXT NOT NULL, category TEXT,
+                                 user_id TEXT, trace_id TEXT NOT NULL, routed_at REAL NOT NULL,
+                                 rank INTEGER NOT NULL DEFAULT 0,
+                                 PRIMARY KEY (dataset, example_id));
+            PRAGMA user_version = 1;
+            """
+        )
+        db.execute(
+            "INSERT INTO routed VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ("p/regression", "x", "parameter", None, "a" * 32, 1.0e9, 0),
+        )
+
+    store = RoutingStore(path)
+
+    assert claim_of(store, "x", trace_id="b" * 32) == Claim("duplicate")
+    assert claim_of(store, "x", rank=1, trace_id="b" * 32) == Claim("upgraded", relink=True)
+    store.close()
 
 
 def test_ledger_survives_a_restart(tmp_path: Path, clock: StepClock) -> None:
