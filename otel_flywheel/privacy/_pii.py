@@ -152,6 +152,13 @@ _SSN_DIGITS: Final = re.compile(
     r"(?!000|666)[0-8][0-9]{2}(?P<sep>[ .]|[ ]?-[ ]?|)(?!00)[0-9]{2}(?P=sep)(?!0000)[0-9]{4}"
 )
 # A key that names an SSN: "ssn", "customer_ssn", "SSN", "social_security_number", "socialSecurityNo".
+# After a word that names an SSN: its number words, a separator or "is", then the nine digits
+# however grouped (the group names are the value's, shared by the branches that use it).
+_SSN_TOLD: Final = (
+    r"(?i:[ \-]?(?:number|num|no\.?|nr|#))?[\"']?[ \t]*(?:[:=#(]|(?i:is))?[ \t]*[\"']?"
+    r"(?P<ssn_in_context_v>(?!000|666)[0-8][0-9]{2}(?P<ssn_sep>[ .]|[ ]?-[ ]?|)(?!00)[0-9]{2}"
+    r"(?P=ssn_sep)(?!0000)[0-9]{4})(?![0-9]|[ .\-][0-9])"
+)
 _SSN_KEY: Final = re.compile(
     r"(?s:.*?)(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
     r"(?i:ssn|social[_.\- ]?security(?:[_.\- ]?(?:number|num|no|nr))?)"
@@ -330,12 +337,22 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "ssn_in_context",
         KIND_SSN,
         "[Ss]",
-        r"(?<![A-Za-z0-9])(?i:ssn|social[ \-]security)(?i:[ \-]?(?:number|num|no\.?|nr|#))?"
-        r"[\"']?[ \t]*(?:[:=#(]|(?i:is))?[ \t]*[\"']?"
-        r"(?P<ssn_in_context_v>(?!000|666)[0-8][0-9]{2}(?P<ssn_sep>[ .]|[ ]?-[ ]?|)(?!00)[0-9]{2}"
-        r"(?P=ssn_sep)(?!0000)[0-9]{4})(?![0-9]|[ .\-][0-9])",
+        r"(?<![A-Za-z0-9])(?i:ssn)" + _SSN_TOLD,
         value_groups=("ssn_in_context_v",),
-        keywords=("ssn", "social security", "social-security"),
+        keywords=("ssn",),
+    ),
+    # The same after how people say it: "social security number 123 45 6789", "my social is
+    # 123 45 6789", "soc. sec. #123456789". The prefilter stops at "soc" only where one of these
+    # follows ("social media", "socket" and "society" never reach Python).
+    Alternative(
+        "ssn_said",
+        KIND_SSN,
+        "[Ss]",
+        r"(?<![A-Za-z0-9])(?i:soc(?:ial|\.)?[ \-.]?sec(?:urity|\.)?|social)"
+        + _SSN_TOLD,
+        value_groups=("ssn_in_context_v",),
+        keywords=("soc",),
+        after_keyword=r"(?:ial|\.)?[ \-.]?sec|ial[ \t]*(?:is[ \t]|n[ou]|[#:=]|[0-8])",
     ),
     CARD_ALTERNATIVE,
     *IP_ALTERNATIVES,

@@ -331,7 +331,8 @@ def _after_keyword(alternatives: Sequence[Alternative]) -> str:
     follows = sorted({alternative.after_keyword for alternative in alternatives})
     if "" in follows:
         return ""
-    return follows[0] if len(follows) == 1 else "(?:" + "|".join(follows) + ")"
+    # Grouped even when one: an "|" of its own must not split the keyword from what follows.
+    return "(?:" + "|".join(follows) + ")"
 
 
 def _keyword_positions(text: str, keywords: Sequence[tuple[str, object]]) -> list[tuple[str, int]]:

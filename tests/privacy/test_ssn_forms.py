@@ -3,7 +3,8 @@ name it.
 
 ``123-45-6789`` was always found: the dashed shape says what it is. Written ``123456789``,
 ``123 45 6789`` or ``123.45.6789`` the digits are an id's as often as not, so they are an SSN
-only after the words that name one ("SSN", "social security number") or under a key that does
+only after the words that name one ("SSN", "social security number", "my social is", "soc. sec.
+#") or under a key that does
 (``{"ssn": "123456789"}``, ``user.ssn``). The SSA's never-issued ranges stay out in every form.
 """
 
@@ -21,7 +22,9 @@ from otel_flywheel.privacy import BuiltinDetector
 @pytest.mark.parametrize(
     "template",
     ["SSN {}", "SSN: {}", "ssn={}", "SSN#{}", "SSN no. {}", "ssn is {}", "Social Security Number: {}",
-     "social security no {}", "customer_ssn={}", '"ssn": "{}"', "SSN ({})", "Social-Security # {}"],
+     "social security no {}", "customer_ssn={}", '"ssn": "{}"', "SSN ({})", "Social-Security # {}",
+     "my social is {}", "Social: {}", "social {}", "SOCIAL #{}", "soc sec # {}", "Soc. Sec. No. {}",
+     "soc-sec: {}", "social security number is {}", "her social security {}"],
 )  # fmt: skip
 @pytest.mark.parametrize("digits", ["123456789", "123 45 6789", "123.45.6789", "123 - 45 - 6789"])
 def test_an_ssn_after_the_words_naming_it_is_found_however_grouped(
@@ -37,6 +40,9 @@ def test_an_ssn_after_the_words_naming_it_is_found_however_grouped(
         "SSN 1234567890", "SSN 12345678", "SSN 123 456 789", "SSN 123.45-6789",
         "assn 123456789", "ssn_count=123456789", "SSNs: 123456789 were checked",
         "order 123456789", "SSN last four: 6789", "SSN ***-**-6789",
+        "social media 123456789", "social 123 456 789", "social_count=123456789",
+        "social 12345678", "Society 123456789", "socket 123456789", "asocial 123456789",
+        "social: 912345678",
     ],
 )  # fmt: skip
 def test_other_digits_near_the_words_are_left_alone(text: str) -> None:
@@ -75,7 +81,8 @@ def test_other_values_and_keys_are_left_alone(document: object) -> None:
 
 def test_generated_ssns_in_generated_sentences_are_all_found() -> None:
     rng = random.Random(1208)
-    words = ("SSN", "ssn:", "SSN#", "Social Security Number", "social security no.", "ssn =")
+    words = ("SSN", "ssn:", "SSN#", "Social Security Number", "social security no.", "ssn =",
+             "social is", "soc. sec. #")  # fmt: skip
     for _ in range(300):
         area = rng.choice([n for n in range(1, 900) if n != 666])
         digits = f"{area:03d}{rng.randrange(1, 100):02d}{rng.randrange(1, 10000):04d}"
