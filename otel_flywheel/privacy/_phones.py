@@ -64,8 +64,10 @@ __all__ = [
     "KIND_PHONE",
     "checked_phone_regions",
     "forget_phone_readings",
+    "is_contact_phone",
     "is_phone_value",
     "keep_compiled_metadata",
+    "names_contact",
     "names_phone",
     "national_phone_alternatives",
 ]
@@ -76,12 +78,25 @@ _DIGIT_RUN: Final = re.compile(r"[0-9]+")
 _CALLING_CODE: Final = re.compile(r"\(([1-9][0-9]{0,2})\)[ .\-/]?")
 
 # A key that names a phone number ("phone", "phone_number", "customerPhone", "mobile_no", "tel",
-# "fax", "msisdn"): the word ends the key, after a non-letter or as a camelCase word, optionally
-# followed by "number", "num", "no" or "nr". Not "smartphone", "hotel", "phone_verified".
+# "fax", "msisdn", "whatsapp", "sms_number", "callerId"), or names one in the languages whose
+# CRMs and forms agents read ("telefono", "Telefon", "téléphone", "celular", "móvil", "Handy"):
+# the word ends the key, after a non-letter or as a camelCase word, optionally followed by
+# "number", "num", "no" or "nr". Not "smartphone", "hotel", "phone_verified".
 _PHONE_KEY: Final = re.compile(
     r"(?s:.*?)(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
-    r"(?i:phone|mobile|cell(?:phone)?|tel(?:ephone)?|fax|msisdn)"
-    r"(?:[_.\- ]?(?i:number|num|no|nr))?"
+    r"(?i:phone|mobile|cell(?:phone|ular|ulare)?|tel(?:ephone|efon[oe]?)?|t[eé]l[eé]phone|fax"
+    r"|msisdn|whats[_\-]?app|sms|caller[_.\-]?id|celular|m[oó]vil|handy|telem[oó]vel)"
+    r"(?:[_.\- ]?(?i:number|num|no|nr|nummer|n[uú]mero))?"
+)
+# A key for how to reach someone ("contact", "contact_info", "reachAt"), which may hold an email
+# or a phone number: a phone number there is written like one (a "+", or separators), since bare
+# digits under "contact" are as often a contact record's id.
+_CONTACT_KEY: Final = re.compile(
+    r"(?s:.*?)(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
+    r"(?i:contact|reach)(?:[_.\- ]?(?i:info|details|at|me|method))?"
+)
+_BARE_DIGITS_OR_DATE: Final = re.compile(
+    r"\s*(?:[0-9]+|[0-9]{4}([\-./])[0-9]{1,2}\1[0-9]{1,2}|[0-9]{1,2}([\-./])[0-9]{1,2}\2[0-9]{4})\s*"
 )
 # What such a field holds when it holds a number: digits and the separators numbers are written
 # with, "+" or "00" in front, an extension after.
@@ -143,6 +158,21 @@ def checked_phone_regions(regions: Iterable[str]) -> tuple[str, ...]:
 def names_phone(key: str) -> bool:
     """Whether a JSON field or attribute named ``key`` holds a phone number."""
     return _PHONE_KEY.fullmatch(key) is not None
+
+
+def names_contact(key: str) -> bool:
+    """Whether a JSON field or attribute named ``key`` says how to reach someone ("contact")."""
+    return _CONTACT_KEY.fullmatch(key) is not None
+
+
+def is_contact_phone(value: str | int) -> bool:
+    """Whether a field naming a contact holds a phone number: `is_phone_value`, and written as
+    one ("+48 22 383 47 01", "22 383 47 01"); not bare digits (an id) or a date."""
+    return (
+        type(value) is str
+        and is_phone_value(value)
+        and _BARE_DIGITS_OR_DATE.fullmatch(value) is None
+    )
 
 
 def is_phone_value(value: str | int) -> bool:

@@ -348,8 +348,7 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "ssn_said",
         KIND_SSN,
         "[Ss]",
-        r"(?<![A-Za-z0-9])(?i:soc(?:ial|\.)?[ \-.]?sec(?:urity|\.)?|social)"
-        + _SSN_TOLD,
+        r"(?<![A-Za-z0-9])(?i:soc(?:ial|\.)?[ \-.]?sec(?:urity|\.)?|social)" + _SSN_TOLD,
         value_groups=("ssn_in_context_v",),
         keywords=("soc",),
         after_keyword=r"(?:ial|\.)?[ \-.]?sec|ial[ \t]*(?:is[ \t]|n[ou]|[#:=]|[0-8])",

@@ -31,7 +31,9 @@ def test_bare_digits_in_text_stay_an_id() -> None:
     ["phone", "Phone", "PHONE", "phone_number", "phoneNumber", "PhoneNumber", "phone-no",
      "customer_phone", "customerPhone", "contact.phone", "mobile", "mobile_no", "mobileNumber",
      "cell", "cellphone", "cell_phone", "telephone", "tel", "Tel", "fax", "fax_nr", "msisdn",
-     "Phone Number"],
+     "Phone Number", "whatsapp", "WhatsApp", "whatsapp_number", "sms_number", "callerId",
+     "caller_id", "telefono", "Telefon", "telefone", "téléphone", "celular", "movil", "móvil",
+     "Handy", "Handynummer", "telefon_nummer", "telefono_numero", "telemóvel", "cellulare", "numero_cellulare", "kunde_telefon"],
 )  # fmt: skip
 def test_a_json_field_naming_a_phone_number_is_redacted(key: str) -> None:
     document = {"name": "Jane", key: NUMBER, "order": 1042}
@@ -81,6 +83,17 @@ def test_a_phone_number_written_as_an_integer_becomes_its_token() -> None:
         ("motel_no", NUMBER),
         ("cells", NUMBER),
         ("order_number", NUMBER),
+        ("sms_enabled", NUMBER),
+        ("sms_count", NUMBER),
+        ("telefonica_id", NUMBER),
+        ("contact", NUMBER),  # bare digits under "contact": as often a record's id
+        ("contact", "2024-01-05"),
+        ("contact", "05.01.2024"),
+        ("contact", "N/A"),
+        ("contact_id", "22 383 47 01"),
+        ("contacts", "22 383 47 01"),
+        ("outreach", "22 383 47 01"),
+        ("reachable", "22 383 47 01"),
     ],
 )
 def test_other_values_and_other_keys_are_left_alone(key: str, value: str) -> None:
@@ -90,6 +103,24 @@ def test_other_values_and_other_keys_are_left_alone(key: str, value: str) -> Non
 
 # A list of strings under the key is read item by item (test_http_headers.py), as an attribute's
 # array is: {"phone": ["4155550132"]} holds a phone number.
+# Numbers written the way their countries write them, in no default region: under a key that says
+# how to reach someone, a number written as a phone number is one.
+@pytest.mark.parametrize(
+    "key", ["contact", "Contact", "contact_info", "contactDetails", "customer.contact", "reach_at"]
+)
+@pytest.mark.parametrize(
+    "value",
+    ["22 383 47 01", "487 78 932", "+48 22 383 47 01", "(11) 91234-5678", "8 730 024 58 92",
+     "0532 123 45 67", "+4155550132"],
+)  # fmt: skip
+def test_a_number_written_as_a_phone_under_a_contact_key_is_redacted(key: str, value: str) -> None:
+    output, counts = redact(json.dumps({key: value, "name": "Jane"}))
+    redacted = json.loads(output)
+    assert redacted[key].startswith("<PHONE:")
+    assert redacted["name"] == "Jane"
+    assert counts == {"PHONE": 1}
+
+
 @pytest.mark.parametrize("value", [12, True, 4155550132.0, -4155550132, None, [12, NUMBER]])
 def test_non_numbers_under_a_phone_key_are_left_to_the_scan(value: object) -> None:
     text = json.dumps({"phone": value})
