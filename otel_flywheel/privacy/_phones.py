@@ -375,8 +375,9 @@ _AREA_CODE_CLOSED = r"(?:(?<=\(.)[0-9]{0,5}\)[ .\-/]?[0-9])?"
 # 4155550132", '"mobile": "4155550132"' in text. Read in the text before digits no other branch
 # took, which are otherwise an id (``_phone_in_context``). A bare "call", "contact" or "number" is
 # not among them: "tool call 1234567", "contact 12345678" and "order number 12345678" are ids.
-_CONTEXT_GAP_CLASS: Final = r"[ \t\n.:=#\"'(\-]"
+_CONTEXT_GAP_CLASS: Final = r"[ \t\n.:=#\"'(\-：　]"  # with CJK text's full-width colon and space
 _CONTEXT_GAP: Final = _CONTEXT_GAP_CLASS + "{1,4}"
+_ASCII_GAP: Final = r"[ \t\n.:=#\"'(\-]{1,4}"  # the compiled scan's: ASCII patterns only
 _CONTEXT_WORDS: Final = (
     r"(?:(?:phone|mobile|mob|cell|tel|telephone|telefon|telefono|tlf|fax|whatsapp|sms|callback)"
     r"(?:[ _.\-]?(?:number|num|no|nr))?|contact[ _.\-]?(?:number|num|no|nr|phone)"
@@ -385,8 +386,25 @@ _CONTEXT_WORDS: Final = (
     r"|(?:called|calling|texted|dialed|dialled|sms) (?:from|at|on|to)|dial(?:led|ed)?"
     r"|ph|my (?:phone |contact |mobile |cell )?number(?: is)?)"
 )
+# The same words written with letters the compiled scan does not read (it sees each non-ASCII
+# character as "?"): accented ("tél.", "teléfono", "téléphone", "telemóvel"), Cyrillic ("тел.",
+# "телефон", "моб."), Chinese, Japanese and Korean ("电话", "手机", "電話番号", "携帯", "전화",
+# "휴대폰", "전화번호"). Python reads them; the prefilter stops at non-ASCII letters before
+# digits (``_NON_ASCII_WORD_START``), which ASCII text never has.
+_CONTEXT_WORDS_NON_ASCII: Final = (
+    r"(?:t[eé]l[eé](?:phone|fono)|t[eé]l|telem[oó]vel|m[oó]vil"
+    r"|телефон|тел|моб(?:ильный|\.)?|сотовый"
+    r"|电话|電話|手机|手機|携帯|联系电话|聯絡電話|电话号码|電話番号|携帯番号"
+    r"|전화|휴대폰|전화번호|핸드폰)"
+)
 _PHONE_CONTEXT: Final = re.compile(
-    r"(?i:(?<![A-Za-z])" + _CONTEXT_WORDS + ")" + _CONTEXT_GAP + r"\Z"
+    r"(?i:(?<![A-Za-z])(?:"
+    + _CONTEXT_WORDS
+    + "|"
+    + _CONTEXT_WORDS_NON_ASCII
+    + "))"
+    + _CONTEXT_GAP
+    + r"\Z"
 )
 _CONTEXT_WIDTH: Final = 32
 # The regex's own guard, before Python is asked: the number follows the two letters that end one
@@ -397,6 +415,10 @@ _CONTEXT_WIDTH: Final = 32
 _WORD_ENDINGS: Final = (
     *("ne", "le", "ll", "el", "ax", "pp", "er", "um", "no", "nr", "me", "at", "on", "is"),
     *("ck", "id", "al", "ed", "ms", "to", "ph", "lf", "ob", "us", "om", "ct"),
+    # The words above in other scripts: tÉL, móvIL, телефОН, тЕЛ, мОБ, мобильнЫЙ, сотовЫЙ, 电话,
+    # 電話, 手机, 手機, 携帯, 号码, 番号, 전화, 휴대폰, 핸드폰, 번호.
+    *("él", "il", "он", "ел", "об", "ый", "电话", "電話", "手机", "手機", "携帯", "号码", "番号"),
+    *("전화", "대폰", "드폰", "번호"),
 )  # phoNE, mobiLE, ceLL, tEL, fAX, whatsaPP, numbER, nUM, NO, NR, ME, AT, ON, IS, callbaCK, ID,
 #    diAL, dialED, smS, TO, PH, tLF, mOB, US, frOM, contaCT
 
@@ -420,6 +442,12 @@ def _after_a_word(endings: tuple[str, ...]) -> str:
 
 
 _AFTER_A_WORD: Final = _after_a_word(_WORD_ENDINGS)
+# Where the words of other scripts can end, as the compiled scan sees them: a non-ASCII letter
+# ("?"), possibly before ASCII letters ("t?l", "m?vil"), then the separators and a digit (a
+# full-width colon is one more "?").
+_NON_ASCII_WORD_START: Final = Start(
+    r"\?[a-z]{0,4}(?:" + _ASCII_GAP + r")?[0-9]", anchor_at=-1, caseless=True
+)
 
 
 def _phone_in_context(text: str, start: int, end: int, floor: int) -> Span | None:
@@ -453,10 +481,11 @@ CONTEXT_PHONE_ALTERNATIVE: Final = Alternative(
     # at that digit, so the compiled scan needs no start-of-match tracking.
     starts=(
         Start(
-            "[^a-z]" + _CONTEXT_WORDS + _CONTEXT_GAP + "[0-9]",
+            "[^a-z]" + _CONTEXT_WORDS + _ASCII_GAP + "[0-9]",
             anchor_at=-1,
             caseless=True,
         ),
+        _NON_ASCII_WORD_START,
     ),
 )
 

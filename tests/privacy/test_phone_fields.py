@@ -272,6 +272,36 @@ def test_numbers_in_groups_no_region_reads_are_found_after_a_phone_word(
     assert redact(f"ref {number}") == (f"ref {number}", {})
 
 
+# The words in other scripts, which the compiled scan sees as "?": numbers in groups no default
+# region reads, after them, with a full-width colon or space where CJK text has one.
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("Тел.: 8 912 345 67 89", "8 912 345 67 89"), ("телефон 89123456789", "89123456789"),
+     ("Телефон: 912 345 67 89", "912 345 67 89"), ("моб. 89123456789", "89123456789"),
+     ("сотовый 8-912-345-67-89", "8-912-345-67-89"),
+     ("联系电话：13800138000", "13800138000"), ("手机 138 0013 8000", "138 0013 8000"),
+     ("手機：0912 345 678", "0912 345 678"), ("电话\u3000138-0013-8000", "138-0013-8000"),
+     ("携帯 080 1234 5678", "080 1234 5678"), ("전화 010 1234 5678", "010 1234 5678"),
+     ("휴대폰: 01012345678", "01012345678"), ("tél. 22 383 47 01", "22 383 47 01"),
+     ("teléfono: 512 345 678", "512 345 678"), ("Téléphone 487 78 932", "487 78 932"),
+     ("telemóvel 512 345 678", "512 345 678"), ("móvil 512 345 678", "512 345 678")],
+)  # fmt: skip
+def test_numbers_are_found_after_phone_words_in_other_scripts(text: str, number: str) -> None:
+    output, counts = redact(text)
+    assert number not in output
+    assert counts == {"PHONE": 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["订单号 12345678", "共有 12345678 个", "价格：1234567 元", "Заказ № 12345678",
+     "телеграм 12345678", "版本 20240115", "телефон 1234567890", "手机 12345", "номер 12345678",
+     "电话 2026-11-21", "Телевизор 12345678", "탈퇴 12345678"],
+)  # fmt: skip
+def test_other_digits_after_other_scripts_are_left_alone(text: str) -> None:
+    assert redact(text) == (text, {})
+
+
 def test_a_card_or_a_national_number_keeps_its_reading_after_a_phone_word() -> None:
     output, counts = redact("phone: 4111 1111 1111 1111, phone: 030 901820")
     assert counts == {"CARD": 1, "PHONE": 1}
