@@ -11,7 +11,8 @@ Agents also run commands and read configuration files, where a password is writt
 - ``db_pass=S3cr3t``, ``DB_PASS: S3cr3t``, ``smtp.pass = ...``: "pass" ending a longer key, and
   the short keys ``PASS=`` and ``pw:``; ``auth=("admin", "S3cr3t")`` and ``HTTPBasicAuth(...)``;
 - the word for password in seven more languages, as a key or told ("Passwort: ...", "mein
-  Passwort ist ...", "minha senha é ...").
+  Passwort ist ...", "minha senha é ..."), and in other scripts ("пароль: ...", "密码：...",
+  "パスワードは ...", "hasło: ..."), also as a JSON field's name (``names_password_word``).
 
 "pass" names other things too ("first_pass: done", "PASS: test_x"), ``psql --password`` is a
 switch (it prompts) followed by a database name, and "Passwort" starts sentences. So these forms
@@ -29,7 +30,7 @@ from typing import Final
 from otel_flywheel.privacy._secrets import KIND_PASSWORD, is_reference, shaped_like_password
 from otel_flywheel.privacy._shapes import Alternative, Span, Validator
 
-__all__ = ["PASSWORD_FORM_ALTERNATIVES"]
+__all__ = ["PASSWORD_FORM_ALTERNATIVES", "names_password_word"]
 
 # A value after a flag or a key: quoted (to the closing quote), or one shell word.
 _VALUE: Final = (
@@ -39,6 +40,7 @@ _VALUE: Final = (
 # Between a command and its password flag: shell words of the same command, a dozen at most.
 _SHELL_SEPARATOR: Final = re.compile(r"[|;&<>]")
 _MOST_ARGUMENTS: Final = 12
+_COMMAND_WIDTH: Final = 1024  # how far back a password flag's command is looked for
 _OTHER_FLAG: Final = re.compile(r"(?:^|[ \t])-")
 _PAIR_SEPARATOR: Final = re.compile(r"[ \t]?[:/][ \t]?")
 _CURL: Final = re.compile(r"(?s:.*)(?<![\w.\-])(?i:curl)(?![\w\-])")
@@ -48,6 +50,30 @@ _FLAG_NAME: Final = re.compile(r"[A-Za-z0-9_\-]*\Z")
 # The start of an element's opening tag, before the "password" that ends its name.
 _OPENING_TAG: Final = re.compile(r"<[A-Za-z0-9_.:\-]*\Z")
 _LONGEST_TAG: Final = 64
+
+
+# The word for password written with non-ASCII letters, each case as written (found as is).
+_PASSWORD_WORDS_IN_SCRIPTS: Final = (
+    *("пароль", "Пароль", "ПАРОЛЬ", "hasło", "Hasło", "HASŁO", "şifre", "Şifre", "ŞIFRE"),
+    *("jelszó", "Jelszó", "JELSZÓ", "lösenord", "Lösenord", "LÖSENORD", "mật khẩu", "Mật khẩu"),
+    *("パスワード", "密码", "密碼", "비밀번호", "암호", "סיסמה", "كلمة المرور", "पासवर्ड"),
+)
+
+
+# A key that ends in the word for password in another language ("Passwort", "db_senha",
+# "пароль", "数据库密码"): a word of its own, or a camelCase one.
+_PASSWORD_WORD_KEY: Final = re.compile(
+    r"(?s:.*?)(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
+    r"(?i:passwort|kennwort|mot[_\- ]?de[_\- ]?passe|contrase(?:ñ|n)a|senha|wachtwoord|salasana"
+    r"|heslo|" + "|".join(map(re.escape, _PASSWORD_WORDS_IN_SCRIPTS)) + ")"
+)
+
+
+def names_password_word(key: str) -> bool:
+    """Whether a JSON field or attribute is named by the word for password in a language other
+    than English ("Passwort", "db_senha", "пароль", "密码"): a password where the value is
+    shaped like one, since these are words of prose too."""
+    return _PASSWORD_WORD_KEY.fullmatch(key) is not None
 
 
 def _groups(name: str) -> tuple[str, ...]:
@@ -61,6 +87,13 @@ def _named_value(text: str, start: int, end: int, floor: int) -> Span | None:
     return None if not value or is_reference(value) else (start, end)
 
 
+def _line_before(text: str, start: int) -> str:
+    """The line up to ``start``, at most ``_COMMAND_WIDTH`` characters of it: the patterns that
+    look back for a command are matched once from its start (a ``search`` would try every
+    place, which a long line without the command makes quadratic)."""
+    return text[max(text.rfind("\n", 0, start) + 1, start - _COMMAND_WIDTH) : start]
+
+
 def _after_other_flags(commands: str, flag: str) -> Validator:
     """A client's password flag: on the line of one of ``commands``, with no shell separator
     between them; after other flags ("mysql -u root -phunter"), any value but a placeholder;
@@ -71,8 +104,8 @@ def _after_other_flags(commands: str, flag: str) -> Validator:
     flag_at_end = re.compile(rf" {flag}[\"']?\Z")
 
     def validate(text: str, start: int, end: int, floor: int) -> Span | None:
-        line = text[text.rfind("\n", 0, start) + 1 : start]
-        found = command.search(line)
+        line = _line_before(text, start)
+        found = command.match(line)
         if found is None:
             return None
         arguments = flag_at_end.sub("", line[found.end() :])
@@ -87,8 +120,8 @@ def _after_other_flags(commands: str, flag: str) -> Validator:
 
 def _curl_credentials(text: str, start: int, end: int, floor: int) -> Span | None:
     """curl's ``user:password``, on a line that runs curl, with no placeholder for a password."""
-    line = text[text.rfind("\n", 0, start) + 1 : start]
-    found = _CURL.search(line)
+    line = _line_before(text, start)
+    found = _CURL.match(line)
     if found is None or _SHELL_SEPARATOR.search(line[found.end() :]):
         return None
     password = text[start:end].partition(":")[2]
@@ -269,6 +302,21 @@ PASSWORD_FORM_ALTERNATIVES: Final = (
             *("wachtwoord", "salasana", "heslo"),
         ),
         after_keyword=r"[^\n]{0,2}(?:[\"']?[ \t]*[=:]|[ \t]+[a-z?]{1,3}[ \t:])",
+    ),
+    # The word for password in other scripts, as a key or told: "пароль: S3cr3t!9", "密码:
+    # S3cr3t!9" (a full-width colon too), "パスワードは S3cr3t!9", "비밀번호: S3cr3t!9", "hasło: S3cr3t!9", "şifre =
+    # S3cr3t!9". The compiled scan cannot see these words (``WordFinder`` finds them in texts that
+    # are not ASCII); a value shaped like a password, as for the words above.
+    Alternative(
+        "kv_password_word_script",
+        KIND_PASSWORD,
+        "[^ ]",
+        r"(?:" + "|".join(map(re.escape, _PASSWORD_WORDS_IN_SCRIPTS)) + r")"
+        r"[\"']?(?:[ \t]*(?:=>|:=|[=:：](?!=)|[—–-])|[ \t]*(?:是|は|는|은|это)(?![^\W\d_]))[ \t]*"
+        + _VALUE.format(name="kv_password_word_script"),
+        value_groups=_groups("kv_password_word_script"),
+        validate=_shaped_value,
+        keywords=_PASSWORD_WORDS_IN_SCRIPTS,
     ),
     # A user and a password pasted as one value after words that say so: "credentials:
     # admin:S3cr3t", "creds = admin/S3cr3t", "login: admin / S3cr3t", "user/pass: admin/S3cr3t".

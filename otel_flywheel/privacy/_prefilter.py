@@ -31,7 +31,7 @@ from otel_flywheel.privacy._shapes import Start
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Prefilter", "hyperscan_available"]
+__all__ = ["Prefilter", "WordFinder", "hyperscan_available"]
 
 try:  # required where it has wheels, optional elsewhere: see docs/decisions.md (issue 16)
     import hyperscan as _hyperscan
@@ -121,3 +121,74 @@ class Prefilter:
         if scratch is None:
             scratch = self._local.scratch = _hs.Scratch(self._database)
         return scratch
+
+
+class WordFinder:
+    """Where words written with non-ASCII letters ("пароль", "密码", "hasło") occur in a text,
+    which the prefilter cannot see (each such letter is a "?" to it).
+
+    Hyperscan scans the text's UTF-8 bytes for all of them in one pass, asked only for texts
+    that are not ASCII; hits are mapped back to character offsets. Without Hyperscan, or where it
+    cannot run, ``str.find`` per word. Matching is exact: a word's other cases are words of
+    their own ("Пароль", "ПАРОЛЬ")."""
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = tuple(words)
+        self._encoded = [word.encode("utf-8") for word in self.words]
+        self._database: Any = None
+        self._local = threading.local()
+        if _hs is not None and self.words:
+            try:
+                database = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+                database.compile(
+                    expressions=[
+                        "".join(f"\\x{byte:02x}" for byte in word).encode("ascii")
+                        for word in self._encoded
+                    ],
+                    ids=list(range(len(self.words))),
+                    elements=len(self.words),
+                )
+                self._database = database
+                self.positions("?")  # a CPU Vectorscan cannot run on fails here
+            except Exception:
+                logger.warning(
+                    "Hyperscan cannot run here; words are found with str.find", exc_info=True
+                )
+                self._database = None
+
+    def positions(self, text: str) -> list[tuple[int, int]]:
+        """(character offset, word index) of every occurrence, sorted."""
+        if self._database is None:
+            return sorted(
+                (at, index)
+                for index, word in enumerate(self.words)
+                for at in _all_offsets(text, word)
+            )
+        data = text.encode("utf-8", "surrogatepass")
+        hits: list[tuple[int, int]] = []
+        lengths = [len(word) for word in self._encoded]
+
+        def on_match(word: int, _start: int, end: int, _flags: int, _context: Any) -> None:
+            hits.append((end - lengths[word], word))
+
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = _hs.Scratch(self._database)
+        self._database.scan(data, match_event_handler=on_match, scratch=scratch)
+        hits.sort()
+        found: list[tuple[int, int]] = []
+        byte_at = char_at = 0
+        for at, word in hits:  # ascending: decode only what lies between two hits
+            char_at += len(data[byte_at:at].decode("utf-8", "surrogatepass"))
+            byte_at = at
+            found.append((char_at, word))
+        return found
+
+
+def _all_offsets(text: str, word: str) -> list[int]:
+    offsets = []
+    at = text.find(word)
+    while at >= 0:
+        offsets.append(at)
+        at = text.find(word, at + 1)
+    return offsets

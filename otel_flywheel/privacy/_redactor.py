@@ -26,6 +26,7 @@ from otel_flywheel.privacy._batch import Batch, Result
 from otel_flywheel.privacy._cache import DEFAULT_MAX_ENTRIES, ResultCache
 from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
 from otel_flywheel.privacy._joined import is_joinable
+from otel_flywheel.privacy._password_forms import names_password_word
 from otel_flywheel.privacy._phones import (
     KIND_PHONE,
     is_contact_phone,
@@ -261,7 +262,7 @@ class Redactor:
                 return None if is_placeholder(value) else KIND_API_KEY
             if names_credential_header(key):  # not "authorization": "approved"
                 return KIND_API_KEY if is_credential_header_value(key, value) else None
-            if names_pass(key):  # "db_pass": "S3cr3t", not "first_pass": "done"
+            if names_pass(key) or names_password_word(key):  # not "first_pass": "done"
                 return KIND_PASSWORD if shaped_like_password(value) else None
             if names_iban(key) and is_iban_value(value):
                 return KIND_IBAN  # in lower case too: {"iban": "de89370400440532013000"}
@@ -480,6 +481,7 @@ def _names_a_kind(key: str) -> bool:
     return (
         names_password(key)
         or names_pass(key)
+        or names_password_word(key)
         or names_secret(key)
         or names_credential_header(key)
         or names_phone(key)

@@ -33,7 +33,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
-from otel_flywheel.privacy._prefilter import Prefilter
+from otel_flywheel.privacy._prefilter import Prefilter, WordFinder
 from otel_flywheel.privacy._shapes import NOT_A_DATE, Alternative, Match, Start
 
 __all__ = ["Scanner"]
@@ -214,6 +214,8 @@ class Scanner:
         ]
         # The prefilter finds each keyword (in its case rule) and each group's starts at once;
         # keywords first, since at one place a keyword-led branch is tried first.
+        # Keywords written with non-ASCII letters ("пароль", "密码") are invisible to it: they
+        # are found in the text's own characters (``WordFinder``), in texts that have such.
         keyword_starts = [
             (
                 Start(
@@ -221,8 +223,13 @@ class Scanner:
                     caseless=keyword == keyword.lower(),
                 ),
             )
+            if keyword.isascii()
+            else ()
             for keyword, branches in self._keywords
         ]
+        self._ascii_keywords = tuple(k for k in self._keywords if k[0].isascii())
+        self._word_keyword = [i for i, (k, _) in enumerate(self._keywords) if not k.isascii()]
+        self._words = WordFinder([self._keywords[i][0] for i in self._word_keyword])
         self._prefilter = (
             Prefilter.load([*keyword_starts, *(group.starts() for group in self._groups)])
             if prefilter and self._groups
@@ -252,7 +259,13 @@ class Scanner:
         groups, keyword_branches = self._groups, self._keyword_branches
         found: list[Match] = []
         position = 0
-        for code in self._prefilter.starts(text):
+        codes = self._prefilter.starts(text)
+        if self._word_keyword and not text.isascii():
+            word_keyword = self._word_keyword
+            words = [at * count + word_keyword[w] for at, w in self._words.positions(text)]
+            if words:
+                codes = sorted(set(codes).union(words))
+        for code in codes:
             at, index = divmod(code, count)
             if at < position:
                 continue  # inside the last value
@@ -316,7 +329,10 @@ class Scanner:
         if not self._keywords or len(text) < _SHORTEST_KEYWORD_VALUE:
             return []
         candidates: list[_Candidate] = []
-        for keyword, at in _keyword_positions(text, self._keywords):
+        positions = _keyword_positions(text, self._ascii_keywords)
+        if self._word_keyword and not text.isascii():
+            positions += [(self._words.words[w], at) for at, w in self._words.positions(text)]
+        for keyword, at in positions:
             for order, regex, alternative in self._branches_of[keyword]:
                 m = regex.match(text, at)
                 if m is not None:

@@ -75,6 +75,21 @@ PASSWORDS = [
     ("mi contraseña es {v}", "Clave2024"),
     ("minha senha é {v}", "S3nh4!"),
     ("mijn wachtwoord is {v}", "Geheim123"),
+    # ... and in other scripts, which the compiled scan cannot see
+    ("пароль: {v}", "S3cr3t!9"),
+    ("Пароль — {v}", "Xk9#mq2Lp"),
+    ("мой ПАРОЛЬ={v}", "Qw3rty!"),
+    ("密码：{v}", "S3cr3t!9"),
+    ("数据库密码: {v}", "Db2024pass"),
+    ("密碼是 {v}", "Tr0ub4dor&3"),
+    ("パスワードは {v}", "Passw0rd!"),
+    ("비밀번호: {v}", "S3cr3t!9"),
+    ("hasło: {v}", "Haslo#2024"),
+    ("Şifre = {v}", "S1fre!9"),
+    ("Jelszó: {v}", "Titok#123"),
+    ("lösenord: {v}", "Hemligt9"),
+    ("mật khẩu: {v}", "MatKhau@1"),
+    ("סיסמה: {v}", "S3cr3t!9"),
     # Basic credentials in code
     ('requests.get(url, auth=("admin", "{v}"))', "S3cr3t9"),
     ('HTTPBasicAuth("admin", "{v}")', "hunter2"),
@@ -112,6 +127,15 @@ def test_the_same_forms_are_redacted_in_json_inside_json(
         ({"db": {"user": "app", "db_pass": "p@ss!word"}}, "p@ss!word"),
         ({"SMTP_PASS": "Gm4il!pw"}, "Gm4il!pw"),
         ({"ftp-pass": "8fj3k2l1"}, "8fj3k2l1"),
+        # the word in other languages and scripts
+        ({"Passwort": "S3cr3t!9"}, "S3cr3t!9"),
+        ({"db_senha": "S3nh4!x"}, "S3nh4!x"),
+        ({"motDePasse": "Zx9-abc1"}, "Zx9-abc1"),
+        ({"contraseña": "Clave2024"}, "Clave2024"),
+        ({"пароль": "S3cr3t!9"}, "S3cr3t!9"),
+        ({"数据库密码": "Db2024pass"}, "Db2024pass"),
+        ({"パスワード": "Passw0rd!"}, "Passw0rd!"),
+        ({"user": {"hasło": "Haslo#2024"}}, "Haslo#2024"),
     ],
 )
 def test_a_json_field_named_pass_holding_a_password_is_redacted(
@@ -189,6 +213,10 @@ NOT_PASSWORDS = [
     'oauth=("a", "b1c2d3")',  # not a Basic pair
     "Passwort: bitte ändern; Das Passwort: muss lang sein; mot de passe : oublié",  # prose
     "Das Passwort ist falsch. Le mot de passe est incorrect. La contraseña es obligatoria.",
+    # prose in other scripts: no separator, or a value that is a word
+    "Неверный пароль. Введите пароль: ; пароль изменён; пароль: неверный",
+    "密码错误，请重新输入。密码：请输入; パスワードを忘れた場合; 비밀번호를 잊으셨나요?",
+    '{"senha": "errada", "Passwort": "falsch", "senha_alterada": "S3cr3t!9", "пароль": "нет"}',
     '{"status": "pass", "first_pass": "done", "pass": "PASS"}',
     # code, where "pass" ends a name: flags, annotations, lists, calls
     "self._prepare_one(obj, first_pass=True, device_placement=d)",

@@ -20,6 +20,8 @@ from phone_corpus import national_numbers, unassigned_numbers
 
 from otel_flywheel.privacy import BuiltinDetector
 from otel_flywheel.privacy import _prefilter as prefilter_module
+from otel_flywheel.privacy._password_forms import PASSWORD_FORM_ALTERNATIVES
+from otel_flywheel.privacy._phones import CONTEXT_PHONE_ALTERNATIVE
 from otel_flywheel.privacy._pii import (
     DEFAULT_PHONE_REGIONS,
     PII_ALTERNATIVES,
@@ -29,16 +31,20 @@ from otel_flywheel.privacy._prefilter import Prefilter, hyperscan_available
 from otel_flywheel.privacy._scan import Scanner
 from otel_flywheel.privacy._secrets import SECRET_ALTERNATIVES
 from otel_flywheel.privacy._shapes import ACCESS_LOG_TIMES, Alternative, Start
+from otel_flywheel.privacy._told import TOLD_ALTERNATIVES
 
 pytestmark = pytest.mark.skipif(not hyperscan_available(), reason="Hyperscan is not installed")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from agent_text import agent_texts  # noqa: E402
 
-ALTERNATIVES = [
+ALTERNATIVES = [  # the built-in detector's, in its order
     *SECRET_ALTERNATIVES,
+    *PASSWORD_FORM_ALTERNATIVES,
+    *TOLD_ALTERNATIVES,
     *PII_ALTERNATIVES,
     *national_phone_alternatives(DEFAULT_PHONE_REGIONS),
+    CONTEXT_PHONE_ALTERNATIVE,
 ]
 SCANNER = Scanner(ALTERNATIVES)
 
@@ -99,6 +105,17 @@ PIECES = [
     "2026:07:52:57::1",
     "fe80:0:0:0:0:0:0:1",
     "1:2:3:4:5:10.0.0.1",
+    # words the compiled scan cannot see (non-ASCII letters), and what follows them
+    "телефон 89123456789",
+    "联系电话：13800138000",
+    "tél. 22 383 47 01",
+    "пароль: S3cr3t!9",
+    "密码：S3cr3t!9",
+    "hasło = S3cr3t!9",
+    "パスワードは S3cr3t!9",
+    "phone: 4155550132",
+    "mysql -u root -pS3cr3t9",
+    "my social is 123 45 6789",
 ]
 NOISE = st.sampled_from(
     [" ", "\n", "\n\x00\n", "-", ".", "/", "(", ")", ":", "+", "@", "_", "x", "A", "g", "J",
