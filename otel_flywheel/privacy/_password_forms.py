@@ -11,7 +11,7 @@ Agents also run commands and read configuration files, where a password is writt
 - ``db_pass=S3cr3t``, ``DB_PASS: S3cr3t``, ``smtp.pass = ...``: "pass" ending a longer key, and
   the short keys ``PASS=`` and ``pw:``; ``auth=("admin", "S3cr3t")`` and ``HTTPBasicAuth(...)``;
 - the word for password in seven more languages, as a key or told ("Passwort: ...", "mein
-  Passwort ist ...", "minha senha é ..."), and in other scripts ("пароль: ...", "密码：...",
+  Passwort ist ...", "minha senha é ..."), and in other scripts ("пароль: ...", "密码: ...",
   "パスワードは ...", "hasło: ..."), also as a JSON field's name (``names_password_word``).
 
 "pass" names other things too ("first_pass: done", "PASS: test_x"), ``psql --password`` is a

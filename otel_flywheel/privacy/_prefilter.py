@@ -39,6 +39,7 @@ except ImportError:  # pragma: no cover - platforms without a wheel
     _hyperscan = None  # type: ignore[assignment]
 
 _hs: Any = _hyperscan  # the module, or None; Any: the code below guards every use
+_PLACES, _RULED_OUT, _MARKS = 0, 1, 2  # where a pattern's matches go
 
 
 def hyperscan_available() -> bool:
@@ -56,21 +57,22 @@ class Prefilter:
         # Each pattern id's pattern, for what reports where the scan stops (benchmarks).
         self.patterns = tuple(start.pattern for starts in groups for start in starts)
         # pattern id -> (what to add to its match's end, or start, times ``count``; whether the
-        # start is meant; whether it rules the place out). Offsets are in the text, not in the
-        # newline-led data.
-        self._targets: list[tuple[int, bool, bool]] = []
+        # start is meant; which list its matches go to: places, places ruled out, or marks).
+        # Offsets are in the text, not in the newline-led data.
+        self._targets: list[tuple[int, bool, int]] = []
         for group, starts in enumerate(groups):
             for start in starts:
                 width = start.width
+                to = _MARKS if start.marks else _RULED_OUT if start.rules_out else _PLACES
                 if start.anchor_at < 0:  # counted from where the match ends: no width needed
                     add = group + (start.anchor_at - 1) * count
-                    self._targets.append((add, False, start.rules_out))
-                elif width is None:  # variable: Hyperscan tracks where the match starts
+                    self._targets.append((add, False, to))
+                elif width is None and not start.marks:  # Hyperscan tracks where it starts
                     add = (start.anchor_at - 1) * count + group
-                    self._targets.append((add, True, start.rules_out))
+                    self._targets.append((add, True, to))
                 else:
-                    add = group - (width - start.anchor_at + 1) * count
-                    self._targets.append((add, False, start.rules_out))
+                    add = group - ((width or 0) - start.anchor_at + 1) * count
+                    self._targets.append((add, False, to))
         self._local = threading.local()  # one scratch space per thread: Hyperscan requires it
 
     @classmethod
@@ -86,7 +88,13 @@ class Prefilter:
                 ids=list(range(len(flat))),
                 elements=len(flat),
                 flags=[
-                    (0 if s.width is not None or s.anchor_at < 0 else _hs.HS_FLAG_SOM_LEFTMOST)
+                    (
+                        _hs.HS_FLAG_SINGLEMATCH
+                        if s.marks
+                        else 0
+                        if s.width is not None or s.anchor_at < 0
+                        else _hs.HS_FLAG_SOM_LEFTMOST
+                    )
                     | (_hs.HS_FLAG_CASELESS if s.caseless else 0)
                     for s in flat
                 ],
@@ -103,18 +111,22 @@ class Prefilter:
 
     def starts(self, text: str) -> list[int]:
         """Where each group may match in ``text``: sorted codes ``position * groups + group``."""
+        return self.starts_marked(text)[0]
+
+    def starts_marked(self, text: str) -> tuple[list[int], bool]:
+        """``starts``, and whether a marking pattern (``Start.marks``) matched."""
         # One byte per character, after a newline: a left boundary for the text's first one.
         data = b"\n" + (text.encode("ascii") if text.isascii() else text.encode("ascii", "replace"))
-        found: list[int] = []
-        ruled_out: list[int] = []
+        lists: tuple[list[int], list[int], list[int]] = ([], [], [])
         targets, count = self._targets, self.groups
 
         def on_match(pattern_id: int, start: int, end: int, _flags: int, _context: Any) -> None:
-            add, from_start, rules_out = targets[pattern_id]
-            (ruled_out if rules_out else found).append((start if from_start else end) * count + add)
+            add, from_start, to = targets[pattern_id]
+            lists[to].append((start if from_start else end) * count + add)
 
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
-        return sorted(set(found).difference(ruled_out))
+        found, ruled_out, marks = lists
+        return sorted(set(found).difference(ruled_out)), bool(marks)
 
     def _scratch(self) -> Any:
         scratch = getattr(self._local, "scratch", None)

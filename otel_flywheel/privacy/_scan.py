@@ -214,17 +214,18 @@ class Scanner:
         ]
         # The prefilter finds each keyword (in its case rule) and each group's starts at once;
         # keywords first, since at one place a keyword-led branch is tried first.
-        # Keywords written with non-ASCII letters ("пароль", "密码") are invisible to it: they
-        # are found in the text's own characters (``WordFinder``), in texts that have such.
+        # Keywords written with non-ASCII letters ("пароль", "密码") it sees as "?"s ("??????",
+        # "??", "has?o"): those only mark a text that may hold one, which ``WordFinder`` then
+        # searches in its own characters. English text's lone curly quote or dash marks none.
         keyword_starts = [
             (
                 Start(
                     re.escape(keyword) + _after_keyword([a for _, _, a in branches]),
                     caseless=keyword == keyword.lower(),
-                ),
+                )
+                if keyword.isascii()
+                else Start(_as_prefilter_sees(keyword), caseless=True, marks=True),
             )
-            if keyword.isascii()
-            else ()
             for keyword, branches in self._keywords
         ]
         self._ascii_keywords = tuple(k for k in self._keywords if k[0].isascii())
@@ -259,8 +260,8 @@ class Scanner:
         groups, keyword_branches = self._groups, self._keyword_branches
         found: list[Match] = []
         position = 0
-        codes = self._prefilter.starts(text)
-        if self._word_keyword and not text.isascii():
+        codes, marked = self._prefilter.starts_marked(text)
+        if marked:
             word_keyword = self._word_keyword
             words = [at * count + word_keyword[w] for at, w in self._words.positions(text)]
             if words:
@@ -339,6 +340,11 @@ class Scanner:
                     candidates.append((at, order, m, alternative))
         candidates.sort(key=lambda c: (c[0], c[1]))
         return candidates
+
+
+def _as_prefilter_sees(word: str) -> str:
+    """``word`` as the prefilter's pattern for it: each non-ASCII letter a "?"."""
+    return re.escape(word.encode("ascii", "replace").decode("ascii"))
 
 
 def _after_keyword(alternatives: Sequence[Alternative]) -> str:

@@ -66,12 +66,17 @@ class Start:
 
     ``rules_out``: the opposite, a place where the group's regex can *not* match (an ISO date:
     every digit-led branch refuses one), dropped from what the other patterns found. It must be
-    a sufficient condition for every branch of the group failing there."""
+    a sufficient condition for every branch of the group failing there.
+
+    ``marks``: not a place either: a match says the text may hold what the compiled scan cannot
+    see (a word with non-ASCII letters, each a "?" to it), which the scanner then finds itself
+    (``WordFinder``). Reported at most once per text."""
 
     pattern: str
     anchor_at: int = 0
     caseless: bool = False
     rules_out: bool = False
+    marks: bool = False
 
     @property
     def width(self) -> int | None:

@@ -276,3 +276,24 @@ def test_a_place_is_ruled_out_only_where_every_branch_of_its_group_refuses_it() 
     assert without.find_prefiltered(line) == without.find_with(line, without.group_regexes())
     # The first colon of the time, which the built-in branches refuse, is this one's match.
     assert ":07" in [line[m.start : m.end] for m in without.find_prefiltered(line)]
+
+
+@pytest.mark.parametrize(
+    ("text", "marked"),
+    [
+        ("пароль: S3cr3t!9", True),
+        ("ваш Пароль — Xk9#mq2Lp", True),
+        ("密码：S3cr3t!9", True),
+        ("HASŁO = S3cr3t!9", True),
+        ("It’s done — the order ships Friday…", False),  # English text's lone non-ASCII
+        ("café: 12345678, naïve résumé", False),
+        ("plain ASCII text, password: hunter2", False),
+    ],
+)
+def test_words_the_prefilter_cannot_see_mark_the_texts_that_may_hold_them(
+    text: str, marked: bool
+) -> None:
+    prefilter = SCANNER._prefilter
+    assert prefilter is not None
+    assert prefilter.starts_marked(text)[1] is marked
+    assert prefiltered(text) == plain(text)
