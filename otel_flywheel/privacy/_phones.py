@@ -95,9 +95,14 @@ _CONTACT_KEY: Final = re.compile(
     r"(?s:.*?)(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
     r"(?i:contact|reach)(?:[_.\- ]?(?i:info|details|at|me|method))?"
 )
-_BARE_DIGITS_OR_DATE: Final = re.compile(
-    r"\s*(?:[0-9]+|[0-9]{4}([\-./])[0-9]{1,2}\1[0-9]{1,2}|[0-9]{1,2}([\-./])[0-9]{1,2}\2[0-9]{4})\s*"
+# What a contact field's digits are when they are not a phone number: an id (bare digits), a
+# date, or a value another detector reads (an IPv4 address, an SSN; a card has 13 digits or more,
+# which the scan is left to tell from a phone number).
+_NOT_A_CONTACT_PHONE: Final = re.compile(
+    r"\s*(?:[0-9]+|[0-9]{4}([\-./])[0-9]{1,2}\1[0-9]{1,2}|[0-9]{1,2}([\-./])[0-9]{1,2}\2[0-9]{4}"
+    r"|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9]{3}-[0-9]{2}-[0-9]{4})\s*"
 )
+_CONTACT_PHONE_DIGITS: Final = range(7, 13)
 # What such a field holds when it holds a number: digits and the separators numbers are written
 # with, "+" or "00" in front, an extension after.
 _PHONE_VALUE: Final = re.compile(r"\s*(?:\+|00)?[0-9(][0-9 .\-/()]*[0-9]" + EXTENSION + r"\s*")
@@ -166,13 +171,15 @@ def names_contact(key: str) -> bool:
 
 
 def is_contact_phone(value: str | int) -> bool:
-    """Whether a field naming a contact holds a phone number: `is_phone_value`, and written as
-    one ("+48 22 383 47 01", "22 383 47 01"); not bare digits (an id) or a date."""
-    return (
-        type(value) is str
-        and is_phone_value(value)
-        and _BARE_DIGITS_OR_DATE.fullmatch(value) is None
-    )
+    """Whether a field naming a contact holds a phone number: written as one ("+48 22 383 47
+    01", "22 383 47 01"), of 7 to 12 digits; not bare digits (an id), a date, an IPv4 address or
+    an SSN. Longer numbers are left to the scan, which reads a "+" number and a card."""
+    if type(value) is not str:
+        return False
+    value = with_ascii_lookalikes(value)
+    if _NOT_A_CONTACT_PHONE.fullmatch(value) is not None or _PHONE_VALUE.fullmatch(value) is None:
+        return False
+    return len(digits(number_part(value.strip()))) in _CONTACT_PHONE_DIGITS
 
 
 def is_phone_value(value: str | int) -> bool:

@@ -247,8 +247,8 @@ class Redactor:
         HTTP credential header's ("authorization", "cookie") where the value holds credentials;
         a password under "pass" or a key ending in it ("db_pass") where shaped like one; a phone
         number under a key naming one ("phone", "mobile_number"), written with digits and
-        separators only, or as an integer (under "contact", written as a phone number, and
-        not something the detectors read); and a US SSN under a key naming one ("ssn",
+        separators only, or as an integer (under "contact", written as a phone number and
+        not as an IP address or an SSN); and a US SSN under a key naming one ("ssn",
         "social_security_number"), nine digits grouped 3-2-4 or not, or an integer; and an IBAN
         under a key naming one ("iban", "customer_iban"), in any case."""
         if type(value) is str:
@@ -271,9 +271,7 @@ class Redactor:
         if names_phone(key) and is_phone_value(value):
             return KIND_PHONE
         if names_contact(key) and is_contact_phone(value):
-            # Unless the value is something the detectors read (an IP, an SSN, a card).
-            text = str(value)
-            return None if any(d.find(text) for d in self._detectors) else KIND_PHONE
+            return KIND_PHONE
         return KIND_SSN if names_ssn(key) and is_ssn_value(value) else None
 
     def whole_result(self, kind: str, value: str) -> Result:

@@ -121,6 +121,17 @@ def test_a_number_written_as_a_phone_under_a_contact_key_is_redacted(key: str, v
     assert counts == {"PHONE": 1}
 
 
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("10.20.30.40", "IP_ADDRESS"), ("123-45-6789", "SSN"), ("3782 822463 10005", "CARD"),
+     ("4111 1111 1111 1111", "CARD"), ("jane@example.com", "EMAIL"), ("+86 138 0013 8000", "PHONE")],
+)  # fmt: skip
+def test_other_values_under_a_contact_key_keep_their_own_kind(value: str, kind: str) -> None:
+    output, counts = redact(json.dumps({"contact": value}))
+    assert counts == {kind: 1}
+    assert json.loads(output)["contact"].startswith(f"<{kind}")
+
+
 @pytest.mark.parametrize("value", [12, True, 4155550132.0, -4155550132, None, [12, NUMBER]])
 def test_non_numbers_under_a_phone_key_are_left_to_the_scan(value: object) -> None:
     text = json.dumps({"phone": value})
