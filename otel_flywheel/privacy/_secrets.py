@@ -112,6 +112,19 @@ _VENDOR_KEYS: Final = (
     ("pulumi", "pul-", r"[a-f0-9]{40}"),
     ("age", "AGE-SECRET-KEY-1", r"[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),
     ("atlassian", "ATATT3", r"[A-Za-z0-9_\-=]{186,}"),
+    ("docker", "dckr_pat_", r"[A-Za-z0-9_\-]{27,}"),
+    ("square_access", "sq0atp-", r"[A-Za-z0-9_\-]{22,}"),
+    ("square_secret", "sq0csp-", r"[A-Za-z0-9_\-]{43,}"),
+    ("airtable", "pat", r"[A-Za-z0-9]{14}\.[a-f0-9]{64}"),
+    ("netlify", "nfp_", r"[A-Za-z0-9]{36,}"),
+    ("vault_service", "hvs.", r"[A-Za-z0-9_\-]{90,}"),
+    ("vault_batch", "hvb.", r"[A-Za-z0-9_\-]{90,}"),
+    *((f"doppler_{kind}", f"dp.{kind}.", r"[A-Za-z0-9_\-.]{40,}") for kind in ("st", "ct", "sa")),
+    ("grafana_cloud", "glc_", r"[A-Za-z0-9+/]{32,}={0,2}"),
+    ("planetscale_token", "pscale_tkn_", r"[A-Za-z0-9_\-]{43}"),
+    ("planetscale_password", "pscale_pw_", r"[A-Za-z0-9_\-]{43}"),
+    ("google_refresh", "1//0", r"[A-Za-z0-9_\-]{40,}"),
+    ("artifactory", "AKCp", r"[A-Za-z0-9]{69}"),
 )
 
 # --- validators ------------------------------------------------------------------------------
@@ -570,7 +583,9 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     # Other vendors' keys, by their published prefixes (gitleaks' rules): Google API keys and
     # OAuth access tokens, Stripe secret and restricted keys, Hugging Face, Groq, xAI, npm, PyPI,
     # SendGrid, DigitalOcean, Replicate, Perplexity, Databricks, Shopify, Linear, Notion, Twilio,
-    # Postman, Grafana, New Relic, Sentry, Supabase, Tailscale, Pulumi, age and Atlassian tokens.
+    # Postman, Grafana, New Relic, Sentry, Supabase, Tailscale, Pulumi, age, Atlassian, Docker
+    # Hub, Square, Airtable, Netlify, Vault, Doppler, PlanetScale, Artifactory tokens, and
+    # Google OAuth refresh tokens.
     # Each is found at its prefix; lengths are floors where the vendor may grow.
     *(
         Alternative(
