@@ -19,7 +19,7 @@ import binascii
 import re
 from typing import Final
 
-from otel_flywheel.privacy._shapes import ACCESS_LOG_TIMES, Alternative, Start
+from otel_flywheel.privacy._shapes import ACCESS_LOG_TIMES, Alternative, Span, Start
 
 __all__ = [
     "KIND_ANTHROPIC_KEY",
@@ -402,6 +402,17 @@ def named_key_kind(value: str) -> str:
     return KIND_JWT if _JWT_SHAPE.fullmatch(value) else KIND_API_KEY
 
 
+def _with_bot_id(text: str, start: int, end: int, floor: int) -> Span | None:
+    """A Telegram bot token found at its ":": the bot's id before it goes with it."""
+    first = start
+    while first > floor and text[first - 1] in _ASCII_DIGITS:
+        first -= 1
+    return first, end
+
+
+_ASCII_DIGITS: Final = frozenset("0123456789")
+
+
 def _bearer_kind(value: str) -> str:
     """A bearer token that is a JWT is reported as one: the more specific finding."""
     return KIND_JWT if _JWT_SHAPE.fullmatch(value) else KIND_BEARER_TOKEN
@@ -598,6 +609,20 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
             after_keyword=body,
         )
         for name, prefix, body in _VENDOR_KEYS
+    ),
+    # Telegram bot tokens: the bot's id (8 to 10 digits), ":", then "AA" and 33 more, alone or
+    # in the Bot API's URLs (".../bot123456789:AA.../sendMessage"). Found at ":AA", the id taken
+    # back with it (``_with_bot_id``).
+    Alternative(
+        "telegram_bot",
+        KIND_API_KEY,
+        "[:]",
+        r"(?:"
+        + "|".join(rf"(?<=(?:(?<![A-Za-z0-9_\-:])|(?<=/bot))[0-9]{{{n}}})" for n in (8, 9, 10))
+        + r"):AA[A-Za-z0-9_\-]{33}(?![A-Za-z0-9_\-])",
+        validate=_with_bot_id,
+        keywords=(":AA",),
+        after_keyword=r"[A-Za-z0-9_\-]{33}",
     ),
     # AWS unique-id prefixes: AKIA (long-term access key), ASIA (STS temporary key) and the
     # user/group/role/policy ids; 16 more base32-ish characters, nothing alphanumeric after.

@@ -190,6 +190,10 @@ POSITIVES = [
      KIND_API_KEY),
     ("PlanetScale pscale_pw_" + "a1B2c3D4e5F" * 3 + "a1B2c3D4e5", "pscale_pw_" + "a1B2c3D4e5F" * 3 + "a1B2c3D4e5",
      KIND_API_KEY),
+    ("TELEGRAM_BOT_TOKEN=123456789:AA" + "a1B2c3D4e5F" * 3, "123456789:AA" + "a1B2c3D4e5F" * 3,
+     KIND_API_KEY),
+    ("GET https://api.telegram.org/bot7012345678:AA" + "x_Y-z1" * 5 + "abc/getUpdates",
+     "7012345678:AA" + "x_Y-z1" * 5 + "abc", KIND_API_KEY),
     ("refresh 1//0gA1b2C3d4" + "E5f6G7h8I9" * 4, "1//0gA1b2C3d4" + "E5f6G7h8I9" * 4, KIND_API_KEY),
     ("artifactory AKCp" + "a1B2c3D4e5F6g7H8i9J0k1L2m3" * 2 + "N4o5P6q7R8s9T0u1V", "AKCp" + "a1B2c3D4e5F6g7H8i9J0k1L2m3" * 2 + "N4o5P6q7R8s9T0u1V",
      KIND_API_KEY),
@@ -328,6 +332,17 @@ NEAR_MISSES = [
     '__version__ = "3.5.0.1" and RFC 5891 §4.2.3.1 and section 2.7.2.2',
     "aBcD:ef01:2345:6789:aBcD:ef01:127.0.0.1.1",
     "@über and @property and ＠mention",  # no name before the "@"
+    # a bot token's shape without its id, or inside a longer word or time
+    "12:AA" + "x" * 33,
+    "10:30:AA" + "x" * 33,
+    "robot123456789:AA" + "x" * 33,
+    "ratio 123456789:AAbc",
+    "123456789:AA" + "x" * 34 + "y",
+    # vendors' prefixes without their bodies
+    "dckr_pat_short",
+    "pattern 1//0 is a ZeroDivisionError",
+    "hvs.short",
+    "nfp_12",
 ]
 
 
