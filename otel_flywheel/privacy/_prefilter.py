@@ -31,7 +31,7 @@ from otel_flywheel.privacy._shapes import Start
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Prefilter", "WordFinder", "hyperscan_available"]
+__all__ = ["Prefilter", "WordFinder", "all_offsets", "char_offsets", "hyperscan_available"]
 
 try:  # required where it has wheels, optional elsewhere: see docs/decisions.md (issue 16)
     import hyperscan as _hyperscan
@@ -174,7 +174,7 @@ class WordFinder:
             return sorted(
                 (at, index)
                 for index, word in enumerate(self.words)
-                for at in _all_offsets(text, word)
+                for at in all_offsets(text, word)
             )
         data = text.encode("utf-8", "surrogatepass")
         hits: list[tuple[int, int]] = []
@@ -188,19 +188,26 @@ class WordFinder:
             scratch = self._local.scratch = _hs.Scratch(self._database)
         self._database.scan(data, match_event_handler=on_match, scratch=scratch)
         hits.sort()
-        found: list[tuple[int, int]] = []
-        byte_at = char_at = 0
-        for at, word in hits:  # ascending: decode only what lies between two hits
-            char_at += len(data[byte_at:at].decode("utf-8", "surrogatepass"))
-            byte_at = at
-            found.append((char_at, word))
-        return found
+        return [(at, word) for at, (_, word) in zip(char_offsets(data, hits), hits, strict=True)]
 
 
-def _all_offsets(text: str, word: str) -> list[int]:
+def all_offsets(haystack: Any, needle: Any) -> list[int]:
+    """Every offset of ``needle`` in ``haystack`` (a str or bytes), overlapping ones included."""
     offsets = []
-    at = text.find(word)
+    at = haystack.find(needle)
     while at >= 0:
         offsets.append(at)
-        at = text.find(word, at + 1)
+        at = haystack.find(needle, at + 1)
+    return offsets
+
+
+def char_offsets(data: bytes, hits: Sequence[tuple[int, Any]]) -> list[int]:
+    """The character offsets of ``hits``' byte offsets (ascending) into ``data``, UTF-8: only
+    what lies between two hits is decoded."""
+    offsets = []
+    byte_at = char_at = 0
+    for at, _ in hits:
+        char_at += len(data[byte_at:at].decode("utf-8", "surrogatepass"))
+        byte_at = at
+        offsets.append(char_at)
     return offsets

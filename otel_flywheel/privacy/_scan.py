@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
-from otel_flywheel.privacy._prefilter import Prefilter, WordFinder
+from otel_flywheel.privacy._prefilter import Prefilter, WordFinder, all_offsets, char_offsets
 from otel_flywheel.privacy._shapes import NOT_A_DATE, Alternative, Match, Start
 
 __all__ = ["Scanner"]
@@ -370,7 +370,7 @@ def _keyword_positions(text: str, keywords: Sequence[tuple[str, object]]) -> lis
         found = [
             (keyword, at)
             for keyword, _ in keywords
-            for at in _all(lowered if keyword == keyword.lower() else text, keyword)
+            for at in all_offsets(lowered if keyword == keyword.lower() else text, keyword)
         ]
         return found
     data = text.encode("utf-8", "surrogatepass")
@@ -378,26 +378,11 @@ def _keyword_positions(text: str, keywords: Sequence[tuple[str, object]]) -> lis
     hits = sorted(
         (at, keyword)
         for keyword, _ in keywords
-        for at in _all(
+        for at in all_offsets(
             lowered_bytes if keyword == keyword.lower() else data, keyword.encode("ascii")
         )
     )
-    found = []
-    byte_at, char_at = 0, 0
-    for at, keyword in hits:  # ascending: decode only what lies between two hits
-        char_at += len(data[byte_at:at].decode("utf-8", "surrogatepass"))
-        byte_at = at
-        found.append((keyword, char_at))
-    return found
-
-
-def _all(haystack: Any, needle: Any) -> list[int]:
-    positions = []
-    at = haystack.find(needle)
-    while at >= 0:
-        positions.append(at)
-        at = haystack.find(needle, at + 1)
-    return positions
+    return [(keyword, at) for at, (_, keyword) in zip(char_offsets(data, hits), hits, strict=True)]
 
 
 def _accept(

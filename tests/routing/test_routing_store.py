@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from trace_builders import build_trace, check_failure, verdict_of
@@ -35,15 +36,9 @@ def store(tmp_path: Path, clock: StepClock) -> Iterator[RoutingStore]:
     store.close()
 
 
-def claim(
-    store: RoutingStore,
-    example: str,
-    *,
-    category: str | None = "parameter",
-    rank: int = 0,
-    trace_id: str = "a" * 32,
-) -> str:
-    return claim_of(store, example, category=category, rank=rank, trace_id=trace_id).outcome
+def claim(store: RoutingStore, example: str, **options: Any) -> str:
+    """The outcome of `claim_of`."""
+    return claim_of(store, example, **options).outcome
 
 
 def claim_of(
