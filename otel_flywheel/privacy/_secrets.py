@@ -571,6 +571,18 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"|[A-Za-z0-9+/=\s:,\\\-]*)",
         keywords=("-----BEGIN",),
     ),
+    # PuTTY's private key files (.ppk, versions 2 and 3): the private part is the base64 lines
+    # after "Private-Lines: N" and the MAC after them (the public lines, the comment and the
+    # key's type stay readable); escaped newlines included, as in a JSON-quoted file.
+    Alternative(
+        "putty_private_key",
+        KIND_PRIVATE_KEY,
+        "[P]",
+        r"Private-Lines:[ \t]*[0-9]{1,3}(?:(?:\r?\n|\\r?\\n)[A-Za-z0-9+/=]{1,128}(?![\w\-:])){1,128}"
+        r"(?:(?:\r?\n|\\r?\\n)Private-(?:MAC|Hash):[ \t]*[0-9a-fA-F]{40,128})?",
+        keywords=("Private-Lines:",),
+        after_keyword=r"[ \t]*[0-9]",
+    ),
     # Anthropic before OpenAI: both start with `sk-`. gitleaks pins api03/admin01 at 93 chars +
     # "AA"; the version digits and length are not a published contract, so any sk-ant-<word><nn>-.
     Alternative(
