@@ -76,6 +76,22 @@ def names_password_word(key: str) -> bool:
     return _PASSWORD_WORD_KEY.fullmatch(key) is not None
 
 
+# What a password opens, written before "pass": "db pass:", "wifi pass:", "admin pass:". One
+# lookbehind per width (Python's must be fixed), after a space and not inside a longer word.
+_OPENED: Final = (
+    "db", "ftp", "ssh", "sql", "vpn", "root", "wifi", "smtp", "mail", "user", "admin", "email",
+    "login", "router", "server", "account", "database",
+)  # fmt: skip
+_AFTER_WHAT_IT_OPENS: Final = (
+    "(?:"
+    + "|".join(
+        rf"(?<=(?<![A-Za-z0-9_\-])(?i:{'|'.join(w for w in _OPENED if len(w) == n)}) )"
+        for n in sorted({len(w) for w in _OPENED})
+    )
+    + ")"
+)
+
+
 def _groups(name: str) -> tuple[str, ...]:
     return tuple(f"{name}_{suffix}" for suffix in ("q", "s", "v"))
 
@@ -259,6 +275,35 @@ PASSWORD_FORM_ALTERNATIVES: Final = (
         validate=_shaped_value,
         keywords=('"pass"', "'pass'"),
     ),
+    # Oracle's connect strings after its clients or CONNECT: "sqlplus scott/T1ger@orcl",
+    # "sqlplus -s app/S3cr3t@//db:1521/ORCL", "rman target sys/S3cr3t@prod", 'sqlplus
+    # "app/p@ss#1"@db' (quoted, the password runs to the quote), "CONNECT system/S3cr3t@pdb1".
+    # The password sits between the user's "/" and the "@"; only after these words, since
+    # "lodash/fp@4.17.21" is a package. After CONNECT, prose's words too ("connect to/from@x"):
+    # there a password's shape.
+    *(
+        Alternative(
+            f"oracle_{name}",
+            KIND_PASSWORD,
+            "[A-Za-z]",
+            rf"(?<![\w\-.])(?i:{words})(?:[ \t]+(?:-[A-Za-z]+|(?i:target|auxiliary|catalog)))*[ \t]+"
+            rf"(?:\"[A-Za-z][A-Za-z0-9_$#]{{0,127}}/(?P<oracle_{name}_q>[^\"\r\n]{{1,128}})\"@"
+            rf"|[A-Za-z][A-Za-z0-9_$#]{{0,127}}/(?P<oracle_{name}_v>[^\s/@\"']{{1,128}})@)",
+            value_groups=(f"oracle_{name}_q", f"oracle_{name}_v"),
+            validate=validate,
+            keywords=keywords,
+            after_keyword=r"(?:ect)?(?:[ \t]+[A-Za-z\-]+)*[ \t]+\"?[A-Za-z][A-Za-z0-9_$#]*/",
+        )
+        for name, words, keywords, validate in (
+            (
+                "client",
+                "sqlplus|sqlldr|expdp|impdp|rman|dgmgrl",
+                ("sqlplus", "sqlldr", "expdp", "impdp", "rman", "dgmgrl"),
+                _named_value,
+            ),
+            ("connect", "connect|conn", ("conn",), _shaped_value),
+        )
+    ),
     # "db_pass=S3cr3t", "DB_PASS: S3cr3t", "smtp.pass = 'S3cr3t'": "pass" ends a longer key.
     Alternative(
         "kv_pass",
@@ -272,12 +317,15 @@ PASSWORD_FORM_ALTERNATIVES: Final = (
         after_keyword=r"[\"']?[ \t]*[=:]",
     ),
     # "export PASS=S3cr3t", "pw: S3cr3t", "PW=S3cr3t": short keys of their own. A bare "pass" only
-    # with "=" ("PASS: test_x" is a test result), "pw" with either.
+    # with "=" ("PASS: test_x" is a test result) or after what it opens ("db pass: S3cr3t",
+    # "wifi pass: ..."), "pw" with either.
     Alternative(
         "kv_short_pass",
         KIND_PASSWORD,
         "[Pp]",
-        r"(?<![A-Za-z0-9_.\-])(?:(?i:pass)[ \t]*=(?!=)|(?i:pw)[\"']?[ \t]*[=:](?!=))[ \t]*"
+        r"(?<![A-Za-z0-9_.\-])(?:(?i:pass)[ \t]*=(?!=)|"
+        + _AFTER_WHAT_IT_OPENS
+        + r"(?i:pass)[ \t]*:|(?i:pw)[\"']?[ \t]*[=:](?!=))[ \t]*"
         + _VALUE.format(name="kv_short_pass"),
         value_groups=_groups("kv_short_pass"),
         validate=_shaped_value,

@@ -90,6 +90,16 @@ PASSWORDS = [
     ("lösenord: {v}", "Hemligt9"),
     ("mật khẩu: {v}", "MatKhau@1"),
     ("סיסמה: {v}", "S3cr3t!9"),
+    # Oracle's connect strings, and "pass" after what it opens
+    ("sqlplus scott/{v}@orcl", "T1ger"),
+    ("sqlplus -s app/{v}@//db.example.com:1521/ORCL", "S3cr3t"),
+    ('sqlplus "app/{v}"@db', "p@ss#1"),
+    ("expdp hr/{v}@db schemas=hr", "Hr2024x"),
+    ("rman target sys/{v}@prod", "Oracle_1"),
+    ("SQL> CONNECT system/{v}@pdb1", "S3cr3t9"),
+    ("db pass: {v}", "S3cr3tPw9"),
+    ("WiFi pass: {v}", "Gu3st!2024"),
+    ("Admin Pass:{v}", "hunter2!"),
     # Basic credentials in code
     ('requests.get(url, auth=("admin", "{v}"))', "S3cr3t9"),
     ('HTTPBasicAuth("admin", "{v}")', "hunter2"),
@@ -213,6 +223,10 @@ NOT_PASSWORDS = [
     'oauth=("a", "b1c2d3")',  # not a Basic pair
     "Passwort: bitte ändern; Das Passwort: muss lang sein; mot de passe : oublié",  # prose
     "Das Passwort ist falsch. Le mot de passe est incorrect. La contraseña es obligatoria.",
+    # a package spec, prose after "connect", placeholders, test results
+    "npm i lodash/fp@4.17.21 @scope/pkg@1.2.3; connect to/from@x; sqlplus /nolog",
+    "sqlplus / as sysdba; sqlplus app/${ORA_PW}@db; conn scott/tiger@orcl",
+    "PASS: test_login2; tests pass: 12/12; all pass: yes; bypass: S3cr3t9; compass: N2",
     # prose in other scripts: no separator, or a value that is a word
     "Неверный пароль. Введите пароль: ; пароль изменён; пароль: неверный",
     "密码错误，请重新输入。密码：请输入; パスワードを忘れた場合; 비밀번호를 잊으셨나요?",
