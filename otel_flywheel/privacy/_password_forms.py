@@ -52,6 +52,11 @@ _OPENING_TAG: Final = re.compile(r"<[A-Za-z0-9_.:\-]*\Z")
 _LONGEST_TAG: Final = 64
 
 
+# The word for password in German, French, Spanish, Portuguese, Dutch, Finnish and Czech (as a
+# regex: "contraseña" is written "contrasena" too), told in text or naming a JSON key.
+_PASSWORD_WORDS_LATIN: Final = (
+    r"passwort|kennwort|mot de passe|contrase(?:ñ|n)a|senha|wachtwoord|salasana|heslo"
+)
 # The word for password written with non-ASCII letters, each case as written (found as is).
 _PASSWORD_WORDS_IN_SCRIPTS: Final = (
     *("пароль", "Пароль", "ПАРОЛЬ", "hasło", "Hasło", "HASŁO", "şifre", "Şifre", "ŞIFRE"),
@@ -64,8 +69,11 @@ _PASSWORD_WORDS_IN_SCRIPTS: Final = (
 # "пароль", "数据库密码"): a word of its own, or a camelCase one.
 _PASSWORD_WORD_KEY: Final = re.compile(
     r"(?s:.*?)(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
-    r"(?i:passwort|kennwort|mot[_\- ]?de[_\- ]?passe|contrase(?:ñ|n)a|senha|wachtwoord|salasana"
-    r"|heslo|" + "|".join(map(re.escape, _PASSWORD_WORDS_IN_SCRIPTS)) + ")"
+    r"(?i:"
+    + _PASSWORD_WORDS_LATIN.replace(" ", r"[_\- ]?")
+    + "|"
+    + "|".join(map(re.escape, _PASSWORD_WORDS_IN_SCRIPTS))
+    + ")"
 )
 
 
@@ -340,8 +348,9 @@ PASSWORD_FORM_ALTERNATIVES: Final = (
         "kv_password_word",
         KIND_PASSWORD,
         "[PpKkMmCcSsWw]",
-        r"(?<![A-Za-z])(?i:passwort|kennwort|mot de passe|contrase(?:ñ|n)a|senha|wachtwoord"
-        r"|salasana|heslo)[\"']?(?:[ \t]*(?:=>|:=|[=:](?!=))|[ \t]+(?i:ist|est|es|era|é|is"
+        r"(?<![A-Za-z])(?i:"
+        + _PASSWORD_WORDS_LATIN
+        + r")[\"']?(?:[ \t]*(?:=>|:=|[=:](?!=))|[ \t]+(?i:ist|est|es|era|é|is"
         r"|was|on|je)(?![A-Za-z])[ \t]*:?)[ \t]*" + _VALUE.format(name="kv_password_word"),
         value_groups=_groups("kv_password_word"),
         validate=_shaped_value,
