@@ -19,7 +19,7 @@ import binascii
 import re
 from typing import Final
 
-from otel_flywheel.privacy._shapes import ACCESS_LOG_TIMES, Alternative, Span, Start
+from otel_flywheel.privacy._shapes import ACCESS_LOG_TIMES, Alternative, Span, Start, Validator
 
 __all__ = [
     "KIND_ANTHROPIC_KEY",
@@ -119,13 +119,49 @@ _VENDOR_KEYS: Final = (
     ("netlify", "nfp_", r"[A-Za-z0-9]{36,}"),
     ("vault_service", "hvs.", r"[A-Za-z0-9_\-]{90,}"),
     ("vault_batch", "hvb.", r"[A-Za-z0-9_\-]{90,}"),
-    *((f"doppler_{kind}", f"dp.{kind}.", r"[A-Za-z0-9_\-.]{40,}") for kind in ("st", "ct", "sa")),
+    *(
+        (f"doppler_{kind}", f"dp.{kind}.", r"[A-Za-z0-9_\-.]{40,}")
+        for kind in ("st", "ct", "sa", "pt", "scim", "audit")
+    ),
     ("grafana_cloud", "glc_", r"[A-Za-z0-9+/]{32,}={0,2}"),
     ("planetscale_token", "pscale_tkn_", r"[A-Za-z0-9_\-]{43}"),
     ("planetscale_password", "pscale_pw_", r"[A-Za-z0-9_\-]{43}"),
     ("google_refresh", "1//0", r"[A-Za-z0-9_\-]{40,}"),
     ("artifactory", "AKCp", r"[A-Za-z0-9]{69}"),
+    # The services an agent's own stack calls (vendors' documented formats): observability,
+    # vector stores, search and scraping tools, sandboxes, model hosts.
+    ("langsmith_personal", "lsv2_pt_", r"[A-Za-z0-9]{24,}_[A-Za-z0-9]{8,}"),
+    ("langsmith_service", "lsv2_sk_", r"[A-Za-z0-9]{24,}_[A-Za-z0-9]{8,}"),
+    ("pinecone", "pcsk_", r"[A-Za-z0-9_]{40,}"),
+    ("llamacloud", "llx-", r"[A-Za-z0-9]{40,}"),
+    ("jina", "jina_", r"[A-Za-z0-9_\-]{40,}"),
+    ("nvidia", "nvapi-", r"[A-Za-z0-9_\-]{60,}"),
+    ("tavily", "tvly-", r"(?:dev-|prod-)?[A-Za-z0-9]{24,}"),
+    ("firecrawl", "fc-", r"[a-f0-9]{32}"),
+    ("browserbase", "bb_live_", r"[A-Za-z0-9_\-]{20,}"),
+    ("e2b", "e2b_", r"[a-f0-9]{40}"),
+    ("cerebras", "csk-", r"[A-Za-z0-9]{40,}"),
+    ("elevenlabs", "sk_", r"[a-f0-9]{48}"),
+    ("stripe_webhook", "whsec_", r"[A-Za-z0-9+/]{24,}={0,2}"),
+    ("sentry_user", "sntryu_", r"[a-f0-9]{64}"),
+    ("heroku", "HRKU-AA", r"[A-Za-z0-9_\-]{58}"),
+    ("flyio", "fo1_", r"[A-Za-z0-9_\-]{43}"),
+    *(
+        (f"flyio_{kind}", f"{kind}_", r"[A-Za-z0-9+/]{100,}={0,3}")
+        for kind in ("fm1a", "fm1r", "fm2")
+    ),
+    ("cloudflare_origin_ca", "v1.0-", r"[a-f0-9]{24}-[a-f0-9]{146}"),
 )
+# Vendors whose prefix is short or a word's ("ak-", "pa-"): their keys are random base62, so a
+# body written in one case only (a slug, "pa-some-article-title-...") is not one of them.
+_MIXED_CASE_VENDOR_KEYS: Final = (
+    ("modal_token_id", "ak-", r"[A-Za-z0-9]{22}"),
+    ("modal_token_secret", "as-", r"[A-Za-z0-9]{22}"),
+    ("fireworks", "fw_", r"[A-Za-z0-9]{20,}"),
+    ("voyage", "pa-", r"[A-Za-z0-9_\-]{40,}"),
+    ("notion_legacy", "secret_", r"[A-Za-z0-9]{43}"),
+)
+_MIXED_CASE: Final = r"(?=[A-Za-z0-9_\-]*[a-z])(?=[A-Za-z0-9_\-]*[A-Z])"
 
 # --- validators ------------------------------------------------------------------------------
 
@@ -402,6 +438,16 @@ def named_key_kind(value: str) -> str:
     return KIND_JWT if _JWT_SHAPE.fullmatch(value) else KIND_API_KEY
 
 
+def _with_head(width: int) -> Validator:
+    """A token found at a part in its middle (".atlasv1.", "-us12"): the ``width`` characters
+    before it, which the pattern's look-behind checked, go with it."""
+
+    def validate(text: str, start: int, end: int, floor: int) -> Span | None:
+        return max(floor, start - width), end
+
+    return validate
+
+
 def _with_bot_id(text: str, start: int, end: int, floor: int) -> Span | None:
     """A Telegram bot token found at its ":": the bot's id before it goes with it."""
     first = start
@@ -607,20 +653,28 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
     # OAuth access tokens, Stripe secret and restricted keys, Hugging Face, Groq, xAI, npm, PyPI,
     # SendGrid, DigitalOcean, Replicate, Perplexity, Databricks, Shopify, Linear, Notion, Twilio,
     # Postman, Grafana, New Relic, Sentry, Supabase, Tailscale, Pulumi, age, Atlassian, Docker
-    # Hub, Square, Airtable, Netlify, Vault, Doppler, PlanetScale, Artifactory tokens, and
-    # Google OAuth refresh tokens.
+    # Hub, Square, Airtable, Netlify, Vault, Doppler, PlanetScale, Artifactory tokens, Google
+    # OAuth refresh tokens, and the agent stack's: LangSmith, Pinecone, LlamaCloud, Jina, NVIDIA,
+    # Tavily, Firecrawl, Browserbase, E2B, Cerebras, ElevenLabs, Modal, Fireworks, Voyage, Stripe
+    # and Svix webhook secrets, Sentry user tokens, Heroku, Fly.io, Cloudflare Origin CA keys.
     # Each is found at its prefix; lengths are floors where the vendor may grow.
     *(
         Alternative(
             f"{name}_key",
             KIND_API_KEY,
             re.escape(prefix[0]),
-            re.escape(prefix[0]) + _B + re.escape(prefix[1:]) + body + r"(?![A-Za-z0-9_\-])",
+            re.escape(prefix[0])
+            + _B
+            + re.escape(prefix[1:])
+            + shape
+            + body
+            + r"(?![A-Za-z0-9_\-])",
             keywords=(prefix,),
             # The prefilter stops only where the body follows: "SK" alone is in every "TASK".
             after_keyword=body,
         )
-        for name, prefix, body in _VENDOR_KEYS
+        for keys, shape in ((_VENDOR_KEYS, ""), (_MIXED_CASE_VENDOR_KEYS, _MIXED_CASE))
+        for name, prefix, body in keys
     ),
     # Telegram bot tokens: the bot's id (8 to 10 digits), ":", then "AA" and 33 more, alone or
     # in the Bot API's URLs (".../bot123456789:AA.../sendMessage"). Found at ":AA", the id taken
@@ -635,6 +689,38 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         validate=_with_bot_id,
         keywords=(":AA",),
         after_keyword=r"[A-Za-z0-9_\-]{33}",
+    ),
+    # Facebook's Graph API access tokens: "EAA" and 100 or more letters and digits. Not inside
+    # base64 (a "+" or "/" on either side), whose long runs of letters hold "EAA" too.
+    Alternative(
+        "facebook_key",
+        KIND_API_KEY,
+        "[E]",
+        r"(?<![A-Za-z0-9_\-+/])EAA[A-Za-z0-9]{100,}(?![A-Za-z0-9_\-+/=])",
+        keywords=("EAA",),
+        after_keyword="[A-Za-z0-9]{100}",
+    ),
+    # HashiCorp Terraform Cloud's API tokens: 14 characters, ".atlasv1.", 60 to 70 more; and
+    # Mailchimp's API keys: 32 hex digits, then the data center ("-us12"). Found at the part in
+    # their middle, the head taken back with it (``_with_head``).
+    Alternative(
+        "terraform",
+        KIND_API_KEY,
+        "[.]",
+        r"(?<=(?<![A-Za-z0-9_\-.])[A-Za-z0-9]{14})\.atlasv1\.[A-Za-z0-9_\-=]{60,70}"
+        r"(?![A-Za-z0-9_\-=])",
+        validate=_with_head(14),
+        keywords=(".atlasv1.",),
+        after_keyword=r"[A-Za-z0-9_\-=]{60}",
+    ),
+    Alternative(
+        "mailchimp",
+        KIND_API_KEY,
+        "[-]",
+        r"(?<=(?<![A-Za-z0-9_\-])[a-f0-9]{32})-us[0-9]{1,2}(?![A-Za-z0-9_\-])",
+        validate=_with_head(32),
+        keywords=("-us",),
+        after_keyword="[0-9]",
     ),
     # AWS unique-id prefixes: AKIA (long-term access key), ASIA (STS temporary key) and the
     # user/group/role/policy ids; 16 more base32-ish characters, nothing alphanumeric after.
