@@ -135,3 +135,79 @@ def test_reading_look_alikes_keeps_every_offset(text: str) -> None:
     read = with_ascii_lookalikes(text)
     assert len(read) == len(text)
     assert all(a == b for a, b in zip(read, text, strict=True) if b.isascii())
+
+
+def in_digits_of(zero: int, ascii: str) -> str:
+    return "".join(chr(zero + int(c)) if c.isdigit() else c for c in ascii)
+
+
+ARABIC_INDIC, PERSIAN, DEVANAGARI, BENGALI = 0x0660, 0x06F0, 0x0966, 0x09E6
+# Long texts of each script around the value: the digits are looked for where the script is.
+ARABIC_PROSE = "شكرا لتواصلك معنا، سنقوم بمراجعة طلبك والرد عليك في أقرب وقت ممكن. " * 6
+PERSIAN_PROSE = "با سلام، سفارش شما ثبت شد و به زودی ارسال خواهد شد. لطفا منتظر بمانید. " * 6
+HINDI_PROSE = "आपका ऑर्डर मिल गया है और जल्द ही भेजा जाएगा। कृपया प्रतीक्षा करें। " * 6
+
+
+@pytest.mark.parametrize(
+    ("text", "ascii", "zero", "kind"),
+    [
+        ("هاتف: {}", "0501234567", ARABIC_INDIC, "PHONE"),
+        ("الجوال {}", "+966 50 123 4567", ARABIC_INDIC, "PHONE"),
+        ("رقم البطاقة {}", "4111 1111 1111 1111", ARABIC_INDIC, "CARD"),
+        ("موبایل {}", "09121234567", PERSIAN, "PHONE"),
+        ("تلفن: {}", "021-8812-3456", PERSIAN, "PHONE"),
+        ("{}", "09121234567", PERSIAN, "PHONE"),  # a form's field: the number alone
+        ("फ़ोन {}", "09812045673", DEVANAGARI, "PHONE"),
+        ("कार्ड {}", "4111111111111111", DEVANAGARI, "CARD"),
+        ("ফোন {}", "+880 1712-345678", BENGALI, "PHONE"),
+        (ARABIC_PROSE + "هاتف: {} " + ARABIC_PROSE, "0501234567", ARABIC_INDIC, "PHONE"),
+        (PERSIAN_PROSE + "موبایل {}. " + PERSIAN_PROSE, "09121234567", PERSIAN, "PHONE"),
+        (HINDI_PROSE + "फ़ोन: {} " + HINDI_PROSE, "+91 98120 45673", DEVANAGARI, "PHONE"),
+    ],
+)
+def test_digits_of_other_scripts_are_read_as_digits(
+    text: str, ascii: str, zero: int, kind: str
+) -> None:
+    written = in_digits_of(zero, ascii)
+    full = text.format(written)
+    assert [(k, v) for k, v in found(full)] == [(kind, written)]
+    output, counts = redact(full)
+    assert written not in output
+    assert counts == {kind: 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "zero"),
+    [
+        ("قیمت {} تومان", PERSIAN),
+        ("سفارش شماره {} ثبت شد", PERSIAN),
+        ("تاریخ {}", PERSIAN),
+        ("السعر {} ريال", ARABIC_INDIC),
+        ("कुल {} रुपये", DEVANAGARI),
+    ],
+)
+@pytest.mark.parametrize("number", ["120000", "1403/05/12", "12345678", "2024-01-15", "3.5"])
+def test_other_numbers_in_digits_of_other_scripts_stay(text: str, zero: int, number: str) -> None:
+    full = text.format(in_digits_of(zero, number))
+    assert redact(full) == (full, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("メール ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ まで", "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ"),
+        (
+            "連絡先：Ｙａｍａｄａ＿Ｔａｒｏ＠ｍａｉｌ．ｅｘａｍｐｌｅ．ｊｐ",
+            "Ｙａｍａｄａ＿Ｔａｒｏ＠ｍａｉｌ．ｅｘａｍｐｌｅ．ｊｐ",
+        ),
+        ("mail: taro﹫example.com", "taro﹫example.com"),
+    ],
+)
+def test_an_address_typed_in_full_width_is_found_as_written(text: str, written: str) -> None:
+    assert found(text) == [("EMAIL", written)]
+    assert written not in redact(text)[0]
+
+
+def test_full_width_letters_are_read_as_letters_only_beside_a_full_width_at() -> None:
+    assert with_ascii_lookalikes("ＡＢＣ株式会社 ０３") == "ＡＢＣ株式会社 03"
+    assert with_ascii_lookalikes("ａｂ＠ｃｄ．ｊｐ") == "ab@cd.jp"
