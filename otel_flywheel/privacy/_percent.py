@@ -8,6 +8,11 @@ URL characters that holds an escape, or a query with a "+", is read decoded inst
 what is found there maps back to the characters it was read from, so the value is redacted as
 written ("jane%40example.com" becomes the email's token).
 
+A URL inside a URL's query is encoded twice ("?next=%2Fu%3Femail%3Djane%2540example.com": the
+inner "%40" became "%2540"), and a redirect chain's thrice; a run whose decoding still holds
+escapes that came from "%25" is decoded again, up to ``_LEVELS`` times, and what is found maps
+back through every level.
+
 A text without "%" and without a "+" after a "?" costs one or two ``in`` tests; one with them
 costs a decode and a scan of those runs, not of the whole text.
 """
@@ -36,6 +41,7 @@ _ASCII_URL_CHARACTERS: Final = frozenset(
 # A query written with HTML's form encoding: "?" then URL characters with a "+" among them.
 _FORM_QUERY: Final = re.compile(r"\?" + _URL_CLASS + r"*?\+" + _URL_CLASS + "*")
 _LONGEST_RUN: Final = 4096  # how far back a run is followed from its first escape
+_LEVELS: Final = 3  # a URL in a URL in a URL: a redirect chain's deepest
 
 
 def read_url_encoded(
@@ -47,12 +53,24 @@ def read_url_encoded(
     runs = _runs(text)
     found: list[Match] = []
     for start, end in runs:
-        reading = _decoded(text[start:end])
-        found.extend(
-            Match(start + reading.written(m.start), start + reading.written(m.end), m.kind)
-            for m in find(reading.text)
-        )
+        levels = [_decoded(text[start:end])]
+        while len(levels) < _LEVELS and _encoded_again(levels[-1]):
+            levels.append(_decoded(levels[-1].text))
+        for m in find(levels[-1].text):
+            m_start, m_end = m.start, m.end
+            for level in reversed(levels):
+                m_start, m_end = level.written(m_start), level.written(m_end)
+            found.append(Match(start + m_start, start + m_end, m.kind))
     return runs, found
+
+
+def _encoded_again(reading: Decoded) -> bool:
+    """Whether ``reading`` still holds an escape written as one by its own decoding ("%2540"
+    read as "%40"): an encoded URL's own escapes."""
+    return "%" in reading.text and any(
+        reading.text.startswith("%", at) and _ESCAPE.match(reading.text, at) is not None
+        for at in reading.at
+    )
 
 
 def _runs(text: str) -> list[tuple[int, int]]:

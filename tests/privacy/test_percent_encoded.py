@@ -109,3 +109,56 @@ def test_every_decoded_position_maps_to_where_it_is_written(text: str) -> None:
         assert written_at(position, reading.at, reading.longer) == len(
             quote(text[:position], safe="")
         )
+
+
+# A URL inside a URL's query is encoded again: its own "%40" is written "%2540". Sign-in
+# redirects, tracking links and a redirect chain's hops carry values so.
+def encoded_in_urls(value: str, times: int) -> str:
+    for _ in range(times):
+        value = quote(value, safe="")
+    return value
+
+
+NESTED = [
+    (value, kind, times, place)
+    for value, kind in VALUES.items()
+    for times in (2, 3)
+    for place in (
+        "https://login.example.com/authorize?redirect_uri={}&state=x7",
+        "https://t.example.com/click?u=https%3A%2F%2Fshop.test%2Fcart%3Fq%3D{}&id=9",
+        '{{"location": "https://sso.test/cb?next={}"}}',
+    )
+]
+
+
+@pytest.mark.parametrize(("value", "kind", "times", "place"), NESTED)
+def test_a_value_encoded_in_a_url_inside_a_url_is_found_where_it_is_written(
+    value: str, kind: str, times: int, place: str
+) -> None:
+    encoded = encoded_in_urls(value, times)
+    assert_redacted_as_written(place.format(encoded), encoded, kind)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://cdn.test/files/report%2520final.pdf?v=2",  # a space encoded twice
+        "GET /search?q=50%2525%20off&ids=123%252C456",
+        "https://a.test/r?u=https%253A%252F%252Fb.test%252Fdocs%253Fv%253D2.36.23",
+        "https://a.test/r?u=%25252540example.com",  # deeper than is read, and no address
+    ],
+)
+def test_escapes_encoded_again_without_a_value_are_left_alone(text: str) -> None:
+    assert found(text) == []
+
+
+def test_benign_values_encoded_twice_in_a_query_stay_untouched() -> None:
+    corpus = benign_values()
+    texts = [
+        (f, f"https://api.test/v1?next={encoded_in_urls(f'/s?q={v}', 2)}")
+        for f, v in corpus
+        if quote(v) != v
+    ]
+    altered = [(family, text, found(text)) for family, text in texts if BUILTIN.find(text)]
+    assert len(texts) > 1000
+    assert altered == [], f"{len(altered)} of {len(texts)} altered, e.g. {altered[:5]}"
