@@ -382,11 +382,15 @@ _AREA_CODE_CLOSED = r"(?:(?<=\(.)[0-9]{0,5}\)[ .\-/]?[0-9])?"
 # 4155550132", '"mobile": "4155550132"' in text. Read in the text before digits no other branch
 # took, which are otherwise an id (``_phone_in_context``). A bare "call", "contact" or "number" is
 # not among them: "tool call 1234567", "contact 12345678" and "order number 12345678" are ids.
-_CONTEXT_GAP_CLASS: Final = r"[ \t\n.:=#\"'(\-：　]"  # with CJK text's full-width colon and space
+# The gap between the words and the number: separators, quotes, and markup around a label
+# (Markdown's "**Phone:** ", a key-value table's " | ", an XML element's ">"), with CJK text's
+# full-width colon and space.
+_CONTEXT_GAP_CLASS: Final = r"[ \t\n.:=#\"'(\-*|>：　]"
 _CONTEXT_GAP: Final = _CONTEXT_GAP_CLASS + "{1,4}"
-_ASCII_GAP: Final = r"[ \t\n.:=#\"'(\-]{1,4}"  # the compiled scan's: ASCII patterns only
+_ASCII_GAP: Final = r"[ \t\n.:=#\"'(\-*|>]{1,4}"  # the compiled scan's: ASCII patterns only
 _CONTEXT_WORDS: Final = (
-    r"(?:(?:phone|mobile|mob|cell|tel|telephone|telefon|telefono|tlf|fax|whatsapp|sms|callback)"
+    r"(?:(?:phone|mobile|mob|cell|tel|telephone|telefon|telefono|tlf|fax|whatsapp|sms|callback"
+    r"|msisdn)"
     r"(?:[ _.\-]?(?:number|num|no|nr))?|contact[ _.\-]?(?:number|num|no|nr|phone)"
     r"|caller(?:[ _.\-]?id)?"
     r"|(?:call|text|reach|ring|sms)(?:ed|ing)? (?:me|us)(?: (?:at|on|from))?"
@@ -423,7 +427,7 @@ _CONTEXT_WIDTH: Final = 32
 # places fail), then the two letters, as classes grouped by the last one.
 _WORD_ENDINGS: Final = (
     *("ne", "le", "ll", "el", "ax", "pp", "er", "um", "no", "nr", "me", "at", "on", "is"),
-    *("ck", "id", "al", "ed", "ms", "to", "ph", "lf", "ob", "us", "om", "ct"),
+    *("ck", "id", "al", "ed", "ms", "to", "ph", "lf", "ob", "us", "om", "ct", "dn"),
     # The words above in other scripts: tÉL, móvIL, телефОН, тЕЛ, мОБ, мобильнЫЙ, сотовЫЙ, 电话,
     # 電話, 手机, 手機, 携帯, 号码, 番号, 전화, 휴대폰, 핸드폰, 번호.
     *("él", "il", "он", "ел", "об", "ый", "电话", "電話", "手机", "手機", "携帯", "号码", "番号"),
@@ -431,7 +435,7 @@ _WORD_ENDINGS: Final = (
     # τηλέφωΝΟ, τΗΛ, κινηΤΌ, komórKA, komórkoWY, फ़ोन, मोबाइल, नंबर.
     *("νο", "ηλ", "τό", "το", "ka", "wy", "ोन", "इल", "बर"),
 )  # phoNE, mobiLE, ceLL, tEL, fAX, whatsaPP, numbER, nUM, NO, NR, ME, AT, ON, IS, callbaCK, ID,
-#    diAL, dialED, smS, TO, PH, tLF, mOB, US, frOM, contaCT
+#    diAL, dialED, smS, TO, PH, tLF, mOB, US, frOM, contaCT, msisDN
 
 
 def _either_case(letters: Iterable[str]) -> str:

@@ -152,10 +152,11 @@ _SSN_DIGITS: Final = re.compile(
     r"(?!000|666)[0-8][0-9]{2}(?P<sep>[ .]|[ ]?-[ ]?|)(?!00)[0-9]{2}(?P=sep)(?!0000)[0-9]{4}"
 )
 # A key that names an SSN: "ssn", "customer_ssn", "SSN", "social_security_number", "socialSecurityNo".
-# After a word that names an SSN: its number words, a separator or "is", then the nine digits
-# however grouped (the group names are the value's, shared by the branches that use it).
+# After a word that names an SSN: its number words, a separator or "is" (or Markdown's bold, a
+# key-value table's "|", an XML element's ">"), then the nine digits however grouped (the group
+# names are the value's, shared by the branches that use it).
 _SSN_TOLD: Final = (
-    r"(?i:[ \-]?(?:number|num|no\.?|nr|#))?[\"']?[ \t]*(?:[:=#(]|(?i:is))?[ \t]*[\"']?"
+    r"(?i:[ \-]?(?:number|num|no\.?|nr|#))?[\"'*]{0,2}[ \t]*(?:[:=#(>|]|(?i:is))?[*]{0,2}[ \t]*[\"']?"
     r"(?P<ssn_in_context_v>(?!000|666)[0-8][0-9]{2}(?P<ssn_sep>[ .]|[ ]?-[ ]?|)(?!00)[0-9]{2}"
     r"(?P=ssn_sep)(?!0000)[0-9]{4})(?![0-9]|[ .\-][0-9])"
 )

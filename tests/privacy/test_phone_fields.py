@@ -234,7 +234,13 @@ def test_a_lookup_tool_with_a_phone_argument_never_reaches_the_exporter_or_the_f
      f"Callback number: {NUMBER}", f"caller {NUMBER}", f"Caller ID: {NUMBER}",
      f"contact number {NUMBER}", f"my contact number is {NUMBER}", f"contact_phone={NUMBER}",
      f"SMS to {NUMBER}", f"sms {NUMBER}", f"dial {NUMBER}", f"dialled {NUMBER}", f"ph: {NUMBER}",
-     f"Telefon: {NUMBER}", f"telefono {NUMBER}", f"tlf. {NUMBER}", f"mob: {NUMBER}"],
+     f"Telefon: {NUMBER}", f"telefono {NUMBER}", f"tlf. {NUMBER}", f"mob: {NUMBER}",
+     f"msisdn={NUMBER}", f"MSISDN: {NUMBER}",
+     # labels in markup: a model's Markdown, a key-value table, an XML or SOAP element
+     f"**Phone:** {NUMBER}", f"- **Phone**: {NUMBER}", f"**Mobile** {NUMBER}", f"*Tel:* {NUMBER}",
+     f"| phone | {NUMBER} |", f"|Mobile|{NUMBER}|", f"| Phone Number | {NUMBER} |",
+     f"<phone>{NUMBER}</phone>", f"<PhoneNumber>{NUMBER}</PhoneNumber>",
+     f"<ns:mobile>{NUMBER}</ns:mobile>", f'<customer phone="{NUMBER}"/>'],
 )  # fmt: skip
 def test_bare_digits_after_words_naming_a_phone_are_a_phone_number(text: str) -> None:
     output, counts = redact(text)
@@ -255,7 +261,10 @@ def test_bare_digits_after_words_naming_a_phone_are_a_phone_number(text: str) ->
      f"tool call {NUMBER}", f"contact {NUMBER}", f"contact id: {NUMBER}", f"order number {NUMBER}",
      f"returned {NUMBER} rows", f"processed {NUMBER}", f"telephoto {NUMBER}", f"dialog {NUMBER}",
      f"phd {NUMBER}", f"graph {NUMBER}", f"recall {NUMBER}", f"caller_ref_{NUMBER}",
-     "phone (see 1234567)", "phone: (123) 45", "phone: (12345678 items)"],
+     "phone (see 1234567)", "phone: (123) 45", "phone: (12345678 items)",
+     f"| order | {NUMBER} |", f"<order_id>{NUMBER}</order_id>", f"**Order:** {NUMBER}",
+     f"| tool call | {NUMBER} |", f"<phone_id>{NUMBER}</phone_id>", f"**Total:** {NUMBER}",
+     f"<phone>\n<id>{NUMBER}</id>", f"phone | status | {NUMBER}"],
 )  # fmt: skip
 def test_other_digits_and_other_words_are_left_alone(text: str) -> None:
     assert redact(text) == (text, {})

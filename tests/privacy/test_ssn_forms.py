@@ -24,7 +24,9 @@ from otel_flywheel.privacy import BuiltinDetector
     ["SSN {}", "SSN: {}", "ssn={}", "SSN#{}", "SSN no. {}", "ssn is {}", "Social Security Number: {}",
      "social security no {}", "customer_ssn={}", '"ssn": "{}"', "SSN ({})", "Social-Security # {}",
      "my social is {}", "Social: {}", "social {}", "SOCIAL #{}", "soc sec # {}", "Soc. Sec. No. {}",
-     "soc-sec: {}", "social security number is {}", "her social security {}"],
+     "soc-sec: {}", "social security number is {}", "her social security {}",
+     "**SSN:** {}", "**SSN**: {}", "| SSN | {} |", "<ssn>{}</ssn>", "<SSN>{}</SSN>",
+     "| Social Security Number | {} |"],
 )  # fmt: skip
 @pytest.mark.parametrize("digits", ["123456789", "123 45 6789", "123.45.6789", "123 - 45 - 6789"])
 def test_an_ssn_after_the_words_naming_it_is_found_however_grouped(
@@ -43,6 +45,7 @@ def test_an_ssn_after_the_words_naming_it_is_found_however_grouped(
         "social media 123456789", "social 123 456 789", "social_count=123456789",
         "social 12345678", "Society 123456789", "socket 123456789", "asocial 123456789",
         "social: 912345678",
+        "<ssn_last4>6789</ssn_last4>", "| SSN | ***-**-6789 |", "**SSN:** 12345678",
     ],
 )  # fmt: skip
 def test_other_digits_near_the_words_are_left_alone(text: str) -> None:
