@@ -380,9 +380,14 @@ class LoopThread:
             return self._thread is not None and self._thread.is_alive()
 
     def stop(self, deadline: float) -> bool:
-        """Stop the loop, wait for the thread until ``deadline`` and close the loop. Idempotent.
+        """Cancel the loop's tasks and stop it, wait for the thread until ``deadline`` and close
+        the loop. Idempotent.
 
-        True when the loop has ended (or never ran).
+        True when the loop has ended (or never ran). Tasks still running (a judge call that has
+        not answered) are cancelled and awaited first, as ``asyncio.run`` does: a loop closed
+        under a pending task leaves it to the garbage collector, which destroys it mid-``await``
+        in whatever thread collects it, its connections unclosed and its context managers
+        exiting in a foreign context.
         """
         with self._lock:
             self._stopped = True
@@ -390,7 +395,7 @@ class LoopThread:
         if loop is None or thread is None:
             return True
         if not loop.is_closed():
-            loop.call_soon_threadsafe(loop.stop)
+            loop.call_soon_threadsafe(_cancel_tasks_then_stop, loop)
         thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
             return False
@@ -421,3 +426,19 @@ class LoopThread:
 def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
     asyncio.set_event_loop(loop)
     loop.run_forever()
+
+
+def _cancel_tasks_then_stop(loop: asyncio.AbstractEventLoop) -> None:
+    """On the loop: cancel every task, let them unwind, close async generators, then stop."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+
+    async def unwind() -> None:
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await loop.shutdown_asyncgens()
+        finally:
+            loop.stop()
+
+    loop.create_task(unwind())
