@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Final, Protocol, runtime_checkable
 
 from otel_flywheel.errors import ConfigError
+from otel_flywheel.privacy._codes import CODE_ALTERNATIVES
 from otel_flywheel.privacy._decoding import Decoded, html_unescaped, json_unescaped
 from otel_flywheel.privacy._lookalikes import with_ascii_lookalikes
 from otel_flywheel.privacy._password_forms import PASSWORD_FORM_ALTERNATIVES
@@ -108,6 +109,7 @@ def _scanner(kinds: frozenset[str], regions: tuple[str, ...]) -> Scanner:
         *SECRET_ALTERNATIVES,
         *PASSWORD_FORM_ALTERNATIVES,
         *TOLD_ALTERNATIVES,
+        *CODE_ALTERNATIVES,
         *PII_ALTERNATIVES,
     ]
     if regions:  # numbers without a country code; none with phone_regions: [] ("+" only)

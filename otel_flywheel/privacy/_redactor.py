@@ -24,6 +24,7 @@ from otel_flywheel import semconv as sc
 from otel_flywheel.config import RedactionMode
 from otel_flywheel.privacy._batch import Batch, Result
 from otel_flywheel.privacy._cache import DEFAULT_MAX_ENTRIES, ResultCache
+from otel_flywheel.privacy._codes import is_code_value, names_code
 from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
 from otel_flywheel.privacy._joined import is_joinable
 from otel_flywheel.privacy._password_forms import names_password_word
@@ -250,7 +251,9 @@ class Redactor:
         separators only, or as an integer (under "contact", written as a phone number and
         not as an IP address or an SSN); and a US SSN under a key naming one ("ssn",
         "social_security_number"), nine digits grouped 3-2-4 or not, or an integer; and an IBAN
-        under a key naming one ("iban", "customer_iban"), in any case."""
+        under a key naming one ("iban", "customer_iban"), in any case; and a card's security code,
+        a PIN or a one-time code under a key naming one ("cvv", "card_cvc", "pin", "otp",
+        "verification_code"), shaped like one, as a string or an integer."""
         if type(value) is str:
             if not value:
                 return None
@@ -272,6 +275,8 @@ class Redactor:
             return KIND_PHONE
         if names_contact(key) and is_contact_phone(value):
             return KIND_PHONE
+        if names_code(key) and is_code_value(key, value):
+            return KIND_PASSWORD
         return KIND_SSN if names_ssn(key) and is_ssn_value(value) else None
 
     def whole_result(self, kind: str, value: str) -> Result:
@@ -486,6 +491,7 @@ def _names_a_kind(key: str) -> bool:
         or names_contact(key)
         or names_ssn(key)
         or names_iban(key)
+        or names_code(key)
     )
 
 

@@ -17,6 +17,7 @@ name asks of its value what a credential of its sort looks like:
   "login", "2FA", "SMS", "access" ... "code"): 4 to 10 digits, in up to three groups, or a
   mixed code of letters and digits ("A7X9K2"); a bare "code", a zip code and an error code are
   not credentials;
+- **a card's security code** (after "CVV", "CVC", "CVN"): 3 or 4 digits;
 - **an API key, a token or a secret**: a value that looks generated (``key_shaped``), of 8
   characters or more after "API key", "secret key", "access key", 16 after a bare "token" or
   "secret" (which name more things).
@@ -27,6 +28,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from otel_flywheel.privacy._codes import is_card_code, is_code
 from otel_flywheel.privacy._secrets import (
     KIND_API_KEY,
     KIND_PASSWORD,
@@ -60,6 +62,7 @@ _NAMED: Final = re.compile(
     r"(?P<code>(?i:one[- ]?time|verification|security|login|log[- ]in|sign[- ]?in|2fa|mfa|otp"
     r"|auth|authentication|sms|confirmation|access|unlock)[ \t]+(?i:code))"
     r"|(?P<pin>(?i:pin|otp|passcode))"
+    r"|(?P<card>(?i:cvv2?|cvc2?|cvn))"
     r"|(?P<password>(?i:password|passphrase|passwd))"
     r"|(?P<key>(?i:api|secret|access|private|license|licence)[ \t\-_]?(?i:key))"
     r"|(?P<token>(?i:token|secret)))" + _TOLD + r"[\"'`]?\Z"
@@ -89,7 +92,6 @@ _SAYS_HOW_ENDINGS: Final = (
 )  # fmt: skip
 _TRAILING: Final = ".,!?;:)]}"
 _OPENING: Final = {")": "(", "]": "[", "}": "{"}
-_CODE_LENGTHS: Final = range(4, 11)
 
 
 def _value(text: str, start: int, end: int) -> tuple[int, int, bool]:
@@ -107,18 +109,6 @@ def _value(text: str, start: int, end: int) -> tuple[int, int, bool]:
 def _named(text: str, start: int) -> str | None:
     named = _NAMED.search(text, max(0, start - 64), start)
     return named.lastgroup if named is not None else None
-
-
-def _is_code(value: str) -> bool:
-    digits = value.replace(" ", "").replace("-", "")
-    if digits.isdigit():
-        return len(digits) in _CODE_LENGTHS
-    return (
-        value.isalnum()
-        and len(value) in range(6, 11)
-        and sum(c.isdigit() for c in value) >= 2
-        and any(c.isalpha() for c in value)
-    )
 
 
 def _is_password(value: str, quoted: bool) -> bool:
@@ -143,7 +133,9 @@ def _told_password(text: str, start: int, end: int, floor: int) -> Span | None:
     if named == "password":
         return (start, end) if _is_password(value, quoted) else None
     if named in ("pin", "code"):
-        return (start, end) if _is_code(value) else None
+        return (start, end) if is_code(value) else None
+    if named == "card":
+        return (start, end) if is_card_code(value) else None
     return None
 
 
@@ -168,12 +160,15 @@ TOLD_ALTERNATIVES: Final = (
         "told_password",
         KIND_PASSWORD,
         "[PpOoCc]",
-        r"(?i:password|passcode|passphrase|passwd|pin|otp|code)"
+        r"(?i:password|passcode|passphrase|passwd|pin|otp|code|cvv2?|cvc2?|cvn)"
         + _TOLD
         + _VALUE.format(name="told_password"),
         value_groups=_groups("told_password"),
         validate=_told_password,
-        keywords=("password", "passcode", "passphrase", "passwd", "pin", "otp", "code"),
+        keywords=(
+            *("password", "passcode", "passphrase", "passwd", "pin", "otp", "code"),
+            *("cvv", "cvc", "cvn"),
+        ),
         after_keyword=_AFTER_KEYWORD,
     ),
     Alternative(
