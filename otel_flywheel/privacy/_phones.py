@@ -407,7 +407,7 @@ _CONTEXT_WORDS_NON_ASCII: Final = (
     r"|телефон|тел|моб(?:ильный|\.)?|сотовый"
     r"|电话|電話|手机|手機|携帯|联系电话|聯絡電話|电话号码|電話番号|携帯番号"
     r"|전화|휴대폰|전화번호|핸드폰"
-    r"|τηλ[εέ]φωνο|τηλ|κινητ[οό]|kom[oó]rk(?:a|owy)"
+    r"|τηλ[εέ]φωνο|τηλ|κινητ[οό]"
     r"|(?:फ़ोन|फोन|मोबाइल)(?: नंबर)?)"
 )
 _PHONE_CONTEXT: Final = re.compile(
@@ -432,8 +432,8 @@ _WORD_ENDINGS: Final = (
     # 電話, 手机, 手機, 携帯, 号码, 番号, 전화, 휴대폰, 핸드폰, 번호.
     *("él", "il", "он", "ел", "об", "ый", "电话", "電話", "手机", "手機", "携帯", "号码", "番号"),
     *("전화", "대폰", "드폰", "번호"),
-    # τηλέφωΝΟ, τΗΛ, κινηΤΌ, komórKA, komórkoWY, फ़ोन, मोबाइल, नंबर.
-    *("νο", "ηλ", "τό", "το", "ka", "wy", "ोन", "इल", "बर"),
+    # τηλέφωΝΟ, τΗΛ, κινηΤΌ, फ़ोन, मोबाइल, नंबर.
+    *("νο", "ηλ", "τό", "το", "ोन", "इल", "बर"),
 )  # phoNE, mobiLE, ceLL, tEL, fAX, whatsaPP, numbER, nUM, NO, NR, ME, AT, ON, IS, callbaCK, ID,
 #    diAL, dialED, smS, TO, PH, tLF, mOB, US, frOM, contaCT, msisDN
 
@@ -463,9 +463,7 @@ _AFTER_A_WORD: Final = _after_a_word(_WORD_ENDINGS)
 # one more "?"). Literals of two characters or more: a lone "?" in the pattern set slows the
 # compiled scan over all text by a sixth.
 _NON_ASCII_WORD_START: Final = Start(
-    r"(?:\?\?|t\?l(?:\?(?:phone|fono))?|m\?vil|telem\?vel|kom\?rk(?:a|owy))\.?(?:"
-    + _ASCII_GAP
-    + r")?[0-9]",
+    r"(?:\?\?|t\?l(?:\?(?:phone|fono))?|m\?vil|telem\?vel)\.?(?:" + _ASCII_GAP + r")?[0-9]",
     anchor_at=-1,
     caseless=True,
 )
