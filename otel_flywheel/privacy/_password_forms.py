@@ -208,6 +208,15 @@ _CLIENT_FLAGS: Final = {
     "sshpass": (("sshpass",), ("-p",), "[ \t]*"),
     "mongo": (("mongo",), ("-p",), "[ \t]*"),
     "sqlcmd": (("sqlcmd", "bcp"), ("-P",), "[ \t]*"),
+    # Container registries' logins: "docker login -u ci -p S3cr3t registry.example.com".
+    "registry": (
+        (
+            *(f"{tool} login" for tool in ("docker", "podman", "nerdctl", "buildah", "skopeo")),
+            *("oras login", "helm registry login"),
+        ),
+        ("-p",),
+        "[ \t]+",
+    ),
 }
 
 

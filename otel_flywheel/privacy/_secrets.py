@@ -207,14 +207,17 @@ _TOKEN_OWNERS: Final = (
 )  # fmt: skip
 # The words before "key" that make it a secret one ("access_key", Azure's "AccountKey" and
 # "Ocp-Apim-Subscription-Key"); "api" and "secret" are their own rules.
-_KEY_OWNERS: Final = ("access", "account", "master", "subscription", "encryption", "signing")
+_KEY_OWNERS: Final = (
+    "access", "account", "master", "subscription", "encryption", "signing", "private",
+)  # fmt: skip
 _SECRET_KEY = re.compile(
     r"(?s:.*?)(?:"
     + "|".join(
         (
             _word("api") + _JOIN + _word("key"),
             "(?<![A-Za-z])(?i:apikey)",
-            _word("secret") + f"(?:{_JOIN}{_word('key')})?",
+            # Rails' "secret_key_base" too
+            _word("secret") + f"(?:{_JOIN}{_word('key')}(?:{_JOIN}{_word('base')})?)?",
             f"(?:{'|'.join(_word(w) for w in _KEY_OWNERS)})" + _JOIN + _word("key"),
             f"(?:{'|'.join(_word(w) for w in _TOKEN_OWNERS)})" + _JOIN + _word("token"),
         )
@@ -516,6 +519,13 @@ def _is_query_key(name: str, text: str, at: int) -> bool:
     return name.lower() in _QUERY_SECRETS and at > 0 and text[at - 1] in "?&;"
 
 
+_PRIVATE_KEY_NAME: Final = re.compile(r"(?i:private)[_.\-]?(?i:key)\Z|(?<=[a-z0-9])PrivateKey\Z")
+_RAW_KEY: Final = re.compile(
+    r"(?:0x)?[0-9a-fA-F]{32,}|(?=[A-Za-z0-9+/_\-]*[0-9])(?=[A-Za-z0-9+/_\-]*[a-z])"
+    r"(?=[A-Za-z0-9+/_\-]*[A-Z])[A-Za-z0-9+/_\-]{32,}={0,2}"
+)
+
+
 def _keyed_secret(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """A value after a key that names an API key, a secret or a credential token, in text:
     `api_key=...`, `"client_secret": "..."`, `X-API-Key: ...`, `?key=...`, `--api-key ...`.
@@ -536,6 +546,10 @@ def _keyed_secret(text: str, start: int, end: int, floor: int) -> tuple[int, int
     if not separator.strip(" \t") and not key.startswith("-"):
         return None  # a space separates a value from its key only after a CLI flag
     name = f"{before['qualifier']}_{key}" if before["qualifier"] else key
+    if _PRIVATE_KEY_NAME.search(name) is not None:
+        # "private_key: Ed25519PrivateKey" is a type in code: in text, a private key's value is
+        # the key itself, hex ("0x4c08...") or base64 with digits in it.
+        return (start, end) if _RAW_KEY.fullmatch(value) is not None else None
     if names_secret(name):
         shortest = 8
     elif _names_a_token(name) or _is_query_key(name, text, before.start()):
@@ -543,6 +557,34 @@ def _keyed_secret(text: str, start: int, end: int, floor: int) -> tuple[int, int
     else:
         return None
     return (start, end) if key_shaped(value, shortest) else None
+
+
+def _not_a_reference(text: str, start: int, end: int, floor: int) -> Span | None:
+    value = text[start:end]
+    return None if is_placeholder(value) or is_reference(value) else (start, end)
+
+
+_XML_SETTING_KEY: Final = re.compile(r'key="([^"]*)"')
+
+
+def _xml_setting(names: str) -> Validator:
+    """A setting's value whose key names a password (``names == "password"``) or a secret,
+    not a placeholder or a reference (``${DB_PASSWORD}``)."""
+
+    def validate(text: str, start: int, end: int, floor: int) -> Span | None:
+        opening = text.rfind("<", 0, start)
+        key = _XML_SETTING_KEY.search(text, opening, start) if opening >= 0 else None
+        value = text[start:end]
+        if key is None or is_placeholder(value) or is_reference(value):
+            return None
+        name = key.group(1)
+        if names == "password":
+            named = names_password(name) or names_pass(name)
+        else:
+            named = names_secret(name)
+        return (start, end) if named else None
+
+    return validate
 
 
 def _authorization(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
@@ -783,15 +825,46 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "kv_secret",
         KIND_API_KEY,
         "[KkSsTt]",
-        r"(?i:key|secret|token|sig)(?:[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
+        r"(?i:key_base|key|secret|token|sig)(?:[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
         r"(?:\"(?P<kv_secret_q>[^\"\s]{1,512})\"|'(?P<kv_secret_s>[^'\s]{1,512})'"
         r"|(?P<kv_secret_v>[^\s;,&\"'<>|]{1,512}))"
         r"|[ \t]+[\"']?(?P<kv_secret_flag>[^\s;&\"'<>|]{8,512}))",
         value_groups=("kv_secret_q", "kv_secret_s", "kv_secret_v", "kv_secret_flag"),
         validate=_keyed_secret,
         kind_of=named_key_kind,
-        keywords=("key", "secret", "token", "sig"),
+        keywords=("key", "secret", "token", "sig", "key_base"),
         after_keyword=r"(?:[\"']?[ \t]*[=:]|[ \t])",
+    ),
+    # npm's per-registry credentials set on a command line (with "=" they are kv_secret's):
+    # "npm config set //registry.npmjs.org/:_authToken npm_...", ":_password", ":_auth".
+    Alternative(
+        "npm_auth",
+        KIND_API_KEY,
+        "[:]",
+        r":_(?:authToken|auth|password)[\"']?[ \t]+[\"']?(?P<npm_auth_v>[^\s\"']{8,512})",
+        value_groups=("npm_auth_v",),
+        validate=_not_a_reference,
+        keywords=(":_auth", ":_password"),
+        after_keyword=r"(?:Token)?[\"']?[ \t]",
+    ),
+    # XML settings: .NET's `<add key="ApiKey" value="..." />` and Java's properties
+    # `<entry key="db.password">...</entry>`, where the key names a secret or a password.
+    *(
+        Alternative(
+            f"xml_setting_{kind.lower()}",
+            kind,
+            "[k]",
+            r"key=\"[A-Za-z0-9_.:\-]{1,64}\"(?:[ \t]+value=\"(?P<xml_setting_"
+            + kind.lower()
+            + r"_v>[^\"\r\n]{1,512})\"|[ \t]*>(?P<xml_setting_"
+            + kind.lower()
+            + r"_e>[^<\r\n]{1,512})</entry>)",
+            value_groups=(f"xml_setting_{kind.lower()}_v", f"xml_setting_{kind.lower()}_e"),
+            validate=_xml_setting(names),
+            keywords=("key",),
+            after_keyword='="',
+        )
+        for kind, names in ((KIND_PASSWORD, "password"), (KIND_API_KEY, "secret"))
     ),
     # `Authorization: Token ...`, `Authorization: ApiKey ...`: the credentials after any scheme
     # but Bearer and Basic (their branches follow), or with none.

@@ -51,6 +51,14 @@ UUID_KEY = "3f2c9a1e-7b4d-4e8a-9c6f-1d2e3f4a5b6c"
         # command lines
         "tool --api-key {} --verbose", "cli login --token {}", "run --client-secret '{}'",
         "deploy --auth-token={}",
+        # Rails' secret_key_base, a raw key in an environment variable
+        "SECRET_KEY_BASE={}", "secret_key_base: {}",
+        # XML settings: .NET's appSettings, Java's properties
+        '<add key="ApiKey" value="{}" />', '<add key="Stripe:SecretKey" value="{}"/>',
+        '<entry key="client.secret">{}</entry>',
+        # npm's per-registry token set on a command line
+        "npm config set //registry.npmjs.org/:_authToken {}",
+        "npm config set '//npm.pkg.github.com/:_authToken' '{}'",
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("value", [HEX_KEY, MIXED_KEY, B64_KEY, UUID_KEY])
@@ -124,6 +132,37 @@ def test_an_incoming_webhooks_secret_path_is_redacted(text: str, secret: str) ->
     assert output.count("<") == 1
 
 
+@pytest.mark.parametrize(
+    "template",
+    ["PRIVATE_KEY={}", "private_key = '{}'", "wallet.privateKey: {}", "--private-key {}"],
+)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",  # an Ethereum key
+        "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+        "MC4CAQAwBQYDK2VwBCIEIGv9Gb3xJ1kq7sP0Zc2m4R8tYw5uN6eL3aH1oQ9dV2fX",  # base64 (PKCS#8)
+    ],
+)
+def test_a_private_key_s_value_is_redacted_where_it_is_written(template: str, value: str) -> None:
+    assert_redacted_as_written(template.format(value), value, "API_KEY")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "private_key: Ed25519PrivateKey | Ed448PrivateKey",
+        "private_key: CertificateIssuerPrivateKeyTypes,",
+        "private_key = rust_openssl.hpke.MLKEM768X25519PrivateKey",
+        "private_key = serialization.load_pem_private_key(data, password=None)",
+        "private_key: /etc/ssl/private/server.key",
+        "private_key=None",
+    ],
+)
+def test_a_private_key_s_name_before_code_or_a_path_is_left_alone(text: str) -> None:
+    assert BuiltinDetector().find(text) == []
+
+
 NEAR_MISSES = [
     # code: annotations, variables, environment references, calls, attributes
     "api_key: str", "api_key: Optional[str] = None", "api_key=os.environ['OPENAI_API_KEY']",
@@ -151,6 +190,11 @@ NEAR_MISSES = [
     "continuationToken: eyJwYWdlIjoyfQ", "ssh-keygen -t ed25519 -C work-laptop-2024",
     # ("the token is 8c1f..." is a credential told in words: test_told_secrets.py)
     "sig: 8c1f2e3d4b5a69788f7e6d5c4b3a2910", "signal=SIGTERM", "design=flat2024",  # "sig" in a URL only
+    # settings that name no secret, or hold a reference
+    '<add key="PageSize" value="50" />', '<add key="ApiKey" value="${API_KEY}" />',
+    '<add key="ApiBaseUrl" value="https://api.example.com/v2" />', '<entry key="db.url">jdbc:x</entry>',
+    "private_key_path=/etc/ssl/private/server.key", "npm config set //r.example/:_authToken ${NPM_TOKEN}",
+    "npm config get :_authToken", "key_base: 16",
 ]  # fmt: skip
 
 

@@ -37,6 +37,13 @@ PASSWORDS = [
     # sshpass, glued or not
     ("sshpass -p '{v}' ssh -o StrictHostKeyChecking=no ec2-user@bastion uptime", "S3cr3t!"),
     ("sshpass -p{v} scp dump.sql root@db:/tmp", "hunter2"),
+    # container registries' logins
+    ("docker login -u ci -p {v} registry.example.com", "S3cr3t1"),
+    ("podman login quay.io -u bot -p '{v}'", "Tr0ub4dor&3"),
+    ("helm registry login registry.example.com -u ci -p {v}", "hunter22"),
+    # XML settings whose key names a password
+    ('<add key="Password" value="{v}"/>', "Tr0ub4dor3"),
+    ('<entry key="db.password">{v}</entry>', "S3cr3tPa55"),
     # curl's Basic credentials
     ("curl -u user:{v} https://api.example.com", "a1B2c3D4e5F6"),
     ('curl -s -u "admin:{v}" https://x', "p@ss w0rd"),
@@ -206,6 +213,10 @@ NOT_PASSWORDS = [
     "mysql://root@db/orders",
     "curl -u admin https://x; curl -u :$TOKEN https://x",  # prompts; a reference
     "sshpass -p $SSHPASS ssh host; sshpass -e ssh host",  # a reference, the environment
+    "docker run -p 8080:80 nginx",  # a port, and no login
+    "docker login -u ci --password-stdin registry.example.com < token.txt",
+    "docker login -u ci -p $REGISTRY_PASSWORD registry.example.com",  # a reference
+    '<add key="PasswordLength" value="12"/>',  # a setting about passwords
     "psql -h db -U app --password orders",  # psql's --password is a switch
     "pg_dump --password my_db2 > out.sql",
     "docker login --password-stdin < token.txt",
