@@ -74,16 +74,40 @@ _FILE_EXTENSIONS = frozenset(
 
 
 _USERINFO = re.compile(r"://[^\s/@]*:$")
-# Letters of the Latin alphabets with diacritics (Latin-1 Supplement, Latin Extended-A) too:
-# "josé@example.com" and "müller.jörg@example.de" are how such names are written (RFC 6531), and
-# an ASCII-only walk left "josé" whole and "müller.jö" behind. Other scripts stay outside, so
-# "連絡先はbob@example.comです" keeps the Japanese around the address.
-_LATIN_LETTERS: Final = frozenset(c for c in map(chr, range(0xC0, 0x180)) if c.isalpha())
-# The same letters in a domain's labels: internationalized names such as "bücher.de" are written
-# as such, not as their "xn--" form, in text (a top-level domain stays ASCII).
-_LATIN: Final = "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017f"
+# Letters of the Latin alphabets with diacritics (Latin-1 Supplement, Latin Extended-A), of Greek
+# and of Cyrillic too: "josé@example.com", "müller.jörg@example.de" and "иван@пример.рф" are how
+# such names are written (RFC 6531), and an ASCII-only walk left "josé" whole and "müller.jö"
+# behind. Scripts written without spaces stay outside, so "連絡先はbob@example.comです" keeps the
+# Japanese around the address.
+_LOCAL_LETTERS: Final = frozenset(
+    c for c in map(chr, [*range(0xC0, 0x180), *range(0x370, 0x400), *range(0x400, 0x500)])
+    if c.isalpha()
+)
+_GREEK_CYRILLIC: Final = "\u0370-\u03ff\u0400-\u04ff"
+# The same letters in a domain's labels, and those of Chinese, Japanese and Korean:
+# internationalized names such as "bücher.de", "пример.рф" and "例え.jp" are written as such, not
+# as their "xn--" form, in text.
+_DOMAIN_LETTERS: Final = (
+    "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017f"
+    + _GREEK_CYRILLIC
+    + "\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af"
+)
+# Top-level domains: ASCII, Greek or Cyrillic letters ("рф", "ελ"), and the internationalized
+# country and generic ones of scripts written without spaces, listed: their letters would run on
+# into the sentence after them ("info@example.中国的邮箱").
+_IDN_TLDS: Final = (
+    "中国", "中國", "香港", "台湾", "台灣", "新加坡", "澳門", "公司", "网络", "網絡", "在线", "网址",
+    "网店", "商城", "商店", "集团", "广告", "游戏", "移动", "手机", "みんな", "コム", "ストア",
+    "닷컴", "닷넷", "한국", "삼성", "ไทย", "भारत", "مصر", "السعودية", "امارات", "ایران", "قطر",
+    "الاردن", "المغرب", "عمان",
+)  # fmt: skip
+_TLD: Final = (
+    f"(?:[A-Za-z]{{2,24}}(?![A-Za-z0-9_\\-])"
+    f"|[{_GREEK_CYRILLIC}]{{2,24}}(?![A-Za-z0-9_\\-{_GREEK_CYRILLIC}])"
+    f"|(?:{'|'.join(_IDN_TLDS)})(?![A-Za-z0-9_\\-]))"
+)
 _ASCII_LOCAL_PART = frozenset(string.ascii_letters + string.digits + "._%+-")
-_LOCAL_PART = _ASCII_LOCAL_PART | _LATIN_LETTERS
+_LOCAL_PART = _ASCII_LOCAL_PART | _LOCAL_LETTERS
 
 
 def _email(text: str, start: int, end: int, floor: int) -> Span | None:
@@ -274,8 +298,8 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "email",
         KIND_EMAIL,
         "[@]",
-        rf"(?:[A-Za-z0-9{_LATIN}](?:[A-Za-z0-9{_LATIN}\-]{{0,61}}[A-Za-z0-9{_LATIN}])?\.)+"
-        r"[A-Za-z]{2,24}(?![A-Za-z0-9_\-])",
+        rf"(?:[A-Za-z0-9{_DOMAIN_LETTERS}](?:[A-Za-z0-9{_DOMAIN_LETTERS}\-]{{0,61}}"
+        rf"[A-Za-z0-9{_DOMAIN_LETTERS}])?\.)+" + _TLD,
         validate=_email,
         # A local-part character before the "@": "@context", "@dataclass" never reach Python.
         # The prefilter reads every non-ASCII character as "?" (``_prefilter``).

@@ -94,6 +94,15 @@ POSITIVES = [
     ("mail ops@über-shop.de,", "ops@über-shop.de", KIND_EMAIL),
     ("renée.o'neil@exämple.fr", "renée.o'neil@exämple.fr", KIND_EMAIL),
     ("x@ü.de", "x@ü.de", KIND_EMAIL),
+    # Greek and Cyrillic addresses (RFC 6531), and domains in Chinese, Japanese and Korean
+    ("написать: иван.петров@пример.рф, спасибо", "иван.петров@пример.рф", KIND_EMAIL),
+    ("пишите на ivan@почта.рус.", "ivan@почта.рус", KIND_EMAIL),
+    ("Контакт: ольга@example.com", "ольга@example.com", KIND_EMAIL),
+    ("email δοκιμή@παράδειγμα.ελ today", "δοκιμή@παράδειγμα.ελ", KIND_EMAIL),
+    ("info@example.中国的邮箱", "info@example.中国", KIND_EMAIL),
+    ("メール: taro@例え.jp まで", "taro@例え.jp", KIND_EMAIL),
+    ("연락처 kim@회사.한국", "kim@회사.한국", KIND_EMAIL),
+    ("連絡先はbob@例え.jpです", "bob@例え.jp", KIND_EMAIL),
     # a full-width or small "@" (CJK text, or written so on purpose), read as "@"
     ("連絡先: jane＠example.com", "jane＠example.com", KIND_EMAIL),
     ("jane﹫example.com.", "jane﹫example.com", KIND_EMAIL),
@@ -372,6 +381,8 @@ NEAR_MISSES = [
     '__version__ = "3.5.0.1" and RFC 5891 §4.2.3.1 and section 2.7.2.2',
     "aBcD:ef01:2345:6789:aBcD:ef01:127.0.0.1.1",
     "@über and @property and ＠mention",  # no name before the "@"
+    "привет @иван.петров и @ольга",  # mentions in Cyrillic
+    "версия@2.0 и пакет@лучший",  # no top-level domain
     # a bot token's shape without its id, or inside a longer word or time
     "12:AA" + "x" * 33,
     "10:30:AA" + "x" * 33,
