@@ -80,7 +80,8 @@ _USERINFO = re.compile(r"://[^\s/@]*:$")
 # behind. Scripts written without spaces stay outside, so "連絡先はbob@example.comです" keeps the
 # Japanese around the address.
 _LOCAL_LETTERS: Final = frozenset(
-    c for c in map(chr, [*range(0xC0, 0x180), *range(0x370, 0x400), *range(0x400, 0x500)])
+    c
+    for c in map(chr, [*range(0xC0, 0x180), *range(0x370, 0x400), *range(0x400, 0x500)])
     if c.isalpha()
 )
 _GREEK_CYRILLIC: Final = "\u0370-\u03ff\u0400-\u04ff"

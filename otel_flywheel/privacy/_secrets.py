@@ -560,8 +560,7 @@ def _keyed_secret(text: str, start: int, end: int, floor: int) -> tuple[int, int
 
 
 def _not_a_reference(text: str, start: int, end: int, floor: int) -> Span | None:
-    value = text[start:end]
-    return None if is_placeholder(value) or is_reference(value) else (start, end)
+    return None if is_reference(text[start:end]) else (start, end)
 
 
 _XML_SETTING_KEY: Final = re.compile(r'key="([^"]*)"')
@@ -575,7 +574,7 @@ def _xml_setting(names: str) -> Validator:
         opening = text.rfind("<", 0, start)
         key = _XML_SETTING_KEY.search(text, opening, start) if opening >= 0 else None
         value = text[start:end]
-        if key is None or is_placeholder(value) or is_reference(value):
+        if key is None or is_reference(value):
             return None
         name = key.group(1)
         if names == "password":
