@@ -386,8 +386,8 @@ _AREA_CODE_CLOSED = r"(?:(?<=\(.)[0-9]{0,5}\)[ .\-/]?[0-9])?"
 # (Markdown's "**Phone:** ", a key-value table's " | ", an XML element's ">"), with CJK text's
 # full-width colon and space.
 _CONTEXT_GAP_CLASS: Final = r"[ \t\n.:=#\"'(\-*|>：　]"
-_CONTEXT_GAP: Final = _CONTEXT_GAP_CLASS + "{1,4}"
-_ASCII_GAP: Final = r"[ \t\n.:=#\"'(\-*|>]{1,4}"  # the compiled scan's: ASCII patterns only
+_CONTEXT_GAP: Final = _CONTEXT_GAP_CLASS + "{1,6}"
+_ASCII_GAP: Final = r"[ \t\n.:=#\"'(\-*|>]{1,6}"  # the compiled scan's: ASCII patterns only
 _CONTEXT_WORDS: Final = (
     r"(?:(?:phone|mobile|mob|cell|tel|telephone|telefon|telefono|tlf|fax|whatsapp|sms|callback"
     r"|msisdn)"
@@ -451,7 +451,7 @@ def _after_a_word(endings: tuple[str, ...]) -> str:
     gap = _CONTEXT_GAP_CLASS
     return (
         "(?:"
-        + "|".join(f"(?<={last}{gap}{{{n}}}.)(?<={pairs}{gap}{{{n}}}.)" for n in range(1, 5))
+        + "|".join(f"(?<={last}{gap}{{{n}}}.)(?<={pairs}{gap}{{{n}}}.)" for n in range(1, 7))
         + ")"
     )
 

@@ -119,6 +119,59 @@ def test_credentials_in_otel_header_arrays_never_reach_the_pipeline(serve):
     assert list(attributes["http.request.header.accept"]) == ["application/json"]
 
 
+def test_a_payment_agent_s_card_code_stack_key_and_markdown_phone_never_reach_the_pipeline(serve):
+    # What a payment agent's trace holds: the card's code beside its number in a tool's
+    # arguments, its search tool's key in a logged configuration, and the model's Markdown.
+    server: RunningServer = serve()
+    provider = exporting_provider(server.traces_url)
+    tracer = provider.get_tracer("support-agent")
+    values = {
+        "cvc": "314",
+        "card": "4242424242424242",
+        "tavily": "tvly-" + "a1B2c3D4" * 4,
+        "phone": "4155550132",
+        "pin": "4921",
+    }
+    with tracer.start_as_current_span(
+        "support_agent",
+        attributes={
+            SA.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.AGENT.value,
+            SA.INPUT_VALUE: f"Pay my order, and call me back. PIN: {values['pin']}",
+        },
+    ) as root:
+        with tracer.start_as_current_span(
+            "create_payment",
+            attributes={
+                SA.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.TOOL.value,
+                SA.TOOL_NAME: "create_payment",
+                SA.INPUT_VALUE: json.dumps(
+                    {
+                        "amount": 4999,
+                        "card": {"number": values["card"], "exp_month": 12, "cvc": values["cvc"]},
+                    }
+                ),
+                "tool.config": f"TavilyClient(api_key={values['tavily']!r}, max_results=5)",
+            },
+        ) as tool:
+            tool.set_attribute(SA.OUTPUT_VALUE, json.dumps({"status": "succeeded"}))
+        root.set_attribute(
+            SA.OUTPUT_VALUE,
+            f"Paid.\n\n| Field | Value |\n|---|---|\n| **Phone** | {values['phone']} |",
+        )
+    assert provider.force_flush(30_000)
+    provider.shutdown()
+
+    [trace] = server.pipeline.wait_for(1, timeout_seconds=30)
+    exported = trace.to_json()
+    leaked = [name for name, value in values.items() if value in exported]
+    assert leaked == []
+    payment = trace.steps[1].tool
+    assert payment is not None
+    assert payment.arguments["card"]["cvc"] == "<PASSWORD>"
+    assert payment.arguments["card"]["exp_month"] == 12
+    assert payment.arguments["amount"] == 4999
+
+
 def test_a_trace_through_serve_equals_the_trace_the_in_process_processor_captures(serve):
     server: RunningServer = serve()
     in_process = InMemoryPipeline()
