@@ -62,12 +62,16 @@ _LOOKALIKES: Final = (
 )
 
 
+def _digits_from(*zeros: int) -> tuple[tuple[str, str], ...]:
+    return tuple((chr(zero + digit), str(digit)) for zero in zeros for digit in range(10))
+
+
 # A script's letter in every sentence of it (alef; the vowel sign "aa" of Devanagari and of
-# Bengali), and where its digit zero is.
+# Bengali), and its digits read as ASCII ones.
 _NATIVE_DIGITS: Final = (
-    ("\u0627", (0x0660, 0x06F0)),  # Arabic-Indic; Extended Arabic-Indic (Persian, Urdu)
-    ("\u093e", (0x0966,)),  # Devanagari
-    ("\u09be", (0x09E6,)),  # Bengali
+    ("\u0627", _digits_from(0x0660, 0x06F0)),  # Arabic-Indic; Extended (Persian, Urdu)
+    ("\u093e", _digits_from(0x0966)),  # Devanagari
+    ("\u09be", _digits_from(0x09E6)),  # Bengali
 )
 _SHORT: Final = 256  # a text this short is looked through for every script's digits
 
@@ -87,10 +91,9 @@ def with_ascii_lookalikes(text: str) -> str:
         if char in text:
             text = text.replace(char, ascii)
     short = len(text) <= _SHORT
-    for letter, zeros in _NATIVE_DIGITS:
+    for letter, digits in _NATIVE_DIGITS:
         if short or letter in text:
-            for zero in zeros:
-                for digit in range(10):
-                    if chr(zero + digit) in text:
-                        text = text.replace(chr(zero + digit), str(digit))
+            for char, ascii in digits:
+                if char in text:
+                    text = text.replace(char, ascii)
     return text

@@ -275,7 +275,7 @@ class Redactor:
             return KIND_PHONE
         if names_contact(key) and is_contact_phone(value):
             return KIND_PHONE
-        if names_code(key) and is_code_value(key, value):
+        if is_code_value(key, value):  # its key read once: it names a code, or not
             return KIND_PASSWORD
         return KIND_SSN if names_ssn(key) and is_ssn_value(value) else None
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from typing import Final
 
 from otel_flywheel.privacy._shapes import ACCESS_LOG_TIMES, Alternative, Span, Start, Validator
@@ -254,6 +255,10 @@ def is_credential_header_value(key: str, value: str) -> bool:
 def names_password(key: str) -> bool:
     """Whether a JSON field or attribute named ``key`` holds a password."""
     return _PASSWORD_KEY.fullmatch(key) is not None
+
+
+def _names_a_password(key: str) -> bool:
+    return names_password(key) or names_pass(key)
 
 
 def names_pass(key: str) -> bool:
@@ -566,9 +571,9 @@ def _not_a_reference(text: str, start: int, end: int, floor: int) -> Span | None
 _XML_SETTING_KEY: Final = re.compile(r'key="([^"]*)"')
 
 
-def _xml_setting(names: str) -> Validator:
-    """A setting's value whose key names a password (``names == "password"``) or a secret,
-    not a placeholder or a reference (``${DB_PASSWORD}``)."""
+def _xml_setting(names: Callable[[str], bool]) -> Validator:
+    """A setting's value whose key ``names`` accepts, not a placeholder or a reference
+    (``${DB_PASSWORD}``)."""
 
     def validate(text: str, start: int, end: int, floor: int) -> Span | None:
         opening = text.rfind("<", 0, start)
@@ -576,12 +581,7 @@ def _xml_setting(names: str) -> Validator:
         value = text[start:end]
         if key is None or is_reference(value):
             return None
-        name = key.group(1)
-        if names == "password":
-            named = names_password(name) or names_pass(name)
-        else:
-            named = names_secret(name)
-        return (start, end) if named else None
+        return (start, end) if names(key.group(1)) else None
 
     return validate
 
@@ -863,7 +863,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
             keywords=("key",),
             after_keyword='="',
         )
-        for kind, names in ((KIND_PASSWORD, "password"), (KIND_API_KEY, "secret"))
+        for kind, names in ((KIND_PASSWORD, _names_a_password), (KIND_API_KEY, names_secret))
     ),
     # `Authorization: Token ...`, `Authorization: ApiKey ...`: the credentials after any scheme
     # but Bearer and Basic (their branches follow), or with none.
