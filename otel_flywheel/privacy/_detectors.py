@@ -10,7 +10,7 @@ and the merging of several detectors' matches.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Final, Protocol, runtime_checkable
@@ -37,6 +37,7 @@ from otel_flywheel.privacy._pii import (
     keep_compiled_metadata,
     national_phone_alternatives,
 )
+from otel_flywheel.privacy._prefilter import all_offsets
 from otel_flywheel.privacy._scan import Scanner
 from otel_flywheel.privacy._secrets import (
     KIND_ANTHROPIC_KEY,
@@ -54,6 +55,7 @@ from otel_flywheel.privacy._secrets import (
     SECRET_KINDS,
 )
 from otel_flywheel.privacy._shapes import Match
+from otel_flywheel.privacy._tables import HEADER_STARTS, values_in_tables
 from otel_flywheel.privacy._told import TOLD_ALTERNATIVES
 
 __all__ = [
@@ -117,7 +119,7 @@ def _scanner(kinds: frozenset[str], regions: tuple[str, ...]) -> Scanner:
         candidates.append(CONTEXT_PHONE_ALTERNATIVE)  # last: any other reading of the digits wins
     if KIND_PHONE in kinds:
         keep_compiled_metadata()
-    return Scanner([a for a in candidates if a.kind in kinds])
+    return Scanner([a for a in candidates if a.kind in kinds], reported=HEADER_STARTS)
 
 
 # How many levels of JSON string escapes are read: an OpenInference request holds the tool call's
@@ -170,28 +172,36 @@ class BuiltinDetector:
         # (``_decoding``): a tool call's arguments inside a request's JSON, JSON quoted in an
         # exception message, a scraped page's "&nbsp;" between digit groups.
         layers: list[Decoded] = []
+        json_read: Decoded | None = None  # the JSON escapes read, where they were read last
         read = text
         for _ in range(_JSON_NESTING):  # JSON in a JSON string in a JSON string ...
             if "\\" not in read or (unescaped := json_unescaped(read)) is None:
                 break
-            layers.append(unescaped)
+            layers.append(json_read := unescaped)
             read = unescaped.text
         if "&" in read and (unescaped := html_unescaped(read)) is not None:
             layers.append(unescaped)
             read = unescaped.text
-        found = self._find_in_decoded(read)
+            json_read = None
+        found = self._find_in_decoded(read, json_read)
         for layer in reversed(layers):
             written = layer.written
             found = [Match(written(m.start), written(m.end), m.kind) for m in found]
         return found
 
-    def _find_in_decoded(self, text: str) -> list[Match]:
-        """``text`` with its JSON and HTML escapes read: look-alikes read as ASCII, the scan,
-        then the runs of URL-encoded characters read decoded."""
+    def _find_in_decoded(self, text: str, json_read: Decoded | None) -> list[Match]:
+        """``text`` with its JSON and HTML escapes read (``json_read``: the JSON escapes, where
+        they were the last read): look-alikes read as ASCII, the scan, the columns of tables
+        whose header names their kind, then the runs of URL-encoded characters read decoded."""
         # Typographic spaces, hyphens and full-width digits read as ASCII (``_lookalikes``): the
         # offsets are the same, so the value is redacted as written.
         read = with_ascii_lookalikes(text)
-        found = self._scanner.find(read)
+        found, header_ends = self._scanner.find_reporting(read)
+        if header_ends and (cells := self._in_tables(read, header_ends, json_read)):
+            # The header says what its cells are: a reading of the same digits as another kind
+            # inside a cell gives way to it; one reaching past a cell is merged with it.
+            spans = [(m.start, m.end) for m in cells]
+            found = merge_matches([*(m for m in found if not _within_any(m, spans)), *cells])
         if any(trigger in read for trigger in URL_TRIGGERS):
             # Values in URLs, encoded ("?email=jane%40example.com"): read there decoded instead,
             # but for secrets, which are also found as written: a password's own "%" is literal
@@ -201,6 +211,18 @@ class BuiltinDetector:
                 kept = [m for m in found if m.kind in SECRET_KINDS or not _inside_any(m, runs)]
                 return merge_matches([*kept, *decoded]) if decoded else kept
         return found
+
+    def _in_tables(
+        self, text: str, header_ends: list[int], json_read: Decoded | None
+    ) -> list[Match]:
+        # In JSON read from its escapes, a string's quotes (those not read from an escape) end
+        # a table's lines: found only here, where a header was reported.
+        edges: list[int] = []
+        if json_read is not None:
+            escaped = json_read.at
+            edges = [at for at in all_offsets(text, '"') if not _holds(escaped, at)]
+        found = values_in_tables(text, header_ends, edges=edges)
+        return [m for m in found if m.kind in self.kinds]
 
     def _scan_as_ascii(self, text: str) -> list[Match]:
         """The scan of ``text`` with look-alikes read as ASCII (for a decoded URL run)."""
@@ -340,6 +362,20 @@ def find_all(text: str, detectors: Sequence[Detector]) -> list[Match]:
     for detector in detectors:
         candidates.extend(m for m in detector.find(text) if 0 <= m.start < m.end <= len(text))
     return merge_matches(candidates)
+
+
+_AFTER_ANY: Final = float("inf")
+
+
+def _within_any(match: Match, spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether ``match`` lies inside one of ``spans`` (sorted, apart)."""
+    i = bisect_right(spans, (match.start, _AFTER_ANY)) - 1
+    return i >= 0 and spans[i][0] <= match.start and match.end <= spans[i][1]
+
+
+def _holds(sorted_items: Sequence[int], item: int) -> bool:
+    i = bisect_left(sorted_items, item)
+    return i < len(sorted_items) and sorted_items[i] == item
 
 
 def _inside_any(match: Match, runs: Sequence[tuple[int, int]]) -> bool:

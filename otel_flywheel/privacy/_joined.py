@@ -24,6 +24,7 @@ from typing import Any, Final
 from otel_flywheel.privacy._detectors import Detector, find_all, merge_matches
 from otel_flywheel.privacy._json import ORJSON_FLOAT_LIMITS
 from otel_flywheel.privacy._shapes import Match
+from otel_flywheel.privacy._tables import COLUMN_KEYS, named_columns
 
 __all__ = ["JOIN", "JsonDocument", "find_in_each", "is_joinable"]
 
@@ -120,7 +121,9 @@ class JsonDocument:
         "_is_allowed",
         "_kind_under",
         "_known",
+        "_walk_again",
         "by_key",
+        "rows",
         "texts",
         "value",
         "whole_only",
@@ -145,11 +148,21 @@ class JsonDocument:
         self.wide_float = False
         self._is_allowed = is_allowed
         self._known = known  # is_allowed's answers remembered so far, or None
+        # A table's rows whose columns are named (``_tables.COLUMN_KEYS``), by id: the named
+        # columns' names. Met before their names (``{"rows": ..., "columns": ...}``), the
+        # document is walked again, once.
+        self.rows: dict[int, dict[int, str]] = {}
+        self._walk_again = False
         if type(value) is dict or type(value) is list:
             self._collect(value)
+            if self._walk_again:
+                self.texts.clear()
+                self.whole_only.clear()
+                self.by_key.clear()
+                self._collect(value)
 
     def _collect(self, node: Any) -> None:
-        texts, is_allowed, known = self.texts, self._is_allowed, self._known
+        texts, is_allowed, known, rows = self.texts, self._is_allowed, self._known, self.rows
         append = texts.append
         if type(node) is dict:
             for key, child in node.items():
@@ -164,6 +177,8 @@ class JsonDocument:
                             self.whole_only.add(len(texts))
                             append(number)
                             continue
+                    elif not allowed and type(child) is list and key in COLUMN_KEYS:
+                        self._name_rows(node, key, child)  # then walked as any list
                     elif not allowed and type(child) is list and self._strings_by_key(key, child):
                         continue
                 if allowed:
@@ -171,6 +186,8 @@ class JsonDocument:
                 kind = type(child)
                 if kind is str:
                     append(child)
+                elif kind is list and rows and id(child) in rows:
+                    self._collect_rows(child, rows[id(child)])
                 elif kind is dict or kind is list:
                     self._collect(child)
                 elif (kind is int or kind is float) and not -(10**12) < child < 10**12:
@@ -184,6 +201,44 @@ class JsonDocument:
                     self._collect(child)
                 elif (kind is int or kind is float) and not -(10**12) < child < 10**12:
                     self._add_number(child)
+
+    def _name_rows(self, node: dict[str, Any], key: str, columns: list[Any]) -> None:
+        """Beside a list of columns under ``key``, a list of rows as long as it is: its named
+        columns' cells are read by their names (``_collect_rows``)."""
+        named = named_columns(columns)
+        if not named:
+            return
+        width, before = len(columns), True
+        for sibling, value in node.items():
+            if sibling == key:
+                before = False
+            elif (
+                type(value) is list
+                and value
+                and id(value) not in self.rows
+                and all(type(row) is list and len(row) == width for row in value)
+            ):
+                self.rows[id(value)] = named
+                self._walk_again = self._walk_again or before  # its cells are collected already
+
+    def _collect_rows(self, rows: list[list[Any]], named: dict[int, str]) -> None:
+        """A table's rows: a named column's cell is marked with its kind where it is written
+        as one (``kind_under``, as for a field of that name); every other cell as in a list."""
+        texts, kind_under = self.texts, self._kind_under
+        for row in rows:
+            for column, cell in enumerate(row):
+                name = named.get(column)
+                held = kind_under(name, cell) if name is not None else None
+                if held is None:
+                    self._collect([cell])
+                    continue
+                self.by_key[len(texts)] = held
+                if type(cell) is int:  # a phone number written as an integer
+                    row[column] = digits = str(cell)  # what its result replaces
+                    self.whole_only.add(len(texts))
+                    texts.append(digits)
+                else:
+                    texts.append(cell)
 
     def _strings_by_key(self, key: str, strings: list[Any]) -> bool:
         """A list of strings under a key that says what each holds (a header's values, as

@@ -25,13 +25,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from otel_flywheel.privacy._shapes import Start
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Prefilter", "WordFinder", "all_offsets", "char_offsets", "hyperscan_available"]
+__all__ = [
+    "Places",
+    "Prefilter",
+    "WordFinder",
+    "all_offsets",
+    "char_offsets",
+    "hyperscan_available",
+]
 
 try:  # required where it has wheels, optional elsewhere: see docs/decisions.md (issue 16)
     import hyperscan as _hyperscan
@@ -39,11 +46,19 @@ except ImportError:  # pragma: no cover - platforms without a wheel
     _hyperscan = None  # type: ignore[assignment]
 
 _hs: Any = _hyperscan  # the module, or None; Any: the code below guards every use
-_PLACES, _RULED_OUT, _MARKS = 0, 1, 2  # where a pattern's matches go
+_PLACES, _RULED_OUT, _MARKS, _REPORTS = 0, 1, 2, 3  # where a pattern's matches go
 
 
 def hyperscan_available() -> bool:
     return _hs is not None
+
+
+class Places(NamedTuple):
+    """What one pass of a ``Prefilter`` found in a text."""
+
+    starts: list[int]  # sorted codes ``position * groups + group``
+    marked: bool  # a marking pattern matched (``Start.marks``)
+    reported: list[int]  # where the reporting patterns' matches end, ascending (``Start.reports``)
 
 
 class Prefilter:
@@ -64,7 +79,9 @@ class Prefilter:
             for start in starts:
                 width = start.width
                 to = _MARKS if start.marks else _RULED_OUT if start.rules_out else _PLACES
-                if start.anchor_at < 0:  # counted from where the match ends: no width needed
+                if start.reports:  # where the match ends, in the text: ``code // count``
+                    self._targets.append((-count, False, _REPORTS))
+                elif start.anchor_at < 0:  # counted from where the match ends: no width needed
                     add = group + (start.anchor_at - 1) * count
                     self._targets.append((add, False, to))
                 elif width is None and not start.marks:  # Hyperscan tracks where it starts
@@ -92,7 +109,7 @@ class Prefilter:
                         _hs.HS_FLAG_SINGLEMATCH
                         if s.marks
                         else 0
-                        if s.width is not None or s.anchor_at < 0
+                        if s.width is not None or s.anchor_at < 0 or s.reports
                         else _hs.HS_FLAG_SOM_LEFTMOST
                     )
                     | (_hs.HS_FLAG_CASELESS if s.caseless else 0)
@@ -111,13 +128,14 @@ class Prefilter:
 
     def starts(self, text: str) -> list[int]:
         """Where each group may match in ``text``: sorted codes ``position * groups + group``."""
-        return self.starts_marked(text)[0]
+        return self.places(text).starts
 
-    def starts_marked(self, text: str) -> tuple[list[int], bool]:
-        """``starts``, and whether a marking pattern (``Start.marks``) matched."""
+    def places(self, text: str) -> Places:
+        """``starts``, whether a marking pattern (``Start.marks``) matched, and where the
+        reporting ones (``Start.reports``) matches end."""
         # One byte per character, after a newline: a left boundary for the text's first one.
         data = b"\n" + (text.encode("ascii") if text.isascii() else text.encode("ascii", "replace"))
-        lists: tuple[list[int], list[int], list[int]] = ([], [], [])
+        lists: tuple[list[int], ...] = ([], [], [], [])
         targets, count = self._targets, self.groups
 
         def on_match(pattern_id: int, start: int, end: int, _flags: int, _context: Any) -> None:
@@ -125,8 +143,12 @@ class Prefilter:
             lists[to].append((start if from_start else end) * count + add)
 
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
-        found, ruled_out, marks = lists
-        return sorted(set(found).difference(ruled_out)), bool(marks)
+        found, ruled_out, marks, reports = lists
+        return Places(
+            sorted(set(found).difference(ruled_out)),
+            bool(marks),
+            sorted({code // count for code in reports}) if reports else reports,
+        )
 
     def _scratch(self) -> Any:
         scratch = getattr(self._local, "scratch", None)

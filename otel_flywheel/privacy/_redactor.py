@@ -27,6 +27,7 @@ from otel_flywheel.privacy._cache import DEFAULT_MAX_ENTRIES, ResultCache
 from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
 from otel_flywheel.privacy._joined import is_joinable
 from otel_flywheel.privacy._keyed import kind_under, names_a_kind
+from otel_flywheel.privacy._tables import COLUMN_KEYS
 
 __all__ = [
     "DEFAULT_ALLOW_KEYS",
@@ -208,7 +209,9 @@ class Redactor:
             allowed = key in self._allow_keys or key.startswith(self._allow_prefixes)
             # Keys repeat (JSON field names, attributes): remembered, so that the walk over a
             # document asks only about new keys and those naming a password or a phone number.
-            if len(self._allowed) < _REMEMBERED_KEYS and (allowed or not names_a_kind(key)):
+            if len(self._allowed) < _REMEMBERED_KEYS and (
+                allowed or not (key in COLUMN_KEYS or names_a_kind(key))
+            ):
                 self._allowed[key] = allowed
         return allowed
 

@@ -191,7 +191,13 @@ class _Group:
 class Scanner:
     """The compiled branches of a built-in detector, and the scan over a string."""
 
-    def __init__(self, alternatives: Sequence[Alternative], *, prefilter: bool = True) -> None:
+    def __init__(
+        self,
+        alternatives: Sequence[Alternative],
+        *,
+        reported: Sequence[Start] = (),
+        prefilter: bool = True,
+    ) -> None:
         # Group by anchor, keeping each group's branches in their order (which branch wins at a
         # place); groups cannot compete, since their anchors differ.
         grouped: dict[str, list[Alternative]] = {}
@@ -231,8 +237,22 @@ class Scanner:
         self._ascii_keywords = tuple(k for k in self._keywords if k[0].isascii())
         self._word_keyword = [i for i, (k, _) in enumerate(self._keywords) if not k.isascii()]
         self._words = WordFinder([self._keywords[i][0] for i in self._word_keyword])
+        # Places the caller reads itself (``Start.reports``), found in the same pass: as the
+        # last group, which has no branches; without Hyperscan, by ``re`` (``_reported_ends``).
+        self._reported = tuple(reported)
+        self._reported_regex = (
+            re.compile("|".join(f"(?{'i' if s.caseless else ''}:{s.pattern})" for s in reported))
+            if reported
+            else None
+        )
         self._prefilter = (
-            Prefilter.load([*keyword_starts, *(group.starts() for group in self._groups)])
+            Prefilter.load(
+                [
+                    *keyword_starts,
+                    *(group.starts() for group in self._groups),
+                    *([self._reported] if self._reported else []),
+                ]
+            )
             if prefilter and self._groups
             else None
         )
@@ -244,23 +264,30 @@ class Scanner:
         short text, where one search call costs less than a search per group) and from the
         keyword candidates; the earliest is validated next. An accepted value moves every source
         past it; a rejected one moves only its own source, one character on."""
+        return self.find_reporting(text)[0]
+
+    def find_reporting(self, text: str) -> tuple[list[Match], list[int]]:
+        """``find``, and where the ``reported`` patterns' matches end in ``text``, ascending
+        (with Hyperscan, every end; with ``re`` alone, those of matches that do not overlap)."""
         if self._prefilter is not None:  # faster from the shortest texts on (benchmarks.md)
             return self.find_prefiltered(text)
         if len(text) < _SHORT_TEXT:
-            return self.find_with(text, [self._combined] if self._combined is not None else [])
-        return self.find_with(text, self.group_regexes())
+            regexes = [self._combined] if self._combined is not None else []
+        else:
+            regexes = self.group_regexes()
+        return self.find_with(text, regexes), self._reported_ends(text)
 
-    def find_prefiltered(self, text: str) -> list[Match]:
-        """``find`` where the prefilter says a keyword or a group's regex may match, in text
-        order: the same matches as ``find_with`` and the groups' regexes, since nothing matches
-        anywhere else and the places are visited in the order that scan picks them (a keyword
-        before a group at one place, groups in their order)."""
+    def find_prefiltered(self, text: str) -> tuple[list[Match], list[int]]:
+        """``find_reporting`` where the prefilter says a keyword or a group's regex may match, in
+        text order: the same matches as ``find_with`` and the groups' regexes, since nothing
+        matches anywhere else and the places are visited in the order that scan picks them (a
+        keyword before a group at one place, groups in their order)."""
         assert self._prefilter is not None, "no prefilter: Hyperscan is not installed"
         count, keywords = self._prefilter.groups, len(self._keywords)
         groups, keyword_branches = self._groups, self._keyword_branches
         found: list[Match] = []
         position = 0
-        codes, marked = self._prefilter.starts_marked(text)
+        codes, marked, reported = self._prefilter.places(text)
         if marked:
             word_keyword = self._word_keyword
             words = [at * count + word_keyword[w] for at, w in self._words.positions(text)]
@@ -287,7 +314,7 @@ class Scanner:
             if accepted is not None:
                 found.append(accepted[0])
                 position = accepted[1]
-        return found
+        return found, reported
 
     def group_regexes(self) -> list[re.Pattern[str]]:
         """The groups' regexes, searched by ``re`` alone."""
@@ -325,6 +352,13 @@ class Scanner:
                 for index, head in enumerate(heads):
                     if head is not None and head.start() < position:
                         heads[index] = regexes[index].search(text, position)
+
+    def _reported_ends(self, text: str) -> list[int]:
+        """Where the ``reported`` patterns match in ``text``, for a scan without Hyperscan: in
+        the text it scans, after a newline (``_prefilter``)."""
+        if self._reported_regex is None:
+            return []
+        return [m.end() - 1 for m in self._reported_regex.finditer("\n" + text)]
 
     def _keyword_candidates(self, text: str) -> list[_Candidate]:
         if not self._keywords or len(text) < _SHORTEST_KEYWORD_VALUE:

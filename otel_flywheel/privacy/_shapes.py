@@ -70,13 +70,17 @@ class Start:
 
     ``marks``: not a place either: a match says the text may hold what the compiled scan cannot
     see (a word with non-ASCII letters, each a "?" to it), which the scanner then finds itself
-    (``WordFinder``). Reported at most once per text."""
+    (``WordFinder``). Reported at most once per text.
+
+    ``reports``: not a place of the scan's own: where each match ends is handed to the scan's
+    caller, which reads the text there itself (a table's header: ``_tables``)."""
 
     pattern: str
     anchor_at: int = 0
     caseless: bool = False
     rules_out: bool = False
     marks: bool = False
+    reports: bool = False
 
     @property
     def width(self) -> int | None:
