@@ -12,6 +12,7 @@ result) stay.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from key_fields import assert_redacted_as_written, redact, tool_span_both_ways
@@ -114,5 +115,6 @@ def test_a_payment_tool_s_card_never_leaves_with_its_code() -> None:
     assert redacted["billing"]["postal_code"] == "94103"
     assert redacted["amount"] == 4999
     for written in (exported.to_json(), trace.to_json()):
-        assert "314" not in written
+        # Standing alone: span ids and timestamps hold the digits "314" one run in ten.
+        assert re.search(r"(?<![0-9A-Za-z])314(?![0-9A-Za-z])", written) is None
         assert "4242424242424242" not in written
