@@ -37,7 +37,6 @@ from otel_flywheel.privacy._pii import (
     keep_compiled_metadata,
     national_phone_alternatives,
 )
-from otel_flywheel.privacy._prefilter import all_offsets
 from otel_flywheel.privacy._scan import Scanner
 from otel_flywheel.privacy._secrets import (
     KIND_ANTHROPIC_KEY,
@@ -55,7 +54,12 @@ from otel_flywheel.privacy._secrets import (
     SECRET_KINDS,
 )
 from otel_flywheel.privacy._shapes import Match
-from otel_flywheel.privacy._tables import HEADER_STARTS, values_in_tables
+from otel_flywheel.privacy._tables import (
+    HEADER_STARTS,
+    opens_json_columns,
+    values_in_json_text,
+    values_in_tables,
+)
 from otel_flywheel.privacy._told import TOLD_ALTERNATIVES
 
 __all__ = [
@@ -183,25 +187,23 @@ class BuiltinDetector:
             layers.append(unescaped)
             read = unescaped.text
             json_read = None
-        found = self._find_in_decoded(read, json_read)
-        for layer in reversed(layers):
-            written = layer.written
-            found = [Match(written(m.start), written(m.end), m.kind) for m in found]
+        found, json_tables = self._find_in_decoded(read, json_read)
+        found = _as_written(found, layers)
+        if json_tables and (cells := self._in_json_tables(text, layers)):
+            found = _with_cells(found, cells)
         return found
 
-    def _find_in_decoded(self, text: str, json_read: Decoded | None) -> list[Match]:
+    def _find_in_decoded(self, text: str, json_read: Decoded | None) -> tuple[list[Match], bool]:
         """``text`` with its JSON and HTML escapes read (``json_read``: the JSON escapes, where
         they were the last read): look-alikes read as ASCII, the scan, the columns of tables
-        whose header names their kind, then the runs of URL-encoded characters read decoded."""
+        whose header names their kind, then the runs of URL-encoded characters read decoded;
+        and whether the scan saw what may open a JSON table's columns (``\"columns\": [``)."""
         # Typographic spaces, hyphens and full-width digits read as ASCII (``_lookalikes``): the
         # offsets are the same, so the value is redacted as written.
         read = with_ascii_lookalikes(text)
         found, header_ends = self._scanner.find_reporting(read)
         if header_ends and (cells := self._in_tables(read, header_ends, json_read)):
-            # The header says what its cells are: a reading of the same digits as another kind
-            # inside a cell gives way to it; one reaching past a cell is merged with it.
-            spans = [(m.start, m.end) for m in cells]
-            found = merge_matches([*(m for m in found if not _within_any(m, spans)), *cells])
+            found = _with_cells(found, cells)
         if any(trigger in read for trigger in URL_TRIGGERS):
             # Values in URLs, encoded ("?email=jane%40example.com"): read there decoded instead,
             # but for secrets, which are also found as written: a password's own "%" is literal
@@ -209,19 +211,23 @@ class BuiltinDetector:
             runs, decoded = read_url_encoded(read, self._scan_as_ascii)
             if runs:
                 kept = [m for m in found if m.kind in SECRET_KINDS or not _inside_any(m, runs)]
-                return merge_matches([*kept, *decoded]) if decoded else kept
-        return found
+                found = merge_matches([*kept, *decoded]) if decoded else kept
+        return found, any(opens_json_columns(read, end) for end in header_ends)
+
+    def _in_json_tables(self, text: str, layers: list[Decoded]) -> list[Match]:
+        """The named columns' values of JSON tables written as text (``values_in_json_text``),
+        in ``text`` as written and in each reading of its JSON escapes that is JSON again."""
+        found = values_in_json_text(text)
+        for depth, layer in enumerate(layers):
+            if '"' in layer.text and (inner := values_in_json_text(layer.text)):
+                found.extend(_as_written(inner, layers[: depth + 1]))
+        return [m for m in found if m.kind in self.kinds]
 
     def _in_tables(
         self, text: str, header_ends: list[int], json_read: Decoded | None
     ) -> list[Match]:
-        # In JSON read from its escapes, a string's quotes (those not read from an escape) end
-        # a table's lines: found only here, where a header was reported.
-        edges: list[int] = []
-        if json_read is not None:
-            escaped = json_read.at
-            edges = [at for at in all_offsets(text, '"') if not _holds(escaped, at)]
-        found = values_in_tables(text, header_ends, edges=edges)
+        escaped = json_read.at if json_read is not None else None
+        found = values_in_tables(text, header_ends, escaped=escaped)
         return [m for m in found if m.kind in self.kinds]
 
     def _scan_as_ascii(self, text: str) -> list[Match]:
@@ -364,6 +370,23 @@ def find_all(text: str, detectors: Sequence[Detector]) -> list[Match]:
     return merge_matches(candidates)
 
 
+def _as_written(found: list[Match], layers: Sequence[Decoded]) -> list[Match]:
+    """Matches in the text read through ``layers`` (escapes read, in order), where they are
+    written in the text before them."""
+    for layer in reversed(layers):
+        written = layer.written
+        found = [Match(written(m.start), written(m.end), m.kind) for m in found]
+    return found
+
+
+def _with_cells(found: list[Match], cells: list[Match]) -> list[Match]:
+    """``found`` with a table's cells: the header says what its cells are, so another reading
+    inside a cell gives way to it (``078051120`` under "ssn"); one reaching past a cell is
+    merged with it."""
+    spans = sorted((m.start, m.end) for m in cells)
+    return merge_matches([*(m for m in found if not _within_any(m, spans)), *cells])
+
+
 _AFTER_ANY: Final = float("inf")
 
 
@@ -371,11 +394,6 @@ def _within_any(match: Match, spans: Sequence[tuple[int, int]]) -> bool:
     """Whether ``match`` lies inside one of ``spans`` (sorted, apart)."""
     i = bisect_right(spans, (match.start, _AFTER_ANY)) - 1
     return i >= 0 and spans[i][0] <= match.start and match.end <= spans[i][1]
-
-
-def _holds(sorted_items: Sequence[int], item: int) -> bool:
-    i = bisect_left(sorted_items, item)
-    return i < len(sorted_items) and sorted_items[i] == item
 
 
 def _inside_any(match: Match, runs: Sequence[tuple[int, int]]) -> bool:

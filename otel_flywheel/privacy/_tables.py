@@ -23,6 +23,7 @@ a ``COLUMN_KEYS`` list names, and the JSON walk (``_joined``) reads those cells 
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
@@ -32,7 +33,13 @@ from otel_flywheel.privacy._keyed import kind_under, names_a_kind
 from otel_flywheel.privacy._secrets import KIND_API_KEY, KIND_PASSWORD
 from otel_flywheel.privacy._shapes import Match, Start
 
-__all__ = ["COLUMN_KEYS", "HEADER_STARTS", "named_columns", "values_in_tables"]
+__all__ = [
+    "COLUMN_KEYS",
+    "HEADER_STARTS",
+    "named_columns",
+    "values_in_json_text",
+    "values_in_tables",
+]
 
 # Words in every header ``names_a_kind`` answers for, ASCII (the prefilter sees other letters as
 # "?"; "t?l?phone" still holds "phone"): a superset, since ``names_a_kind`` decides.
@@ -50,7 +57,22 @@ _HEADER_CELL: Final = (
     "(?:" + "|".join(w.replace("?", "[?]") for w in _KIND_WORDS) + ")"
     "[A-Za-z0-9_ .\\-#]{0,16}" + _CELL_EDGE + "{0,4}[,;\\t|\\r\\n]"
 )
-HEADER_STARTS: Final = (Start(_HEADER_CELL, caseless=True, reports=True),)
+# Keys under which JSON lists a table's columns, beside its rows: names ("columns": ["id",
+# "phone"]) or descriptions with a name ("columns": [{"name": "phone", "type": "varchar"}]).
+COLUMN_KEYS: Final = frozenset(
+    {"columns", "column_names", "columnNames", "colnames", "cols", "headers", "header", "fields",
+     "field_names", "fieldNames"}
+)  # fmt: skip
+# Such a list in JSON written as text (a tool's result inside a request's messages).
+_COLUMNS_MEMBER: Final = '"(?:' + "|".join(sorted(COLUMN_KEYS)) + ')"[ \\t\\r\\n]*:[ \\t\\r\\n]*\\['
+_COLUMNS_MEMBER_RE: Final = re.compile(_COLUMNS_MEMBER)
+_NEXT_MEMBER: Final = re.compile(r'[ \t\r\n]*,[ \t\r\n]*"(?:[^"\\]|\\.)*"[ \t\r\n]*:[ \t\r\n]*')
+_JSON_SPACE: Final = re.compile(r"[ \t\r\n]*")
+_JSON_VALUE: Final = json.JSONDecoder().raw_decode  # (text, at) -> (value, end)
+HEADER_STARTS: Final = (
+    Start(_HEADER_CELL, caseless=True, reports=True),
+    Start(_COLUMNS_MEMBER, reports=True),
+)
 
 # A rule under a header: Markdown's ("|---|:---:|", "--- | ---") or psql's ("----+----").
 _RULE: Final = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:[|+][ \t]*:?-+:?[ \t]*)+\|?[ \t]*")
@@ -63,6 +85,8 @@ _NAME: Final = re.compile(r"(?:[^\W\d][\w#/()\-]*\.?(?: [\w#/()\-]+\.?){0,3})?")
 # A header's cell longer than this is text, not a name: asking the key rules about a sentence
 # costs tens of microseconds.
 _LONGEST_NAME: Final = 48
+# A line longer than this is no table's header (a minified JSON document, a long log line).
+_LONGEST_HEADER: Final = 2048
 # How a name is asked about: its words joined as a key's are ("API Key" -> "API_Key").
 _NAME_EDGES: Final = " \t\"'*`.#:"
 _SPACES: Final = re.compile(r"[ \t]+")
@@ -72,12 +96,6 @@ _DELIMITERS: Final = "|\t;,"
 _SECRET_KINDS: Final = frozenset({KIND_PASSWORD, KIND_API_KEY})
 
 
-# Keys under which JSON lists a table's columns, beside its rows: names ("columns": ["id",
-# "phone"]) or descriptions with a name ("columns": [{"name": "phone", "type": "varchar"}]).
-COLUMN_KEYS: Final = frozenset(
-    {"columns", "column_names", "columnNames", "colnames", "cols", "headers", "header", "fields",
-     "field_names", "fieldNames"}
-)  # fmt: skip
 _NAME_FIELDS: Final = ("name", "column_name", "columnName", "field", "label", "title")
 
 
@@ -90,10 +108,84 @@ def named_columns(columns: list[Any]) -> dict[int, str]:
         if (
             type(title) is str
             and len(title) <= _LONGEST_NAME
-            and names_a_kind(name := _SPACES.sub("_", title.strip()))
+            and names_a_kind(name := _SPACES.sub("_", title.strip(_NAME_EDGES)))
         ):
             named[index] = name
     return named
+
+
+def opens_json_columns(text: str, end: int) -> bool:
+    """Whether a place ``HEADER_STARTS`` reported, ending at ``end``, opens a JSON table's list
+    of columns (``"columns": [``) rather than ends a header's cell."""
+    return text[end - 1] == "["
+
+
+def values_in_json_text(text: str) -> list[Match]:
+    """The named columns' values of the tables in JSON written as text: a tool's result inside
+    a request's messages, which the redactor scans as a string. Each list under a
+    ``COLUMN_KEYS`` member is read where it is written, then the rows after it in its object;
+    a string cell's value is its characters between the quotes (as written, escapes included),
+    an integer's its digits. Rows written before their columns are not read here."""
+    found: list[Match] = []
+    for member in _COLUMNS_MEMBER_RE.finditer(text):
+        try:
+            columns, at = _JSON_VALUE(text, member.end() - 1)
+        except ValueError:
+            continue
+        named = named_columns(columns) if type(columns) is list else {}
+        while named and (sibling := _NEXT_MEMBER.match(text, at)) is not None:
+            at = sibling.end()
+            try:
+                if text.startswith("[", at):
+                    at = _read_json_rows(text, at, len(columns), named, found)
+                else:
+                    at = _JSON_VALUE(text, at)[1]
+            except ValueError:
+                break
+    found.sort()
+    return found
+
+
+def _read_json_rows(
+    text: str, start: int, width: int, named: dict[int, str], found: list[Match]
+) -> int:
+    """Read the list at ``start`` as rows ``width`` wide, adding their named cells' values to
+    ``found`` if every row is; returns where the list ends."""
+    values = _json_rows(text, start, width, named)
+    if values is None:
+        return _JSON_VALUE(text, start)[1]  # not the columns' rows: skipped whole
+    found.extend(values[0])
+    return values[1]
+
+
+def _json_rows(
+    text: str, at: int, width: int, named: dict[int, str]
+) -> tuple[list[Match], int] | None:
+    """The named cells' values of the rows in the list at ``at``, and where it ends; None
+    unless it is a list of rows ``width`` wide."""
+    values: list[Match] = []
+    space = _JSON_SPACE.match
+    try:
+        at = space(text, at + 1).end()  # type: ignore[union-attr]
+        while not text.startswith("]", at):
+            if not text.startswith("[", at):
+                return None
+            for column in range(width):
+                at = space(text, at + 1).end()  # type: ignore[union-attr]
+                cell, end = _JSON_VALUE(text, at)
+                name = named.get(column)
+                if name is not None and (kind := kind_under(name, cell)) is not None:
+                    quoted = type(cell) is str
+                    values.append(Match(at + quoted, end - quoted, kind))
+                at = space(text, end).end()  # type: ignore[union-attr]
+                if text[at] != ("]" if column == width - 1 else ","):
+                    return None  # wider or narrower than the columns
+            at = space(text, at + 1).end()  # type: ignore[union-attr]
+            if text.startswith(",", at):
+                at = space(text, at + 1).end()  # type: ignore[union-attr]
+    except (ValueError, IndexError):
+        return None
+    return values, at + 1
 
 
 def _title(column: dict[str, Any]) -> object:
@@ -108,22 +200,26 @@ class _Header(NamedTuple):
     ruled: bool  # a rule under it: the strong evidence
 
 
-def values_in_tables(text: str, ends: Iterable[int], *, edges: Sequence[int] = ()) -> list[Match]:
+def values_in_tables(
+    text: str, ends: Iterable[int], *, escaped: Sequence[int] | None = None
+) -> list[Match]:
     """The values in the columns of ``text``'s tables whose header names their kind, sorted and
     apart; ``ends`` are where a header's cell may end (``HEADER_STARTS``), ascending.
 
-    ``edges``: in JSON read from its escapes (a tool's output inside a request), where its
-    strings open and close (its quotes that were not escapes), ascending. A line ends there too:
-    a CSV in a string starts after its opening quote, and ends at its closing one."""
-    lines = _Lines(text, edges)
+    ``escaped``: where ``text`` is JSON read from its escapes (a tool's output inside a
+    request), the positions of the characters read from one. Its strings' own quotes end a
+    line too: a CSV in a string starts after its opening quote, and ends at its closing one."""
+    lines = _Lines(text, escaped)
     found: list[Match] = []
     done = -1  # the end of the last line read as a table's
     for end in ends:
-        if end <= done:
+        if end <= done or opens_json_columns(text, end):
             continue
         line_start = lines.start(max(end - 1, 0))
         line_end = lines.end(line_start)
         done = line_end
+        if line_end - line_start > _LONGEST_HEADER:
+            continue  # minified JSON, a long log line: no table's header
         header = _header(lines, line_start, line_end)
         if header is not None:
             done = _read_rows(lines, line_end, header, found)
@@ -131,20 +227,25 @@ def values_in_tables(text: str, ends: Iterable[int], *, edges: Sequence[int] = (
 
 
 class _Lines:
-    """Where the lines of a text start and end: at its newlines, and at its ``edges``."""
+    """Where the lines of a text start and end: at its newlines and, in JSON read from its
+    escapes, at the quotes that open and close its strings: those not read from an escape
+    (``escaped``: the positions that were, ascending; None where the text is not such JSON)."""
 
-    __slots__ = ("edges", "edges_set", "text")
+    __slots__ = ("_escaped", "text")
 
-    def __init__(self, text: str, edges: Sequence[int]) -> None:
+    def __init__(self, text: str, escaped: Sequence[int] | None) -> None:
         self.text = text
-        self.edges = edges
-        self.edges_set = frozenset(edges)
+        self._escaped = escaped
 
     def start(self, position: int) -> int:
         """Where the line holding ``position`` starts."""
         start = self.text.rfind("\n", 0, position) + 1
-        before = bisect_left(self.edges, position) - 1
-        return max(start, self.edges[before] + 1) if before >= 0 else start
+        if self._escaped is not None:
+            quote = position
+            while (quote := self.text.rfind('"', start, quote)) >= 0:
+                if self.is_edge(quote):
+                    return quote + 1
+        return start
 
     def end(self, start: int) -> int:
         """Where the line starting at ``start`` ends: before its "\\r\\n", "\\n" or edge."""
@@ -152,17 +253,27 @@ class _Lines:
         end = text.find("\n", start)
         if end < 0:
             end = len(text)
-        after = bisect_left(self.edges, start)
-        if after < len(self.edges) and self.edges[after] < end:
-            return self.edges[after]
+        if self._escaped is not None:
+            quote = start - 1
+            while (quote := text.find('"', quote + 1, end)) >= 0:
+                if self.is_edge(quote):
+                    return quote
         return end - 1 if end > start and text[end - 1] == "\r" else end
 
     def next(self, end: int) -> int:
         """Where the line after the one ending at ``end`` starts; 0 where none does (the text,
         or the string it was in, has ended)."""
-        if end in self.edges_set:
+        if end < len(self.text) and self.is_edge(end):
             return 0
         return self.text.find("\n", end) + 1
+
+    def is_edge(self, position: int) -> bool:
+        """Whether ``position`` holds a quote that opens or closes a JSON string."""
+        escaped = self._escaped
+        if escaped is None or self.text[position] != '"':
+            return False
+        i = bisect_left(escaped, position)
+        return i == len(escaped) or escaped[i] != position
 
 
 def _header(lines: _Lines, start: int, end: int) -> _Header | None:
@@ -198,7 +309,7 @@ def _header(lines: _Lines, start: int, end: int) -> _Header | None:
 def _continues_a_table(lines: _Lines, start: int, delimiter: str, count: int) -> bool:
     """Whether the line before the one starting at ``start`` has as many cells: a header is a
     table's first line."""
-    if start == 0 or start - 1 in lines.edges_set:
+    if start == 0 or lines.is_edge(start - 1):
         return False
     before = lines.start(start - 1)
     cells = _cells(lines.text, before, lines.end(before), delimiter)

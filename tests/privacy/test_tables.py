@@ -246,3 +246,47 @@ def test_what_is_not_a_json_tables_named_column_is_left_alone(document: dict[str
     output, counts = redact(text)
     assert counts == {}
     assert output == text
+
+
+@pytest.mark.parametrize(
+    "document",
+    [table for name, table in JSON_TABLES.items() if name != "rows first"],
+    ids=[name for name in JSON_TABLES if name != "rows first"],
+)
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_json_table_inside_a_requests_message_is_read_where_it_is_written(
+    document: dict[str, object], indent: int | None
+) -> None:
+    # The tool's result is a string inside the LLM request: scanned as text, read as JSON.
+    request = {"messages": [{"role": "tool", "content": json.dumps(document, indent=indent)}]}
+    output, counts = redact(json.dumps(request))
+    assert PHONE not in output
+    assert OTHER_PHONE not in output
+    assert counts == {"PHONE": 2}
+    assert "Jane" in json.loads(output)["messages"][0]["content"]
+
+
+def test_a_json_table_quoted_twice_is_read_too() -> None:
+    table = json.dumps({"columns": ["user", "password", "ssn"], "rows": [["jane", "hunter2", SSN]]})
+    log_line = json.dumps({"event": "tool_result", "body": table})  # JSON in JSON in JSON
+    output, counts = redact(json.dumps({"messages": [{"role": "tool", "content": log_line}]}))
+    assert "hunter2" not in output
+    assert SSN not in output
+    assert counts == {"PASSWORD": 1, "SSN": 1}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"columns": ["id", "order_id"], "rows": [[1, PHONE], [2, OTHER_PHONE]]},
+        {"columns": ["name", "phone", "email"], "rows": [["Jane", PHONE], ["Bob", OTHER_PHONE]]},
+        {"columns": ["name", "phone"], "rows": [["Jane", "N/A"]], "note": PHONE},
+    ],
+)
+def test_what_is_not_a_named_column_stays_inside_a_requests_message(
+    document: dict[str, object],
+) -> None:
+    request = json.dumps({"messages": [{"role": "tool", "content": json.dumps(document)}]})
+    output, counts = redact(request)
+    assert counts == {}
+    assert output == request
