@@ -163,6 +163,13 @@ _MIXED_CASE_VENDOR_KEYS: Final = (
     ("notion_legacy", "secret_", r"[A-Za-z0-9]{43}"),
 )
 _MIXED_CASE: Final = r"(?=[A-Za-z0-9_\-]*[a-z])(?=[A-Za-z0-9_\-]*[A-Z])"
+# Vendors whose prefix is a word's start ("key-value"): their keys hold a digit.
+_DIGITED_VENDOR_KEYS: Final = (
+    # Mailgun's private and public API keys: 32 lower-case letters and digits.
+    ("mailgun_private", "key-", r"[a-z0-9]{32}"),
+    ("mailgun_public", "pubkey-", r"[a-z0-9]{32}"),
+)
+_WITH_A_DIGIT: Final = r"(?=[a-z]*[0-9])"
 
 # --- validators ------------------------------------------------------------------------------
 
@@ -524,6 +531,12 @@ def _is_query_key(name: str, text: str, at: int) -> bool:
     return name.lower() in _QUERY_SECRETS and at > 0 and text[at - 1] in "?&;"
 
 
+# An environment variable's name ending in "_KEY" ("MAILGUN_KEY", "MAPS_KEY"): a secret where
+# its value is letters and digits run together, both, as generated keys are; not a setting
+# ("SORT_KEY=created_at", "CACHE_KEY=user_profile_1") nor a constant in code ("CONTEXT_KEY =
+# "RemoveImportsVisitor"", a class's name).
+_ENVIRONMENT_KEY: Final = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_KEY")
+_GENERATED: Final = re.compile(r"(?=[A-Za-z]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9]+")
 _PRIVATE_KEY_NAME: Final = re.compile(r"(?i:private)[_.\-]?(?i:key)\Z|(?<=[a-z0-9])PrivateKey\Z")
 _RAW_KEY: Final = re.compile(
     r"(?:0x)?[0-9a-fA-F]{32,}|(?=[A-Za-z0-9+/_\-]*[0-9])(?=[A-Za-z0-9+/_\-]*[a-z])"
@@ -559,6 +572,8 @@ def _keyed_secret(text: str, start: int, end: int, floor: int) -> tuple[int, int
         shortest = 8
     elif _names_a_token(name) or _is_query_key(name, text, before.start()):
         shortest = 16  # a looser name asks more of the value
+    elif _ENVIRONMENT_KEY.fullmatch(name) and _GENERATED.fullmatch(value):
+        shortest = 20  # "MAILGUN_KEY=...": a variable's key, where "cache_key" is not one
     else:
         return None
     return (start, end) if key_shaped(value, shortest) else None
@@ -714,7 +729,11 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
             # The prefilter stops only where the body follows: "SK" alone is in every "TASK".
             after_keyword=body,
         )
-        for keys, shape in ((_VENDOR_KEYS, ""), (_MIXED_CASE_VENDOR_KEYS, _MIXED_CASE))
+        for keys, shape in (
+            (_VENDOR_KEYS, ""),
+            (_MIXED_CASE_VENDOR_KEYS, _MIXED_CASE),
+            (_DIGITED_VENDOR_KEYS, _WITH_A_DIGIT),
+        )
         for name, prefix, body in keys
     ),
     # Telegram bot tokens: the bot's id (8 to 10 digits), ":", then "AA" and 33 more, alone or

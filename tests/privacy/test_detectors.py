@@ -246,6 +246,10 @@ POSITIVES = [
     ("mailchimp 0123456789abcdef0123456789abcdef-us12 ok", "0123456789abcdef0123456789abcdef-us12",
      KIND_API_KEY),
     ("doppler dp.pt." + "a1B2c3D4e5" * 4 + "abc", "dp.pt." + "a1B2c3D4e5" * 4 + "abc", KIND_API_KEY),
+    ("mailgun key-3ax6xnjp29jd6fds4gc373sgvjxteol0 ok", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+     KIND_API_KEY),
+    ("pubkey-5ogiflzbnjrljiky49qxsiozqef5jxp7", "pubkey-5ogiflzbnjrljiky49qxsiozqef5jxp7",
+     KIND_API_KEY),
     ("ASIAY34FZKBOKMUTVV7A temp", "ASIAY34FZKBOKMUTVV7A", KIND_AWS_KEY_ID),
     ("token ghp_" + "a1B2" * 9, "ghp_" + "a1B2" * 9, KIND_GITHUB_TOKEN),
     ("github_pat_" + "A" * 22 + "_" + "b" * 59, "github_pat_" + "A" * 22 + "_" + "b" * 59, KIND_GITHUB_TOKEN),
@@ -404,6 +408,10 @@ NEAR_MISSES = [
     "0123456789abcdef0123456789abcdef-us-east-1",
     "release.atlasv1.notes",
     "commit 0123456789abcdef0123456789abcdef01234567-us1x",
+    # "key-" starts words and slugs: Mailgun's keys are 32 letters and digits, a digit among them
+    "key-value-store-for-the-agent-memory-2024",
+    "key-abcdefghijklmnopqrstuvwxyzabcdef",
+    "key-3ax6xnjp29jd6fds4gc373sgvjxte",
 ]
 
 

@@ -195,7 +195,22 @@ NEAR_MISSES = [
     '<add key="ApiBaseUrl" value="https://api.example.com/v2" />', '<entry key="db.url">jdbc:x</entry>',
     "private_key_path=/etc/ssl/private/server.key", "npm config set //r.example/:_authToken ${NPM_TOKEN}",
     "npm config get :_authToken", "key_base: 16",
+    # an environment variable's "_KEY" that holds a setting, and a constant in code
+    "SORT_KEY=created_at", "CACHE_KEY=user_profile_12345", "PARTITION_KEY=tenant42",
+    'CONTEXT_KEY = "RemoveImportsVisitor"', "FOREIGN_KEY=1234567890123456789012",
+    "IDEMPOTENCY_KEY=order-2024-01-15-0001", "primary_key=a1b2c3d4e5f6a7b8c9d0e1",
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["MAILGUN_KEY={}", "export MAPS_KEY={}", 'SENDGRID_KEY="{}"', "DD_KEY: {}",
+     "  ALGOLIA_ADMIN_KEY={}  # rotated"],
+)  # fmt: skip
+def test_a_generated_value_under_an_environment_variables_key_is_redacted(template: str) -> None:
+    value = "Xk29fLq83mZp01RtY7vBn4Qw"
+    text = template.format(value)
+    assert [text[m.start : m.end] for m in BuiltinDetector().find(text)] == [value]
 
 
 @pytest.mark.parametrize("text", NEAR_MISSES)
