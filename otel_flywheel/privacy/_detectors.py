@@ -18,6 +18,11 @@ from typing import Final, Protocol, runtime_checkable
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._codes import CODE_ALTERNATIVES
 from otel_flywheel.privacy._decoding import Decoded, html_unescaped, json_unescaped
+from otel_flywheel.privacy._json_tables import (
+    COLUMNS_STARTS,
+    opens_json_columns,
+    values_in_json_text,
+)
 from otel_flywheel.privacy._lookalikes import with_ascii_lookalikes
 from otel_flywheel.privacy._password_forms import PASSWORD_FORM_ALTERNATIVES
 from otel_flywheel.privacy._percent import URL_TRIGGERS, read_url_encoded
@@ -54,12 +59,7 @@ from otel_flywheel.privacy._secrets import (
     SECRET_KINDS,
 )
 from otel_flywheel.privacy._shapes import Match
-from otel_flywheel.privacy._tables import (
-    HEADER_STARTS,
-    opens_json_columns,
-    values_in_json_text,
-    values_in_tables,
-)
+from otel_flywheel.privacy._tables import HEADER_STARTS, values_in_tables
 from otel_flywheel.privacy._told import TOLD_ALTERNATIVES
 
 __all__ = [
@@ -123,7 +123,9 @@ def _scanner(kinds: frozenset[str], regions: tuple[str, ...]) -> Scanner:
         candidates.append(CONTEXT_PHONE_ALTERNATIVE)  # last: any other reading of the digits wins
     if KIND_PHONE in kinds:
         keep_compiled_metadata()
-    return Scanner([a for a in candidates if a.kind in kinds], reported=HEADER_STARTS)
+    return Scanner(
+        [a for a in candidates if a.kind in kinds], reported=(*HEADER_STARTS, *COLUMNS_STARTS)
+    )
 
 
 # How many levels of JSON string escapes are read: an OpenInference request holds the tool call's
@@ -201,7 +203,10 @@ class BuiltinDetector:
         # Typographic spaces, hyphens and full-width digits read as ASCII (``_lookalikes``): the
         # offsets are the same, so the value is redacted as written.
         read = with_ascii_lookalikes(text)
-        found, header_ends = self._scanner.find_reporting(read)
+        found, reported = self._scanner.find_reporting(read)
+        # Where a table's header may stand, and where a JSON table's columns open (read in the
+        # text as written, by ``find``).
+        header_ends = [end for end in reported if not opens_json_columns(read, end)]
         if header_ends and (cells := self._in_tables(read, header_ends, json_read)):
             found = _with_cells(found, cells)
         if any(trigger in read for trigger in URL_TRIGGERS):
@@ -212,7 +217,7 @@ class BuiltinDetector:
             if runs:
                 kept = [m for m in found if m.kind in SECRET_KINDS or not _inside_any(m, runs)]
                 found = merge_matches([*kept, *decoded]) if decoded else kept
-        return found, any(opens_json_columns(read, end) for end in header_ends)
+        return found, len(header_ends) < len(reported)
 
     def _in_json_tables(self, text: str, layers: list[Decoded]) -> list[Match]:
         """The named columns' values of JSON tables written as text (``values_in_json_text``),

@@ -23,8 +23,8 @@ from typing import Any, Final
 
 from otel_flywheel.privacy._detectors import Detector, find_all, merge_matches
 from otel_flywheel.privacy._json import ORJSON_FLOAT_LIMITS
+from otel_flywheel.privacy._json_tables import COLUMN_KEYS, named_columns
 from otel_flywheel.privacy._shapes import Match
-from otel_flywheel.privacy._tables import COLUMN_KEYS, named_columns
 
 __all__ = ["JOIN", "JsonDocument", "find_in_each", "is_joinable"]
 

@@ -8,6 +8,9 @@ values by their names asks here, so a field and a column are read alike.
 
 from __future__ import annotations
 
+import re
+from typing import Final
+
 from otel_flywheel.privacy._codes import is_code_value, names_code
 from otel_flywheel.privacy._password_forms import names_password_word
 from otel_flywheel.privacy._phones import (
@@ -38,7 +41,15 @@ from otel_flywheel.privacy._secrets import (
     shaped_like_password,
 )
 
-__all__ = ["kind_under", "names_a_kind"]
+__all__ = ["COLUMN_EDGES", "column_key", "kind_under", "names_a_kind"]
+
+# What stands around a column's name in a table's header: spaces, quotes, Markdown's bold and
+# code, a trailing "." or "#" ("Mobile No.", "Phone #"), a label's ":".
+COLUMN_EDGES: Final = " \t\"'*`.#:"
+# A column's name longer than this is text, not a name: asking the key rules about a sentence
+# costs tens of microseconds.
+_LONGEST_NAME: Final = 48
+_SPACES: Final = re.compile(r"[ \t]+")
 
 
 def kind_under(key: str, value: object) -> str | None:
@@ -79,6 +90,16 @@ def kind_under(key: str, value: object) -> str | None:
     if is_code_value(key, value):  # its key read once: it names a code, or not
         return KIND_PASSWORD
     return KIND_SSN if names_ssn(key) and is_ssn_value(value) else None
+
+
+def column_key(name: str) -> str | None:
+    """A table column's name (its edges stripped, ``COLUMN_EDGES``) as the key ``kind_under``
+    reads its cells by, its words joined as a key's are ("API Key" -> "API_Key"); None where it
+    names no kind."""
+    if not 0 < len(name) <= _LONGEST_NAME:
+        return None
+    key = _SPACES.sub("_", name)
+    return key if names_a_kind(key) else None
 
 
 def names_a_kind(key: str) -> bool:

@@ -26,8 +26,8 @@ from otel_flywheel.privacy._batch import Batch, Result
 from otel_flywheel.privacy._cache import DEFAULT_MAX_ENTRIES, ResultCache
 from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
 from otel_flywheel.privacy._joined import is_joinable
+from otel_flywheel.privacy._json_tables import COLUMN_KEYS
 from otel_flywheel.privacy._keyed import kind_under, names_a_kind
-from otel_flywheel.privacy._tables import COLUMN_KEYS
 
 __all__ = [
     "DEFAULT_ALLOW_KEYS",

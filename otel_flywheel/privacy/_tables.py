@@ -16,30 +16,21 @@ as its header. Evidence that a line is a table's header comes in two strengths:
   few words, no ``=``, ``:`` or sentence), and a password's or secret's cell must be one token,
   since prose split at its commas can look like a header and a row.
 
-JSON writes a table as its columns' names beside its rows (``{"columns": [...], "rows": [[...]]}``,
-pandas' ``split`` orient, Trino's and Databricks' results): ``named_columns`` says which columns
-a ``COLUMN_KEYS`` list names, and the JSON walk (``_joined``) reads those cells by their names.
+JSON's tables, columns named beside their rows, are ``_json_tables``'.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
-from otel_flywheel.privacy._keyed import kind_under, names_a_kind
+from otel_flywheel.privacy._keyed import COLUMN_EDGES, column_key, kind_under
 from otel_flywheel.privacy._secrets import KIND_API_KEY, KIND_PASSWORD
 from otel_flywheel.privacy._shapes import Match, Start
 
-__all__ = [
-    "COLUMN_KEYS",
-    "HEADER_STARTS",
-    "named_columns",
-    "values_in_json_text",
-    "values_in_tables",
-]
+__all__ = ["HEADER_STARTS", "values_in_tables"]
 
 # Words in every header ``names_a_kind`` answers for, ASCII (the prefilter sees other letters as
 # "?"; "t?l?phone" still holds "phone"): a superset, since ``names_a_kind`` decides.
@@ -57,22 +48,7 @@ _HEADER_CELL: Final = (
     "(?:" + "|".join(w.replace("?", "[?]") for w in _KIND_WORDS) + ")"
     "[A-Za-z0-9_ .\\-#]{0,16}" + _CELL_EDGE + "{0,4}[,;\\t|\\r\\n]"
 )
-# Keys under which JSON lists a table's columns, beside its rows: names ("columns": ["id",
-# "phone"]) or descriptions with a name ("columns": [{"name": "phone", "type": "varchar"}]).
-COLUMN_KEYS: Final = frozenset(
-    {"columns", "column_names", "columnNames", "colnames", "cols", "headers", "header", "fields",
-     "field_names", "fieldNames"}
-)  # fmt: skip
-# Such a list in JSON written as text (a tool's result inside a request's messages).
-_COLUMNS_MEMBER: Final = '"(?:' + "|".join(sorted(COLUMN_KEYS)) + ')"[ \\t\\r\\n]*:[ \\t\\r\\n]*\\['
-_COLUMNS_MEMBER_RE: Final = re.compile(_COLUMNS_MEMBER)
-_NEXT_MEMBER: Final = re.compile(r'[ \t\r\n]*,[ \t\r\n]*"(?:[^"\\]|\\.)*"[ \t\r\n]*:[ \t\r\n]*')
-_JSON_SPACE: Final = re.compile(r"[ \t\r\n]*")
-_JSON_VALUE: Final = json.JSONDecoder().raw_decode  # (text, at) -> (value, end)
-HEADER_STARTS: Final = (
-    Start(_HEADER_CELL, caseless=True, reports=True),
-    Start(_COLUMNS_MEMBER, reports=True),
-)
+HEADER_STARTS: Final = (Start(_HEADER_CELL, caseless=True, reports=True),)
 
 # A rule under a header: Markdown's ("|---|:---:|", "--- | ---") or psql's ("----+----").
 _RULE: Final = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:[|+][ \t]*:?-+:?[ \t]*)+\|?[ \t]*")
@@ -82,115 +58,12 @@ _BORDER: Final = re.compile(r"[ \t]*\+(?:-+\+)+[ \t]*")
 # Phone", "phone_number", "Mobile No.", "E-mail", "Phone #"), at most four, or nothing (a
 # pandas index's column).
 _NAME: Final = re.compile(r"(?:[^\W\d][\w#/()\-]*\.?(?: [\w#/()\-]+\.?){0,3})?")
-# A header's cell longer than this is text, not a name: asking the key rules about a sentence
-# costs tens of microseconds.
-_LONGEST_NAME: Final = 48
 # A line longer than this is no table's header (a minified JSON document, a long log line).
 _LONGEST_HEADER: Final = 2048
-# How a name is asked about: its words joined as a key's are ("API Key" -> "API_Key").
-_NAME_EDGES: Final = " \t\"'*`.#:"
-_SPACES: Final = re.compile(r"[ \t]+")
 # A quoted CSV field: "Doe, Jane", with "" for a quote inside.
 _QUOTED: Final = re.compile(r'[ \t]*"(?:[^"\n]|"")*"[ \t]*')
 _DELIMITERS: Final = "|\t;,"
 _SECRET_KINDS: Final = frozenset({KIND_PASSWORD, KIND_API_KEY})
-
-
-_NAME_FIELDS: Final = ("name", "column_name", "columnName", "field", "label", "title")
-
-
-def named_columns(columns: list[Any]) -> dict[int, str]:
-    """The columns of a ``COLUMN_KEYS`` list whose names name a kind, by index: the names
-    ``_keyed.kind_under`` reads their cells by."""
-    named: dict[int, str] = {}
-    for index, column in enumerate(columns):
-        title = _title(column) if type(column) is dict else column
-        if (
-            type(title) is str
-            and len(title) <= _LONGEST_NAME
-            and names_a_kind(name := _SPACES.sub("_", title.strip(_NAME_EDGES)))
-        ):
-            named[index] = name
-    return named
-
-
-def opens_json_columns(text: str, end: int) -> bool:
-    """Whether a place ``HEADER_STARTS`` reported, ending at ``end``, opens a JSON table's list
-    of columns (``"columns": [``) rather than ends a header's cell."""
-    return text[end - 1] == "["
-
-
-def values_in_json_text(text: str) -> list[Match]:
-    """The named columns' values of the tables in JSON written as text: a tool's result inside
-    a request's messages, which the redactor scans as a string. Each list under a
-    ``COLUMN_KEYS`` member is read where it is written, then the rows after it in its object;
-    a string cell's value is its characters between the quotes (as written, escapes included),
-    an integer's its digits. Rows written before their columns are not read here."""
-    found: list[Match] = []
-    for member in _COLUMNS_MEMBER_RE.finditer(text):
-        try:
-            columns, at = _JSON_VALUE(text, member.end() - 1)
-        except ValueError:
-            continue
-        named = named_columns(columns) if type(columns) is list else {}
-        while named and (sibling := _NEXT_MEMBER.match(text, at)) is not None:
-            at = sibling.end()
-            try:
-                if text.startswith("[", at):
-                    at = _read_json_rows(text, at, len(columns), named, found)
-                else:
-                    at = _JSON_VALUE(text, at)[1]
-            except ValueError:
-                break
-    found.sort()
-    return found
-
-
-def _read_json_rows(
-    text: str, start: int, width: int, named: dict[int, str], found: list[Match]
-) -> int:
-    """Read the list at ``start`` as rows ``width`` wide, adding their named cells' values to
-    ``found`` if every row is; returns where the list ends."""
-    values = _json_rows(text, start, width, named)
-    if values is None:
-        return _JSON_VALUE(text, start)[1]  # not the columns' rows: skipped whole
-    found.extend(values[0])
-    return values[1]
-
-
-def _json_rows(
-    text: str, at: int, width: int, named: dict[int, str]
-) -> tuple[list[Match], int] | None:
-    """The named cells' values of the rows in the list at ``at``, and where it ends; None
-    unless it is a list of rows ``width`` wide."""
-    values: list[Match] = []
-    space = _JSON_SPACE.match
-    try:
-        at = space(text, at + 1).end()  # type: ignore[union-attr]
-        while not text.startswith("]", at):
-            if not text.startswith("[", at):
-                return None
-            for column in range(width):
-                at = space(text, at + 1).end()  # type: ignore[union-attr]
-                cell, end = _JSON_VALUE(text, at)
-                name = named.get(column)
-                if name is not None and (kind := kind_under(name, cell)) is not None:
-                    quoted = type(cell) is str
-                    values.append(Match(at + quoted, end - quoted, kind))
-                at = space(text, end).end()  # type: ignore[union-attr]
-                if text[at] != ("]" if column == width - 1 else ","):
-                    return None  # wider or narrower than the columns
-            at = space(text, at + 1).end()  # type: ignore[union-attr]
-            if text.startswith(",", at):
-                at = space(text, at + 1).end()  # type: ignore[union-attr]
-    except (ValueError, IndexError):
-        return None
-    return values, at + 1
-
-
-def _title(column: dict[str, Any]) -> object:
-    """A column's name where a dict describes it (``{"name": "phone", "type": "varchar"}``)."""
-    return next((column[f] for f in _NAME_FIELDS if type(column.get(f)) is str), None)
 
 
 class _Header(NamedTuple):
@@ -213,7 +86,7 @@ def values_in_tables(
     found: list[Match] = []
     done = -1  # the end of the last line read as a table's
     for end in ends:
-        if end <= done or opens_json_columns(text, end):
+        if end <= done:
             continue
         line_start = lines.start(max(end - 1, 0))
         line_end = lines.end(line_start)
@@ -286,7 +159,7 @@ def _header(lines: _Lines, start: int, end: int) -> _Header | None:
         cells = _cells(text, start, end, delimiter)
         if cells is None or len(cells) < 2:
             continue
-        names = [text[a:b].strip(_NAME_EDGES) for a, b in cells]
+        names = [text[a:b].strip(COLUMN_EDGES) for a, b in cells]
         ruled = _is_rule(lines, end)
         if not ruled and not _reads_as_names(line, delimiter, names):
             continue
@@ -294,9 +167,7 @@ def _header(lines: _Lines, start: int, end: int) -> _Header | None:
         named = {
             column: key
             for column, name in enumerate(names)
-            if 0 < len(name) <= _LONGEST_NAME
-            and _NAME.fullmatch(name)
-            and names_a_kind(key := _SPACES.sub("_", name))
+            if _NAME.fullmatch(name) and (key := column_key(name)) is not None
         }
         if not named:
             continue
