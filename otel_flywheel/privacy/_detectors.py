@@ -18,6 +18,11 @@ from typing import Final, Protocol, runtime_checkable
 from otel_flywheel.errors import ConfigError
 from otel_flywheel.privacy._codes import CODE_ALTERNATIVES
 from otel_flywheel.privacy._decoding import Decoded, html_unescaped, json_unescaped
+from otel_flywheel.privacy._html_tables import (
+    HTML_HEADER_STARTS,
+    opens_html_cell,
+    values_in_html_tables,
+)
 from otel_flywheel.privacy._json_tables import (
     COLUMNS_STARTS,
     opens_json_columns,
@@ -124,7 +129,8 @@ def _scanner(kinds: frozenset[str], regions: tuple[str, ...]) -> Scanner:
     if KIND_PHONE in kinds:
         keep_compiled_metadata()
     return Scanner(
-        [a for a in candidates if a.kind in kinds], reported=(*HEADER_STARTS, *COLUMNS_STARTS)
+        [a for a in candidates if a.kind in kinds],
+        reported=(*HEADER_STARTS, *HTML_HEADER_STARTS, *COLUMNS_STARTS),
     )
 
 
@@ -204,9 +210,15 @@ class BuiltinDetector:
         # offsets are the same, so the value is redacted as written.
         read = with_ascii_lookalikes(text)
         found, reported = self._scanner.find_reporting(read)
-        # Where a table's header may stand, and where a JSON table's columns open (read in the
-        # text as written, by ``find``).
+        # Where a table's header may stand, in text or HTML, and where a JSON table's columns
+        # open (read in the text as written, by ``find``).
         header_ends = [end for end in reported if not opens_json_columns(read, end)]
+        json_tables = len(header_ends) < len(reported)
+        html_ends = [end for end in header_ends if opens_html_cell(read, end)]
+        if html_ends:
+            header_ends = [end for end in header_ends if not opens_html_cell(read, end)]
+            if cells := self._kept(values_in_html_tables(read, html_ends)):
+                found = _with_cells(found, cells)
         if header_ends and (cells := self._in_tables(read, header_ends, json_read)):
             found = _with_cells(found, cells)
         if any(trigger in read for trigger in URL_TRIGGERS):
@@ -217,7 +229,7 @@ class BuiltinDetector:
             if runs:
                 kept = [m for m in found if m.kind in SECRET_KINDS or not _inside_any(m, runs)]
                 found = merge_matches([*kept, *decoded]) if decoded else kept
-        return found, len(header_ends) < len(reported)
+        return found, json_tables
 
     def _in_json_tables(self, text: str, layers: list[Decoded]) -> list[Match]:
         """The named columns' values of JSON tables written as text (``values_in_json_text``),
@@ -226,13 +238,16 @@ class BuiltinDetector:
         for depth, layer in enumerate(layers):
             if '"' in layer.text and (inner := values_in_json_text(layer.text)):
                 found.extend(_as_written(inner, layers[: depth + 1]))
-        return [m for m in found if m.kind in self.kinds]
+        return self._kept(found)
 
     def _in_tables(
         self, text: str, header_ends: list[int], json_read: Decoded | None
     ) -> list[Match]:
         escaped = json_read.at if json_read is not None else None
-        found = values_in_tables(text, header_ends, escaped=escaped)
+        return self._kept(values_in_tables(text, header_ends, escaped=escaped))
+
+    def _kept(self, found: list[Match]) -> list[Match]:
+        """``found`` of this detector's kinds."""
         return [m for m in found if m.kind in self.kinds]
 
     def _scan_as_ascii(self, text: str) -> list[Match]:

@@ -41,7 +41,18 @@ from otel_flywheel.privacy._secrets import (
     shaped_like_password,
 )
 
-__all__ = ["COLUMN_EDGES", "column_key", "kind_under", "names_a_kind"]
+__all__ = ["COLUMN_EDGES", "KIND_WORDS_PATTERN", "column_key", "kind_under", "names_a_kind"]
+
+# Words in every key ``names_a_kind`` answers for, ASCII, as an alternation for a compiled pass
+# that finds where a table names its columns (the prefilter sees other letters as "?":
+# "t?l?phone" still holds "phone"): a superset, since ``names_a_kind`` decides.
+_KIND_WORDS: Final = (
+    "phone", "mobile", "cell", "tel", "fax", "msisdn", "whats", "sms", "caller", "handy",
+    "m?vil", "movil", "contact", "reach", "ssn", "social", "pass", "pwd", "kennwort", "contrase",
+    "senha", "wachtwoord", "salasana", "heslo", "secret", "token", "key", "authorization",
+    "cookie", "iban", "pin", "otp", "code", "cvv", "cvc", "cvn", "cav2",
+)  # fmt: skip
+KIND_WORDS_PATTERN: Final = "|".join(word.replace("?", "[?]") for word in _KIND_WORDS)
 
 # What stands around a column's name in a table's header: spaces, quotes, Markdown's bold and
 # code, a trailing "." or "#" ("Mobile No.", "Phone #"), a label's ":".

@@ -26,26 +26,18 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Final, NamedTuple
 
-from otel_flywheel.privacy._keyed import COLUMN_EDGES, column_key, kind_under
+from otel_flywheel.privacy._keyed import COLUMN_EDGES, KIND_WORDS_PATTERN, column_key, kind_under
 from otel_flywheel.privacy._secrets import KIND_API_KEY, KIND_PASSWORD
 from otel_flywheel.privacy._shapes import Match, Start
 
 __all__ = ["HEADER_STARTS", "values_in_tables"]
 
-# Words in every header ``names_a_kind`` answers for, ASCII (the prefilter sees other letters as
-# "?"; "t?l?phone" still holds "phone"): a superset, since ``names_a_kind`` decides.
-_KIND_WORDS: Final = (
-    "phone", "mobile", "cell", "tel", "fax", "msisdn", "whats", "sms", "caller", "handy",
-    "m?vil", "movil", "contact", "reach", "ssn", "social", "pass", "pwd", "kennwort", "contrase",
-    "senha", "wachtwoord", "salasana", "heslo", "secret", "token", "key", "authorization",
-    "cookie", "iban", "pin", "otp", "code", "cvv", "cvc", "cvn", "cav2",
-)  # fmt: skip
 _CELL_EDGE: Final = "[ \\t\"'*`]"
 # A cell holding a kind's word, between delimiters or a line's ends: the scanned text starts
 # with a newline (``_prefilter``). Its end (the delimiter after it) is reported.
 _HEADER_CELL: Final = (
     "[\\n,;\\t|]" + _CELL_EDGE + "{0,4}[A-Za-z0-9_ .\\-]{0,24}"
-    "(?:" + "|".join(w.replace("?", "[?]") for w in _KIND_WORDS) + ")"
+    "(?:" + KIND_WORDS_PATTERN + ")"
     "[A-Za-z0-9_ .\\-#]{0,16}" + _CELL_EDGE + "{0,4}[,;\\t|\\r\\n]"
 )
 HEADER_STARTS: Final = (Start(_HEADER_CELL, caseless=True, reports=True),)

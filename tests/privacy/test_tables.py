@@ -290,3 +290,62 @@ def test_what_is_not_a_named_column_stays_inside_a_requests_message(
     output, counts = redact(request)
     assert counts == {}
     assert output == request
+
+
+# --- HTML: a header row's cells naming the columns below them ----------------------------------
+
+HTML_TABLES = {
+    "th cells": (
+        f"<table><tr><th>Name</th><th>Phone</th></tr><tr><td>Jane</td><td>{PHONE}</td></tr>"
+        f"<tr><td>Bob</td><td>{OTHER_PHONE}</td></tr></table>"
+    ),
+    "thead and tbody, indented": (
+        "<table>\n  <thead>\n    <tr>\n      <th scope=col>Customer</th>\n"
+        '      <th class="num">Mobile Number</th>\n    </tr>\n  </thead>\n  <tbody>\n'
+        f"    <tr>\n      <td>Jane</td>\n      <td> {PHONE} </td>\n    </tr>\n"
+        f"    <tr>\n      <td>Bob</td>\n      <td>{OTHER_PHONE}</td>\n    </tr>\n  </tbody>\n</table>"
+    ),
+    "td header, links and a spanning row": (
+        "<TABLE><TR><TD><b>Name</b></TD><TD><b>Tel</b></TD></TR>"
+        f'<TR><TD>Jane</TD><TD><a href="tel:+1{PHONE}">{PHONE}</a></TD></TR>'
+        '<TR><TD colspan="2">Sales</TD></TR>'
+        f"<TR><TD>Bob</TD><TD><span>{OTHER_PHONE}</span></TD></TR></TABLE>"
+    ),
+}
+
+
+@pytest.mark.parametrize("page", HTML_TABLES.values(), ids=HTML_TABLES.keys())
+def test_phone_numbers_in_an_html_tables_named_column_are_found(page: str) -> None:
+    output, counts = redact(page)
+    assert PHONE not in output
+    assert OTHER_PHONE not in output
+    assert "Jane" in output
+    assert set(counts) == {"PHONE"}
+
+
+def test_each_kind_an_html_header_names_is_read_in_its_column() -> None:
+    page = (
+        "<table><tr><th>User</th><th>Password</th><th>SSN</th><th>Order</th></tr>"
+        f"<tr><td>root</td><td>hunter2!</td><td>{SSN}</td><td>{PHONE}</td></tr></table>"
+    )
+    output, counts = redact(page)
+    assert counts == {"PASSWORD": 1, "SSN": 1}
+    assert "hunter2!" not in output
+    assert f"<td>{PHONE}</td>" in output  # an order number, under its own name
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        # Not a table's header: a form's label, a definition list, a row after the table.
+        f'<label>Phone</label><input name="q" value="x"><p>{PHONE}</p>',
+        f"<table><tr><th>Name</th><th>Phone</th></tr></table><table><tr><td>a</td><td>{PHONE}</td></tr></table>",
+        # Cells that are not written like the column's kind, or hold more than one tag.
+        "<table><tr><th>Name</th><th>Phone</th></tr><tr><td>Jane</td><td>ask her</td></tr></table>",
+        f"<table><tr><th>Name</th><th>Phone</th></tr><tr><td>J</td><td><i>a</i><b>{PHONE}</b></td></tr></table>",
+        # A column of counts under a "token" of its own.
+        f"<table><tr><th>Model</th><th>Tokens</th></tr><tr><td>gpt-4o</td><td>{PHONE}</td></tr></table>",
+    ],
+)
+def test_what_is_not_an_html_tables_named_column_is_left_alone(page: str) -> None:
+    assert redact(page) == (page, {})
