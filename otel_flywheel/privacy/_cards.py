@@ -15,9 +15,11 @@ from typing import Final
 
 from otel_flywheel.privacy._shapes import Alternative, Span, after
 
-__all__ = ["CARD_ALTERNATIVE", "KIND_CARD", "card_inside"]
+__all__ = ["CARD_ALTERNATIVE", "CARD_LENGTHS", "KIND_CARD", "card_inside"]
 
 KIND_CARD: Final = "CARD"
+# How many digits a card number has: 12 (Maestro) to 19.
+CARD_LENGTHS: Final = range(12, 20)
 
 _DIGITS = frozenset(string.digits)
 _HEX_DIGITS = frozenset(string.hexdigits)

@@ -21,6 +21,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from otel_flywheel.privacy._cards import CARD_LENGTHS
 from otel_flywheel.privacy._detectors import Detector, find_all, merge_matches
 from otel_flywheel.privacy._json import ORJSON_FLOAT_LIMITS
 from otel_flywheel.privacy._json_tables import COLUMN_KEYS, named_columns
@@ -29,7 +30,8 @@ from otel_flywheel.privacy._shapes import Match
 __all__ = ["JOIN", "JsonDocument", "find_in_each", "is_joinable"]
 
 JOIN: Final = "\n\x00\n"
-_CARD_INT_DIGITS: Final = range(13, 20)
+# An integer of a card's length (``CARD_LENGTHS``): at least this large.
+_SMALLEST_CARD: Final = 10 ** (CARD_LENGTHS.start - 1)
 _LOW, _HIGH = ORJSON_FLOAT_LIMITS
 
 
@@ -109,7 +111,7 @@ class JsonDocument:
     ``texts`` are the string leaves and object keys, in document order, except the values of
     allow-listed keys (a nested ``"model"``), which are kept as they are. The values of fields
     whose key says what they hold (a password, a phone number: ``Redactor.kind_under``) are
-    marked in ``by_key`` with that kind. Integers shaped like a card number (13-19 digits), and
+    marked in ``by_key`` with that kind. Integers shaped like a card number (12-19 digits), and
     integers under a key naming a phone number, are in ``texts`` as their digits, marked in
     ``whole_only``: they are replaced only by a finding that is the whole number (or by their
     key's kind), and the document is then rebuilt, not substituted. Collecting is one tight walk
@@ -190,7 +192,9 @@ class JsonDocument:
                     self._collect_rows(child, rows[id(child)])
                 elif kind is dict or kind is list:
                     self._collect(child)
-                elif (kind is int or kind is float) and not -(10**12) < child < 10**12:
+                elif (
+                    kind is int or kind is float
+                ) and not -_SMALLEST_CARD < child < _SMALLEST_CARD:
                     self._add_number(child)
         else:
             for child in node:
@@ -199,7 +203,9 @@ class JsonDocument:
                     append(child)
                 elif kind is dict or kind is list:
                     self._collect(child)
-                elif (kind is int or kind is float) and not -(10**12) < child < 10**12:
+                elif (
+                    kind is int or kind is float
+                ) and not -_SMALLEST_CARD < child < _SMALLEST_CARD:
                     self._add_number(child)
 
     def _name_rows(self, node: dict[str, Any], key: str, columns: list[Any]) -> None:
@@ -264,7 +270,7 @@ class JsonDocument:
                 self.wide_float = True
             return
         digits = str(abs(number))
-        if len(digits) in _CARD_INT_DIGITS:
+        if len(digits) in CARD_LENGTHS:
             self.whole_only.add(len(self.texts))
             self.texts.append(digits)
 
@@ -305,8 +311,8 @@ class JsonDocument:
             self._apply(child, results, counter)
         elif (
             kind is int
-            and not -(10**12) < child < 10**12
-            and len(str(abs(child))) in _CARD_INT_DIGITS
+            and not -_SMALLEST_CARD < child < _SMALLEST_CARD
+            and len(str(abs(child))) in CARD_LENGTHS
         ):
             child = results.get(counter[0], child)
             counter[0] += 1

@@ -334,12 +334,14 @@ PII_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         starts=after("[^A-Za-z0-9]", "[A-Z]{2}[0-9]{2}", anchor_at=2),
     ),
     # The same after the word that names it, in lower or mixed case too: the branch above is
-    # anchored at upper-case letters, which a lowered form or query string no longer has.
+    # anchored at upper-case letters, which a lowered form or query string no longer has. One or
+    # two words may come between, in any language ("IBAN is", "IBAN ist", "IBAN lautet", "IBAN
+    # est", "IBAN è"): the checksum says what the value is.
     Alternative(
         "iban_in_context",
         KIND_IBAN,
         "[Ii]",
-        r"(?<![A-Za-z0-9])(?i:iban)(?:[_.\-]?(?i:number|no))?(?:[ \t]+(?i:is)(?![A-Za-z]))?"
+        r"(?<![A-Za-z0-9])(?i:iban)(?:[_.\-]?(?i:number|no))?(?:[ \t]+[^\W\d_]{1,8}){0,2}"
         r"[\"']?[ \t]*[:=#]?[ \t]*[\"']?"
         r"(?P<iban_in_context_v>[A-Za-z]{2}[0-9]{2}(?:[ \-]?[A-Za-z0-9]){11,30})(?![A-Za-z0-9])",
         value_groups=("iban_in_context_v",),

@@ -24,6 +24,7 @@ from otel_flywheel import semconv as sc
 from otel_flywheel.config import RedactionMode
 from otel_flywheel.privacy._batch import Batch, Result
 from otel_flywheel.privacy._cache import DEFAULT_MAX_ENTRIES, ResultCache
+from otel_flywheel.privacy._cards import CARD_LENGTHS
 from otel_flywheel.privacy._detectors import SECRET_KINDS, Detector, Match
 from otel_flywheel.privacy._joined import is_joinable
 from otel_flywheel.privacy._json_tables import COLUMN_KEYS
@@ -83,7 +84,6 @@ DEFAULT_ALLOW_KEY_PREFIXES: Final = (
 # Always pseudonymized, whatever they look like: DESIGN.md's "user_id (pseudonymized)".
 DEFAULT_PSEUDONYMIZE_KEYS: Final = frozenset({sc.SpanAttributes.USER_ID, "enduser.id"})
 
-_CARD_DIGITS = range(13, 20)
 _REMEMBERED_KEYS: Final = 4096
 _REMEMBERED_PSEUDONYMS: Final = 4096
 
@@ -370,7 +370,7 @@ class Redactor:
             return ("str", batch.add(str(value)))
         if isinstance(value, int) and not isinstance(value, bool):
             digits = str(abs(value))
-            if len(digits) in _CARD_DIGITS:  # the OTel Collector's redaction leaked these
+            if len(digits) in CARD_LENGTHS:  # the OTel Collector's redaction leaked these
                 return ("int", batch.add_card_shaped(digits), value)
             return ("keep", value)
         if isinstance(value, Mapping):  # OTLP kvlist values

@@ -328,6 +328,23 @@ def _url_password(text: str, start: int, end: int, floor: int) -> tuple[int, int
     return _not_placeholder(text, start, end, floor)
 
 
+# What stands before a DSN written without a scheme: a space, a quote, "=" of its variable.
+_DSN_STOPS: Final = frozenset(" \t\r\n\"'`=<>(,;")
+_LONGEST_USERINFO: Final = 256
+
+
+def _go_dsn_password(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
+    """The password of a Go MySQL DSN found at its "@tcp(": from the first ":" of the DSN (a
+    user name has none) to the "@"; not a placeholder."""
+    begin = start
+    while begin > max(floor, start - _LONGEST_USERINFO) and text[begin - 1] not in _DSN_STOPS:
+        begin -= 1
+    colon = text.find(":", begin, start)
+    if colon < 0 or colon + 1 >= start:
+        return None
+    return _not_placeholder(text, colon + 1, start, floor)
+
+
 def _looks_like_token(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """Bearer values: a token has a digit, token punctuation or mixed case; prose ("bearer tokens",
     "Bearer authentication") and identifiers ("Bearer access_token") have none of these."""
@@ -521,9 +538,10 @@ def _names_a_token(name: str) -> bool:
     return bool(_BARE_TOKEN.fullmatch(name)) and not _NOT_A_CREDENTIAL_TOKEN.fullmatch(name)
 
 
-# Query parameters that hold a credential by themselves: a maps API's "key", and the "sig" of an
-# Azure shared access signature, which grants what the URL names to whoever holds it.
-_QUERY_SECRETS: Final = frozenset(("key", "sig"))
+# Query parameters that hold a credential by themselves: a maps API's "key", OpenWeatherMap's
+# "appid", and the "sig" of an Azure shared access signature, which grants what the URL names to
+# whoever holds it.
+_QUERY_SECRETS: Final = frozenset(("key", "sig", "appid"))
 
 
 def _is_query_key(name: str, text: str, at: int) -> bool:
@@ -843,14 +861,14 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "kv_secret",
         KIND_API_KEY,
         "[KkSsTt]",
-        r"(?i:key_base|key|secret|token|sig)(?:[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
+        r"(?i:key_base|key|secret|token|sig|appid)(?:[\"']?[ \t]*(?:=>|:=|[=:](?!=))[ \t]*"
         r"(?:\"(?P<kv_secret_q>[^\"\s]{1,512})\"|'(?P<kv_secret_s>[^'\s]{1,512})'"
         r"|(?P<kv_secret_v>[^\s;,&\"'<>|]{1,512}))"
         r"|[ \t]+[\"']?(?P<kv_secret_flag>[^\s;&\"'<>|]{8,512}))",
         value_groups=("kv_secret_q", "kv_secret_s", "kv_secret_v", "kv_secret_flag"),
         validate=_keyed_secret,
         kind_of=named_key_kind,
-        keywords=("key", "secret", "token", "sig", "key_base"),
+        keywords=("key", "secret", "token", "sig", "key_base", "appid"),
         after_keyword=r"(?:[\"']?[ \t]*[=:]|[ \t])",
     ),
     # npm's per-registry credentials set on a command line (with "=" they are kv_secret's):
@@ -969,6 +987,16 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         # non-ASCII characters as "?".
         starts=(Start(r"://[^\t\n\x0b\x0c\r :/#@<>\"'`]*:[^\t\n\x0b\x0c\r /<>\"'`]+@"),),
         refuses=ACCESS_LOG_TIMES,
+    ),
+    # Go's MySQL driver writes a DSN without a scheme: user:PASSWORD@tcp(db:3306)/orders (or
+    # unix(...), udp(...)). Found at "@tcp(", the password read back to the user's ":".
+    Alternative(
+        "go_dsn_password",
+        KIND_PASSWORD,
+        "[@]",
+        r"@(?i:tcp6?|udp6?|unix)\(",
+        validate=_go_dsn_password,
+        keywords=("@tcp(", "@tcp6(", "@udp(", "@udp6(", "@unix("),
     ),
     # key=value passwords: connection strings (`Password=...;`, `pwd=...`), env (`PGPASSWORD=`,
     # `MYSQL_PWD=`), config (`db.password: ...`, `"password": "..."`). "password"/"passwd" may end

@@ -29,6 +29,14 @@ def redactor() -> Redactor:
         ("my iban is fr1420041010050500013m02606", "my iban is <IBAN>"),
         ('"iban": "nl91abna0417164300"', '"iban": "<IBAN>"'),
         ("IBAN DE89370400440532013000", "IBAN <IBAN>"),  # upper case: the general branch
+        # a word or two between, in the customer's language
+        ("Meine IBAN ist de89 3704 0044 0532 0130 00", "Meine IBAN ist <IBAN>"),
+        ("Meine IBAN lautet fr1420041010050500013m02606", "Meine IBAN lautet <IBAN>"),
+        ("Mon IBAN est fr1420041010050500013m02606", "Mon IBAN est <IBAN>"),
+        ("Mi IBAN es es9121000418450200051332", "Mi IBAN es <IBAN>"),
+        ("Il mio IBAN è it60x0542811101000000123456", "Il mio IBAN è <IBAN>"),
+        ("IBAN is now de89370400440532013000", "IBAN is now <IBAN>"),
+        ("iban for refunds: nl91abna0417164300", "iban for refunds: <IBAN>"),
     ],
 )
 def test_an_iban_after_its_name_is_found_in_any_case(
@@ -45,6 +53,8 @@ def test_an_iban_after_its_name_is_found_in_any_case(
         "libiban de89370400440532013000",  # not the word
         "iban xx89370400440532013000",  # no such country
         "de89370400440532013000",  # lower case without the word: an id
+        "iban is not de89370400440532013001 but close",  # three words, and the checksum fails
+        "the IBAN format is de plus twenty digits",
     ],
 )
 def test_near_misses_stay(redactor: Redactor, text: str) -> None:

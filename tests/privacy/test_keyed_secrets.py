@@ -202,6 +202,14 @@ NEAR_MISSES = [
 ]  # fmt: skip
 
 
+def test_openweathermaps_appid_in_a_query_is_a_credential() -> None:
+    value = "ff71f69684f49530eb09b9e9e410b5954602ab18"
+    text = f"GET https://api.openweathermap.org/data/2.5/weather?q=Paris&appid={value}"
+    assert [text[m.start : m.end] for m in BuiltinDetector().find(text)] == [value]
+    for other in ("appid=com.example.app", "?appid=12345", "the appid is set"):
+        assert BuiltinDetector().find(other) == []
+
+
 @pytest.mark.parametrize(
     "template",
     ["MAILGUN_KEY={}", "export MAPS_KEY={}", 'SENDGRID_KEY="{}"', "DD_KEY: {}",

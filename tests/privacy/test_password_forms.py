@@ -107,6 +107,11 @@ PASSWORDS = [
     ("db pass: {v}", "S3cr3tPw9"),
     ("WiFi pass: {v}", "Gu3st!2024"),
     ("Admin Pass:{v}", "hunter2!"),
+    # Go's MySQL DSNs, without a scheme
+    ("app:{v}@tcp(db:3306)/orders", "S3cretPw9"),
+    ("MYSQL_DSN=app:{v}@tcp(db:3306)/orders", "S3cretPw9"),
+    ('dsn := "app:{v}@tcp(127.0.0.1:3306)/orders?parseTime=true"', "p@ss:w0rd"),
+    ("root:{v}@unix(/var/run/mysqld/mysqld.sock)/app", "Tr0ub4dor"),
     # Basic credentials in code
     ('requests.get(url, auth=("admin", "{v}"))', "S3cr3t9"),
     ('HTTPBasicAuth("admin", "{v}")', "hunter2"),

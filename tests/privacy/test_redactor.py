@@ -110,6 +110,19 @@ def test_card_number_as_an_integer_is_redacted() -> None:
     assert redacted["order.qty"] == 3
 
 
+def test_a_twelve_digit_maestro_card_as_an_integer_is_redacted_and_an_account_id_is_not() -> None:
+    attributes = {"payment.value": 675965022774, "aws.account_id": 123456789012, "n": 675965022775}
+    redacted = redactor().redact_attributes(attributes, RedactionAudit())
+    assert TOKEN.fullmatch(redacted["payment.value"])
+    assert redacted["aws.account_id"] == 123456789012  # no card's issuer
+    assert redacted["n"] == 675965022775  # Luhn fails
+    document = json.dumps({"card": 675965022774, "account": 123456789012})
+    assert (
+        json.loads(str(redactor().redact_text(document, RedactionAudit())))["account"]
+        == 123456789012
+    )
+
+
 def test_string_arrays_are_redacted_element_wise() -> None:
     redacted = redactor().redact_attributes({"recipients": (EMAIL, "nobody")}, RedactionAudit())
     assert redacted["recipients"][1] == "nobody"
