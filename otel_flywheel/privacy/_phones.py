@@ -386,12 +386,16 @@ _AREA_CODE_CLOSED = r"(?:(?<=\(.)[0-9]{0,5}\)[ .\-/]?[0-9])?"
 # (Markdown's "**Phone:** ", a key-value table's " | ", an XML element's ">"), with CJK text's
 # full-width colon and space.
 _CONTEXT_GAP_CLASS: Final = r"[ \t\n.:=#\"'(\-*|>：　]"
+# "is" between the word and the number, in the languages of the words: "my phone is",
+# "mi teléfono es", "mein Handy ist", "il mio cellulare è".
+_COPULA: Final = r"(?: (?:is|was|es|ist|est|era|e|é|è))?"
+_COPULA_AS_SCANNED: Final = r"(?: (?:is|was|es|ist|est|era|e|\?))?"  # "é", "è": a "?" there
 _CONTEXT_GAP: Final = _CONTEXT_GAP_CLASS + "{1,6}"
 _ASCII_GAP: Final = r"[ \t\n.:=#\"'(\-*|>]{1,6}"  # the compiled scan's: ASCII patterns only
 _CONTEXT_WORDS: Final = (
     r"(?:(?:phone|mobile|mob|cell|tel|telephone|telefon|telefono|tlf|fax|whatsapp|sms|callback"
-    r"|msisdn)"
-    r"(?:[ _.\-]?(?:number|num|no|nr))?|contact[ _.\-]?(?:number|num|no|nr|phone)"
+    r"|msisdn|telefone|celular|cellulare|handy|movil)"
+    r"(?:[ _.\-]?(?:number|num|no|nr))?" + _COPULA + r"|contact[ _.\-]?(?:number|num|no|nr|phone)"
     r"|caller(?:[ _.\-]?id)?"
     r"|(?:call|text|reach|ring|sms)(?:ed|ing)? (?:me|us)(?: (?:at|on|from))?"
     r"|(?:called|calling|texted|dialed|dialled|sms) (?:from|at|on|to)|dial(?:led|ed)?"
@@ -403,8 +407,9 @@ _CONTEXT_WORDS: Final = (
 # "휴대폰", "전화번호"). Python reads them; the prefilter stops at non-ASCII letters before
 # digits (``_NON_ASCII_WORD_START``), which ASCII text never has.
 _CONTEXT_WORDS_NON_ASCII: Final = (
-    r"(?:t[eé]l[eé](?:phone|fono)|t[eé]l|telem[oó]vel|m[oó]vil"
-    r"|телефон|тел|моб(?:ильный|\.)?|сотовый"
+    r"(?:(?:t[eé]l[eé](?:phone|fono)|t[eé]l|telem[oó]vel|m[oó]vil)"
+    + _COPULA
+    + r"|телефон|тел|моб(?:ильный|\.)?|сотовый"
     r"|电话|電話|手机|手機|携帯|联系电话|聯絡電話|电话号码|電話番号|携帯番号"
     r"|전화|휴대폰|전화번호|핸드폰"
     r"|τηλ[εέ]φωνο|τηλ|κινητ[οό]"
@@ -428,6 +433,8 @@ _CONTEXT_WIDTH: Final = 32
 _WORD_ENDINGS: Final = (
     *("ne", "le", "ll", "el", "ax", "pp", "er", "um", "no", "nr", "me", "at", "on", "is"),
     *("ck", "id", "al", "ed", "ms", "to", "ph", "lf", "ob", "us", "om", "ct", "dn"),
+    # telefone, celulAR, cellulaRE, hanDY; the copulas: wAS, ES, iST, erA, " e", " é", " è".
+    *("ar", "re", "dy", "as", "es", "st", "ra", " e", " é", " è"),
     # The words above in other scripts: tÉL, móvIL, телефОН, тЕЛ, мОБ, мобильнЫЙ, сотовЫЙ, 电话,
     # 電話, 手机, 手機, 携帯, 号码, 番号, 전화, 휴대폰, 핸드폰, 번호.
     *("él", "il", "он", "ел", "об", "ый", "电话", "電話", "手机", "手機", "携帯", "号码", "番号"),
@@ -463,7 +470,11 @@ _AFTER_A_WORD: Final = _after_a_word(_WORD_ENDINGS)
 # one more "?"). Literals of two characters or more: a lone "?" in the pattern set slows the
 # compiled scan over all text by a sixth.
 _NON_ASCII_WORD_START: Final = Start(
-    r"(?:\?\?|t\?l(?:\?(?:phone|fono))?|m\?vil|telem\?vel)\.?(?:" + _ASCII_GAP + r")?[0-9]",
+    r"(?:\?\?|t\?l(?:\?(?:phone|fono))?|m\?vil|telem\?vel)\.?"
+    + _COPULA_AS_SCANNED
+    + r"(?:"
+    + _ASCII_GAP
+    + r")?[0-9]",
     anchor_at=-1,
     caseless=True,
 )
@@ -500,7 +511,7 @@ CONTEXT_PHONE_ALTERNATIVE: Final = Alternative(
     # at that digit, so the compiled scan needs no start-of-match tracking.
     starts=(
         Start(
-            "[^a-z]" + _CONTEXT_WORDS + _ASCII_GAP + "[0-9]",
+            "[^a-z]" + _CONTEXT_WORDS.replace(_COPULA, _COPULA_AS_SCANNED) + _ASCII_GAP + "[0-9]",
             anchor_at=-1,
             caseless=True,
         ),

@@ -236,6 +236,10 @@ def test_a_lookup_tool_with_a_phone_argument_never_reaches_the_exporter_or_the_f
      f"SMS to {NUMBER}", f"sms {NUMBER}", f"dial {NUMBER}", f"dialled {NUMBER}", f"ph: {NUMBER}",
      f"Telefon: {NUMBER}", f"telefono {NUMBER}", f"tlf. {NUMBER}", f"mob: {NUMBER}",
      f"msisdn={NUMBER}", f"MSISDN: {NUMBER}",
+     # "is" between: "my phone is", and the languages of the words
+     f"my phone is {NUMBER}", f"My cell is {NUMBER}", f"his mobile was {NUMBER}",
+     f"Mi teléfono es {NUMBER}", f"Telefone: {NUMBER}", f"Celular: {NUMBER}",
+     f"mein Handy ist {NUMBER}", f"Il mio cellulare è {NUMBER}", f"movil: {NUMBER}",
      # labels in markup: a model's Markdown, a key-value table, an XML or SOAP element
      f"**Phone:** {NUMBER}", f"- **Phone**: {NUMBER}", f"**Mobile** {NUMBER}", f"*Tel:* {NUMBER}",
      f"| phone | {NUMBER} |", f"|Mobile|{NUMBER}|", f"| Phone Number | {NUMBER} |",
@@ -267,7 +271,10 @@ def test_bare_digits_after_words_naming_a_phone_are_a_phone_number(text: str) ->
      "phone (see 1234567)", "phone: (123) 45", "phone: (12345678 items)",
      f"| order | {NUMBER} |", f"<order_id>{NUMBER}</order_id>", f"**Order:** {NUMBER}",
      f"| tool call | {NUMBER} |", f"<phone_id>{NUMBER}</phone_id>", f"**Total:** {NUMBER}",
-     f"<phone>\n<id>{NUMBER}</id>", f"phone | status | {NUMBER}", f"| **Order** | {NUMBER} |"],
+     f"<phone>\n<id>{NUMBER}</id>", f"phone | status | {NUMBER}", f"| **Order** | {NUMBER} |",
+     # "is" and then something else
+     "the phone is 2 years old", f"my phone is broken, order {NUMBER}", "phone is 12345",
+     f"the phone is in box {NUMBER}", f"Handy is a tool, ticket {NUMBER}"],
 )  # fmt: skip
 def test_other_digits_and_other_words_are_left_alone(text: str) -> None:
     assert redact(text) == (text, {})
