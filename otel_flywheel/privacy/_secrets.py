@@ -366,13 +366,15 @@ _TYPE_NAMES = frozenset(
     ("str", "bytes", "int", "bool", "float", "object", "None", "Any", "Optional", "Union",
      "SecretStr", "SecretBytes", "string", "String", "number", "boolean", "text", "varchar", "char")
 )  # fmt: skip
-# Code, not a secret: a call or subscript (`str(password)`, `kwargs["pwd"]`), an attribute of a
-# usual receiver (`self.password`, `args.pwd`) or one named for a credential
-# (`settings.DB_PASSWORD`), an environment reference (`$DB_PASSWORD`, `%PGPASS%`), or a digit-free
-# variable named for what it holds (`db_password`). Digits keep "Passw0rd" and "Password1", weak
-# passwords that are common, on the redacted side.
+# Code, not a secret: a call or subscript (`str(password)`, `kwargs["pwd"]`), closed, or cut at a
+# space or a quote after a name of letters or with an underscore (`os.getenv(`, `Annotated[`,
+# `pkcs_9(`; a password's "Tb(dRNs39" or "NGos6GZg(a" is neither), an attribute of a usual receiver (`self.password`, `args.pwd`) or one
+# named for a credential (`settings.DB_PASSWORD`), an environment reference (`$DB_PASSWORD`,
+# `%PGPASS%`), or a digit-free variable named for what it holds (`db_password`). Digits keep
+# "Passw0rd" and "Password1", weak passwords that are common, on the redacted side.
 _CODE_VALUE = re.compile(
-    r"[A-Za-z_][\w.]*[(\[].*"
+    r"[A-Za-z_][\w.]*(?:\(.*\)|\[.*\])[\w.()\[\]]*"
+    r"|(?:[A-Za-z_][A-Za-z_.]{2,}|[A-Za-z_][\w.]*_[\w.]*)[(\[].*"
     r"|(?:self|cls|this|args|opts|options|config|cfg|conf|settings|params|kwargs|env|request)"
     r"(?:\.\w+)+"
     r"|[A-Za-z_]\w*(?:\.\w+)*\.(?i:\w*(?:pass|pwd|secret)\w*)"
@@ -401,12 +403,21 @@ def is_working_directory(key: str, value: str) -> bool:
     return key.lower() == "pwd" and _PATH.match(value) is not None
 
 
+# A key in a URL's query ("?password=", "&pwd="), where "&" starts the next parameter.
+_QUERY_KEY: Final = re.compile(r"[?&][\w.\-]+=\Z")
+_BARE_VALUE_END: Final = re.compile(r"[\s;,\"'<>]")
+
+
 def _config_password(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
     """key=value passwords, minus what the same shape means in code and prose."""
     if _PATH.match(text[start:end]) and _PWD_KEY_BEFORE.search(text[max(0, start - 12) : start]):
         return None  # PWD=/home/alice/project: the working directory
     if start > 0 and text[start - 1] in "\"'":
         return None if _PLACEHOLDER.fullmatch(text, start, end) else (start, end)
+    if text.startswith("&", end) and not _QUERY_KEY.search(text, max(0, start - 64), start):
+        # "&" ends a query's value, not a config's: `DB_PASSWORD=Xk9&mQ2Lp7` runs on.
+        stop = _BARE_VALUE_END.search(text, end)
+        end = stop.start() if stop is not None else len(text)
     value = text[start:end]
     core = value.strip("()[]{},")  # `copy_with(password=None)`, `password: (bool, optional)`
     if len(core) < 4 or any(

@@ -107,6 +107,13 @@ PASSWORDS = [
     ("db pass: {v}", "S3cr3tPw9"),
     ("WiFi pass: {v}", "Gu3st!2024"),
     ("Admin Pass:{v}", "hunter2!"),
+    # generated passwords with "(" or "&", unquoted, outside a URL's query
+    ("DB_PASSWORD={v}", "Tb(dRNs39KYum"),
+    ("password: {v}", "Pa(ss)w0rd!"),
+    ("Server=db;Database=x;User Id=sa;Password={v};", "Tb(dRNs39KYum"),
+    ("password: {v}", "Gu3st&2024"),
+    ("DB_PASSWORD={v}", "Xk9&mQ2Lp7"),
+    ("host=db user=app password={v} sslmode=require", "RQE8Jb9b&noj&OU#!"),
     # Go's MySQL DSNs, without a scheme
     ("app:{v}@tcp(db:3306)/orders", "S3cretPw9"),
     ("MYSQL_DSN=app:{v}@tcp(db:3306)/orders", "S3cretPw9"),
@@ -258,6 +265,14 @@ NOT_PASSWORDS = [
     "def _custom_pass_name(custom_pass: Any) -> str:",
     "user_pass = '%s:%s' % (unquote(user), unquote(password))",
     "db_pass = '%(user)s/%(pw)s' % params",
+    # calls and subscripts cut at a space or a quote, and a query's next parameter after "&"
+    "password=get_password(user, host)",
+    'password=os.getenv("DB_PASS")',
+    "password = Prompt.ask(",
+    'password=SecretStr(os.environ["X"])',
+    "password: Annotated[str, Doc('x')]",
+    "password: Union[str, None]",
+    "https://x/login?user=a&password=${PW}&next=/home",
 ]
 
 
