@@ -405,6 +405,7 @@ def is_working_directory(key: str, value: str) -> bool:
 
 # A key in a URL's query ("?password=", "&pwd="), where "&" starts the next parameter.
 _QUERY_KEY: Final = re.compile(r"[?&][\w.\-]+=\Z")
+_NEXT_PARAMETER: Final = re.compile(r"&[\w.\-]+=")
 _BARE_VALUE_END: Final = re.compile(r"[\s;,\"'<>]")
 
 
@@ -414,8 +415,13 @@ def _config_password(text: str, start: int, end: int, floor: int) -> tuple[int, 
         return None  # PWD=/home/alice/project: the working directory
     if start > 0 and text[start - 1] in "\"'":
         return None if _PLACEHOLDER.fullmatch(text, start, end) else (start, end)
-    if text.startswith("&", end) and not _QUERY_KEY.search(text, max(0, start - 64), start):
-        # "&" ends a query's value, not a config's: `DB_PASSWORD=Xk9&mQ2Lp7` runs on.
+    if (
+        text.startswith("&", end)
+        and not _QUERY_KEY.search(text, max(0, start - 64), start)
+        and not _NEXT_PARAMETER.match(text, end)
+    ):
+        # "&" ends a query's value ("?password=...&next=", "pwd=...&user=app"), not a config's:
+        # `DB_PASSWORD=Xk9&mQ2Lp7` runs on.
         stop = _BARE_VALUE_END.search(text, end)
         end = stop.start() if stop is not None else len(text)
     value = text[start:end]

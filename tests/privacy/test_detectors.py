@@ -267,7 +267,7 @@ POSITIVES = [
     ("https://u:s3cr%2Ft@host/x", "s3cr%2Ft", KIND_PASSWORD),  # userinfo is read as written
     ("postgres://app:p%40ss%21word@db.internal:5432/x", "p%40ss%21word", KIND_PASSWORD),
     ("https://alice:p4ss@example.com/x", "p4ss", KIND_PASSWORD),
-    ("Server=db;User Id=app;Password=Tr0ub4dor&3;", "Tr0ub4dor", KIND_PASSWORD),
+    ("Server=db;User Id=app;Password=Tr0ub4dor&3;", "Tr0ub4dor&3", KIND_PASSWORD),
     ("PGPASSWORD=hunter2 psql -h db", "hunter2", KIND_PASSWORD),
     ("mysql --password='pa ss word'", "pa ss word", KIND_PASSWORD),
     ('{"db_password": "correct horse"}', "correct horse", KIND_PASSWORD),
