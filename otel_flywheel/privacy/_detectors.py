@@ -210,17 +210,9 @@ class BuiltinDetector:
         # offsets are the same, so the value is redacted as written.
         read = with_ascii_lookalikes(text)
         found, reported = self._scanner.find_reporting(read)
-        # Where a table's header may stand, in text or HTML, and where a JSON table's columns
-        # open (read in the text as written, by ``find``).
-        header_ends = [end for end in reported if not opens_json_columns(read, end)]
-        json_tables = len(header_ends) < len(reported)
-        html_ends = [end for end in header_ends if opens_html_cell(read, end)]
-        if html_ends:
-            header_ends = [end for end in header_ends if not opens_html_cell(read, end)]
-            if cells := self._kept(values_in_html_tables(read, html_ends)):
-                found = _with_cells(found, cells)
-        if header_ends and (cells := self._in_tables(read, header_ends, json_read)):
-            found = _with_cells(found, cells)
+        json_tables = False
+        if reported:  # where a table may name its columns
+            found, json_tables = self._with_tables(read, reported, json_read, found)
         if any(trigger in read for trigger in URL_TRIGGERS):
             # Values in URLs, encoded ("?email=jane%40example.com"): read there decoded instead,
             # but for secrets, which are also found as written: a password's own "%" is literal
@@ -229,6 +221,28 @@ class BuiltinDetector:
             if runs:
                 kept = [m for m in found if m.kind in SECRET_KINDS or not _inside_any(m, runs)]
                 found = merge_matches([*kept, *decoded]) if decoded else kept
+        return found, json_tables
+
+    def _with_tables(
+        self, text: str, reported: list[int], json_read: Decoded | None, found: list[Match]
+    ) -> tuple[list[Match], bool]:
+        """``found`` with the values in the columns of the tables whose places the scan reported
+        (a text table's header cell, an HTML table's), and whether one of those places opens a
+        JSON table's columns (``"columns": [``, read in the text as written, by ``find``)."""
+        lines: list[int] = []
+        cells: list[int] = []
+        json_tables = False
+        for end in reported:
+            if opens_json_columns(text, end):
+                json_tables = True
+            elif opens_html_cell(text, end):
+                cells.append(end)
+            else:
+                lines.append(end)
+        if cells and (values := self._kept(values_in_html_tables(text, cells))):
+            found = _with_cells(found, values)
+        if lines and (values := self._in_tables(text, lines, json_read)):
+            found = _with_cells(found, values)
         return found, json_tables
 
     def _in_json_tables(self, text: str, layers: list[Decoded]) -> list[Match]:

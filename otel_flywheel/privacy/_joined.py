@@ -150,7 +150,7 @@ class JsonDocument:
         self.wide_float = False
         self._is_allowed = is_allowed
         self._known = known  # is_allowed's answers remembered so far, or None
-        # A table's rows whose columns are named (``_tables.COLUMN_KEYS``), by id: the named
+        # A table's rows whose columns are named (``_json_tables.COLUMN_KEYS``), by id: the named
         # columns' names. Met before their names (``{"rows": ..., "columns": ...}``), the
         # document is walked again, once.
         self.rows: dict[int, dict[int, str]] = {}
