@@ -362,8 +362,11 @@ CLICK_TO_CHAT_ALTERNATIVE: Final = Alternative(
 # A national candidate does not start right after a word, a "+", "_", "-" or "/", nor inside a
 # time or decimal ("12:30 ...", "1.5 ..."), nor after a digit and a space (the middle of a number
 # list); "Tel:030 901820" and "Tel.030 901820" are candidates. These lookbehinds span the anchor.
-_LEFT = r"(?<![A-Za-z0-9+_\-/].)(?<![0-9][.:].)(?<![0-9] .)"
+# Not inside a word, a sum, a path or a decimal; a dash before the number only after a Hebrew
+# letter, which glues a preposition to it ("ב-050-8650263": "at 050-...").
+_LEFT = r"(?<![A-Za-z0-9+_/].)(?<!(?<![\u05d0-\u05ea])-.)(?<![0-9][.:].)(?<![0-9] .)"
 _NOT_AFTER = r"[^A-Za-z0-9+_\-/]"  # the first of these, for the prefilter
+_AFTER_A_PREFIX = r"\?-"  # a Hebrew letter and its dash, as the prefilter sees them
 # Digit groups joined by spaces, dots, dashes or slashes, or an area code in parentheses; at least
 # seven digits. Repeated per group, with possessive digit runs, so a candidate that fails backs off
 # whole groups only; the 15 digits E.164 allows are counted in the validator.
@@ -528,6 +531,9 @@ def _written_in_some_region(regions: tuple[str, ...]) -> str:
     return "" if lookahead is None else f"(?<=(?={lookahead})[0-9])"
 
 
+_NATIONAL_START: Final = r"[0-9](?:[ .\-/()]{0,3}[0-9]){7}"
+
+
 def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, ...]:
     """The branches for phone numbers written without a country code: in the national format of
     one of ``regions``, or dialled from abroad ("0044 ...", "011 44 ...")."""
@@ -575,7 +581,10 @@ def national_phone_alternatives(regions: tuple[str, ...]) -> tuple[Alternative, 
             validate=_phone_national(regions),
             # Eight digits, as _EIGHT_DIGITS asks (a price, "1653.64", is not a candidate). The
             # finer checks stay in the regex: each pattern here slows the compiled scan.
-            starts=after(_NOT_AFTER, r"[0-9](?:[ .\-/()]{0,3}[0-9]){7}"),
+            starts=(
+                *after(_NOT_AFTER, _NATIONAL_START),
+                Start(_AFTER_A_PREFIX + _NATIONAL_START, 2),
+            ),
         ),
         # Russia's and Kazakhstan's national writing, trunk "8" and dashed pairs at the end:
         # "8 (912) 345-67-89", "8 912 345-67-89". No other number is written so, in any region,

@@ -364,6 +364,21 @@ def test_near_russian_shapes_are_left(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "number"),
+    [("התקשר אליי ב-050-865-0263", "050-865-0263"), ("אפשר להשיג אותי ב-054-1234567", "054-1234567"),
+     ("שלח הודעה ל-03-6123456 בבוקר", "03-6123456"), ("התקשר אליי ב-00972 50 241 3671", "00972 50 241 3671")],
+)  # fmt: skip
+def test_a_number_after_a_hebrew_preposition_and_its_dash_is_read(text: str, number: str) -> None:
+    # Hebrew glues "at" (ב), "to" (ל) to the number with a dash: not a range, not an id's part.
+    assert [value for kind, value in found(text)] == [number]
+
+
+@pytest.mark.parametrize("text", ["ID-050-865-0263", "x-0501234567", "range 10-050-865-0263"])
+def test_a_dash_after_a_latin_letter_or_a_digit_still_keeps_the_number_apart(text: str) -> None:
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
     "text",
     ["Smith (2019) 123-145", "(1) 2345 6789", "see (12) 34 56 78 90", "ratio (3) 1234 5678"],
 )
