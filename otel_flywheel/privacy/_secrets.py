@@ -321,9 +321,31 @@ def _not_placeholder(text: str, start: int, end: int, floor: int) -> tuple[int, 
 
 
 def _url_password(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
-    """A URL's password, not a port and a fragment ("//host:8080#/users@1"), nor a placeholder."""
+    """A URL's password, not a port and a fragment ("//host:8080#/users@1") or a port and
+    properties (SQL Server's "jdbc:sqlserver://db:1433;user=sa;password=p@ss;": its own
+    password is a property, found by its key), nor a placeholder."""
     port, hash_sign, _ = text[start:end].partition("#")
     if hash_sign and port.isdigit():
+        return None
+    if _PORT_THEN_PROPERTIES.match(text, start, end):
+        return None
+    return _not_placeholder(text, start, end, floor)
+
+
+_PORT_THEN_PROPERTIES: Final = re.compile(r"[0-9]{1,5};")
+
+
+_PGPASS_HOST: Final = re.compile(r"[A-Za-z0-9_.\-*]{1,253}")
+
+
+def _pgpass_password(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
+    """A ~/.pgpass line's password: its line starts with the host, before the port, the
+    database and the user; not a placeholder."""
+    host_end = start - 1  # the ":" before the password
+    for _ in range(3):  # back past the user's, the database's and the port's
+        host_end = text.rfind(":", 0, host_end)
+    line = text.rfind("\n", 0, host_end) + 1
+    if host_end < 0 or not _PGPASS_HOST.fullmatch(text, line, host_end):
         return None
     return _not_placeholder(text, start, end, floor)
 
@@ -367,14 +389,14 @@ _TYPE_NAMES = frozenset(
      "SecretStr", "SecretBytes", "string", "String", "number", "boolean", "text", "varchar", "char")
 )  # fmt: skip
 # Code, not a secret: a call or subscript (`str(password)`, `kwargs["pwd"]`), closed, or cut at a
-# space or a quote after a name of letters or with an underscore (`os.getenv(`, `Annotated[`,
-# `pkcs_9(`; a password's "Tb(dRNs39" or "NGos6GZg(a" is neither), an attribute of a usual receiver (`self.password`, `args.pwd`) or one
+# space or a quote after a name of letters, or in lower case with an underscore (`os.getenv(`,
+# `Annotated[`, `pkcs_9(`; a password's "Tb(dRNs39", "NGos6GZg(a" or "Vgq_T9Xi(8R" is neither), an attribute of a usual receiver (`self.password`, `args.pwd`) or one
 # named for a credential (`settings.DB_PASSWORD`), an environment reference (`$DB_PASSWORD`,
 # `%PGPASS%`), or a digit-free variable named for what it holds (`db_password`). Digits keep
 # "Passw0rd" and "Password1", weak passwords that are common, on the redacted side.
 _CODE_VALUE = re.compile(
     r"[A-Za-z_][\w.]*(?:\(.*\)|\[.*\])[\w.()\[\]]*"
-    r"|(?:[A-Za-z_][A-Za-z_.]{2,}|[A-Za-z_][\w.]*_[\w.]*)[(\[].*"
+    r"|(?:[A-Za-z_][A-Za-z_.]{2,}|[a-z_][a-z0-9_.]*_[a-z0-9_.]*)[(\[].*"
     r"|(?:self|cls|this|args|opts|options|config|cfg|conf|settings|params|kwargs|env|request)"
     r"(?:\.\w+)+"
     r"|[A-Za-z_]\w*(?:\.\w+)*\.(?i:\w*(?:pass|pwd|secret)\w*)"
@@ -1014,6 +1036,17 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         r"@(?i:tcp6?|udp6?|unix)\(",
         validate=_go_dsn_password,
         keywords=("@tcp(", "@tcp6(", "@udp(", "@udp6(", "@unix("),
+    ),
+    # A password file's line (PostgreSQL's ~/.pgpass): host:port:database:user:PASSWORD, found
+    # at its port (PostgreSQL's, or "*"); the host before it must start the line.
+    Alternative(
+        "pgpass_password",
+        KIND_PASSWORD,
+        "[:]",
+        r":(?:5432|\*):(?:[^:\s\\]|\\.)+:(?:[^:\s\\]|\\.)+:(?P<pgpass_v>(?:[^\s\\]|\\.)+)",
+        value_groups=("pgpass_v",),
+        validate=_pgpass_password,
+        keywords=(":5432:", ":*:"),
     ),
     # key=value passwords: connection strings (`Password=...;`, `pwd=...`), env (`PGPASSWORD=`,
     # `MYSQL_PWD=`), config (`db.password: ...`, `"password": "..."`). "password"/"passwd" may end

@@ -114,6 +114,11 @@ PASSWORDS = [
     ("password: {v}", "Gu3st&2024"),
     ("DB_PASSWORD={v}", "Xk9&mQ2Lp7"),
     ("host=db user=app password={v} sslmode=require", "RQE8Jb9b&noj&OU#!"),
+    ("DB_PASSWORD={v}", "Vgq_T9Xi(8R!y5#h"),
+    # PostgreSQL's password file, and SQL Server's JDBC URL (a port, then properties)
+    ("cat ~/.pgpass\ndb.internal:5432:analytics:app:{v}", "Day@3798"),
+    ("*:*:*:postgres:{v}", "S3cret9!"),
+    ("jdbc:sqlserver://db1:1433;databaseName=app;user=sa;password={v};encrypt=true", "Memory@9733"),
     # Go's MySQL DSNs, without a scheme
     ("app:{v}@tcp(db:3306)/orders", "S3cretPw9"),
     ("MYSQL_DSN=app:{v}@tcp(db:3306)/orders", "S3cretPw9"),
@@ -273,6 +278,11 @@ NOT_PASSWORDS = [
     "password: Annotated[str, Doc('x')]",
     "password: Union[str, None]",
     "https://x/login?user=a&password=${PW}&next=/home",
+    # a port between colons that is not a password file's line
+    "docker run -p 5432:5432 postgres",
+    "listening on 0.0.0.0:5432: ready",
+    "host db:5432:db:user:pw",
+    "jdbc:sqlserver://db1:1433;databaseName=app;integratedSecurity=true",
 ]
 
 
