@@ -339,13 +339,13 @@ _PGPASS_HOST: Final = re.compile(r"[A-Za-z0-9_.\-*]{1,253}")
 
 
 def _pgpass_password(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
-    """A ~/.pgpass line's password: its line starts with the host, before the port, the
-    database and the user; not a placeholder."""
+    """A ~/.pgpass line's password: a host starts the line (or a word, as when a message
+    quotes the line), before the port, the database and the user; not a placeholder."""
     host_end = start - 1  # the ":" before the password
     for _ in range(3):  # back past the user's, the database's and the port's
         host_end = text.rfind(":", 0, host_end)
-    line = text.rfind("\n", 0, host_end) + 1
-    if host_end < 0 or not _PGPASS_HOST.fullmatch(text, line, host_end):
+    host = max(text.rfind(space, 0, host_end) for space in " \t\n") + 1
+    if host_end < 0 or not _PGPASS_HOST.fullmatch(text, host, host_end):
         return None
     return _not_placeholder(text, start, end, floor)
 

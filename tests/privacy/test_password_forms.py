@@ -118,6 +118,7 @@ PASSWORDS = [
     # PostgreSQL's password file, and SQL Server's JDBC URL (a port, then properties)
     ("cat ~/.pgpass\ndb.internal:5432:analytics:app:{v}", "Day@3798"),
     ("*:*:*:postgres:{v}", "S3cret9!"),
+    ("could not connect: db.internal:5432:orders:app:{v}", "New@1520"),
     ("jdbc:sqlserver://db1:1433;databaseName=app;user=sa;password={v};encrypt=true", "Memory@9733"),
     # Go's MySQL DSNs, without a scheme
     ("app:{v}@tcp(db:3306)/orders", "S3cretPw9"),
@@ -281,7 +282,7 @@ NOT_PASSWORDS = [
     # a port between colons that is not a password file's line
     "docker run -p 5432:5432 postgres",
     "listening on 0.0.0.0:5432: ready",
-    "host db:5432:db:user:pw",
+    "x=db:5432:a:b:c",
     "jdbc:sqlserver://db1:1433;databaseName=app;integratedSecurity=true",
 ]
 
