@@ -335,16 +335,19 @@ def _url_password(text: str, start: int, end: int, floor: int) -> tuple[int, int
 _PORT_THEN_PROPERTIES: Final = re.compile(r"[0-9]{1,5};")
 
 
-_PGPASS_HOST: Final = re.compile(r"[A-Za-z0-9_.\-*]{1,253}")
+# A field is "*" (any) or a name: "*" is no part of one (".*" is a pattern's, as in an ARN's).
+_PGPASS_HOST: Final = re.compile(r"\*|[A-Za-z0-9_.\-]{1,253}")
+_PGPASS_HOST_EDGES: Final = " \t\n\"'`"  # a line's or a word's start, a quote (a message's repr)
 
 
 def _pgpass_password(text: str, start: int, end: int, floor: int) -> tuple[int, int] | None:
-    """A ~/.pgpass line's password: a host starts the line (or a word, as when a message
-    quotes the line), before the port, the database and the user; not a placeholder."""
+    """A ~/.pgpass line's password: a host starts the line (or a word or a quoted string, as
+    when a message quotes the line), before the port, the database and the user; not a
+    placeholder."""
     host_end = start - 1  # the ":" before the password
     for _ in range(3):  # back past the user's, the database's and the port's
         host_end = text.rfind(":", 0, host_end)
-    host = max(text.rfind(space, 0, host_end) for space in " \t\n") + 1
+    host = max(text.rfind(edge, 0, host_end) for edge in _PGPASS_HOST_EDGES) + 1
     if host_end < 0 or not _PGPASS_HOST.fullmatch(text, host, host_end):
         return None
     return _not_placeholder(text, start, end, floor)
@@ -1043,7 +1046,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         "pgpass_password",
         KIND_PASSWORD,
         "[:]",
-        r":(?:5432|\*):(?:[^:\s\\]|\\.)+:(?:[^:\s\\]|\\.)+:(?P<pgpass_v>(?:[^\s\\]|\\.)+)",
+        r":(?:5432|\*)(?::(?:\*|(?:[^:\s\\*]|\\.)+)){2}:(?P<pgpass_v>(?:[^\s\\\"'`]|\\.)+)",
         value_groups=("pgpass_v",),
         validate=_pgpass_password,
         keywords=(":5432:", ":*:"),

@@ -119,6 +119,7 @@ PASSWORDS = [
     ("cat ~/.pgpass\ndb.internal:5432:analytics:app:{v}", "Day@3798"),
     ("*:*:*:postgres:{v}", "S3cret9!"),
     ("could not connect: db.internal:5432:orders:app:{v}", "New@1520"),
+    ("ValueError: bad request: 'db.internal:5432:orders:app:{v}'", "Check.6870"),
     ("jdbc:sqlserver://db1:1433;databaseName=app;user=sa;password={v};encrypt=true", "Memory@9733"),
     # Go's MySQL DSNs, without a scheme
     ("app:{v}@tcp(db:3306)/orders", "S3cretPw9"),
@@ -283,6 +284,7 @@ NOT_PASSWORDS = [
     "docker run -p 5432:5432 postgres",
     "listening on 0.0.0.0:5432: ready",
     "x=db:5432:a:b:c",
+    '"pattern": "arn:*:.*:.*:[0-9]+:.*"',
     "jdbc:sqlserver://db1:1433;databaseName=app;integratedSecurity=true",
 ]
 
