@@ -247,8 +247,36 @@ def _at_most_15_digits(text: str, start: int, end: int) -> int:
     return cut
 
 
+# What a national candidate is when the text says it is not a phone number: an amount (digits
+# grouped in thousands by dots, cents after it, a currency beside it: "Umsatz: 354.347.962 €",
+# "354 347 962,50", which Italy's plan reads as mobiles), or a Brazilian postal code ("CEP
+# 01310-100", valid in Italy with its trunk 0). An amount never starts with a "0".
+_THOUSANDS: Final = re.compile(r"(?!0)[0-9]{1,3}(?:\.[0-9]{3}){2,}")
+_POSTAL_CODE_BR: Final = re.compile(r"0[0-9]{4}-[0-9]{3}")
+_CENTS_AFTER: Final = re.compile(r",[0-9]{1,2}(?![0-9])")
+_CURRENCIES: Final = (
+    r"(?:[€$£¥₹₩₪]|R\$|(?:EUR|USD|GBP|JPY|INR|BRL|CHF|ILS|CAD|(?i:euros?|dollars?|d[oó]lares"
+    r"|reais|rupees|yen|pounds))(?![A-Za-z]))"
+)
+_CURRENCY_AFTER: Final = re.compile(r"[ \u00a0]?" + _CURRENCIES)
+_CURRENCY_BEFORE: Final = re.compile(_CURRENCIES + r"[ \u00a0]?\Z")
+
+
+def _an_amount_or_a_postcode(text: str, start: int, end: int) -> bool:
+    candidate = text[start:end]
+    return bool(
+        _THOUSANDS.fullmatch(candidate)
+        or _POSTAL_CODE_BR.fullmatch(candidate)
+        or _CENTS_AFTER.match(text, end)
+        or _CURRENCY_AFTER.match(text, end)
+        or _CURRENCY_BEFORE.search(text, max(0, start - 5), start)
+    )
+
+
 def _phone_national(regions: tuple[str, ...]) -> Validator:
     def validate(text: str, start: int, end: int, floor: int) -> Span | None:
+        if _an_amount_or_a_postcode(text, start, end):
+            return None
         if len(digits(number_part(text[start:end]))) > 15:
             end = _at_most_15_digits(text, start, end)
             if end == start:

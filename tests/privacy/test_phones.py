@@ -373,6 +373,27 @@ def test_a_number_after_a_hebrew_preposition_and_its_dash_is_read(text: str, num
     assert [value for kind, value in found(text)] == [number]
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Umsatz: 354.347.962 €", "Total : 354 347 962,50 €", "population 385.905.930",
+     "price $ 354 347 962", "EUR 354 347 962", "354 347 962 euros", "R$ 354 347 962",
+     "CEP 01310-100, São Paulo", '{"cep": "04538-133"}', "Your order number is 06968-789, thanks"],
+)  # fmt: skip
+def test_amounts_and_postal_codes_that_a_plan_would_read_are_left_alone(text: str) -> None:
+    # Italy's plan reads "354 347 962" as a mobile and "01310100" as a landline: a currency,
+    # cents, a thousands grouping by dots or a Brazilian postal code's shape say otherwise.
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("Chiama il 354 347 962", "354 347 962"), ("tel 030.123.456", "030.123.456"),
+     ("phones: 0612345678,0612345679", "0612345678")],
+)  # fmt: skip
+def test_the_same_digits_without_an_amounts_marks_are_still_read(text: str, number: str) -> None:
+    assert ("PHONE", number) in found(text)
+
+
 @pytest.mark.parametrize("text", ["ID-050-865-0263", "x-0501234567", "range 10-050-865-0263"])
 def test_a_dash_after_a_latin_letter_or_a_digit_still_keeps_the_number_apart(text: str) -> None:
     assert found(text) == []
