@@ -109,8 +109,13 @@ def _decoded(run: str) -> Decoded:
     an id ("*ZiN%B8t") than a broken encoding."""
     query = run.find("?")
     if query >= 0 and "+" in run:  # application/x-www-form-urlencoded: "+" is a space there
-        run = run[:query] + run[query:].replace("+", " ")
+        run = run[:query] + _FORM_SPACE.sub(" ", run[query:])
     return decoded(run, _readings(run)) or Decoded(run, [], [])
+
+
+# A query's "+" that stands for a space: not one that starts a value before a digit, which is an
+# international number's ("?to=+14155550132&body=hi", as SMS APIs take it).
+_FORM_SPACE: Final = re.compile(r"(?<!=)\+|\+(?![1-9])")
 
 
 def _readings(run: str) -> Iterator[tuple[int, int, str]]:

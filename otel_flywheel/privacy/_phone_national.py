@@ -32,11 +32,12 @@ from otel_flywheel.privacy._phone_shapes import SEPARATOR, digit_prefixes, layou
 __all__ = ["is_placeholder_number", "national_is_phone", "untrunked_lookahead"]
 
 _MONTH, _DAY = r"(?:0?[1-9]|1[0-2])", r"(?:0?[1-9]|[12][0-9]|3[01])"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])"  # leading zeros too: "016.016.016.016"
 _DATE_LIKE = re.compile(
     rf"[0-9]{{4}}(?P<a>[./\- ]){_MONTH}(?P=a){_DAY}"  # 2024-01-15, 2024.1.5, 2024 01 15
     rf"|{_DAY}(?P<b>[./\- ]){_MONTH}(?P=b)(?:[0-9]{{2}}|[0-9]{{4}})"  # 15.01.2024, 15/1/24
     rf"|{_MONTH}(?P<c>[./\- ]){_DAY}(?P=c)(?:[0-9]{{2}}|[0-9]{{4}})"  # 01/15/2024
-    r"|[0-9]{1,3}(?:\.[0-9]{1,3}){3}"  # a dotted quad
+    rf"|{_OCTET}(?:\.{_OCTET}){{3}}"  # a dotted quad (Spain's "612.34.56.78" is none)
 )
 # North American numbering, whether or not the area code is in service (Faker makes them up, and
 # so do people): 3-3-4 digits, the area code in parentheses or dashed like the rest, optionally

@@ -199,9 +199,21 @@ def is_phone_value(value: str | int) -> bool:
 # --- validators -----------------------------------------------------------------------------------
 
 
+def _a_path_s_middle(text: str, start: int, end: int) -> bool:
+    """Whether a candidate runs on into a path ("/orders") or a file's extension (".json")
+    without being a path's segment of its own: ``GET /customers/+14155550132/orders`` and
+    ``.../Calls/+14155550132.json`` hold one, redacted there."""
+    return _INTO_A_PATH.match(text, end) is not None and (start == 0 or text[start - 1] != "/")
+
+
+_INTO_A_PATH: Final = re.compile(r"[/.][A-Za-z]")
+
+
 def _phone_intl(text: str, start: int, end: int, floor: int) -> Span | None:
     """The number at ``start``, without trailing groups that belong to the next thing (the
     first four of a card: "+44 20 7946 0958 4111 1111 1111 1111")."""
+    if _a_path_s_middle(text, start, end):
+        return None
     if text[start + 1] == " ":
         return _phone_intl_spaced(text, start, end)
     candidate = text[start:end]
@@ -275,7 +287,7 @@ def _an_amount_or_a_postcode(text: str, start: int, end: int) -> bool:
 
 def _phone_national(regions: tuple[str, ...]) -> Validator:
     def validate(text: str, start: int, end: int, floor: int) -> Span | None:
-        if _an_amount_or_a_postcode(text, start, end):
+        if _an_amount_or_a_postcode(text, start, end) or _a_path_s_middle(text, start, end):
             return None
         if len(digits(number_part(text[start:end]))) > 15:
             end = _at_most_15_digits(text, start, end)
@@ -357,7 +369,7 @@ INTERNATIONAL_PHONE_ALTERNATIVE: Final = Alternative(
     "[+]",
     r"(?<![A-Za-z0-9+_].)(?: (?=[1-9]))?\(?[1-9](?:[ .\-/()]{0,3}[0-9]){6,14}"
     + EXTENSION
-    + r"(?![A-Za-z0-9_]|[.\-/][A-Za-z0-9])",
+    + r"(?![A-Za-z0-9_]|-[A-Za-z0-9]|[./][0-9])",
     validate=_phone_intl,
     starts=(
         Start(r"\+[1-9]"),
@@ -404,7 +416,9 @@ _SEVEN_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){6})"
 _EIGHT_DIGITS = r"(?=(?:[ .\-/()]{0,3}[0-9]){7})"
 _SEPARATOR = r"(?:[ .\-/]{1,2}|[ ]?\([0-9]{1,6}\)[ .\-/]?)"
 _GROUPS = r"[0-9]*+(?:" + _SEPARATOR + r"[0-9]++)*"
-_TAIL = EXTENSION + r"(?![A-Za-z0-9_]|[.\-/:][A-Za-z0-9])"
+# After a number: not a word's or a token's continuation; "/" and a letter only where the number
+# is a path's segment (checked by the branches that read one: ``_a_path_s_middle``).
+_TAIL = EXTENSION + r"(?![A-Za-z0-9_]|[.\-:][A-Za-z0-9]|/[0-9])"
 _AREA_CODE_CLOSED = r"(?:(?<=\(.)[0-9]{0,5}\)[ .\-/]?[0-9])?"
 
 

@@ -394,6 +394,30 @@ def test_the_same_digits_without_an_amounts_marks_are_still_read(text: str, numb
     assert ("PHONE", number) in found(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("GET /api/v2/customers/+14155550132/orders", "+14155550132"),
+     ("see /contacts/+33612345678/edit", "+33612345678"),
+     ("https://api.twilio.com/2010-04-01/Accounts/AC123/Calls/+14155550132.json", "+14155550132"),
+     ("https://api.example.com/sms?to=+14155550132&body=hi", "+14155550132"),
+     ("https://api.example.com/sms?To=+447911123456&From=x", "+447911123456"),
+     ("llámame al 612.34.56.78", "612.34.56.78"), ('{"contact": "612.80.51.27"}', "612.80.51.27")],
+)  # fmt: skip
+def test_numbers_in_a_path_a_query_s_plus_and_spain_s_dots_are_read(text: str, number: str) -> None:
+    # A path's segment (then more path or an extension), a query's value starting with "+" (not a
+    # form-encoded space before digits), and a dotted 3-2-2-2 no dotted quad could be.
+    assert ("PHONE", number) in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["v+14155550132/abc", "x +14155550132.txt", "016.016.016.016", "ver 3.11.7.1",
+     "https://x/search?q=a+b+c&page=2", "https://x/?expr=+5"],
+)  # fmt: skip
+def test_a_number_inside_a_token_or_a_dotted_quad_is_still_left(text: str) -> None:
+    assert found(text) == []
+
+
 @pytest.mark.parametrize("text", ["ID-050-865-0263", "x-0501234567", "range 10-050-865-0263"])
 def test_a_dash_after_a_latin_letter_or_a_digit_still_keeps_the_number_apart(text: str) -> None:
     assert found(text) == []
