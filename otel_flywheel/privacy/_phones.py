@@ -260,9 +260,11 @@ def _at_most_15_digits(text: str, start: int, end: int) -> int:
 
 
 # What a national candidate is when the text says it is not a phone number: an amount (digits
-# grouped in thousands by dots, cents after it, a currency beside it: "Umsatz: 354.347.962 €",
-# "354 347 962,50", which Italy's plan reads as mobiles), or a Brazilian postal code ("CEP
-# 01310-100", valid in Italy with its trunk 0). An amount never starts with a "0".
+# grouped in thousands by dots, cents after them, a currency beside them: "Umsatz: 354.347.962
+# €", "354 347 962,50", which Italy's plan reads as mobiles), or a Brazilian postal code ("CEP
+# 01310-100", valid in Italy with its trunk 0). An amount never starts with a "0". Grouped by
+# spaces alone, "385 905 930" stays a phone number: Italy writes its mobiles and Spain its
+# 800 numbers so, and phone numbers fail closed.
 _THOUSANDS: Final = re.compile(r"(?!0)[0-9]{1,3}(?:\.[0-9]{3}){2,}")
 _POSTAL_CODE_BR: Final = re.compile(r"0[0-9]{4}-[0-9]{3}")
 _CENTS_AFTER: Final = re.compile(r",[0-9]{1,2}(?![0-9])")
@@ -274,7 +276,17 @@ _CURRENCY_AFTER: Final = re.compile(r"[ \u00a0]?" + _CURRENCIES)
 _CURRENCY_BEFORE: Final = re.compile(_CURRENCIES + r"[ \u00a0]?\Z")
 
 
+# A number the words before it name as something else: "Your order number is 385 905 930".
+_NAMED_OTHERWISE: Final = re.compile(
+    r"(?<![A-Za-z])(?i:order|invoice|ticket|tracking|confirmation|reference|booking|case"
+    r"|transaction|shipment|parcel)(?:[ _\-]?(?i:number|no|nr|id|#))?\.?(?: (?i:is|was))?"
+    r"[ \t:#=]{1,3}\Z"
+)
+
+
 def _an_amount_or_a_postcode(text: str, start: int, end: int) -> bool:
+    """Whether a national candidate is an amount, a postal code or what the words before it name
+    (an order's number), whatever a plan makes of its digits."""
     candidate = text[start:end]
     return bool(
         _THOUSANDS.fullmatch(candidate)
@@ -282,6 +294,7 @@ def _an_amount_or_a_postcode(text: str, start: int, end: int) -> bool:
         or _CENTS_AFTER.match(text, end)
         or _CURRENCY_AFTER.match(text, end)
         or _CURRENCY_BEFORE.search(text, max(0, start - 5), start)
+        or _NAMED_OTHERWISE.search(text, max(0, start - 40), start)
     )
 
 

@@ -377,7 +377,9 @@ def test_a_number_after_a_hebrew_preposition_and_its_dash_is_read(text: str, num
     "text",
     ["Umsatz: 354.347.962 €", "Total : 354 347 962,50 €", "population 385.905.930",
      "price $ 354 347 962", "EUR 354 347 962", "354 347 962 euros", "R$ 354 347 962",
-     "CEP 01310-100, São Paulo", '{"cep": "04538-133"}', "Your order number is 06968-789, thanks"],
+     "CEP 01310-100, São Paulo", '{"cep": "04538-133"}', "Your order number is 06968-789, thanks",
+     "Your order number is 385 905 930, it ships tomorrow.", "Invoice #: 0612 345 678",
+     "tracking no. 0612 34 56 78"],
 )  # fmt: skip
 def test_amounts_and_postal_codes_that_a_plan_would_read_are_left_alone(text: str) -> None:
     # Italy's plan reads "354 347 962" as a mobile and "01310100" as a landline: a currency,
@@ -388,6 +390,7 @@ def test_amounts_and_postal_codes_that_a_plan_would_read_are_left_alone(text: st
 @pytest.mark.parametrize(
     ("text", "number"),
     [("Chiama il 354 347 962", "354 347 962"), ("tel 030.123.456", "030.123.456"),
+     ("call 800 120 535 today", "800 120 535"),
      ("phones: 0612345678,0612345679", "0612345678")],
 )  # fmt: skip
 def test_the_same_digits_without_an_amounts_marks_are_still_read(text: str, number: str) -> None:
