@@ -284,7 +284,7 @@ _NAMED_OTHERWISE: Final = re.compile(
 )
 
 
-def _an_amount_or_a_postcode(text: str, start: int, end: int) -> bool:
+def _written_as_something_else(text: str, start: int, end: int) -> bool:
     """Whether a national candidate is an amount, a postal code or what the words before it name
     (an order's number), whatever a plan makes of its digits."""
     candidate = text[start:end]
@@ -300,7 +300,7 @@ def _an_amount_or_a_postcode(text: str, start: int, end: int) -> bool:
 
 def _phone_national(regions: tuple[str, ...]) -> Validator:
     def validate(text: str, start: int, end: int, floor: int) -> Span | None:
-        if _an_amount_or_a_postcode(text, start, end) or _a_path_s_middle(text, start, end):
+        if _written_as_something_else(text, start, end) or _a_path_s_middle(text, start, end):
             return None
         if len(digits(number_part(text[start:end]))) > 15:
             end = _at_most_15_digits(text, start, end)
