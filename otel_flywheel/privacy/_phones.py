@@ -300,13 +300,13 @@ def _written_as_something_else(text: str, start: int, end: int) -> bool:
 
 def _phone_national(regions: tuple[str, ...]) -> Validator:
     def validate(text: str, start: int, end: int, floor: int) -> Span | None:
-        if _written_as_something_else(text, start, end) or _a_path_s_middle(text, start, end):
-            return None
         if len(digits(number_part(text[start:end]))) > 15:
             end = _at_most_15_digits(text, start, end)
             if end == start:
                 return None
         if not national_is_phone(text[start:end], regions):
+            return None  # most candidates, answered from a cache: the text around is read after
+        if _written_as_something_else(text, start, end) or _a_path_s_middle(text, start, end):
             return None
         card = card_inside(text, start, end)
         if card is not None:  # "030 901820 4111 1111 1111 1111": the last four start a card
