@@ -1041,7 +1041,7 @@ SECRET_ALTERNATIVES: Final[tuple[Alternative, ...]] = (
         keywords=("@tcp(", "@tcp6(", "@udp(", "@udp6(", "@unix("),
     ),
     # A password file's line (PostgreSQL's ~/.pgpass): host:port:database:user:PASSWORD, found
-    # at its port (PostgreSQL's, or "*"); the host before it must start the line.
+    # at its port (PostgreSQL's, or "*"); the host before it starts a line, a word or a quote.
     Alternative(
         "pgpass_password",
         KIND_PASSWORD,
