@@ -446,8 +446,8 @@ _AREA_CODE_CLOSED = r"(?:(?<=\(.)[0-9]{0,5}\)[ .\-/]?[0-9])?"
 _CONTEXT_GAP_CLASS: Final = r"[ \t\n.:=#\"'(\-*|>：　]"
 # "is" between the word and the number, in the languages of the words: "my phone is",
 # "mi teléfono es", "mein Handy ist", "il mio cellulare è".
-_COPULA: Final = r"(?: (?:is|was|es|ist|est|era|e|é|è))?"
-_COPULA_AS_SCANNED: Final = r"(?: (?:is|was|es|ist|est|era|e|\?))?"  # "é", "è": a "?" there
+_COPULA: Final = r"(?: (?:is|was|es|ist|est|era|e|é|è)(?: (?:el|le|il))?)?"
+_COPULA_AS_SCANNED: Final = r"(?: (?:is|was|es|ist|est|era|e|\?)(?: (?:el|le|il))?)?"  # "é": "?"
 _CONTEXT_GAP: Final = _CONTEXT_GAP_CLASS + "{1,6}"
 _ASCII_GAP: Final = r"[ \t\n.:=#\"'(\-*|>]{1,6}"  # the compiled scan's: ASCII patterns only
 _CONTEXT_WORDS: Final = (
@@ -455,7 +455,7 @@ _CONTEXT_WORDS: Final = (
     r"|msisdn|telefone|celular|cellulare|handy|movil)"
     r"(?:[ _.\-]?(?:number|num|no|nr))?" + _COPULA + r"|contact[ _.\-]?(?:number|num|no|nr|phone)"
     r"|caller(?:[ _.\-]?id)?"
-    r"|(?:call|text|reach|ring|sms)(?:ed|ing)? (?:me|us)(?: (?:at|on|from))?"
+    r"|(?:call|text|reach|ring|sms|whatsapp)(?:ed|ing)? (?:me|us)(?: (?:at|on|from))?"
     r"|(?:called|calling|texted|dialed|dialled|sms) (?:from|at|on|to)|dial(?:led|ed)?"
     r"|ph|my (?:phone |contact |mobile |cell )?number(?: is)?)"
 )
@@ -491,8 +491,9 @@ _CONTEXT_WIDTH: Final = 32
 _WORD_ENDINGS: Final = (
     *("ne", "le", "ll", "el", "ax", "pp", "er", "um", "no", "nr", "me", "at", "on", "is"),
     *("ck", "id", "al", "ed", "ms", "to", "ph", "lf", "ob", "us", "om", "ct", "dn"),
-    # telefone, celulAR, cellulaRE, hanDY; the copulas: wAS, ES, iST, erA, " e", " é", " è".
-    *("ar", "re", "dy", "as", "es", "st", "ra", " e", " é", " è"),
+    # telefone, celulAR, cellulaRE, hanDY; the copulas: wAS, ES, iST, erA, " e", " é", " è";
+    # and the article after them: EL, LE, IL.
+    *("ar", "re", "dy", "as", "es", "st", "ra", " e", " é", " è", "el", "le", "il"),
     # The words above in other scripts: tÉL, móvIL, телефОН, тЕЛ, мОБ, мобильнЫЙ, сотовЫЙ, 电话,
     # 電話, 手机, 手機, 携帯, 号码, 番号, 전화, 휴대폰, 핸드폰, 번호.
     *("él", "il", "он", "ел", "об", "ый", "电话", "電話", "手机", "手機", "携帯", "号码", "番号"),

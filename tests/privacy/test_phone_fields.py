@@ -240,6 +240,7 @@ def test_a_lookup_tool_with_a_phone_argument_never_reaches_the_exporter_or_the_f
      f"my phone is {NUMBER}", f"My cell is {NUMBER}", f"his mobile was {NUMBER}",
      f"Mi teléfono es {NUMBER}", f"Telefone: {NUMBER}", f"Celular: {NUMBER}",
      f"mein Handy ist {NUMBER}", f"Il mio cellulare è {NUMBER}", f"movil: {NUMBER}",
+     f"Mi teléfono es el {NUMBER}", f"WhatsApp me on {NUMBER}",
      # labels in markup: a model's Markdown, a key-value table, an XML or SOAP element
      f"**Phone:** {NUMBER}", f"- **Phone**: {NUMBER}", f"**Mobile** {NUMBER}", f"*Tel:* {NUMBER}",
      f"| phone | {NUMBER} |", f"|Mobile|{NUMBER}|", f"| Phone Number | {NUMBER} |",
